@@ -1,0 +1,5 @@
+"""Kaleidoscope Studio: a desktop explorer for Generative Kaleidoscopic Networks.
+
+H. Shrivastava, "Generative Kaleidoscopic Networks", arXiv 2402.11793.
+"""
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from kgn_gui.ui.app import main
+
+raise SystemExit(main())

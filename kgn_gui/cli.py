@@ -1,0 +1,267 @@
+"""``kgn``: Kaleidoscope Studio headless.
+
+    kgn train  --data mnist --L 10 --H 500 --bound tanh --lr 1e-4 --batch 1000 --steps 10000 -o models/mnist.safetensors
+    kgn sample MODEL -n 64 --steps 300 --noise normal --eps 0.01 --seed 0 -o out/   (final states .npy + PNG grid)
+    kgn info   MODEL
+
+Exit code 0 on success, 2 for bad arguments, 1 for anything else, with a one-line error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+
+class CLIError(Exception):
+    """A user error reported as one line."""
+
+
+def _fmt_time(s: float) -> str:
+    if not math.isfinite(s):
+        return "--:--"
+    s = int(s)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+class Progress:
+    """A one-line progress bar on a terminal; plain lines, at most one a second, when piped."""
+
+    def __init__(self, stream=None, min_interval_s: float = 1.0):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.min_interval_s = min_interval_s
+        self._last = -math.inf
+
+    def update(self, done: int, total: int, text: str, final: bool = False) -> None:
+        now = time.monotonic()
+        if self.tty:
+            width = 30
+            fill = int(width * done / max(total, 1))
+            self.stream.write(f"\r[{'#' * fill}{'.' * (width - fill)}] {done}/{total} {text}\x1b[K")
+            if final:
+                self.stream.write("\n")
+        elif final or now - self._last >= self.min_interval_s:
+            self.stream.write(f"{done}/{total} {text}\n")
+        else:
+            return
+        self._last = now
+        self.stream.flush()
+
+
+def _range_for(bound: str) -> tuple[float, float]:
+    from .core.models import BOUNDS
+
+    return BOUNDS[bound]
+
+
+def cmd_train(args) -> int:
+    from .core.checkpoint import save_checkpoint
+    from .core.data import open_source
+    from .core.models import ModelSpec, SpecError, spec_parameter_count
+    from .core.train import TrainConfig, Trainer, TrainError
+
+    out = Path(args.output)
+    if out.suffix != ".safetensors":
+        raise CLIError(f"output must end in .safetensors: {out}")
+    if not out.parent.exists():
+        raise CLIError(f"output folder does not exist: {out.parent}")
+    vr = _range_for(args.bound)
+    ds = open_source(args.data, vr, image_size=(args.image_size, args.image_size))
+    if args.subset:
+        ds = ds.subset(args.subset, seed=args.seed)
+    try:
+        spec = ModelSpec(D=ds.D, L=args.L, H=args.H, bound=args.bound, shape=ds.shape)
+    except SpecError as e:
+        raise CLIError(str(e)) from None
+    cfg = TrainConfig(lr=args.lr, batch=args.batch, steps=args.steps, seed=args.seed, device=args.device,
+                      eval_size=args.eval_size, eval_every=args.eval_every)
+    tr = Trainer(spec, ds, cfg)
+    print(f"{ds.describe()}\nmodel: MLP L={spec.L} H={spec.H} {spec.bound}, "
+          f"{spec_parameter_count(spec):,} parameters, device {tr.device}", file=sys.stderr)
+    bar = Progress()
+    final = None
+    try:
+        for ev in tr.run():
+            text = (f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s:,.0f} samples/s "
+                    f"ETA {_fmt_time(ev.eta_s)}")
+            bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
+            final = ev
+    except KeyboardInterrupt:
+        tr.stop()
+        print("\ninterrupted; saving the best weights so far", file=sys.stderr)
+    if final is not None and final.kind == "diverged":
+        print(f"warning: {final.message}", file=sys.stderr)
+    save_checkpoint(out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(),
+                    name=args.name or out.stem)
+    print(f"saved {out} (best evaluation loss {tr.best_loss:.4e}, last batch loss {tr.last_loss:.4e}, "
+          f"{tr.elapsed_s:.1f} s)")
+    return 1 if final is not None and final.kind == "diverged" else 0
+
+
+def _parse_steps(text: str, total: int) -> list[int]:
+    """"0,10,30" or "0:300:30" (start:stop:every, stop inclusive)."""
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            a, b = parts[0], parts[1]
+            k = parts[2] if len(parts) > 2 else 1
+            if k < 1 or a < 0 or b < a:
+                raise ValueError
+            steps = list(range(a, b + 1, k))
+        else:
+            steps = sorted({int(p) for p in text.split(",") if p.strip()})
+    except ValueError:
+        raise CLIError(f"cannot parse steps {text!r}: use 0,10,30 or 0:300:30") from None
+    if not steps or steps[0] < 0 or steps[-1] > total:
+        raise CLIError(f"grid steps must lie in [0, {total}]")
+    return steps
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from .core.chain import ChainConfig, run_chain
+    from .core.checkpoint import load_checkpoint
+    from .core.data import open_source
+    from .core.render import save_png, states_to_grid
+
+    ck = load_checkpoint(args.model)
+    start_array = None
+    if args.start in ("uniform", "normal"):
+        start = args.start
+    elif args.start.startswith("data:"):
+        start = "data"
+        body = args.start[5:]
+        src, _, idx = body.rpartition("#") if "#" in body else (body, "", "0")
+        ds = open_source(src or "mnist:test", ck.value_range)
+        try:
+            start_array = ds.x[int(idx)]
+        except (ValueError, IndexError):
+            raise CLIError(f"no sample {idx!r} in {ds.name} ({ds.M} samples)") from None
+    else:
+        p = Path(args.start)
+        if not p.exists():
+            raise CLIError(f"--start must be uniform, normal, data:SOURCE#INDEX or a .npy file, not {args.start!r}")
+        start = "array"
+        try:
+            start_array = np.load(p, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise CLIError(f"{p.name}: cannot read: {e}") from None
+    cfg = ChainConfig(n=args.n, start=start, noise=args.noise, eps=args.eps, seed=args.seed,
+                      sigma=args.sigma, mask=args.mask)
+    grid_steps = _parse_steps(args.grid_steps, args.steps) if args.grid_steps else [0, args.steps]
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    bar = Progress()
+    snaps: dict[int, np.ndarray] = {}
+    final = None
+    for t, x in run_chain(ck.model, ck.spec, cfg, args.steps, start_array=start_array, keep=set(grid_steps)):
+        if t in grid_steps:
+            snaps[t] = x
+        bar.update(t, args.steps, "steps", final=t == args.steps)
+        final = x
+    np.save(out / "final_states.npy", final)
+    if len(ck.spec.shape) == 3:
+        rows = [states_to_grid(snaps[t][: args.grid_n], ck.spec.shape, ck.value_range) for t in grid_steps]
+        save_png(out / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
+    meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
+    (out / "sample.json").write_text(json.dumps(meta, indent=2))
+    print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if len(ck.spec.shape) == 3 else ""))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .core.checkpoint import read_metadata
+    from .core.models import ModelSpec, spec_parameter_count
+
+    meta = read_metadata(args.model)
+    if args.json:
+        print(json.dumps(meta, indent=2))
+        return 0
+    spec = ModelSpec.from_dict(meta["spec"])
+    rec = meta.get("recipe") or {}
+    cfg = rec.get("config") or {}
+    lines = [
+        f"name:        {meta.get('name')}",
+        f"model:       {spec.arch.upper()} D={spec.D} L={spec.L} H={spec.H} {spec.bound}, "
+        f"{spec_parameter_count(spec):,} parameters",
+        f"data:        {meta.get('dataset')} shape {tuple(meta.get('data_shape', []))} range {meta.get('value_range')}",
+        f"training:    {rec.get('steps_done')} steps, lr {cfg.get('lr')}, batch {cfg.get('batch')}, seed {cfg.get('seed')}, "
+        f"device {rec.get('device')}, {rec.get('elapsed_s')} s",
+        f"final loss:  best eval {meta.get('final_loss')}, last batch {rec.get('final_batch_loss')}",
+        f"written:     {meta.get('date')} by kgn-gui {meta.get('version')}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="kgn", description="Generative Kaleidoscopic Networks, headless.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
+    t.add_argument("--data", default="mnist", help="mnist, mnist:test, points:PRESET|0.2,0.8, a .npz/.npy, IDX file/folder or image folder")
+    t.add_argument("--arch", default="mlp", choices=["mlp"])
+    t.add_argument("--L", type=int, default=10, help="hidden ReLU layers (depth)")
+    t.add_argument("--H", type=int, default=500, help="hidden width")
+    t.add_argument("--bound", default="tanh", choices=["tanh", "sigmoid"], help="output bound: tanh → [-1,1], sigmoid → [0,1]")
+    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--batch", type=int, default=1000)
+    t.add_argument("--steps", type=int, default=10_000)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--subset", type=int, default=0, help="train on a random subset of this many samples")
+    t.add_argument("--image-size", type=int, default=28, help="image folders are resized to this square size")
+    t.add_argument("--eval-size", type=int, default=1000)
+    t.add_argument("--eval-every", type=int, default=100)
+    t.add_argument("--name", default=None)
+    t.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="run kaleidoscopic chains from a model")
+    s.add_argument("model")
+    s.add_argument("-n", type=int, default=64, help="number of chains")
+    s.add_argument("--steps", type=int, default=100)
+    s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
+    s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
+    s.add_argument("--mask", type=int, default=0, help="side of a masked square on a data start")
+    s.add_argument("--noise", default="normal", help="none, normal, uniform, reference, reference-normal")
+    s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--grid-steps", default="", help="steps shown as rows of the PNG grid: 0,10,30 or 0:300:50")
+    s.add_argument("--grid-n", type=int, default=16, help="chains per row of the PNG grid")
+    s.add_argument("-o", "--output", default="kgn-sample", help="output folder")
+    s.set_defaults(func=cmd_sample)
+
+    i = sub.add_parser("info", help="show a model file's metadata")
+    i.add_argument("model")
+    i.add_argument("--json", action="store_true")
+    i.set_defaults(func=cmd_info)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    from .core.chain import ChainError
+    from .core.checkpoint import CheckpointError
+    from .core.data import DataError
+    from .core.models import SpecError
+    from .core.train import TrainError
+
+    try:
+        return args.func(args)
+    except (CLIError, CheckpointError, DataError, SpecError, TrainError, ChainError) as e:
+        print(f"kgn {args.cmd}: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, CLIError) else 1
+    except KeyboardInterrupt:
+        print(f"kgn {args.cmd}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""The kaleidoscopic chain: x_{t+1} = clamp(f(x_t) + ε·n_t, lo, hi).
+
+N chains are an N×D state. The chain is a pure function of (model weights, start, noise
+kind, ε, seed, t): the noise of step t comes from a generator seeded by (seed, t), so any
+x_t can be recomputed from any stored earlier state (see ``timeline``).
+
+Noise kinds (``n_t``), for a model with output range [lo, hi] and half-width r = (hi − lo)/2:
+
+* ``none``: n = 0, the plain recursion f(f(…f(z)…));
+* ``normal``: n ~ N(0, r²) per value (zero mean; r = 1 on [−1, 1], 0.5 on [0, 1]);
+* ``uniform``: n ~ U(−r, r) per value (zero mean);
+* ``reference``: the published code's uniform noise, n = (hi − lo)·U[0, 1) + hi, i.e.
+  U[hi, 2hi − lo] — always positive, so every step drifts upward before the clamp;
+* ``reference-normal``: the published code's normal noise, N(0.5, 0.5) on [0, 1] data and
+  N(0, 1) on [−1, 1] data (biased on [0, 1]).
+
+Starts: ``uniform`` on [lo, hi]; ``normal``, the paper's N(0.5, 0.5) on [0, 1] and N(0, 1)
+on [−1, 1], clipped; ``array`` (one given state repeated, or one row per chain); ``data``
+(a data-set image plus Gaussian corruption σ and/or a masked square, per chain).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+NOISE_KINDS = ("none", "normal", "uniform", "reference", "reference-normal")
+START_KINDS = ("uniform", "normal", "array", "data")
+MAX_CHAINS = 1 << 20
+
+
+class ChainError(ValueError):
+    """Chain settings that cannot be used; the message says why."""
+
+
+@dataclass
+class ChainConfig:
+    """n: number of chains. start: one of START_KINDS. noise: one of NOISE_KINDS. eps: noise scale ε.
+    seed: seeds the start and every step's noise. sigma: Gaussian corruption (std, in value units) of a
+    ``data`` start. mask: side in pixels of a square set to ``lo`` at a random place on a ``data`` start."""
+
+    n: int = 64
+    start: str = "uniform"
+    noise: str = "normal"
+    eps: float = 0.01
+    seed: int = 0
+    sigma: float = 0.0
+    mask: int = 0
+
+    def validate(self) -> None:
+        if not isinstance(self.n, int) or not 1 <= self.n <= MAX_CHAINS:
+            raise ChainError(f"number of chains must be in [1, {MAX_CHAINS}], got {self.n!r}")
+        if self.start not in START_KINDS:
+            raise ChainError(f"unknown start {self.start!r}; choose one of {', '.join(START_KINDS)}")
+        if self.noise not in NOISE_KINDS:
+            raise ChainError(f"unknown noise {self.noise!r}; choose one of {', '.join(NOISE_KINDS)}")
+        if not (0.0 <= self.eps <= 10.0):
+            raise ChainError(f"ε must be in [0, 10], got {self.eps}")
+        if not (0.0 <= self.sigma <= 10.0):
+            raise ChainError(f"σ must be in [0, 10], got {self.sigma}")
+        if self.mask < 0:
+            raise ChainError("mask size must be ≥ 0")
+        if not 0 <= self.seed < 2**63:
+            raise ChainError("seed must be in [0, 2^63)")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _seed(*words: int) -> int:
+    """A 63-bit seed from a tuple of non-negative integers (stable across platforms)."""
+    s = np.random.SeedSequence([int(w) for w in words]).generate_state(2, np.uint32)
+    return (int(s[0]) << 31) ^ int(s[1])
+
+
+def step_seed(seed: int, t: int) -> int:
+    """The seed of the noise added at step t (t ≥ 0 produces x_{t+1})."""
+    return _seed(seed, 1, t)
+
+
+def _gen(seed: int, device: torch.device) -> torch.Generator:
+    g = torch.Generator(device=device if device.type == "cuda" else "cpu")
+    g.manual_seed(seed)
+    return g
+
+
+def _rand(shape, g, device, normal: bool) -> torch.Tensor:
+    gd = g.device
+    out = torch.randn(shape, generator=g, device=gd) if normal else torch.rand(shape, generator=g, device=gd)
+    return out.to(device)
+
+
+def step_noise(kind: str, shape: tuple[int, int], value_range: tuple[float, float], seed: int, t: int,
+               device: torch.device) -> torch.Tensor | None:
+    """n_t of the given kind (see the module docstring), or None for ``none``."""
+    lo, hi = value_range
+    r = (hi - lo) / 2
+    if kind == "none":
+        return None
+    g = _gen(step_seed(seed, t), device)
+    if kind == "normal":
+        return _rand(shape, g, device, True).mul_(r)
+    if kind == "uniform":
+        return _rand(shape, g, device, False).mul_(2 * r).sub_(r)
+    if kind == "reference":
+        return _rand(shape, g, device, False).mul_(hi - lo).add_(hi)
+    if kind == "reference-normal":
+        mean, std = (0.5, 0.5) if (lo, hi) == (0.0, 1.0) else ((lo + hi) / 2, r)
+        return _rand(shape, g, device, True).mul_(std).add_(mean)
+    raise ChainError(f"unknown noise {kind!r}")
+
+
+def start_states(cfg: ChainConfig, D: int, value_range: tuple[float, float], *,
+                 shape: tuple[int, ...] | None = None, start_array: np.ndarray | None = None,
+                 device: torch.device | str = "cpu") -> torch.Tensor:
+    """x_0 as an N×D float32 tensor in [lo, hi]."""
+    cfg.validate()
+    device = torch.device(device)
+    lo, hi = value_range
+    N = cfg.n
+    g = _gen(_seed(cfg.seed, 0), torch.device("cpu"))
+    if cfg.start == "uniform":
+        x = torch.rand((N, D), generator=g).mul_(hi - lo).add_(lo)
+    elif cfg.start == "normal":
+        mean, std = (lo + hi) / 2, (hi - lo) / 2
+        x = torch.randn((N, D), generator=g).mul_(std).add_(mean).clamp_(lo, hi)
+    else:
+        if start_array is None:
+            raise ChainError(f"a {cfg.start!r} start needs an array")
+        a = np.asarray(start_array, dtype=np.float32)
+        a = a.reshape(1, -1) if a.ndim != 2 or a.shape[1] != D else a
+        if a.shape[1] != D:
+            raise ChainError(f"the start has {a.shape[1]} values per chain but the model expects {D}")
+        if not np.isfinite(a).all():
+            raise ChainError("the start contains NaN or infinite values")
+        x = torch.from_numpy(a[np.arange(N) % a.shape[0]].copy()).clamp_(lo, hi)
+        if cfg.start == "data":
+            if cfg.sigma > 0:
+                x.add_(torch.randn((N, D), generator=g).mul_(cfg.sigma))
+            if cfg.mask > 0:
+                x = _mask_squares(x, cfg.mask, shape or (D,), lo, g)
+            x.clamp_(lo, hi)
+    return x.to(device=device, dtype=torch.float32).contiguous()
+
+
+def _mask_squares(x: torch.Tensor, side: int, shape: tuple[int, ...], lo: float, g: torch.Generator) -> torch.Tensor:
+    """Set a side×side square at a random place (one per chain) to ``lo``."""
+    N = x.shape[0]
+    if len(shape) != 3:
+        raise ChainError("a masked-square corruption needs image data")
+    C, H, W = shape
+    side = min(side, H, W)
+    img = x.view(N, C, H, W)
+    ys = torch.randint(0, H - side + 1, (N,), generator=g)
+    xs = torch.randint(0, W - side + 1, (N,), generator=g)
+    for i in range(N):
+        img[i, :, ys[i]:ys[i] + side, xs[i]:xs[i] + side] = lo
+    return x
+
+
+class Chain:
+    """The step map of a kaleidoscopic chain for one model and one noise setting.
+
+    ``step(x, t)`` returns x_{t+1} from x_t: clamp(f(x_t) + ε·n_t, lo, hi). It never keeps state, so
+    a timeline can replay any stretch of steps.
+    """
+
+    def __init__(self, model: nn.Module, value_range: tuple[float, float], noise: str = "normal",
+                 eps: float = 0.01, seed: int = 0, device: torch.device | str | None = None):
+        if noise not in NOISE_KINDS:
+            raise ChainError(f"unknown noise {noise!r}; choose one of {', '.join(NOISE_KINDS)}")
+        self.model = model.eval()
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.noise, self.eps, self.seed = noise, float(eps), int(seed)
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+
+    @torch.no_grad()
+    def f(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    @torch.no_grad()
+    def step(self, x: torch.Tensor, t: int) -> torch.Tensor:
+        """x_{t+1} from x_t (an N×D tensor on the chain's device)."""
+        y = self.model(x)
+        if self.noise != "none" and self.eps > 0:
+            n = step_noise(self.noise, tuple(y.shape), self.value_range, self.seed, t, y.device)
+            y.add_(n, alpha=self.eps)
+        return y.clamp_(*self.value_range)
+
+    def advance(self, x: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
+        """x_{t1} from x_{t0}."""
+        for t in range(t0, t1):
+            x = self.step(x, t)
+        return x
+
+
+def run_chain(model: nn.Module, spec, cfg: ChainConfig, steps: int, *, start_array: np.ndarray | None = None,
+              keep: Iterable[int] | None = None, device: str | torch.device | None = None
+              ) -> Iterator[tuple[int, np.ndarray | None]]:
+    """Yield (t, x_t) for t = 0 … steps; x_t is a numpy copy only for t in ``keep`` (all when None)
+    and for the last step, else None (so long runs do not copy every state to the host)."""
+    cfg.validate()
+    if steps < 0:
+        raise ChainError("steps must be ≥ 0")
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    keep_set = None if keep is None else set(keep)
+    chain = Chain(model, spec.value_range, cfg.noise, cfg.eps, cfg.seed, dev)
+    x = start_states(cfg, spec.D, spec.value_range, shape=spec.shape, start_array=start_array, device=dev)
+    for t in range(steps + 1):
+        if t > 0:
+            x = chain.step(x, t - 1)
+        want = keep_set is None or t in keep_set or t == steps
+        yield t, (x.cpu().numpy().copy() if want else None)

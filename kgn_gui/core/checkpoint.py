@@ -1,0 +1,214 @@
+"""One ``.safetensors`` file per model: the weights plus JSON metadata in its header.
+
+The metadata (key ``kgn``) records the model spec, the data range and shape, the data set,
+the training recipe, seed, steps, final loss, the package version and the date. Loading
+reads and checks the header (size, JSON, metadata, tensor names, dtypes, shapes, offsets)
+*before* anything large is allocated, and never unpickles anything.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import __version__
+from .models import ModelSpec, SpecError, build_model
+
+FORMAT = "kgn-gui/1"
+MAX_HEADER_BYTES = 16 << 20
+_DTYPES = {"F32": (torch.float32, 4)}
+
+
+class CheckpointError(ValueError):
+    """A model file that cannot be used; the message says why."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded model and what its file says about it."""
+
+    model: nn.Module
+    spec: ModelSpec
+    meta: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.meta.get("name") or (self.path.stem if self.path else "model")
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return tuple(self.meta.get("value_range", self.spec.value_range))  # type: ignore[return-value]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ModelSpec, *, dataset: str = "",
+                    data_shape: tuple[int, ...] | None = None, recipe: dict | None = None,
+                    name: str | None = None, extra: dict | None = None) -> Path:
+    """Save weights and metadata to ``path`` (atomically). Returns the path."""
+    from safetensors.torch import save
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise CheckpointError(f"{path.name}: model files must end in .safetensors")
+    if not path.parent.exists():
+        raise CheckpointError(f"{path.parent}: folder does not exist")
+    recipe = recipe or {}
+    meta = {
+        "format": FORMAT,
+        "name": name or path.stem,
+        "spec": spec.to_dict(),
+        "value_range": list(spec.value_range),
+        "data_shape": list(data_shape or spec.shape),
+        "dataset": dataset,
+        "recipe": recipe,
+        "seed": recipe.get("config", {}).get("seed"),
+        "steps": recipe.get("steps_done"),
+        "final_loss": recipe.get("best_eval_loss"),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "version": __version__,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    if extra:
+        meta.update(extra)
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    try:
+        blob = save(tensors, metadata={"kgn": json.dumps(meta, default=_json_default)})
+        atomic_write_bytes(path, blob)
+    except OSError as e:
+        raise CheckpointError(f"cannot write {path}: {e.strerror or e}") from None
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, float):
+        return o
+    try:
+        return float(o)
+    except (TypeError, ValueError):
+        return str(o)
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict, dict, int]:
+    """Parse and check a safetensors header. Returns (tensor table, kgn metadata, data start)."""
+    path = Path(path)
+    if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"):
+        raise CheckpointError(f"{path.name}: pickled model files are refused because loading them can run "
+                              "arbitrary code; use a .safetensors file")
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise CheckpointError(f"{path.name}: not a safetensors file (too short)")
+            (n,) = struct.unpack("<Q", head)
+            if n < 2 or n > MAX_HEADER_BYTES or 8 + n > size:
+                raise CheckpointError(f"{path.name}: not a safetensors file or truncated (header size {n})")
+            raw = f.read(n)
+    except IsADirectoryError:
+        raise CheckpointError(f"{path}: is a folder, not a model file") from None
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such file") from None
+    except OSError as e:
+        raise CheckpointError(f"{path.name}: cannot read: {e.strerror or e}") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path.name}: damaged header (not valid JSON)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path.name}: damaged header")
+    md = header.pop("__metadata__", None)
+    if not isinstance(md, dict) or "kgn" not in md:
+        raise CheckpointError(f"{path.name}: a safetensors file, but not a Kaleidoscope Studio model (no kgn metadata)")
+    try:
+        meta = json.loads(md["kgn"])
+    except (TypeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path.name}: damaged model metadata") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path.name}: unknown model format {meta.get('format') if isinstance(meta, dict) else None!r}")
+    data_len = size - 8 - n
+    for name, info in header.items():
+        if not isinstance(info, dict) or not isinstance(info.get("shape"), list) \
+                or not isinstance(info.get("data_offsets"), list) or len(info["data_offsets"]) != 2:
+            raise CheckpointError(f"{path.name}: tensor {name!r} has a damaged entry")
+        if info.get("dtype") not in _DTYPES:
+            raise CheckpointError(f"{path.name}: tensor {name!r} has dtype {info.get('dtype')!r}; expected F32")
+        a, b = info["data_offsets"]
+        if not (isinstance(a, int) and isinstance(b, int) and 0 <= a <= b <= data_len):
+            raise CheckpointError(f"{path.name}: tensor {name!r} lies outside the file (truncated?)")
+        numel = 1
+        for s in info["shape"]:
+            if not isinstance(s, int) or s < 0:
+                raise CheckpointError(f"{path.name}: tensor {name!r} has a bad shape")
+            numel *= s
+        if numel * _DTYPES[info["dtype"]][1] != b - a:
+            raise CheckpointError(f"{path.name}: tensor {name!r} size does not match its shape")
+    return header, meta, 8 + n
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The model's metadata, without loading the weights."""
+    return read_header(path)[1]
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a model file written by :func:`save_checkpoint`, checking everything first."""
+    path = Path(path)
+    header, meta, _ = read_header(path)
+    try:
+        spec = ModelSpec.from_dict(meta.get("spec"))
+    except SpecError as e:
+        raise CheckpointError(f"{path.name}: {e}") from None
+    # Compare against the shapes the spec implies without allocating the model's weights.
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(spec).state_dict().items()}
+    missing = sorted(set(expected) - set(header))
+    extra = sorted(set(header) - set(expected))
+    if missing or extra:
+        raise CheckpointError(f"{path.name}: tensors do not match the model spec"
+                              + (f"; missing {', '.join(missing[:4])}" if missing else "")
+                              + (f"; unexpected {', '.join(extra[:4])}" if extra else ""))
+    for k, shp in expected.items():
+        if tuple(header[k]["shape"]) != shp:
+            raise CheckpointError(f"{path.name}: tensor {k} has shape {tuple(header[k]['shape'])}, the spec needs {shp}")
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path.name}: damaged weights: {e}") from None
+    model = build_model(spec)
+    model.load_state_dict(tensors)
+    for v in tensors.values():
+        if not torch.isfinite(v).all():
+            raise CheckpointError(f"{path.name}: the weights contain NaN or infinite values")
+    model.eval()
+    return Checkpoint(model=model.to(device), spec=spec, meta=meta, path=path)

@@ -1,0 +1,276 @@
+"""Manifold learning: fit f(x) ≈ x by minimising (1/(M·D)) Σ_i ‖X_i − f(X_i)‖².
+
+The loop follows the paper's recipe (Adam, MSE, one random minibatch per step drawn
+without repeats inside the batch) and is written as a generator of progress events so the
+CLI, the UI worker and tests all drive the same code. Departures from the published loop,
+and why:
+
+* the minibatch indices are drawn on the training device with ``torch.randperm`` instead of
+  numpy on the host: no host→device copy of indices, and reproducible with one seed;
+* on CUDA the loss is read back every ``check_every`` steps instead of every step, so the
+  GPU is never stalled by a host sync (on the CPU reading it is free, so it is read each step);
+* the best weights are picked by the loss on a fixed evaluation subset (the published code
+  picked them by the noisy training-minibatch loss, checked every 100 steps).
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Dataset
+from .models import ModelSpec, build_model
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or cannot go on; the message says why."""
+
+
+@dataclass
+class TrainConfig:
+    """A training recipe. lr: Adam step size. batch: minibatch size (full batch when ≥ M).
+    steps: optimizer steps. seed: makes CPU runs reproducible. device: "auto", "cpu", "cuda", "mps".
+    eval_size / eval_every: the fixed subset and period used to pick the best weights.
+    report_interval_s: the least time between two progress events (the last step always reports)."""
+
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    batch: int = 1000
+    steps: int = 10_000
+    seed: int = 0
+    device: str = "auto"
+    eval_size: int = 1000
+    eval_every: int = 100
+    report_interval_s: float = 0.25
+
+    def validate(self) -> None:
+        if not (0 < self.lr <= 10) or not math.isfinite(self.lr):
+            raise TrainError(f"learning rate must be in (0, 10], got {self.lr}")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise TrainError(f"Adam betas must be in [0, 1), got {self.betas}")
+        for name, lo in (("batch", 1), ("steps", 1), ("eval_size", 1), ("eval_every", 1)):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < lo:
+                raise TrainError(f"{name} must be an integer ≥ {lo}, got {v!r}")
+        if self.steps > 100_000_000:
+            raise TrainError("steps must be at most 100,000,000")
+        if not 0 <= self.seed < 2**63:
+            raise TrainError("seed must be in [0, 2^63)")
+        if self.device not in ("auto", "cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise TrainError(f"unknown device {self.device!r}; choose auto, cpu, cuda or mps")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+@dataclass
+class TrainEvent:
+    """A progress report. kind: "progress", "done", "stopped" or "diverged".
+    loss: the latest minibatch loss (MSE per value). best_loss: best loss on the evaluation subset.
+    samples_per_s: training throughput since the start. eta_s: estimated seconds left."""
+
+    kind: str
+    step: int
+    steps: int
+    loss: float
+    best_loss: float
+    samples_per_s: float
+    eta_s: float
+    elapsed_s: float
+    message: str = ""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """"auto" picks CUDA, then MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TrainError("CUDA was asked for but no CUDA device is available")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise TrainError("MPS was asked for but is not available")
+    return dev
+
+
+def manifold_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """(1/(B·D)) Σ ‖x − f(x)‖²: the paper's manifold-learning objective on a batch."""
+    return nn.functional.mse_loss(model(x), x)
+
+
+def draw_batch(M: int, B: int, gen: torch.Generator) -> torch.Tensor:
+    """B distinct indices in [0, M), uniformly at random (no repeats inside the batch)."""
+    return torch.randperm(M, generator=gen, device=gen.device)[:B]
+
+
+def _make_adam(params, lr, betas, device):
+    # Fused Adam runs the whole update in one kernel per parameter group on CPU and CUDA.
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=device.type != "cpu")
+
+
+class Trainer:
+    """Fits a kaleidoscopic network to a data set.
+
+    Iterate :meth:`run` for progress events; call :meth:`stop` (any thread) to end it after the
+    current step, :meth:`pause` / :meth:`resume` to hold it. After the run, ``model`` holds the
+    best weights found (by the evaluation-subset loss) and ``losses`` the loss of every step.
+    """
+
+    def __init__(self, spec: ModelSpec, dataset: Dataset, config: TrainConfig | None = None,
+                 model: nn.Module | None = None):
+        self.spec, self.dataset, self.config = spec, dataset, config or TrainConfig()
+        self.config.validate()
+        if dataset.D != spec.D:
+            raise TrainError(f"the model expects D = {spec.D} values per sample but {dataset.name} has {dataset.D}")
+        lo, hi = spec.value_range
+        if float(dataset.x.min()) < lo - 1e-6 or float(dataset.x.max()) > hi + 1e-6:
+            raise TrainError(f"{dataset.name} has values outside the {spec.bound} range [{lo}, {hi}]")
+        self.device = resolve_device(self.config.device)
+        self.model = (model if model is not None else build_model(spec, seed=self.config.seed)).to(self.device)
+        self.losses = np.full(self.config.steps, np.nan, dtype=np.float32)
+        self.step = 0
+        self.best_loss = math.inf
+        self.best_step = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.last_loss = math.nan
+        self.elapsed_s = 0.0
+        self._stop = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    # -- control, callable from any thread
+    def stop(self) -> None:
+        self._stop.set()
+        self._running.set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    # -- the loop
+    @torch.no_grad()
+    def _evaluate(self, xe: torch.Tensor) -> float:
+        self.model.eval()
+        loss = float(manifold_loss(self.model, xe))
+        self.model.train()
+        return loss
+
+    def _keep_if_best(self, loss: float, step: int) -> None:
+        if math.isfinite(loss) and loss < self.best_loss:
+            self.best_loss, self.best_step = loss, step
+            self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _restore_best(self) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    def run(self) -> Iterator[TrainEvent]:
+        cfg, dev = self.config, self.device
+        X = torch.from_numpy(self.dataset.x).to(dev)
+        M = X.shape[0]
+        B = min(cfg.batch, M)
+        full_batch = B >= M
+        gen = torch.Generator(device=dev.type if dev.type != "mps" else "cpu")
+        gen.manual_seed(cfg.seed)
+        eval_idx = np.sort(np.random.default_rng(cfg.seed).choice(M, size=min(cfg.eval_size, M), replace=False))
+        xe = X[torch.from_numpy(eval_idx).to(dev)]
+        opt = _make_adam(self.model.parameters(), cfg.lr, tuple(cfg.betas), dev)
+        check_every = 1 if dev.type == "cpu" else 50
+        pending: list[torch.Tensor] = []
+        self.model.train()
+        self._keep_if_best(self._evaluate(xe), 0)
+        t0 = time.perf_counter()
+        last_report = -math.inf
+        start_step = self.step
+
+        def event(kind: str, message: str = "") -> TrainEvent:
+            el = self.elapsed_s
+            done = self.step - start_step
+            rate = done * B / el if el > 0 else 0.0
+            eta = (cfg.steps - self.step) * el / done if done else math.inf
+            return TrainEvent(kind, self.step, cfg.steps, self.last_loss, self.best_loss, rate, eta, el, message)
+
+        while self.step < cfg.steps:
+            if not self._running.is_set():
+                paused_at = time.perf_counter()
+                self._running.wait()
+                t0 += time.perf_counter() - paused_at
+            if self._stop.is_set():
+                self._restore_best()
+                self.elapsed_s = time.perf_counter() - t0
+                yield event("stopped", f"stopped at step {self.step}; kept the best weights (step {self.best_step})")
+                return
+            if full_batch:
+                xb = X
+            else:
+                xb = X[draw_batch(M, B, gen).to(dev)]
+            opt.zero_grad(set_to_none=True)
+            loss = manifold_loss(self.model, xb)
+            loss.backward()
+            opt.step()
+            self.step += 1
+            pending.append(loss.detach())
+            last = self.step == cfg.steps
+            if len(pending) >= check_every or last:
+                vals = torch.stack(pending).float().cpu().numpy()
+                self.losses[self.step - len(pending):self.step] = vals
+                pending.clear()
+                self.last_loss = float(vals[-1])
+                if not np.isfinite(vals).all():
+                    bad = self.step - len(vals) + int(np.argmin(np.isfinite(vals)))
+                    self._restore_best()
+                    self.elapsed_s = time.perf_counter() - t0
+                    yield event("diverged", f"the loss became NaN or infinite at step {bad + 1}; "
+                                            f"kept the last good weights (step {self.best_step})")
+                    return
+            if self.step % cfg.eval_every == 0 or last:
+                if pending:
+                    continue
+                self._keep_if_best(self._evaluate(xe), self.step)
+            now = time.perf_counter()
+            self.elapsed_s = now - t0
+            if last:
+                break
+            if now - last_report >= cfg.report_interval_s and not pending:
+                last_report = now
+                yield event("progress")
+        self._restore_best()
+        self.elapsed_s = time.perf_counter() - t0
+        yield event("done", f"trained {self.step} steps; best evaluation loss {self.best_loss:.3e} at step {self.best_step}")
+
+    def recipe(self) -> dict:
+        """What the checkpoint records about how the weights were made."""
+        return {"config": self.config.to_dict(), "dataset": self.dataset.name, "M": self.dataset.M,
+                "steps_done": self.step, "best_step": self.best_step, "best_eval_loss": self.best_loss,
+                "final_batch_loss": self.last_loss, "device": str(self.device),
+                "elapsed_s": round(self.elapsed_s, 2)}
+
+
+def train(spec: ModelSpec, dataset: Dataset, config: TrainConfig | None = None) -> tuple[nn.Module, Trainer]:
+    """Train to the end and return (model with the best weights, trainer)."""
+    tr = Trainer(spec, dataset, config)
+    for ev in tr.run():
+        if ev.kind == "diverged":
+            raise TrainError(ev.message)
+    return tr.model, tr

@@ -1,0 +1,31 @@
+"""Test set-up: Qt offscreen, PySide6, and QSettings in a temporary folder (never the user's)."""
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["QT_API"] = "pyside6"
+os.environ["PYQTGRAPH_QT_LIB"] = "PySide6"
+
+import pytest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_qsettings(tmp_path_factory):
+    from PySide6 import QtCore
+
+    d = tmp_path_factory.mktemp("qsettings")
+    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
+    for scope in (QtCore.QSettings.Scope.UserScope, QtCore.QSettings.Scope.SystemScope):
+        QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, scope, str(d))
+    yield
+
+
+@pytest.fixture
+def mnist_model_path():
+    p = MODELS / "mnist.safetensors"
+    if not p.exists():
+        pytest.fail("models/mnist.safetensors is missing: it ships with the repository")
+    return p

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from kgn_gui.core.chain import Chain, ChainConfig, ChainError, run_chain, start_states, step_noise
+from kgn_gui.core.models import ModelSpec, build_model
+
+
+class Halve(nn.Module):
+    """f(x) = x / 2 + 0.25: a contraction with fixed point 0.5 (a hand-made map with a known answer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return x / 2 + 0.25 + self.p
+
+
+def test_noise_free_chain_is_the_plain_recursion():
+    chain = Chain(Halve(), (0.0, 1.0), noise="none")
+    x = torch.tensor([[0.0], [1.0]])
+    x3 = chain.advance(x, 0, 3)
+    expect = torch.tensor([[0.5 - 0.5 / 8], [0.5 + 0.5 / 8]])
+    assert torch.allclose(x3, expect)
+
+
+def test_step_clamps_to_the_range():
+    chain = Chain(Halve(), (0.0, 1.0), noise="uniform", eps=10.0, seed=0)
+    x = chain.step(torch.full((500, 3), 0.5), 0)
+    assert x.min() >= 0.0 and x.max() <= 1.0 and ((x == 0) | (x == 1)).any()
+
+
+def test_chain_is_deterministic_in_seed_and_step():
+    m = build_model(ModelSpec(D=16, L=2, H=32, bound="tanh"), seed=0)
+    a = Chain(m, (-1.0, 1.0), "normal", 0.05, seed=7)
+    b = Chain(m, (-1.0, 1.0), "normal", 0.05, seed=7)
+    c = Chain(m, (-1.0, 1.0), "normal", 0.05, seed=8)
+    x0 = torch.rand(10, 16) * 2 - 1
+    assert torch.equal(a.advance(x0, 0, 5), b.advance(x0, 0, 5))
+    assert not torch.equal(a.advance(x0, 0, 5), c.advance(x0, 0, 5))
+    # x_5 from x_2 equals the run from x_0: noise depends on (seed, t) only.
+    x2 = a.advance(x0, 0, 2)
+    assert torch.equal(a.advance(x2, 2, 5), a.advance(x0, 0, 5))
+
+
+@pytest.mark.parametrize("vr", [(0.0, 1.0), (-1.0, 1.0)])
+def test_noise_kinds_have_the_documented_distributions(vr):
+    lo, hi = vr
+    r = (hi - lo) / 2
+    dev = torch.device("cpu")
+    shape = (200, 500)
+    n = step_noise("normal", shape, vr, 0, 3, dev)
+    assert abs(n.mean()) < 0.01 * r and n.std() == pytest.approx(r, rel=0.02)
+    u = step_noise("uniform", shape, vr, 0, 3, dev)
+    assert u.min() >= -r and u.max() <= r and abs(u.mean()) < 0.01 * r
+    ref = step_noise("reference", shape, vr, 0, 3, dev)
+    # The published code's uniform noise: (hi − lo)·U[0, 1) + hi, always ≥ hi.
+    assert ref.min() >= hi and ref.max() <= 2 * hi - lo
+    assert ref.mean() == pytest.approx((hi + 2 * hi - lo) / 2, rel=0.01)
+    refn = step_noise("reference-normal", shape, vr, 0, 3, dev)
+    mean, std = (0.5, 0.5) if vr == (0.0, 1.0) else (0.0, 1.0)
+    assert refn.mean() == pytest.approx(mean, abs=0.01) and refn.std() == pytest.approx(std, rel=0.02)
+    assert step_noise("none", shape, vr, 0, 3, dev) is None
+    assert torch.equal(step_noise("normal", shape, vr, 0, 3, dev), n)
+    assert not torch.equal(step_noise("normal", shape, vr, 0, 4, dev), n)
+
+
+def test_reference_mode_drifts_upward_before_the_clamp():
+    chain = Chain(Halve(), (0.0, 1.0), noise="reference", eps=0.1, seed=0)
+    x = chain.advance(torch.full((100, 1), 0.5), 0, 20)
+    # fixed point of x/2+0.25 is 0.5; the always-positive noise pushes every chain above it.
+    assert (x > 0.5).all()
+
+
+def test_starts():
+    vr = (0.0, 1.0)
+    u = start_states(ChainConfig(n=1000, start="uniform", seed=1), 10, vr)
+    assert u.shape == (1000, 10) and u.min() >= 0 and u.max() <= 1 and u.mean() == pytest.approx(0.5, abs=0.01)
+    n = start_states(ChainConfig(n=1000, start="normal", seed=1), 10, vr)
+    # N(0.5, 0.5) clipped to [0, 1]: about 16% of values sit on each bound.
+    assert (n == 0).float().mean() == pytest.approx(0.1587, abs=0.01)
+    img = np.linspace(0, 1, 16, dtype=np.float32)
+    a = start_states(ChainConfig(n=3, start="array"), 16, vr, start_array=img)
+    assert torch.equal(a, torch.from_numpy(np.tile(img, (3, 1))))
+    per = start_states(ChainConfig(n=2, start="array"), 16, vr, start_array=np.stack([img, 1 - img]))
+    assert torch.allclose(per[1], torch.from_numpy(1 - img))
+    d = start_states(ChainConfig(n=4, start="data", sigma=0.0, mask=2, seed=0), 16, vr,
+                     shape=(1, 4, 4), start_array=np.ones(16, np.float32))
+    assert ((d == 0).sum(dim=1) == 4).all()  # exactly one 2×2 square per chain set to lo
+    g = start_states(ChainConfig(n=4, start="data", sigma=0.3, seed=0), 16, vr, start_array=np.full(16, 0.5, np.float32))
+    assert g.std() > 0.1 and g.min() >= 0 and g.max() <= 1
+
+
+def test_bad_settings_are_refused():
+    for cfg in (ChainConfig(n=0), ChainConfig(noise="pink"), ChainConfig(eps=-1), ChainConfig(start="zeros")):
+        with pytest.raises(ChainError):
+            cfg.validate()
+    with pytest.raises(ChainError):
+        start_states(ChainConfig(start="array"), 4, (0, 1), start_array=np.zeros(5))
+
+
+def test_run_chain_copies_only_kept_steps():
+    spec = ModelSpec(D=4, L=1, H=4, bound="sigmoid")
+    m = build_model(spec, seed=0)
+    out = dict(run_chain(m, spec, ChainConfig(n=3), 5, keep={0, 2}))
+    assert out[1] is None and out[0].shape == (3, 4) and out[5] is not None

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+import torch
+
+from kgn_gui.core.chain import Chain, ChainConfig, start_states
+from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.timeline import Timeline, TimelineError
+
+
+@pytest.fixture
+def chain():
+    spec = ModelSpec(D=64, L=3, H=64, bound="tanh")
+    return Chain(build_model(spec, seed=0), spec.value_range, "normal", 0.05, seed=3), spec
+
+
+def test_replay_from_a_keyframe_equals_the_recorded_state_bit_for_bit(chain):
+    ch, spec = chain
+    x0 = start_states(ChainConfig(n=32, seed=1), spec.D, spec.value_range)
+    recorded = [x0.numpy().copy()]
+    x = x0
+    for t in range(57):
+        x = ch.step(x, t)
+        recorded.append(x.numpy().copy())
+    tl = Timeline(ch, x0, keyframe_every=10)
+    tl.advance(57)
+    for t in (57, 0, 10, 13, 56, 29, 1, 50, 12):
+        assert np.array_equal(tl.state(t), recorded[t]), t
+
+
+def test_memory_stays_within_the_budget_and_keyframes_thin_out(chain):
+    ch, spec = chain
+    x0 = torch.zeros(16, spec.D)
+    state = 16 * spec.D * 4
+    tl = Timeline(ch, x0, keyframe_every=1, budget_bytes=40 * state)
+    for _ in range(500):
+        tl.advance(1)
+        assert tl.memory_bytes <= 40 * state
+    assert tl.K > 1 and all(k % tl.K == 0 for k in tl.keyframes)
+    for t in (499, 1, 250, 251, 123):
+        tl.state(t)
+        assert tl.memory_bytes <= 40 * state
+
+
+def test_a_budget_too_small_for_one_state_says_what_fits(chain):
+    ch, spec = chain
+    with pytest.raises(TimelineError, match="fits at most"):
+        Timeline(ch, torch.zeros(1000, spec.D), budget_bytes=1000)
+
+
+def test_unreached_steps_are_an_error_and_truncate_forgets(chain):
+    ch, spec = chain
+    tl = Timeline(ch, torch.zeros(4, spec.D), keyframe_every=4)
+    tl.advance(10)
+    with pytest.raises(TimelineError):
+        tl.state(11)
+    s5 = tl.state(5).copy()
+    tl.truncate(5)
+    assert tl.t_max == 5 and np.array_equal(tl.state(5), s5)
+    assert max(tl.keyframes) <= 5

@@ -1,0 +1,121 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import kgn_gui.core.train as train_mod
+from kgn_gui.core.chain import ChainConfig, run_chain
+from kgn_gui.core.data import load_mnist, make_points, point_preset
+from kgn_gui.core.models import ModelSpec
+from kgn_gui.core.train import TrainConfig, Trainer, TrainError, draw_batch, train
+
+SIGMOID_1D = ModelSpec(D=1, L=6, H=10, bound="sigmoid")
+
+
+@pytest.fixture(scope="module")
+def sigmoid_1d():
+    """The paper's 1D Sigmoid recipe: X = {0.2, 0.8}, 6 hidden layers of width 10, Adam 1e-3, full batch."""
+    model, tr = train(SIGMOID_1D, point_preset("1d-sigmoid"), TrainConfig(lr=1e-3, steps=1000, seed=0))
+    return model, tr
+
+
+def test_1d_sigmoid_recipe_trains_to_loss_below_1e_6_within_1000_steps(sigmoid_1d):
+    _, tr = sigmoid_1d
+    assert tr.best_loss < 1e-6
+    assert np.isfinite(tr.losses).all() and tr.losses[-1] < 1e-6
+
+
+def test_1d_sigmoid_chains_land_on_the_training_points(sigmoid_1d):
+    """≥ 95% of 1000 chains from the paper's noise, N(0.5, 0.5) clipped, end within 0.01 of 0.2 or 0.8."""
+    model, _ = sigmoid_1d
+    cfg = ChainConfig(n=1000, start="normal", noise="none", seed=0)
+    *_, (t, x) = run_chain(model, SIGMOID_1D, cfg, 30)
+    d = np.minimum(np.abs(x - 0.2), np.abs(x - 0.8)).ravel()
+    assert (d < 0.01).mean() >= 0.95
+
+
+def test_training_is_reproducible_on_cpu_for_a_seed():
+    ds = make_points([[0.1, 0.2], [0.3, 0.9], [0.7, 0.5], [0.9, 0.1]])
+    spec = ModelSpec(D=2, L=3, H=16, bound="sigmoid")
+    cfg = lambda s: TrainConfig(lr=1e-2, batch=2, steps=50, seed=s)  # noqa: E731
+    a, ta = train(spec, ds, cfg(1))
+    b, tb = train(spec, ds, cfg(1))
+    c, tc = train(spec, ds, cfg(2))
+    assert np.array_equal(ta.losses, tb.losses)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not np.array_equal(ta.losses, tc.losses)
+
+
+def test_minibatches_have_no_repeats():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        idx = draw_batch(100, 60, g)
+        assert len(set(idx.tolist())) == 60 and idx.max() < 100
+
+
+def test_progress_events_report_step_loss_rate_and_eta():
+    ds = point_preset("2d-corners")
+    tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), ds, TrainConfig(lr=1e-3, steps=200, report_interval_s=0))
+    events = list(tr.run())
+    assert events[-1].kind == "done" and events[-1].step == 200
+    progress = [e for e in events if e.kind == "progress"]
+    assert progress and all(e.samples_per_s > 0 and math.isfinite(e.eta_s) and math.isfinite(e.loss) for e in progress)
+    assert [e.step for e in progress] == sorted(e.step for e in progress)
+
+
+def test_progress_rate_is_bounded():
+    ds = point_preset("2d-corners")
+    tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), ds, TrainConfig(lr=1e-3, steps=300, report_interval_s=60))
+    events = list(tr.run())
+    assert len(events) <= 2
+
+
+def test_stop_ends_training_cleanly_with_the_best_weights():
+    ds = load_mnist("test").subset(500)
+    tr = Trainer(ModelSpec(D=784, L=2, H=32, bound="tanh", shape=(1, 28, 28)), ds,
+                 TrainConfig(lr=1e-3, batch=100, steps=10_000, report_interval_s=0))
+    for ev in tr.run():
+        if ev.step >= 5:
+            tr.stop()
+    assert ev.kind == "stopped" and ev.step < 10_000
+    assert tr.best_state is not None
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_weights(monkeypatch):
+    calls = {"n": 0}
+    real = train_mod.manifold_loss
+
+    def flaky(model, x):
+        calls["n"] += 1
+        loss = real(model, x)
+        return loss * float("nan") if calls["n"] > 30 else loss
+
+    monkeypatch.setattr(train_mod, "manifold_loss", flaky)
+    tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), point_preset("2d-corners"),
+                 TrainConfig(lr=1e-3, steps=100, eval_every=5))
+    events = list(tr.run())
+    assert events[-1].kind == "diverged" and "NaN" in events[-1].message
+    assert all(torch.isfinite(p).all() for p in tr.model.parameters())
+    with pytest.raises(TrainError):
+        monkeypatch.setattr(train_mod, "manifold_loss", flaky)
+        calls["n"] = 0
+        train(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), point_preset("2d-corners"), TrainConfig(steps=100))
+
+
+def test_bad_settings_and_mismatched_data_are_refused():
+    ds = point_preset("2d-corners")
+    with pytest.raises(TrainError, match="expects D"):
+        Trainer(ModelSpec(D=3, L=1, H=4, bound="sigmoid"), ds)
+    with pytest.raises(TrainError, match="outside"):
+        Trainer(ModelSpec(D=2, L=1, H=4, bound="tanh"), make_points([[-1.5, 0.5]], (-2, 2)))
+    for bad in (dict(lr=0), dict(batch=0), dict(steps=-1), dict(device="tpu")):
+        with pytest.raises(TrainError):
+            TrainConfig(**bad).validate()
+
+
+def test_full_batch_when_batch_at_least_M():
+    ds = point_preset("1d-sigmoid")
+    tr = Trainer(SIGMOID_1D, ds, TrainConfig(lr=1e-3, batch=1000, steps=3))
+    list(tr.run())
+    assert tr.step == 3

@@ -1,0 +1,71 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kgn_gui.cli import main
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "kgn_gui.cli", *args], capture_output=True, text=True)
+
+
+def test_train_info_sample_end_to_end(tmp_path, capsys):
+    model = tmp_path / "c.safetensors"
+    assert main(["train", "--data", "points:2d-corners", "--bound", "sigmoid", "--L", "3", "--H", "16",
+                 "--lr", "1e-3", "--steps", "50", "-o", str(model)]) == 0
+    assert model.exists()
+    assert main(["info", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert "L=3 H=16 sigmoid" in out and "50 steps" in out
+    assert main(["info", "--json", str(model)]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["spec"]["L"] == 3 and meta["dataset"] == "2d-corners"
+    outdir = tmp_path / "s"
+    assert main(["sample", str(model), "-n", "10", "--steps", "5", "--noise", "none", "-o", str(outdir)]) == 0
+    final = np.load(outdir / "final_states.npy")
+    assert final.shape == (10, 2) and final.min() >= 0 and final.max() <= 1
+
+
+def test_sample_writes_a_png_grid_of_chosen_steps(tmp_path):
+    from kgn_gui.core.checkpoint import save_checkpoint
+    from kgn_gui.core.models import ModelSpec, build_model
+
+    spec = ModelSpec(D=16, L=1, H=8, bound="sigmoid", shape=(1, 4, 4))
+    path = save_checkpoint(tmp_path / "img.safetensors", build_model(spec, seed=0), spec)
+    out = tmp_path / "o"
+    assert main(["sample", str(path), "-n", "4", "--steps", "6", "--grid-steps", "0:6:3", "--grid-n", "4",
+                 "-o", str(out)]) == 0
+    img = Image.open(out / "grid.png")
+    assert img.height > img.width / 4  # three rows of tiles
+    assert json.loads((out / "sample.json").read_text())["grid_steps"] == [0, 3, 6]
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["info", "/no/such.safetensors"], "no such file"),
+    (["train", "--data", "points:0.2,0.8", "--bound", "sigmoid", "-o", "/tmp/x.pt"], ".safetensors"),
+    (["train", "--data", "nowhere", "-o", "/tmp/x.safetensors"], "no such file"),
+    (["train", "--data", "points:0.2,0.8", "--bound", "sigmoid", "--lr", "-1", "-o", "/tmp/kgn-x.safetensors"],
+     "learning rate"),
+    (["sample", "/no/such.safetensors"], "no such file"),
+])
+def test_bad_input_gives_a_one_line_error_and_nonzero_exit(args, needle):
+    r = run(*args)
+    assert r.returncode != 0
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr
+
+
+def test_unknown_option_exits_2():
+    r = run("train", "--nonsense")
+    assert r.returncode == 2
+
+
+def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
+    r = run("train", "--data", "points:1d-sigmoid", "--bound", "sigmoid", "--L", "2", "--H", "4",
+            "--steps", "30", "-o", str(tmp_path / "m.safetensors"))
+    assert r.returncode == 0
+    assert "\r" not in r.stderr and "30/30" in r.stderr
