@@ -1,19 +1,46 @@
-# Sourced by ./launch.sh and ./test.sh: make .venv with the pinned dependencies, once.
+# Sourced by ./launch.sh and ./test.sh: on a fresh Debian machine with Python 3.11, install the
+# system libraries Qt needs (if missing), make .venv and install the pinned dependencies, once.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-PY="${PYTHON:-python3.11}"
-command -v "$PY" >/dev/null 2>&1 || PY=python3
-STAMP="$VENV/.kgn-installed"
-WANT="$(cat "$ROOT/constraints.txt" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+QT_SYSTEM_PACKAGES="libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3"
+
+ensure_system_packages() {
+    command -v dpkg >/dev/null 2>&1 || return 0          # not Debian: assume the libraries are there
+    local missing=()
+    for p in $QT_SYSTEM_PACKAGES "$@"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "installing system packages: ${missing[*]}" >&2
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || echo "warning: could not install ${missing[*]}; install them with apt-get" >&2
+}
+
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+    for cand in python3.11 python3; do
+        if command -v "$cand" >/dev/null 2>&1; then PY="$cand"; break; fi
+    done
+fi
+[ -n "$PY" ] || { echo "error: Python 3.11 not found (apt-get install python3)" >&2; exit 1; }
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $PY is older than 3.11" >&2; exit 1; }
+
 if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -c 'import ensurepip' 2>/dev/null || ensure_system_packages python3-venv
+    ensure_system_packages
     echo "creating $VENV with $("$PY" --version)" >&2
     "$PY" -m venv "$VENV"
 fi
+STAMP="$VENV/.kgn-installed"
+WANT="$(cat "$ROOT/constraints.txt" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+    ensure_system_packages
     echo "installing pinned dependencies into $VENV (first run only)" >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip
-    # torch first and exactly pinned, so nothing pulls a CUDA build.
+    # torch first and exactly pinned: a loose torch requirement pulls a multi-GB CUDA build.
     "$VENV/bin/python" -m pip install -q "torch==2.13.0"
     "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[test]"
     echo "$WANT" > "$STAMP"

@@ -184,7 +184,15 @@ class Chain:
     @torch.no_grad()
     def step(self, x: torch.Tensor, t: int) -> torch.Tensor:
         """x_{t+1} from x_t (an N×D tensor on the chain's device)."""
-        y = self.model(x)
+        return self._perturb(self.model(x), t)
+
+    @torch.no_grad()
+    def step_with_f(self, x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(x_{t+1}, f(x_t)): the same step, also returning the noise-free image f(x_t)."""
+        fx = self.model(x)
+        return self._perturb(fx.clone(), t), fx
+
+    def _perturb(self, y: torch.Tensor, t: int) -> torch.Tensor:
         if self.noise != "none" and self.eps > 0:
             n = step_noise(self.noise, tuple(y.shape), self.value_range, self.seed, t, y.device)
             y.add_(n, alpha=self.eps)

@@ -16,6 +16,7 @@ takes 4·N·D bytes: for 256 MNIST chains that is 0.8 MB, so the default 256 MB 
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Callable
 
 import numpy as np
 import torch
@@ -40,6 +41,8 @@ class Timeline:
         if keyframe_every < 1:
             raise TimelineError("keyframe interval must be ≥ 1")
         self.chain = chain
+        # (first step, chain): the step map can change part-way (e.g. a new ε); steps t ≥ first use it.
+        self.segments: list[tuple[int, Chain]] = [(0, chain)]
         x0 = torch.as_tensor(x0, dtype=torch.float32, device=chain.device).contiguous()
         if x0.ndim != 2:
             raise TimelineError("the start must be an N×D array")
@@ -71,16 +74,37 @@ class Timeline:
         return max(1, min(self.K + 1, (self.budget_bytes // 2) // self.state_bytes - 1))
 
     # -- growth
-    def advance(self, n: int = 1) -> np.ndarray:
-        """Compute n more steps; returns x at the new head (a numpy copy)."""
+    def chain_at(self, t: int) -> Chain:
+        """The step map that produces x_{t+1} from x_t."""
+        for first, ch in reversed(self.segments):
+            if t >= first:
+                return ch
+        return self.segments[0][1]
+
+    def advance(self, n: int = 1, observer: Callable | None = None) -> np.ndarray:
+        """Compute n more steps; returns x at the new head (a numpy copy).
+
+        observer(t, x_t, f(x_t), x_{t+1}), if given, sees every step (for live measures)."""
         x = self._head
         for _ in range(n):
-            x = self.chain.step(x, self.t_max)
+            ch = self.chain_at(self.t_max)
+            if observer is None:
+                nx = ch.step(x, self.t_max)
+            else:
+                nx, fx = ch.step_with_f(x, self.t_max)
+                observer(self.t_max, x, fx, nx)
+            x = nx
             self.t_max += 1
+            self._head = x
             if self.t_max % self.K == 0:
                 self._add_keyframe(self.t_max, x)
-        self._head = x
         return x.cpu().numpy()
+
+    def rebase(self, t: int, chain: Chain) -> None:
+        """Forget the steps after t and use ``chain`` from step t on (a new ε, noise or seed)."""
+        self.truncate(t)
+        self.segments = [(f, c) for f, c in self.segments if f < t] + [(t, chain)]
+        self.chain = chain
 
     def head(self) -> torch.Tensor:
         """x at t_max, on the chain's device (not a copy: do not modify)."""
@@ -111,7 +135,7 @@ class Timeline:
         start_t = max((ct for ct in self._cache if k < ct < t), default=k)
         x = torch.from_numpy((self._cache if start_t != k else self.keyframes)[start_t]).to(self.chain.device)
         for s in range(start_t, t):
-            x = self.chain.step(x, s)
+            x = self.chain_at(s).step(x, s)
             self._remember(s + 1, x)
         return self._cache[t]
 
@@ -131,3 +155,4 @@ class Timeline:
         self.keyframes = {k: v for k, v in self.keyframes.items() if k <= t}
         self._cache = OrderedDict((k, v) for k, v in self._cache.items() if k <= t)
         self._head, self.t_max = x, t
+        self.segments = [(f, c) for f, c in self.segments if f <= t] or self.segments[:1]

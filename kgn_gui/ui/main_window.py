@@ -1,153 +1,579 @@
-"""The main window. This first version shows the bundled model's chain and plays it; the full
-explorer (training, painting, plots, timeline) builds on it."""
+"""The Kaleidoscope Studio main window: chain grid and transport in the centre; training, start
+input, plots and inspector in docks. Every view shows the one current step of the chain
+controller."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-import torch
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.chain import Chain, ChainConfig, start_states
-from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from ..core.timeline import Timeline
+from .. import __version__
+from ..core.chain import ChainConfig, ChainError
+from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ..core.data import DataError, Dataset, load_mnist, open_source
+from ..core.models import count_parameters
+from ..core.session import ChainSession
+from ..core.timeline import TimelineError
+from ..core.train import TrainError
+from .controllers.chain import ChainController
+from .controllers.training import TrainingController
 from .widgets.chain_grid import ChainGrid
+from .widgets.inspector import Inspector
+from .widgets.plots import PlotsPanel
+from .widgets.start_panel import StartPanel
+from .widgets.training_panel import TrainingPanel
+from .widgets.transport import TransportBar
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist.safetensors"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = ROOT / "models" / "mnist.safetensors"
+MAX_RECENT = 8
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    """Plays N kaleidoscopic chains of one model: Space play/pause, → one step, R reset."""
+    """Opens on a model (default: the bundled MNIST one) with 64 chains from uniform noise."""
 
-    stepChanged = QtCore.Signal(int)
+    modelChanged = QtCore.Signal()
 
-    def __init__(self, model_path: str | Path | None = None, n_chains: int = 64):
+    def __init__(self, model_path: str | Path | None = None, n_chains: int | None = None,
+                 restore_settings: bool = True):
         super().__init__()
         self.setWindowTitle("Kaleidoscope Studio")
+        self.setAcceptDrops(True)
+        self.settings = QtCore.QSettings()
         self.checkpoint: Checkpoint | None = None
-        self.timeline: Timeline | None = None
-        self.config = ChainConfig(n=n_chains, start="uniform", noise="normal", eps=0.01, seed=0)
+        self.model_dirty = False  # weights not saved to a file yet
+        self._datasets: dict[tuple, Dataset] = {}
+        self.train_data: Dataset | None = None
+        self._last_curves_draw = 0.0
+        self._inspected: int | None = None
+        self._last_inspect = 0.0
+        self._errors: list[str] = []
+
+        self.chain = ChainController(self)
+        self.training = TrainingController(self)
         self.grid = ChainGrid()
-        self.setCentralWidget(self._build_central())
-        self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(33)
-        self.timer.timeout.connect(self.step_forward)
-        self._steps_done = 0
-        self._t_started = time.perf_counter()
-        self._build_actions()
-        self.resize(760, 800)
-        self.load_model(model_path or DEFAULT_MODEL)
+        self.transport = TransportBar()
+        self.training_panel = TrainingPanel()
+        self.start_panel = StartPanel()
+        self.plots = PlotsPanel()
+        self.inspector = Inspector()
+        self._build_layout()
+        self._build_menus()
+        self._build_status()
+        self._connect()
 
-    # -- layout
-    def _build_central(self) -> QtWidgets.QWidget:
-        w = QtWidgets.QWidget()
-        lay = QtWidgets.QVBoxLayout(w)
-        lay.addWidget(self.grid, 1)
-        bar = QtWidgets.QHBoxLayout()
-        self.play_button = QtWidgets.QPushButton("Play")
-        self.play_button.setToolTip("Apply f again and again to every chain (Space)")
-        self.play_button.clicked.connect(self.toggle_play)
-        self.step_button = QtWidgets.QPushButton("Step")
-        self.step_button.setToolTip("One step: x ← clamp(f(x) + ε·n) (→)")
-        self.step_button.clicked.connect(self.step_forward)
-        self.reset_button = QtWidgets.QPushButton("New noise")
-        self.reset_button.setToolTip("Restart every chain from fresh uniform noise (R)")
-        self.reset_button.clicked.connect(self.reset_chain)
-        self.step_label = QtWidgets.QLabel("step 0")
-        self.step_label.setMinimumWidth(90)
-        for b in (self.play_button, self.step_button, self.reset_button):
-            bar.addWidget(b)
-        bar.addStretch(1)
-        bar.addWidget(self.step_label)
-        lay.addLayout(bar)
-        return w
+        if restore_settings:
+            self._restore_settings()
+        if n_chains:
+            self.start_panel.n.setValue(n_chains)
+        path = model_path or self.settings.value("chain/last_model", "") or DEFAULT_MODEL
+        if not self.load_model(path, quiet=model_path is None) and Path(path) != DEFAULT_MODEL:
+            self.load_model(DEFAULT_MODEL)
 
-    def _build_actions(self) -> None:
-        for key, slot in ((QtCore.Qt.Key.Key_Space, self.toggle_play), (QtCore.Qt.Key.Key_Right, self.step_forward),
-                          (QtCore.Qt.Key.Key_R, self.reset_chain)):
-            sc = QtGui.QShortcut(QtGui.QKeySequence(key), self)
-            sc.activated.connect(slot)
+    # ------------------------------------------------------------------ layout
+    def _dock(self, title: str, widget: QtWidgets.QWidget, area, name: str) -> QtWidgets.QDockWidget:
+        d = QtWidgets.QDockWidget(title, self)
+        d.setObjectName(name)
+        d.setWidget(widget)
+        self.addDockWidget(area, d)
+        return d
+
+    def _build_layout(self) -> None:
+        central = QtWidgets.QWidget()
+        v = QtWidgets.QVBoxLayout(central)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.grid, 1)
+        v.addWidget(self.transport)
+        self.setCentralWidget(central)
+        A = QtCore.Qt.DockWidgetArea
+        self.training_dock = self._dock("Training", self.training_panel, A.LeftDockWidgetArea, "training")
+        self.start_dock = self._dock("Start input", self.start_panel, A.LeftDockWidgetArea, "start")
+        self.tabifyDockWidget(self.training_dock, self.start_dock)
+        self.start_dock.raise_()
+        self.plots_dock = self._dock("Plots", self.plots, A.BottomDockWidgetArea, "plots")
+        self.inspector_dock = self._dock("Inspector", self.inspector, A.RightDockWidgetArea, "inspector")
+        self.inspector_dock.hide()
+        self.resize(1400, 900)
+        self._default_state = self.saveState()
+
+    def _action(self, menu, text, slot, shortcut=None, tip=None) -> QtGui.QAction:
+        a = menu.addAction(text)
+        a.triggered.connect(slot)
+        if shortcut is not None:
+            a.setShortcut(QtGui.QKeySequence(shortcut))
+            a.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        self.addAction(a)
+        return a
+
+    def _build_menus(self) -> None:
+        K, SK = QtCore.Qt.Key, QtGui.QKeySequence.StandardKey
         m = self.menuBar().addMenu("&File")
-        act = m.addAction("&Open model…")
-        act.setShortcut(QtGui.QKeySequence.StandardKey.Open)
-        act.triggered.connect(self.open_model_dialog)
-        m.addAction("&Quit", QtGui.QKeySequence.StandardKey.Quit, self.close)
-        h = self.menuBar().addMenu("&Help")
-        h.addAction("&About", self.show_about)
+        self._action(m, "&Open model…", self.open_model_dialog, SK.Open, "Open a .safetensors model (Ctrl+O)")
+        self.recent_menu = m.addMenu("Open &recent")
+        self._action(m, "&Save model as…", self.save_model_dialog, SK.Save, "Save the current model (Ctrl+S)")
+        m.addSeparator()
+        self._action(m, "Import &data file…", lambda: self.import_data_dialog(folder=False),
+                     tip="IDX (raw or .gz), .npz or .npy")
+        self._action(m, "Import data &folder…", lambda: self.import_data_dialog(folder=True),
+                     tip="A folder of IDX files (e.g. MNIST/raw) or of PNG/JPEG/BMP images, sub-folders as labels")
+        m.addSeparator()
+        self._action(m, "Save grid &image…", self.save_grid_dialog, tip="The chain grid at the current step as PNG")
+        m.addSeparator()
+        self._action(m, "&Quit", self.close, SK.Quit)
 
-    # -- model and chain
-    def load_model(self, path: str | Path) -> bool:
+        c = self.menuBar().addMenu("&Chain")
+        self.play_action = self._action(c, "&Play / pause", self.chain.toggle, K.Key_Space)
+        self._action(c, "Step &forward", lambda: self.chain.step_by(1), K.Key_Right)
+        self._action(c, "Step &back", lambda: self.chain.step_by(-1), K.Key_Left)
+        self._action(c, "Forward 10", lambda: self.chain.step_by(10), "Shift+Right")
+        self._action(c, "Back 10", lambda: self.chain.step_by(-10), "Shift+Left")
+        self._action(c, "First step", lambda: self.chain.seek(0), K.Key_Home)
+        self._action(c, "Last step reached", self.chain.go_end, K.Key_End)
+        c.addSeparator()
+        self._action(c, "&Reset to the start input", self.reset_chain, "Ctrl+R")
+        self._action(c, "&Randomize", self.start_panel.request_random, "Ctrl+Shift+R")
+
+        t = self.menuBar().addMenu("&Training")
+        self._action(t, "&Train", self.start_training, "Ctrl+T")
+        self._action(t, "&Stop", self.training.stop, "Ctrl+.")
+        self._action(t, "&Use current weights", self.use_trained_weights, "Ctrl+U")
+
+        v = self.menuBar().addMenu("&View")
+        for d in (self.training_dock, self.start_dock, self.plots_dock, self.inspector_dock):
+            v.addAction(d.toggleViewAction())
+        v.addSeparator()
+        self._action(v, "Reset &layout", lambda: self.restoreState(self._default_state))
+
+        h = self.menuBar().addMenu("&Help")
+        self._action(h, "&About Kaleidoscope Studio", self.show_about)
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.model_label = QtWidgets.QLabel("no model")
+        self.rate_label = QtWidgets.QLabel("")
+        self.rate_label.setToolTip("Chain steps per second (compute) and frames per second (display)")
+        sb.addPermanentWidget(self.model_label)
+        sb.addPermanentWidget(self.rate_label)
+        self._status_timer = QtCore.QTimer(self)
+        self._status_timer.setInterval(500)
+        self._status_timer.timeout.connect(self._update_rates)
+        self._status_timer.start()
+
+    def _connect(self) -> None:
+        ch, tr = self.chain, self.transport
+        ch.stepShown.connect(self.on_step_shown)
+        ch.playingChanged.connect(tr.set_playing)
+        ch.error.connect(lambda msg: self.show_error("Chain stopped", msg))
+        tr.playToggled.connect(ch.toggle)
+        tr.stepBy.connect(ch.step_by)
+        tr.seekRequested.connect(ch.seek)
+        tr.resetRequested.connect(self.reset_chain)
+        tr.noiseChanged.connect(self.on_noise_changed)
+        tr.speedChanged.connect(ch.set_speed)
+        self.grid.tileClicked.connect(self.inspect)
+        self.start_panel.startRequested.connect(self.start_chains)
+        tp, tc = self.training_panel, self.training
+        tp.trainRequested.connect(self.start_training)
+        tp.pauseRequested.connect(tc.pause)
+        tp.resumeRequested.connect(tc.resume)
+        tp.stopRequested.connect(tc.stop)
+        tp.useWeightsRequested.connect(self.use_trained_weights)
+        tp.importRequested.connect(lambda: self.import_data_dialog(folder=False))
+        tp.sourceChanged.connect(self._on_source_changed)
+        tc.progress.connect(self.on_training_progress)
+        tc.finished.connect(self.on_training_finished)
+        tc.failed.connect(lambda msg: self.show_error("Training", msg))
+        tc.stateChanged.connect(tp.set_state)
+
+    # ------------------------------------------------------------------ errors
+    def show_error(self, title: str, message: str) -> None:
+        """A clear dialog (never a traceback); the app stays usable."""
+        self._errors.append(message)
+        self.statusBar().showMessage(message, 10_000)
+        QtWidgets.QMessageBox.warning(self, title, message)
+
+    # ------------------------------------------------------------------ data
+    def dataset(self, key: str, value_range: tuple[float, float]) -> Dataset:
+        """A data source in a value range, loaded once (raises DataError)."""
+        k = (key, tuple(value_range))
+        if k not in self._datasets:
+            self._datasets[k] = open_source(key, tuple(value_range))
+        return self._datasets[k]
+
+    def _training_data_for(self, ck: Checkpoint) -> Dataset | None:
+        name = str(ck.meta.get("dataset", ""))
+        vr = ck.value_range
+        try:
+            if name.startswith("mnist"):
+                split = "test" if name.startswith("mnist-test") else "train"
+                ds = self.dataset(f"mnist:{split}", vr)
+                return ds if ds.D == ck.spec.D else None
+            for (key, r), ds in self._datasets.items():
+                if r == tuple(vr) and ds.D == ck.spec.D and ds.name == name:
+                    return ds
+            if name.startswith("points:") or name in ("1d-sigmoid", "1d-tanh", "2d-corners", "2d-center"):
+                key = name if name.startswith("points:") else f"points:{name}"
+                return self.dataset(key, vr)
+        except DataError:
+            return None
+        return None
+
+    def _on_source_changed(self, key: str) -> None:
+        vr = (-1.0, 1.0) if self.training_panel.bound.currentText() == "tanh" else (0.0, 1.0)
+        try:
+            ds = self.dataset(key, vr)
+        except DataError as e:
+            self.show_error("Data", str(e))
+            return
+        self.training_panel.set_data_dimension(ds.D)
+        if key.startswith("points:"):
+            self.training_panel.bound.setCurrentText("sigmoid" if ds.value_range == (0.0, 1.0) else "tanh")
+
+    def import_data_dialog(self, folder: bool = False) -> None:
+        start = self.settings.value("data/last_dir", str(Path.home()))
+        if folder:
+            path = QtWidgets.QFileDialog.getExistingDirectory(self, "Import data folder", start)
+        else:
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(
+                self, "Import data file", start, "Data (*.npz *.npy *ubyte *ubyte.gz *.idx *.gz);;All files (*)")
+        if path:
+            self.import_data(path)
+
+    def import_data(self, path: str) -> Dataset | None:
+        vr = (-1.0, 1.0) if self.training_panel.bound.currentText() == "tanh" else (0.0, 1.0)
+        try:
+            ds = self.dataset(str(path), vr)
+        except DataError as e:
+            self.show_error("Import failed", str(e))
+            return None
+        self.settings.setValue("data/last_dir", str(Path(path).parent))
+        self.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", str(path))
+        self.statusBar().showMessage(f"imported {ds.describe()}", 8000)
+        if self.checkpoint is not None and ds.D == self.checkpoint.spec.D:
+            self.start_panel.set_dataset(ds.to_range(self.checkpoint.value_range))
+        return ds
+
+    # ------------------------------------------------------------------ models
+    def load_model(self, path: str | Path, quiet: bool = False) -> bool:
         try:
             ck = load_checkpoint(path)
         except CheckpointError as e:
-            QtWidgets.QMessageBox.warning(self, "Cannot open model", str(e))
-            self.statusBar().showMessage(f"no model: {e}")
+            if not quiet:
+                self.show_error("Cannot open model", str(e))
+            else:
+                self.statusBar().showMessage(f"cannot open model: {e}", 10_000)
             return False
-        if len(ck.spec.shape) != 3:
-            QtWidgets.QMessageBox.warning(self, "Cannot show model",
-                                          f"{Path(path).name} is a {len(ck.spec.shape)}-D points model; "
-                                          "this view shows image models.")
+        if not self.set_model(ck):
             return False
-        self.checkpoint = ck
-        self.grid.set_geometry(ck.spec.shape, ck.value_range)
-        self.reset_chain()
-        params = sum(p.numel() for p in ck.model.parameters())
-        self.statusBar().showMessage(f"{ck.name}: MLP L={ck.spec.L} H={ck.spec.H} {ck.spec.bound}, "
-                                     f"{params:,} parameters, cpu")
+        self.model_dirty = False
+        self._add_recent(str(Path(path).resolve()))
+        self.settings.setValue("chain/last_model", str(Path(path).resolve()))
         return True
 
-    def reset_chain(self) -> None:
-        if self.checkpoint is None:
-            return
-        ck = self.checkpoint
-        self.config.seed = self.config.seed + 1 if self.timeline is not None else self.config.seed
-        chain = Chain(ck.model, ck.value_range, self.config.noise, self.config.eps, self.config.seed)
-        x0 = start_states(self.config, ck.spec.D, ck.value_range, shape=ck.spec.shape)
-        self.timeline = Timeline(chain, x0)
-        self._show(0)
+    def set_model(self, ck: Checkpoint) -> bool:
+        """Make ``ck`` the current model and restart the chains from the start panel's settings."""
+        old = self.checkpoint
+        self.checkpoint = ck
+        self.train_data = self._training_data_for(ck)
+        self.grid.set_geometry(ck.spec.shape, ck.value_range)
+        self.start_panel.set_model_geometry(ck.spec.shape, ck.value_range)
+        self.start_panel.set_dataset(self.train_data)
+        self.plots.histogram.set_training(self.train_data.x if self.train_data is not None else None, ck.value_range)
+        if not self.reset_chain(show_errors=True):
+            self.checkpoint = old
+            return False
+        params = count_parameters(ck.model)
+        self.model_label.setText(f"{ck.name} · MLP L={ck.spec.L} H={ck.spec.H} {ck.spec.bound} · "
+                                 f"{params:,} parameters · cpu")
+        self.setWindowTitle(f"{ck.name} – Kaleidoscope Studio")
+        self.modelChanged.emit()
+        return True
 
-    @property
-    def step(self) -> int:
-        return self.timeline.t_max if self.timeline else 0
-
-    def step_forward(self) -> None:
-        if self.timeline is None:
-            return
-        self.timeline.advance(1)
-        self._steps_done += 1
-        self._show(self.timeline.t_max)
-
-    def _show(self, t: int) -> None:
-        self.grid.show_states(self.timeline.state(t))
-        self.step_label.setText(f"step {t}")
-        self.stepChanged.emit(t)
-
-    def toggle_play(self) -> None:
-        if self.timer.isActive():
-            self.timer.stop()
-            self.play_button.setText("Play")
-        else:
-            self.timer.start()
-            self.play_button.setText("Pause")
-
-    # -- dialogs
     def open_model_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", str(DEFAULT_MODEL.parent),
-                                                        "Kaleidoscope models (*.safetensors)")
+        start = self.settings.value("chain/last_dir", str(DEFAULT_MODEL.parent))
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", start,
+                                                        "Kaleidoscope models (*.safetensors);;All files (*)")
         if path:
+            self.settings.setValue("chain/last_dir", str(Path(path).parent))
             self.load_model(path)
 
+    def save_model_dialog(self) -> None:
+        if self.checkpoint is None:
+            return
+        start = self.settings.value("chain/last_dir", str(Path.home()))
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(Path(start) / f"{self.checkpoint.name}.safetensors"),
+                                                        "Kaleidoscope models (*.safetensors)")
+        if path:
+            self.save_model(path)
+
+    def save_model(self, path: str | Path) -> bool:
+        ck = self.checkpoint
+        path = Path(path)
+        if path.suffix != ".safetensors":
+            path = path.with_suffix(".safetensors")
+        try:
+            save_checkpoint(path, ck.model, ck.spec, dataset=ck.meta.get("dataset", ""),
+                            data_shape=tuple(ck.meta.get("data_shape", ck.spec.shape)),
+                            recipe=ck.meta.get("recipe") or {}, name=path.stem)
+        except CheckpointError as e:
+            self.show_error("Cannot save model", str(e))
+            return False
+        ck.path = path
+        ck.meta["name"] = path.stem
+        self.model_dirty = False
+        self._add_recent(str(path.resolve()))
+        self.statusBar().showMessage(f"saved {path}", 8000)
+        return True
+
+    def _add_recent(self, path: str) -> None:
+        recent = [p for p in (self.settings.value("chain/recent", []) or []) if p != path]
+        recent = [path] + recent[: MAX_RECENT - 1]
+        self.settings.setValue("chain/recent", recent)
+        self._fill_recent(recent)
+
+    def _fill_recent(self, recent) -> None:
+        self.recent_menu.clear()
+        for p in recent or []:
+            a = self.recent_menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.triggered.connect(lambda _=False, p=p: self.load_model(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # drag and drop of model files
+    def dragEnterEvent(self, ev: QtGui.QDragEnterEvent) -> None:
+        urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
+        if any(u.toLocalFile().endswith(".safetensors") for u in urls):
+            ev.acceptProposedAction()
+        else:
+            ev.ignore()
+
+    def dropEvent(self, ev: QtGui.QDropEvent) -> None:
+        for u in ev.mimeData().urls():
+            if u.toLocalFile().endswith(".safetensors"):
+                self.load_model(u.toLocalFile())
+                ev.acceptProposedAction()
+                return
+
+    # ------------------------------------------------------------------ chains
+    def _chain_config(self, req: dict | None = None) -> ChainConfig:
+        sp, tr = self.start_panel, self.transport
+        req = req or dict(start=sp.kind.currentText(), n=sp.n.value(), seed=sp.seed.value(), sigma=0.0, mask=0)
+        return ChainConfig(n=int(req["n"]), start=req["start"], noise=tr.noise.currentText(),
+                           eps=float(tr.eps.value()), seed=int(req["seed"]), sigma=float(req.get("sigma", 0.0)),
+                           mask=int(req.get("mask", 0)))
+
+    def start_chains(self, req: dict, show_errors: bool = True) -> bool:
+        """Restart the chains from a start request (see StartPanel)."""
+        ck = self.checkpoint
+        if ck is None:
+            return False
+        try:
+            cfg = self._chain_config(req)
+            session = ChainSession(ck.model, ck.spec.shape, ck.value_range, cfg, start_array=req.get("array"),
+                                   train=self.train_data)
+        except (ChainError, TimelineError) as e:
+            if show_errors:
+                self.show_error("Cannot start the chains", str(e))
+            return False
+        self._last_start = req
+        self.chain.set_session(session)
+        self.inspect(None)
+        return True
+
+    def reset_chain(self, show_errors: bool = True) -> bool:
+        req = getattr(self, "_last_start", None)
+        if req is None or self.checkpoint is None or (req.get("array") is not None
+                                                      and len(req["array"]) != self.checkpoint.spec.D):
+            sp = self.start_panel
+            req = dict(start=sp.kind.currentText(), n=sp.n.value(), seed=sp.seed.value(), array=None)
+        return self.start_chains(req, show_errors)
+
+    def on_noise_changed(self, kind: str, eps: float) -> None:
+        try:
+            self.chain.set_noise(kind, eps)
+        except ChainError as e:
+            self.show_error("Noise", str(e))
+        self.settings.setValue("chain/noise", kind)
+        self.settings.setValue("chain/eps", eps)
+
+    @property
+    def session(self) -> ChainSession | None:
+        return self.chain.session
+
+    def on_step_shown(self, t: int) -> None:
+        s = self.session
+        if s is None:
+            return
+        x = s.state(t)
+        self.grid.show_states(x, t)
+        self.transport.show_position(t, s.t_max)
+        self.plots.set_step(t, x)
+        now = time.perf_counter()
+        if now - self._last_curves_draw > 0.1 or not self.chain.playing:
+            self._last_curves_draw = now
+            self.plots.update_curves(s.curves)
+        if self._inspected is not None and self.inspector_dock.isVisible() and (
+                not self.chain.playing or now - self._last_inspect > 0.25):
+            self._last_inspect = now
+            self._update_inspector(t, x)
+
+    def inspect(self, i: int | None) -> None:
+        self._inspected = i
+        self.grid.select(i)
+        if i is None or self.session is None:
+            return
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        t = self.chain.view_t
+        self._update_inspector(t, self.session.state(t))
+
+    def _update_inspector(self, t: int, x: np.ndarray) -> None:
+        s, ck, i = self.session, self.checkpoint, self._inspected
+        if s is None or ck is None or i is None or i >= s.n or len(ck.spec.shape) != 3:
+            return
+        nearest = None
+        if self.train_data is not None:
+            j, d = s.nearest(i, t)
+            lab = int(self.train_data.labels[j]) if self.train_data.labels is not None else None
+            nearest = (j, d, self.train_data.x[j], lab)
+        self.inspector.show_chain(i, t, x[i], ck.spec.shape, ck.value_range, nearest, s.curves)
+
+    def save_grid_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save grid image", str(Path.home() / "grid.png"),
+                                                        "PNG (*.png)")
+        if path:
+            if not self.grid.grab().save(path):
+                self.show_error("Cannot save image", f"could not write {path}")
+
+    # ------------------------------------------------------------------ training
+    def start_training(self) -> None:
+        tp = self.training_panel
+        vr = (-1.0, 1.0) if tp.bound.currentText() == "tanh" else (0.0, 1.0)
+        try:
+            ds = self.dataset(tp.source_key(), vr)
+            spec = tp.spec_for(ds.D, ds.shape)
+            cfg = tp.config()
+            cfg.validate()
+        except (DataError, TrainError, ValueError) as e:
+            self.show_error("Cannot train", str(e))
+            return
+        self._training_data = ds
+        tp.loss_curve.setData([], [])
+        if self.training.start(spec, ds, cfg):
+            self.training_dock.show()
+            self.training_dock.raise_()
+            tp.show_message(f"training on {ds.describe()}")
+
+    def on_training_progress(self, ev) -> None:
+        tr = self.training.trainer
+        self.training_panel.show_progress(ev, tr.losses if tr is not None else None)
+
+    def on_training_finished(self, ev) -> None:
+        tr = self.training.trainer
+        self.training_panel.show_progress(ev, tr.losses if tr is not None else None)
+        self.training_panel.show_message(ev.message + " — “Use weights” switches the chain to it.")
+        if ev.kind == "diverged":
+            self.show_error("Training diverged", ev.message)
+        self.statusBar().showMessage(ev.message, 10_000)
+
+    def use_trained_weights(self) -> None:
+        tr = self.training.trainer
+        if tr is None:
+            self.statusBar().showMessage("nothing trained yet", 5000)
+            return
+        model = self.training.current_weights() if self.training.is_busy() else tr.model.cpu().eval()
+        ds = tr.dataset
+        ck = Checkpoint(model=model, spec=tr.spec,
+                        meta={"name": f"trained-L{tr.spec.L}-H{tr.spec.H}", "dataset": ds.name,
+                              "data_shape": list(ds.shape), "value_range": list(tr.spec.value_range),
+                              "recipe": tr.recipe()})
+        self._datasets.setdefault((ds.name, tuple(ds.value_range)), ds)
+        if self.set_model(ck):
+            self.train_data = ds
+            self.start_panel.set_dataset(ds)
+            self.plots.histogram.set_training(ds.x, ds.value_range)
+            self.model_dirty = True
+            self.statusBar().showMessage("the chain now uses the trained weights (File → Save model to keep them)", 8000)
+
+    # ------------------------------------------------------------------ status, settings, close
+    def _update_rates(self) -> None:
+        self.rate_label.setText(f"chain {self.chain.chain_rate():.0f} steps/s · display {self.chain.frame_rate():.0f} fps")
+
+    def _restore_settings(self) -> None:
+        st = self.settings
+        geo = st.value("window/geometry")
+        if geo is not None:
+            self.restoreGeometry(geo)
+        state = st.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self._fill_recent(st.value("chain/recent", []) or [])
+        tr, sp, tp = self.transport, self.start_panel, self.training_panel
+
+        def num(key, default, kind=float):
+            try:
+                return kind(st.value(key, default))
+            except (TypeError, ValueError):
+                return default
+
+        tr.set_noise(str(st.value("chain/noise", "normal")), num("chain/eps", 0.01))
+        tr.speed.setValue(num("chain/speed", 30.0))
+        tr.burn_in.setValue(num("chain/burn_in", 20, int))
+        self.chain.set_speed(tr.speed.value())
+        sp.n.setValue(num("chain/n", 64, int))
+        sp.seed.setValue(num("chain/seed", 0, int))
+        sp.kind.setCurrentText(str(st.value("chain/start", "uniform")))
+        tp.L.setValue(num("train/L", 10, int))
+        tp.H.setValue(num("train/H", 500, int))
+        tp.bound.setCurrentText(str(st.value("train/bound", "tanh")))
+        tp.lr.setValue(num("train/lr", 1e-4))
+        tp.batch.setValue(num("train/batch", 1000, int))
+        tp.steps.setValue(num("train/steps", 2000, int))
+        tp.seed.setValue(num("train/seed", 0, int))
+
+    def save_settings(self) -> None:
+        st = self.settings
+        st.setValue("window/geometry", self.saveGeometry())
+        st.setValue("window/state", self.saveState())
+        tr, sp, tp = self.transport, self.start_panel, self.training_panel
+        st.setValue("chain/noise", tr.noise.currentText())
+        st.setValue("chain/eps", tr.eps.value())
+        st.setValue("chain/speed", tr.speed.value())
+        st.setValue("chain/burn_in", tr.burn_in.value())
+        st.setValue("chain/n", sp.n.value())
+        st.setValue("chain/seed", sp.seed.value())
+        st.setValue("chain/start", sp.kind.currentText())
+        for key, w in (("L", tp.L), ("H", tp.H), ("lr", tp.lr), ("batch", tp.batch), ("steps", tp.steps),
+                       ("seed", tp.seed)):
+            st.setValue(f"train/{key}", w.value())
+        st.setValue("train/bound", tp.bound.currentText())
+        st.sync()
+
     def show_about(self) -> None:
-        QtWidgets.QMessageBox.about(self, "About Kaleidoscope Studio", ABOUT_HTML)
+        QtWidgets.QMessageBox.about(self, "About Kaleidoscope Studio", ABOUT_HTML.format(version=__version__))
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
-        self.timer.stop()
+        if self.training.is_busy():
+            self.training_panel.show_message("stopping training…")
+        self.training.shutdown()
+        self.chain.shutdown()
+        self.save_settings()
         super().closeEvent(ev)
 
 
-ABOUT_HTML = """<h3>Kaleidoscope Studio</h3>
-<p>A deep ReLU network with bounded outputs, trained so that f(x) ≈ x, maps unseen inputs into the
-range it saw in training (over-generalization). Applied again and again to noise, f(f(…f(z)…)), its
-iterates come to look like training samples: a kaleidoscope of the data set.</p>
-<p>H. Shrivastava, <i>Generative Kaleidoscopic Networks</i>, arXiv:2402.11793 (2024).</p>
-<p>Bundled data: MNIST by Y. LeCun, C. Cortes and C. Burges, under CC BY-SA 3.0.</p>"""
+ABOUT_HTML = """<h3>Kaleidoscope Studio {version}</h3>
+<p>A desktop explorer for <b>Generative Kaleidoscopic Networks</b>. A deep ReLU network with bounded outputs,
+trained so that f(x) ≈ x, maps unseen inputs into the range it saw in training (over-generalization). Applied
+again and again to noise, f(f(…f(z)…)), its iterates come to look like training samples after a burn-in:
+a kaleidoscope of the data set.</p>
+<p>H. Shrivastava, <i>Generative Kaleidoscopic Networks</i>, arXiv:2402.11793 (2024).<br>
+Related: Radhakrishnan, Belkin &amp; Uhler, <i>Overparameterized neural networks implement associative memory</i>,
+PNAS 2020; Zhang, Bengio, Hardt, Mozer &amp; Singer, <i>Identity Crisis</i>, ICLR 2020.</p>
+<p><b>Bundled data:</b> MNIST by Y. LeCun, C. Cortes and C. J. C. Burges, under CC BY-SA 3.0.<br>
+<b>Libraries:</b> PySide6 / Qt (LGPLv3), pyqtgraph (MIT), PyTorch (BSD), NumPy (BSD), qasync (BSD),
+safetensors (Apache 2.0), Pillow (MIT-CMU).</p>"""

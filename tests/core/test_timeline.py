@@ -57,3 +57,25 @@ def test_unreached_steps_are_an_error_and_truncate_forgets(chain):
     tl.truncate(5)
     assert tl.t_max == 5 and np.array_equal(tl.state(5), s5)
     assert max(tl.keyframes) <= 5
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(K=st.integers(1, 9), steps=st.integers(1, 40), budget_states=st.integers(4, 30),
+       queries=st.lists(st.integers(0, 40), min_size=1, max_size=12))
+def test_any_reached_step_replays_exactly_whatever_the_keyframe_interval_and_budget(K, steps, budget_states, queries):
+    spec = ModelSpec(D=8, L=1, H=8, bound="sigmoid")
+    ch = Chain(build_model(spec, seed=1), spec.value_range, "uniform", 0.1, seed=5)
+    x = torch.full((3, 8), 0.5)
+    recorded = [x.numpy().copy()]
+    for t in range(steps):
+        x = ch.step(x, t)
+        recorded.append(x.numpy().copy())
+    tl = Timeline(ch, torch.full((3, 8), 0.5), keyframe_every=K, budget_bytes=budget_states * 3 * 8 * 4)
+    tl.advance(steps)
+    for q in queries:
+        if q <= steps:
+            assert np.array_equal(tl.state(q), recorded[q])
+        assert tl.memory_bytes <= budget_states * 3 * 8 * 4

@@ -1,63 +1,255 @@
-"""The first window: opens on the bundled MNIST model and plays its chain."""
+"""The desktop explorer, driven offscreen with pytest-qt."""
+import time
+
 import numpy as np
 import pytest
+from PySide6 import QtCore, QtWidgets
 
 from kgn_gui.ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, mnist_model_path):
-    w = MainWindow(mnist_model_path, n_chains=16)
+def errors(monkeypatch):
+    """Collect error dialogs instead of blocking on them."""
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, mnist_model_path, errors):
+    w = MainWindow(mnist_model_path, restore_settings=False)
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)
     yield w
-    w.timer.stop()
+    w.close()
 
 
-def test_opens_on_the_bundled_model_and_shows_noise(window):
+def test_opens_on_the_bundled_model_with_64_chains_of_noise(window):
     assert window.checkpoint is not None and window.checkpoint.spec.D == 784
+    assert window.session.n == 64 and window.chain.view_t == 0
     img = window.grid.current_image()
-    assert img is not None and img.shape[0] > 4 * 28 and img.std() > 20  # uniform noise
-    assert "3,039,784 parameters" in window.statusBar().currentMessage()
+    assert img is not None and img.shape == (8 * 29 + 1, 8 * 29 + 1)
+    assert img.std() > 40  # uniform noise
+    assert "3,039,784 parameters" in window.model_label.text()
 
 
-def test_play_advances_and_digits_emerge(window, qtbot):
+def test_arrow_keys_step_and_the_counter_reads_10(window, qtbot):
+    for _ in range(10):
+        qtbot.keyClick(window, QtCore.Qt.Key.Key_Right)
+    assert window.chain.view_t == 10 and window.session.t_max == 10
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 10 / 10", timeout=2000)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Left, QtCore.Qt.KeyboardModifier.ShiftModifier)
+    assert window.chain.view_t == 0
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_End)
+    assert window.chain.view_t == 10
+
+
+def test_play_advances_the_chain_and_digits_emerge(window, qtbot):
     first = window.grid.current_image().copy()
-    window.toggle_play()
-    qtbot.waitUntil(lambda: window.step >= 10, timeout=20_000)
-    window.toggle_play()
-    assert window.step_label.text() == f"step {window.step}"
+    window.transport.speed.setValue(200)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert window.chain.playing
+    qtbot.waitUntil(lambda: window.chain.view_t >= 30, timeout=60_000)
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    assert not window.chain.playing
+    qtbot.waitUntil(lambda: window.transport.step_label.text().startswith(f"step {window.chain.view_t} "), timeout=2000)
     later = window.grid.current_image()
-    assert not np.array_equal(first, later)
-    # Digits are mostly background: far more dark pixels than in the uniform noise start.
+    # Digits are mostly dark background: far more dark pixels than in the uniform-noise start.
     assert (later < 40).mean() > (first < 40).mean() + 0.3
 
 
-def test_step_shortcut_and_reset(window, qtbot):
-    window.step_forward()
-    window.step_forward()
-    assert window.step == 2 and window.step_label.text() == "step 2"
-    window.reset_chain()
-    assert window.step == 0
+def test_scrubbing_back_shows_the_recorded_state(window, qtbot):
+    shown = {}
+    for t in range(1, 16):
+        window.chain.step_by(1)
+        qtbot.waitUntil(lambda: window.transport.step_label.text() == f"step {t} / {t}", timeout=2000)
+        shown[t] = window.grid.current_image().copy()
+    window.transport.slider.setValue(7)  # as a drag of the timeline slider would
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 7 / 15", timeout=2000)
+    assert np.array_equal(window.grid.current_image(), shown[7])
+    assert window.session.t_max == 15  # scrubbing does not lose history
 
 
-def test_a_bad_model_file_shows_an_error_and_keeps_the_app_usable(window, tmp_path, monkeypatch):
-    from PySide6 import QtWidgets
+def test_a_paint_stroke_changes_the_start(window, qtbot):
+    sp = window.start_panel
+    sp.tabs.setCurrentIndex(1)
+    canvas = sp.canvas
+    qtbot.waitExposed(canvas)
+    before = canvas.ink.copy()
+    r = canvas._target()
+    a = QtCore.QPoint(int(r.left() + r.width() * 0.3), int(r.top() + r.height() * 0.5))
+    b = QtCore.QPoint(int(r.left() + r.width() * 0.7), int(r.top() + r.height() * 0.5))
+    qtbot.mousePress(canvas, QtCore.Qt.MouseButton.LeftButton, pos=a)
+    for k in range(1, 11):
+        qtbot.mouseMove(canvas, a + (b - a) * (k / 10))
+    qtbot.mouseRelease(canvas, QtCore.Qt.MouseButton.LeftButton, pos=b)
+    assert canvas.ink.sum() > before.sum() + 10
+    sp.request_paint(all_chains=True)
+    x0 = window.session.state(0)
+    expect = sp.painted_state()
+    assert x0.shape == (64, 784) and np.allclose(x0, expect[None])
+    sp.request_paint(all_chains=False)
+    assert window.session.n == 1
+    canvas.undo()
+    assert canvas.ink.sum() == pytest.approx(before.sum())
 
-    shown = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda *a: shown.append(a[2]))
+
+def test_a_corrupted_dataset_image_starts_the_chains(window):
+    sp = window.start_panel
+    sp.index.setValue(5)
+    sp.sigma.setValue(0.0)
+    sp.mask.setValue(10)
+    sp.request_data()
+    x0 = window.session.state(0)
+    img = window.train_data.x[5]
+    assert not np.allclose(x0[0], img) and ((x0[0] == img) | (x0[0] == -1)).all()
+
+
+def test_histogram_and_curves_hold_data_for_the_current_step(window, qtbot):
+    for _ in range(6):
+        window.chain.step_by(1)
+    window.chain.seek(4)
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 4 / 6", timeout=2000)
+    h = window.plots.histogram
+    x4 = window.session.state(4)
+    width = 2.0 / len(h.chain_density)
+    assert h.chain_density.sum() * width == pytest.approx(1.0)
+    expect, _ = np.histogram(x4, bins=len(h.chain_density), range=(-1, 1), density=True)
+    assert np.allclose(h.chain_density, expect, atol=1e-6)
+    assert 0 <= h.saturation <= 1
+    for key, plot in window.plots.curves.items():
+        assert plot.value_at(4) == pytest.approx(window.session.curves.at(key, 4))
+        assert plot.cursor.value() == 4
+
+
+def test_clicking_a_tile_opens_the_inspector_with_the_nearest_example(window, qtbot):
+    for _ in range(3):
+        window.chain.step_by(1)
+    window.grid.tileClicked.emit(5)
+    assert window.inspector_dock.isVisible() and window.inspector.index == 5
+    assert "nearest training example" in window.inspector.caption.text()
+    j, d = window.session.nearest(5, 3)
+    diff = window.session.state(3)[5] - window.train_data.x
+    assert d == pytest.approx(np.sqrt((diff ** 2).mean(1)).min(), rel=1e-4)
+
+
+def test_noise_change_applies_from_the_current_step(window):
+    for _ in range(8):
+        window.chain.step_by(1)
+    window.chain.seek(4)
+    before = window.session.state(4).copy()
+    window.transport.set_noise("none", 0.0)
+    window.on_noise_changed("none", 0.0)
+    assert window.session.t_max == 4 and np.array_equal(window.session.state(4), before)
+    window.chain.step_by(1)
+    assert window.session.config.noise == "none"
+
+
+def test_training_runs_in_the_background_while_the_event_loop_turns(window, qtbot):
+    tp = window.training_panel
+    tp.source.setCurrentIndex(tp.source.findData("points:2d-corners"))
+    tp.bound.setCurrentText("sigmoid")
+    tp.L.setValue(4)
+    tp.H.setValue(32)
+    tp.lr.setValue(1e-3)
+    tp.steps.setValue(1500)
+    ticks = []
+    timer = QtCore.QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    with qtbot.waitSignal(window.training.finished, timeout=120_000) as blocker:
+        window.start_training()
+        assert window.training.state == "running"
+    timer.stop()
+    assert blocker.args[0].kind == "done" and blocker.args[0].step == 1500
+    gaps = np.diff(ticks)
+    print(f"event loop: {len(ticks)} ticks, longest stall {1000 * gaps.max():.1f} ms")
+    assert len(ticks) > 20
+    assert window.training.trainer.best_loss < 1e-3
+    qtbot.waitUntil(lambda: window.training.state == "idle", timeout=5000)
+    assert tp.train_button.isEnabled()
+
+
+def test_stopping_mid_training_keeps_the_app_usable(window, qtbot):
+    tp = window.training_panel
+    tp.source.setCurrentIndex(tp.source.findData("mnist:test"))
+    tp.L.setValue(2)
+    tp.H.setValue(64)
+    tp.steps.setValue(100_000)
+    tp.batch.setValue(100)
+    window.start_training()
+    qtbot.waitUntil(lambda: window.training.trainer is not None and window.training.trainer.step > 3, timeout=30_000)
+    with qtbot.waitSignal(window.training.finished, timeout=30_000) as blocker:
+        window.training.stop()
+    assert blocker.args[0].kind == "stopped"
+    qtbot.waitUntil(lambda: window.training.state == "idle", timeout=5000)
+    window.use_trained_weights()
+    assert window.checkpoint.spec.L == 2 and window.model_dirty
+    window.chain.step_by(2)
+    assert window.session.t_max == 2
+
+
+def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, errors):
+    w = MainWindow(mnist_model_path, restore_settings=False)
+    qtbot.addWidget(w)
+    tp = w.training_panel
+    tp.source.setCurrentIndex(tp.source.findData("mnist:test"))
+    tp.L.setValue(2)
+    tp.H.setValue(32)
+    tp.steps.setValue(1_000_000)
+    w.start_training()
+    qtbot.waitUntil(lambda: w.training.trainer.step > 2, timeout=30_000)
+    w.close()
+    assert not w.training.is_busy()
+    assert not w.chain._thread.is_alive()
+
+
+def test_bad_model_file_shows_an_error_and_the_app_stays_usable(window, tmp_path, errors):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 64)
     assert not window.load_model(bad)
-    assert shown and "bad.safetensors" in shown[0]
-    window.step_forward()
-    assert window.step == 1
+    assert errors and "bad.safetensors" in errors[-1][1] and "Traceback" not in errors[-1][1]
+    assert window.checkpoint.spec.D == 784
+    window.chain.step_by(1)
+    assert window.session.t_max == 1
 
 
-def test_window_renders_to_png(window, tmp_path):
-    for _ in range(20):
-        window.step_forward()
-    pix = window.grab()
+def test_a_model_that_does_not_fit_the_start_is_refused_clearly(window, errors):
+    window.start_chains(dict(start="array", n=2, seed=0, array=np.zeros(10, np.float32)))
+    assert errors and "784" in errors[-1][1]
+
+
+def test_trained_model_can_be_saved_and_reopened(window, tmp_path):
+    p = tmp_path / "copy.safetensors"
+    assert window.save_model(p)
+    assert window.load_model(p)
+    assert window.checkpoint.name == "copy"
+    recent = window.settings.value("chain/recent")
+    assert str(p.resolve()) in recent
+
+
+def test_settings_persist_between_sessions(qtbot, mnist_model_path, errors):
+    w = MainWindow(mnist_model_path, restore_settings=True)
+    qtbot.addWidget(w)
+    w.transport.eps.setValue(0.0375)
+    w.start_panel.n.setValue(25)
+    w.training_panel.L.setValue(7)
+    w.close()
+    w2 = MainWindow(None, restore_settings=True)
+    qtbot.addWidget(w2)
+    assert w2.transport.eps.value() == pytest.approx(0.0375)
+    assert w2.start_panel.n.value() == 25 and w2.session.n == 25
+    assert w2.training_panel.L.value() == 7
+    assert w2.checkpoint is not None
+    w2.close()
+
+
+def test_window_renders_to_png(window, qtbot, tmp_path):
+    window.chain.step_by(20)
+    window.grid.tileClicked.emit(0)
+    qtbot.wait(50)
     out = tmp_path / "window.png"
-    assert pix.save(str(out)) and out.stat().st_size > 5000
+    assert window.grab().save(str(out)) and out.stat().st_size > 20_000

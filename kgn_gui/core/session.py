@@ -1,0 +1,102 @@
+"""A chain session: one model's chains, their timeline and their live measures.
+
+This is what the window's transport bar and the CLI drive. It bundles a :class:`Chain`
+(the step map), a :class:`Timeline` (every step reached, by keyframes + replay) and
+:class:`ChainCurves` (step size, residual and nearest-training distance for every step).
+All public methods take a lock, so a worker thread may ``advance`` while the GUI thread
+reads ``state(t)`` for scrubbing.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+from torch import nn
+
+from .chain import Chain, ChainConfig, ChainError, start_states
+from .data import Dataset
+from .metrics import ChainCurves, measure_step, nearest_training
+from .timeline import DEFAULT_BUDGET_BYTES, Timeline
+
+REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (the inspector uses all)
+
+
+class ChainSession:
+    """N chains of ``model`` from ``config``; ``advance`` computes, ``state`` looks back."""
+
+    def __init__(self, model: nn.Module, shape: tuple[int, ...], value_range: tuple[float, float],
+                 config: ChainConfig, *, start_array: np.ndarray | None = None, train: Dataset | None = None,
+                 keyframe_every: int = 10, budget_bytes: int = DEFAULT_BUDGET_BYTES, track: int = 256):
+        config.validate()
+        self.model = model.eval()
+        self.shape = tuple(shape)
+        self.D = int(np.prod(self.shape))
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.config = config
+        self.device = next(model.parameters()).device
+        self.lock = threading.RLock()
+        self.train = train
+        self._reference = None
+        self._train_t = None
+        if train is not None:
+            if train.D != self.D:
+                raise ChainError(f"the model has D = {self.D} but {train.name} has D = {train.D}")
+            ref = train.subset(REFERENCE_SIZE, seed=0)
+            self._reference = torch.from_numpy(ref.x).to(self.device)
+        x0 = start_states(config, self.D, self.value_range, shape=self.shape, start_array=start_array,
+                          device=self.device)
+        chain = Chain(model, self.value_range, config.noise, config.eps, config.seed, self.device)
+        self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes)
+        self.curves = ChainCurves(track=track)
+
+    @property
+    def n(self) -> int:
+        return self.config.n
+
+    @property
+    def t_max(self) -> int:
+        return self.timeline.t_max
+
+    def _observe(self, t, x, fx, nx) -> None:
+        self.curves.append(measure_step(x, fx, nx, self._reference))
+
+    def advance(self, n: int = 1) -> int:
+        """Compute n more steps (with their measures); returns the new t_max."""
+        with self.lock:
+            self.timeline.advance(n, observer=self._observe)
+            return self.timeline.t_max
+
+    def state(self, t: int) -> np.ndarray:
+        """x_t (N×D float32) for any reached step."""
+        with self.lock:
+            return self.timeline.state(t)
+
+    def set_noise(self, noise: str, eps: float, at: int | None = None) -> None:
+        """Use a new noise kind / ε from step ``at`` (default: the head); later steps are forgotten."""
+        with self.lock:
+            t = self.t_max if at is None else int(at)
+            cfg = ChainConfig(**{**self.config.to_dict(), "noise": noise, "eps": float(eps)})
+            cfg.validate()
+            self.config = cfg
+            chain = Chain(self.model, self.value_range, noise, eps, cfg.seed, self.device)
+            self.timeline.rebase(t, chain)
+            self.curves.truncate(t)
+
+    def truncate(self, t: int) -> None:
+        with self.lock:
+            self.timeline.truncate(t)
+            self.curves.truncate(t)
+
+    def nearest(self, i: int, t: int) -> tuple[int, float]:
+        """Chain i's nearest training example at step t over the whole training set: (index, ‖·‖/√D)."""
+        if self.train is None:
+            raise ChainError("no training data is attached to this session")
+        x = torch.from_numpy(self.state(t)[i:i + 1].copy())
+        idx, d = nearest_training(x, self._train_tensor())
+        return int(idx[0]), float(d[0])
+
+    def _train_tensor(self) -> torch.Tensor:
+        if self._train_t is None:
+            self._train_t = torch.from_numpy(self.train.x)
+        return self._train_t

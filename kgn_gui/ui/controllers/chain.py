@@ -1,0 +1,190 @@
+"""Plays a :class:`~kgn_gui.core.session.ChainSession`: compute in a worker thread, display on a timer.
+
+The worker thread advances the chain as fast as the chosen speed asks (steps/s); the display
+timer (16 ms) only *reads* the newest step and emits ``stepShown`` when the shown step changes,
+so compute speed and frame rate are independent (the ScopeFoundry pattern). Scrubbing,
+stepping and seeking happen in the GUI thread through the session's lock.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from PySide6 import QtCore
+
+from ...core.session import ChainSession
+
+
+class ChainController(QtCore.QObject):
+    """The single current step shared by every view. Signals (GUI thread):
+
+    stepShown(int): the shown step changed (or must be redrawn). playingChanged(bool).
+    sessionChanged(): a new session (model, start or chain count) replaced the old one.
+    error(str): the worker failed (the chain stops; the app stays usable)."""
+
+    stepShown = QtCore.Signal(int)
+    playingChanged = QtCore.Signal(bool)
+    sessionChanged = QtCore.Signal()
+    error = QtCore.Signal(str)
+
+    def __init__(self, parent: QtCore.QObject | None = None, frame_ms: int = 15):
+        super().__init__(parent)
+        self.session: ChainSession | None = None
+        self.view_t = 0
+        self.speed = 30.0
+        self._playing = False
+        self._play_origin = (0.0, 0)  # (wall time, step) when play began
+        self._shown = -1
+        self._force = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._error: str | None = None
+        self._steps_log: list[tuple[float, int]] = []
+        self.frames = 0
+        self._frame_log: list[float] = []
+        self._thread = threading.Thread(target=self._work, name="kgn-chain", daemon=True)
+        self._thread.start()
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(frame_ms)
+        self.timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    # -- session
+    def set_session(self, session: ChainSession) -> None:
+        was = self._playing
+        self.pause()
+        self.session = session
+        self.view_t = 0
+        self._steps_log.clear()
+        self.sessionChanged.emit()
+        self.redraw()
+        if was:
+            self.play()
+
+    @property
+    def t_max(self) -> int:
+        return self.session.t_max if self.session else 0
+
+    # -- transport
+    @property
+    def playing(self) -> bool:
+        return self._playing
+
+    def play(self) -> None:
+        if self.session is None or self._playing:
+            return
+        self._play_origin = (time.perf_counter(), self.view_t)
+        self._playing = True
+        self._wake.set()
+        self.playingChanged.emit(True)
+
+    def pause(self) -> None:
+        if self._playing:
+            self._playing = False
+            self.playingChanged.emit(False)
+
+    def toggle(self) -> None:
+        self.pause() if self._playing else self.play()
+
+    def set_speed(self, steps_per_s: float) -> None:
+        self._play_origin = (time.perf_counter(), self.view_t)
+        self.speed = max(0.1, float(steps_per_s))
+
+    def seek(self, t: int) -> None:
+        """Show step t (clamped to what has been reached); pauses playback."""
+        self.pause()
+        if self.session is None:
+            return
+        self.view_t = max(0, min(int(t), self.session.t_max))
+        self.redraw()
+
+    def step_by(self, k: int) -> None:
+        """k steps forward (computing new ones past the head) or back."""
+        self.pause()
+        if self.session is None:
+            return
+        target = max(0, self.view_t + k)
+        if target > self.session.t_max:
+            self.session.advance(target - self.session.t_max)
+        self.view_t = target
+        self.redraw()
+
+    def go_end(self) -> None:
+        self.seek(self.t_max)
+
+    def set_noise(self, kind: str, eps: float) -> None:
+        """New noise from the shown step on; the history after it is recomputed as needed."""
+        if self.session is None:
+            return
+        self.session.set_noise(kind, eps, at=self.view_t)
+        self._play_origin = (time.perf_counter(), self.view_t)
+        self.redraw()
+
+    def redraw(self) -> None:
+        self._force = True
+
+    # -- worker: compute
+    def _desired(self) -> int:
+        t0, s0 = self._play_origin
+        return s0 + int((time.perf_counter() - t0) * self.speed)
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            sess = self.session
+            if not self._playing or sess is None or self._error:
+                self._wake.wait(0.05)
+                self._wake.clear()
+                continue
+            if self._desired() > sess.t_max:
+                try:
+                    sess.advance(1)
+                except Exception as e:  # a worker must never take the app down
+                    self._error = f"the chain stopped: {type(e).__name__}: {e}"
+                    continue
+                now = time.perf_counter()
+                self._steps_log.append((now, sess.t_max))
+                if len(self._steps_log) > 400:
+                    del self._steps_log[:200]
+            else:
+                time.sleep(min(0.005, 0.5 / self.speed))
+
+    # -- display: pull
+    def _tick(self) -> None:
+        if self._error:
+            msg, self._error = self._error, None
+            self.pause()
+            self.error.emit(msg)
+        if self.session is None:
+            return
+        if self._playing:
+            self.view_t = min(self._desired(), self.session.t_max)
+        if self.view_t != self._shown or self._force:
+            self._force = False
+            self._shown = self.view_t
+            self.stepShown.emit(self.view_t)
+            now = time.perf_counter()
+            self._frame_log.append(now)
+            self.frames += 1
+            if len(self._frame_log) > 240:
+                del self._frame_log[:120]
+
+    def chain_rate(self) -> float:
+        """Chain steps per second over the last second or so."""
+        log = [e for e in self._steps_log if e[0] > time.perf_counter() - 2.0]
+        if len(log) < 2:
+            return 0.0
+        return (log[-1][1] - log[0][1]) / max(log[-1][0] - log[0][0], 1e-6)
+
+    def frame_rate(self) -> float:
+        log = [t for t in self._frame_log if t > time.perf_counter() - 2.0]
+        if len(log) < 2:
+            return 0.0
+        return (len(log) - 1) / max(log[-1] - log[0], 1e-6)
+
+    def shutdown(self) -> None:
+        self.pause()
+        self.timer.stop()
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(5.0)

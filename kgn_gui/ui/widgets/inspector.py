@@ -1,0 +1,81 @@
+"""Inspector: one chain enlarged at the current step, its nearest training example with the
+distance, and that chain's own curves."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from ...core.metrics import CURVES
+from ...core.render import to_uint8
+from .plots import COLOURS
+
+
+class ImageView(pg.GraphicsLayoutWidget):
+    def __init__(self, title: str):
+        super().__init__()
+        self.setBackground("#181818")
+        self.vb = self.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
+        self.vb.setMenuEnabled(False)
+        self.img = pg.ImageItem(axisOrder="row-major")
+        self.vb.addItem(self.img)
+        self.title = title
+        self.setMinimumSize(140, 140)
+
+    def show(self, state: np.ndarray, shape, value_range) -> None:
+        C, H, W = shape
+        a = to_uint8(state.reshape(C, H, W), value_range)
+        self.img.setImage(a[0] if C == 1 else a.transpose(1, 2, 0), autoLevels=False, levels=(0, 255))
+        self.vb.autoRange(padding=0.02)
+        super().show()
+
+
+class Inspector(QtWidgets.QWidget):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.chain_view = ImageView("chain")
+        self.nearest_view = ImageView("nearest")
+        self.caption = QtWidgets.QLabel("Click a tile in the grid to inspect its chain.")
+        self.caption.setWordWrap(True)
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("#1e1e1e")
+        self.plot.addLegend(offset=(-5, 5))
+        self.plot.setLabel("bottom", "step t")
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.setLogMode(y=True)
+        self.plot.setToolTip("This chain's step size, residual and nearest-example distance over the steps")
+        self.lines = {k: self.plot.plot(pen=pg.mkPen(COLOURS[k], width=1.5), name=k) for k in CURVES}
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffd166"))
+        self.plot.addItem(self.cursor)
+        self.plot.setMinimumHeight(120)
+        imgs = QtWidgets.QHBoxLayout()
+        for lab, v in (("chain", self.chain_view), ("nearest training example", self.nearest_view)):
+            col = QtWidgets.QVBoxLayout()
+            col.addWidget(QtWidgets.QLabel(lab))
+            col.addWidget(v, 1)
+            imgs.addLayout(col)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(imgs, 2)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.plot, 1)
+        self.index: int | None = None
+
+    def show_chain(self, i: int, t: int, state: np.ndarray, shape, value_range, nearest, curves) -> None:
+        """nearest: (index, distance, image, label) or None."""
+        self.index = i
+        self.chain_view.show(state, shape, value_range)
+        if nearest is not None:
+            j, d, img, label = nearest
+            self.nearest_view.show(img, shape, value_range)
+            lab = f", label {label}" if label is not None else ""
+            self.caption.setText(f"chain {i} at step {t}: nearest training example #{j}{lab}, "
+                                 f"distance {d:.4f} RMS per value")
+        else:
+            self.caption.setText(f"chain {i} at step {t} (no training data attached for the nearest example)")
+        for k in CURVES:
+            y = curves.chain(k, i)
+            x = np.arange(len(y))
+            ok = np.isfinite(y) & (y > 0)
+            self.lines[k].setData(x[ok], y[ok])
+        self.cursor.setValue(t)

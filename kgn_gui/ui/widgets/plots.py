@@ -1,0 +1,185 @@
+"""Convergence curves and the output-range histogram (pyqtgraph).
+
+Three curves against the step — step size, residual, distance to the nearest training
+example — each as the mean over chains with its 10–90 % band, and a cursor at the current
+step. Beside them, the histogram of the chain values at the current step over the histogram
+of the training data, and the fraction of values saturated at the bounds.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ...core.metrics import CURVE_TITLES, CURVES, saturation_fraction, value_histogram
+
+COLOURS = {"step": "#4cc9f0", "residual": "#f72585", "nearest": "#90be6d"}
+CURVE_TIPS = {
+    "step": "How far one step moves a chain (RMS per value). It falls as chains settle: the burn-in is over "
+            "when it is small; with noise it stays near ε·σ.",
+    "residual": "‖f(x) − x‖/√D: zero exactly at a fixed point of f. Over-generalization makes f flat "
+                "(many-to-one) around training points, so chains land where this is small.",
+    "nearest": "RMS distance to the closest of 2,000 training examples: near zero means the chain is copying a "
+               "training example (memorization); larger means something new.",
+}
+
+
+class CurvePlot(pg.PlotWidget):
+    """Mean curve + 10–90 % band of one measure, with a step cursor and a hover readout."""
+
+    def __init__(self, key: str, parent=None):
+        super().__init__(parent)
+        self.key = key
+        self.setBackground("#1e1e1e")
+        self.setTitle(CURVE_TITLES[key], size="9pt")
+        self.setToolTip(CURVE_TIPS[key])
+        self.setLabel("bottom", "step t")
+        self.showGrid(x=True, y=True, alpha=0.2)
+        col = pg.mkColor(COLOURS[key])
+        band = pg.mkColor(COLOURS[key])
+        band.setAlpha(60)
+        self.lo = self.plot(pen=None)
+        self.hi = self.plot(pen=None)
+        self.fill = pg.FillBetweenItem(self.lo, self.hi, brush=band)
+        self.addItem(self.fill)
+        self.mean = self.plot(pen=pg.mkPen(col, width=2), name="mean")
+        for item in (self.lo, self.hi, self.mean):
+            item.setDownsampling(auto=True, method="peak")
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffd166", width=1))
+        self.addItem(self.cursor)
+        self.readout = pg.TextItem("", color="#dddddd", anchor=(1, 0))
+        self.readout.setParentItem(self.getPlotItem().vb)
+        self.readout.setPos(0, 0)
+        self._data = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+        self.scene().sigMouseMoved.connect(self._hover)
+        self.setMinimumHeight(110)
+
+    def set_data(self, t, mean, p10, p90) -> None:
+        self._data = (t, mean, p10, p90)
+        kw = dict(skipFiniteCheck=True)
+        if len(t) == 0:
+            for item in (self.lo, self.hi, self.mean):
+                item.setData([], [])
+            return
+        ok = np.isfinite(mean)
+        if not ok.all():
+            t, mean, p10, p90 = t[ok], mean[ok], p10[ok], p90[ok]
+        self.lo.setData(t, p10, **kw)
+        self.hi.setData(t, p90, **kw)
+        self.mean.setData(t, mean, **kw)
+
+    def set_cursor(self, t: int) -> None:
+        self.cursor.setValue(t)
+
+    def value_at(self, t: int) -> tuple[float, float, float] | None:
+        ts, mean, p10, p90 = self._data
+        if 0 <= t < len(ts):
+            return float(mean[t]), float(p10[t]), float(p90[t])
+        return None
+
+    def _hover(self, pos) -> None:
+        vb = self.getPlotItem().vb
+        if not self.sceneBoundingRect().contains(pos) and not vb.sceneBoundingRect().contains(pos):
+            return
+        p = vb.mapSceneToView(pos)
+        t = int(round(p.x()))
+        v = self.value_at(t)
+        if v is None:
+            self.readout.setText("")
+            return
+        self.readout.setText(f"t={t}  mean {v[0]:.4g}  [10%: {v[1]:.3g}, 90%: {v[2]:.3g}]")
+        self.readout.setPos(vb.width(), 0)
+
+
+class HistogramPlot(pg.PlotWidget):
+    """Density of chain values at the current step over the training data's density."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground("#1e1e1e")
+        self.setTitle("output-range histogram", size="9pt")
+        self.setToolTip("Values of every chain at the current step (bars) against the training data (line). "
+                        "Over-generalization: f maps any input into the range it saw in training, so the two "
+                        "come to match.")
+        self.setLabel("bottom", "value")
+        self.setLabel("left", "density")
+        self.addLegend(offset=(-5, 5))
+        self.chain_curve = self.plot(stepMode="center", fillLevel=0, brush=(255, 159, 28, 120),
+                                     pen=pg.mkPen("#ff9f1c"), name="chains at t")
+        self.train_curve = self.plot(stepMode="center", pen=pg.mkPen("#4cc9f0", width=2), name="training data")
+        self.sat_text = pg.TextItem("", color="#dddddd", anchor=(0, 0))
+        self.sat_text.setParentItem(self.getPlotItem().vb)
+        self.sat_text.setPos(4, 2)
+        self.log = False
+        self.value_range = (0.0, 1.0)
+        self.saturation = 0.0
+        self.chain_density = np.zeros(0)
+        self.setMinimumHeight(110)
+
+    def set_log(self, on: bool) -> None:
+        self.log = on
+        self.setLogMode(y=on)
+
+    def set_training(self, x: np.ndarray | None, value_range) -> None:
+        self.value_range = value_range
+        if x is None:
+            self.train_curve.setData([], [])
+            return
+        edges, dens = value_histogram(x, value_range)
+        self.train_curve.setData(edges, self._floor(dens))
+
+    def set_chains(self, x: np.ndarray) -> None:
+        edges, dens = value_histogram(x, self.value_range)
+        self.chain_density = dens
+        self.chain_curve.setData(edges, self._floor(dens))
+        self.saturation = saturation_fraction(x, self.value_range)
+        self.sat_text.setText(f"saturated at the bounds: {100 * self.saturation:.1f}%")
+
+    def _floor(self, d: np.ndarray) -> np.ndarray:
+        # Log axes cannot show zero; a tiny floor keeps empty bins drawable.
+        return np.maximum(d, 1e-4) if self.log else d
+
+
+class PlotsPanel(QtWidgets.QWidget):
+    """The three curves stacked, the histogram beside them."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.curves = {k: CurvePlot(k) for k in CURVES}
+        self.histogram = HistogramPlot()
+        self.log_box = QtWidgets.QCheckBox("log counts")
+        self.log_box.setToolTip("Logarithmic density axis for the histogram")
+        self.log_box.toggled.connect(self._set_log)
+        self.log_curves = QtWidgets.QCheckBox("log curves")
+        self.log_curves.setToolTip("Logarithmic y axes for the convergence curves")
+        self.log_curves.toggled.connect(lambda on: [c.setLogMode(y=on) for c in self.curves.values()])
+        left = QtWidgets.QVBoxLayout()
+        for k in CURVES:
+            left.addWidget(self.curves[k])
+        right = QtWidgets.QVBoxLayout()
+        right.addWidget(self.histogram, 1)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.log_box)
+        row.addWidget(self.log_curves)
+        row.addStretch(1)
+        right.addLayout(row)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(left, 3)
+        lay.addLayout(right, 2)
+        self._last_x = None
+
+    def _set_log(self, on: bool) -> None:
+        self.histogram.set_log(on)
+        if self._last_x is not None:
+            self.histogram.set_chains(self._last_x)
+
+    def update_curves(self, curves) -> None:
+        for k in CURVES:
+            self.curves[k].set_data(*curves.arrays(k))
+
+    def set_step(self, t: int, x: np.ndarray) -> None:
+        for c in self.curves.values():
+            c.set_cursor(t)
+        self._last_x = x
+        self.histogram.set_chains(x)

@@ -1,0 +1,208 @@
+"""Training panel: data source, architecture, recipe, Train / Pause / Resume / Stop, progress and
+a live log-scale loss curve. The window wires it to a TrainingController."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ...core.data import POINT_PRESETS
+from ...core.models import ModelSpec, spec_parameter_count
+from ...core.train import TrainConfig
+
+SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [
+    (f"points: {k}", f"points:{k}") for k in POINT_PRESETS]
+
+
+def _fmt_eta(s: float) -> str:
+    if not math.isfinite(s):
+        return "--:--"
+    s = int(s)
+    return f"{s // 60:02d}:{s % 60:02d}" if s < 3600 else f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class TrainingPanel(QtWidgets.QWidget):
+    """Form + buttons + progress + loss plot. Emits requests; shows what the controller reports."""
+
+    trainRequested = QtCore.Signal()
+    pauseRequested = QtCore.Signal()
+    resumeRequested = QtCore.Signal()
+    stopRequested = QtCore.Signal()
+    useWeightsRequested = QtCore.Signal()
+    importRequested = QtCore.Signal()
+    sourceChanged = QtCore.Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        form = QtWidgets.QFormLayout()
+        self.source = QtWidgets.QComboBox()
+        for label, key in SOURCES:
+            self.source.addItem(label, key)
+        self.source.setToolTip("What the network learns to copy. Import adds IDX, .npz/.npy or image folders.")
+        self.source.currentIndexChanged.connect(lambda _: self.sourceChanged.emit(self.source_key()))
+        imp = QtWidgets.QToolButton()
+        imp.setText("Import…")
+        imp.setToolTip("Import IDX files (MNIST/Fashion-MNIST style), a .npz/.npy array or a folder of images")
+        imp.clicked.connect(self.importRequested.emit)
+        src_row = QtWidgets.QHBoxLayout()
+        src_row.addWidget(self.source, 1)
+        src_row.addWidget(imp)
+        form.addRow("Data", src_row)
+
+        self.L = QtWidgets.QSpinBox()
+        self.L.setRange(1, 64)
+        self.L.setValue(10)
+        self.L.setToolTip("L: hidden ReLU layers. The paper's claim: deeper networks over-generalize more and "
+                          "give better samples (MNIST used L = 10).")
+        self.H = QtWidgets.QSpinBox()
+        self.H.setRange(1, 8192)
+        self.H.setValue(500)
+        self.H.setToolTip("H: width of every hidden layer (MNIST used 500)")
+        self.bound = QtWidgets.QComboBox()
+        self.bound.addItems(["tanh", "sigmoid"])
+        self.bound.setToolTip("Bounded output: tanh → values in [−1, 1], sigmoid → [0, 1]. The bound is what "
+                              "squeezes unseen inputs into the training range.")
+        arch = QtWidgets.QHBoxLayout()
+        for lab, w in (("L", self.L), ("H", self.H)):
+            arch.addWidget(QtWidgets.QLabel(lab))
+            arch.addWidget(w)
+        arch.addWidget(self.bound)
+        form.addRow("MLP", arch)
+        self.params_label = QtWidgets.QLabel()
+        form.addRow("", self.params_label)
+
+        self.lr = QtWidgets.QDoubleSpinBox()
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 1.0)
+        self.lr.setSingleStep(1e-4)
+        self.lr.setValue(1e-4)
+        self.lr.setToolTip("Adam learning rate (paper: 1e-4 for MNIST, 1e-3 for points)")
+        self.batch = QtWidgets.QSpinBox()
+        self.batch.setRange(1, 1_000_000)
+        self.batch.setValue(1000)
+        self.batch.setToolTip("Minibatch size: one random batch per step, no repeats inside it (full batch if ≥ M)")
+        self.steps = QtWidgets.QSpinBox()
+        self.steps.setRange(1, 10_000_000)
+        self.steps.setValue(2000)
+        self.steps.setToolTip("Optimizer steps (the paper's MNIST recipe: 10,000)")
+        self.seed = QtWidgets.QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Seed for the initial weights and the batch draws: CPU runs are reproducible")
+        self.device = QtWidgets.QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device.setToolTip("auto picks CUDA, then MPS, then the CPU")
+        for lab, w in (("Learning rate", self.lr), ("Batch", self.batch), ("Steps", self.steps),
+                       ("Seed", self.seed), ("Device", self.device)):
+            form.addRow(lab, w)
+        for w in (self.L, self.H):
+            w.valueChanged.connect(self._update_params)
+        self.bound.currentTextChanged.connect(self._update_params)
+
+        self.train_button = QtWidgets.QPushButton("Train")
+        self.train_button.setToolTip("Train in the background; the window stays live (Ctrl+T)")
+        self.pause_button = QtWidgets.QPushButton("Pause")
+        self.stop_button = QtWidgets.QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step and keep the best weights so far")
+        self.use_button = QtWidgets.QPushButton("Use weights")
+        self.use_button.setToolTip("Switch the chain to this model: the current weights while training, "
+                                   "the best weights when done")
+        self.train_button.clicked.connect(self.trainRequested.emit)
+        self.pause_button.clicked.connect(self._pause_clicked)
+        self.stop_button.clicked.connect(self.stopRequested.emit)
+        self.use_button.clicked.connect(self.useWeightsRequested.emit)
+        buttons = QtWidgets.QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.stop_button, self.use_button):
+            buttons.addWidget(b)
+
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.status = QtWidgets.QLabel("")
+        self.status.setWordWrap(True)
+
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setBackground("#1e1e1e")
+        self.loss_plot.setLogMode(y=True)
+        self.loss_plot.setTitle("training loss (MSE per value)", size="9pt")
+        self.loss_plot.setLabel("bottom", "step")
+        self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+        self.loss_plot.setToolTip("Manifold loss (1/(B·D)) Σ‖x − f(x)‖² of each minibatch, log scale")
+        self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f72585", width=1.5))
+        self.loss_curve.setDownsampling(auto=True, method="peak")
+        self.loss_curve.setClipToView(True)
+        self.loss_plot.setMinimumHeight(140)
+
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(form)
+        lay.addLayout(buttons)
+        lay.addWidget(self.progress)
+        lay.addWidget(self.status)
+        lay.addWidget(self.loss_plot, 1)
+        self.set_state("idle")
+        self._D = 784
+        self._update_params()
+
+    # -- values
+    def source_key(self) -> str:
+        return self.source.currentData()
+
+    def add_source(self, label: str, key: str) -> None:
+        i = self.source.findData(key)
+        if i < 0:
+            self.source.addItem(label, key)
+            i = self.source.count() - 1
+        self.source.setCurrentIndex(i)
+
+    def set_data_dimension(self, D: int) -> None:
+        self._D = D
+        self._update_params()
+
+    def spec_for(self, D: int, shape) -> ModelSpec:
+        return ModelSpec(D=D, L=self.L.value(), H=self.H.value(), bound=self.bound.currentText(), shape=tuple(shape))
+
+    def config(self) -> TrainConfig:
+        return TrainConfig(lr=float(self.lr.value()), batch=self.batch.value(), steps=self.steps.value(),
+                           seed=self.seed.value(), device=self.device.currentText(), report_interval_s=0.1)
+
+    def _update_params(self) -> None:
+        try:
+            n = spec_parameter_count(ModelSpec(D=self._D, L=self.L.value(), H=self.H.value(),
+                                               bound=self.bound.currentText()))
+            self.params_label.setText(f"{n:,} parameters (D = {self._D})")
+        except ValueError as e:
+            self.params_label.setText(str(e))
+
+    # -- state
+    def set_state(self, state: str) -> None:
+        busy = state in ("running", "paused", "stopping")
+        self.train_button.setEnabled(not busy)
+        self.pause_button.setEnabled(state in ("running", "paused"))
+        self.pause_button.setText("Resume" if state == "paused" else "Pause")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+        for w in (self.source, self.L, self.H, self.bound, self.lr, self.batch, self.steps, self.seed, self.device):
+            w.setEnabled(not busy)
+        if state == "paused":
+            self.progress.setFormat("paused – %p%")
+        self._state = state
+
+    def _pause_clicked(self) -> None:
+        (self.resumeRequested if self._state == "paused" else self.pauseRequested).emit()
+
+    def show_progress(self, ev, losses: np.ndarray | None = None) -> None:
+        self.progress.setValue(int(1000 * ev.step / max(ev.steps, 1)))
+        self.progress.setFormat(f"step {ev.step:,}/{ev.steps:,} – %p%")
+        self.status.setText(f"loss {ev.loss:.3e} · best {ev.best_loss:.3e} · {ev.samples_per_s:,.0f} samples/s "
+                            f"({ev.samples_per_s / max(1, self.batch.value()):.1f} steps/s) · ETA {_fmt_eta(ev.eta_s)}")
+        if losses is not None:
+            n = ev.step
+            y = losses[:n]
+            ok = np.isfinite(y) & (y > 0)
+            self.loss_curve.setData(np.arange(1, n + 1)[ok], y[ok], skipFiniteCheck=True)
+
+    def show_message(self, text: str) -> None:
+        self.status.setText(text)

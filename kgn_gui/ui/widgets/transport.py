@@ -1,0 +1,169 @@
+"""Transport bar: step back/forward, play/pause, speed, reset, ε, noise kind, burn-in, and the
+timeline slider that scrubs every step reached so far (burn-in marked)."""
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ...core.chain import NOISE_KINDS
+
+NOISE_TIPS = {
+    "none": "No noise: the plain recursion f(f(…f(z)…)); chains settle on fixed points.",
+    "normal": "Zero-mean Gaussian noise N(0, r²), r = half the value range, scaled by ε.",
+    "uniform": "Zero-mean uniform noise U(−r, r), r = half the value range, scaled by ε.",
+    "reference": "The published code's uniform noise (hi−lo)·U[0,1)+hi: always positive, so every step "
+                 "drifts upward before the clamp. For reproducing the paper.",
+    "reference-normal": "The published code's normal noise: N(0.5, 0.5) on [0,1] data, N(0, 1) on [−1,1].",
+}
+
+
+class TimelineSlider(QtWidgets.QSlider):
+    """A horizontal slider over steps 0 … t_max that marks the burn-in B."""
+
+    def __init__(self, parent=None):
+        super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
+        self.burn_in = 0
+        self.setRange(0, 0)
+        self.setToolTip("Scrub through every step reached so far. The orange mark is the burn-in B: "
+                        "iterates after it are treated as samples.")
+
+    def set_burn_in(self, b: int) -> None:
+        self.burn_in = b
+        self.update()
+
+    def paintEvent(self, ev: QtGui.QPaintEvent) -> None:
+        super().paintEvent(ev)
+        if self.maximum() <= 0 or self.burn_in <= 0:
+            return
+        opt = QtWidgets.QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
+                                             QtWidgets.QStyle.SubControl.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
+                                             QtWidgets.QStyle.SubControl.SC_SliderHandle, self)
+        span = groove.width() - handle.width()
+        frac = min(1.0, self.burn_in / self.maximum())
+        x = groove.left() + handle.width() / 2 + frac * span
+        p = QtGui.QPainter(self)
+        p.setPen(QtGui.QPen(QtGui.QColor("#ff9f1c"), 3))
+        p.drawLine(QtCore.QPointF(x, groove.top() - 2), QtCore.QPointF(x, groove.bottom() + 2))
+        p.end()
+
+
+class TransportBar(QtWidgets.QWidget):
+    """Controls for the chain; emits what the user asks for, the window does it."""
+
+    playToggled = QtCore.Signal()
+    stepBy = QtCore.Signal(int)
+    seekRequested = QtCore.Signal(int)
+    resetRequested = QtCore.Signal()
+    noiseChanged = QtCore.Signal(str, float)
+    speedChanged = QtCore.Signal(float)
+    burnInChanged = QtCore.Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        st = self.style()
+        SP = QtWidgets.QStyle.StandardPixmap
+
+        def button(icon, tip, slot):
+            b = QtWidgets.QToolButton()
+            b.setIcon(st.standardIcon(icon))
+            b.setToolTip(tip)
+            b.setAutoRaise(True)
+            b.clicked.connect(slot)
+            return b
+
+        self.back_button = button(SP.SP_MediaSeekBackward, "Step back one step (←; Shift+← ten)",
+                                  lambda: self.stepBy.emit(-1))
+        self.play_button = button(SP.SP_MediaPlay, "Play / pause the chain (Space)", self.playToggled.emit)
+        self.fwd_button = button(SP.SP_MediaSeekForward, "Step forward one step (→; Shift+→ ten)",
+                                 lambda: self.stepBy.emit(1))
+        self.reset_button = button(SP.SP_BrowserReload, "Reset: back to the start input, history cleared (Ctrl+R)",
+                                   self.resetRequested.emit)
+        self.slider = TimelineSlider()
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.step_label = QtWidgets.QLabel("step 0 / 0")
+        self.step_label.setMinimumWidth(120)
+        self.step_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        f = self.step_label.font()
+        f.setFamily("monospace")
+        self.step_label.setFont(f)
+
+        self.speed = QtWidgets.QDoubleSpinBox()
+        self.speed.setRange(0.5, 1000)
+        self.speed.setValue(30)
+        self.speed.setSuffix(" steps/s")
+        self.speed.setToolTip("How many chain steps per second while playing (the display redraws on its own clock)")
+        self.speed.valueChanged.connect(self.speedChanged.emit)
+        self.noise = QtWidgets.QComboBox()
+        for k in NOISE_KINDS:
+            self.noise.addItem(k)
+            self.noise.setItemData(self.noise.count() - 1, NOISE_TIPS[k], QtCore.Qt.ItemDataRole.ToolTipRole)
+        self.noise.setCurrentText("normal")
+        self.noise.setToolTip("Noise n added at every step: x ← clamp(f(x) + ε·n). A little noise keeps the "
+                              "kaleidoscope moving instead of settling on one sample.")
+        self.eps = QtWidgets.QDoubleSpinBox()
+        self.eps.setDecimals(4)
+        self.eps.setRange(0.0, 1.0)
+        self.eps.setSingleStep(0.005)
+        self.eps.setValue(0.01)
+        self.eps.setPrefix("ε ")
+        self.eps.setToolTip("Noise scale ε (the paper used 0.01 for MNIST). Changing it applies from the "
+                            "current step; later history is recomputed.")
+        self.noise.currentTextChanged.connect(self._noise_edited)
+        self.eps.editingFinished.connect(self._noise_edited)
+        self.burn_in = QtWidgets.QSpinBox()
+        self.burn_in.setRange(0, 1_000_000)
+        self.burn_in.setValue(20)
+        self.burn_in.setPrefix("B ")
+        self.burn_in.setToolTip("Burn-in B: the steps before the iterates look like samples (marked on the timeline)")
+        self.burn_in.valueChanged.connect(self._burn_in_edited)
+        self.slider.set_burn_in(20)
+
+        top = QtWidgets.QHBoxLayout()
+        for w in (self.back_button, self.play_button, self.fwd_button, self.reset_button):
+            top.addWidget(w)
+        top.addWidget(self.slider, 1)
+        top.addWidget(self.step_label)
+        bottom = QtWidgets.QHBoxLayout()
+        for lab, w in (("Speed", self.speed), ("Noise", self.noise), (None, self.eps), (None, self.burn_in)):
+            if lab:
+                bottom.addWidget(QtWidgets.QLabel(lab))
+            bottom.addWidget(w)
+        bottom.addStretch(1)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(6, 2, 6, 2)
+        lay.addLayout(top)
+        lay.addLayout(bottom)
+        self._updating = False
+
+    def _slider_moved(self, v: int) -> None:
+        if not self._updating:
+            self.seekRequested.emit(v)
+
+    def _noise_edited(self, *_):
+        self.noiseChanged.emit(self.noise.currentText(), float(self.eps.value()))
+
+    def _burn_in_edited(self, b: int) -> None:
+        self.slider.set_burn_in(b)
+        self.burnInChanged.emit(b)
+
+    def show_position(self, t: int, t_max: int) -> None:
+        """Reflect the current step without emitting seekRequested."""
+        self._updating = True
+        self.slider.setMaximum(t_max)
+        self.slider.setValue(t)
+        self._updating = False
+        self.step_label.setText(f"step {t} / {t_max}")
+
+    def set_playing(self, playing: bool) -> None:
+        SP = QtWidgets.QStyle.StandardPixmap
+        self.play_button.setIcon(self.style().standardIcon(SP.SP_MediaPause if playing else SP.SP_MediaPlay))
+
+    def set_noise(self, kind: str, eps: float) -> None:
+        self.noise.blockSignals(True)
+        self.eps.blockSignals(True)
+        self.noise.setCurrentText(kind)
+        self.eps.setValue(eps)
+        self.noise.blockSignals(False)
+        self.eps.blockSignals(False)
