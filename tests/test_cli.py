@@ -69,3 +69,19 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
             "--steps", "30", "-o", str(tmp_path / "m.safetensors"))
     assert r.returncode == 0
     assert "\r" not in r.stderr and "30/30" in r.stderr
+
+
+def test_sample_from_a_corrupted_dataset_image(tmp_path):
+    from kgn_gui.core.checkpoint import save_checkpoint
+    from kgn_gui.core.data import load_mnist
+    from kgn_gui.core.models import ModelSpec, build_model
+
+    spec = ModelSpec(D=784, L=1, H=8, bound="tanh", shape=(1, 28, 28))
+    path = save_checkpoint(tmp_path / "m.safetensors", build_model(spec, seed=0), spec)
+    out = tmp_path / "o"
+    assert main(["sample", str(path), "-n", "3", "--steps", "0", "--start", "data:mnist:test#7", "--mask", "8",
+                 "-o", str(out)]) == 0
+    x0 = np.load(out / "final_states.npy")
+    img = load_mnist("test").x[7]
+    assert x0.shape == (3, 784) and ((x0 == img) | (x0 == -1)).all() and not np.array_equal(x0[0], img)
+    assert main(["sample", str(path), "--start", "data:mnist:test#99999", "-o", str(out)]) == 2

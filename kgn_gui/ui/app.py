@@ -1,11 +1,15 @@
 """QApplication + qasync event loop; ``main()`` is the ``kgn-gui`` entry point."""
 from __future__ import annotations
 
-import argparse
-import asyncio
-import sys
+import time
 
-from . import __name__ as _ui  # noqa: F401  (sets QT_API before Qt-dependent imports)
+_T_IMPORT = time.perf_counter()
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import sys  # noqa: E402
+
+from . import __name__ as _ui  # noqa: F401,E402  (sets QT_API before Qt-dependent imports)
 
 
 def build_app(argv: list[str] | None = None):
@@ -14,25 +18,43 @@ def build_app(argv: list[str] | None = None):
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(argv or sys.argv[:1])
     app.setApplicationName("Kaleidoscope Studio")
     app.setOrganizationName("Kaleidoscope Studio")
+    app.setOrganizationDomain("kaleidoscope.studio")
     return app
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="kgn-gui", description="Kaleidoscope Studio")
-    ap.add_argument("model", nargs="?", help="a .safetensors model (default: the bundled MNIST model)")
-    ap.add_argument("-n", "--chains", type=int, default=64)
+    ap = argparse.ArgumentParser(prog="kgn-gui", description="Kaleidoscope Studio: Generative Kaleidoscopic Networks")
+    ap.add_argument("model", nargs="?", help="a .safetensors model (default: the last one used, else the bundled MNIST model)")
+    ap.add_argument("-n", "--chains", type=int, default=None, help="number of chains (1–1024)")
+    ap.add_argument("--play", action="store_true", help="start playing at once")
+    ap.add_argument("--quit-after", type=float, default=None, metavar="S",
+                    help="close after S seconds (smoke tests); prints the time to the first drawn frame")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
+    if args.chains is not None and not 1 <= args.chains <= 1024:
+        ap.error("--chains must be in [1, 1024]")
     app = build_app()
     import qasync  # after PySide6, so qasync binds to it
+    from PySide6 import QtCore
 
     from .main_window import MainWindow
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     win = MainWindow(args.model, n_chains=args.chains)
+    first_frame: list[float] = []
+    win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append(time.perf_counter()))
     win.show()
+    win.chain.redraw()
+    if args.play:
+        win.chain.play()
     closed = asyncio.Event()
     app.aboutToQuit.connect(closed.set)
+    if args.quit_after is not None:
+        QtCore.QTimer.singleShot(int(args.quit_after * 1000), win.close)
+        QtCore.QTimer.singleShot(int(args.quit_after * 1000) + 50, app.quit)
     with loop:
         loop.run_until_complete(closed.wait())
+    if args.quit_after is not None:
+        ff = f"{first_frame[0] - _T_IMPORT:.2f} s" if first_frame else "none"
+        print(f"first frame after {ff} (from importing the app); reached step {win.chain.t_max}")
     return 0

@@ -96,6 +96,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.inspector_dock = self._dock("Inspector", self.inspector, A.RightDockWidgetArea, "inspector")
         self.inspector_dock.hide()
         self.resize(1400, 900)
+        self.resizeDocks([self.plots_dock], [300], QtCore.Qt.Orientation.Vertical)
+        self.resizeDocks([self.training_dock, self.inspector_dock], [330, 380], QtCore.Qt.Orientation.Horizontal)
         self._default_state = self.saveState()
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QtGui.QAction:
@@ -289,7 +291,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         params = count_parameters(ck.model)
         self.model_label.setText(f"{ck.name} · MLP L={ck.spec.L} H={ck.spec.H} {ck.spec.bound} · "
-                                 f"{params:,} parameters · cpu")
+                                 f"{params:,} parameters · {next(ck.model.parameters()).device}")
         self.setWindowTitle(f"{ck.name} – Kaleidoscope Studio")
         self.modelChanged.emit()
         return True

@@ -253,3 +253,53 @@ def test_window_renders_to_png(window, qtbot, tmp_path):
     qtbot.wait(50)
     out = tmp_path / "window.png"
     assert window.grab().save(str(out)) and out.stat().st_size > 20_000
+
+
+def test_a_failed_import_shows_a_clear_error(window, tmp_path, errors):
+    bad = tmp_path / "train-images-idx3-ubyte"
+    bad.write_bytes(b"\x00\x00\x08\x03" + b"\x00\x00\x00\x05" * 3 + b"\x01\x02")
+    assert window.import_data(str(bad)) is None
+    assert errors and "truncated" in errors[-1][1]
+    good = tmp_path / "pts.npy"
+    np.save(good, np.array([[0.1, 0.9], [0.4, 0.6]], np.float32))
+    ds = window.import_data(str(good))
+    assert ds is not None and window.training_panel.source_key() == str(good)
+
+
+def test_dropping_a_model_file_opens_it(window, tmp_path):
+    from PySide6 import QtGui
+
+    p = tmp_path / "dropped.safetensors"
+    assert window.save_model(p)
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(p))])
+    pos = QtCore.QPointF(100, 100)
+    enter = QtGui.QDragEnterEvent(pos.toPoint(), QtCore.Qt.DropAction.CopyAction, mime,
+                                  QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QtGui.QDropEvent(pos, QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
+                            QtCore.Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    assert window.checkpoint.name == "dropped"
+
+
+def test_pause_and_resume_training(window, qtbot):
+    tp = window.training_panel
+    tp.source.setCurrentIndex(tp.source.findData("points:2d-corners"))
+    tp.L.setValue(3)
+    tp.H.setValue(16)
+    tp.steps.setValue(1_000_000)
+    window.start_training()
+    qtbot.waitUntil(lambda: window.training.trainer.step > 10, timeout=30_000)
+    tp.pause_button.click()
+    qtbot.waitUntil(lambda: window.training.state == "paused", timeout=2000)
+    assert tp.pause_button.text() == "Resume"
+    qtbot.wait(100)
+    s = window.training.trainer.step
+    qtbot.wait(300)
+    assert window.training.trainer.step == s
+    tp.pause_button.click()
+    qtbot.waitUntil(lambda: window.training.trainer.step > s + 10, timeout=10_000)
+    with qtbot.waitSignal(window.training.finished, timeout=10_000):
+        tp.stop_button.click()

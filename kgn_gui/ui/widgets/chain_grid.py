@@ -24,7 +24,7 @@ class ChainGrid(pg.GraphicsLayoutWidget):
         self.view.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.view.addItem(self.image)
-        self.label = pg.TextItem("", color="#ffd166", anchor=(0, 0))
+        self.label = pg.TextItem("", color="#ffd166", anchor=(0, 0), fill=pg.mkBrush(0, 0, 0, 170))
         self.label.setZValue(10)
         self.view.addItem(self.label)
         self.selection = pg.QtWidgets.QGraphicsRectItem()
@@ -48,7 +48,12 @@ class ChainGrid(pg.GraphicsLayoutWidget):
 
     def show_states(self, x: np.ndarray, step: int | None = None) -> None:
         """x: N×D states in the model's value range (only the first ``max_tiles`` are drawn)."""
-        if self._shape is None or len(self._shape) != 3:
+        if self._shape is None:
+            return
+        if len(self._shape) != 3:
+            self.image.clear()
+            self.label.setText(f"t = {step}: a {self._shape[0]}-D points model. The curves and histogram "
+                               "below follow its chains.")
             return
         x = x[: self.max_tiles]
         self._n = x.shape[0]

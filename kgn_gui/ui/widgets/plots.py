@@ -64,6 +64,8 @@ class CurvePlot(pg.PlotWidget):
         ok = np.isfinite(mean)
         if not ok.all():
             t, mean, p10, p90 = t[ok], mean[ok], p10[ok], p90[ok]
+        # A floor keeps exact zeros (a chain at a fixed point, no noise) drawable on log axes.
+        mean, p10, p90 = (np.maximum(a, 1e-9) for a in (mean, p10, p90))
         self.lo.setData(t, p10, **kw)
         self.hi.setData(t, p90, **kw)
         self.mean.setData(t, mean, **kw)
@@ -119,6 +121,8 @@ class HistogramPlot(pg.PlotWidget):
     def set_log(self, on: bool) -> None:
         self.log = on
         self.setLogMode(y=on)
+        # On a log axis a fill down to 0 would fill down to 10^0; fill to the floor instead.
+        self.chain_curve.setFillLevel(-4 if on else 0)
 
     def set_training(self, x: np.ndarray | None, value_range) -> None:
         self.value_range = value_range
@@ -168,6 +172,10 @@ class PlotsPanel(QtWidgets.QWidget):
         lay.addLayout(left, 3)
         lay.addLayout(right, 2)
         self._last_x = None
+        # Log axes by default: the curves span decades once chains settle, and the histogram's spikes at
+        # the bounds would otherwise hide everything in between.
+        self.log_curves.setChecked(True)
+        self.log_box.setChecked(True)
 
     def _set_log(self, on: bool) -> None:
         self.histogram.set_log(on)

@@ -1,0 +1,49 @@
+"""Render the window offscreen to a PNG (the README's screenshot).
+
+    QT_QPA_PLATFORM=offscreen python scripts/screenshot.py docs/screenshot.png [--steps 60] [--model FILE]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--steps", type=int, default=60)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--inspect", type=int, default=9)
+    ap.add_argument("--size", default="1400x900")
+    args = ap.parse_args(argv)
+    from PySide6 import QtCore, QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
+    QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, tempfile.mkdtemp())
+    from kgn_gui.ui.main_window import MainWindow
+
+    w = MainWindow(args.model, restore_settings=False)
+    w.resize(*map(int, args.size.split("x")))
+    w.show()
+    w.chain.step_by(args.steps)
+    if args.inspect >= 0:
+        w.grid.tileClicked.emit(args.inspect)
+    w.grid.select(args.inspect if args.inspect >= 0 else None)
+    end = time.perf_counter() + 1.0
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    ok = w.grab().save(args.out)
+    w.close()
+    print(f"wrote {args.out}" if ok else f"could not write {args.out}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+import torch
+
+from kgn_gui.core.chain import ChainConfig
+from kgn_gui.core.data import make_points, point_preset
+from kgn_gui.core.metrics import (ChainCurves, StepMetrics, band, measure_step, nearest_training, rms_distance,
+                                  saturation_fraction, value_histogram)
+from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.session import ChainSession
+
+
+def test_nearest_training_matches_brute_force_across_chunks():
+    g = torch.Generator().manual_seed(0)
+    x, train = torch.rand(7, 5, generator=g), torch.rand(50, 5, generator=g)
+    idx, d = nearest_training(x, train, chunk=8)
+    brute = ((x[:, None] - train[None]) ** 2).mean(-1)
+    assert torch.equal(idx, brute.argmin(1))
+    assert torch.allclose(d, brute.min(1).values.sqrt(), atol=1e-5)
+
+
+def test_rms_distance_band_saturation_histogram():
+    a, b = torch.zeros(2, 4), torch.tensor([[1.0, 1, 1, 1], [2, 0, 0, 0]])
+    assert rms_distance(a, b).tolist() == pytest.approx([1.0, 1.0])
+    mean, p10, p90 = band(np.arange(101))
+    assert (mean, p10, p90) == pytest.approx((50, 10, 90))
+    assert saturation_fraction(np.array([-1, -0.9999, 0, 0.5, 1.0]), (-1, 1)) == pytest.approx(0.6)
+    edges, dens = value_histogram(np.array([0.1, 0.1, 0.9, 0.6]), (0, 1), bins=10)
+    assert len(edges) == 11 and (dens * 0.1).sum() == pytest.approx(1.0) and dens[1] == pytest.approx(5.0)
+
+
+def test_chain_curves_grow_and_truncate():
+    c = ChainCurves(track=2)
+    for t in range(100):
+        v = np.array([t, t + 1, t + 2], np.float32)
+        c.append(StepMetrics(v, v * 2, v * 3, np.zeros(3, int)))
+    t, mean, p10, p90 = c.arrays("residual")
+    assert len(t) == 100 and mean[10] == pytest.approx(22.0) and p10[10] < mean[10] < p90[10]
+    assert c.chain("nearest", 1).tolist()[:3] == [3.0, 6.0, 9.0]
+    assert c.chain("nearest", 2).size == 0  # only the first `track` chains are kept per chain
+    c.truncate(40)
+    assert len(c) == 40 and c.at("step", 40) is None and c.at("step", 39) is not None
+
+
+def test_measure_step_residual_is_zero_at_a_fixed_point():
+    x = torch.tensor([[0.2], [0.8]])
+    m = measure_step(x, x.clone(), x.clone(), torch.tensor([[0.2], [0.8]]))
+    assert m.residual.tolist() == [0.0, 0.0] and m.step.tolist() == [0.0, 0.0]
+    assert m.nearest.tolist() == pytest.approx([0.0, 0.0], abs=1e-4) and m.nearest_index.tolist() == [0, 1]
+
+
+@pytest.fixture
+def session():
+    spec = ModelSpec(D=2, L=2, H=16, bound="sigmoid")
+    model = build_model(spec, seed=0)
+    return ChainSession(model, spec.shape, spec.value_range, ChainConfig(n=20, noise="normal", eps=0.05, seed=1),
+                        train=point_preset("2d-corners"))
+
+
+def test_session_records_curves_for_every_step_and_replays_exactly(session):
+    session.advance(12)
+    assert session.t_max == 12 and len(session.curves) == 12
+    x5 = session.state(5).copy()
+    session.state(12)
+    assert np.array_equal(session.state(5), x5)
+    j, d = session.nearest(0, 12)
+    corners = point_preset("2d-corners").x
+    assert d == pytest.approx(np.sqrt(((session.state(12)[0] - corners) ** 2).mean(1)).min(), rel=1e-5)
+
+
+def test_session_noise_change_rebases_from_a_step(session):
+    session.advance(10)
+    x4 = session.state(4).copy()
+    session.set_noise("none", 0.0, at=4)
+    assert session.t_max == 4 and len(session.curves) == 4 and np.array_equal(session.state(4), x4)
+    session.advance(6)
+    x8 = session.state(8).copy()
+    # Replaying through keyframes uses the noise-free map after step 4.
+    model = session.model
+    with torch.no_grad():
+        y = torch.from_numpy(x4)
+        for _ in range(4):
+            y = model(y).clamp(0, 1)
+    assert np.allclose(x8, y.numpy(), atol=1e-6)
+
+
+def test_session_refuses_data_of_another_dimension():
+    spec = ModelSpec(D=2, L=1, H=4, bound="sigmoid")
+    with pytest.raises(ValueError):
+        ChainSession(build_model(spec), spec.shape, spec.value_range, ChainConfig(n=2),
+                     train=make_points([[0.5]]))
