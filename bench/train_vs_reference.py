@@ -27,6 +27,17 @@ from kgn_gui.core.models import build_model, paper_mnist_spec
 from kgn_gui.core.train import TrainConfig, Trainer, resolve_device
 
 
+def reference_model(state: dict) -> nn.Module:
+    """The published network: Linear/ReLU() layers (not in-place) and Tanh, with the given weights."""
+    layers: list[nn.Module] = [nn.Linear(784, 500), nn.ReLU()]
+    for _ in range(9):
+        layers += [nn.Linear(500, 500), nn.ReLU()]
+    layers += [nn.Linear(500, 784), nn.Tanh()]
+    model = nn.Sequential(*layers)
+    model.load_state_dict({k.removeprefix("net."): v for k, v in state.items()})
+    return model
+
+
 def reference_loop(model: nn.Module, X: torch.Tensor, steps: int, lr: float, batch: int) -> float:
     """The published loop; returns seconds taken."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -71,8 +82,7 @@ def main(argv=None) -> dict:
     init = build_model(spec, seed=0).state_dict()
     t_ref = t_ours = 0.0
     for r in range(args.rounds):
-        m_ref = build_model(spec).to(dev)
-        m_ref.load_state_dict(init)
+        m_ref = reference_model(init).to(dev)
         m_ours = build_model(spec).to(dev)
         m_ours.load_state_dict(init)
         # Alternate which goes first, so warm-up and drift do not favour one side.

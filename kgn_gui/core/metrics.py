@@ -30,17 +30,23 @@ def rms_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def nearest_training(x: torch.Tensor, train: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_training(x: torch.Tensor, train: torch.Tensor, chunk: int = 8192,
+                     train_sq: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """For each row of x (N×D), the index of the nearest row of ``train`` (M×D) and its ‖·‖/√D distance.
 
-    Uses ‖x − X‖² = ‖x‖² − 2x·X + ‖X‖² in chunks of ``chunk`` training rows (memory N×chunk)."""
+    Uses ‖x − X‖² = ‖x‖² − 2x·X + ‖X‖² in chunks of ``chunk`` training rows (memory N×chunk);
+    ``train_sq`` (‖X_i‖² for every row) may be passed in when the same reference is used often.
+    In float32 the expansion cancels: distances below ~1e-3 are at rounding level (recompute
+    ‖x − X_j‖ directly where an exact value matters)."""
     D = x.shape[1]
     xx = (x * x).sum(1, keepdim=True)
+    if train_sq is None:
+        train_sq = (train * train).sum(1)
     best_d = torch.full((x.shape[0],), float("inf"), device=x.device)
     best_i = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
     for s in range(0, train.shape[0], chunk):
         t = train[s:s + chunk]
-        d2 = (xx - 2 * x @ t.T + (t * t).sum(1)[None]).clamp_min_(0)
+        d2 = torch.addmm(xx + train_sq[None, s:s + chunk], x, t.T, alpha=-2).clamp_min_(0)
         m, i = d2.min(dim=1)
         better = m < best_d
         best_d = torch.where(better, m, best_d)
@@ -131,12 +137,12 @@ class ChainCurves:
 
 @torch.no_grad()
 def measure_step(x_t: torch.Tensor, fx_t: torch.Tensor, x_next: torch.Tensor,
-                 reference: torch.Tensor | None) -> StepMetrics:
+                 reference: torch.Tensor | None, reference_sq: torch.Tensor | None = None) -> StepMetrics:
     """The three measures for the move x_t → x_{t+1}, with f(x_t) already computed."""
     s = rms_distance(x_next, x_t)
     r = rms_distance(fx_t, x_t)
     if reference is not None and reference.shape[0] > 0:
-        idx, d = nearest_training(x_t, reference)
+        idx, d = nearest_training(x_t, reference, train_sq=reference_sq)
     else:
         idx, d = torch.zeros(x_t.shape[0], dtype=torch.long), torch.full((x_t.shape[0],), float("nan"))
     return StepMetrics(s.cpu().numpy(), r.cpu().numpy(), d.cpu().numpy(), idx.cpu().numpy())

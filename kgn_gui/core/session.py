@@ -38,17 +38,20 @@ class ChainSession:
         self.lock = threading.RLock()
         self.train = train
         self._reference = None
+        self._reference_sq = None
         self._train_t = None
         if train is not None:
             if train.D != self.D:
                 raise ChainError(f"the model has D = {self.D} but {train.name} has D = {train.D}")
             ref = train.subset(REFERENCE_SIZE, seed=0)
             self._reference = torch.from_numpy(ref.x).to(self.device)
+            self._reference_sq = (self._reference * self._reference).sum(1)
         x0 = start_states(config, self.D, self.value_range, shape=self.shape, start_array=start_array,
                           device=self.device)
         chain = Chain(model, self.value_range, config.noise, config.eps, config.seed, self.device)
         self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes)
         self.curves = ChainCurves(track=track)
+        self._latest: tuple[int, np.ndarray] | None = (0, self.timeline.state(0))
 
     @property
     def n(self) -> int:
@@ -59,16 +62,23 @@ class ChainSession:
         return self.timeline.t_max
 
     def _observe(self, t, x, fx, nx) -> None:
-        self.curves.append(measure_step(x, fx, nx, self._reference))
+        self.curves.append(measure_step(x, fx, nx, self._reference, self._reference_sq))
 
     def advance(self, n: int = 1) -> int:
         """Compute n more steps (with their measures); returns the new t_max."""
-        with self.lock:
-            self.timeline.advance(n, observer=self._observe)
-            return self.timeline.t_max
+        for _ in range(n):
+            with self.lock:
+                self.timeline.advance(1, observer=self._observe)
+                # Publish the newest state as an immutable snapshot: readers of the head (the display)
+                # then never wait for the lock while the next step computes.
+                self._latest = (self.timeline.t_max, self.timeline.head().cpu().numpy())
+        return self.timeline.t_max
 
     def state(self, t: int) -> np.ndarray:
-        """x_t (N×D float32) for any reached step."""
+        """x_t (N×D float32) for any reached step (do not modify it)."""
+        latest = self._latest
+        if latest is not None and latest[0] == t:
+            return latest[1]
         with self.lock:
             return self.timeline.state(t)
 
@@ -80,11 +90,13 @@ class ChainSession:
             cfg.validate()
             self.config = cfg
             chain = Chain(self.model, self.value_range, noise, eps, cfg.seed, self.device)
+            self._latest = None
             self.timeline.rebase(t, chain)
             self.curves.truncate(t)
 
     def truncate(self, t: int) -> None:
         with self.lock:
+            self._latest = None
             self.timeline.truncate(t)
             self.curves.truncate(t)
 
@@ -93,8 +105,9 @@ class ChainSession:
         if self.train is None:
             raise ChainError("no training data is attached to this session")
         x = torch.from_numpy(self.state(t)[i:i + 1].copy())
-        idx, d = nearest_training(x, self._train_tensor())
-        return int(idx[0]), float(d[0])
+        train = self._train_tensor()
+        j = int(nearest_training(x, train)[0][0])
+        return j, float((x[0] - train[j]).pow(2).mean().sqrt())  # exact, not the expanded form
 
     def _train_tensor(self) -> torch.Tensor:
         if self._train_t is None:

@@ -414,10 +414,13 @@ class MainWindow(QtWidgets.QMainWindow):
         x = s.state(t)
         self.grid.show_states(x, t)
         self.transport.show_position(t, s.t_max)
-        self.plots.set_step(t, x)
         now = time.perf_counter()
-        if now - self._last_curves_draw > 0.1 or not self.chain.playing:
+        # The grid follows every frame; while playing, the plots (histogram, cursors, curves) follow at
+        # ~7 Hz: pyqtgraph plots cost several ms of Python each to repaint, and that budget on two cores
+        # is better spent on the grid and the chain itself. Paused or scrubbing, they follow every step.
+        if not self.chain.playing or now - self._last_curves_draw > 0.15:
             self._last_curves_draw = now
+            self.plots.set_step(t, x)
             self.plots.update_curves(s.curves)
         if self._inspected is not None and self.inspector_dock.isVisible() and (
                 not self.chain.playing or now - self._last_inspect > 0.25):

@@ -51,11 +51,19 @@ class CurvePlot(pg.PlotWidget):
         self.readout.setParentItem(self.getPlotItem().vb)
         self.readout.setPos(0, 0)
         self._data = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+        self._x_hi = 0
+        self.enableAutoRange(x=False, y=True)
         self.scene().sigMouseMoved.connect(self._hover)
         self.setMinimumHeight(110)
 
     def set_data(self, t, mean, p10, p90) -> None:
         self._data = (t, mean, p10, p90)
+        # Grow the x range in steps of 1.5× instead of following every new step: an axis whose range
+        # changes must re-lay out its ticks on every repaint, which is most of a plot's drawing cost.
+        n = len(t)
+        if n > self._x_hi or n < self._x_hi / 3:
+            self._x_hi = max(16, int(n * 1.5))
+            self.setXRange(0, self._x_hi, padding=0.01)
         kw = dict(skipFiniteCheck=True)
         if len(t) == 0:
             for item in (self.lo, self.hi, self.mean):
