@@ -30,10 +30,14 @@ def main(argv=None) -> dict:
     import tempfile
 
     QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, tempfile.mkdtemp())
+    from kgn_gui.ui.app import configure_threads, freeze_startup_objects
     from kgn_gui.ui.main_window import MainWindow
+
+    threads = configure_threads()  # as the app does at launch
 
     w = MainWindow(None, restore_settings=False)
     w.show()
+    freeze_startup_objects()  # as the app does at launch
 
     def spin(seconds: float) -> None:
         """Run the real event loop (which sleeps in C++ with the GIL released, as the app does)."""
@@ -92,6 +96,7 @@ def main(argv=None) -> dict:
     w.close()
     results["stall_ms"] = (training, idle)
 
+    print(f"offscreen, torch threads {threads}, bundled MNIST model")
     print(f"{'measure':38s} {'value':>9s} {'baseline':>9s} {'ratio':>7s}  target")
     for n, target in ((64, 60), (256, 30)):
         fps, base = results[f"fps_{n}"]

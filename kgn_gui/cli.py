@@ -166,7 +166,8 @@ def cmd_sample(args) -> int:
         final = x
     np.save(out / "final_states.npy", final)
     if len(ck.spec.shape) == 3:
-        rows = [states_to_grid(snaps[t][: args.grid_n], ck.spec.shape, ck.value_range) for t in grid_steps]
+        rows = [states_to_grid(snaps[t][: args.grid_n], ck.spec.shape, ck.value_range, cols=args.grid_n)
+                for t in grid_steps]
         save_png(out / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
     meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
     (out / "sample.json").write_text(json.dumps(meta, indent=2))

@@ -12,6 +12,31 @@ import sys  # noqa: E402
 from . import __name__ as _ui  # noqa: F401,E402  (sets QT_API before Qt-dependent imports)
 
 
+def configure_threads() -> int:
+    """Leave one core to the display: torch's intra-op pool gets all cores but one (at least one).
+
+    With every core in torch's pool, a training or chain worker that runs beside the GUI thread
+    oversubscribes the machine and the event loop stalls for 100 ms and more on two cores
+    (bench/ui_frame_rate.py); one core kept free brings that under 50 ms. The CLI keeps them all."""
+    import os
+
+    import torch
+
+    n = max(1, (os.cpu_count() or 2) - 1)
+    torch.set_num_threads(n)
+    return n
+
+
+def freeze_startup_objects() -> None:
+    """Move everything allocated so far (torch, Qt, pyqtgraph: ~200,000 objects) out of the garbage
+    collector's reach. A full collection otherwise walks them all and stalls the event loop for
+    ~80–110 ms every so often while playing; after the freeze it takes microseconds."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 def build_app(argv: list[str] | None = None):
     from PySide6 import QtWidgets
 
@@ -32,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     if args.chains is not None and not 1 <= args.chains <= 1024:
         ap.error("--chains must be in [1, 1024]")
+    configure_threads()
     app = build_app()
     import qasync  # after PySide6, so qasync binds to it
     from PySide6 import QtCore
@@ -44,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     first_frame: list[float] = []
     win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append(time.perf_counter()))
     win.show()
+    freeze_startup_objects()
     win.chain.redraw()
     if args.play:
         win.chain.play()

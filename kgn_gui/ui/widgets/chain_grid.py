@@ -106,7 +106,7 @@ class ChainGrid(QtWidgets.QWidget):
         return i if i < self._n else None
 
     def select(self, i: int | None) -> None:
-        self._selected = i if (i is not None and i < self._n) else None
+        self._selected = i
         self.update()
 
     # -- events
@@ -128,7 +128,7 @@ class ChainGrid(QtWidgets.QWidget):
             t = self._target()
             p.setRenderHint(QtGui.QPainter.RenderHint.SmoothPixmapTransform, False)
             p.drawImage(t, self._qimage)
-            if self._selected is not None:
+            if self._selected is not None and self._selected < self._n:
                 h, w = self._rgb.shape
                 r = self.tile_rect(self._selected)
                 sx, sy = t.width() / w, t.height() / h
