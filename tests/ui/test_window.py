@@ -122,6 +122,7 @@ def test_histogram_and_curves_hold_data_for_the_current_step(window, qtbot):
     for key, plot in window.plots.curves.items():
         assert plot.value_at(4) == pytest.approx(window.session.curves.at(key, 4))
         assert plot.cursor.value() == 4
+        assert not plot.fill.path().isEmpty()  # the 10–90 % band is drawn
 
 
 def test_clicking_a_tile_opens_the_inspector_with_the_nearest_example(window, qtbot):

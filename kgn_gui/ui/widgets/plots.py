@@ -33,13 +33,19 @@ class CurvePlot(pg.PlotWidget):
         self.setBackground("#1e1e1e")
         self.setTitle(CURVE_TITLES[key], size="9pt")
         self.setToolTip(CURVE_TIPS[key])
-        self.setLabel("bottom", "step t")
+        if key == CURVES[-1]:
+            self.setLabel("bottom", "step t")  # once, under the last of the stacked curves
         self.showGrid(x=True, y=True, alpha=0.2)
+        self.getAxis("left").setStyle(maxTextLevel=0)  # major tick labels only: the plots are short
         col = pg.mkColor(COLOURS[key])
         band = pg.mkColor(COLOURS[key])
         band.setAlpha(60)
-        self.lo = self.plot(pen=None)
-        self.hi = self.plot(pen=None)
+        # Band edges with a faint pen (a PlotDataItem with pen=None draws no curve, so the fill between them
+        # would have nothing to follow).
+        edge = pg.mkColor(COLOURS[key])
+        edge.setAlpha(90)
+        self.lo = self.plot(pen=pg.mkPen(edge, width=1))
+        self.hi = self.plot(pen=pg.mkPen(edge, width=1))
         self.fill = pg.FillBetweenItem(self.lo, self.hi, brush=band)
         self.addItem(self.fill)
         self.mean = self.plot(pen=pg.mkPen(col, width=2), name="mean")
@@ -52,7 +58,8 @@ class CurvePlot(pg.PlotWidget):
         self.readout.setPos(0, 0)
         self._data = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
         self._x_hi = 0
-        self.enableAutoRange(x=False, y=True)
+        self._y_range = None
+        self.enableAutoRange(x=False, y=False)
         self.scene().sigMouseMoved.connect(self._hover)
         self.setMinimumHeight(110)
 
@@ -77,6 +84,25 @@ class CurvePlot(pg.PlotWidget):
         self.lo.setData(t, p10, **kw)
         self.hi.setData(t, p90, **kw)
         self.mean.setData(t, mean, **kw)
+        self._fit_y(float(p10.min()), float(p90.max()))
+
+    def _fit_y(self, lo: float, hi: float) -> None:
+        """Like auto-range on y, with hysteresis: the range changes only when the data leave it or use
+        less than a third of it (a log axis: a factor of 3), so the axis is rarely laid out again."""
+        log = self.getPlotItem().ctrl.logYCheck.isChecked()
+        if log:
+            lo, hi = np.log10(max(lo, 1e-9)), np.log10(max(hi, 1e-9))
+        cur = self._y_range
+        span = max(hi - lo, 1e-12)
+        if cur is not None and cur[2] == log and cur[0] <= lo and hi <= cur[1] and (cur[1] - cur[0]) < 3 * span + (
+                1.0 if log else 0.0):
+            return
+        pad = 0.25 if log else 0.1 * span
+        if log and hi - lo < 1.5:  # under ~1.5 decades the log axis crowds its minor tick labels
+            mid = (hi + lo) / 2
+            lo, hi = mid - 0.75, mid + 0.75
+        self._y_range = (lo - pad, hi + pad, log)
+        self.setYRange(lo - pad, hi + pad, padding=0)
 
     def set_cursor(self, t: int) -> None:
         self.cursor.setValue(t)
@@ -163,8 +189,8 @@ class PlotsPanel(QtWidgets.QWidget):
         self.log_box.setToolTip("Logarithmic density axis for the histogram")
         self.log_box.toggled.connect(self._set_log)
         self.log_curves = QtWidgets.QCheckBox("log curves")
-        self.log_curves.setToolTip("Logarithmic y axes for the convergence curves")
-        self.log_curves.toggled.connect(lambda on: [c.setLogMode(y=on) for c in self.curves.values()])
+        self.log_curves.setToolTip("Logarithmic y axes for the step-size and residual curves")
+        self.log_curves.toggled.connect(self._set_log_curves)
         left = QtWidgets.QVBoxLayout()
         for k in CURVES:
             left.addWidget(self.curves[k])
@@ -184,6 +210,14 @@ class PlotsPanel(QtWidgets.QWidget):
         # the bounds would otherwise hide everything in between.
         self.log_curves.setChecked(True)
         self.log_box.setChecked(True)
+
+    def _set_log_curves(self, on: bool) -> None:
+        for key, c in self.curves.items():
+            # The nearest distance stays within a decade (≈0.1–1.5): a log axis would only crowd it.
+            c.setLogMode(y=on and key != "nearest")
+            c._y_range = None
+            if len(c._data[0]):
+                c.set_data(*c._data)
 
     def _set_log(self, on: bool) -> None:
         self.histogram.set_log(on)
