@@ -47,6 +47,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._datasets: dict[tuple, Dataset] = {}
         self.train_data: Dataset | None = None
         self._last_curves_draw = 0.0
+        self._last_slider_draw = 0.0
         self._inspected: int | None = None
         self._last_inspect = 0.0
         self._errors: list[str] = []
@@ -190,6 +191,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tc.progress.connect(self.on_training_progress)
         tc.finished.connect(self.on_training_finished)
         tc.failed.connect(lambda msg: self.show_error("Training", msg))
+        tc.weightsReady.connect(self._use_checkpoint)
         tc.stateChanged.connect(tp.set_state)
 
     # ------------------------------------------------------------------ errors
@@ -413,8 +415,13 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         x = s.state(t)
         self.grid.show_states(x, t)
-        self.transport.show_position(t, s.t_max)
         now = time.perf_counter()
+        # The slider paints in Python (it marks the burn-in): while playing, ~15 Hz is enough for it.
+        if not self.chain.playing or now - self._last_slider_draw > 0.066:
+            self._last_slider_draw = now
+            self.transport.show_position(t, s.t_max)
+        else:
+            self.transport.step_label.setText(f"step {t} / {s.t_max}")
         # The grid follows every frame; while playing, the plots (histogram, cursors, curves) follow at
         # ~7 Hz: pyqtgraph plots cost several ms of Python each to repaint, and that budget on two cores
         # is better spent on the grid and the chain itself. Paused or scrubbing, they follow every step.
@@ -469,39 +476,56 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._training_data = ds
         tp.loss_curve.setData([], [])
-        if self.training.start(spec, ds, cfg):
+        source = (tp.source_key(), vr, ds.shape[1:] if len(ds.shape) == 3 else (28, 28))
+        if self.training.start(spec, ds, cfg, source=source):
             self.training_dock.show()
             self.training_dock.raise_()
-            tp.show_message(f"training on {ds.describe()}")
+            tp.show_message(f"starting a training process for {ds.describe()}…")
 
     def on_training_progress(self, ev) -> None:
-        tr = self.training.trainer
-        self.training_panel.show_progress(ev, tr.losses if tr is not None else None)
+        run = self.training.run
+        self.training_panel.show_progress(ev, run.losses if run is not None else None)
 
     def on_training_finished(self, ev) -> None:
-        tr = self.training.trainer
-        self.training_panel.show_progress(ev, tr.losses if tr is not None else None)
+        run = self.training.run
+        self.training_panel.show_progress(ev, run.losses if run is not None else None)
         self.training_panel.show_message(ev.message + " — “Use weights” switches the chain to it.")
         if ev.kind == "diverged":
             self.show_error("Training diverged", ev.message)
         self.statusBar().showMessage(ev.message, 10_000)
 
     def use_trained_weights(self) -> None:
-        tr = self.training.trainer
-        if tr is None:
+        """Switch the chain to the model being trained (its current weights) or just trained (its best)."""
+        run = self.training.run
+        if run is None:
             self.statusBar().showMessage("nothing trained yet", 5000)
             return
-        model = self.training.current_weights() if self.training.is_busy() else tr.model.cpu().eval()
-        ds = tr.dataset
-        ck = Checkpoint(model=model, spec=tr.spec,
-                        meta={"name": f"trained-L{tr.spec.L}-H{tr.spec.H}", "dataset": ds.name,
-                              "data_shape": list(ds.shape), "value_range": list(tr.spec.value_range),
-                              "recipe": tr.recipe()})
-        self._datasets.setdefault((ds.name, tuple(ds.value_range)), ds)
+        if self.training.is_busy():
+            self.training.request_weights()  # answered by weightsReady → _use_checkpoint
+            self.statusBar().showMessage("fetching the current weights from the training process…", 3000)
+            return
+        if run.final_path is None:
+            self.statusBar().showMessage("the training run left no weights", 5000)
+            return
+        try:
+            ck = run.checkpoint()
+        except CheckpointError as e:
+            self.show_error("Cannot use the trained weights", str(e))
+            return
+        self._use_checkpoint(ck)
+
+    def _use_checkpoint(self, ck: Checkpoint) -> None:
+        run = self.training.run
+        ds = run.dataset if run is not None else None
+        ck.path = None  # lives in a temporary folder: "Save model as" gives it a home
+        ck.meta["name"] = f"trained-L{ck.spec.L}-H{ck.spec.H}"
+        if ds is not None:
+            self._datasets.setdefault((ds.name, tuple(ds.value_range)), ds)
         if self.set_model(ck):
-            self.train_data = ds
-            self.start_panel.set_dataset(ds)
-            self.plots.histogram.set_training(ds.x, ds.value_range)
+            if ds is not None and ds.D == ck.spec.D:
+                self.train_data = ds
+                self.start_panel.set_dataset(ds)
+                self.plots.histogram.set_training(ds.x, ds.value_range)
             self.model_dirty = True
             self.statusBar().showMessage("the chain now uses the trained weights (File → Save model to keep them)", 8000)
 

@@ -169,7 +169,7 @@ def test_training_runs_in_the_background_while_the_event_loop_turns(window, qtbo
     gaps = np.diff(ticks)
     print(f"event loop: {len(ticks)} ticks, longest stall {1000 * gaps.max():.1f} ms")
     assert len(ticks) > 20
-    assert window.training.trainer.best_loss < 1e-3
+    assert window.training.run.best_loss < 1e-3
     qtbot.waitUntil(lambda: window.training.state == "idle", timeout=5000)
     assert tp.train_button.isEnabled()
 
@@ -182,7 +182,7 @@ def test_stopping_mid_training_keeps_the_app_usable(window, qtbot):
     tp.steps.setValue(100_000)
     tp.batch.setValue(100)
     window.start_training()
-    qtbot.waitUntil(lambda: window.training.trainer is not None and window.training.trainer.step > 3, timeout=30_000)
+    qtbot.waitUntil(lambda: window.training.run is not None and window.training.run.step > 3, timeout=30_000)
     with qtbot.waitSignal(window.training.finished, timeout=30_000) as blocker:
         window.training.stop()
     assert blocker.args[0].kind == "stopped"
@@ -202,7 +202,7 @@ def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, error
     tp.H.setValue(32)
     tp.steps.setValue(1_000_000)
     w.start_training()
-    qtbot.waitUntil(lambda: w.training.trainer.step > 2, timeout=30_000)
+    qtbot.waitUntil(lambda: w.training.run.step > 2, timeout=30_000)
     w.close()
     assert not w.training.is_busy()
     assert not w.chain._thread.is_alive()
@@ -292,15 +292,47 @@ def test_pause_and_resume_training(window, qtbot):
     tp.H.setValue(16)
     tp.steps.setValue(1_000_000)
     window.start_training()
-    qtbot.waitUntil(lambda: window.training.trainer.step > 10, timeout=30_000)
+    qtbot.waitUntil(lambda: window.training.run.step > 10, timeout=30_000)
     tp.pause_button.click()
     qtbot.waitUntil(lambda: window.training.state == "paused", timeout=2000)
     assert tp.pause_button.text() == "Resume"
     qtbot.wait(100)
-    s = window.training.trainer.step
+    s = window.training.run.step
     qtbot.wait(300)
-    assert window.training.trainer.step == s
+    assert window.training.run.step == s
     tp.pause_button.click()
-    qtbot.waitUntil(lambda: window.training.trainer.step > s + 10, timeout=10_000)
+    qtbot.waitUntil(lambda: window.training.run.step > s + 10, timeout=10_000)
     with qtbot.waitSignal(window.training.finished, timeout=10_000):
         tp.stop_button.click()
+
+
+def test_use_current_weights_while_training(window, qtbot):
+    tp = window.training_panel
+    tp.source.setCurrentIndex(tp.source.findData("mnist:test"))
+    tp.L.setValue(3)
+    tp.H.setValue(48)
+    tp.batch.setValue(100)
+    tp.steps.setValue(1_000_000)
+    window.start_training()
+    qtbot.waitUntil(lambda: window.training.run.step > 5, timeout=30_000)
+    with qtbot.waitSignal(window.training.weightsReady, timeout=20_000):
+        window.use_trained_weights()
+    assert window.checkpoint.spec.L == 3 and window.checkpoint.spec.H == 48 and window.model_dirty
+    assert window.training.is_busy()  # training goes on
+    window.chain.step_by(3)
+    assert window.session.t_max == 3
+    with qtbot.waitSignal(window.training.finished, timeout=20_000):
+        window.training.stop()
+
+
+def test_a_crashed_training_process_is_reported(window, qtbot, errors):
+    tp = window.training_panel
+    tp.source.setCurrentIndex(tp.source.findData("points:2d-corners"))
+    tp.steps.setValue(1_000_000)
+    window.start_training()
+    qtbot.waitUntil(lambda: window.training.run.step > 2, timeout=30_000)
+    window.training._proc.kill()
+    qtbot.waitUntil(lambda: window.training.state == "idle", timeout=10_000)
+    assert errors and "ended unexpectedly" in errors[-1][1]
+    window.chain.step_by(1)  # the app stays usable
+    assert window.session.t_max == 1

@@ -28,7 +28,7 @@ class ChainController(QtCore.QObject):
     sessionChanged = QtCore.Signal()
     error = QtCore.Signal(str)
 
-    def __init__(self, parent: QtCore.QObject | None = None, frame_ms: int = 15):
+    def __init__(self, parent: QtCore.QObject | None = None, frame_ms: int = 13):
         super().__init__(parent)
         # A torch kernel releases the GIL; getting it back waits for the other thread's switch interval
         # (5 ms by default). With ~30 kernels a step, the default would starve the worker whenever the GUI

@@ -1,132 +1,223 @@
-"""Runs a :class:`~kgn_gui.core.train.Trainer` in a background thread for the window.
+"""Runs training in a child process for the window (see ``core/train_worker.py`` for why).
 
-The worker is a plain Python thread that iterates the core training generator and puts its
-events on a queue; this controller lives in the GUI thread and drains the queue on its own
-timer, re-emitting each event as a Qt signal. No Qt object ever crosses threads, so slots
-connected to these signals always run in the GUI thread (DESIGN.md, "Threads").
+The controller lives in the GUI thread: it spawns the worker process, sends it commands over a
+pipe and drains its answers on its own timer, re-emitting them as Qt signals, so slots always
+run in the GUI thread. ``run`` (a :class:`TrainingRun`) mirrors the worker's progress: step,
+losses, best loss, and at the end the trained model.
 """
 from __future__ import annotations
 
-import copy
+import math
+import multiprocessing as mp
+import os
 import queue
-import threading
-import time
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, field
 
+import numpy as np
 from PySide6 import QtCore
 
+from ...core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ...core.data import Dataset
 from ...core.models import ModelSpec
-from ...core.train import TrainConfig, Trainer, TrainError
+from ...core.train import TrainConfig, TrainError
+from ...core.train_worker import train_worker
+
+
+@dataclass
+class TrainingRun:
+    """What the parent knows of one training run."""
+
+    spec: ModelSpec
+    dataset: Dataset
+    config: TrainConfig
+    losses: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    step: int = 0
+    best_loss: float = math.inf
+    last_event: object = None
+    final_path: str | None = None
+    recipe: dict = field(default_factory=dict)
+
+    def checkpoint(self, path: str | None = None) -> Checkpoint:
+        """The trained model (or a snapshot file) as a checkpoint for the chain."""
+        return load_checkpoint(path or self.final_path)
 
 
 class TrainingController(QtCore.QObject):
     """start / pause / resume / stop training; signals come from the GUI thread.
 
-    progress(TrainEvent): at most every ``poll_ms``. finished(TrainEvent): done, stopped or diverged.
-    failed(str): training could not start or crashed. stateChanged(str): idle, running, paused, stopping.
-    """
+    progress(TrainEvent): at most every ``poll_ms``. finished(TrainEvent): done, stopped or diverged,
+    after the trained weights are saved (``run.final_path``). failed(str): could not start, or crashed.
+    weightsReady(object): a Checkpoint of the current weights, answering :meth:`request_weights`.
+    stateChanged(str): idle, running, paused, stopping."""
 
     progress = QtCore.Signal(object)
     finished = QtCore.Signal(object)
     failed = QtCore.Signal(str)
+    weightsReady = QtCore.Signal(object)
     stateChanged = QtCore.Signal(str)
 
     def __init__(self, parent: QtCore.QObject | None = None, poll_ms: int = 50):
         super().__init__(parent)
-        self.trainer: Trainer | None = None
-        self._thread: threading.Thread | None = None
-        self._events: queue.Queue = queue.Queue()
+        self.run: TrainingRun | None = None
+        self._proc = None
+        self._conn = None
+        self._queue = None
+        self._dir: str | None = None
         self._state = "idle"
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._drain)
+
+    # kept for callers that think of it as "the trainer"
+    @property
+    def trainer(self) -> TrainingRun | None:
+        return self.run
 
     @property
     def state(self) -> str:
         return self._state
 
     def is_busy(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._proc is not None and self._proc.is_alive()
 
     def _set_state(self, s: str) -> None:
         if s != self._state:
             self._state = s
             self.stateChanged.emit(s)
 
-    def start(self, spec: ModelSpec, dataset: Dataset, config: TrainConfig) -> bool:
-        """Begin training in the background; False (and ``failed``) if the settings are refused."""
+    def start(self, spec: ModelSpec, dataset: Dataset, config: TrainConfig,
+              source: tuple[str, tuple[float, float], tuple[int, int]] | None = None) -> bool:
+        """Begin training in a child process; False (and ``failed``) if the settings are refused.
+
+        source: (data-source key, value range, image size) the child re-opens the data from; without
+        it the data set's arrays are sent to the child."""
         if self.is_busy():
             self.failed.emit("training is already running")
             return False
         try:
-            self.trainer = Trainer(spec, dataset, config)
+            config.validate()
+            if dataset.D != spec.D:
+                raise TrainError(f"the model expects D = {spec.D} values per sample but {dataset.name} has {dataset.D}")
         except (TrainError, ValueError) as e:
             self.failed.emit(str(e))
             return False
-        self._events = queue.Queue()
-        self._thread = threading.Thread(target=self._work, args=(self.trainer, self._events),
-                                        name="kgn-train", daemon=True)
-        self._thread.start()
+        self._cleanup_dir()
+        self._dir = tempfile.mkdtemp(prefix="kgn-train-")
+        job = {"spec": spec.to_dict(), "config": config.to_dict(), "threads": max(1, (os.cpu_count() or 2) - 1),
+               "out_dir": self._dir, "source": source}
+        if source is None:
+            job["data"] = {k: v for k, v in asdict(dataset).items()}
+        ctx = mp.get_context("spawn")  # never fork a process that runs Qt and torch threads
+        self._queue = ctx.Queue()
+        self._conn, child_conn = ctx.Pipe()
+        self._proc = ctx.Process(target=train_worker, args=(job, self._queue, child_conn), name="kgn-train",
+                                 daemon=True)
+        self.run = TrainingRun(spec, dataset, config, losses=np.full(config.steps, np.nan, np.float32))
+        self._proc.start()
+        child_conn.close()
         self._timer.start()
         self._set_state("running")
         return True
 
-    @staticmethod
-    def _work(trainer: Trainer, events: queue.Queue) -> None:
-        try:
-            for ev in trainer.run():
-                events.put(("event", ev))
-        except Exception as e:  # report, never crash the app from a worker thread
-            events.put(("error", f"training failed: {type(e).__name__}: {e}"))
-        events.put(("end", None))
+    def _send(self, cmd: str) -> None:
+        if self._conn is not None and self.is_busy():
+            try:
+                self._conn.send(cmd)
+            except (BrokenPipeError, OSError):
+                pass
 
     def _drain(self) -> None:
         latest = None
-        while True:
+        while self._queue is not None:
             try:
-                kind, payload = self._events.get_nowait()
-            except queue.Empty:
+                msg = self._queue.get_nowait()
+            except (queue.Empty, EOFError, OSError):
                 break
-            if kind == "event":
-                if payload.kind == "progress":
-                    latest = payload
-                else:
-                    self.finished.emit(payload)
-            elif kind == "error":
-                self.failed.emit(payload)
+            kind = msg[0]
+            run = self.run
+            if kind == "progress":
+                _, ev, first, losses = msg
+                run.losses[first:first + len(losses)] = losses
+                run.step, run.best_loss, run.last_event = ev.step, ev.best_loss, ev
+                if ev.kind == "progress":
+                    latest = ev
             elif kind == "end":
-                self._timer.stop()
-                self._set_state("idle")
+                _, ev, path, recipe = msg
+                run.final_path, run.recipe, run.last_event = path, recipe, ev
+                if ev is not None:
+                    run.step, run.best_loss = ev.step, ev.best_loss
+                self._finish()
+                if ev is not None:
+                    self.finished.emit(ev)
+                return
+            elif kind == "snapshot":
+                try:
+                    self.weightsReady.emit(run.checkpoint(msg[1]))
+                except CheckpointError as e:
+                    self.failed.emit(f"could not read the current weights: {e}")
+            elif kind in ("error", "snapshot-error"):
+                self.failed.emit(msg[1])
+                if kind == "error":
+                    self._finish()
+                    return
         if latest is not None:
             self.progress.emit(latest)
+        if self._proc is not None and not self._proc.is_alive() and self._state != "idle":
+            # The child ended without saying so (killed, out of memory): report it, stay usable.
+            self._finish()
+            self.failed.emit("the training process ended unexpectedly")
+
+    def _finish(self) -> None:
+        self._timer.stop()
+        if self._proc is not None:
+            self._proc.join(5.0)
+        self._set_state("idle")
 
     def pause(self) -> None:
-        if self.trainer is not None and self.is_busy():
-            self.trainer.pause()
+        if self.is_busy():
+            self._send("pause")
             self._set_state("paused")
 
     def resume(self) -> None:
-        if self.trainer is not None and self.is_busy():
-            self.trainer.resume()
+        if self.is_busy():
+            self._send("resume")
             self._set_state("running")
 
     def stop(self) -> None:
-        if self.trainer is not None and self.is_busy():
-            self.trainer.stop()
+        if self.is_busy():
+            self._send("stop")
             self._set_state("stopping")
 
-    def current_weights(self):
-        """A copy of the model as it is now (for "use current weights" during training)."""
-        if self.trainer is None:
-            return None
-        return copy.deepcopy(self.trainer.model).cpu().eval()
+    def request_weights(self) -> bool:
+        """Ask the worker for its current weights; ``weightsReady`` brings them. False when not training."""
+        if not self.is_busy():
+            return False
+        self._send("snapshot")
+        return True
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
-        """Stop and wait for the worker (on window close). True when the thread has ended."""
-        if self.trainer is not None:
-            self.trainer.stop()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
+        """Stop the worker and wait for it (on window close). True when the process has ended."""
+        if self._proc is not None:
+            self._send("stop")
+            self._proc.join(timeout_s)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join(2.0)
         self._timer.stop()
-        self._drain()
-        return self._thread is None or not self._thread.is_alive()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._queue is not None:
+            self._queue.close()
+            self._queue.cancel_join_thread()
+            self._queue = None
+        self._set_state("idle")
+        self._cleanup_dir()
+        return self._proc is None or not self._proc.is_alive()
+
+    def _cleanup_dir(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None

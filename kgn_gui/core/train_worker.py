@@ -1,0 +1,94 @@
+"""Training in a child process: the entry point the window's training controller spawns.
+
+Why a process and not a thread: on two cores a training thread inside the GUI process shares
+the GIL, the garbage collector and the allocator with the event loop, and the loop stalled for
+11–62 ms (bench/ui_frame_rate.py); with training in its own process the loop's longest gap
+stays near its idle 6 ms. A crash in training can no longer take the window down either.
+
+Protocol. The parent sends commands over a pipe: "pause", "resume", "stop", "snapshot". The
+child answers on a queue with tuples:
+
+* ("progress", TrainEvent, first, losses): ``losses`` are the per-step losses of steps
+  first+1 … first+len(losses) not sent before;
+* ("snapshot", path): the current weights, saved as a model file (for "use current weights");
+* ("end", TrainEvent, path, recipe): training finished (done, stopped or diverged) and its best
+  weights are saved at ``path``;
+* ("error", message): training could not start or failed; nothing more follows.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from pathlib import Path
+
+
+def train_worker(job: dict, out_q, ctrl) -> None:
+    """Child-process main. job: spec (dict), config (dict), source (key, value range, image size)
+    or data (Dataset fields), threads, out_dir."""
+    try:
+        import torch
+
+        torch.set_num_threads(int(job.get("threads", 1)))
+        from .checkpoint import save_checkpoint
+        from .data import Dataset, open_source
+        from .models import ModelSpec
+        from .train import TrainConfig, Trainer
+
+        if job.get("source") is not None:
+            key, vr, size = job["source"]
+            ds = open_source(key, tuple(vr), image_size=tuple(size))
+        else:
+            ds = Dataset(**job["data"])
+        spec = ModelSpec.from_dict(job["spec"])
+        cfg = job["config"]
+        cfg = TrainConfig(**{**cfg, "betas": tuple(cfg["betas"])})
+        tr = Trainer(spec, ds, cfg)
+    except Exception as e:  # the parent shows this as a dialog: a message, not a traceback
+        out_q.put(("error", f"training could not start: {e}"))
+        return
+
+    out_dir = Path(job["out_dir"])
+    snapshots = [0]
+
+    def save(model, name: str) -> str:
+        path = out_dir / f"{name}.safetensors"
+        save_checkpoint(path, model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(), name=name)
+        return str(path)
+
+    def control() -> None:
+        while True:
+            try:
+                cmd = ctrl.recv()
+            except (EOFError, OSError):  # the parent went away: stop, never train on as an orphan
+                tr.stop()
+                return
+            if cmd == "pause":
+                tr.pause()
+            elif cmd == "resume":
+                tr.resume()
+            elif cmd == "stop":
+                tr.stop()
+            elif cmd == "snapshot":
+                snapshots[0] += 1
+                try:
+                    out_q.put(("snapshot", save(copy.deepcopy(tr.model), f"snapshot-{snapshots[0]}")))
+                except Exception as e:
+                    out_q.put(("snapshot-error", str(e)))
+
+    threading.Thread(target=control, name="kgn-train-control", daemon=True).start()
+    sent = 0
+    last = None
+    try:
+        for ev in tr.run():
+            n = tr.step
+            kind = "progress"
+            out_q.put((kind, ev, sent, tr.losses[sent:n].copy()))
+            sent = n
+            last = ev
+        path = save(tr.model, "trained")
+        out_q.put(("end", last, path, tr.recipe()))
+    except Exception as e:
+        out_q.put(("error", f"training failed: {type(e).__name__}: {e}"))
+    finally:
+        out_q.close()
+        out_q.join_thread()  # everything put is flushed to the parent before the process ends
