@@ -476,6 +476,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self._training_data = ds
         tp.loss_curve.setData([], [])
+        tp._y_state = None
         source = (tp.source_key(), vr, ds.shape[1:] if len(ds.shape) == 3 else (28, 28))
         if self.training.start(spec, ds, cfg, source=source):
             self.training_dock.show()

@@ -24,6 +24,28 @@ CURVE_TIPS = {
 }
 
 
+def fit_y_range(plot: pg.PlotWidget, lo: float, hi: float, current: tuple | None) -> tuple:
+    """Auto-range on y with hysteresis; returns the new state to pass back next time.
+
+    The range changes only when the data leave it or use less than a third of it (on a log axis, when
+    they span a decade less than it), so the axis is rarely laid out again — re-laying out ticks is most
+    of a pyqtgraph plot's repaint cost. Log axes span at least ~2.5 decades: under that pyqtgraph labels
+    its minor ticks and they crowd."""
+    log = plot.getPlotItem().ctrl.logYCheck.isChecked()
+    if log:
+        lo, hi = np.log10(max(lo, 1e-9)), np.log10(max(hi, 1e-9))
+    span = max(hi - lo, 1e-12)
+    if current is not None and current[2] == log and current[0] <= lo and hi <= current[1] and (
+            current[1] - current[0]) < 3 * span + (1.0 if log else 0.0):
+        return current
+    pad = 0.25 if log else 0.1 * span
+    if log and hi - lo < 2.0:
+        mid = (hi + lo) / 2
+        lo, hi = mid - 1.0, mid + 1.0
+    plot.setYRange(lo - pad, hi + pad, padding=0)
+    return (lo - pad, hi + pad, log)
+
+
 class CurvePlot(pg.PlotWidget):
     """Mean curve + 10–90 % band of one measure, with a step cursor and a hover readout."""
 
@@ -87,22 +109,7 @@ class CurvePlot(pg.PlotWidget):
         self._fit_y(float(p10.min()), float(p90.max()))
 
     def _fit_y(self, lo: float, hi: float) -> None:
-        """Like auto-range on y, with hysteresis: the range changes only when the data leave it or use
-        less than a third of it (a log axis: a factor of 3), so the axis is rarely laid out again."""
-        log = self.getPlotItem().ctrl.logYCheck.isChecked()
-        if log:
-            lo, hi = np.log10(max(lo, 1e-9)), np.log10(max(hi, 1e-9))
-        cur = self._y_range
-        span = max(hi - lo, 1e-12)
-        if cur is not None and cur[2] == log and cur[0] <= lo and hi <= cur[1] and (cur[1] - cur[0]) < 3 * span + (
-                1.0 if log else 0.0):
-            return
-        pad = 0.25 if log else 0.1 * span
-        if log and hi - lo < 1.5:  # under ~1.5 decades the log axis crowds its minor tick labels
-            mid = (hi + lo) / 2
-            lo, hi = mid - 0.75, mid + 0.75
-        self._y_range = (lo - pad, hi + pad, log)
-        self.setYRange(lo - pad, hi + pad, padding=0)
+        self._y_range = fit_y_range(self, lo, hi, self._y_range)
 
     def set_cursor(self, t: int) -> None:
         self.cursor.setValue(t)

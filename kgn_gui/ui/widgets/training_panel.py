@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtWidgets
 from ...core.data import POINT_PRESETS
 from ...core.models import ModelSpec, spec_parameter_count
 from ...core.train import TrainConfig
+from .plots import fit_y_range
 
 SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [
     (f"points: {k}", f"points:{k}") for k in POINT_PRESETS]
@@ -135,6 +136,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.loss_curve.setDownsampling(auto=True, method="peak")
         self.loss_curve.setClipToView(True)
         self.loss_plot.setMinimumHeight(140)
+        self.loss_plot.enableAutoRange(y=False)
+        self._y_state = None
 
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -202,7 +205,9 @@ class TrainingPanel(QtWidgets.QWidget):
             n = ev.step
             y = losses[:n]
             ok = np.isfinite(y) & (y > 0)
-            self.loss_curve.setData(np.arange(1, n + 1)[ok], y[ok], skipFiniteCheck=True)
+            if ok.any():
+                self.loss_curve.setData(np.arange(1, n + 1)[ok], y[ok], skipFiniteCheck=True)
+                self._y_state = fit_y_range(self.loss_plot, float(y[ok].min()), float(y[ok].max()), self._y_state)
 
     def show_message(self, text: str) -> None:
         self.status.setText(text)
