@@ -20,6 +20,11 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default=None)
     ap.add_argument("--inspect", type=int, default=9)
     ap.add_argument("--size", default="1400x900")
+    ap.add_argument("--chains", type=int, default=64)
+    ap.add_argument("--start", default="uniform", choices=["uniform", "normal"])
+    ap.add_argument("--noise", default="normal")
+    ap.add_argument("--eps", type=float, default=0.01)
+    ap.add_argument("--background", default=None, help="2-D points background: 'loss landscape' or 'basins'")
     args = ap.parse_args(argv)
     from PySide6 import QtCore, QtWidgets
 
@@ -31,6 +36,12 @@ def main(argv=None) -> int:
     w = MainWindow(args.model, restore_settings=False)
     w.resize(*map(int, args.size.split("x")))
     w.show()
+    w.transport.set_noise(args.noise, args.eps)
+    w.start_panel.n.setValue(args.chains)
+    w.start_panel.kind.setCurrentText(args.start)
+    w.start_panel.request_random()
+    if args.background:
+        w.points_view.background.setCurrentText(args.background)
     w.chain.step_by(args.steps)
     if args.inspect >= 0:
         w.grid.tileClicked.emit(args.inspect)

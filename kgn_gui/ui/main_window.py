@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .. import __version__
 from ..core.chain import ChainConfig, ChainError
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from ..core.data import DataError, Dataset, load_mnist, open_source
+from ..core.data import DataError, Dataset, make_points, open_source
 from ..core.models import count_parameters
 from ..core.session import ChainSession
 from ..core.timeline import TimelineError
@@ -22,6 +22,7 @@ from .controllers.training import TrainingController
 from .widgets.chain_grid import ChainGrid
 from .widgets.inspector import Inspector
 from .widgets.plots import PlotsPanel
+from .widgets.points_view import PointsView
 from .widgets.start_panel import StartPanel
 from .widgets.training_panel import TrainingPanel
 from .widgets.transport import TransportBar
@@ -55,6 +56,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.chain = ChainController(self)
         self.training = TrainingController(self)
         self.grid = ChainGrid()
+        self.points_view = PointsView()
+        self._auto_use_training = False
         self.transport = TransportBar()
         self.training_panel = TrainingPanel()
         self.start_panel = StartPanel()
@@ -85,7 +88,12 @@ class MainWindow(QtWidgets.QMainWindow):
         central = QtWidgets.QWidget()
         v = QtWidgets.QVBoxLayout(central)
         v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.grid, 1)
+        self.views = QtWidgets.QTabWidget()
+        self.views.setDocumentMode(True)
+        self.views.addTab(self.grid, "Images")
+        self.views.addTab(self.points_view, "Points")
+        self.views.setTabToolTip(1, "The paper's 1-D and 2-D experiments: place points, train, watch the chains")
+        v.addWidget(self.views, 1)
         v.addWidget(self.transport)
         self.setCentralWidget(central)
         A = QtCore.Qt.DockWidgetArea
@@ -179,6 +187,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tr.noiseChanged.connect(self.on_noise_changed)
         tr.speedChanged.connect(ch.set_speed)
         self.grid.tileClicked.connect(self.inspect)
+        self.points_view.trainRequested.connect(self.train_points)
         self.start_panel.startRequested.connect(self.start_chains)
         tp, tc = self.training_panel, self.training
         tp.trainRequested.connect(self.start_training)
@@ -204,6 +213,10 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ data
     def dataset(self, key: str, value_range: tuple[float, float]) -> Dataset:
         """A data source in a value range, loaded once (raises DataError)."""
+        if key == "points:workspace":  # the Points tab's hand-placed points, as they are now
+            pv = self.points_view
+            lo, hi = pv.value_range
+            return make_points(pv.points, (lo, hi), name="workspace").to_range(tuple(value_range))
         k = (key, tuple(value_range))
         if k not in self._datasets:
             self._datasets[k] = open_source(key, tuple(value_range))
@@ -291,6 +304,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self.reset_chain(show_errors=True):
             self.checkpoint = old
             return False
+        if len(ck.spec.shape) == 1 and ck.spec.D <= 2:
+            pts = self.train_data.x if self.train_data is not None else None
+            self.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
+            self.views.setCurrentWidget(self.points_view)
+        else:
+            self.views.setCurrentWidget(self.grid)
         params = count_parameters(ck.model)
         self.model_label.setText(f"{ck.name} · MLP L={ck.spec.L} H={ck.spec.H} {ck.spec.bound} · "
                                  f"{params:,} parameters · {next(ck.model.parameters()).device}")
@@ -414,7 +433,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if s is None:
             return
         x = s.state(t)
-        self.grid.show_states(x, t)
+        if len(s.shape) == 3:
+            self.grid.show_states(x, t)
+        else:
+            self.points_view.show_states(x, t, history=s.state)
         now = time.perf_counter()
         # The slider paints in Python (it marks the burn-in): while playing, ~15 Hz is enough for it.
         if not self.chain.playing or now - self._last_slider_draw > 0.066:
@@ -477,7 +499,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._training_data = ds
         tp.loss_curve.setData([], [])
         tp._y_state = None
-        source = (tp.source_key(), vr, ds.shape[1:] if len(ds.shape) == 3 else (28, 28))
+        key = tp.source_key()
+        # The child re-opens a named source itself; hand-placed points travel as data.
+        source = None if key == "points:workspace" else (key, vr, ds.shape[1:] if len(ds.shape) == 3 else (28, 28))
         if self.training.start(spec, ds, cfg, source=source):
             self.training_dock.show()
             self.training_dock.raise_()
@@ -494,6 +518,30 @@ class MainWindow(QtWidgets.QMainWindow):
         if ev.kind == "diverged":
             self.show_error("Training diverged", ev.message)
         self.statusBar().showMessage(ev.message, 10_000)
+        if self._auto_use_training:
+            self._auto_use_training = False
+            self.use_trained_weights()
+
+    # The paper's recipes for its point experiments (PAPER.md): (L, H, bound, lr, steps, seed).
+    POINT_RECIPES = {"1d-sigmoid": (6, 10, "sigmoid", 1e-3, 2000, 0), "1d-tanh": (10, 10, "tanh", 1e-3, 2000, 3),
+                     "2d-corners": (6, 50, "sigmoid", 1e-3, 2000, 0), "2d-center": (2, 50, "sigmoid", 1e-3, 2000, 0)}
+
+    def train_points(self, preset: str) -> None:
+        """Train on the Points tab's points with the paper's recipe; the chain switches to the result."""
+        pv, tp = self.points_view, self.training_panel
+        L, H, bound, lr, steps, seed = self.POINT_RECIPES.get(
+            preset, (6, 50 if pv.points.shape[1] == 2 else 10, "sigmoid" if pv.value_range[0] >= 0 else "tanh",
+                     1e-3, 2000, 0))
+        tp.add_source("points: workspace (the Points tab)", "points:workspace")
+        tp.L.setValue(L)
+        tp.H.setValue(H)
+        tp.bound.setCurrentText(bound)
+        tp.lr.setValue(lr)
+        tp.steps.setValue(steps)
+        tp.batch.setValue(1000)
+        tp.seed.setValue(seed)
+        self._auto_use_training = True
+        self.start_training()
 
     def use_trained_weights(self) -> None:
         """Switch the chain to the model being trained (its current weights) or just trained (its best)."""

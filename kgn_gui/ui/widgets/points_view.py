@@ -1,0 +1,327 @@
+"""The Points workspace: the paper's 1-D and 2-D experiments, by hand.
+
+Edit the training points (click to add, drag to move, right-click to remove, or a preset), train,
+and watch over-generalization: in 1-D the output manifold f(x) against the identity with its flat
+(many-to-one) regions shaded, the loss manifold (f(x) − x)² beneath, the chains as dots moving
+along the x-axis, a cobweb of the selected chain and a histogram of chain positions; in 2-D the
+loss landscape or the basin map as a background, the vector field f(x) − x, and the chains as dots
+with fading trails. The transport bar drives it like the image grid.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from ...core.data import POINT_PRESETS
+from ...core.points import (basin_map, basin_occupancy, cobweb, flat_regions, loss_landscape, loss_manifold,
+                            output_manifold, vector_field)
+
+BASIN_COLOURS = [(76, 201, 240), (247, 37, 133), (144, 190, 109), (155, 93, 229), (67, 97, 238),
+                 (241, 91, 181), (0, 187, 249), (254, 228, 64)]
+TRAIL = 8
+
+
+class EditViewBox(pg.ViewBox):
+    """A ViewBox whose left-drag moves the training point under the mouse (and does not pan)."""
+
+    def __init__(self, owner: "PointsView", **kw):
+        super().__init__(**kw)
+        self.owner = owner
+        self._drag = None
+
+    def mouseDragEvent(self, ev, axis=None):
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        p = self.mapSceneToView(ev.scenePos())
+        if ev.isStart():
+            self._drag = self.owner.point_near(p.x(), p.y(), ev.buttonDownScenePos())
+            if self._drag is None:
+                ev.ignore()
+                return
+        ev.accept()
+        if self._drag is not None:
+            self.owner.move_point(self._drag, p.x(), p.y(), final=ev.isFinish())
+            if ev.isFinish():
+                self._drag = None
+
+
+class PointsView(QtWidgets.QWidget):
+    """Shows a points model; edits the training points. ``pointsChanged`` after every edit."""
+
+    pointsChanged = QtCore.Signal()
+    trainRequested = QtCore.Signal(str)  # the preset name, or "" for hand-made points
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.points = np.array(POINT_PRESETS["1d-sigmoid"][0], np.float32)
+        self.value_range = POINT_PRESETS["1d-sigmoid"][1]
+        self.preset = "1d-sigmoid"
+        self.model = None
+        self.dim = 1
+        self.selected_chain = 0
+        self._trails: list[np.ndarray] = []
+
+        self.preset_box = QtWidgets.QComboBox()
+        self.preset_box.addItems(list(POINT_PRESETS) + ["custom 1-D", "custom 2-D"])
+        self.preset_box.setToolTip("The paper's point sets, or your own: click to add a point, drag to move it, "
+                                   "right-click to remove it")
+        self.preset_box.currentTextChanged.connect(self.load_preset)
+        self.train_button = QtWidgets.QPushButton("Train on these points")
+        self.train_button.setToolTip("Train with the paper's recipe for this kind of experiment (Training dock)")
+        self.train_button.clicked.connect(lambda: self.trainRequested.emit(self.preset))
+        self.background = QtWidgets.QComboBox()
+        self.background.addItems(["loss landscape", "basins"])
+        self.background.setToolTip("2-D background: ‖f(x) − x‖² (dark = fixed points), or the basin map: the "
+                                   "training point each grid point's noise-free chain reaches (grey: none)")
+        self.background.currentTextChanged.connect(lambda _: self._draw_background())
+        self.info = QtWidgets.QLabel("")
+        self.info.setWordWrap(True)
+        bar = QtWidgets.QHBoxLayout()
+        bar.addWidget(QtWidgets.QLabel("Points"))
+        bar.addWidget(self.preset_box)
+        bar.addWidget(self.train_button)
+        bar.addWidget(QtWidgets.QLabel("2-D background"))
+        bar.addWidget(self.background)
+        bar.addStretch(1)
+
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget.setBackground("#1e1e1e")
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addLayout(bar)
+        lay.addWidget(self.layout_widget, 1)
+        lay.addWidget(self.info)
+        self._build(1)
+        self.layout_widget.scene().sigMouseClicked.connect(self._clicked)
+
+    # ------------------------------------------------------------------ plots
+    def _build(self, dim: int) -> None:
+        self.dim = dim
+        lw = self.layout_widget
+        lw.clear()
+        lo, hi = self.value_range
+        self.vb = EditViewBox(self)
+        self.main = lw.addPlot(row=0, col=0, viewBox=self.vb)
+        self.main.showGrid(x=True, y=True, alpha=0.2)
+        self.main.setXRange(lo, hi, padding=0.02)
+        self.main.setYRange(lo, hi, padding=0.02)
+        self.vb.setMouseEnabled(x=False, y=False)
+        self.vb.setMenuEnabled(False)
+        self.train_scatter = pg.ScatterPlotItem(size=14, pen=pg.mkPen("w", width=1.5), brush=pg.mkBrush(255, 209, 102))
+        self.train_scatter.setZValue(20)
+        self.chain_scatter = pg.ScatterPlotItem(size=6, pen=None)
+        self.chain_scatter.setZValue(15)
+        if dim == 1:
+            self.main.setTitle("output manifold f(x) (white: identity, shaded: flat, many-to-one regions)", size="9pt")
+            self.main.setLabel("bottom", "x")
+            self.main.setLabel("left", "f(x)")
+            self.identity = self.main.plot([lo, hi], [lo, hi], pen=pg.mkPen("#bbbbbb", style=QtCore.Qt.PenStyle.DashLine))
+            self.manifold = self.main.plot(pen=pg.mkPen("#4cc9f0", width=2.5))
+            self.cobweb_curve = self.main.plot(pen=pg.mkPen("#ff9f1c", width=1.2))
+            self.flat_items: list = []
+            self.main.addItem(self.train_scatter)
+            self.main.addItem(self.chain_scatter)
+            self.loss_plot = lw.addPlot(row=1, col=0)
+            self.loss_plot.setTitle("loss manifold (f(x) − x)²", size="9pt")
+            self.loss_plot.setLogMode(y=True)
+            self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
+            self.loss_plot.setXLink(self.main)
+            self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f72585", width=2))
+            self.hist_plot = lw.addPlot(row=2, col=0)
+            self.hist_plot.setTitle("chain positions at the current step", size="9pt")
+            self.hist_plot.setXLink(self.main)
+            self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0, brush=(255, 159, 28, 150),
+                                                  pen=pg.mkPen("#ff9f1c"))
+            for small in (self.loss_plot, self.hist_plot):
+                small.setMaximumHeight(95)
+        else:
+            self.main.setTitle("chains (orange, with trails) over f(x) − x arrows", size="9pt")
+            self.main.setAspectLocked(True)
+            self.bg = pg.ImageItem(axisOrder="row-major")
+            self.bg.setZValue(-10)
+            self.main.addItem(self.bg)
+            self.arrows = self.main.plot(pen=pg.mkPen((230, 230, 230, 170), width=1), connect="pairs")
+            self.heads = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(230, 230, 230, 170))
+            self.main.addItem(self.heads)
+            self.trail_scatter = pg.ScatterPlotItem(size=4, pen=None)
+            self.trail_scatter.setZValue(14)
+            self.main.addItem(self.trail_scatter)
+            self.main.addItem(self.train_scatter)
+            self.main.addItem(self.chain_scatter)
+        self._draw_points()
+
+    # ------------------------------------------------------------------ model
+    def set_model(self, model, points: np.ndarray | None, value_range, name: str = "") -> None:
+        """Show a points model (None clears). ``points``: its training points, if known; ``name``: its data set."""
+        self.model = model
+        if points is not None:
+            self.points = np.asarray(points, np.float32).reshape(len(points), -1)
+        self.preset = name if name in POINT_PRESETS else ""
+        self.preset_box.blockSignals(True)
+        self.preset_box.setCurrentText(self.preset or ("custom 2-D" if self.points.shape[1] == 2 else "custom 1-D"))
+        self.preset_box.blockSignals(False)
+        self.value_range = tuple(value_range)
+        dim = self.points.shape[1] if model is None else next(model.parameters()).shape[1]
+        self._build(dim)
+        self._trails = []
+        self._draw_model()
+
+    def _draw_model(self) -> None:
+        if self.model is None:
+            self.info.setText("No points model loaded: pick a preset or click to place points, then train.")
+            return
+        lo, hi = self.value_range
+        if self.dim == 1:
+            x, fx = output_manifold(self.model, self.value_range)
+            self.manifold.setData(x, fx)
+            _, loss = loss_manifold(self.model, self.value_range)
+            self.loss_curve.setData(x, np.maximum(loss, 1e-16))
+            for item in self.flat_items:
+                self.main.removeItem(item)
+            self.flat_items = []
+            flats = flat_regions(x, fx)
+            for a, b in flats:
+                r = pg.LinearRegionItem((a, b), movable=False, brush=pg.mkBrush(76, 201, 240, 40), pen=pg.mkPen(None))
+                r.setZValue(-10)
+                self.main.addItem(r)
+                self.flat_items.append(r)
+            basins = basin_map(self.model, self.points, self.value_range, n=201, steps=50)
+            occ = basin_occupancy(basins, len(self.points))
+            self.info.setText("flat regions: " + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
+                              + " · share of the line whose chain reaches each point: "
+                              + ", ".join(f"{p[0]:.2f}: {100 * o:.0f}%" for p, o in zip(self.points, occ))
+                              + f" · none: {100 * occ[-1]:.0f}%")
+        else:
+            P, V = vector_field(self.model, self.value_range, n=21)
+            seg = np.empty((2 * len(P), 2), np.float32)
+            seg[0::2], seg[1::2] = P, P + V
+            self.arrows.setData(seg[:, 0], seg[:, 1])
+            self.heads.setData((P + V)[:, 0], (P + V)[:, 1])
+            self._landscape = loss_landscape(self.model, self.value_range, n=101)
+            self._basins = basin_map(self.model, self.points, self.value_range, n=101, steps=50)
+            occ = basin_occupancy(self._basins, len(self.points))
+            self.info.setText("basin occupancy (share of the plane whose noise-free chain reaches each point): "
+                              + ", ".join(f"({p[0]:.2f}, {p[1]:.2f}): {100 * o:.0f}%" for p, o in zip(self.points, occ))
+                              + f" · none: {100 * occ[-1]:.0f}%")
+            self._draw_background()
+
+    def _draw_background(self) -> None:
+        if self.dim != 2 or self.model is None:
+            return
+        lo, hi = self.value_range
+        if self.background.currentText() == "basins":
+            rgb = np.full(self._basins.shape + (3,), 70, np.uint8)
+            for i in range(len(self.points)):
+                rgb[self._basins == i] = BASIN_COLOURS[i % len(BASIN_COLOURS)]
+            self.bg.setImage(rgb, autoLevels=False, levels=(0, 255))
+        else:
+            L = np.log10(self._landscape + 1e-8)
+            self.bg.setImage(L, autoLevels=True)
+            self.bg.setColorMap(pg.colormap.get("viridis"))
+        n = self._basins.shape[0]
+        step = (hi - lo) / (n - 1)
+        self.bg.setRect(QtCore.QRectF(lo - step / 2, lo - step / 2, (hi - lo) + step, (hi - lo) + step))
+
+    # ------------------------------------------------------------------ chains
+    def show_states(self, x: np.ndarray, t: int, history=None) -> None:
+        """x: N×d chain states at step t. history(t) → states, for the trails and the cobweb."""
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            return
+        lo, hi = self.value_range
+        if self.dim == 1:
+            pos = x[:, 0]
+            self.chain_scatter.setData(pos, np.full_like(pos, lo), brush=pg.mkBrush(255, 159, 28, 200))
+            counts, edges = np.histogram(pos, bins=60, range=(lo, hi))
+            self.hist_curve.setData(edges, counts)
+            if self.model is not None and history is not None and len(x):
+                i = min(self.selected_chain, len(x) - 1)
+                start = history(0)[i, 0]
+                path = cobweb(self.model, start, min(t, 60), self.value_range)
+                self.cobweb_curve.setData(path[:, 0], path[:, 1])
+        else:
+            self.chain_scatter.setData(x[:, 0], x[:, 1], brush=pg.mkBrush(255, 159, 28, 230))
+            if history is not None:
+                pts, brushes = [], []
+                for k in range(1, TRAIL + 1):
+                    if t - k < 0:
+                        break
+                    h = history(t - k)
+                    pts.append(h)
+                    alpha = int(180 * (1 - k / (TRAIL + 1)))
+                    brushes += [pg.mkBrush(255, 159, 28, alpha)] * len(h)
+                if pts:
+                    P = np.concatenate(pts)
+                    self.trail_scatter.setData(P[:, 0], P[:, 1], brush=brushes)
+                else:
+                    self.trail_scatter.setData([], [])
+
+    # ------------------------------------------------------------------ editing
+    def load_preset(self, name: str) -> None:
+        if name in POINT_PRESETS:
+            pts, vr = POINT_PRESETS[name]
+            self.preset = name
+            self.points = np.array(pts, np.float32)
+            self.value_range = vr
+        elif name == "custom 1-D":
+            self.preset, self.points, self.value_range = "", np.array([[0.5]], np.float32), (0.0, 1.0)
+        else:
+            self.preset, self.points, self.value_range = "", np.array([[0.5, 0.5]], np.float32), (0.0, 1.0)
+        self.model = None
+        self._build(self.points.shape[1])
+        self._draw_model()
+        self.pointsChanged.emit()
+
+    def _draw_points(self) -> None:
+        if self.dim == 1:
+            self.train_scatter.setData(self.points[:, 0], self.points[:, 0])
+        else:
+            self.train_scatter.setData(self.points[:, 0], self.points[:, 1])
+
+    def _view_xy(self, x: float, y: float) -> np.ndarray:
+        lo, hi = self.value_range
+        x = float(np.clip(x, lo, hi))
+        return np.array([x], np.float32) if self.dim == 1 else np.array([x, float(np.clip(y, lo, hi))], np.float32)
+
+    def point_near(self, x: float, y: float, scene_pos=None, radius_px: float = 12.0) -> int | None:
+        """Index of the training point within ``radius_px`` pixels of view coordinates (x, y), if any."""
+        if not len(self.points):
+            return None
+        shown = np.stack([self.points[:, 0], self.points[:, 0] if self.dim == 1 else self.points[:, 1]], axis=1)
+        px = self.vb.viewPixelSize()
+        d = np.hypot((shown[:, 0] - x) / px[0], (shown[:, 1] - y) / px[1])
+        i = int(np.argmin(d))
+        return i if d[i] <= radius_px else None
+
+    def add_point(self, x: float, y: float) -> None:
+        self.points = np.vstack([self.points, self._view_xy(x, y)[None]])
+        self._edited()
+
+    def move_point(self, i: int, x: float, y: float, final: bool = True) -> None:
+        self.points[i] = self._view_xy(x, y)
+        self._draw_points()
+        if final:
+            self._edited()
+
+    def remove_point(self, i: int) -> None:
+        if len(self.points) > 1:
+            self.points = np.delete(self.points, i, axis=0)
+            self._edited()
+
+    def _edited(self) -> None:
+        self.preset = ""
+        self._draw_points()
+        self.pointsChanged.emit()
+
+    def _clicked(self, ev) -> None:
+        if not self.main.sceneBoundingRect().contains(ev.scenePos()):
+            return
+        p = self.vb.mapSceneToView(ev.scenePos())
+        i = self.point_near(p.x(), p.y())
+        if ev.button() == QtCore.Qt.MouseButton.RightButton and i is not None:
+            self.remove_point(i)
+            ev.accept()
+        elif ev.button() == QtCore.Qt.MouseButton.LeftButton and i is None:
+            self.add_point(p.x(), p.y())
+            ev.accept()

@@ -1,0 +1,112 @@
+"""The Points workspace: the paper's 1-D and 2-D experiments in the window."""
+import numpy as np
+import pytest
+from PySide6 import QtCore, QtWidgets
+
+from kgn_gui.ui.main_window import MainWindow
+from tests.conftest import MODELS
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, mnist_model_path, errors):
+    w = MainWindow(mnist_model_path, restore_settings=False)
+    qtbot.addWidget(w)
+    w.resize(1300, 950)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):
+    assert window.load_model(MODELS / "1d-sigmoid.safetensors")
+    pv = window.points_view
+    assert window.views.currentWidget() is pv and pv.dim == 1
+    assert pv.preset_box.currentText() == "1d-sigmoid"
+    x, fx = pv.manifold.getData()
+    assert len(x) == 501 and fx.min() >= 0 and fx.max() <= 1
+    assert pv.flat_items, "the flat (many-to-one) region around 0.2 is shaded"
+    _, loss = pv.loss_curve.getData()
+    assert loss[np.argmin(np.abs(x - 0.2))] < 1e-6
+    assert np.allclose(np.sort(pv.points[:, 0]), [0.2, 0.8])
+
+
+def test_1d_chains_move_along_the_axis_and_land_on_the_points(window):
+    window.load_model(MODELS / "1d-sigmoid.safetensors")
+    window.transport.set_noise("none", 0.0)
+    window.on_noise_changed("none", 0.0)
+    sp = window.start_panel
+    sp.kind.setCurrentText("normal")
+    sp.n.setValue(200)
+    sp.request_random()
+    window.chain.step_by(30)
+    window.chain.redraw()
+    window.on_step_shown(30)
+    pv = window.points_view
+    xs, ys = pv.chain_scatter.getData()
+    assert len(xs) == 200 and np.allclose(ys, 0.0)
+    d = np.minimum(np.abs(xs - 0.2), np.abs(xs - 0.8))
+    assert (d < 0.01).mean() >= 0.95
+    counts = pv.hist_curve.getData()[1]
+    assert counts.sum() == 200
+    cx, cy = pv.cobweb_curve.getData()
+    assert len(cx) > 10  # the selected chain's cobweb
+
+
+def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
+    window.load_model(MODELS / "2d-corners.safetensors")
+    pv = window.points_view
+    assert pv.dim == 2 and pv.preset_box.currentText() == "2d-corners"
+    ax, ay = pv.arrows.getData()
+    assert len(ax) == 2 * 21 * 21
+    assert pv._basins.shape == (101, 101) and pv._landscape.shape == (101, 101)
+    for i in range(4):
+        assert (pv._basins == i).any()
+    pv.background.setCurrentText("basins")
+    assert pv.bg.image.shape == (101, 101, 3)
+    pv.background.setCurrentText("loss landscape")
+    assert pv.bg.image.shape == (101, 101)
+    window.chain.step_by(5)
+    window.on_step_shown(5)
+    tx, _ = pv.trail_scatter.getData()
+    assert len(tx) == 5 * window.session.n
+
+
+def test_points_can_be_added_moved_and_removed_by_mouse(window, qtbot):
+    pv = window.points_view
+    window.views.setCurrentWidget(pv)
+    pv.preset_box.setCurrentText("custom 2-D")
+    qtbot.wait(50)
+    assert pv.points.shape == (1, 2)
+    vb = pv.vb
+
+    def to_widget(x, y):
+        scene = vb.mapViewToScene(QtCore.QPointF(x, y))
+        return pv.layout_widget.mapFromScene(scene)
+
+    qtbot.mouseClick(pv.layout_widget.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=to_widget(0.25, 0.75))
+    assert pv.points.shape == (2, 2) and np.allclose(pv.points[1], [0.25, 0.75], atol=0.02)
+    pv.move_point(1, 0.3, 0.7)
+    assert np.allclose(pv.points[1], [0.3, 0.7])
+    qtbot.mouseClick(pv.layout_widget.viewport(), QtCore.Qt.MouseButton.RightButton, pos=to_widget(0.3, 0.7))
+    assert pv.points.shape == (1, 2)
+
+
+def test_training_on_the_points_tab_switches_the_chain_to_the_result(window, qtbot):
+    pv = window.points_view
+    pv.preset_box.setCurrentText("custom 1-D")
+    pv.add_point(0.2, 0.2)
+    pv.add_point(0.9, 0.9)
+    with qtbot.waitSignal(window.modelChanged, timeout=120_000):
+        pv.train_button.click()
+    ck = window.checkpoint
+    assert ck.spec.D == 1 and ck.spec.bound == "sigmoid" and window.views.currentWidget() is pv
+    assert window.training_panel.source_key() == "points:workspace"
+    assert pv.points.shape == (3, 1)
