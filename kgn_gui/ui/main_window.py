@@ -57,6 +57,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training = TrainingController(self)
         self.grid = ChainGrid()
         self.points_view = PointsView()
+        self.compare_view = PointsView(read_only=True)  # the second depth, side by side
+        self.compare_view.hide()
+        self.compare_session: ChainSession | None = None
+        self._compare_pending: list[int] = []
         self._auto_use_training = False
         self.transport = TransportBar()
         self.training_panel = TrainingPanel()
@@ -91,7 +95,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.views = QtWidgets.QTabWidget()
         self.views.setDocumentMode(True)
         self.views.addTab(self.grid, "Images")
-        self.views.addTab(self.points_view, "Points")
+        self.points_split = QtWidgets.QSplitter()
+        self.points_split.addWidget(self.points_view)
+        self.points_split.addWidget(self.compare_view)
+        self.views.addTab(self.points_split, "Points")
         self.views.setTabToolTip(1, "The paper's 1-D and 2-D experiments: place points, train, watch the chains")
         v.addWidget(self.views, 1)
         v.addWidget(self.transport)
@@ -188,6 +195,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tr.speedChanged.connect(ch.set_speed)
         self.grid.tileClicked.connect(self.inspect)
         self.points_view.trainRequested.connect(self.train_points)
+        self.points_view.compareRequested.connect(self.compare_depths)
         self.start_panel.startRequested.connect(self.start_chains)
         tp, tc = self.training_panel, self.training
         tp.trainRequested.connect(self.start_training)
@@ -216,7 +224,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if key == "points:workspace":  # the Points tab's hand-placed points, as they are now
             pv = self.points_view
             lo, hi = pv.value_range
-            return make_points(pv.points, (lo, hi), name="workspace").to_range(tuple(value_range))
+            return make_points(pv.points, (lo, hi), name=pv.preset or "workspace").to_range(tuple(value_range))
         k = (key, tuple(value_range))
         if k not in self._datasets:
             self._datasets[k] = open_source(key, tuple(value_range))
@@ -225,6 +233,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def _training_data_for(self, ck: Checkpoint) -> Dataset | None:
         name = str(ck.meta.get("dataset", ""))
         vr = ck.value_range
+        run = self.training.run
+        if run is not None and run.dataset.name == name and run.dataset.D == ck.spec.D:
+            return run.dataset  # just trained on it (e.g. the Points tab's hand-placed points)
         try:
             if name.startswith("mnist"):
                 split = "test" if name.startswith("mnist-test") else "train"
@@ -292,8 +303,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("chain/last_model", str(Path(path).resolve()))
         return True
 
-    def set_model(self, ck: Checkpoint) -> bool:
+    def set_model(self, ck: Checkpoint, keep_comparison: bool = False) -> bool:
         """Make ``ck`` the current model and restart the chains from the start panel's settings."""
+        if not keep_comparison:
+            self.drop_comparison()
         old = self.checkpoint
         self.checkpoint = ck
         self.train_data = self._training_data_for(ck)
@@ -307,7 +320,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if len(ck.spec.shape) == 1 and ck.spec.D <= 2:
             pts = self.train_data.x if self.train_data is not None else None
             self.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
-            self.views.setCurrentWidget(self.points_view)
+            self.views.setCurrentWidget(self.points_split)
         else:
             self.views.setCurrentWidget(self.grid)
         params = count_parameters(ck.model)
@@ -404,6 +417,12 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.show_error("Cannot start the chains", str(e))
             return False
         self._last_start = req
+        if self.compare_session is not None:
+            try:  # same start, same seed, same noise: only the depth differs
+                self.compare_session = ChainSession(self.compare_session.model, ck.spec.shape, ck.value_range, cfg,
+                                                    start_array=req.get("array"), train=self.train_data)
+            except (ChainError, TimelineError):
+                self.drop_comparison()
         self.chain.set_session(session)
         self.inspect(None)
         return True
@@ -419,6 +438,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def on_noise_changed(self, kind: str, eps: float) -> None:
         try:
             self.chain.set_noise(kind, eps)
+            if self.compare_session is not None:
+                self.compare_session.set_noise(kind, eps, at=min(self.chain.view_t, self.compare_session.t_max))
         except ChainError as e:
             self.show_error("Noise", str(e))
         self.settings.setValue("chain/noise", kind)
@@ -437,6 +458,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.grid.show_states(x, t)
         else:
             self.points_view.show_states(x, t, history=s.state)
+            cs = self.compare_session
+            if cs is not None:  # one locked timeline: the second depth follows the same step
+                if cs.t_max < t:
+                    cs.advance(t - cs.t_max)
+                self.compare_view.show_states(cs.state(t), t, history=cs.state)
         now = time.perf_counter()
         # The slider paints in Python (it marks the burn-in): while playing, ~15 Hz is enough for it.
         if not self.chain.playing or now - self._last_slider_draw > 0.066:
@@ -521,17 +547,28 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._auto_use_training:
             self._auto_use_training = False
             self.use_trained_weights()
+        if self._compare_pending and ev.kind == "done":
+            stage = self._compare_pending.pop(0)
+            if stage == -1:  # the second depth is trained: show it beside the first
+                self._show_comparison()
+            else:
+                self._compare_first = self.checkpoint
+                self.train_points(self.points_view.preset, depth=stage)
+        elif self._compare_pending:
+            self._compare_pending.clear()
 
     # The paper's recipes for its point experiments (PAPER.md): (L, H, bound, lr, steps, seed).
     POINT_RECIPES = {"1d-sigmoid": (6, 10, "sigmoid", 1e-3, 2000, 0), "1d-tanh": (10, 10, "tanh", 1e-3, 2000, 3),
                      "2d-corners": (6, 50, "sigmoid", 1e-3, 2000, 0), "2d-center": (2, 50, "sigmoid", 1e-3, 2000, 0)}
 
-    def train_points(self, preset: str) -> None:
-        """Train on the Points tab's points with the paper's recipe; the chain switches to the result."""
+    def train_points(self, preset: str, depth: int | None = None) -> None:
+        """Train on the Points tab's points with the paper's recipe (or another depth); the chain switches
+        to the result."""
         pv, tp = self.points_view, self.training_panel
         L, H, bound, lr, steps, seed = self.POINT_RECIPES.get(
             preset, (6, 50 if pv.points.shape[1] == 2 else 10, "sigmoid" if pv.value_range[0] >= 0 else "tanh",
                      1e-3, 2000, 0))
+        L = depth or L
         tp.add_source("points: workspace (the Points tab)", "points:workspace")
         tp.L.setValue(L)
         tp.H.setValue(H)
@@ -542,6 +579,34 @@ class MainWindow(QtWidgets.QMainWindow):
         tp.seed.setValue(seed)
         self._auto_use_training = True
         self.start_training()
+
+    def compare_depths(self, depth_a: int, depth_b: int) -> None:
+        """Train depth_a, then depth_b, on the Points tab's points; then show both on one timeline."""
+        self.drop_comparison()
+        self._compare_pending = [depth_b, -1]
+        self.train_points(self.points_view.preset, depth=depth_a)
+
+    def _show_comparison(self) -> None:
+        first, second = getattr(self, "_compare_first", None), self.checkpoint
+        if first is None or second is None:
+            return
+        # The first depth becomes the main chain again; the second runs beside it in lockstep.
+        self.compare_session = ChainSession(second.model, second.spec.shape, second.value_range,
+                                            self._chain_config(self._last_start), start_array=self._last_start.get("array"),
+                                            train=self.train_data)
+        self.set_model(first, keep_comparison=True)
+        pts = self.train_data.x if self.train_data is not None else None
+        self.compare_view.set_model(second.model, pts, second.value_range, name=self.points_view.preset)
+        self.compare_view.title.setText(f"L = {second.spec.L} (right) · same points, start and seed")
+        self.points_view.title.setText(f"L = {first.spec.L} (left)")
+        self.points_view.title.show()
+        self.compare_view.show()
+        self.chain.redraw()
+
+    def drop_comparison(self) -> None:
+        self.compare_session = None
+        self.compare_view.hide()
+        self.points_view.title.hide()
 
     def use_trained_weights(self) -> None:
         """Switch the chain to the model being trained (its current weights) or just trained (its best)."""
@@ -570,7 +635,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ck.meta["name"] = f"trained-L{ck.spec.L}-H{ck.spec.H}"
         if ds is not None:
             self._datasets.setdefault((ds.name, tuple(ds.value_range)), ds)
-        if self.set_model(ck):
+        if self.set_model(ck, keep_comparison=bool(self._compare_pending)):
             if ds is not None and ds.D == ck.spec.D:
                 self.train_data = ds
                 self.start_panel.set_dataset(ds)

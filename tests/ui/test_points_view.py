@@ -110,3 +110,28 @@ def test_training_on_the_points_tab_switches_the_chain_to_the_result(window, qtb
     assert ck.spec.D == 1 and ck.spec.bound == "sigmoid" and window.views.currentWidget() is pv
     assert window.training_panel.source_key() == "points:workspace"
     assert pv.points.shape == (3, 1)
+
+
+def test_depth_comparison_runs_two_models_on_one_locked_timeline(window, qtbot):
+    pv = window.points_view
+    pv.preset_box.setCurrentText("1d-sigmoid")
+    pv.depth_a.setValue(1)
+    pv.depth_b.setValue(6)
+    pv.compare_button.click()
+    qtbot.waitUntil(lambda: window.compare_session is not None and window.compare_view.isVisible(), timeout=180_000)
+    assert window.checkpoint.spec.L == 1 and window.compare_session.model is not window.checkpoint.model
+    assert "L = 6" in window.compare_view.title.text()
+    # Same start and seed: identical x_0; different depth: different x_t.
+    assert np.array_equal(window.session.state(0), window.compare_session.state(0))
+    window.chain.step_by(10)
+    window.on_step_shown(10)
+    assert window.compare_session.t_max >= 10
+    assert not np.array_equal(window.session.state(10), window.compare_session.state(10))
+    xs, _ = window.compare_view.chain_scatter.getData()
+    assert np.allclose(xs, window.compare_session.state(10)[:, 0])
+    # A new start restarts both sides from the same noise.
+    window.start_panel.seed.setValue(5)
+    window.start_panel.request_random()
+    assert np.array_equal(window.session.state(0), window.compare_session.state(0))
+    window.load_model(MODELS / "2d-corners.safetensors")
+    assert window.compare_session is None and not window.compare_view.isVisible()

@@ -36,7 +36,7 @@ class EditViewBox(pg.ViewBox):
             return
         p = self.mapSceneToView(ev.scenePos())
         if ev.isStart():
-            self._drag = self.owner.point_near(p.x(), p.y(), ev.buttonDownScenePos())
+            self._drag = None if self.owner.read_only else self.owner.point_near(p.x(), p.y())
             if self._drag is None:
                 ev.ignore()
                 return
@@ -52,9 +52,11 @@ class PointsView(QtWidgets.QWidget):
 
     pointsChanged = QtCore.Signal()
     trainRequested = QtCore.Signal(str)  # the preset name, or "" for hand-made points
+    compareRequested = QtCore.Signal(int, int)  # depths L_a, L_b
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, read_only: bool = False):
         super().__init__(parent)
+        self.read_only = read_only
         self.points = np.array(POINT_PRESETS["1d-sigmoid"][0], np.float32)
         self.value_range = POINT_PRESETS["1d-sigmoid"][1]
         self.preset = "1d-sigmoid"
@@ -84,12 +86,37 @@ class PointsView(QtWidgets.QWidget):
         bar.addWidget(self.train_button)
         bar.addWidget(QtWidgets.QLabel("2-D background"))
         bar.addWidget(self.background)
+        self.depth_a, self.depth_b = QtWidgets.QSpinBox(), QtWidgets.QSpinBox()
+        for box, v in ((self.depth_a, 2), (self.depth_b, 7)):
+            box.setRange(1, 32)
+            box.setValue(v)
+            box.setPrefix("L=")
+        self.compare_button = QtWidgets.QPushButton("Compare depths")
+        self.compare_button.setToolTip("Train two networks of these depths on the same points and show them side "
+                                       "by side: same start, same seed, one timeline (the paper: deeper "
+                                       "networks over-generalize more)")
+        self.compare_button.clicked.connect(lambda: self.compareRequested.emit(self.depth_a.value(),
+                                                                               self.depth_b.value()))
+        bar.addWidget(self.depth_a)
+        bar.addWidget(QtWidgets.QLabel("vs"))
+        bar.addWidget(self.depth_b)
+        bar.addWidget(self.compare_button)
         bar.addStretch(1)
+        self.title = QtWidgets.QLabel("")
+        self.title.setStyleSheet("font-weight: bold")
+        self.title.hide()
 
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.setBackground("#1e1e1e")
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
+        if read_only:
+            for i in range(bar.count()):
+                w = bar.itemAt(i).widget()
+                if w is not None:
+                    w.hide()
+            self.title.show()
+        lay.addWidget(self.title)
         lay.addLayout(bar)
         lay.addWidget(self.layout_widget, 1)
         lay.addWidget(self.info)
@@ -284,7 +311,7 @@ class PointsView(QtWidgets.QWidget):
         x = float(np.clip(x, lo, hi))
         return np.array([x], np.float32) if self.dim == 1 else np.array([x, float(np.clip(y, lo, hi))], np.float32)
 
-    def point_near(self, x: float, y: float, scene_pos=None, radius_px: float = 12.0) -> int | None:
+    def point_near(self, x: float, y: float, radius_px: float = 12.0) -> int | None:
         """Index of the training point within ``radius_px`` pixels of view coordinates (x, y), if any."""
         if not len(self.points):
             return None
@@ -315,7 +342,7 @@ class PointsView(QtWidgets.QWidget):
         self.pointsChanged.emit()
 
     def _clicked(self, ev) -> None:
-        if not self.main.sceneBoundingRect().contains(ev.scenePos()):
+        if self.read_only or not self.main.sceneBoundingRect().contains(ev.scenePos()):
             return
         p = self.vb.mapSceneToView(ev.scenePos())
         i = self.point_near(p.x(), p.y())
