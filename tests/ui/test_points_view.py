@@ -28,7 +28,7 @@ def window(qtbot, mnist_model_path, errors):
 def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):
     assert window.load_model(MODELS / "1d-sigmoid.safetensors")
     pv = window.points_view
-    assert window.views.currentWidget() is pv and pv.dim == 1
+    assert window.views.currentWidget() is window.points_split and pv.dim == 1
     assert pv.preset_box.currentText() == "1d-sigmoid"
     x, fx = pv.manifold.getData()
     assert len(x) == 501 and fx.min() >= 0 and fx.max() <= 1
@@ -81,7 +81,7 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
 
 def test_points_can_be_added_moved_and_removed_by_mouse(window, qtbot):
     pv = window.points_view
-    window.views.setCurrentWidget(pv)
+    window.views.setCurrentWidget(window.points_split)
     pv.preset_box.setCurrentText("custom 2-D")
     qtbot.wait(50)
     assert pv.points.shape == (1, 2)
@@ -107,7 +107,7 @@ def test_training_on_the_points_tab_switches_the_chain_to_the_result(window, qtb
     with qtbot.waitSignal(window.modelChanged, timeout=120_000):
         pv.train_button.click()
     ck = window.checkpoint
-    assert ck.spec.D == 1 and ck.spec.bound == "sigmoid" and window.views.currentWidget() is pv
+    assert ck.spec.D == 1 and ck.spec.bound == "sigmoid" and window.views.currentWidget() is window.points_split
     assert window.training_panel.source_key() == "points:workspace"
     assert pv.points.shape == (3, 1)
 
