@@ -97,6 +97,12 @@ class PointsView(QtWidgets.QWidget):
                                        "networks over-generalize more)")
         self.compare_button.clicked.connect(lambda: self.compareRequested.emit(self.depth_a.value(),
                                                                                self.depth_b.value()))
+        self.cobweb_chain = QtWidgets.QSpinBox()
+        self.cobweb_chain.setRange(0, 1_000_000)
+        self.cobweb_chain.setPrefix("cobweb chain #")
+        self.cobweb_chain.setToolTip("1-D: which chain's cobweb x_t → f(x_t) → identity is drawn")
+        self.cobweb_chain.valueChanged.connect(lambda v: setattr(self, "selected_chain", v))
+        bar.addWidget(self.cobweb_chain)
         bar.addWidget(self.depth_a)
         bar.addWidget(QtWidgets.QLabel("vs"))
         bar.addWidget(self.depth_b)
