@@ -2,6 +2,7 @@
 
     kgn train  --data mnist --L 10 --H 500 --bound tanh --lr 1e-4 --batch 1000 --steps 10000 -o models/mnist.safetensors
     kgn sample MODEL -n 64 --steps 300 --noise normal --eps 0.01 --seed 0 -o out/   (final states .npy + PNG grid)
+    kgn export MODEL --steps 0:300:1 --format gif|apng|mp4|webm|png -o OUT
     kgn info   MODEL
 
 Exit code 0 on success, 2 for bad arguments, 1 for anything else, with a one-line error.
@@ -62,7 +63,7 @@ def cmd_train(args) -> int:
     from .core.checkpoint import save_checkpoint
     from .core.data import open_source
     from .core.models import ModelSpec, SpecError, spec_parameter_count
-    from .core.train import TrainConfig, Trainer, TrainError
+    from .core.train import TrainConfig, Trainer
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
@@ -102,34 +103,13 @@ def cmd_train(args) -> int:
     return 1 if final is not None and final.kind == "diverged" else 0
 
 
-def _parse_steps(text: str, total: int) -> list[int]:
-    """"0,10,30" or "0:300:30" (start:stop:every, stop inclusive)."""
-    try:
-        if ":" in text:
-            parts = [int(p) for p in text.split(":")]
-            a, b = parts[0], parts[1]
-            k = parts[2] if len(parts) > 2 else 1
-            if k < 1 or a < 0 or b < a:
-                raise ValueError
-            steps = list(range(a, b + 1, k))
-        else:
-            steps = sorted({int(p) for p in text.split(",") if p.strip()})
-    except ValueError:
-        raise CLIError(f"cannot parse steps {text!r}: use 0,10,30 or 0:300:30") from None
-    if not steps or steps[0] < 0 or steps[-1] > total:
-        raise CLIError(f"grid steps must lie in [0, {total}]")
-    return steps
-
-
-def cmd_sample(args) -> int:
+def _chain_from_args(args, ck):
+    """(ChainConfig, start array or None) from the shared chain options of ``sample`` and ``export``."""
     import numpy as np
 
-    from .core.chain import ChainConfig, run_chain
-    from .core.checkpoint import load_checkpoint
+    from .core.chain import ChainConfig
     from .core.data import open_source
-    from .core.render import save_png, states_to_grid
 
-    ck = load_checkpoint(args.model)
     start_array = None
     if args.start in ("uniform", "normal"):
         start = args.start
@@ -153,7 +133,48 @@ def cmd_sample(args) -> int:
             raise CLIError(f"{p.name}: cannot read: {e}") from None
     cfg = ChainConfig(n=args.n, start=start, noise=args.noise, eps=args.eps, seed=args.seed,
                       sigma=args.sigma, mask=args.mask)
-    grid_steps = _parse_steps(args.grid_steps, args.steps) if args.grid_steps else [0, args.steps]
+    return cfg, start_array
+
+
+def cmd_export(args) -> int:
+    from .core.checkpoint import load_checkpoint
+    from .core.export import ExportOptions, export_chain, frame_count_duration, parse_steps
+
+    ck = load_checkpoint(args.model)
+    cfg, start_array = _chain_from_args(args, ck)
+    steps = parse_steps(args.steps)
+    opts = ExportOptions(fmt=args.format, fps=args.fps, scale=args.scale, overlay=not args.no_overlay,
+                         chain=args.chain)
+    bar = Progress()
+    path = export_chain(ck.model, ck.spec, cfg, steps, args.output, opts, start_array=start_array,
+                        progress=lambda d, n: bar.update(d, n, "frames", final=d == n))
+    print(f"wrote {path} ({frame_count_duration(len(steps), args.fps)})")
+    return 0
+
+
+def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
+    s.add_argument("-n", type=int, default=n, help="number of chains")
+    s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
+    s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
+    s.add_argument("--mask", type=int, default=0, help="side of a masked square on a data start")
+    s.add_argument("--noise", default="normal", help="none, normal, uniform, reference, reference-normal")
+    s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
+    s.add_argument("--seed", type=int, default=0)
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from .core.chain import run_chain
+    from .core.checkpoint import load_checkpoint
+    from .core.export import parse_steps
+    from .core.render import save_png, states_to_grid
+
+    ck = load_checkpoint(args.model)
+    cfg, start_array = _chain_from_args(args, ck)
+    grid_steps = parse_steps(args.grid_steps) if args.grid_steps else [0, args.steps]
+    if grid_steps[-1] > args.steps:
+        raise CLIError(f"grid steps must lie in [0, {args.steps}]")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     bar = Progress()
@@ -225,18 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="run kaleidoscopic chains from a model")
     s.add_argument("model")
-    s.add_argument("-n", type=int, default=64, help="number of chains")
     s.add_argument("--steps", type=int, default=100)
-    s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
-    s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
-    s.add_argument("--mask", type=int, default=0, help="side of a masked square on a data start")
-    s.add_argument("--noise", default="normal", help="none, normal, uniform, reference, reference-normal")
-    s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
-    s.add_argument("--seed", type=int, default=0)
+    _add_chain_options(s)
     s.add_argument("--grid-steps", default="", help="steps shown as rows of the PNG grid: 0,10,30 or 0:300:50")
     s.add_argument("--grid-n", type=int, default=16, help="chains per row of the PNG grid")
     s.add_argument("-o", "--output", default="kgn-sample", help="output folder")
     s.set_defaults(func=cmd_sample)
+
+    e = sub.add_parser("export", help="export a chain's animation: GIF, APNG, MP4, WebM or PNG frames")
+    e.add_argument("model")
+    e.add_argument("--steps", default="0:100:1", help="FROM:TO:EVERY (TO inclusive) or a list 0,10,30")
+    e.add_argument("--format", default="gif", choices=["gif", "apng", "mp4", "webm", "png"])
+    e.add_argument("--fps", type=float, default=20.0)
+    e.add_argument("--scale", type=int, default=4, help="whole-number nearest-neighbour zoom")
+    e.add_argument("--no-overlay", action="store_true", help="leave out the step number")
+    e.add_argument("--chain", type=int, default=None, help="export only this chain, enlarged")
+    _add_chain_options(e)
+    e.add_argument("-o", "--output", required=True, help="file (suffix added if missing) or, for png, a new folder")
+    e.set_defaults(func=cmd_export)
 
     i = sub.add_parser("info", help="show a model file's metadata")
     i.add_argument("model")
@@ -250,13 +277,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from .core.chain import ChainError
     from .core.checkpoint import CheckpointError
+    from .core.export import ExportError
     from .core.data import DataError
     from .core.models import SpecError
     from .core.train import TrainError
 
     try:
         return args.func(args)
-    except (CLIError, CheckpointError, DataError, SpecError, TrainError, ChainError) as e:
+    except (CLIError, CheckpointError, DataError, SpecError, TrainError, ChainError, ExportError) as e:
         print(f"kgn {args.cmd}: error: {e}", file=sys.stderr)
         return 2 if isinstance(e, CLIError) else 1
     except KeyboardInterrupt:
