@@ -321,3 +321,26 @@ def read_frames(path: str | os.PathLike) -> list[np.ndarray]:
 def frame_count_duration(n_frames: int, fps: float) -> str:
     s = n_frames / fps
     return f"{n_frames} frames, {s:.1f} s at {fps:g} fps" if math.isfinite(s) else f"{n_frames} frames"
+
+
+def session_frames(session, steps: list[int], opts: ExportOptions) -> Iterator[tuple[int, np.ndarray]]:
+    """Frames from a live :class:`~kgn_gui.core.session.ChainSession`: steps already reached come from its
+    timeline (exactly what the window showed, noise changes included); later ones are computed on from its
+    last state with its current step map, without touching the session."""
+    import torch
+
+    shape, vr = session.shape, session.value_range
+    t_max = session.t_max
+    x = None
+    t_x = None
+    for t in sorted(steps):
+        if t <= t_max:
+            yield t, compose_frame(session.state(t), shape, vr, t, opts)
+            continue
+        if x is None:
+            x, t_x = torch.from_numpy(session.state(t_max).copy()).to(session.device), t_max
+        chain = session.timeline.chain_at(t_max)
+        while t_x < t:
+            x = chain.step(x, t_x)
+            t_x += 1
+        yield t, compose_frame(x.cpu().numpy(), shape, vr, t, opts)

@@ -13,6 +13,7 @@ from .. import __version__
 from ..core.chain import ChainConfig, ChainError
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from ..core.data import DataError, Dataset, make_points, open_source
+from ..core.export import ExportError
 from ..core.models import count_parameters
 from ..core.session import ChainSession
 from ..core.timeline import TimelineError
@@ -20,6 +21,7 @@ from ..core.train import TrainError
 from .controllers.chain import ChainController
 from .controllers.training import TrainingController
 from .widgets.chain_grid import ChainGrid
+from .widgets.export_dialog import ExportDialog, ExportJob
 from .widgets.inspector import Inspector
 from .widgets.plots import PlotsPanel
 from .widgets.points_view import PointsView
@@ -140,6 +142,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(m, "Import data &folder…", lambda: self.import_data_dialog(folder=True),
                      tip="A folder of IDX files (e.g. MNIST/raw) or of PNG/JPEG/BMP images, sub-folders as labels")
         m.addSeparator()
+        self._action(m, "&Export animation…", self.export_dialog, "Ctrl+E",
+                     "GIF, APNG, MP4, WebM or PNG frames of the chain over a range of steps (Ctrl+E)")
         self._action(m, "Save grid &image…", self.save_grid_dialog, tip="The chain grid at the current step as PNG")
         m.addSeparator()
         self._action(m, "&Quit", self.close, SK.Quit)
@@ -503,6 +507,38 @@ class MainWindow(QtWidgets.QMainWindow):
             nearest = (j, d, self.train_data.x[j], lab)
         self.inspector.show_chain(i, t, x[i], ck.spec.shape, ck.value_range, nearest, s.curves)
 
+    def export_dialog(self) -> None:
+        s = self.session
+        if s is None or len(s.shape) != 3:
+            self.show_error("Export", "animations can be exported for image models; open one first")
+            return
+        d = ExportDialog(self, s.t_max, s.n, self._inspected, self.settings.value("export/last_dir", str(Path.home())))
+        if d.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return
+        try:
+            steps, opts, out = d.values()
+            opts.validate()
+        except ExportError as e:
+            self.show_error("Export", str(e))
+            return
+        self.settings.setValue("export/last_dir", str(Path(out).parent))
+        self.start_export(steps, opts, out)
+
+    def start_export(self, steps: list[int], opts, out: str) -> ExportJob:
+        """Export in the background with a progress dialog that can cancel it."""
+        job = ExportJob(self.session, steps, opts, out, parent=self)
+        dlg = QtWidgets.QProgressDialog("Exporting…", "Cancel", 0, len(steps), self)
+        dlg.setWindowTitle("Export animation")
+        dlg.setMinimumDuration(300)
+        dlg.canceled.connect(job.cancel)
+        job.progress.connect(lambda d, n: dlg.setValue(d))
+        job.finished.connect(lambda path: (dlg.reset(), self.statusBar().showMessage(f"exported {path}", 10_000)))
+        job.failed.connect(lambda msg: (dlg.reset(), self.show_error("Export", msg)
+                                        if "cancelled" not in msg else self.statusBar().showMessage(msg, 5000)))
+        self._export_job, self._export_progress = job, dlg
+        job.start()
+        return job
+
     def save_grid_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save grid image", str(Path.home() / "grid.png"),
                                                         "PNG (*.png)")
@@ -704,6 +740,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.training.is_busy():
             self.training_panel.show_message("stopping training…")
         self.training.shutdown()
+        job = getattr(self, "_export_job", None)
+        if job is not None and job.is_running():
+            job.cancel()
+            job.wait(10.0)
         self.chain.shutdown()
         self.save_settings()
         super().closeEvent(ev)

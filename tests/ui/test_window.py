@@ -336,3 +336,51 @@ def test_a_crashed_training_process_is_reported(window, qtbot, errors):
     assert errors and "ended unexpectedly" in errors[-1][1]
     window.chain.step_by(1)  # the app stays usable
     assert window.session.t_max == 1
+
+
+def test_export_in_the_background_matches_the_recorded_chain(window, qtbot, tmp_path):
+    from kgn_gui.core.export import ExportOptions, compose_frame, read_frames
+
+    window.chain.step_by(6)
+    opts = ExportOptions(fmt="apng", fps=10, scale=2, overlay=True)
+    job = window.start_export(list(range(0, 11)), opts, str(tmp_path / "anim"))
+    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+        pass
+    path = blocker.args[0]
+    frames = read_frames(path)
+    s = window.session
+    assert len(frames) == 11
+    # Steps already reached come from the timeline; later ones are computed on exactly.
+    assert np.array_equal(frames[3], compose_frame(s.state(3), s.shape, s.value_range, 3, opts))
+    window.chain.step_by(4)  # now reach step 10 in the window itself
+    assert np.array_equal(frames[10], compose_frame(s.state(10), s.shape, s.value_range, 10, opts))
+
+
+def test_a_cancelled_export_leaves_nothing(window, qtbot, tmp_path):
+    from kgn_gui.core.export import ExportOptions
+
+    job = window.start_export(list(range(0, 400)), ExportOptions(fmt="gif", scale=4), str(tmp_path / "big"))
+    job.cancel()
+    with qtbot.waitSignal(job.failed, timeout=60_000) as blocker:
+        pass
+    assert "cancelled" in blocker.args[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+
+def test_export_dialog_collects_the_settings(window, tmp_path):
+    from kgn_gui.core.export import ExportError
+    from kgn_gui.ui.widgets.export_dialog import ExportDialog
+
+    d = ExportDialog(window, t_max=50, n_chains=64, selected=3, start_dir=str(tmp_path))
+    d.first.setValue(10)
+    d.last.setValue(40)
+    d.every.setValue(5)
+    d.what.setCurrentIndex(1)
+    d.fmt.setCurrentIndex(d.fmt.findData("mp4"))
+    steps, opts, out = d.values()
+    assert steps == [10, 15, 20, 25, 30, 35, 40] and opts.fmt == "mp4" and opts.chain == 3
+    assert out.startswith(str(tmp_path))
+    d.last.setValue(5)
+    with pytest.raises(ExportError):
+        d.values()
