@@ -21,6 +21,27 @@ class CLIError(Exception):
     """A user error reported as one line."""
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1 (bad values exit 2 with a one-line message)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
+    return v
+
+
+def nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {v}")
+    return v
+
+
 def _fmt_time(s: float) -> str:
     if not math.isfinite(s):
         return "--:--"
@@ -92,7 +113,7 @@ def cmd_train(args) -> int:
             bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
             final = ev
     except KeyboardInterrupt:
-        tr.stop()
+        tr.restore_best()  # the generator was abandoned mid-step: put the best weights back ourselves
         print("\ninterrupted; saving the best weights so far", file=sys.stderr)
     if final is not None and final.kind == "diverged":
         print(f"warning: {final.message}", file=sys.stderr)
@@ -153,13 +174,14 @@ def cmd_export(args) -> int:
 
 
 def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
-    s.add_argument("-n", type=int, default=n, help="number of chains")
+    s.add_argument("-n", type=positive_int, default=n, help="number of chains")
     s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
     s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
-    s.add_argument("--mask", type=int, default=0, help="side of a masked square on a data start")
-    s.add_argument("--noise", default="normal", help="none, normal, uniform, reference, reference-normal")
+    s.add_argument("--mask", type=nonneg_int, default=0, help="side of a masked square on a data start")
+    s.add_argument("--noise", default="normal", choices=["none", "normal", "uniform", "reference", "reference-normal"],
+                   help="per-step noise kind")
     s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=nonneg_int, default=0)
 
 
 def cmd_sample(args) -> int:
@@ -228,28 +250,28 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
     t.add_argument("--data", default="mnist", help="mnist, mnist:test, points:PRESET|0.2,0.8, a .npz/.npy, IDX file/folder or image folder")
     t.add_argument("--arch", default="mlp", choices=["mlp"])
-    t.add_argument("--L", type=int, default=10, help="hidden ReLU layers (depth)")
-    t.add_argument("--H", type=int, default=500, help="hidden width")
+    t.add_argument("--L", type=positive_int, default=10, help="hidden ReLU layers (depth)")
+    t.add_argument("--H", type=positive_int, default=500, help="hidden width")
     t.add_argument("--bound", default="tanh", choices=["tanh", "sigmoid"], help="output bound: tanh → [-1,1], sigmoid → [0,1]")
     t.add_argument("--lr", type=float, default=1e-4)
-    t.add_argument("--batch", type=int, default=1000)
-    t.add_argument("--steps", type=int, default=10_000)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--batch", type=positive_int, default=1000)
+    t.add_argument("--steps", type=positive_int, default=10_000)
+    t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--device", default="auto")
-    t.add_argument("--subset", type=int, default=0, help="train on a random subset of this many samples")
-    t.add_argument("--image-size", type=int, default=28, help="image folders are resized to this square size")
-    t.add_argument("--eval-size", type=int, default=1000)
-    t.add_argument("--eval-every", type=int, default=100)
+    t.add_argument("--subset", type=nonneg_int, default=0, help="train on a random subset of this many samples")
+    t.add_argument("--image-size", type=positive_int, default=28, help="image folders are resized to this square size")
+    t.add_argument("--eval-size", type=positive_int, default=1000)
+    t.add_argument("--eval-every", type=positive_int, default=100)
     t.add_argument("--name", default=None)
     t.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="run kaleidoscopic chains from a model")
     s.add_argument("model")
-    s.add_argument("--steps", type=int, default=100)
+    s.add_argument("--steps", type=nonneg_int, default=100)
     _add_chain_options(s)
     s.add_argument("--grid-steps", default="", help="steps shown as rows of the PNG grid: 0,10,30 or 0:300:50")
-    s.add_argument("--grid-n", type=int, default=16, help="chains per row of the PNG grid")
+    s.add_argument("--grid-n", type=positive_int, default=16, help="chains per row of the PNG grid")
     s.add_argument("-o", "--output", default="kgn-sample", help="output folder")
     s.set_defaults(func=cmd_sample)
 
@@ -258,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--steps", default="0:100:1", help="FROM:TO:EVERY (TO inclusive) or a list 0,10,30")
     e.add_argument("--format", default="gif", choices=["gif", "apng", "mp4", "webm", "png"])
     e.add_argument("--fps", type=float, default=20.0)
-    e.add_argument("--scale", type=int, default=4, help="whole-number nearest-neighbour zoom")
+    e.add_argument("--scale", type=positive_int, default=4, help="whole-number nearest-neighbour zoom")
     e.add_argument("--no-overlay", action="store_true", help="leave out the step number")
     e.add_argument("--chain", type=int, default=None, help="export only this chain, enlarged")
     _add_chain_options(e)
@@ -290,6 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"kgn {args.cmd}: interrupted", file=sys.stderr)
         return 130
+    except (ValueError, OSError, RuntimeError, KeyError) as e:  # still one line, never a traceback
+        msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        where = f" ({e.filename})" if isinstance(e, OSError) and e.filename else ""
+        print(f"kgn {args.cmd}: error: {msg}{where}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -339,7 +339,10 @@ def load_image_folder(folder: str | os.PathLike, size: tuple[int, int] = (28, 28
 # ---------------------------------------------------------------- points
 def make_points(points, value_range: tuple[float, float] = (0.0, 1.0), name: str = "points") -> Dataset:
     """Any list of 1-D or 2-D points (each inside ``value_range``)."""
-    a = np.asarray(points, dtype=np.float32)
+    try:
+        a = np.asarray(points, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise DataError("points must be numbers, all of the same dimension (1-D or 2-D)") from None
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2 or a.shape[1] not in (1, 2) or a.shape[0] == 0:

@@ -81,7 +81,7 @@ class ModelSpec:
                        arch=d.get("arch", "mlp"), shape=tuple(d.get("shape") or ()))
         except KeyError as e:
             raise SpecError(f"model spec lacks field {e}") from None
-        except TypeError as e:
+        except (TypeError, ValueError) as e:
             raise SpecError(f"model spec is malformed: {e}") from None
 
 

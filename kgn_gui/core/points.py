@@ -18,6 +18,11 @@ def _f(model: nn.Module, x: np.ndarray) -> np.ndarray:
     return model(torch.as_tensor(x, dtype=torch.float32, device=dev)).cpu().numpy()
 
 
+def output_of(model: nn.Module, x: np.ndarray) -> np.ndarray:
+    """1-D model: f at each value of x (a 1-D array)."""
+    return _f(model, np.asarray(x, np.float32).reshape(-1, 1))[:, 0]
+
+
 def output_manifold(model: nn.Module, value_range: tuple[float, float], n: int = 501) -> tuple[np.ndarray, np.ndarray]:
     """1-D model: (x, f(x)) at n evenly spaced x over [lo, hi]."""
     lo, hi = value_range

@@ -181,7 +181,8 @@ class Trainer:
             self.best_loss, self.best_step = loss, step
             self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
-    def _restore_best(self) -> None:
+    def restore_best(self) -> None:
+        """Load the best weights found so far into ``model``."""
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 
@@ -217,7 +218,7 @@ class Trainer:
                 self._running.wait()
                 t0 += time.perf_counter() - paused_at
             if self._stop.is_set():
-                self._restore_best()
+                self.restore_best()
                 self.elapsed_s = time.perf_counter() - t0
                 yield event("stopped", f"stopped at step {self.step}; kept the best weights (step {self.best_step})")
                 return
@@ -232,14 +233,14 @@ class Trainer:
             self.step += 1
             pending.append(loss.detach())
             last = self.step == cfg.steps
-            if len(pending) >= check_every or last:
+            if len(pending) >= check_every or last or self.step % cfg.eval_every == 0:
                 vals = torch.stack(pending).float().cpu().numpy()
                 self.losses[self.step - len(pending):self.step] = vals
                 pending.clear()
                 self.last_loss = float(vals[-1])
                 if not np.isfinite(vals).all():
                     bad = self.step - len(vals) + int(np.argmin(np.isfinite(vals)))
-                    self._restore_best()
+                    self.restore_best()
                     self.elapsed_s = time.perf_counter() - t0
                     yield event("diverged", f"the loss became NaN or infinite at step {bad + 1}; "
                                             f"kept the last good weights (step {self.best_step})")
@@ -255,7 +256,7 @@ class Trainer:
             if now - last_report >= cfg.report_interval_s and not pending:
                 last_report = now
                 yield event("progress")
-        self._restore_best()
+        self.restore_best()
         self.elapsed_s = time.perf_counter() - t0
         yield event("done", f"trained {self.step} steps; best evaluation loss {self.best_loss:.3e} at step {self.best_step}")
 

@@ -211,7 +211,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tp.sourceChanged.connect(self._on_source_changed)
         tc.progress.connect(self.on_training_progress)
         tc.finished.connect(self.on_training_finished)
-        tc.failed.connect(lambda msg: self.show_error("Training", msg))
+        tc.failed.connect(self._training_failed)
         tc.weightsReady.connect(self._use_checkpoint)
         tc.stateChanged.connect(tp.set_state)
 
@@ -319,7 +319,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.start_panel.set_dataset(self.train_data)
         self.plots.histogram.set_training(self.train_data.x if self.train_data is not None else None, ck.value_range)
         if not self.reset_chain(show_errors=True):
-            self.checkpoint = old
+            self.checkpoint = None
+            if old is not None:  # put every view back the way it was
+                self.set_model(old, keep_comparison=keep_comparison)
             return False
         if len(ck.spec.shape) == 1 and ck.spec.D <= 2:
             pts = self.train_data.x if self.train_data is not None else None
@@ -370,8 +372,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"saved {path}", 8000)
         return True
 
+    def _recent(self) -> list[str]:
+        # QSettings (INI) hands back a one-item list as a plain string.
+        v = self.settings.value("chain/recent", []) or []
+        return [v] if isinstance(v, str) else [str(p) for p in v]
+
     def _add_recent(self, path: str) -> None:
-        recent = [p for p in (self.settings.value("chain/recent", []) or []) if p != path]
+        recent = [p for p in self._recent() if p != path]
         recent = [path] + recent[: MAX_RECENT - 1]
         self.settings.setValue("chain/recent", recent)
         self._fill_recent(recent)
@@ -440,6 +447,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.start_chains(req, show_errors)
 
     def on_noise_changed(self, kind: str, eps: float) -> None:
+        s = self.session
+        if s is not None and s.config.noise == kind and abs(s.config.eps - eps) < 1e-12:
+            return  # nothing changed (the ε box fires on every loss of focus): keep the history
         try:
             self.chain.set_noise(kind, eps)
             if self.compare_session is not None:
@@ -547,7 +557,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.show_error("Cannot save image", f"could not write {path}")
 
     # ------------------------------------------------------------------ training
-    def start_training(self) -> None:
+    def start_training(self) -> bool:
         tp = self.training_panel
         vr = (-1.0, 1.0) if tp.bound.currentText() == "tanh" else (0.0, 1.0)
         try:
@@ -557,17 +567,24 @@ class MainWindow(QtWidgets.QMainWindow):
             cfg.validate()
         except (DataError, TrainError, ValueError) as e:
             self.show_error("Cannot train", str(e))
-            return
+            return False
         self._training_data = ds
         tp.loss_curve.setData([], [])
         tp._y_state = None
         key = tp.source_key()
         # The child re-opens a named source itself; hand-placed points travel as data.
         source = None if key == "points:workspace" else (key, vr, ds.shape[1:] if len(ds.shape) == 3 else (28, 28))
-        if self.training.start(spec, ds, cfg, source=source):
-            self.training_dock.show()
-            self.training_dock.raise_()
-            tp.show_message(f"starting a training process for {ds.describe()}…")
+        if not self.training.start(spec, ds, cfg, source=source):
+            return False
+        self.training_dock.show()
+        self.training_dock.raise_()
+        tp.show_message(f"starting a training process for {ds.describe()}…")
+        return True
+
+    def _training_failed(self, msg: str) -> None:
+        self._auto_use_training = False
+        self._compare_pending.clear()
+        self.show_error("Training", msg)
 
     def on_training_progress(self, ev) -> None:
         run = self.training.run
@@ -613,11 +630,15 @@ class MainWindow(QtWidgets.QMainWindow):
         tp.steps.setValue(steps)
         tp.batch.setValue(1000)
         tp.seed.setValue(seed)
-        self._auto_use_training = True
-        self.start_training()
+        self._auto_use_training = self.start_training()
+        if not self._auto_use_training:
+            self._compare_pending.clear()
 
     def compare_depths(self, depth_a: int, depth_b: int) -> None:
         """Train depth_a, then depth_b, on the Points tab's points; then show both on one timeline."""
+        if self.training.is_busy():
+            self.show_error("Compare depths", "training is already running; stop it first")
+            return
         self.drop_comparison()
         self._compare_pending = [depth_b, -1]
         self.train_points(self.points_view.preset, depth=depth_a)
@@ -691,7 +712,7 @@ class MainWindow(QtWidgets.QMainWindow):
         state = st.value("window/state")
         if state is not None:
             self.restoreState(state)
-        self._fill_recent(st.value("chain/recent", []) or [])
+        self._fill_recent(self._recent())
         tr, sp, tp = self.transport, self.start_panel, self.training_panel
 
         def num(key, default, kind=float):

@@ -135,3 +135,24 @@ def test_depth_comparison_runs_two_models_on_one_locked_timeline(window, qtbot):
     assert np.array_equal(window.session.state(0), window.compare_session.state(0))
     window.load_model(MODELS / "2d-corners.safetensors")
     assert window.compare_session is None and not window.compare_view.isVisible()
+
+
+def test_a_points_model_with_unknown_training_points_still_opens(window, tmp_path, errors):
+    from kgn_gui.core.checkpoint import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(MODELS / "2d-corners.safetensors")
+    p = save_checkpoint(tmp_path / "elsewhere.safetensors", ck.model, ck.spec, dataset="points")
+    window.points_view.preset_box.setCurrentText("1d-sigmoid")  # 1-D points left in the editor
+    assert window.load_model(p)
+    pv = window.points_view
+    assert pv.dim == 2 and pv.points.shape == (0, 2) and "unknown" in pv.info.text()
+    window.chain.step_by(2)
+    window.on_step_shown(2)
+    assert not errors
+
+
+def test_an_unchanged_noise_setting_keeps_the_history(window):
+    window.chain.step_by(10)
+    window.chain.seek(3)
+    window.on_noise_changed(window.session.config.noise, window.session.config.eps)
+    assert window.session.t_max == 10

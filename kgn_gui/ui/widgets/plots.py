@@ -101,6 +101,10 @@ class CurvePlot(pg.PlotWidget):
         ok = np.isfinite(mean)
         if not ok.all():
             t, mean, p10, p90 = t[ok], mean[ok], p10[ok], p90[ok]
+        if len(t) == 0:  # e.g. no training data attached: no nearest distances
+            for item in (self.lo, self.hi, self.mean):
+                item.setData([], [])
+            return
         # A floor keeps exact zeros (a chain at a fixed point, no noise) drawable on log axes.
         mean, p10, p90 = (np.maximum(a, 1e-9) for a in (mean, p10, p90))
         self.lo.setData(t, p10, **kw)

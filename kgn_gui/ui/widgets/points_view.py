@@ -14,8 +14,8 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
-from ...core.points import (basin_map, basin_occupancy, cobweb, flat_regions, loss_landscape, loss_manifold,
-                            output_manifold, vector_field)
+from ...core.points import (basin_map, basin_occupancy, flat_regions, loss_landscape, loss_manifold,
+                            output_manifold, output_of, vector_field)
 
 BASIN_COLOURS = [(76, 201, 240), (247, 37, 133), (144, 190, 109), (155, 93, 229), (67, 97, 238),
                  (241, 91, 181), (0, 187, 249), (254, 228, 64)]
@@ -189,14 +189,16 @@ class PointsView(QtWidgets.QWidget):
     def set_model(self, model, points: np.ndarray | None, value_range, name: str = "") -> None:
         """Show a points model (None clears). ``points``: its training points, if known; ``name``: its data set."""
         self.model = model
+        dim = next(model.parameters()).shape[1] if model is not None else self.points.shape[1]
         if points is not None:
             self.points = np.asarray(points, np.float32).reshape(len(points), -1)
+        if self.points.shape[1] != dim:  # training points unknown (e.g. a model trained elsewhere)
+            self.points = np.zeros((0, dim), np.float32)
         self.preset = name if name in POINT_PRESETS else ""
         self.preset_box.blockSignals(True)
         self.preset_box.setCurrentText(self.preset or ("custom 2-D" if self.points.shape[1] == 2 else "custom 1-D"))
         self.preset_box.blockSignals(False)
         self.value_range = tuple(value_range)
-        dim = self.points.shape[1] if model is None else next(model.parameters()).shape[1]
         self._build(dim)
         self._trails = []
         self._draw_model()
@@ -220,6 +222,10 @@ class PointsView(QtWidgets.QWidget):
                 r.setZValue(-10)
                 self.main.addItem(r)
                 self.flat_items.append(r)
+            if not len(self.points):
+                self.info.setText("flat regions: " + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
+                                  + " · training points unknown for this model: no basins")
+                return
             basins = basin_map(self.model, self.points, self.value_range, n=201, steps=50)
             occ = basin_occupancy(basins, len(self.points))
             self.info.setText("flat regions: " + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
@@ -233,6 +239,11 @@ class PointsView(QtWidgets.QWidget):
             self.arrows.setData(seg[:, 0], seg[:, 1])
             self.heads.setData((P + V)[:, 0], (P + V)[:, 1])
             self._landscape = loss_landscape(self.model, self.value_range, n=101)
+            if not len(self.points):
+                self._basins = np.full((101, 101), -1)
+                self.info.setText("training points unknown for this model: no basins")
+                self._draw_background()
+                return
             self._basins = basin_map(self.model, self.points, self.value_range, n=101, steps=50)
             occ = basin_occupancy(self._basins, len(self.points))
             self.info.setText("basin occupancy (share of the plane whose noise-free chain reaches each point): "
@@ -269,9 +280,16 @@ class PointsView(QtWidgets.QWidget):
             counts, edges = np.histogram(pos, bins=60, range=(lo, hi))
             self.hist_curve.setData(edges, counts)
             if self.model is not None and history is not None and len(x):
+                # The selected chain's own path (noise included) over its last ≤ 60 steps:
+                # (x_s, x_s) → (x_s, f(x_s)) → (x_{s+1}, x_{s+1}) → …
                 i = min(self.selected_chain, len(x) - 1)
-                start = history(0)[i, 0]
-                path = cobweb(self.model, start, min(t, 60), self.value_range)
+                s0 = max(0, t - 60)
+                xs = np.array([history(s)[i, 0] for s in range(s0, t + 1)], np.float32)
+                fx = output_of(self.model, xs)
+                verts = [(xs[0], xs[0])]
+                for k in range(len(xs) - 1):
+                    verts += [(xs[k], fx[k]), (xs[k + 1], xs[k + 1])]
+                path = np.asarray(verts, np.float32)
                 self.cobweb_curve.setData(path[:, 0], path[:, 1])
         else:
             self.chain_scatter.setData(x[:, 0], x[:, 1], brush=pg.mkBrush(255, 159, 28, 230))
