@@ -21,25 +21,22 @@ class CLIError(Exception):
     """A user error reported as one line."""
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1 (bad values exit 2 with a one-line message)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {v}")
-    return v
+def int_at_least(lo: int):
+    """An argparse type: an integer ≥ lo (bad values exit 2 with a one-line message)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be ≥ {lo}, got {v}")
+        return v
+
+    return parse
 
 
-def nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {v}")
-    return v
+positive_int, nonneg_int = int_at_least(1), int_at_least(0)
 
 
 def _fmt_time(s: float) -> str:

@@ -29,3 +29,13 @@ def mnist_model_path():
     if not p.exists():
         pytest.fail("models/mnist.safetensors is missing: it ships with the repository")
     return p
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Collect the window's error dialogs (title, text) instead of blocking on them."""
+    from PySide6 import QtWidgets
+
+    shown = []
+    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown

@@ -1,17 +1,10 @@
 """The Points workspace: the paper's 1-D and 2-D experiments in the window."""
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
 
 from kgn_gui.ui.main_window import MainWindow
 from tests.conftest import MODELS
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    shown = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
-    return shown
 
 
 @pytest.fixture

@@ -3,17 +3,9 @@ import time
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
 
 from kgn_gui.ui.main_window import MainWindow
-
-
-@pytest.fixture
-def errors(monkeypatch):
-    """Collect error dialogs instead of blocking on them."""
-    shown = []
-    monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
-    return shown
 
 
 @pytest.fixture
