@@ -376,3 +376,17 @@ def test_export_dialog_collects_the_settings(window, tmp_path):
     d.last.setValue(5)
     with pytest.raises(ExportError):
         d.values()
+
+
+def test_plots_save_as_png_and_svg(window, tmp_path):
+    from kgn_gui.ui.widgets.figure import save_figure
+
+    window.chain.step_by(5)
+    plot = window.plots.curves["step"]
+    assert any("Save figure" in a.text() for a in plot.getPlotItem().vb.menu.actions())
+    save_figure(plot, tmp_path / "curve.png")
+    save_figure(window.plots.histogram, tmp_path / "hist.svg")
+    assert (tmp_path / "curve.png").stat().st_size > 1000
+    svg = (tmp_path / "hist.svg").read_text()
+    assert "<svg" in svg and "<path" in svg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "hist.svg"]

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from ...core.metrics import CURVE_TITLES, CURVES, saturation_fraction, value_histogram
+from .figure import add_save_action
 
 COLOURS = {"step": "#4cc9f0", "residual": "#f72585", "nearest": "#90be6d"}
 CURVE_TIPS = {
@@ -84,6 +85,7 @@ class CurvePlot(pg.PlotWidget):
         self.enableAutoRange(x=False, y=False)
         self.scene().sigMouseMoved.connect(self._hover)
         self.setMinimumHeight(110)
+        add_save_action(self, key)
 
     def set_data(self, t, mean, p10, p90) -> None:
         self._data = (t, mean, p10, p90)
@@ -162,6 +164,7 @@ class HistogramPlot(pg.PlotWidget):
         self.saturation = 0.0
         self.chain_density = np.zeros(0)
         self.setMinimumHeight(110)
+        add_save_action(self, "histogram")
 
     def set_log(self, on: bool) -> None:
         self.log = on
