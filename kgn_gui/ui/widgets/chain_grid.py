@@ -42,7 +42,7 @@ class ChainGrid(QtWidgets.QWidget):
         self._label = ""
         self._message = ""
         self._selected: int | None = None
-        self.setMinimumSize(QtCore.QSize(280, 280))
+        self.setMinimumSize(QtCore.QSize(200, 200))
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Expanding)
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setToolTip("The chains at the current step. Click a tile to inspect that chain.")

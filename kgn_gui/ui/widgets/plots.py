@@ -84,7 +84,7 @@ class CurvePlot(pg.PlotWidget):
         self._y_range = None
         self.enableAutoRange(x=False, y=False)
         self.scene().sigMouseMoved.connect(self._hover)
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(70)
         add_save_action(self, key)
 
     def set_data(self, t, mean, p10, p90) -> None:
@@ -163,7 +163,7 @@ class HistogramPlot(pg.PlotWidget):
         self.value_range = (0.0, 1.0)
         self.saturation = 0.0
         self.chain_density = np.zeros(0)
-        self.setMinimumHeight(110)
+        self.setMinimumHeight(70)
         add_save_action(self, "histogram")
 
     def set_log(self, on: bool) -> None:

@@ -102,12 +102,14 @@ class PointsView(QtWidgets.QWidget):
         self.cobweb_chain.setPrefix("cobweb chain #")
         self.cobweb_chain.setToolTip("1-D: which chain's cobweb x_t → f(x_t) → identity is drawn")
         self.cobweb_chain.valueChanged.connect(lambda v: setattr(self, "selected_chain", v))
-        bar.addWidget(self.cobweb_chain)
-        bar.addWidget(self.depth_a)
-        bar.addWidget(QtWidgets.QLabel("vs"))
-        bar.addWidget(self.depth_b)
-        bar.addWidget(self.compare_button)
         bar.addStretch(1)
+        bar2 = QtWidgets.QHBoxLayout()  # a second row keeps the window's minimum width small
+        bar2.addWidget(self.cobweb_chain)
+        bar2.addWidget(self.depth_a)
+        bar2.addWidget(QtWidgets.QLabel("vs"))
+        bar2.addWidget(self.depth_b)
+        bar2.addWidget(self.compare_button)
+        bar2.addStretch(1)
         self.title = QtWidgets.QLabel("")
         self.title.setStyleSheet("font-weight: bold")
         self.title.hide()
@@ -117,13 +119,15 @@ class PointsView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         if read_only:
-            for i in range(bar.count()):
-                w = bar.itemAt(i).widget()
-                if w is not None:
-                    w.hide()
+            for b in (bar, bar2):
+                for i in range(b.count()):
+                    w = b.itemAt(i).widget()
+                    if w is not None:
+                        w.hide()
             self.title.show()
         lay.addWidget(self.title)
         lay.addLayout(bar)
+        lay.addLayout(bar2)
         lay.addWidget(self.layout_widget, 1)
         lay.addWidget(self.info)
         self._build(1)

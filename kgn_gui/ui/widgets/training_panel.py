@@ -135,7 +135,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f72585", width=1.5))
         self.loss_curve.setDownsampling(auto=True, method="peak")
         self.loss_curve.setClipToView(True)
-        self.loss_plot.setMinimumHeight(140)
+        self.loss_plot.setMinimumHeight(80)
         self.loss_plot.enableAutoRange(y=False)
         self._y_state = None
 
