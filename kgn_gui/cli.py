@@ -2,7 +2,7 @@
 
     kgn train  --data mnist --L 10 --H 500 --bound tanh --lr 1e-4 --batch 1000 --steps 10000 -o models/mnist.safetensors
     kgn sample MODEL -n 64 --steps 300 --noise normal --eps 0.01 --seed 0 -o out/   (final states .npy + PNG grid)
-    kgn export MODEL --steps 0:300:1 --format gif|apng|mp4|webm|png -o OUT
+    kgn export MODEL --steps 0:300:1 --format gif|apng|mp4|webm|png|npz -o OUT
     kgn info   MODEL
 
 Exit code 0 on success, 2 for bad arguments, 1 for anything else, with a one-line error.
@@ -161,6 +161,13 @@ def cmd_export(args) -> int:
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
     steps = parse_steps(args.steps)
+    if args.format == "npz":
+        from .core.export import export_states
+
+        path = export_states(ck.model, ck.spec, cfg, steps, args.output, start_array=start_array,
+                             meta={"model": str(args.model), "model_name": ck.name})
+        print(f"wrote {path} ({len(steps)} steps of {cfg.n} chains)")
+        return 0
     opts = ExportOptions(fmt=args.format, fps=args.fps, scale=args.scale, overlay=not args.no_overlay,
                          chain=args.chain)
     bar = Progress()
@@ -275,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a chain's animation: GIF, APNG, MP4, WebM or PNG frames")
     e.add_argument("model")
     e.add_argument("--steps", default="0:100:1", help="FROM:TO:EVERY (TO inclusive) or a list 0,10,30")
-    e.add_argument("--format", default="gif", choices=["gif", "apng", "mp4", "webm", "png"])
+    e.add_argument("--format", default="gif", choices=["gif", "apng", "mp4", "webm", "png", "npz"],
+                   help="an animation, a folder of PNG frames, or npz: the states themselves with their metadata")
     e.add_argument("--fps", type=float, default=20.0)
     e.add_argument("--scale", type=positive_int, default=4, help="whole-number nearest-neighbour zoom")
     e.add_argument("--no-overlay", action="store_true", help="leave out the step number")

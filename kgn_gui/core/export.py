@@ -344,3 +344,41 @@ def session_frames(session, steps: list[int], opts: ExportOptions) -> Iterator[t
             x = chain.step(x, t_x)
             t_x += 1
         yield t, compose_frame(x.cpu().numpy(), shape, vr, t, opts)
+
+
+def export_states(model, spec, cfg: ChainConfig, steps: list[int], out: str | os.PathLike, *,
+                  start_array: np.ndarray | None = None, meta: dict | None = None, states=None) -> Path:
+    """The chain's states at ``steps`` to an .npz: ``states`` (len(steps)×N×D float32), ``steps``,
+    ``shape`` (one sample's shape), ``value_range`` and ``meta`` (a JSON string: chain settings, model
+    name, package version). ``states``, if given, is a callable t → N×D (e.g. a live session's); else
+    the chain is recomputed from its start. Written atomically; loads with allow_pickle=False."""
+    import json
+
+    from .. import __version__
+
+    if not steps:
+        raise ExportError("no steps to export")
+    path = Path(out)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    _check_target(path, "npz")
+    steps = sorted(set(steps))
+    if states is not None:
+        arr = np.stack([np.asarray(states(t), np.float32) for t in steps])
+    else:
+        got = dict(run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=set(steps)))
+        arr = np.stack([got[t] for t in steps]).astype(np.float32)
+    info = {"chain": cfg.to_dict(), "version": __version__, **(meta or {})}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, states=arr, steps=np.asarray(steps, np.int64), shape=np.asarray(spec.shape),
+                                value_range=np.asarray(spec.value_range, np.float32), meta=np.asarray(json.dumps(info)))
+        os.replace(tmp, path)
+    except OSError as e:
+        raise ExportError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

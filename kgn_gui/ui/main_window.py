@@ -144,6 +144,8 @@ class MainWindow(QtWidgets.QMainWindow):
         m.addSeparator()
         self._action(m, "&Export animation…", self.export_dialog, "Ctrl+E",
                      "GIF, APNG, MP4, WebM or PNG frames of the chain over a range of steps (Ctrl+E)")
+        self._action(m, "Export &states (.npz)…", self.export_states_dialog,
+                     tip="The chains' states at chosen steps, with their settings, as a NumPy .npz")
         self._action(m, "Save grid &image…", self.save_grid_dialog, tip="The chain grid at the current step as PNG")
         m.addSeparator()
         self._action(m, "&Quit", self.close, SK.Quit)
@@ -533,6 +535,37 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.settings.setValue("export/last_dir", str(Path(out).parent))
         self.start_export(steps, opts, out)
+
+    def export_states_dialog(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        text, ok = QtWidgets.QInputDialog.getText(self, "Export states", "Steps (FROM:TO:EVERY or a list, "
+                                                  f"reached so far: 0 … {s.t_max}):", text=f"0:{s.t_max}:1")
+        if not ok:
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Export states", str(Path(self.settings.value("export/last_dir", str(Path.home()))) / "states.npz"),
+            "NumPy archive (*.npz)")
+        if path:
+            self.export_states(text, path)
+
+    def export_states(self, steps_text: str, path: str) -> Path | None:
+        """Write the session's states at the given steps (all reached) to an .npz with the chain's settings."""
+        from ..core.export import export_states, parse_steps
+
+        s, ck = self.session, self.checkpoint
+        try:
+            steps = parse_steps(steps_text)
+            if steps[-1] > s.t_max:
+                raise ExportError(f"step {steps[-1]} has not been reached yet (0 … {s.t_max}); play further first")
+            out = export_states(ck.model, ck.spec, s.config, steps, path, states=s.state,
+                                meta={"model_name": ck.name, "model": str(ck.path) if ck.path else None})
+        except ExportError as e:
+            self.show_error("Export states", str(e))
+            return None
+        self.statusBar().showMessage(f"exported {out}", 8000)
+        return out
 
     def start_export(self, steps: list[int], opts, out: str) -> ExportJob:
         """Export in the background with a progress dialog that can cancel it."""

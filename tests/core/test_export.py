@@ -107,3 +107,24 @@ def test_the_bundled_model_exports_an_mp4_from_the_cli(tmp_path):
     assert len(frames) == 11 and frames[0].shape == (234, 234, 3)  # 4×4 tiles of 28 px + padding, ×2
     ck = load_checkpoint(MODELS / "mnist.safetensors")
     assert ck.spec.D == 784
+
+
+def test_states_export_to_npz_with_metadata(tmp_path, model):
+    import json
+
+    from kgn_gui.cli import main
+
+    cfg = ChainConfig(n=5, seed=2)
+    from kgn_gui.core.export import export_states
+
+    p = export_states(model, SPEC, cfg, [0, 3, 7], tmp_path / "states", meta={"model_name": "toy"})
+    with np.load(p, allow_pickle=False) as z:
+        assert z["states"].shape == (3, 5, 64) and z["steps"].tolist() == [0, 3, 7]
+        meta = json.loads(str(z["meta"]))
+        expect = dict(run_chain(model, SPEC, cfg, 7, keep={3}))[3]
+        assert np.array_equal(z["states"][1], expect)
+    assert meta["chain"]["seed"] == 2 and meta["model_name"] == "toy"
+    assert main(["export", str(MODELS / "1d-sigmoid.safetensors"), "--format", "npz", "--steps", "0:30:10",
+                 "-n", "8", "-o", str(tmp_path / "pts")]) == 0
+    with np.load(tmp_path / "pts.npz", allow_pickle=False) as z:
+        assert z["states"].shape == (4, 8, 1)

@@ -390,3 +390,13 @@ def test_plots_save_as_png_and_svg(window, tmp_path):
     svg = (tmp_path / "hist.svg").read_text()
     assert "<svg" in svg and "<path" in svg
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "hist.svg"]
+
+
+def test_states_export_from_the_window(window, tmp_path, errors):
+    window.chain.step_by(8)
+    out = window.export_states("2:8:3", str(tmp_path / "s.npz"))
+    with np.load(out, allow_pickle=False) as z:
+        assert z["steps"].tolist() == [2, 5, 8]
+        assert np.array_equal(z["states"][1], window.session.state(5))
+    assert window.export_states("0:50:1", str(tmp_path / "t.npz")) is None
+    assert "not been reached" in errors[-1][1]
