@@ -161,6 +161,16 @@ def cmd_export(args) -> int:
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
     steps = parse_steps(args.steps)
+    if args.bundle:
+        from .core.bundle import write_bundle
+
+        opts = ExportOptions(fmt=args.format if args.format != "npz" else "gif", fps=args.fps, scale=args.scale,
+                             overlay=not args.no_overlay, chain=args.chain)
+        bar = Progress()
+        path = write_bundle(args.output, ck, cfg, steps, opts, start_array=start_array,
+                            progress=lambda d, n: bar.update(d, n, "frames", final=d == n))
+        print(f"wrote run bundle {path}")
+        return 0
     if args.format == "npz":
         from .core.export import export_states
 
@@ -188,6 +198,15 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument("--seed", type=nonneg_int, default=0)
 
 
+def cmd_reproduce(args) -> int:
+    from .core.bundle import reproduce
+
+    bar = Progress()
+    path = reproduce(args.bundle, args.output, progress=lambda d, n: bar.update(d, n, "frames", final=d == n))
+    print(f"reproduced {args.bundle} → {path}")
+    return 0
+
+
 def cmd_sample(args) -> int:
     import numpy as np
 
@@ -196,6 +215,10 @@ def cmd_sample(args) -> int:
     from .core.export import parse_steps
     from .core.render import save_png, states_to_grid
 
+    if args.bundle:
+        return cmd_reproduce(args)
+    if not args.model:
+        raise CLIError("give a MODEL, or --bundle PATH")
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
     grid_steps = parse_steps(args.grid_steps) if args.grid_steps else [0, args.steps]
@@ -270,8 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     t.set_defaults(func=cmd_train)
 
-    s = sub.add_parser("sample", help="run kaleidoscopic chains from a model")
-    s.add_argument("model")
+    s = sub.add_parser("sample", help="run kaleidoscopic chains from a model (or reproduce a run bundle)")
+    s.add_argument("model", nargs="?")
+    s.add_argument("--bundle", default=None, help="reproduce this run bundle's frames into -o OUT")
     s.add_argument("--steps", type=nonneg_int, default=100)
     _add_chain_options(s)
     s.add_argument("--grid-steps", default="", help="steps shown as rows of the PNG grid: 0,10,30 or 0:300:50")
@@ -288,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--scale", type=positive_int, default=4, help="whole-number nearest-neighbour zoom")
     e.add_argument("--no-overlay", action="store_true", help="leave out the step number")
     e.add_argument("--chain", type=int, default=None, help="export only this chain, enlarged")
+    e.add_argument("--bundle", action="store_true",
+                   help="write a run bundle (model, settings, metrics.csv, animation) to -o (a new folder or .zip)")
     _add_chain_options(e)
     e.add_argument("-o", "--output", required=True, help="file (suffix added if missing) or, for png, a new folder")
     e.set_defaults(func=cmd_export)

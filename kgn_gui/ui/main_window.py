@@ -144,6 +144,9 @@ class MainWindow(QtWidgets.QMainWindow):
         m.addSeparator()
         self._action(m, "&Export animation…", self.export_dialog, "Ctrl+E",
                      "GIF, APNG, MP4, WebM or PNG frames of the chain over a range of steps (Ctrl+E)")
+        self._action(m, "Save run &bundle…", self.save_bundle_dialog,
+                     tip="Model, chain settings, metrics.csv and the animation of every step reached, in one "
+                         "folder or .zip: `kgn sample --bundle` reproduces it")
         self._action(m, "Export &states (.npz)…", self.export_states_dialog,
                      tip="The chains' states at chosen steps, with their settings, as a NumPy .npz")
         self._action(m, "Save grid &image…", self.save_grid_dialog, tip="The chain grid at the current step as PNG")
@@ -535,6 +538,40 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.settings.setValue("export/last_dir", str(Path(out).parent))
         self.start_export(steps, opts, out)
+
+    def save_bundle_dialog(self) -> None:
+        if self.session is None or len(self.session.shape) != 3:
+            self.show_error("Run bundle", "run bundles are made for image models; open one first")
+            return
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save run bundle", str(Path(self.settings.value("export/last_dir", str(Path.home()))) / "run.zip"),
+            "Zip archive (*.zip);;Folder (*)")
+        if path:
+            self.save_bundle(path)
+
+    def save_bundle(self, path: str) -> Path | None:
+        """A run bundle of the current chain: steps 0 … the furthest reached, as a GIF, with its curves.
+
+        The chain must not have changed noise on the way (a bundle records one setting); then the
+        recorded frames and the recomputed ones are the same."""
+        from ..core.bundle import write_bundle
+        from ..core.export import ExportOptions
+
+        s, ck = self.session, self.checkpoint
+        if len(s.timeline.segments) > 1:
+            self.show_error("Run bundle", "the noise settings changed during this chain; a bundle records one "
+                                          "setting — reset the chain (Ctrl+R) and play it again")
+            return None
+        start = (self._last_start or {}).get("array")
+        steps = list(range(0, max(s.t_max, 1) + 1))
+        try:
+            out = write_bundle(path, ck, s.config, steps, ExportOptions(fmt="gif", scale=4), start_array=start,
+                               curves=s.curves)
+        except ExportError as e:
+            self.show_error("Run bundle", str(e))
+            return None
+        self.statusBar().showMessage(f"saved run bundle {out}", 8000)
+        return out
 
     def export_states_dialog(self) -> None:
         s = self.session

@@ -400,3 +400,19 @@ def test_states_export_from_the_window(window, tmp_path, errors):
         assert np.array_equal(z["states"][1], window.session.state(5))
     assert window.export_states("0:50:1", str(tmp_path / "t.npz")) is None
     assert "not been reached" in errors[-1][1]
+
+
+def test_a_run_bundle_of_the_window_chain_reproduces(window, tmp_path, errors):
+    from kgn_gui.core.bundle import reproduce
+    from kgn_gui.core.export import read_frames
+
+    window.start_panel.n.setValue(9)
+    window.start_panel.request_random()
+    window.chain.step_by(6)
+    out = window.save_bundle(str(tmp_path / "run.zip"))
+    assert out is not None and not errors
+    rep = reproduce(out, tmp_path / "again")
+    frames = read_frames(rep)
+    assert len(frames) == 7
+    window.on_noise_changed("none", 0.0)
+    assert window.save_bundle(str(tmp_path / "run2.zip")) is None and "noise settings changed" in errors[-1][1]
