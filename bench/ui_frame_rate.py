@@ -83,11 +83,7 @@ def main(argv=None) -> dict:
 
     idle = longest_gap(args.seconds)
     tp = w.training_panel
-    tp.source.setCurrentIndex(tp.source.findData("mnist:train"))
-    tp.L.setValue(10)
-    tp.H.setValue(500)
-    tp.batch.setValue(1000)
-    tp.steps.setValue(1_000_000)
+    tp.set_recipe("mnist:train", L=10, H=500, batch=1000, steps=1_000_000)
     w.start_training()
     for _ in range(120):  # let the training process start and take its first steps
         spin(0.25)

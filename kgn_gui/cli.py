@@ -39,13 +39,6 @@ def int_at_least(lo: int):
 positive_int, nonneg_int = int_at_least(1), int_at_least(0)
 
 
-def _fmt_time(s: float) -> str:
-    if not math.isfinite(s):
-        return "--:--"
-    s = int(s)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
-
-
 class Progress:
     """A one-line progress bar on a terminal; plain lines, at most one a second, when piped."""
 
@@ -81,7 +74,7 @@ def cmd_train(args) -> int:
     from .core.checkpoint import save_checkpoint
     from .core.data import open_source
     from .core.models import ModelSpec, SpecError, spec_parameter_count
-    from .core.train import TrainConfig, Trainer
+    from .core.train import TrainConfig, Trainer, format_duration
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
@@ -106,7 +99,7 @@ def cmd_train(args) -> int:
     try:
         for ev in tr.run():
             text = (f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s:,.0f} samples/s "
-                    f"ETA {_fmt_time(ev.eta_s)}")
+                    f"ETA {format_duration(ev.eta_s)}")
             bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
             final = ev
     except KeyboardInterrupt:

@@ -108,8 +108,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ModelSpec, 
 
 
 def _json_default(o):
-    if isinstance(o, float):
-        return o
+    # Called only for what json cannot write itself: numpy scalars become numbers, the rest strings.
     try:
         return float(o)
     except (TypeError, ValueError):

@@ -273,14 +273,13 @@ def load_array(path: str | os.PathLike, value_range: tuple[float, float] = (-1.0
     if labels is not None and (labels.ndim != 1 or len(labels) != len(arr)):
         labels = None
     if arr.ndim == 2:
-        u = _to_unit(arr, path.name) if arr.dtype == np.uint8 else arr.astype(np.float32)
-        if arr.dtype != np.uint8:
-            lo, hi = value_range
-            if u.min() < lo or u.max() > hi:
-                u = _from_unit(_to_unit(arr, path.name), value_range)
-            return Dataset(x=u, shape=(arr.shape[1],), value_range=value_range, name=name, labels=labels)
-        return Dataset(x=_from_unit(u, value_range), shape=(arr.shape[1],), value_range=value_range,
-                       name=name, labels=labels)
+        # Points or flat samples: float values already inside the range are taken as they are; anything
+        # else (uint8 pixels, other scales) is mapped to [0, 1] and then onto the range.
+        x = arr.astype(np.float32)
+        lo, hi = value_range
+        if arr.dtype == np.uint8 or x.min() < lo or x.max() > hi:
+            x = _from_unit(_to_unit(arr, path.name), value_range)
+        return Dataset(x=x, shape=(arr.shape[1],), value_range=value_range, name=name, labels=labels)
     if arr.ndim == 3:
         arr = arr[:, None]
     elif arr.ndim == 4:

@@ -54,11 +54,12 @@ def nearest_training(x: torch.Tensor, train: torch.Tensor, chunk: int = 8192,
     return best_i, (best_d / D).sqrt()
 
 
-def band(values: np.ndarray) -> tuple[float, float, float]:
-    """(mean, 10th percentile, 90th percentile) of a 1-D array."""
+def band(values: np.ndarray):
+    """(mean, 10th percentile, 90th percentile) along the last axis: three numbers for a 1-D array,
+    three arrays for a stack of them (one percentile call for all)."""
     v = np.asarray(values, dtype=np.float64)
-    p10, p90 = np.percentile(v, [10, 90])
-    return float(v.mean()), float(p10), float(p90)
+    p10, p90 = np.percentile(v, [10, 90], axis=-1)
+    return v.mean(axis=-1), p10, p90
 
 
 def saturation_fraction(x: np.ndarray, value_range: tuple[float, float], tol: float = 1e-3) -> float:
@@ -110,9 +111,8 @@ class ChainCurves:
             for c in CURVES:
                 self._summary[c] = np.concatenate([self._summary[c], np.zeros_like(self._summary[c])])
                 self._chains[c] = np.concatenate([self._chains[c], np.zeros_like(self._chains[c])])
-        V = np.stack([getattr(m, c) for c in CURVES]).astype(np.float64)  # one percentile call for all three
-        mean = V.mean(axis=1)
-        p10, p90 = np.percentile(V, [10, 90], axis=1)
+        V = np.stack([getattr(m, c) for c in CURVES])
+        mean, p10, p90 = band(V)
         for i, c in enumerate(CURVES):
             self._summary[c][self._n] = (mean[i], p10[i], p90[i])
             self._chains[c][self._n] = V[i, : self._chains[c].shape[1]]

@@ -88,6 +88,14 @@ class TrainEvent:
     message: str = ""
 
 
+def format_duration(seconds: float) -> str:
+    """Seconds as "mm:ss" or "h:mm:ss" ("--:--" when unknown): ETAs in the CLI and the window."""
+    if not math.isfinite(seconds):
+        return "--:--"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """"auto" picks CUDA, then MPS, then the CPU."""
     if name == "auto":
@@ -246,8 +254,6 @@ class Trainer:
                                             f"kept the last good weights (step {self.best_step})")
                     return
             if self.step % cfg.eval_every == 0 or last:
-                if pending:
-                    continue
                 self._keep_if_best(self._evaluate(xe), self.step)
             now = time.perf_counter()
             self.elapsed_s = now - t0

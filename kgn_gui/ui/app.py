@@ -9,8 +9,6 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import sys  # noqa: E402
 
-from . import __name__ as _ui  # noqa: F401,E402  (sets QT_API before Qt-dependent imports)
-
 
 def configure_threads() -> int:
     """Leave one core to the display: torch's intra-op pool gets all cores but one (at least one).

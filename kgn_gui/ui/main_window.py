@@ -63,6 +63,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.compare_view.hide()
         self.compare_session: ChainSession | None = None
         self._compare_pending: list[int] = []
+        self._compare_first: Checkpoint | None = None
+        self._last_start: dict | None = None  # the start request the chains came from (for reset and bundles)
+        self._export_job: ExportJob | None = None
         self._auto_use_training = False
         self.transport = TransportBar()
         self.training_panel = TrainingPanel()
@@ -444,7 +447,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def reset_chain(self, show_errors: bool = True) -> bool:
-        req = getattr(self, "_last_start", None)
+        req = self._last_start
         if req is None or self.checkpoint is None or (req.get("array") is not None
                                                       and len(req["array"]) != self.checkpoint.spec.D):
             sp = self.start_panel
@@ -615,7 +618,7 @@ class MainWindow(QtWidgets.QMainWindow):
         job.finished.connect(lambda path: (dlg.reset(), self.statusBar().showMessage(f"exported {path}", 10_000)))
         job.failed.connect(lambda msg: (dlg.reset(), self.show_error("Export", msg)
                                         if "cancelled" not in msg else self.statusBar().showMessage(msg, 5000)))
-        self._export_job, self._export_progress = job, dlg
+        self._export_job, self._export_progress = job, dlg  # the dialog lives as long as its job
         job.start()
         return job
 
@@ -638,7 +641,6 @@ class MainWindow(QtWidgets.QMainWindow):
         except (DataError, TrainError, ValueError) as e:
             self.show_error("Cannot train", str(e))
             return False
-        self._training_data = ds
         tp.loss_curve.setData([], [])
         tp._y_state = None
         key = tp.source_key()
@@ -691,15 +693,8 @@ class MainWindow(QtWidgets.QMainWindow):
         L, H, bound, lr, steps, seed = self.POINT_RECIPES.get(
             preset, (6, 50 if pv.points.shape[1] == 2 else 10, "sigmoid" if pv.value_range[0] >= 0 else "tanh",
                      1e-3, 2000, 0))
-        L = depth or L
         tp.add_source("points: workspace (the Points tab)", "points:workspace")
-        tp.L.setValue(L)
-        tp.H.setValue(H)
-        tp.bound.setCurrentText(bound)
-        tp.lr.setValue(lr)
-        tp.steps.setValue(steps)
-        tp.batch.setValue(1000)
-        tp.seed.setValue(seed)
+        tp.set_recipe(L=depth or L, H=H, bound=bound, lr=lr, steps=steps, batch=1000, seed=seed)
         self._auto_use_training = self.start_training()
         if not self._auto_use_training:
             self._compare_pending.clear()
@@ -714,7 +709,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.train_points(self.points_view.preset, depth=depth_a)
 
     def _show_comparison(self) -> None:
-        first, second = getattr(self, "_compare_first", None), self.checkpoint
+        first, second = self._compare_first, self.checkpoint
         if first is None or second is None:
             return
         # The first depth becomes the main chain again; the second runs beside it in lockstep.
@@ -831,7 +826,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.training.is_busy():
             self.training_panel.show_message("stopping training…")
         self.training.shutdown()
-        job = getattr(self, "_export_job", None)
+        job = self._export_job
         if job is not None and job.is_running():
             job.cancel()
             job.wait(10.0)

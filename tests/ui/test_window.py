@@ -142,12 +142,7 @@ def test_noise_change_applies_from_the_current_step(window):
 
 def test_training_runs_in_the_background_while_the_event_loop_turns(window, qtbot):
     tp = window.training_panel
-    tp.source.setCurrentIndex(tp.source.findData("points:2d-corners"))
-    tp.bound.setCurrentText("sigmoid")
-    tp.L.setValue(4)
-    tp.H.setValue(32)
-    tp.lr.setValue(1e-3)
-    tp.steps.setValue(1500)
+    tp.set_recipe("points:2d-corners", bound="sigmoid", L=4, H=32, lr=1e-3, steps=1500)
     ticks = []
     timer = QtCore.QTimer()
     timer.setInterval(5)
@@ -168,11 +163,7 @@ def test_training_runs_in_the_background_while_the_event_loop_turns(window, qtbo
 
 def test_stopping_mid_training_keeps_the_app_usable(window, qtbot):
     tp = window.training_panel
-    tp.source.setCurrentIndex(tp.source.findData("mnist:test"))
-    tp.L.setValue(2)
-    tp.H.setValue(64)
-    tp.steps.setValue(100_000)
-    tp.batch.setValue(100)
+    tp.set_recipe("mnist:test", L=2, H=64, steps=100_000, batch=100)
     window.start_training()
     qtbot.waitUntil(lambda: window.training.run is not None and window.training.run.step > 3, timeout=30_000)
     with qtbot.waitSignal(window.training.finished, timeout=30_000) as blocker:
@@ -189,10 +180,7 @@ def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, error
     w = MainWindow(mnist_model_path, restore_settings=False)
     qtbot.addWidget(w)
     tp = w.training_panel
-    tp.source.setCurrentIndex(tp.source.findData("mnist:test"))
-    tp.L.setValue(2)
-    tp.H.setValue(32)
-    tp.steps.setValue(1_000_000)
+    tp.set_recipe("mnist:test", L=2, H=32, steps=1_000_000)
     w.start_training()
     qtbot.waitUntil(lambda: w.training.run.step > 2, timeout=30_000)
     w.close()
@@ -279,10 +267,7 @@ def test_dropping_a_model_file_opens_it(window, tmp_path):
 
 def test_pause_and_resume_training(window, qtbot):
     tp = window.training_panel
-    tp.source.setCurrentIndex(tp.source.findData("points:2d-corners"))
-    tp.L.setValue(3)
-    tp.H.setValue(16)
-    tp.steps.setValue(1_000_000)
+    tp.set_recipe("points:2d-corners", L=3, H=16, steps=1_000_000)
     window.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 10, timeout=30_000)
     tp.pause_button.click()
@@ -300,11 +285,7 @@ def test_pause_and_resume_training(window, qtbot):
 
 def test_use_current_weights_while_training(window, qtbot):
     tp = window.training_panel
-    tp.source.setCurrentIndex(tp.source.findData("mnist:test"))
-    tp.L.setValue(3)
-    tp.H.setValue(48)
-    tp.batch.setValue(100)
-    tp.steps.setValue(1_000_000)
+    tp.set_recipe("mnist:test", L=3, H=48, batch=100, steps=1_000_000)
     window.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 5, timeout=30_000)
     with qtbot.waitSignal(window.training.weightsReady, timeout=20_000):
@@ -319,8 +300,7 @@ def test_use_current_weights_while_training(window, qtbot):
 
 def test_a_crashed_training_process_is_reported(window, qtbot, errors):
     tp = window.training_panel
-    tp.source.setCurrentIndex(tp.source.findData("points:2d-corners"))
-    tp.steps.setValue(1_000_000)
+    tp.set_recipe("points:2d-corners", steps=1_000_000)
     window.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 2, timeout=30_000)
     window.training._proc.kill()

@@ -70,11 +70,6 @@ class TrainingController(QtCore.QObject):
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._drain)
 
-    # kept for callers that think of it as "the trainer"
-    @property
-    def trainer(self) -> TrainingRun | None:
-        return self.run
-
     @property
     def state(self) -> str:
         return self._state

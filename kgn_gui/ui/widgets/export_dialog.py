@@ -7,8 +7,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.export import (FORMATS, SUFFIX, ExportCancelled, ExportError, ExportOptions, session_frames,
-                            write_frames)
+from ...core.export import FORMATS, SUFFIX, ExportError, ExportOptions, session_frames, write_frames
 
 FORMAT_LABELS = {"gif": "GIF", "apng": "APNG (lossless PNG animation)", "mp4": "MP4 (H.264)",
                  "webm": "WebM (VP9)", "png": "folder of PNG frames"}
@@ -107,9 +106,7 @@ class ExportJob(QtCore.QObject):
                 path = write_frames(frames, len(steps), out, opts, progress=lambda d, n: self._q.put(("p", d, n)),
                                     cancelled=self._cancel.is_set)
                 self._q.put(("done", str(path)))
-            except ExportCancelled as e:
-                self._q.put(("fail", str(e)))
-            except ExportError as e:
+            except ExportError as e:  # ExportCancelled included
                 self._q.put(("fail", str(e)))
             except Exception as e:  # never a traceback in a dialog
                 self._q.put(("fail", f"export failed: {type(e).__name__}: {e}"))

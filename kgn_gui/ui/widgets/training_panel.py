@@ -2,26 +2,17 @@
 a live log-scale loss curve. The window wires it to a TrainingController."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
 from ...core.models import ModelSpec, spec_parameter_count
-from ...core.train import TrainConfig
+from ...core.train import TrainConfig, format_duration
 from .plots import fit_y_range
 
 SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [
     (f"points: {k}", f"points:{k}") for k in POINT_PRESETS]
-
-
-def _fmt_eta(s: float) -> str:
-    if not math.isfinite(s):
-        return "--:--"
-    s = int(s)
-    return f"{s // 60:02d}:{s % 60:02d}" if s < 3600 else f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
 class TrainingPanel(QtWidgets.QWidget):
@@ -165,6 +156,23 @@ class TrainingPanel(QtWidgets.QWidget):
         self._D = D
         self._update_params()
 
+    def set_recipe(self, source: str | None = None, *, L: int | None = None, H: int | None = None,
+                   bound: str | None = None, lr: float | None = None, batch: int | None = None,
+                   steps: int | None = None, seed: int | None = None) -> None:
+        """Fill in the form; fields left as None keep their value. ``source`` is a data-source key already
+        in the list."""
+        if source is not None:
+            i = self.source.findData(source)
+            if i < 0:
+                raise ValueError(f"no data source {source!r} in the list")
+            self.source.setCurrentIndex(i)
+        for box, v in ((self.L, L), (self.H, H), (self.lr, lr), (self.batch, batch), (self.steps, steps),
+                       (self.seed, seed)):
+            if v is not None:
+                box.setValue(v)
+        if bound is not None:
+            self.bound.setCurrentText(bound)
+
     def spec_for(self, D: int, shape) -> ModelSpec:
         return ModelSpec(D=D, L=self.L.value(), H=self.H.value(), bound=self.bound.currentText(), shape=tuple(shape))
 
@@ -200,7 +208,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress.setValue(int(1000 * ev.step / max(ev.steps, 1)))
         self.progress.setFormat(f"step {ev.step:,}/{ev.steps:,} – %p%")
         self.status.setText(f"loss {ev.loss:.3e} · best {ev.best_loss:.3e} · {ev.samples_per_s:,.0f} samples/s "
-                            f"({ev.samples_per_s / max(1, self.batch.value()):.1f} steps/s) · ETA {_fmt_eta(ev.eta_s)}")
+                            f"({ev.samples_per_s / max(1, self.batch.value()):.1f} steps/s) · ETA {format_duration(ev.eta_s)}")
         if losses is not None:
             n = ev.step
             y = losses[:n]
