@@ -21,7 +21,7 @@ from ..core.train import TrainError
 from .controllers.chain import ChainController
 from .controllers.training import TrainingController
 from .widgets.chain_grid import ChainGrid
-from .widgets.export_dialog import ExportDialog, ExportJob
+from .widgets.export_dialog import ExportDialog, ExportJob, ViewExportJob
 from .widgets.inspector import Inspector
 from .widgets.plots import PlotsPanel
 from .widgets.points_view import PointsView
@@ -527,20 +527,20 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def export_dialog(self) -> None:
         s = self.session
-        if s is None or len(s.shape) != 3:
-            self.show_error("Export", "animations can be exported for image models; open one first")
+        if s is None:
+            self.show_error("Export", "open a model first")
             return
-        d = ExportDialog(self, s.t_max, s.n, self._inspected, self.settings.value("export/last_dir", str(Path.home())))
+        d = ExportDialog(self, s.t_max, s.n, self._inspected, self.settings.value("export/last_dir", str(Path.home())),
+                         image_model=len(s.shape) == 3)
         if d.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return
         try:
             steps, opts, out = d.values()
             opts.validate()
+            self.settings.setValue("export/last_dir", str(Path(out).parent))
+            self.start_export(steps, opts, out, target=d.target())
         except ExportError as e:
             self.show_error("Export", str(e))
-            return
-        self.settings.setValue("export/last_dir", str(Path(out).parent))
-        self.start_export(steps, opts, out)
 
     def save_bundle_dialog(self) -> None:
         if self.session is None or len(self.session.shape) != 3:
@@ -607,9 +607,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"exported {out}", 8000)
         return out
 
-    def start_export(self, steps: list[int], opts, out: str) -> ExportJob:
-        """Export in the background with a progress dialog that can cancel it."""
-        job = ExportJob(self.session, steps, opts, out, parent=self)
+    def start_export(self, steps: list[int], opts, out: str, target: str = "grid") -> ExportJob:
+        """Export in the background with a progress dialog that can cancel it. ``target``: "grid" or
+        "chain" (drawn from the states), "points" or "window" (rendered by Qt step by step)."""
+        if target in ("points", "window"):
+            widget = self.points_split if target == "points" else self
+            if target == "points":
+                self.views.setCurrentWidget(self.points_split)
+            job = ViewExportJob(self.chain, widget, steps, opts, out, parent=self)
+        else:
+            job = ExportJob(self.session, steps, opts, out, parent=self)
         dlg = QtWidgets.QProgressDialog("Exporting…", "Cancel", 0, len(steps), self)
         dlg.setWindowTitle("Export animation")
         dlg.setMinimumDuration(300)

@@ -128,3 +128,53 @@ def test_states_export_to_npz_with_metadata(tmp_path, model):
                  "-n", "8", "-o", str(tmp_path / "pts")]) == 0
     with np.load(tmp_path / "pts.npz", allow_pickle=False) as z:
         assert z["states"].shape == (4, 8, 1)
+
+
+def test_gif_keeps_grey_exact_and_the_overlay_coloured(tmp_path, model):
+    cfg = ChainConfig(n=16, noise="normal", eps=0.05, seed=1)
+    steps = list(range(0, 30, 3))
+    opts = ExportOptions(fmt="gif", fps=7, scale=4, overlay=True)
+    frames = read_frames(export_chain(model, SPEC, cfg, steps, tmp_path / "o.gif", opts))
+    expect = expected_frames(model, cfg, steps, opts)
+    assert len(frames) == len(steps)
+    for got, want in zip(frames, expect):
+        err = np.abs(got.astype(int) - want.astype(int))
+        grey = (want[..., 0] == want[..., 1]) & (want[..., 1] == want[..., 2])
+        assert err[grey].max() <= 1  # every grey pixel within half a level, in every frame
+        assert err[~grey].mean() < 20 and (~grey).sum() > 50  # the amber label, on 8 shades
+    from PIL import Image
+    with Image.open(tmp_path / "o.gif") as im:  # 7 fps: delays of 14 and 15 hundredths that add up
+        durations = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            durations.append(im.info["duration"])
+    assert set(durations) <= {140, 150} and abs(sum(durations) - 1000 * len(steps) / 7) <= 10
+
+
+def test_colour_models_export_in_colour(tmp_path):
+    spec = ModelSpec(D=3 * 6 * 6, L=2, H=32, bound="sigmoid", shape=(3, 6, 6))
+    m = build_model(spec, seed=2).eval()
+    cfg = ChainConfig(n=4, noise="uniform", eps=0.2, seed=0)
+    for fmt in ("gif", "mp4", "apng"):
+        p = export_chain(m, spec, cfg, [0, 1, 2], tmp_path / f"c_{fmt}", ExportOptions(fmt=fmt, scale=5, overlay=False))
+        got = read_frames(p)
+        want = dict(run_chain(m, spec, cfg, 2, keep={0, 2}))
+        want0 = compose_frame(want[0], spec.shape, spec.value_range, 0, ExportOptions(scale=5, overlay=False))
+        h, w = want0.shape[:2]
+        pad = 1 if fmt == "mp4" else 0  # yuv420p needs even sizes: one black row and column added
+        assert len(got) == 3 and got[0].shape[:2] == (h + pad, w + pad)
+        # GIF: one octree palette; MP4: 4:2:0 chroma blurs random colours across 5-pixel tiles
+        assert np.abs(got[0][:h, :w].astype(int) - want0.astype(int)).mean() < {"gif": 8, "mp4": 16, "apng": 0.5}[fmt]
+        assert np.abs(np.diff(got[0].astype(int), axis=2)).max() > 10  # really colour, not grey
+
+
+def test_zoom_is_nearest_neighbour_into_any_buffer():
+    from kgn_gui.core.export import zoom
+
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert np.array_equal(zoom(a, 3), np.repeat(np.repeat(a, 3, 0), 3, 1))
+    rgb = np.random.default_rng(0).integers(0, 255, (2, 3, 3), dtype=np.uint8)
+    assert np.array_equal(zoom(rgb, 2), np.repeat(np.repeat(rgb, 2, 0), 2, 1))
+    big = np.zeros((10, 13), np.uint8)
+    zoom(a, 3, out=big[:9, :12])  # a strided view is filled, not a copy of it
+    assert np.array_equal(big[:9, :12], zoom(a, 3)) and big[9:].sum() == 0

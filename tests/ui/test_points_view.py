@@ -149,3 +149,50 @@ def test_an_unchanged_noise_setting_keeps_the_history(window):
     window.chain.seek(3)
     window.on_noise_changed(window.session.config.noise, window.session.config.eps)
     assert window.session.t_max == 10
+
+
+def test_the_points_view_exports_as_an_animation_of_what_it_shows(window, qtbot, tmp_path):
+    from kgn_gui.core.export import ExportOptions, read_frames
+
+    window.load_model(MODELS / "2d-corners.safetensors")
+    window.chain.step_by(3)
+    steps = [0, 2, 4, 6, 8]  # past the last step reached too
+    job = window.start_export(steps, ExportOptions(fmt="apng", fps=5, scale=1), str(tmp_path / "pts"), target="points")
+    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+        pass
+    frames = read_frames(blocker.args[0])
+    size = window.points_split.size()
+    assert len(frames) == 5 and frames[0].shape == (size.height(), size.width(), 3)
+    assert window.chain.view_t == 3 and window.session.t_max >= 8  # back where it was
+    # Chains move between frames (the dots and trails are drawn), and every frame is a real picture.
+    assert all(f.std() > 5 for f in frames)
+    assert np.abs(frames[0].astype(int) - frames[4].astype(int)).sum() > 0
+    # The step label is stamped in the corner: it differs between steps 0 and 8.
+    assert not np.array_equal(frames[0][:20, :60], frames[4][:20, :60])
+
+
+def test_the_whole_window_exports_at_a_rendering_scale(window, qtbot, tmp_path):
+    from kgn_gui.core.export import ExportOptions, read_frames
+
+    window.resize(700, 500)
+    job = window.start_export([0, 1], ExportOptions(fmt="gif", fps=5, scale=2, overlay=False), str(tmp_path / "win"),
+                              target="window")
+    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+        pass
+    frames = read_frames(blocker.args[0])
+    assert len(frames) == 2 and frames[0].shape == (2 * window.height(), 2 * window.width(), 3)
+    assert frames[0].std() > 5
+
+
+def test_a_cancelled_view_export_leaves_nothing_and_restores_the_step(window, qtbot, tmp_path):
+    from kgn_gui.core.export import ExportOptions
+
+    window.chain.step_by(2)
+    job = window.start_export(list(range(0, 200)), ExportOptions(fmt="mp4", scale=1), str(tmp_path / "c"),
+                              target="window")
+    qtbot.waitUntil(lambda: job._next >= 2, timeout=30_000)
+    job.cancel()
+    with qtbot.waitSignal(job.failed, timeout=60_000) as blocker:
+        pass
+    assert "cancelled" in blocker.args[0]
+    assert list(tmp_path.iterdir()) == [] and window.chain.view_t == 2

@@ -115,6 +115,18 @@ class ChainController(QtCore.QObject):
         self.view_t = target
         self.redraw()
 
+    def show_now(self, t: int) -> None:
+        """Pause, compute up to step t if needed and show it at once (every view redraws before this
+        returns): for rendering views into an export frame by frame."""
+        self.pause()
+        if self.session is None:
+            return
+        if t > self.session.t_max:
+            self.session.advance(t - self.session.t_max)
+        self.view_t = self._shown = int(t)
+        self._force = False
+        self.stepShown.emit(self.view_t)
+
     def go_end(self) -> None:
         self.seek(self.t_max)
 
