@@ -115,8 +115,9 @@ def _json_default(o):
         return str(o)
 
 
-def read_header(path: str | os.PathLike) -> tuple[dict, dict, int]:
-    """Parse and check a safetensors header. Returns (tensor table, kgn metadata, data start)."""
+def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict, int]:
+    """Parse and check a safetensors header whose kgn metadata says ``format: fmt``. Returns (tensor
+    table, kgn metadata, data start)."""
     path = Path(path)
     if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"):
         raise CheckpointError(f"{path.name}: pickled model files are refused because loading them can run "
@@ -150,7 +151,7 @@ def read_header(path: str | os.PathLike) -> tuple[dict, dict, int]:
         meta = json.loads(md["kgn"])
     except (TypeError, json.JSONDecodeError):
         raise CheckpointError(f"{path.name}: damaged model metadata") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise CheckpointError(f"{path.name}: unknown model format {meta.get('format') if isinstance(meta, dict) else None!r}")
     data_len = size - 8 - n
     for name, info in header.items():

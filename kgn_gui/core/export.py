@@ -11,8 +11,10 @@ greys; colour: Pillow's octree palette of the first frame, no dithering). APNG a
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
+import itertools
 import math
 import os
 import queue
@@ -28,7 +30,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .chain import ChainConfig, run_chain
-from .render import states_to_grid
+from .render import states_to_grid, zoom
 
 _OVERLAY_RGB = np.array([255, 209, 102], np.float32)  # the step label's amber
 FORMATS = ("gif", "apng", "mp4", "webm", "png")
@@ -85,22 +87,6 @@ class ExportOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def zoom(a: np.ndarray, s: int, out: np.ndarray | None = None) -> np.ndarray:
-    """Nearest-neighbour zoom of an H×W or H×W×C array by a whole factor, in one pass, into ``out``
-    (an (H·s)×(W·s)… array, e.g. a view of a larger buffer) or a new array."""
-    h, w = a.shape[:2]
-    rest = a.shape[2:]
-    if out is not None and not out.flags.c_contiguous:  # a strided view cannot be reshaped in place
-        out[...] = zoom(a, s)
-        return out
-    if out is None:
-        out = np.empty((h * s, w * s, *rest), a.dtype)
-    # Columns with np.repeat, then whole rows by broadcasting: 5–7× faster than broadcasting both at
-    # once (whose innermost loop is only s long).
-    out.reshape(h, s, w * s, *rest)[...] = np.repeat(a, s, axis=1)[:, None]
-    return out
 
 
 class Mosaic:
@@ -225,7 +211,7 @@ def write_frames(frames: Iterator[tuple[int, object]], n_frames: int, out: str |
     _check_target(path, opts.fmt)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
-        writer = {"gif": _write_gif, "apng": _write_apng, "mp4": _write_video, "webm": _write_video,
+        writer = {"gif": functools.partial(_write_gif, n_frames=n_frames), "apng": _write_apng, "mp4": _write_video, "webm": _write_video,
                   "png": _write_pngs}[opts.fmt]
 
         def guarded():
@@ -247,12 +233,6 @@ def write_frames(frames: Iterator[tuple[int, object]], n_frames: int, out: str |
         raise ExportError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
-
-
-def encoder_threads() -> int:
-    """GIF encoder threads beside the producing thread: one per core, 2 … 4 (the producer mostly
-    waits on the chain's matrix products, which release the GIL)."""
-    return max(2, min(4, os.cpu_count() or 2))
 
 
 def _fan_out(frames, lanes: int, work: Callable[[int, int, object], None]) -> int:
@@ -320,79 +300,35 @@ def _grey_palette() -> np.ndarray:
     return pal
 
 
-def _grey_indices(frame: Mosaic) -> np.ndarray:
-    """A grey Mosaic → palette indices on :func:`_grey_palette`, mapped exactly at 1× then zoomed."""
-    idx = zoom(_GREY_INDEX[frame.small], frame.scale)
-    patch = frame.patch()
-    if patch is not None:
-        h, w = patch.shape[:2]
-        region = _GREY_INDEX[patch[..., 0]]  # black box (and any grey) stays grey
-        colour = (patch[..., 0] != patch[..., 1]) | (patch[..., 1] != patch[..., 2])
-        shade = np.clip(np.rint(patch[..., 0].astype(np.float32) / 255 * 8), 1, 8).astype(np.uint8)
-        idx[:h, :w] = np.where(colour, 247 + shade, region)
-    return idx
+def _grey_patch_indices(patch: np.ndarray) -> np.ndarray:
+    """The overlay's RGB patch → indices on :func:`_grey_palette`: greys stay greys, the amber label
+    goes to its 8 shades."""
+    colour = (patch[..., 0] != patch[..., 1]) | (patch[..., 1] != patch[..., 2])
+    shade = np.clip(np.rint(patch[..., 0].astype(np.float32) / 255 * 8), 1, 8).astype(np.uint8)
+    return np.where(colour, 247 + shade, _GREY_INDEX[patch[..., 0]]).astype(np.uint8)
 
 
-def _gif_blocks(packet: bytes, lane_palette: list) -> bytes:
-    """The image block (descriptor, local palette, LZW data) out of one GIF encoder packet, which may
-    start with a file header whose global palette is remembered in ``lane_palette``. An image without
-    its own palette gets the lane's as a local one when it differs from ours (set in lane_palette[1])."""
-    p = memoryview(packet)
-    i = 0
-    if bytes(p[:4]) == b"GIF8":
-        flags = p[10]
-        i = 13
-        if flags & 0x80:
-            n = 3 << ((flags & 7) + 1)
-            lane_palette[0] = bytes(p[i:i + n])
-            i += n
-    out = bytearray()
-    while i < len(p):
-        b = p[i]
-        if b == 0x21:  # extension: our own graphic control blocks replace the encoder's
-            i += 2
-            while p[i]:
-                i += p[i] + 1
-            i += 1
-        elif b == 0x2C:
-            start = i
-            flags = p[i + 9]
-            i += 10
-            local = b""
-            if flags & 0x80:
-                i += 3 << ((flags & 7) + 1)
-            elif lane_palette[0] is not None and lane_palette[0] != lane_palette[1]:
-                local = lane_palette[0]
-            i += 1  # LZW minimum code size
-            # The LZW data runs to the packet's end (FFmpeg puts one image in a packet); walking its
-            # 255-byte sub-blocks in Python would cost more than the encoding.
-            end = len(p) - 1 if p[-1] == 0x3B else len(p)
-            if p[end - 1] != 0:
-                while p[i]:
-                    i += p[i] + 1
-                end = i + 1
-            i = end
-            block = bytearray(p[start:i])
-            if local:
-                block[9] = (block[9] & 0x78) | 0x80 | ((len(local) // 3).bit_length() - 2)
-                block[10:10] = local
-            out += block
-        elif b == 0x3B:
-            break
-        else:
-            raise ExportError(f"unexpected GIF block 0x{b:02x} from the encoder")
-    return bytes(out)
+# Exports with fewer pixels than this are encoded in this process: starting workers would cost more.
+PROCESS_MIN_PIXELS = 20_000_000
 
 
-def _write_gif(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
-    """GIF: each frame's LZW stream is encoded on its own (no inter-frame transparency) by one of
-    several threads with FFmpeg's encoder (PyAV releases the GIL, so they run beside each other and
-    beside the chain's matrix products; Pillow's encoder is faster alone but holds the GIL and starves
-    the chain), then all are joined under one header with one palette (grey data maps exactly onto 248
-    greys; colour data shares the first frame's octree palette)."""
-    import itertools
+def _gif_encoder(total_pixels: int):
+    """Worker processes for long exports (one per core, at most 4), else a thread of this process."""
+    from .gif_worker import InProcess, WorkerProcesses
 
-    import av
+    if total_pixels >= PROCESS_MIN_PIXELS:
+        try:
+            return WorkerProcesses(max(1, min(4, os.cpu_count() or 1)))
+        except OSError:
+            pass
+    return InProcess()
+
+
+def _write_gif(frames, tmp_dir: Path, opts: ExportOptions, n_frames: int = 0) -> Path:
+    """GIF: one palette for all frames (grey data maps exactly onto 248 greys; colour data shares the
+    first frame's octree palette). Indices are found at 1× (nearest zoom commutes with a per-pixel
+    palette lookup); worker processes zoom them and run Pillow's LZW encoder while this thread computes
+    the chain; the frames are joined in order under one header, each whole (no inter-frame tricks)."""
     from PIL import Image
 
     out = tmp_dir / "out.gif"
@@ -405,48 +341,63 @@ def _write_gif(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
     if grey:
         palette, quantizer = _grey_palette(), None
     else:
-        quantizer = Image.fromarray(as_rgb(f0)).quantize(colors=256, method=Image.Quantize.FASTOCTREE,
-                                                         dither=Image.Dither.NONE)
+        rgb0 = f0.small if isinstance(f0, Mosaic) and not f0.grey else as_rgb(f0)
+        quantizer = Image.fromarray(rgb0).quantize(colors=256, method=Image.Quantize.FASTOCTREE,
+                                                   dither=Image.Dither.NONE)
         palette = np.zeros((256, 3), np.uint8)
         pal = np.frombuffer(bytes(quantizer.getpalette() or []), np.uint8)[:768].reshape(-1, 3)
         palette[:len(pal)] = pal
-    ours = palette.tobytes()
-    height, width = (f0.size if isinstance(f0, Mosaic) else f0.shape[:2])
-    lanes = encoder_threads()
-    ctxs: list = [None] * lanes
-    lane_pal = [[None, ours] for _ in range(lanes)]
-    blocks: dict[int, bytes] = {}
-    argb = np.concatenate([np.full((256, 1), 255, np.uint8), palette], axis=1)
 
-    def encode(lane: int, i: int, f) -> None:
+    def quantize(rgb: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).quantize(palette=quantizer,
+                                                                                dither=Image.Dither.NONE))
+
+    def indices(f) -> tuple[np.ndarray, int, np.ndarray | None]:
+        if not isinstance(f, Mosaic):
+            return quantize(f), 1, None
+        patch = f.patch()
         if grey:
-            idx = _grey_indices(f)
-        else:
-            idx = np.asarray(Image.fromarray(as_rgb(f)).quantize(palette=quantizer, dither=Image.Dither.NONE))
-        if idx.shape != (height, width):
-            raise ExportError("every frame of an animation must have the same size")
-        ctx = ctxs[lane]
-        if ctx is None:
-            ctx = ctxs[lane] = av.CodecContext.create("gif", "w")
-            ctx.width, ctx.height, ctx.pix_fmt = width, height, "pal8"
-            ctx.time_base = Fraction(1, 100)
-            ctx.options = {"gifflags": "-transdiff-offsetting"}  # every frame whole and on its own
-        vf = av.VideoFrame.from_ndarray((np.ascontiguousarray(idx), argb), format="pal8")
-        vf.pts = i
-        blocks[i] = _gif_blocks(b"".join(bytes(pk) for pk in ctx.encode(vf)), lane_pal[lane])
+            return _GREY_INDEX[f.small], f.scale, None if patch is None else _grey_patch_indices(patch)
+        small = f.small if not f.grey else np.repeat(f.small[..., None], 3, axis=2)
+        return quantize(small), f.scale, None if patch is None else quantize(patch)
 
-    n = _fan_out(itertools.chain([first], frames), lanes, encode)
-    if any(len(blocks.get(i, b"")) == 0 for i in range(n)):
-        raise ExportError("the GIF encoder held back a frame")
+    height, width = (f0.size if isinstance(f0, Mosaic) else f0.shape[:2])
+    descriptor = b"\x2C" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x08"  # no local palette
+    n_pixels = height * width
+    pending: collections.deque = collections.deque()
+    encoder = _gif_encoder(n_pixels * n_frames)
+    cancel = True
     with open(out, "wb") as fh:
-        fh.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0) + ours)
+        fh.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0) + palette.tobytes())
         fh.write(b"\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop for ever
-        for i in range(n):
-            # Delays in 1/100 s, rounded so that they add up to the frame rate; 2 is the least
-            # that browsers honour.
+        n = 0
+
+        def write_oldest() -> None:
+            i, fut = pending.popleft()
+            # Delays in 1/100 s, rounded so that they add up to the frame rate; 2 is the least that
+            # browsers honour.
             delay = max(2, round(100 * (i + 1) / opts.fps) - round(100 * i / opts.fps))
             fh.write(b"\x21\xF9\x04\x04" + struct.pack("<H", delay) + b"\x00\x00")
-            fh.write(blocks.pop(i))
+            try:
+                data = fut.result()
+            except RuntimeError as e:  # a worker process died
+                raise ExportError(f"GIF encoding failed: {e}") from None
+            fh.write(descriptor + data + b"\x00")
+
+        try:
+            for _, f in itertools.chain([first], frames):
+                small, scale, patch = indices(f)
+                if small.shape[0] * scale != height or small.shape[1] * scale != width:
+                    raise ExportError("every frame of an animation must have the same size")
+                pending.append((n, encoder.encode(small, scale, patch)))
+                n += 1
+                while pending and (pending[0][1].done() or len(pending) > 16):
+                    write_oldest()
+            while pending:
+                write_oldest()
+            cancel = False
+        finally:
+            encoder.close(cancel=cancel)
         fh.write(b"\x3B")
     return out
 
@@ -463,6 +414,7 @@ def _write_apng(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
     return out
 
 
+_X264 = {"preset": "ultrafast", "crf": "17"}
 _Y_OF_GREY = np.rint(16 + np.arange(256) * (219 / 255)).astype(np.uint8)  # BT.601 limited range
 
 
@@ -512,7 +464,7 @@ def _write_video(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
             stream = state["stream"] = container.add_stream(codec, rate=Fraction(opts.fps).limit_denominator(1000))
             stream.width, stream.height = w + (w % 2), h + (h % 2)  # yuv420p needs even sizes
             stream.pix_fmt = "yuv420p"
-            stream.options = ({"preset": "ultrafast", "crf": "17"} if codec == "libx264"
+            stream.options = (dict(_X264) if codec == "libx264"
                               else {"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0"})
             # One core is the producer's (the chain); on 2 cores x264 in one thread used 18 % less CPU.
             stream.codec_context.thread_count = max(1, (os.cpu_count() or 2) - 1)

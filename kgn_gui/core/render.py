@@ -14,6 +14,22 @@ def to_uint8(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     return np.clip(np.rint(u), 0, 255).astype(np.uint8)
 
 
+def zoom(a: np.ndarray, s: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Nearest-neighbour zoom of an H×W or H×W×C array by a whole factor, in one pass, into ``out``
+    (an (H·s)×(W·s)… array, e.g. a view of a larger buffer) or a new array."""
+    h, w = a.shape[:2]
+    rest = a.shape[2:]
+    if out is not None and not out.flags.c_contiguous:  # a strided view cannot be reshaped in place
+        out[...] = zoom(a, s)
+        return out
+    if out is None:
+        out = np.empty((h * s, w * s, *rest), a.dtype)
+    # Columns with np.repeat, then whole rows by broadcasting: 5–7× faster than broadcasting both at
+    # once (whose innermost loop is only s long).
+    out.reshape(h, s, w * s, *rest)[...] = np.repeat(a, s, axis=1)[:, None]
+    return out
+
+
 def states_to_grid(x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float],
                    cols: int | None = None, pad: int = 1) -> np.ndarray:
     """N×D image states → one H×W (grey) or H×W×3 (colour) uint8 mosaic, ``cols`` tiles a row

@@ -178,3 +178,32 @@ def test_zoom_is_nearest_neighbour_into_any_buffer():
     big = np.zeros((10, 13), np.uint8)
     zoom(a, 3, out=big[:9, :12])  # a strided view is filled, not a copy of it
     assert np.array_equal(big[:9, :12], zoom(a, 3)) and big[9:].sum() == 0
+
+
+def test_long_gifs_are_encoded_in_worker_processes_with_the_same_bytes(tmp_path, model, monkeypatch):
+    import kgn_gui.core.export as E
+    from kgn_gui.core.gif_worker import WorkerProcesses
+
+    cfg = ChainConfig(n=9, noise="normal", eps=0.05, seed=3)
+    opts = ExportOptions(fmt="gif", scale=3, overlay=True)
+    here = export_chain(model, SPEC, cfg, list(range(12)), tmp_path / "here.gif", opts)
+    used = []
+    monkeypatch.setattr(E, "PROCESS_MIN_PIXELS", 0)
+    monkeypatch.setattr(E, "_gif_encoder", lambda n: used.append(n) or WorkerProcesses(2))
+    there = export_chain(model, SPEC, cfg, list(range(12)), tmp_path / "there.gif", opts)
+    assert used and here.read_bytes() == there.read_bytes()
+
+
+def test_a_gif_worker_that_dies_is_a_clear_error_and_leaves_nothing(tmp_path, model, monkeypatch):
+    import kgn_gui.core.export as E
+    from kgn_gui.core.gif_worker import WorkerProcesses
+
+    def dying(_n):
+        w = WorkerProcesses(1)
+        w._procs[0].kill()
+        return w
+
+    monkeypatch.setattr(E, "_gif_encoder", dying)
+    with pytest.raises(ExportError, match="GIF encoding failed"):
+        export_chain(model, SPEC, ChainConfig(n=4), list(range(5)), tmp_path / "x.gif", ExportOptions(fmt="gif"))
+    assert list(tmp_path.iterdir()) == []
