@@ -263,6 +263,101 @@ def cmd_info(args) -> int:
     return 0
 
 
+def _reference_data(ck, source: str | None):
+    """The training data a model is measured against: --data, else the dataset its file names."""
+    from .core.data import open_source, source_for_name
+
+    src = source or source_for_name(str(ck.meta.get("dataset", "")))
+    if not src:
+        raise CLIError(f"the model was trained on {ck.meta.get('dataset')!r}, which is not bundled; pass --data")
+    try:
+        return open_source(src, ck.value_range)
+    except Exception as e:
+        raise CLIError(f"cannot open the reference data {src!r}: {e}; pass --data") from None
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of numbers: {text!r}") from None
+    if not vals or any(v < 0 for v in vals):
+        raise argparse.ArgumentTypeError("give one or more numbers ≥ 0, e.g. 0.1,0.3,0.5")
+    return vals
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma list of whole numbers: {text!r}") from None
+    if not vals or any(v < 1 or v > 64 for v in vals):
+        raise argparse.ArgumentTypeError("depths are whole numbers in 1 … 64, e.g. 1,2,4,8")
+    return vals
+
+
+def cmd_analyze(args) -> int:
+    import json
+
+    import numpy as np
+
+    from .core.checkpoint import load_checkpoint
+    from .core.classifier import default_classifier, mnist_test_features
+    from .core.measures import analyze_chain, attractor_audit, basin_recovery
+
+    ck = load_checkpoint(args.model)
+    cfg, start_array = _chain_from_args(args, ck)
+    ds = _reference_data(ck, args.data)
+    if ds.D != ck.spec.D:
+        raise CLIError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
+    clf = default_classifier() if ck.spec.D == 784 and ds.labels is not None else None
+    bar = Progress()
+    a = analyze_chain(ck.model, ck.spec, cfg, args.steps, ds.x, tol=args.tol, copy_tol=args.copy_tol,
+                      classifier=clf, test_features=mnist_test_features(clf) if clf else None, start_array=start_array,
+                      progress=lambda d, n: bar.update(d, n, "chain steps", final=d == n))
+    out = a.summary()
+    if args.audit:
+        audit = attractor_audit(ck.model, ck.value_range, ds.x, n=args.audit, seed=args.seed,
+                                progress=lambda d, n: bar.update(d, n, "attractor audit", final=d == n))
+        out.update(attractor_fraction=audit.attractor_fraction, rho_median=float(np.median(audit.rho)),
+                   rho_max=float(audit.rho.max()))
+    if args.sigmas:
+        rec = basin_recovery(ck.model, ck.value_range, ds.x, args.sigmas, n=args.recovery_n, T=args.recovery_T,
+                             seed=args.seed, progress=lambda d, n: bar.update(d, n, "basin recovery", final=d == n))
+        out.update({f"recovery_{s:g}": float(r) for s, r in zip(args.sigmas, rec)})
+    out = {"model": str(args.model), "reference": ds.name, "noise": cfg.noise, "eps": cfg.eps, **out}
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
+    width = max(len(k) for k in out)
+    for k, v in out.items():
+        print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .core.classifier import default_classifier, mnist_test_features
+    from .core.sweep import SweepConfig, run_sweep
+
+    cfg = SweepConfig(source=args.data, depths=tuple(args.depths), H=args.H, bound=args.bound, steps=args.steps,
+                      lr=args.lr, batch=args.batch, seed=args.seed, subset=args.subset, chains=args.n,
+                      sample_steps=args.sample_steps, noise=args.noise, eps=args.eps, audit=args.audit,
+                      sigmas=tuple(args.sigmas), device=args.device)
+    try:
+        cfg.validate()
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    out = Path(args.output)
+    if out.exists() and any(out.iterdir()):
+        raise CLIError(f"{out} exists and is not empty")
+    clf = default_classifier() if args.data.startswith("mnist") else None
+    bar = Progress()
+    rows = run_sweep(cfg, out, classifier=clf, test_features=mnist_test_features(clf) if clf else None,
+                     log=lambda s: print(s, file=sys.stderr),
+                     progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1))
+    print(f"wrote {out / 'sweep.csv'} and {out / 'sweep.png'} ({len(rows)} depths)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="kgn", description="Generative Kaleidoscopic Networks, headless.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -310,6 +405,42 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chain_options(e)
     e.add_argument("-o", "--output", required=True, help="file (suffix added if missing) or, for png, a new folder")
     e.set_defaults(func=cmd_export)
+
+    a = sub.add_parser("analyze", help="measure a model's kaleidoscope: convergence, copies, classes, attractors")
+    a.add_argument("model")
+    a.add_argument("--steps", type=nonneg_int, default=300, help="chain steps before measuring")
+    _add_chain_options(a)
+    a.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
+    a.add_argument("--tol", type=float, default=None,
+                   help="step size (RMS per value) below which a chain has converged (default: 1e-3 above the noise floor)")
+    a.add_argument("--copy-tol", type=float, default=0.05, help="distance (RMS per value) below which a sample is a copy")
+    a.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
+    a.add_argument("--sigmas", type=_floats, default=[0.05, 0.1, 0.2, 0.4],
+                   help="corruption levels σ (value units) for basin recovery")
+    a.add_argument("--recovery-n", type=positive_int, default=200)
+    a.add_argument("--recovery-T", type=positive_int, default=50)
+    a.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    a.set_defaults(func=cmd_analyze)
+
+    w = sub.add_parser("sweep", help="train one model per depth and measure each: CSV + PNG")
+    w.add_argument("--data", default="mnist")
+    w.add_argument("--depths", type=_ints, default=[1, 2, 4, 6, 8, 10])
+    w.add_argument("--H", type=positive_int, default=256)
+    w.add_argument("--bound", default="tanh", choices=["tanh", "sigmoid"])
+    w.add_argument("--steps", type=positive_int, default=2000, help="training steps per depth")
+    w.add_argument("--lr", type=float, default=1e-3)
+    w.add_argument("--batch", type=positive_int, default=256)
+    w.add_argument("--subset", type=nonneg_int, default=10_000, help="train on this many samples (0: all)")
+    w.add_argument("--seed", type=nonneg_int, default=0)
+    w.add_argument("--device", default="cpu")
+    w.add_argument("--n", type=positive_int, default=256, help="chains sampled per depth")
+    w.add_argument("--sample-steps", type=positive_int, default=200)
+    w.add_argument("--noise", default="normal", choices=["none", "normal", "uniform", "reference", "reference-normal"])
+    w.add_argument("--eps", type=float, default=0.01)
+    w.add_argument("--audit", type=nonneg_int, default=32)
+    w.add_argument("--sigmas", type=_floats, default=[0.05, 0.1, 0.2, 0.4])
+    w.add_argument("-o", "--output", required=True, help="a new folder for the models, sweep.csv and sweep.png")
+    w.set_defaults(func=cmd_sweep)
 
     i = sub.add_parser("info", help="show a model file's metadata")
     i.add_argument("model")

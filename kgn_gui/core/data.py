@@ -360,6 +360,18 @@ def point_preset(name: str) -> Dataset:
     return make_points(pts, rng, name=name)
 
 
+def source_for_name(name: str) -> str | None:
+    """The :func:`open_source` key for a data set a model file names (its Dataset.name), or None
+    when the name is not one of the bundled sets (a user's folder or file)."""
+    if name.startswith("mnist"):
+        return "mnist:test" if name.startswith("mnist-test") else "mnist:train"
+    if name.startswith("points:"):
+        return name
+    if name in POINT_PRESETS:
+        return f"points:{name}"
+    return None
+
+
 def open_source(spec: str, value_range: tuple[float, float] = (-1.0, 1.0),
                 image_size: tuple[int, int] = (28, 28)) -> Dataset:
     """Resolve a data-source string as the CLI and the UI accept it.

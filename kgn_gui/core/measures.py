@@ -306,13 +306,24 @@ class Analysis:
         return out
 
 
+def auto_tolerance(cfg: ChainConfig, value_range) -> float:
+    """A convergence tolerance above the noise floor: 1e-3 + 2·ε·r, where ε·r is the RMS per value
+    of the per-step noise (r = half the range's span), since a noisy chain never moves less."""
+    if cfg.noise == "none" or cfg.eps <= 0:
+        return 1e-3
+    return 1e-3 + 2 * cfg.eps * (value_range[1] - value_range[0]) / 2
+
+
 @torch.no_grad()
-def analyze_chain(model, spec, cfg: ChainConfig, steps: int, train_x: np.ndarray, *, tol: float = 1e-3,
+def analyze_chain(model, spec, cfg: ChainConfig, steps: int, train_x: np.ndarray, *, tol: float | None = None,
                   copy_tol: float = 0.05, k_max: int = 8, classifier=None, test_features: np.ndarray | None = None,
                   start_array: np.ndarray | None = None, progress=None, cancelled=None) -> Analysis:
     """Run the chain ``steps`` steps from its start and measure it. ``classifier``: a
     :class:`~kgn_gui.core.classifier.LoadedClassifier` (image models with 784 values) for the class
-    make-up and, with ``test_features``, the Fréchet distance."""
+    make-up and, with ``test_features``, the Fréchet distance. ``tol``: the convergence tolerance
+    (default :func:`auto_tolerance`)."""
+    if tol is None:
+        tol = auto_tolerance(cfg, spec.value_range)
     dev = next(model.parameters()).device
     chain = Chain(model, spec.value_range, cfg.noise, cfg.eps, cfg.seed, dev)
     x = start_states(cfg, spec.D, spec.value_range, shape=spec.shape, start_array=start_array, device=dev)
@@ -327,12 +338,27 @@ def analyze_chain(model, spec, cfg: ChainConfig, steps: int, train_x: np.ndarray
             tail.append(x.cpu().numpy())
         if progress is not None and (t % 10 == 0 or t == steps - 1):
             progress(t + 1, steps)
-    final = x.cpu().numpy()
-    med = np.median(s, axis=1) if steps else np.zeros(0)
-    train_t = torch.from_numpy(np.asarray(train_x, np.float32))
-    a = Analysis(steps=steps, n=cfg.n, tol=tol, step_median=med, contraction=contraction(s) if steps > 1 else np.zeros(0),
-                 burn_in=burn_in(med, tol), converged=float((s[-1] < tol).mean()) if steps else 0.0,
-                 periods=cycle_periods(np.stack(tail), tol, k_max) if len(tail) > 1 else np.zeros(cfg.n, np.int64),
+    return measure_states(model, spec, x.cpu().numpy(), np.stack(tail) if tail else None, s, train_x, tol=tol,
+                          copy_tol=copy_tol, k_max=k_max, classifier=classifier, test_features=test_features,
+                          n_chains=cfg.n)
+
+
+def measure_states(model, spec, final: np.ndarray, tail: np.ndarray | None, s: np.ndarray, train_x: np.ndarray, *,
+                   tol: float, copy_tol: float = 0.05, k_max: int = 8, classifier=None,
+                   test_features: np.ndarray | None = None, n_chains: int | None = None,
+                   train_t: torch.Tensor | None = None) -> Analysis:
+    """The measures from what a run left: the states at the last step (N×D), the K states before it
+    (K×N×D, for cycles; None to skip), the step sizes so far (T×N' for N' ≤ N chains)."""
+    steps = len(s)
+    med = np.median(s, axis=1) if steps and s.shape[1] else np.zeros(0)
+    if train_t is None:
+        train_t = torch.from_numpy(np.asarray(train_x, np.float32))
+    n = n_chains or len(final)
+    a = Analysis(steps=steps, n=n, tol=tol, step_median=med,
+                 contraction=contraction(s) if steps > 1 else np.zeros(0), burn_in=burn_in(med, tol),
+                 converged=float((s[-1] < tol).mean()) if steps else 0.0,
+                 periods=cycle_periods(tail, tol, k_max) if tail is not None and len(tail) > 1
+                 else np.zeros(len(final), np.int64),
                  memo=memorization(final, train_t, copy_tol), final=final)
     if classifier is not None and spec.D == 784:
         from .classifier import to_unit

@@ -130,6 +130,12 @@ class ChainCurves:
         """(mean, p10, p90) of a measure at step t, if recorded."""
         return tuple(self._summary[key][t]) if 0 <= t < self._n else None
 
+    def chains(self, key: str) -> np.ndarray:
+        """Every tracked chain's values of a measure: a steps × tracked view (do not modify)."""
+        if self._chains is None:
+            return np.zeros((0, 0), np.float32)
+        return self._chains[key][: self._n]
+
     def chain(self, key: str, i: int) -> np.ndarray:
         """One chain's values of a measure over every recorded step."""
         if self._chains is None or i >= self._chains[key].shape[1]:

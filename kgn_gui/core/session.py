@@ -105,11 +105,11 @@ class ChainSession:
         if self.train is None:
             raise ChainError("no training data is attached to this session")
         x = torch.from_numpy(self.state(t)[i:i + 1].copy())
-        train = self._train_tensor()
+        train = self.train_tensor()
         j = int(nearest_training(x, train)[0][0])
         return j, float((x[0] - train[j]).pow(2).mean().sqrt())  # exact, not the expanded form
 
-    def _train_tensor(self) -> torch.Tensor:
+    def train_tensor(self) -> torch.Tensor:
         if self._train_t is None:
             self._train_t = torch.from_numpy(self.train.x)
         return self._train_t

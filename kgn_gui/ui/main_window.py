@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .. import __version__
 from ..core.chain import ChainConfig, ChainError
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from ..core.data import DataError, Dataset, make_points, open_source
+from ..core.data import DataError, Dataset, make_points, open_source, source_for_name
 from ..core.export import ExportError
 from ..core.models import count_parameters
 from ..core.session import ChainSession
@@ -21,6 +21,7 @@ from ..core.train import TrainError
 from .controllers.chain import ChainController
 from .controllers.training import TrainingController
 from .widgets.chain_grid import ChainGrid
+from .widgets.analysis_panel import AnalysisPanel, Job
 from .widgets.export_dialog import ExportDialog, ExportJob, ViewExportJob
 from .widgets.inspector import Inspector
 from .widgets.plots import PlotsPanel
@@ -61,6 +62,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.points_view = PointsView()
         self.compare_view = PointsView(read_only=True)  # the second depth, side by side
         self.compare_view.hide()
+        self.analysis = AnalysisPanel()
+        self._measure_job: Job | None = None
+        self._analysis_job: Job | None = None
+        self._classifier = None
+        self._measure_soon = QtCore.QTimer(self)  # measure the shown step once the user stops on it
+        self._measure_soon.setSingleShot(True)
+        self._measure_soon.setInterval(400)
+        self._measure_soon.timeout.connect(lambda: self.analysis_dock.isVisible() and self.measure_now())
         self.compare_session: ChainSession | None = None
         self._compare_pending: list[int] = []
         self._compare_first: Checkpoint | None = None
@@ -116,9 +125,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.plots_dock = self._dock("Plots", self.plots, A.BottomDockWidgetArea, "plots")
         self.inspector_dock = self._dock("Inspector", self.inspector, A.RightDockWidgetArea, "inspector")
         self.inspector_dock.hide()
+        self.analysis_dock = self._dock("Analysis", self.analysis, A.RightDockWidgetArea, "analysis")
         self.resize(1400, 900)
         self.resizeDocks([self.plots_dock], [300], QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.training_dock, self.inspector_dock], [330, 380], QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks([self.training_dock, self.inspector_dock, self.analysis_dock], [330, 380, 330],
+                         QtCore.Qt.Orientation.Horizontal)
         self._default_state = self.saveState()
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QtGui.QAction:
@@ -174,7 +185,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(t, "&Use current weights", self.use_trained_weights, "Ctrl+U")
 
         v = self.menuBar().addMenu("&View")
-        for d in (self.training_dock, self.start_dock, self.plots_dock, self.inspector_dock):
+        for d in (self.training_dock, self.start_dock, self.plots_dock, self.inspector_dock, self.analysis_dock):
             v.addAction(d.toggleViewAction())
         v.addSeparator()
         self._action(v, "Reset &layout", lambda: self.restoreState(self._default_state))
@@ -198,6 +209,12 @@ class MainWindow(QtWidgets.QMainWindow):
         ch, tr = self.chain, self.transport
         ch.stepShown.connect(self.on_step_shown)
         ch.playingChanged.connect(tr.set_playing)
+        ch.playingChanged.connect(lambda playing: None if playing else self._measure_soon.start())
+        an = self.analysis
+        an.measureRequested.connect(self.measure_now)
+        an.auditRequested.connect(self.run_attractor_audit)
+        an.recoveryRequested.connect(self.run_basin_recovery)
+        an.cancelRequested.connect(lambda: self._analysis_job is not None and self._analysis_job.cancel())
         ch.error.connect(lambda msg: self.show_error("Chain stopped", msg))
         tr.playToggled.connect(ch.toggle)
         tr.stepBy.connect(ch.step_by)
@@ -249,16 +266,13 @@ class MainWindow(QtWidgets.QMainWindow):
         if run is not None and run.dataset.name == name and run.dataset.D == ck.spec.D:
             return run.dataset  # just trained on it (e.g. the Points tab's hand-placed points)
         try:
-            if name.startswith("mnist"):
-                split = "test" if name.startswith("mnist-test") else "train"
-                ds = self.dataset(f"mnist:{split}", vr)
+            key = source_for_name(name)
+            if key is not None and (key.startswith("mnist") or not any(ds.name == name for ds in self._datasets.values())):
+                ds = self.dataset(key, vr)
                 return ds if ds.D == ck.spec.D else None
-            for (key, r), ds in self._datasets.items():
+            for (_, r), ds in self._datasets.items():
                 if r == tuple(vr) and ds.D == ck.spec.D and ds.name == name:
                     return ds
-            if name.startswith("points:") or name in ("1d-sigmoid", "1d-tanh", "2d-corners", "2d-center"):
-                key = name if name.startswith("points:") else f"points:{name}"
-                return self.dataset(key, vr)
         except DataError:
             return None
         return None
@@ -475,6 +489,8 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.session
         if s is None:
             return
+        if not self.chain.playing:
+            self._measure_soon.start()
         x = s.state(t)
         if len(s.shape) == 3:
             self.grid.show_states(x, t)
@@ -628,6 +644,85 @@ class MainWindow(QtWidgets.QMainWindow):
         self._export_job, self._export_progress = job, dlg  # the dialog lives as long as its job
         job.start()
         return job
+
+    # -- analysis
+    def _measure_inputs(self):
+        s, ck, ds = self.session, self.checkpoint, self.train_data
+        if s is None or ck is None or ds is None or ds.D != ck.spec.D:
+            self.analysis.status.setText("measures need the model's training data (open a bundled model or train one)")
+            return None
+        return s, ck, ds
+
+    def _get_classifier(self):
+        from ..core.classifier import default_classifier
+
+        if self._classifier is None:
+            self._classifier = default_classifier() or False
+        return self._classifier or None
+
+    def measure_now(self) -> Job | None:
+        """Measure the shown step in the background (convergence, copies, classes, Fréchet, range)."""
+        got = self._measure_inputs()
+        if got is None or (self._measure_job is not None and self._measure_job.running()):
+            return None
+        s, ck, ds = got
+        from ..core.classifier import mnist_test_features
+        from ..core.measures import auto_tolerance, measure_states
+
+        t = self.chain.view_t
+        final = s.state(t)
+        tail = np.stack([s.state(k) for k in range(max(0, t - 8), t + 1)]) if t > 0 else None
+        steps = np.array(s.curves.chains("step")[:t])
+        tol = auto_tolerance(s.config, ck.value_range)
+        labelled = ds.labels is not None and ck.spec.D == 784
+
+        def work(progress, cancelled):
+            clf = self._get_classifier() if labelled else None
+            feats = mnist_test_features(clf) if clf is not None else None
+            return measure_states(ck.model, ck.spec, final, tail, steps, ds.x, tol=tol, classifier=clf,
+                                  test_features=feats, train_t=s.train_tensor())
+
+        job = Job(work, self)
+        job.done.connect(lambda a: self.analysis.show_analysis(t, a))
+        job.failed.connect(lambda msg: self.analysis.status.setText(f"measuring failed: {msg}"))
+        self._measure_job = job.start()
+        return job
+
+    def _start_analysis_job(self, what: str, work, on_done) -> Job | None:
+        if self._analysis_job is not None and self._analysis_job.running():
+            return None
+        an = self.analysis
+        an.set_busy(what)
+        job = Job(work, self)
+        job.progress.connect(an.set_progress)
+        job.done.connect(lambda r: (an.set_busy(None), on_done(r)))
+        job.failed.connect(lambda msg: (an.set_busy(None), an.status.setText(f"{what}: {msg}")))
+        self._analysis_job = job.start()
+        return job
+
+    def run_attractor_audit(self, n: int = 32) -> Job | None:
+        got = self._measure_inputs()
+        if got is None:
+            return None
+        _, ck, ds = got
+        from ..core.measures import attractor_audit
+
+        return self._start_analysis_job(
+            "attractor audit", lambda p, c: attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
+            self.analysis.show_audit)
+
+    def run_basin_recovery(self, sigmas: list[float]) -> Job | None:
+        got = self._measure_inputs()
+        if got is None:
+            return None
+        s, ck, ds = got
+        from ..core.measures import basin_recovery
+
+        return self._start_analysis_job(
+            "basin recovery",
+            lambda p, c: basin_recovery(ck.model, ck.value_range, ds.x, sigmas, reference=s.train_tensor(),
+                                        progress=p, cancelled=c),
+            lambda rates: self.analysis.show_recovery(sigmas, rates))
 
     def save_grid_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save grid image", str(Path.home() / "grid.png"),
@@ -837,6 +932,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if job is not None and job.is_running():
             job.cancel()
             job.wait(10.0)
+        self._measure_soon.stop()
+        for j in (self._analysis_job, self._measure_job):
+            if j is not None and j.running():
+                j.cancel()
+                j.wait(10.0)
         self.chain.shutdown()
         self.save_settings()
         super().closeEvent(ev)

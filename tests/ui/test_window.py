@@ -396,3 +396,31 @@ def test_a_run_bundle_of_the_window_chain_reproduces(window, tmp_path, errors):
     assert len(frames) == 7
     window.on_noise_changed("none", 0.0)
     assert window.save_bundle(str(tmp_path / "run2.zip")) is None and "noise settings changed" in errors[-1][1]
+
+
+def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot):
+    window.chain.step_by(12)
+    job = window.measure_now()
+    assert job is not None
+    with qtbot.waitSignal(job.done, timeout=60_000):
+        pass
+    an = window.analysis
+    assert an.status.text().startswith("step 12")
+    assert int(an.value("distinct")) >= 1 and 0.0 <= float(an.value("class_entropy")) <= 1.0
+    assert float(an.value("frechet")) > 0  # samples at step 12 are not the test set
+    job = window.run_attractor_audit(3)
+    with qtbot.waitSignal(job.done, timeout=120_000):
+        pass
+    assert 0.0 <= float(an.value("attractor_fraction")) <= 1.0 and "3 examples" in an.status.text()
+    job = window.run_basin_recovery([0.0, 0.3])
+    with qtbot.waitSignal(job.done, timeout=120_000) as blocker:
+        pass
+    assert len(blocker.args[0]) == 2 and "σ=0:" in an.status.text()
+
+
+def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
+    job = window.run_attractor_audit(500)
+    job.cancel()
+    with qtbot.waitSignal(job.failed, timeout=120_000) as blocker:
+        pass
+    assert blocker.args[0] == "cancelled" and window.analysis.audit_btn.isEnabled()

@@ -1,0 +1,174 @@
+"""The depth sweep: one model per depth (same data, seed, steps, width), each sampled the same way and
+measured (no Qt). ``kgn sweep`` and the window's Analysis dock call :func:`run_sweep`.
+
+Output folder: ``depth_L.safetensors`` for each depth, ``sweep.csv`` (one row per depth, every
+measure of :class:`~kgn_gui.core.measures.Analysis` plus training loss, attractor fraction and
+recovery rates) and ``sweep.png`` (each measure against depth).
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .chain import ChainConfig
+from .measures import Cancelled, analyze_chain, attractor_audit, basin_recovery
+
+
+@dataclass
+class SweepConfig:
+    """What to train (data, width, bound, recipe) and how to sample and measure each depth."""
+
+    source: str = "mnist"
+    depths: tuple[int, ...] = (1, 2, 4, 6, 8, 10)
+    H: int = 256
+    bound: str = "tanh"
+    steps: int = 2000
+    lr: float = 1e-3
+    batch: int = 256
+    seed: int = 0
+    subset: int = 10_000
+    chains: int = 256
+    sample_steps: int = 200
+    noise: str = "normal"
+    eps: float = 0.01
+    audit: int = 32
+    sigmas: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+    recovery_n: int = 200
+    recovery_T: int = 50
+    device: str = "cpu"
+    extra: dict = field(default_factory=dict)
+
+    def validate(self) -> None:
+        if not self.depths or any(d < 1 or d > 64 for d in self.depths):
+            raise ValueError("depths must be whole numbers in 1 … 64")
+        for name in ("H", "steps", "batch", "chains", "sample_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be ≥ 1")
+
+
+def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, test_features=None,
+              log: Callable[[str], None] | None = None, progress: Callable[[float], None] | None = None,
+              cancelled: Callable[[], bool] | None = None) -> list[dict]:
+    """Train, sample and measure every depth; write the models, CSV and PNG into ``out_dir``.
+    progress(fraction done); cancelled() is polled between training steps and chain steps."""
+    from .checkpoint import save_checkpoint
+    from .data import open_source
+    from .models import BOUNDS, ModelSpec, spec_parameter_count
+    from .train import TrainConfig, Trainer
+
+    cfg.validate()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    vr = BOUNDS[cfg.bound]
+    ds = open_source(cfg.source, vr)
+    if cfg.subset and cfg.subset < ds.M:
+        ds = ds.subset(cfg.subset, seed=cfg.seed)
+    say = log or (lambda s: None)
+    rows = []
+    n = len(cfg.depths)
+    for k, L in enumerate(cfg.depths):
+        spec = ModelSpec(D=ds.D, L=L, H=cfg.H, bound=cfg.bound, shape=ds.shape)
+        tc = TrainConfig(lr=cfg.lr, batch=cfg.batch, steps=cfg.steps,
+                         seed=cfg.seed, device=cfg.device, eval_size=min(1000, ds.M))
+        tr = Trainer(spec, ds, tc)
+        say(f"depth {L}: training {spec_parameter_count(spec):,} parameters for {cfg.steps} steps")
+        t0 = time.time()
+        for ev in tr.run():
+            if cancelled is not None and cancelled():
+                tr.stop()
+            if progress is not None:
+                progress((k + 0.7 * ev.step / max(1, ev.steps)) / n)
+        if cancelled is not None and cancelled():
+            raise Cancelled("sweep cancelled")
+        train_s = time.time() - t0
+        model = tr.model.eval().cpu()
+        save_checkpoint(out / f"depth_{L}.safetensors", model, spec, dataset=ds.name, data_shape=ds.shape,
+                        recipe=tr.recipe(), name=f"sweep depth {L}")
+        chain = ChainConfig(n=cfg.chains, noise=cfg.noise, eps=cfg.eps, seed=cfg.seed)
+        a = analyze_chain(model, spec, chain, cfg.sample_steps, ds.x, classifier=classifier,
+                          test_features=test_features, cancelled=cancelled,
+                          progress=None if progress is None else (lambda d, m: progress((k + 0.7 + 0.2 * d / m) / n)))
+        audit = attractor_audit(model, vr, ds.x, n=cfg.audit, seed=cfg.seed, cancelled=cancelled)
+        rec = basin_recovery(model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=cfg.seed,
+                             cancelled=cancelled)
+        row = {"depth": L, "parameters": spec_parameter_count(spec), "train_loss": tr.best_loss,
+               "train_seconds": round(train_s, 1), **a.summary(),
+               "attractor_fraction": audit.attractor_fraction, "rho_median": float(np.median(audit.rho)),
+               **{f"recovery_{s:g}": float(r) for s, r in zip(cfg.sigmas, rec)}}
+        rows.append(row)
+        say("depth {depth}: loss {train_loss:.3g}, copies {copy_fraction:.2f}, distinct {distinct}, "
+            "attractors {attractor_fraction:.2f}".format(**row))
+        if progress is not None:
+            progress((k + 1) / n)
+        write_csv(rows, out / "sweep.csv", cfg)
+    plot_rows(rows, "depth", out / "sweep.png", title=f"depth sweep on {ds.name} (H={cfg.H}, {cfg.steps} steps)")
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None) -> None:
+    """Rows → CSV (atomically), with the sweep's settings as a leading comment line."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    tmp = path.with_name(f".{path.name}.part")
+    with open(tmp, "w", newline="") as f:
+        if cfg is not None:
+            f.write("# " + " ".join(f"{k}={v}" for k, v in asdict(cfg).items() if k != "extra") + "\n")
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    os.replace(tmp, path)
+
+
+PLOTTED = ("train_loss", "converged", "copy_fraction", "distinct", "nearest_mean", "top_basin_share",
+           "class_entropy", "confidence", "frechet", "attractor_fraction", "rho_median", "saturated")
+
+
+def plot_rows(rows: list[dict], x_key: str, path: Path, title: str = "", keys: tuple[str, ...] = PLOTTED) -> Path:
+    """Small multiples: each measure in ``keys`` (present in the rows) against ``x_key``, as a PNG
+    drawn with Pillow (no plotting library needed headless)."""
+    from PIL import Image, ImageDraw
+
+    keys = [k for k in keys if any(isinstance(r.get(k), (int, float)) and math.isfinite(r.get(k)) for r in rows)]
+    keys += [k for k in rows[0] if k.startswith("recovery_")] if rows else []
+    cols = 4
+    pw, ph = 260, 180
+    rows_n = max(1, math.ceil(len(keys) / cols))
+    img = Image.new("RGB", (cols * pw, rows_n * ph + 30), (255, 255, 255))
+    d = ImageDraw.Draw(img)
+    d.text((8, 8), title, fill=(0, 0, 0))
+    xs = np.array([float(r[x_key]) for r in rows])
+    for i, k in enumerate(keys):
+        ox, oy = (i % cols) * pw, 30 + (i // cols) * ph
+        ys = np.array([float(r.get(k, np.nan)) for r in rows])
+        ok = np.isfinite(ys)
+        d.text((ox + 10, oy + 4), k, fill=(0, 0, 0))
+        l, t, r_, b = ox + 48, oy + 22, ox + pw - 12, oy + ph - 26
+        d.rectangle((l, t, r_, b), outline=(180, 180, 180))
+        if not ok.any():
+            continue
+        y0, y1 = float(ys[ok].min()), float(ys[ok].max())
+        if y1 - y0 < 1e-12:
+            y0, y1 = y0 - 0.5 * max(abs(y0), 1e-3), y1 + 0.5 * max(abs(y1), 1e-3)
+        x0, x1 = float(xs.min()), float(xs.max()) if xs.max() > xs.min() else float(xs.min()) + 1
+        px = l + (xs - x0) / (x1 - x0) * (r_ - l)
+        py = b - (ys - y0) / (y1 - y0) * (b - t)
+        pts = [(float(a), float(c)) for a, c, o in zip(px, py, ok) if o]
+        if len(pts) > 1:
+            d.line(pts, fill=(31, 119, 180), width=2)
+        for a, c in pts:
+            d.ellipse((a - 3, c - 3, a + 3, c + 3), fill=(31, 119, 180))
+        d.text((ox + 4, t - 2), f"{y1:.3g}", fill=(90, 90, 90))
+        d.text((ox + 4, b - 10), f"{y0:.3g}", fill=(90, 90, 90))
+        for xv, a in zip(xs, px):
+            d.text((float(a) - 4, b + 4), f"{xv:g}", fill=(90, 90, 90))
+    tmp = path.with_name(f".{path.name}.part")
+    img.save(tmp, format="PNG")
+    os.replace(tmp, path)
+    return path
