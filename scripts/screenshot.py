@@ -25,6 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--noise", default="normal")
     ap.add_argument("--eps", type=float, default=0.01)
     ap.add_argument("--background", default=None, help="2-D points background: 'loss landscape' or 'basins'")
+    ap.add_argument("--audit", type=int, default=0, help="run the Analysis dock's attractor audit on this many examples")
     args = ap.parse_args(argv)
     from PySide6 import QtCore, QtWidgets
 
@@ -46,8 +47,9 @@ def main(argv=None) -> int:
     if args.inspect >= 0:
         w.grid.tileClicked.emit(args.inspect)
     w.grid.select(args.inspect if args.inspect >= 0 else None)
+    jobs = [w.measure_now()] + ([w.run_attractor_audit(args.audit)] if args.audit else [])
     end = time.perf_counter() + 1.0
-    while time.perf_counter() < end:
+    while time.perf_counter() < end or any(j is not None and j.running() for j in jobs):
         app.processEvents()
         time.sleep(0.01)
     ok = w.grab().save(args.out)

@@ -85,3 +85,37 @@ def test_sample_from_a_corrupted_dataset_image(tmp_path):
     img = load_mnist("test").x[7]
     assert x0.shape == (3, 784) and ((x0 == img) | (x0 == -1)).all() and not np.array_equal(x0[0], img)
     assert main(["sample", str(path), "--start", "data:mnist:test#99999", "-o", str(out)]) == 2
+
+
+def test_analyze_measures_the_corner_model(tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert main(["analyze", "models/2d-corners.safetensors", "-n", "100", "--steps", "150", "--noise", "none",
+                 "--audit", "4", "--sigmas", "0,0.05", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["reference"] == "2d-corners" and got["distinct"] == 4 and got["converged"] > 0.9
+    assert got["attractor_fraction"] == 1.0 and got["recovery_0"] == 1.0
+    assert "copy_fraction" in capsys.readouterr().out
+
+
+def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
+    out = tmp_path / "sw"
+    assert main(["sweep", "--data", "points:2d-corners", "--bound", "sigmoid", "--depths", "1,3", "--H", "8",
+                 "--steps", "60", "--n", "30", "--sample-steps", "30", "--audit", "2", "--sigmas", "0.1",
+                 "-o", str(out)]) == 0
+    lines = (out / "sweep.csv").read_text().splitlines()
+    assert lines[0].startswith("# source=points:2d-corners") and lines[1].startswith("depth,parameters,")
+    assert [ln.split(",")[0] for ln in lines[2:]] == ["1", "3"]
+    assert Image.open(out / "sweep.png").size[0] > 500
+    assert (out / "depth_1.safetensors").exists() and (out / "depth_3.safetensors").exists()
+    r = run("sweep", "--data", "points:2d-corners", "--depths", "1", "-o", str(out))
+    assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["sweep", "--depths", "0,2", "-o", "x"], "depths"),
+    (["sweep", "--depths", "a", "-o", "x"], "whole numbers"),
+    (["analyze", "models/2d-corners.safetensors", "--sigmas", "-1"], "≥ 0"),
+])
+def test_analysis_commands_refuse_bad_input_in_one_line(args, needle):
+    r = run(*args)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr

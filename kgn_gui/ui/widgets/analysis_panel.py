@@ -107,6 +107,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         v.setContentsMargins(4, 4, 4, 4)
         self.status = QtWidgets.QLabel("pause the chain to measure the shown step")
         self.status.setWordWrap(True)
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
         v.addWidget(self.status)
         self.table = QtWidgets.QTableWidget(len(ROWS), 2)
         self.table.setHorizontalHeaderLabels(["measure", "value"])
@@ -122,7 +123,8 @@ class AnalysisPanel(QtWidgets.QWidget):
             self.table.setItem(i, 1, b)
             self._row[key] = i
         self.table.resizeColumnToContents(0)
-        v.addWidget(self.table, 2)
+        self.table.setMinimumHeight(180)
+        v.addWidget(self.table, 3)
 
         row = QtWidgets.QHBoxLayout()
         self.measure_btn = QtWidgets.QPushButton("Measure")
@@ -168,7 +170,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         for w, name in ((self.class_plot, "Classes"), (self.basin_plot, "Basins"), (self.rho_plot, "ρ"),
                         (self.recovery_plot, "Recovery")):
             self.plots.addTab(w, name)
-        v.addWidget(self.plots, 3)
+        v.addWidget(self.plots, 2)
 
     @staticmethod
     def _plot(x: str, y: str) -> pg.PlotWidget:
