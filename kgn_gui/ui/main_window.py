@@ -21,6 +21,7 @@ from ..core.train import TrainError
 from .controllers.chain import ChainController
 from .controllers.training import TrainingController
 from .widgets.chain_grid import ChainGrid
+from .controllers.sweep import SweepRun
 from .widgets.analysis_panel import AnalysisPanel, Job
 from .widgets.export_dialog import ExportDialog, ExportJob, ViewExportJob
 from .widgets.inspector import Inspector
@@ -66,6 +67,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._measure_job: Job | None = None
         self._analysis_job: Job | None = None
         self._classifier = None
+        self._sweep: SweepRun | None = None
         self._measure_soon = QtCore.QTimer(self)  # measure the shown step once the user stops on it
         self._measure_soon.setSingleShot(True)
         self._measure_soon.setInterval(400)
@@ -178,6 +180,13 @@ class MainWindow(QtWidgets.QMainWindow):
         c.addSeparator()
         self._action(c, "&Reset to the start input", self.reset_chain, "Ctrl+R")
         self._action(c, "&Randomize", self.start_panel.request_random, "Ctrl+Shift+R")
+
+        an = self.menuBar().addMenu("&Analysis")
+        self._action(an, "&Measure the shown step", self.measure_now, "Ctrl+M")
+        self._action(an, "&Attractor audit", lambda: self.run_attractor_audit(self.analysis.audit_n.value()))
+        self._action(an, "&Basin recovery", self.analysis._recovery_clicked)
+        self._action(an, "&Depth sweep…", self.sweep_dialog,
+                     tip="Train one model per depth on the current training source and measure each (CSV + PNG)")
 
         t = self.menuBar().addMenu("&Training")
         self._action(t, "&Train", self.start_training, "Ctrl+T")
@@ -724,6 +733,49 @@ class MainWindow(QtWidgets.QMainWindow):
                                         progress=p, cancelled=c),
             lambda rates: self.analysis.show_recovery(sigmas, rates))
 
+    def sweep_dialog(self) -> None:
+        tp = self.training_panel
+        depths, ok = QtWidgets.QInputDialog.getText(
+            self, "Depth sweep", f"Depths on {tp.source_key()} (width H={tp.H.value()}, {tp.steps.value()} steps each, "
+                                 "same seed and recipe):", text="1,2,4,6,8,10")
+        if not ok:
+            return
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "An empty folder for the sweep", str(Path.home()))
+        if folder:
+            self.start_sweep(depths, folder)
+
+    def start_sweep(self, depths: str, folder: str) -> SweepRun | None:
+        """``kgn sweep`` on the Training dock's source and recipe, in a child process, with progress in the
+        Analysis dock; when it ends the chart opens."""
+        if self._sweep is not None and self._sweep.running():
+            self.show_error("Depth sweep", "a sweep is already running")
+            return None
+        tp = self.training_panel
+        args = ["--data", tp.source_key(), "--depths", depths.replace(" ", ""), "--H", str(tp.H.value()),
+                "--bound", tp.bound.currentText(), "--steps", str(tp.steps.value()), "--lr", str(tp.lr.value()),
+                "--batch", str(tp.batch.value()), "--seed", str(tp.seed.value())]
+        an = self.analysis
+        run = SweepRun(args, folder, self)
+        an.set_busy("depth sweep")
+        an.cancel_btn.clicked.connect(run.cancel)
+        run.progress.connect(lambda pm: an.set_progress(pm, 1000))
+        run.message.connect(an.status.setText)
+        run.finished.connect(lambda out: (an.set_busy(None), self._show_sweep(out)))
+        run.failed.connect(lambda msg: (an.set_busy(None), an.status.setText(f"depth sweep: {msg}")))
+        self._sweep = run.start()
+        return run
+
+    def _show_sweep(self, folder: str) -> None:
+        png = Path(folder) / "sweep.png"
+        self.analysis.status.setText(f"depth sweep written to {folder}")
+        d = QtWidgets.QDialog(self)
+        d.setWindowTitle(f"Depth sweep — {folder}")
+        lab = QtWidgets.QLabel()
+        lab.setPixmap(QtGui.QPixmap(str(png)))
+        QtWidgets.QVBoxLayout(d).addWidget(lab)
+        d.show()
+        self._sweep_view = d
+
     def save_grid_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save grid image", str(Path.home() / "grid.png"),
                                                         "PNG (*.png)")
@@ -933,6 +985,9 @@ class MainWindow(QtWidgets.QMainWindow):
             job.cancel()
             job.wait(10.0)
         self._measure_soon.stop()
+        if self._sweep is not None and self._sweep.running():
+            self._sweep.cancel()
+            self._sweep.proc.waitForFinished(5000)
         for j in (self._analysis_job, self._measure_job):
             if j is not None and j.running():
                 j.cancel()

@@ -424,3 +424,16 @@ def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
     with qtbot.waitSignal(job.failed, timeout=120_000) as blocker:
         pass
     assert blocker.args[0] == "cancelled" and window.analysis.audit_btn.isEnabled()
+
+
+def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtbot, tmp_path):
+    window.training_panel.set_recipe("points:2d-corners", H=8, bound="sigmoid", lr=1e-3, batch=100, steps=40)
+    run = window.start_sweep("1,2", str(tmp_path / "sw"))
+    with qtbot.waitSignal(run.finished, timeout=180_000):
+        pass
+    assert (tmp_path / "sw" / "sweep.csv").read_text().count("\n") == 4  # comment, header, 2 depths
+    assert window._sweep_view.isVisible() and "written" in window.analysis.status.text()
+    bad = window.start_sweep("1,2", str(tmp_path / "sw"))  # the folder is not empty now
+    with qtbot.waitSignal(bad.failed, timeout=60_000) as blocker:
+        pass
+    assert "not empty" in blocker.args[0] and window.analysis.audit_btn.isEnabled()
