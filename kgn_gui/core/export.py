@@ -235,38 +235,34 @@ def write_frames(frames: Iterator[tuple[int, object]], n_frames: int, out: str |
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
-def _fan_out(frames, lanes: int, work: Callable[[int, int, object], None]) -> int:
-    """Call work(lane, i, frame) for every frame in ``lanes`` threads, each taking the next frame
-    when it is free (with one lane, in order), while this thread produces them. Returns the number
-    of frames; the first error in a lane, or in the producer, stops all and is raised here."""
-    q: queue.Queue = queue.Queue(maxsize=2 * lanes + 2)
+def _encode_beside(frames, work: Callable[[object], None]) -> int:
+    """Call work(frame) for every frame in one encoder thread, in order, while this thread produces
+    them. Returns the number of frames; the first error in either thread stops both and is raised here."""
+    q: queue.Queue = queue.Queue(maxsize=4)
     failed: list[BaseException] = []
 
-    def run(lane: int) -> None:
-        while (item := q.get()) is not None:
+    def run() -> None:
+        while (frame := q.get()) is not None:
             if not failed:
                 try:
-                    work(lane, *item)
+                    work(frame)
                 except BaseException as e:  # re-raised in the producer's thread
                     failed.append(e)
 
-    threads = [threading.Thread(target=run, args=(k,), name=f"kgn-encode-{k}", daemon=True) for k in range(lanes)]
-    for th in threads:
-        th.start()
+    th = threading.Thread(target=run, name="kgn-encode", daemon=True)
+    th.start()
     n = 0
     try:
-        for i, (_, frame) in enumerate(frames):
+        for _, frame in frames:
             if failed:
                 break
-            q.put((i, frame))
+            q.put(frame)
             n += 1
     except BaseException as e:
         failed.append(e)
     finally:
-        for _ in threads:
-            q.put(None)
-        for th in threads:
-            th.join()
+        q.put(None)
+        th.join()
     if failed:
         raise failed[0]
     if not n:
@@ -456,7 +452,7 @@ def _write_video(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
     container = av.open(str(out), "w")
     state: dict = {}
 
-    def encode(_lane: int, _i: int, f) -> None:
+    def encode(f) -> None:
         stream = state.get("stream")
         size = f.size if isinstance(f, Mosaic) else f.shape[:2]
         if stream is None:
@@ -481,7 +477,7 @@ def _write_video(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
             container.mux(packet)
 
     try:
-        _fan_out(frames, 1, encode)
+        _encode_beside(frames, encode)
         for packet in state["stream"].encode():
             container.mux(packet)
     finally:
