@@ -70,10 +70,41 @@ def _range_for(bound: str) -> tuple[float, float]:
     return BOUNDS[bound]
 
 
+def _spec_from_args(args, ds):
+    """The model spec of ``kgn train``/``kgn sweep`` options for data set ``ds``; depth and width default
+    to the architecture's own (ARCH_DEFAULTS)."""
+    from .core.models import ARCH_DEFAULTS, ModelSpec, SpecError
+
+    d = ARCH_DEFAULTS[args.arch]
+    try:
+        return ModelSpec(D=ds.D, L=getattr(args, "L", None) or d["L"], H=args.H or d["H"], bound=args.bound,
+                         arch=args.arch, shape=ds.shape, bottleneck=args.bottleneck, patch=args.patch,
+                         heads=args.heads)
+    except SpecError as e:
+        raise CLIError(str(e)) from None
+
+
+def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
+    from .core.models import ARCH_DEFAULTS, ARCHITECTURES
+
+    p.add_argument("--arch", default="mlp", choices=ARCHITECTURES,
+                   help="mlp (the paper's), cnn (conv autoencoder), unet or transformer (image data only)")
+    if depth:
+        p.add_argument("--L", type=positive_int, default=None,
+                       help="depth: " + "; ".join(f"{a} {d['L_means']} (default {d['L']})"
+                                                  for a, d in ARCH_DEFAULTS.items()))
+    p.add_argument("--H", type=positive_int, default=None,
+                   help="width: " + "; ".join(f"{a} {d['H_means']} (default {d['H']})" for a, d in ARCH_DEFAULTS.items()))
+    p.add_argument("--bottleneck", type=nonneg_int, default=0,
+                   help="cnn: width of a fully connected bottleneck between encoder and decoder (0: none)")
+    p.add_argument("--patch", type=nonneg_int, default=0, help="transformer: patch side (0: ≤ 64 patches)")
+    p.add_argument("--heads", type=nonneg_int, default=0, help="transformer: attention heads (0: H/32)")
+
+
 def cmd_train(args) -> int:
     from .core.checkpoint import save_checkpoint
     from .core.data import open_source
-    from .core.models import ModelSpec, SpecError, spec_parameter_count
+    from .core.models import ARCH_DEFAULTS, spec_parameter_count
     from .core.train import TrainConfig, Trainer, format_duration
 
     out = Path(args.output)
@@ -85,14 +116,11 @@ def cmd_train(args) -> int:
     ds = open_source(args.data, vr, image_size=(args.image_size, args.image_size))
     if args.subset:
         ds = ds.subset(args.subset, seed=args.seed)
-    try:
-        spec = ModelSpec(D=ds.D, L=args.L, H=args.H, bound=args.bound, shape=ds.shape)
-    except SpecError as e:
-        raise CLIError(str(e)) from None
-    cfg = TrainConfig(lr=args.lr, batch=args.batch, steps=args.steps, seed=args.seed, device=args.device,
+    spec = _spec_from_args(args, ds)
+    cfg = TrainConfig(lr=args.lr or ARCH_DEFAULTS[spec.arch]["lr"], batch=args.batch, steps=args.steps, seed=args.seed, device=args.device,
                       eval_size=args.eval_size, eval_every=args.eval_every)
     tr = Trainer(spec, ds, cfg)
-    print(f"{ds.describe()}\nmodel: MLP L={spec.L} H={spec.H} {spec.bound}, "
+    print(f"{ds.describe()}\nmodel: {spec.describe()}, "
           f"{spec_parameter_count(spec):,} parameters, device {tr.device}", file=sys.stderr)
     bar = Progress()
     final = None
@@ -251,7 +279,7 @@ def cmd_info(args) -> int:
     cfg = rec.get("config") or {}
     lines = [
         f"name:        {meta.get('name')}",
-        f"model:       {spec.arch.upper()} D={spec.D} L={spec.L} H={spec.H} {spec.bound}, "
+        f"model:       {spec.describe()}, D={spec.D}, "
         f"{spec_parameter_count(spec):,} parameters",
         f"data:        {meta.get('dataset')} shape {tuple(meta.get('data_shape', []))} range {meta.get('value_range')}",
         f"training:    {rec.get('steps_done')} steps, lr {cfg.get('lr')}, batch {cfg.get('batch')}, seed {cfg.get('seed')}, "
@@ -338,11 +366,12 @@ def cmd_sweep(args) -> int:
     from .core.classifier import default_classifier, mnist_test_features
     from .core.sweep import SweepConfig, run_sweep
 
-    cfg = SweepConfig(source=args.data, depths=tuple(args.depths), H=args.H, bound=args.bound, steps=args.steps,
-                      lr=args.lr, batch=args.batch, seed=args.seed, subset=args.subset, chains=args.n,
-                      sample_steps=args.sample_steps, noise=args.noise, eps=args.eps, audit=args.audit,
-                      sigmas=tuple(args.sigmas), device=args.device)
     try:
+        cfg = SweepConfig(source=args.data, depths=tuple(args.depths), H=args.H, bound=args.bound,
+                          steps=args.steps, lr=args.lr, batch=args.batch, seed=args.seed, subset=args.subset,
+                          chains=args.n, sample_steps=args.sample_steps, noise=args.noise, eps=args.eps,
+                          audit=args.audit, sigmas=tuple(args.sigmas), device=args.device, arch=args.arch,
+                          bottleneck=args.bottleneck, patch=args.patch, heads=args.heads)
         cfg.validate()
     except ValueError as e:
         raise CLIError(str(e)) from None
@@ -364,11 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
     t.add_argument("--data", default="mnist", help="mnist, mnist:test, points:PRESET|0.2,0.8, a .npz/.npy, IDX file/folder or image folder")
-    t.add_argument("--arch", default="mlp", choices=["mlp"])
-    t.add_argument("--L", type=positive_int, default=10, help="hidden ReLU layers (depth)")
-    t.add_argument("--H", type=positive_int, default=500, help="hidden width")
+    _add_arch_options(t)
     t.add_argument("--bound", default="tanh", choices=["tanh", "sigmoid"], help="output bound: tanh → [-1,1], sigmoid → [0,1]")
-    t.add_argument("--lr", type=float, default=1e-4)
+    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the architecture's: mlp 1e-4 as in the paper, cnn 1e-3, unet 3e-4, transformer 1e-3)")
     t.add_argument("--batch", type=positive_int, default=1000)
     t.add_argument("--steps", type=positive_int, default=10_000)
     t.add_argument("--seed", type=nonneg_int, default=0)
@@ -425,10 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep", help="train one model per depth and measure each: CSV + PNG")
     w.add_argument("--data", default="mnist")
     w.add_argument("--depths", type=_ints, default=[1, 2, 4, 6, 8, 10])
-    w.add_argument("--H", type=positive_int, default=256)
+    _add_arch_options(w, depth=False)
     w.add_argument("--bound", default="tanh", choices=["tanh", "sigmoid"])
     w.add_argument("--steps", type=positive_int, default=2000, help="training steps per depth")
-    w.add_argument("--lr", type=float, default=1e-3)
+    w.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 1e-3; U-Net 3e-4)")
     w.add_argument("--batch", type=positive_int, default=256)
     w.add_argument("--subset", type=nonneg_int, default=10_000, help="train on this many samples (0: all)")
     w.add_argument("--seed", type=nonneg_int, default=0)

@@ -13,12 +13,15 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from .chain import ChainConfig
 from .measures import Cancelled, analyze_chain, attractor_audit, basin_recovery
+
+if TYPE_CHECKING:
+    from .models import ModelSpec
 
 
 @dataclass
@@ -27,10 +30,14 @@ class SweepConfig:
 
     source: str = "mnist"
     depths: tuple[int, ...] = (1, 2, 4, 6, 8, 10)
-    H: int = 256
+    H: int | None = None  # None: 256 for the MLP, the architecture's default width for the others
     bound: str = "tanh"
     steps: int = 2000
-    lr: float = 1e-3
+    lr: float | None = None  # None: 1e-3 for the MLP (short runs), the architecture's default for the others
+    arch: str = "mlp"
+    bottleneck: int = 0
+    patch: int = 0
+    heads: int = 0
     batch: int = 256
     seed: int = 0
     subset: int = 10_000
@@ -44,6 +51,23 @@ class SweepConfig:
     recovery_T: int = 50
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from .models import ARCH_DEFAULTS
+
+        if self.arch not in ARCH_DEFAULTS:
+            raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCH_DEFAULTS)}")
+        if self.H is None:
+            self.H = 256 if self.arch == "mlp" else ARCH_DEFAULTS[self.arch]["H"]
+        if self.lr is None:
+            self.lr = 1e-3 if self.arch == "mlp" else ARCH_DEFAULTS[self.arch]["lr"]
+
+    def spec(self, L: int, ds) -> "ModelSpec":
+        """The model spec of depth ``L`` for data set ``ds``."""
+        from .models import ModelSpec
+
+        return ModelSpec(D=ds.D, L=L, H=self.H, bound=self.bound, arch=self.arch, shape=ds.shape,
+                         bottleneck=self.bottleneck, patch=self.patch, heads=self.heads)
 
     def validate(self) -> None:
         if not self.depths or any(d < 1 or d > 64 for d in self.depths):
@@ -60,7 +84,7 @@ def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, 
     progress(fraction done); cancelled() is polled between training steps and chain steps."""
     from .checkpoint import save_checkpoint
     from .data import open_source
-    from .models import BOUNDS, ModelSpec, spec_parameter_count
+    from .models import BOUNDS, spec_parameter_count
     from .train import TrainConfig, Trainer
 
     cfg.validate()
@@ -71,10 +95,10 @@ def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, 
     if cfg.subset and cfg.subset < ds.M:
         ds = ds.subset(cfg.subset, seed=cfg.seed)
     say = log or (lambda s: None)
+    specs = [cfg.spec(L, ds) for L in cfg.depths]  # a spec the data cannot take fails before any training
     rows = []
     n = len(cfg.depths)
-    for k, L in enumerate(cfg.depths):
-        spec = ModelSpec(D=ds.D, L=L, H=cfg.H, bound=cfg.bound, shape=ds.shape)
+    for k, (L, spec) in enumerate(zip(cfg.depths, specs)):
         tc = TrainConfig(lr=cfg.lr, batch=cfg.batch, steps=cfg.steps,
                          seed=cfg.seed, device=cfg.device, eval_size=min(1000, ds.M))
         tr = Trainer(spec, ds, tc)
@@ -108,7 +132,8 @@ def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, 
         if progress is not None:
             progress((k + 1) / n)
         write_csv(rows, out / "sweep.csv", cfg)
-    plot_rows(rows, "depth", out / "sweep.png", title=f"depth sweep on {ds.name} (H={cfg.H}, {cfg.steps} steps)")
+    plot_rows(rows, "depth", out / "sweep.png",
+              title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {cfg.steps} steps)")
     return rows
 
 

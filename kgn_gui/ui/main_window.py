@@ -293,7 +293,7 @@ class MainWindow(QtWidgets.QMainWindow):
         except DataError as e:
             self.show_error("Data", str(e))
             return
-        self.training_panel.set_data_dimension(ds.D)
+        self.training_panel.set_data_dimension(ds.D, ds.shape)
         if key.startswith("points:"):
             self.training_panel.bound.setCurrentText("sigmoid" if ds.value_range == (0.0, 1.0) else "tanh")
 
@@ -361,7 +361,7 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.views.setCurrentWidget(self.grid)
         params = count_parameters(ck.model)
-        self.model_label.setText(f"{ck.name} · MLP L={ck.spec.L} H={ck.spec.H} {ck.spec.bound} · "
+        self.model_label.setText(f"{ck.name} · {ck.spec.describe()} · "
                                  f"{params:,} parameters · {next(ck.model.parameters()).device}")
         self.setWindowTitle(f"{ck.name} – Kaleidoscope Studio")
         self.modelChanged.emit()
@@ -848,7 +848,7 @@ class MainWindow(QtWidgets.QMainWindow):
             preset, (6, 50 if pv.points.shape[1] == 2 else 10, "sigmoid" if pv.value_range[0] >= 0 else "tanh",
                      1e-3, 2000, 0))
         tp.add_source("points: workspace (the Points tab)", "points:workspace")
-        tp.set_recipe(L=depth or L, H=H, bound=bound, lr=lr, steps=steps, batch=1000, seed=seed)
+        tp.set_recipe(L=depth or L, H=H, bound=bound, lr=lr, steps=steps, batch=1000, seed=seed, arch="mlp")
         self._auto_use_training = self.start_training()
         if not self._auto_use_training:
             self._compare_pending.clear()
@@ -908,7 +908,7 @@ class MainWindow(QtWidgets.QMainWindow):
         run = self.training.run
         ds = run.dataset if run is not None else None
         ck.path = None  # lives in a temporary folder: "Save model as" gives it a home
-        ck.meta["name"] = f"trained-L{ck.spec.L}-H{ck.spec.H}"
+        ck.meta["name"] = f"trained-{ck.spec.arch}-L{ck.spec.L}-H{ck.spec.H}"
         if ds is not None:
             self._datasets.setdefault((ds.name, tuple(ds.value_range)), ds)
         if self.set_model(ck, keep_comparison=bool(self._compare_pending)):
@@ -947,6 +947,11 @@ class MainWindow(QtWidgets.QMainWindow):
         sp.n.setValue(num("chain/n", 64, int))
         sp.seed.setValue(num("chain/seed", 0, int))
         sp.kind.setCurrentText(str(st.value("chain/start", "uniform")))
+        arch = str(st.value("train/arch", "mlp"))
+        tp.set_arch(arch if tp.arch.findData(arch) >= 0 else "mlp", defaults=False)
+        tp.bottleneck.setValue(num("train/bottleneck", 0, int))
+        tp.patch.setValue(num("train/patch", 0, int))
+        tp.heads.setValue(num("train/heads", 0, int))
         tp.L.setValue(num("train/L", 10, int))
         tp.H.setValue(num("train/H", 500, int))
         tp.bound.setCurrentText(str(st.value("train/bound", "tanh")))
@@ -968,8 +973,9 @@ class MainWindow(QtWidgets.QMainWindow):
         st.setValue("chain/seed", sp.seed.value())
         st.setValue("chain/start", sp.kind.currentText())
         for key, w in (("L", tp.L), ("H", tp.H), ("lr", tp.lr), ("batch", tp.batch), ("steps", tp.steps),
-                       ("seed", tp.seed)):
+                       ("seed", tp.seed), ("bottleneck", tp.bottleneck), ("patch", tp.patch), ("heads", tp.heads)):
             st.setValue(f"train/{key}", w.value())
+        st.setValue("train/arch", tp.arch_key())
         st.setValue("train/bound", tp.bound.currentText())
         st.sync()
 

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
-from ...core.models import ModelSpec, spec_parameter_count
+from ...core.models import ARCH_DEFAULTS, ModelSpec, spec_parameter_count
 from ...core.train import TrainConfig, format_duration
 from .plots import fit_y_range
 
@@ -29,6 +29,7 @@ class TrainingPanel(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         form = QtWidgets.QFormLayout()
+        self._fill_defaults = True  # set_arch(defaults=False) turns it off while it switches
         self.source = QtWidgets.QComboBox()
         for label, key in SOURCES:
             self.source.addItem(label, key)
@@ -43,25 +44,49 @@ class TrainingPanel(QtWidgets.QWidget):
         src_row.addWidget(imp)
         form.addRow("Data", src_row)
 
+        self.arch = QtWidgets.QComboBox()
+        for key, d in ARCH_DEFAULTS.items():
+            self.arch.addItem(d["label"], key)
+        self.arch.setToolTip("MLP: the paper's network. CNN autoencoder, U-Net and Transformer: the paper says the "
+                             "kaleidoscope appears in them \"to various degrees\"; they need image data. Choosing "
+                             "one fills in its usual depth, width and learning rate.")
         self.L = QtWidgets.QSpinBox()
         self.L.setRange(1, 64)
         self.L.setValue(10)
-        self.L.setToolTip("L: hidden ReLU layers. The paper's claim: deeper networks over-generalize more and "
-                          "give better samples (MNIST used L = 10).")
         self.H = QtWidgets.QSpinBox()
         self.H.setRange(1, 8192)
         self.H.setValue(500)
-        self.H.setToolTip("H: width of every hidden layer (MNIST used 500)")
+        self.bottleneck = QtWidgets.QSpinBox()
+        self.bottleneck.setRange(0, 65536)
+        self.bottleneck.setSpecialValueText("none")
+        self.bottleneck.setToolTip("CNN: width of a fully connected layer between encoder and decoder. A narrow "
+                                   "bottleneck forces the network to compress, which changes what noise turns into.")
+        self.patch = QtWidgets.QSpinBox()
+        self.patch.setRange(0, 64)
+        self.patch.setSpecialValueText("auto")
+        self.patch.setToolTip("Transformer: side of the square patches that become tokens (auto: ≤ 64 patches)")
+        self.heads = QtWidgets.QSpinBox()
+        self.heads.setRange(0, 64)
+        self.heads.setSpecialValueText("auto")
+        self.heads.setToolTip("Transformer: attention heads; H must be a multiple (auto: H/32)")
         self.bound = QtWidgets.QComboBox()
         self.bound.addItems(["tanh", "sigmoid"])
         self.bound.setToolTip("Bounded output: tanh → values in [−1, 1], sigmoid → [0, 1]. The bound is what "
                               "squeezes unseen inputs into the training range.")
+        arch_row = QtWidgets.QHBoxLayout()
+        arch_row.addWidget(self.arch, 1)
+        arch_row.addWidget(self.bound)
+        form.addRow("Network", arch_row)
         arch = QtWidgets.QHBoxLayout()
-        for lab, w in (("L", self.L), ("H", self.H)):
-            arch.addWidget(QtWidgets.QLabel(lab))
+        self._option_labels = {}
+        for lab, w in (("L", self.L), ("H", self.H), ("bottleneck", self.bottleneck), ("patch", self.patch),
+                       ("heads", self.heads)):
+            label = QtWidgets.QLabel(lab)
+            self._option_labels[w] = label
+            arch.addWidget(label)
             arch.addWidget(w)
-        arch.addWidget(self.bound)
-        form.addRow("MLP", arch)
+        arch.addStretch(1)
+        form.addRow("Size", arch)
         self.params_label = QtWidgets.QLabel()
         form.addRow("", self.params_label)
 
@@ -88,9 +113,10 @@ class TrainingPanel(QtWidgets.QWidget):
         for lab, w in (("Learning rate", self.lr), ("Batch", self.batch), ("Steps", self.steps),
                        ("Seed", self.seed), ("Device", self.device)):
             form.addRow(lab, w)
-        for w in (self.L, self.H):
+        for w in (self.L, self.H, self.bottleneck, self.patch, self.heads):
             w.valueChanged.connect(self._update_params)
         self.bound.currentTextChanged.connect(self._update_params)
+        self.arch.currentIndexChanged.connect(self._arch_changed)
 
         self.train_button = QtWidgets.QPushButton("Train")
         self.train_button.setToolTip("Train in the background; the window stays live (Ctrl+T)")
@@ -138,7 +164,8 @@ class TrainingPanel(QtWidgets.QWidget):
         lay.addWidget(self.status)
         lay.addWidget(self.loss_plot, 1)
         self.set_state("idle")
-        self._D = 784
+        self._D, self._shape = 784, (1, 28, 28)
+        self._show_arch_options()
         self._update_params()
 
     # -- values
@@ -152,13 +179,50 @@ class TrainingPanel(QtWidgets.QWidget):
             i = self.source.count() - 1
         self.source.setCurrentIndex(i)
 
-    def set_data_dimension(self, D: int) -> None:
-        self._D = D
+    def set_data_dimension(self, D: int, shape: tuple[int, ...] | None = None) -> None:
+        self._D, self._shape = D, tuple(shape) if shape else (D,)
         self._update_params()
+
+    def arch_key(self) -> str:
+        return self.arch.currentData()
+
+    def set_arch(self, key: str, defaults: bool = True) -> None:
+        """Choose the architecture; with ``defaults`` its usual depth, width and learning rate too."""
+        i = self.arch.findData(key)
+        if i < 0:
+            raise ValueError(f"unknown architecture {key!r}")
+        self._fill_defaults = defaults
+        try:
+            if i == self.arch.currentIndex():
+                self._arch_changed(i)
+            else:
+                self.arch.setCurrentIndex(i)
+        finally:
+            self._fill_defaults = True
+
+    def _arch_changed(self, _index: int) -> None:
+        d = ARCH_DEFAULTS[self.arch_key()]
+        if self._fill_defaults:
+            self.L.setValue(d["L"])
+            self.H.setValue(d["H"])
+            self.lr.setValue(d["lr"])
+        self._show_arch_options()
+        self._update_params()
+
+    def _show_arch_options(self) -> None:
+        key = self.arch_key()
+        d = ARCH_DEFAULTS[key]
+        self.L.setToolTip(f"L, depth: {d['L_means']}. The paper's claim: deeper networks over-generalize more "
+                          f"and give better samples (its MNIST MLP used L = 10).")
+        self.H.setToolTip(f"H, width: {d['H_means']} (the paper's MNIST MLP used 500)")
+        for w, show in ((self.bottleneck, key == "cnn"), (self.patch, key == "transformer"),
+                        (self.heads, key == "transformer")):
+            w.setVisible(show)
+            self._option_labels[w].setVisible(show)
 
     def set_recipe(self, source: str | None = None, *, L: int | None = None, H: int | None = None,
                    bound: str | None = None, lr: float | None = None, batch: int | None = None,
-                   steps: int | None = None, seed: int | None = None) -> None:
+                   steps: int | None = None, seed: int | None = None, arch: str | None = None) -> None:
         """Fill in the form; fields left as None keep their value. ``source`` is a data-source key already
         in the list."""
         if source is not None:
@@ -166,6 +230,8 @@ class TrainingPanel(QtWidgets.QWidget):
             if i < 0:
                 raise ValueError(f"no data source {source!r} in the list")
             self.source.setCurrentIndex(i)
+        if arch is not None:
+            self.set_arch(arch, defaults=False)
         for box, v in ((self.L, L), (self.H, H), (self.lr, lr), (self.batch, batch), (self.steps, steps),
                        (self.seed, seed)):
             if v is not None:
@@ -174,7 +240,11 @@ class TrainingPanel(QtWidgets.QWidget):
             self.bound.setCurrentText(bound)
 
     def spec_for(self, D: int, shape) -> ModelSpec:
-        return ModelSpec(D=D, L=self.L.value(), H=self.H.value(), bound=self.bound.currentText(), shape=tuple(shape))
+        key = self.arch_key()
+        return ModelSpec(D=D, L=self.L.value(), H=self.H.value(), bound=self.bound.currentText(), arch=key,
+                         shape=tuple(shape), bottleneck=self.bottleneck.value() if key == "cnn" else 0,
+                         patch=self.patch.value() if key == "transformer" else 0,
+                         heads=self.heads.value() if key == "transformer" else 0)
 
     def config(self) -> TrainConfig:
         return TrainConfig(lr=float(self.lr.value()), batch=self.batch.value(), steps=self.steps.value(),
@@ -182,11 +252,15 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def _update_params(self) -> None:
         try:
-            n = spec_parameter_count(ModelSpec(D=self._D, L=self.L.value(), H=self.H.value(),
-                                               bound=self.bound.currentText()))
-            self.params_label.setText(f"{n:,} parameters (D = {self._D})")
+            spec = self.spec_for(self._D, self._shape)
+            n = spec_parameter_count(spec)
+            shape = "×".join(map(str, self._shape))
+            self.params_label.setText(f"{n:,} parameters ({shape} data)")
+            self.params_label.setToolTip(spec.describe())
+            self.params_label.setStyleSheet("")
         except ValueError as e:
             self.params_label.setText(str(e))
+            self.params_label.setStyleSheet("color: #ff9f43")
 
     # -- state
     def set_state(self, state: str) -> None:
@@ -195,7 +269,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.stop_button.setEnabled(state in ("running", "paused"))
-        for w in (self.source, self.L, self.H, self.bound, self.lr, self.batch, self.steps, self.seed, self.device):
+        for w in (self.source, self.arch, self.L, self.H, self.bottleneck, self.patch, self.heads, self.bound, self.lr,
+                  self.batch, self.steps, self.seed, self.device):
             w.setEnabled(not busy)
         if state == "paused":
             self.progress.setFormat("paused – %p%")
