@@ -25,6 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--noise", default="normal")
     ap.add_argument("--eps", type=float, default=0.01)
     ap.add_argument("--background", default=None, help="2-D points background: 'loss landscape' or 'basins'")
+    ap.add_argument("--arch", default=None, help="architecture chosen in the Training dock (mlp, cnn, unet, transformer)")
     ap.add_argument("--audit", type=int, default=0, help="run the Analysis dock's attractor audit on this many examples")
     args = ap.parse_args(argv)
     from PySide6 import QtCore, QtWidgets
@@ -38,6 +39,8 @@ def main(argv=None) -> int:
     w.resize(*map(int, args.size.split("x")))
     w.show()
     w.transport.set_noise(args.noise, args.eps)
+    if args.arch:
+        w.training_panel.set_arch(args.arch)
     w.start_panel.n.setValue(args.chains)
     w.start_panel.kind.setCurrentText(args.start)
     w.start_panel.request_random()

@@ -119,3 +119,48 @@ def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
 def test_analysis_commands_refuse_bad_input_in_one_line(args, needle):
     r = run(*args)
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("arch, extra, label", [
+    ("cnn", ["--bottleneck", "8"], "CNN autoencoder L=2 H=4 tanh, bottleneck 8"),
+    ("unet", [], "U-Net L=2 H=4 tanh"),
+    ("transformer", ["--patch", "7", "--heads", "2"], "Transformer L=2 H=16 tanh, 7×7 patches, 2 heads"),
+])
+def test_train_and_analyze_every_image_architecture(tmp_path, capsys, arch, extra, label):
+    model = tmp_path / f"{arch}.safetensors"
+    H = "16" if arch == "transformer" else "4"
+    assert main(["train", "--data", "mnist:test", "--subset", "256", "--arch", arch, "--L", "2", "--H", H, *extra,
+                 "--steps", "5", "--batch", "32", "--eval-size", "32", "-o", str(model)]) == 0
+    assert main(["info", str(model)]) == 0
+    assert label in capsys.readouterr().out
+    out = tmp_path / "a.json"
+    assert main(["analyze", str(model), "-n", "8", "--steps", "5", "--audit", "1", "--sigmas", "0.1",
+                 "--recovery-n", "4", "--recovery-T", "3", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["reference"] == "mnist:test" and 0 <= got["attractor_fraction"] <= 1
+    assert 0 <= got["class_entropy"] <= 1
+
+
+def test_train_uses_the_architectures_defaults(tmp_path, capsys):
+    model = tmp_path / "u.safetensors"
+    assert main(["train", "--data", "mnist:test", "--subset", "64", "--arch", "unet", "--steps", "1",
+                 "--batch", "8", "--eval-size", "8", "-o", str(model)]) == 0
+    meta = json.loads(run("info", "--json", str(model)).stdout)
+    assert (meta["spec"]["L"], meta["spec"]["H"], meta["recipe"]["config"]["lr"]) == (3, 16, 3e-4)
+
+
+def test_architecture_that_does_not_fit_the_data_is_one_line():
+    r = run("train", "--data", "points:2d-corners", "--arch", "cnn", "-o", "/tmp/kgn-x.safetensors")
+    assert r.returncode == 2 and "needs images" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_depth_sweep_runs_for_a_convolutional_architecture(tmp_path):
+    out = tmp_path / "sw"
+    assert main(["sweep", "--data", "mnist:test", "--subset", "64", "--arch", "cnn", "--H", "4", "--depths", "1,2",
+                 "--steps", "3", "--batch", "16", "--n", "8", "--sample-steps", "4", "--audit", "1", "--sigmas", "0.1",
+                 "-o", str(out)]) == 0
+    lines = (out / "sweep.csv").read_text().splitlines()
+    assert "arch=cnn" in lines[0] and [ln.split(",")[0] for ln in lines[2:]] == ["1", "2"]
+    from kgn_gui.core.checkpoint import load_checkpoint
+
+    assert load_checkpoint(out / "depth_2.safetensors").spec.arch == "cnn"

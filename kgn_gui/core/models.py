@@ -150,7 +150,7 @@ class ModelSpec:
             extra = f", bottleneck {self.bottleneck}"
         elif self.arch == "transformer":
             extra = f", {self.effective_patch}×{self.effective_patch} patches, {self.effective_heads} heads"
-        return f"{a} L={self.L} H={self.H}{extra}, {self.bound}"
+        return f"{a} L={self.L} H={self.H} {self.bound}{extra}"
 
     def to_dict(self) -> dict:
         d = asdict(self)

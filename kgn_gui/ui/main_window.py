@@ -736,8 +736,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def sweep_dialog(self) -> None:
         tp = self.training_panel
         depths, ok = QtWidgets.QInputDialog.getText(
-            self, "Depth sweep", f"Depths on {tp.source_key()} (width H={tp.H.value()}, {tp.steps.value()} steps each, "
-                                 "same seed and recipe):", text="1,2,4,6,8,10")
+            self, "Depth sweep", f"Depths of the {tp.arch.currentText()} on {tp.source_key()} (width H={tp.H.value()}, "
+                                 f"{tp.steps.value()} steps each, same seed and recipe):", text="1,2,4,6,8,10")
         if not ok:
             return
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "An empty folder for the sweep", str(Path.home()))
@@ -753,7 +753,9 @@ class MainWindow(QtWidgets.QMainWindow):
         tp = self.training_panel
         args = ["--data", tp.source_key(), "--depths", depths.replace(" ", ""), "--H", str(tp.H.value()),
                 "--bound", tp.bound.currentText(), "--steps", str(tp.steps.value()), "--lr", str(tp.lr.value()),
-                "--batch", str(tp.batch.value()), "--seed", str(tp.seed.value())]
+                "--batch", str(tp.batch.value()), "--seed", str(tp.seed.value()), "--arch", tp.arch_key()]
+        for k, v in tp.arch_options().items():
+            args += [f"--{k}", str(v)]
         an = self.analysis
         run = SweepRun(args, folder, self)
         an.set_busy("depth sweep")

@@ -217,6 +217,8 @@ def test_settings_persist_between_sessions(qtbot, mnist_model_path, errors):
     qtbot.addWidget(w)
     w.transport.eps.setValue(0.0375)
     w.start_panel.n.setValue(25)
+    w.training_panel.set_arch("transformer")
+    w.training_panel.heads.setValue(2)
     w.training_panel.L.setValue(7)
     w.close()
     w2 = MainWindow(None, restore_settings=True)
@@ -224,6 +226,7 @@ def test_settings_persist_between_sessions(qtbot, mnist_model_path, errors):
     assert w2.transport.eps.value() == pytest.approx(0.0375)
     assert w2.start_panel.n.value() == 25 and w2.session.n == 25
     assert w2.training_panel.L.value() == 7
+    assert w2.training_panel.arch_key() == "transformer" and w2.training_panel.heads.value() == 2
     assert w2.checkpoint is not None
     w2.close()
 
@@ -437,3 +440,44 @@ def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtb
     with qtbot.waitSignal(bad.failed, timeout=60_000) as blocker:
         pass
     assert "not empty" in blocker.args[0] and window.analysis.audit_btn.isEnabled()
+
+
+def test_choosing_an_architecture_fills_its_defaults_and_counts_its_parameters(window, errors):
+    from kgn_gui.core.models import ModelSpec, spec_parameter_count
+
+    tp = window.training_panel
+    tp.set_recipe("mnist:test")
+    tp.set_arch("unet")
+    assert (tp.L.value(), tp.H.value(), tp.lr.value()) == (3, 16, pytest.approx(3e-4))
+    n = spec_parameter_count(ModelSpec(D=784, L=3, H=16, arch="unet", shape=(1, 28, 28)))
+    assert f"{n:,} parameters" in tp.params_label.text()
+    assert not tp.bottleneck.isVisibleTo(tp) and not tp.heads.isVisibleTo(tp)
+    tp.set_arch("cnn")
+    assert tp.bottleneck.isVisibleTo(tp)
+    before = tp.params_label.text()
+    tp.bottleneck.setValue(32)
+    assert tp.params_label.text() != before
+    tp.set_arch("transformer")
+    assert tp.heads.isVisibleTo(tp) and tp.patch.isVisibleTo(tp) and "depth" in tp.L.toolTip()
+    tp.set_recipe("points:2d-corners")
+    assert "needs images" in tp.params_label.text()
+    assert not window.start_training()
+    assert errors and "needs images" in errors[-1][1]
+
+
+def test_a_cnn_trained_in_the_window_drives_the_chain(window, qtbot):
+    tp = window.training_panel
+    tp.set_recipe("mnist:test", arch="cnn", L=2, H=4, steps=20, batch=32, lr=1e-3)
+    tp.bottleneck.setValue(16)
+    with qtbot.waitSignal(window.training.finished, timeout=120_000) as blocker:
+        assert window.start_training()
+    assert blocker.args[0].kind == "done"
+    qtbot.waitUntil(lambda: window.training.state == "idle", timeout=5000)
+    window.use_trained_weights()
+    spec = window.checkpoint.spec
+    assert (spec.arch, spec.L, spec.H, spec.bottleneck) == ("cnn", 2, 4, 16)
+    assert "CNN autoencoder L=2 H=4 tanh, bottleneck 16" in window.model_label.text()
+    window.chain.step_by(3)
+    assert window.session.t_max == 3
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 3 / 3", timeout=5000)
+    assert window.grid.current_image().shape == (8 * 29 + 1, 8 * 29 + 1)

@@ -239,12 +239,16 @@ class TrainingPanel(QtWidgets.QWidget):
         if bound is not None:
             self.bound.setCurrentText(bound)
 
-    def spec_for(self, D: int, shape) -> ModelSpec:
+    def arch_options(self) -> dict:
+        """bottleneck, patch and heads as the chosen architecture uses them (0 where it does not)."""
         key = self.arch_key()
-        return ModelSpec(D=D, L=self.L.value(), H=self.H.value(), bound=self.bound.currentText(), arch=key,
-                         shape=tuple(shape), bottleneck=self.bottleneck.value() if key == "cnn" else 0,
-                         patch=self.patch.value() if key == "transformer" else 0,
-                         heads=self.heads.value() if key == "transformer" else 0)
+        return {"bottleneck": self.bottleneck.value() if key == "cnn" else 0,
+                "patch": self.patch.value() if key == "transformer" else 0,
+                "heads": self.heads.value() if key == "transformer" else 0}
+
+    def spec_for(self, D: int, shape) -> ModelSpec:
+        return ModelSpec(D=D, L=self.L.value(), H=self.H.value(), bound=self.bound.currentText(),
+                         arch=self.arch_key(), shape=tuple(shape), **self.arch_options())
 
     def config(self) -> TrainConfig:
         return TrainConfig(lr=float(self.lr.value()), batch=self.batch.value(), steps=self.steps.value(),
