@@ -137,7 +137,7 @@ def test_train_and_analyze_every_image_architecture(tmp_path, capsys, arch, extr
     assert main(["analyze", str(model), "-n", "8", "--steps", "5", "--audit", "1", "--sigmas", "0.1",
                  "--recovery-n", "4", "--recovery-T", "3", "--json", str(out)]) == 0
     got = json.loads(out.read_text())
-    assert got["reference"] == "mnist:test" and 0 <= got["attractor_fraction"] <= 1
+    assert got["reference"] == "mnist-test" and 0 <= got["attractor_fraction"] <= 1
     assert 0 <= got["class_entropy"] <= 1
 
 
