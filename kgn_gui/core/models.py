@@ -253,9 +253,6 @@ class _FlatImageModel(nn.Module):
         super().__init__()
         self.spec = spec
 
-    def _init_weights(self) -> None:
-        _he_init(self)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
         y = self.body(x.reshape((-1,) + self.spec.shape))
@@ -308,7 +305,7 @@ class ConvAutoencoder(_FlatImageModel):
             s, size_in, _ = plan[k]
             dec += [_up(chans[k + 1], chans[k], s, size_in), nn.ReLU(inplace=True) if k else _bound(spec)]
         self.decoder = nn.Sequential(*dec)
-        self._init_weights()
+        _he_init(self)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.bottleneck(self.encoder(x)))
@@ -333,7 +330,7 @@ class UNet(_FlatImageModel):
         self.up = nn.ModuleList(_up(chans[k + 1], chans[k], plan[k][0], plan[k][1]) for k in range(spec.L))
         self.merge = nn.ModuleList(_double_conv(2 * chans[k], chans[k]) for k in range(spec.L))
         self.out = nn.Sequential(nn.Conv2d(chans[0], C, 1), _bound(spec))
-        self._init_weights()
+        _he_init(self)
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         skips = [self.top(x)]
