@@ -170,7 +170,7 @@ def spectral_radius(model, x: torch.Tensor, exact_max_d: int = 1024, krylov: int
     m = k
     for j in range(k):
         _, w = jvp(f, (x,), (Q[j].to(x.dtype),))
-        w = w.double()
+        w = w.detach().double()
         for i in range(j + 1):  # modified Gram–Schmidt
             Hm[i, j] = Q[i] @ w
             w = w - Hm[i, j] * Q[i]
