@@ -102,10 +102,7 @@ def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
 
 
 def cmd_train(args) -> int:
-    from .core.checkpoint import save_checkpoint
     from .core.data import open_source
-    from .core.models import ARCH_DEFAULTS, spec_parameter_count
-    from .core.train import TrainConfig, Trainer, format_duration
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
@@ -117,24 +114,69 @@ def cmd_train(args) -> int:
     if args.subset:
         ds = ds.subset(args.subset, seed=args.seed)
     spec = _spec_from_args(args, ds)
-    cfg = TrainConfig(lr=args.lr or ARCH_DEFAULTS[spec.arch]["lr"], batch=args.batch, steps=args.steps, seed=args.seed, device=args.device,
+    device, rank = _join_process_group(args.device)
+    if rank is not None:
+        try:
+            return _train(args, ds, spec, device, rank)
+        finally:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    return _train(args, ds, spec, args.device, 0)
+
+
+def _join_process_group(device: str) -> tuple[str, int | None]:
+    """Under ``torchrun`` (WORLD_SIZE > 1 in the environment) join the process group — NCCL with one GPU
+    per process (cuda:LOCAL_RANK), else gloo on the CPU — and return (device, rank); else (device, None)."""
+    import os
+
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world <= 1:
+        return device, None
+    import torch
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    elif device == "auto":
+        device = "cpu"
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return device, dist.get_rank()
+
+
+def _train(args, ds, spec, device: str, rank: int) -> int:
+    from .core.checkpoint import save_checkpoint
+    from .core.models import ARCH_DEFAULTS, spec_parameter_count
+    from .core.train import TrainConfig, Trainer, format_duration
+
+    out = Path(args.output)
+    quiet = rank != 0  # one process reports and writes the file
+    cfg = TrainConfig(lr=args.lr or ARCH_DEFAULTS[spec.arch]["lr"], batch=args.batch, steps=args.steps, seed=args.seed, device=device,
                       eval_size=args.eval_size, eval_every=args.eval_every)
     tr = Trainer(spec, ds, cfg)
-    print(f"{ds.describe()}\nmodel: {spec.describe()}, "
-          f"{spec_parameter_count(spec):,} parameters, device {tr.device}", file=sys.stderr)
+    procs = f" × {tr.world} processes" if tr.world > 1 else ""
+    if not quiet:
+        print(f"{ds.describe()}\nmodel: {spec.describe()}, "
+              f"{spec_parameter_count(spec):,} parameters, device {tr.device}{procs}", file=sys.stderr)
     bar = Progress()
     final = None
     try:
         for ev in tr.run():
-            text = (f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s:,.0f} samples/s "
+            text = (f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s * tr.world:,.0f} samples/s "
                     f"ETA {format_duration(ev.eta_s)}")
-            bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
+            if not quiet:
+                bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
             final = ev
     except KeyboardInterrupt:
         tr.restore_best()  # the generator was abandoned mid-step: put the best weights back ourselves
         print("\ninterrupted; saving the best weights so far", file=sys.stderr)
-    if final is not None and final.kind == "diverged":
+    if final is not None and final.kind == "diverged" and not quiet:
         print(f"warning: {final.message}", file=sys.stderr)
+    if quiet:
+        return 1 if final is not None and final.kind == "diverged" else 0
     save_checkpoint(out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(),
                     name=args.name or out.stem)
     print(f"saved {out} (best evaluation loss {tr.best_loss:.4e}, last batch loss {tr.last_loss:.4e}, "

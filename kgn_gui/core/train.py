@@ -11,6 +11,12 @@ and why:
   GPU is never stalled by a host sync (on the CPU reading it is free, so it is read each step);
 * the best weights are picked by the loss on a fixed evaluation subset (the published code
   picked them by the noisy training-minibatch loss, checked every 100 steps).
+
+Data-parallel training: when a ``torch.distributed`` process group is running (``kgn train``
+launched by ``torchrun``), every process draws the same minibatch indices from the same seed and
+trains on its own 1/world share of them inside DistributedDataParallel, which averages the
+gradients: each step is the single-process step on the whole batch (up to the order of float sums),
+so the recipe, the seed and the checkpoint mean the same with one process or many.
 """
 from __future__ import annotations
 
@@ -113,6 +119,15 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
+def _process_group() -> tuple[int, int]:
+    """(rank, world size) of a running torch.distributed process group, else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def manifold_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """(1/(B·D)) Σ ‖x − f(x)‖²: the paper's manifold-learning objective on a batch."""
     return nn.functional.mse_loss(model(x), x)
@@ -150,6 +165,10 @@ class Trainer:
             raise TrainError(f"{dataset.name} has values outside the {spec.bound} range [{lo}, {hi}]")
         self.device = resolve_device(self.config.device)
         self.model = (model if model is not None else build_model(spec, seed=self.config.seed)).to(self.device)
+        self.rank, self.world = _process_group()
+        if self.world > 1 and min(self.config.batch, dataset.M) % self.world:
+            raise TrainError(f"the batch ({min(self.config.batch, dataset.M)}) must be a multiple of the number of "
+                             f"processes ({self.world}) so that each takes an equal share")
         self.losses = np.full(self.config.steps, np.nan, dtype=np.float32)
         self.step = 0
         self.best_loss = math.inf
@@ -205,6 +224,16 @@ class Trainer:
         eval_idx = np.sort(np.random.default_rng(cfg.seed).choice(M, size=min(cfg.eval_size, M), replace=False))
         xe = X[torch.from_numpy(eval_idx).to(dev)]
         opt = _make_adam(self.model.parameters(), cfg.lr, tuple(cfg.betas), dev)
+        net = self.model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # Same weights everywhere from the start (DDP broadcasts rank 0's); each process takes its
+            # share [lo, hi) of every batch.
+            net = DistributedDataParallel(self.model, device_ids=[dev.index] if dev.type == "cuda" else None)
+            lo, hi = self.rank * B // self.world, (self.rank + 1) * B // self.world
+        else:
+            lo, hi = 0, B
         check_every = 1 if dev.type == "cpu" else 50
         pending: list[torch.Tensor] = []
         self.model.train()
@@ -231,18 +260,24 @@ class Trainer:
                 yield event("stopped", f"stopped at step {self.step}; kept the best weights (step {self.best_step})")
                 return
             if full_batch:
-                xb = X
+                xb = X[lo:hi]
             else:
-                xb = X[draw_batch(M, B, gen).to(dev)]
+                xb = X[draw_batch(M, B, gen)[lo:hi].to(dev)]
             opt.zero_grad(set_to_none=True)
-            loss = manifold_loss(self.model, xb)
+            loss = manifold_loss(net, xb)
             loss.backward()
             opt.step()
             self.step += 1
             pending.append(loss.detach())
             last = self.step == cfg.steps
             if len(pending) >= check_every or last or self.step % cfg.eval_every == 0:
-                vals = torch.stack(pending).float().cpu().numpy()
+                vals = torch.stack(pending).float()
+                if self.world > 1:  # the whole batch's loss: the mean of the equal-sized shares'
+                    import torch.distributed as dist
+
+                    dist.all_reduce(vals)
+                    vals /= self.world
+                vals = vals.cpu().numpy()
                 self.losses[self.step - len(pending):self.step] = vals
                 pending.clear()
                 self.last_loss = float(vals[-1])
@@ -270,7 +305,7 @@ class Trainer:
         """What the checkpoint records about how the weights were made."""
         return {"config": self.config.to_dict(), "dataset": self.dataset.name, "M": self.dataset.M,
                 "steps_done": self.step, "best_step": self.best_step, "best_eval_loss": self.best_loss,
-                "final_batch_loss": self.last_loss, "device": str(self.device),
+                "final_batch_loss": self.last_loss, "device": str(self.device), "processes": self.world,
                 "elapsed_s": round(self.elapsed_s, 2)}
 
 
