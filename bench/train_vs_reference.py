@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bench._rows import add_json_option, finish, row
 from kgn_gui.core.data import load_mnist
 from kgn_gui.core.models import build_model, paper_mnist_spec
 from kgn_gui.core.train import TrainConfig, Trainer, resolve_device
@@ -69,11 +70,12 @@ def ours(model: nn.Module, ds, steps: int, lr: float, batch: int, device: str) -
     return time.perf_counter() - t0
 
 
-def main(argv=None) -> dict:
+def main(argv=None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=150, help="steps per round for each loop")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    add_json_option(ap)
     args = ap.parse_args(argv)
     dev = resolve_device(args.device)
     ds = load_mnist("train", (-1.0, 1.0))
@@ -99,7 +101,8 @@ def main(argv=None) -> dict:
     print(f"reference loop: {ref_sps:7.2f} steps/s ({ref_sps * 1000:,.0f} samples/s)")
     print(f"kgn trainer:    {our_sps:7.2f} steps/s ({our_sps * 1000:,.0f} samples/s)")
     print(f"ratio (ours / reference): {our_sps / ref_sps:.3f}")
-    return {"reference_steps_s": ref_sps, "ours_steps_s": our_sps, "ratio": our_sps / ref_sps}
+    return finish([row(f"paper MNIST recipe on {dev.type}, steps/s", our_sps, ref_sps, unit="steps/s",
+                       baseline_is="the published loop", target="≥ 1.0")], args.json)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,12 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def main(argv=None) -> dict:
+def main(argv=None) -> list[dict]:
+    from bench._rows import add_json_option, finish, row
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
+    add_json_option(ap)
     args = ap.parse_args(argv)
     from PySide6 import QtCore, QtWidgets
 
@@ -104,7 +107,11 @@ def main(argv=None) -> dict:
     tr, idle = results["stall_ms"]
     print(f"{'longest stall while training (ms)':38s} {tr:9.1f} {idle:9.1f} {tr / max(idle, 1e-3):7.2f}  ≤ 50 ms"
           f"  ({steps} training steps ran)")
-    return results
+    rows = [row(f"frames/s playing {n} chains", *results[f"fps_{n}"], unit="fps", baseline_is="display clock",
+                target=f"≥ {target} fps") for n, target in ((64, 60), (256, 30))]
+    rows.append(row("longest event-loop stall while the MNIST recipe trains", tr, idle, unit="ms",
+                    baseline_is="idle window", target="≤ 50 ms"))
+    return finish(rows, args.json)
 
 
 if __name__ == "__main__":

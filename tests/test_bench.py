@@ -1,0 +1,30 @@
+"""The benchmark runner: each benchmark's rows and the table (timings themselves are never asserted)."""
+import json
+import subprocess
+import sys
+
+from bench.__main__ import table
+from bench._rows import row
+
+
+def test_rows_carry_value_baseline_and_ratio():
+    r = row("x", 30.0, 60.0, unit="fps", baseline_is="clock", target="≥ 30")
+    assert r["ratio"] == 0.5 and r["baseline_is"] == "clock"
+    assert row("y", 3.0)["ratio"] is None
+    text = table([{"benchmark": "b", **r}], "header")
+    assert text.startswith("header") and "| `b` | x | 30 fps | 60 (clock) | **0.50** | ≥ 30 |" in text
+
+
+def test_a_benchmark_writes_its_rows_as_json(tmp_path):
+    out = tmp_path / "c.json"
+    r = subprocess.run([sys.executable, "-m", "bench.chain_speed", "--seconds", "0.01", "--sizes", "4,8",
+                        "--json", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())
+    assert [x["measure"] for x in rows] == ["chain sample-steps/s, N = 4 on cpu", "chain sample-steps/s, N = 8 on cpu"]
+    assert all(x["value"] > 0 and x["baseline"] > 0 and x["ratio"] > 0 for x in rows)
+
+
+def test_the_runner_refuses_an_unknown_benchmark():
+    r = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], capture_output=True, text=True)
+    assert r.returncode == 2 and "unknown benchmark" in r.stderr
