@@ -164,3 +164,11 @@ def test_depth_sweep_runs_for_a_convolutional_architecture(tmp_path):
     from kgn_gui.core.checkpoint import load_checkpoint
 
     assert load_checkpoint(out / "depth_2.safetensors").spec.arch == "cnn"
+
+
+def test_the_fast_preset_fills_the_recipe_and_explicit_options_win(tmp_path):
+    model = tmp_path / "f.safetensors"
+    assert main(["train", "--data", "points:2d-corners", "--bound", "sigmoid", "--L", "2", "--H", "8",
+                 "--preset", "fast", "--steps", "20", "--warmup", "5", "-o", str(model)]) == 0
+    cfg = json.loads(run("info", "--json", str(model)).stdout)["recipe"]["config"]
+    assert (cfg["lr"], cfg["steps"], cfg["schedule"], cfg["warmup"]) == (1e-3, 20, "cosine", 5)

@@ -119,3 +119,34 @@ def test_full_batch_when_batch_at_least_M():
     tr = Trainer(SIGMOID_1D, ds, TrainConfig(lr=1e-3, batch=1000, steps=3))
     list(tr.run())
     assert tr.step == 3
+
+
+def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
+    cfg = TrainConfig(lr=1.0, steps=10, schedule="cosine", warmup=2)
+    lrs = [cfg.lr_at(s) for s in range(10)]
+    assert lrs[:3] == [0.5, 1.0, 1.0]
+    assert all(a > b for a, b in zip(lrs[2:], lrs[3:])) and 0 < lrs[-1] < 0.05
+    assert TrainConfig(lr=0.3).lr_at(5000) == 0.3  # constant: the paper's
+
+
+@pytest.mark.parametrize("kw, needle", [(dict(schedule="step"), "schedule"), (dict(steps=5, warmup=5), "warm-up"),
+                                        (dict(warmup=-1), "warm-up")])
+def test_bad_schedules_are_refused(kw, needle):
+    with pytest.raises(TrainError, match=needle):
+        TrainConfig(**kw).validate()
+
+
+def test_the_schedule_sets_the_optimizer_learning_rate_each_step(monkeypatch):
+    seen = []
+    real = torch.optim.Adam.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    cfg = TrainConfig(lr=1e-2, steps=6, schedule="cosine", warmup=2, report_interval_s=60)
+    tr = Trainer(ModelSpec(D=2, L=1, H=4, bound="sigmoid"), point_preset("2d-corners"), cfg)
+    for _ in tr.run():
+        pass
+    assert seen == pytest.approx([cfg.lr_at(s) for s in range(6)])
