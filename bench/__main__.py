@@ -25,8 +25,9 @@ BENCHMARKS = [
     ("chain_speed", [], ["--seconds", "0.5", "--sizes", "64,1024"]),
     ("ui_frame_rate", [], ["--seconds", "2"]),
     ("export_speed", ["--repeat", "3"], ["--repeat", "1", "--frames", "60"]),
+    ("time_to_quality", [], ["--scale", "0.01"]),
 ]
-DEVICE_AWARE = {"train_flops", "train_vs_reference", "chain_speed"}
+DEVICE_AWARE = {"train_flops", "train_vs_reference", "chain_speed", "time_to_quality"}
 
 
 def machine() -> str:
