@@ -23,6 +23,7 @@ BENCHMARKS = [
     ("train_flops", [], ["--steps", "10", "--rounds", "2"]),
     ("train_vs_reference", ["--steps", "100", "--rounds", "3"], ["--steps", "20", "--rounds", "2"]),
     ("chain_speed", [], ["--seconds", "0.5", "--sizes", "64,1024"]),
+    ("launch_time", [], ["--repeat", "1"]),
     ("ui_frame_rate", [], ["--seconds", "2"]),
     ("export_speed", ["--repeat", "3"], ["--repeat", "1", "--frames", "60"]),
     ("time_to_quality", [], ["--scale", "0.01"]),

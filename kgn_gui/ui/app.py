@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.set_event_loop(loop)
     win = MainWindow(args.model, n_chains=args.chains)
     first_frame: list[float] = []
-    win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append(time.perf_counter()))
+    win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append((time.perf_counter(), time.time())))
     win.show()
     freeze_startup_objects()
     win.chain.redraw()
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     with loop:
         loop.run_until_complete(closed.wait())
     if args.quit_after is not None:
-        ff = f"{first_frame[0] - _T_IMPORT:.2f} s" if first_frame else "none"
-        print(f"first frame after {ff} (from importing the app); reached step {win.chain.t_max}")
+        ff = f"{first_frame[0][0] - _T_IMPORT:.2f} s" if first_frame else "none"
+        wall = f", at unix time {first_frame[0][1]:.3f}" if first_frame else ""
+        print(f"first frame after {ff} (from importing the app){wall}; reached step {win.chain.t_max}")
     return 0

@@ -676,7 +676,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return None
         s, ck, ds = got
         from ..core.classifier import mnist_test_features
-        from ..core.measures import auto_tolerance, measure_states
+        from ..core.measures import Cancelled, auto_tolerance, measure_states
 
         t = self.chain.view_t
         final = s.state(t)
@@ -686,8 +686,13 @@ class MainWindow(QtWidgets.QMainWindow):
         labelled = ds.labels is not None and ck.spec.D == 784
 
         def work(progress, cancelled):
+            # Stage by stage, so that closing the window (which cancels and then waits) never waits long.
             clf = self._get_classifier() if labelled else None
+            if cancelled():
+                raise Cancelled("measuring cancelled")
             feats = mnist_test_features(clf) if clf is not None else None
+            if cancelled():
+                raise Cancelled("measuring cancelled")
             return measure_states(ck.model, ck.spec, final, tail, steps, ds.x, tol=tol, classifier=clf,
                                   test_features=feats, train_t=s.train_tensor())
 
@@ -999,7 +1004,9 @@ class MainWindow(QtWidgets.QMainWindow):
         for j in (self._analysis_job, self._measure_job):
             if j is not None and j.running():
                 j.cancel()
-                j.wait(10.0)
+                # The jobs check the flag between stages; their threads are daemons, and one still running
+                # torch code when the interpreter shuts down aborts the process ("terminate called …").
+                j.wait(120.0)
         self.chain.shutdown()
         self.save_settings()
         super().closeEvent(ev)

@@ -481,3 +481,29 @@ def test_a_cnn_trained_in_the_window_drives_the_chain(window, qtbot):
     assert window.session.t_max == 3
     qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 3 / 3", timeout=5000)
     assert window.grid.current_image().shape == (8 * 29 + 1, 8 * 29 + 1)
+
+
+def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_its_thread(
+        qtbot, mnist_model_path, errors, monkeypatch):
+    # A measuring thread still inside torch when the interpreter shuts down aborts the process
+    # ("terminate called without an active exception"): closing must leave no such thread behind.
+    import kgn_gui.core.classifier as clf_mod
+    import kgn_gui.core.measures as measures_mod
+
+    measured = []
+    real = measures_mod.measure_states
+
+    def slow_features(clf):
+        time.sleep(1.5)
+        return None
+
+    monkeypatch.setattr(clf_mod, "mnist_test_features", slow_features)
+    monkeypatch.setattr(measures_mod, "measure_states", lambda *a, **k: measured.append(1) or real(*a, **k))
+    w = MainWindow(mnist_model_path, restore_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    job = w._measure_job if w._measure_job is not None and w._measure_job.running() else w.measure_now()
+    assert job is not None and job.running()
+    w.close()
+    assert not job._thread.is_alive()
+    assert not measured  # cancelled after the slow stage, before measuring
