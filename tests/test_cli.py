@@ -171,4 +171,4 @@ def test_the_fast_preset_fills_the_recipe_and_explicit_options_win(tmp_path):
     assert main(["train", "--data", "points:2d-corners", "--bound", "sigmoid", "--L", "2", "--H", "8",
                  "--preset", "fast", "--steps", "20", "--warmup", "5", "-o", str(model)]) == 0
     cfg = json.loads(run("info", "--json", str(model)).stdout)["recipe"]["config"]
-    assert (cfg["lr"], cfg["steps"], cfg["schedule"], cfg["warmup"]) == (1e-3, 20, "cosine", 5)
+    assert (cfg["lr"], cfg["batch"], cfg["steps"], cfg["schedule"], cfg["warmup"]) == (1e-3, 256, 20, "cosine", 5)

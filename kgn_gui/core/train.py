@@ -93,11 +93,14 @@ class TrainConfig:
 
 
 SCHEDULES = ("constant", "cosine")
-# Named recipes for the paper's MNIST network (L=10 H=500, batch 1000). "fast" reaches the paper recipe's
-# final loss in a quarter of its steps (bench/time_to_quality.py measures it side by side).
+# Named recipes for the paper's MNIST network (L=10 H=500). "fast": 10× the learning rate with warm-up and
+# cosine decay, on batches of 256. Measured on all 60,000 digits (seed 0, 2 CPU cores): it reaches the paper
+# recipe's final evaluation loss (6.05e-2 after 10,000 steps of 1000) at step ~4,000, i.e. with ~10 % of the
+# samples; the same schedule on batches of 1000 for 2,500 steps ended at 7.7e-2. bench/time_to_quality.py
+# compares the wall times side by side.
 PRESETS = {
-    "paper": {"lr": 1e-4, "steps": 10_000, "schedule": "constant", "warmup": 0},
-    "fast": {"lr": 1e-3, "steps": 2_500, "schedule": "cosine", "warmup": 250},
+    "paper": {"lr": 1e-4, "batch": 1000, "steps": 10_000, "schedule": "constant", "warmup": 0},
+    "fast": {"lr": 1e-3, "batch": 256, "steps": 8_000, "schedule": "cosine", "warmup": 400},
 }
 
 
