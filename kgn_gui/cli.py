@@ -71,13 +71,13 @@ def _range_for(bound: str) -> tuple[float, float]:
 
 
 def _spec_from_args(args, ds):
-    """The model spec of ``kgn train``/``kgn sweep`` options for data set ``ds``; depth and width default
-    to the architecture's own (ARCH_DEFAULTS)."""
+    """The model spec of ``kgn train``'s options for data set ``ds``; depth and width default to the
+    architecture's own (ARCH_DEFAULTS)."""
     from .core.models import ARCH_DEFAULTS, ModelSpec, SpecError
 
     d = ARCH_DEFAULTS[args.arch]
     try:
-        return ModelSpec(D=ds.D, L=getattr(args, "L", None) or d["L"], H=args.H or d["H"], bound=args.bound,
+        return ModelSpec(D=ds.D, L=args.L or d["L"], H=args.H or d["H"], bound=args.bound,
                          arch=args.arch, shape=ds.shape, bottleneck=args.bottleneck, patch=args.patch,
                          heads=args.heads)
     except SpecError as e:
@@ -155,12 +155,14 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
     out = Path(args.output)
     quiet = rank != 0  # one process reports and writes the file
     preset = PRESETS[args.preset] if args.preset else {}
-    cfg = TrainConfig(lr=args.lr or preset.get("lr") or ARCH_DEFAULTS[spec.arch]["lr"],
-                      batch=args.batch or preset.get("batch") or 1000,
-                      steps=args.steps or preset.get("steps") or 10_000, seed=args.seed, device=device,
+    steps = args.steps or preset.get("steps") or 10_000
+    warmup = args.warmup
+    if warmup is None:  # the preset's, shortened with the run when --steps cuts it below that
+        warmup = preset.get("warmup", 0) if preset.get("warmup", 0) < steps else steps // 10
+    cfg = TrainConfig(lr=args.lr if args.lr is not None else preset.get("lr") or ARCH_DEFAULTS[spec.arch]["lr"],
+                      batch=args.batch or preset.get("batch") or 1000, steps=steps, seed=args.seed, device=device,
                       eval_size=args.eval_size, eval_every=args.eval_every,
-                      schedule=args.schedule or preset.get("schedule") or "constant",
-                      warmup=args.warmup if args.warmup is not None else preset.get("warmup", 0))
+                      schedule=args.schedule or preset.get("schedule") or "constant", warmup=warmup)
     tr = Trainer(spec, ds, cfg)
     procs = f" × {tr.world} processes" if tr.world > 1 else ""
     if not quiet:

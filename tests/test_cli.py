@@ -172,3 +172,9 @@ def test_the_fast_preset_fills_the_recipe_and_explicit_options_win(tmp_path):
                  "--preset", "fast", "--steps", "20", "--warmup", "5", "-o", str(model)]) == 0
     cfg = json.loads(run("info", "--json", str(model)).stdout)["recipe"]["config"]
     assert (cfg["lr"], cfg["batch"], cfg["steps"], cfg["schedule"], cfg["warmup"]) == (1e-3, 256, 20, "cosine", 5)
+    assert main(["train", "--data", "points:2d-corners", "--bound", "sigmoid", "--L", "2", "--H", "8",
+                 "--preset", "fast", "--steps", "30", "-o", str(model)]) == 0
+    cfg = json.loads(run("info", "--json", str(model)).stdout)["recipe"]["config"]
+    assert (cfg["steps"], cfg["warmup"]) == (30, 3)  # the preset's 400-step warm-up shortened with the run
+    r = run("train", "--data", "points:2d-corners", "--bound", "sigmoid", "--lr", "0", "-o", str(model))
+    assert r.returncode != 0 and "learning rate" in r.stderr
