@@ -679,13 +679,15 @@ class MainWindow(QtWidgets.QMainWindow):
         from ..core.measures import Cancelled, auto_tolerance, measure_states
 
         t = self.chain.view_t
-        final = s.state(t)
-        tail = np.stack([s.state(k) for k in range(max(0, t - 8), t + 1)]) if t > 0 else None
         steps = np.array(s.curves.chains("step")[:t])
         tol = auto_tolerance(s.config, ck.value_range)
         labelled = ds.labels is not None and ck.spec.D == 784
 
         def work(progress, cancelled):
+            # The states are fetched here, not in the GUI thread: past steps are replayed from keyframes (and
+            # wait for the session's lock while the chain steps), which stalled the event loop for ~350 ms.
+            final = s.state(t)
+            tail = np.stack([s.state(k) for k in range(max(0, t - 8), t + 1)]) if t > 0 else None
             # Stage by stage, so that closing the window (which cancels and then waits) never waits long.
             clf = self._get_classifier() if labelled else None
             if cancelled():

@@ -507,3 +507,24 @@ def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_it
     w.close()
     assert not job._thread.is_alive()
     assert not measured  # cancelled after the slow stage, before measuring
+
+
+def test_measuring_replays_past_states_off_the_gui_thread(window, qtbot):
+    # Past steps are replayed from keyframes under the session's lock: in the GUI thread that stalled the
+    # event loop for ~350 ms (bench.ui_frame_rate's idle baseline).
+    import threading
+
+    window.chain.step_by(12)
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 12 / 12", timeout=10_000)
+    if window._measure_job is not None:
+        window._measure_job.wait(60)
+    s = window.session
+    real, callers = s.state, []
+    s.state = lambda t: callers.append(threading.current_thread()) or real(t)
+    try:
+        job = window.measure_now()
+        assert job is not None
+        job.wait(60)
+    finally:
+        del s.state
+    assert len(callers) >= 10 and threading.main_thread() not in callers
