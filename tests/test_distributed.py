@@ -10,12 +10,14 @@ from kgn_gui.core.checkpoint import load_checkpoint, read_metadata
 
 ARGS = ["train", "--data", "mnist:test", "--subset", "256", "--L", "2", "--H", "16", "--lr", "1e-3",
         "--batch", "64", "--steps", "20", "--eval-every", "1000", "--device", "cpu"]
+# One thread per process; gloo on the loopback interface (a CI machine's hostname may not resolve).
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
 
 
 @pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
                     reason="this torch build has no gloo backend")
 def test_two_gloo_processes_train_the_same_model_as_one(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = ENV
     two, one = tmp_path / "two.safetensors", tmp_path / "one.safetensors"
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                         "-m", "kgn_gui.cli", *ARGS, "-o", str(two)], capture_output=True, text=True, env=env,
@@ -33,7 +35,7 @@ def test_two_gloo_processes_train_the_same_model_as_one(tmp_path):
 
 
 def test_a_batch_that_the_processes_cannot_share_equally_is_refused(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = ENV
     args = [a if a != "64" else "63" for a in ARGS]
     r = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                         "-m", "kgn_gui.cli", *args, "-o", str(tmp_path / "x.safetensors")], capture_output=True,
