@@ -7,7 +7,7 @@ from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.data import Dataset
 from kgn_gui.core.measures import attractor_audit
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.models import ModelSpec
 from kgn_gui.core.train import TrainConfig, Trainer
 
 SHAPE = (1, 8, 8)
