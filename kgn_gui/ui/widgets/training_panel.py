@@ -29,7 +29,6 @@ class TrainingPanel(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         form = QtWidgets.QFormLayout()
-        self._fill_defaults = True  # set_arch(defaults=False) turns it off while it switches
         self.source = QtWidgets.QComboBox()
         for label, key in SOURCES:
             self.source.addItem(label, key)
@@ -191,23 +190,19 @@ class TrainingPanel(QtWidgets.QWidget):
         i = self.arch.findData(key)
         if i < 0:
             raise ValueError(f"unknown architecture {key!r}")
-        self._fill_defaults = defaults
-        try:
-            if i == self.arch.currentIndex():
-                self._arch_changed(i)
-            else:
-                self.arch.setCurrentIndex(i)
-        finally:
-            self._fill_defaults = True
-
-    def _arch_changed(self, _index: int) -> None:
-        d = ARCH_DEFAULTS[self.arch_key()]
-        if self._fill_defaults:
+        self.arch.blockSignals(True)
+        self.arch.setCurrentIndex(i)
+        self.arch.blockSignals(False)
+        if defaults:
+            d = ARCH_DEFAULTS[key]
             self.L.setValue(d["L"])
             self.H.setValue(d["H"])
             self.lr.setValue(d["lr"])
         self._show_arch_options()
         self._update_params()
+
+    def _arch_changed(self, _index: int) -> None:  # the person picked another architecture
+        self.set_arch(self.arch_key())
 
     def _show_arch_options(self) -> None:
         key = self.arch_key()
