@@ -29,6 +29,8 @@ BENCHMARKS = [
     ("time_to_quality", [], ["--scale", "0.01"]),
 ]
 DEVICE_AWARE = {"train_flops", "train_vs_reference", "chain_speed", "time_to_quality"}
+# On a GPU a step takes well under a millisecond: longer runs so that the timings mean something.
+CUDA_ARGS = {"train_flops": ["--steps", "300"], "train_vs_reference": ["--steps", "1000"]}
 
 
 def machine() -> str:
@@ -90,6 +92,8 @@ def main(argv=None) -> int:
             cmd = [sys.executable, "-m", f"bench.{name}", *(quick if args.quick else full), "--json", str(out)]
             if name in DEVICE_AWARE:
                 cmd += ["--device", args.device]
+                if args.device.startswith("cuda") and not args.quick:
+                    cmd += CUDA_ARGS.get(name, [])
             print(f"== {name}: {' '.join(cmd[2:])}", flush=True)
             t0 = time.perf_counter()
             r = subprocess.run(cmd, cwd=ROOT, env=env)

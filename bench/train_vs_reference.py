@@ -8,9 +8,11 @@ reads the loss back (``loss.item()``), and every 100 steps deep-copies the model
 minibatch loss improved. Both run fp32 on the same device from the same initial weights,
 alternating in rounds so that machine noise hits both alike.
 
-    python -m bench.train_vs_reference [--steps 150] [--rounds 3] [--device cpu]
+    python -m bench.train_vs_reference [--steps 150] [--rounds 3] [--device cpu] [--variants fp32,bf16,...]
 
-Prints steps/s of each and the ratio ours / reference (target on CPU: ≥ 1.0).
+Prints steps/s of each and the ratio ours / reference (target on CPU: ≥ 1.0; on CUDA: ≥ 5 at the same
+fp32 math). On CUDA the trainer also runs as variants, each against the same reference: ``fp32`` (the
+default: captured CUDA graph step), ``fp32-eager`` (no graph), ``tf32`` and ``bf16`` (opt-in precisions).
 """
 from __future__ import annotations
 
@@ -59,9 +61,13 @@ def reference_loop(model: nn.Module, X: torch.Tensor, steps: int, lr: float, bat
     return time.perf_counter() - t0
 
 
-def ours(model: nn.Module, ds, steps: int, lr: float, batch: int, device: str) -> float:
+VARIANTS = {"fp32": {}, "fp32-eager": {"graphs": False}, "tf32": {"precision": "tf32"},
+            "bf16": {"precision": "bf16"}}
+
+
+def ours(model: nn.Module, ds, steps: int, lr: float, batch: int, device: str, variant: str = "fp32") -> float:
     tr = Trainer(paper_mnist_spec(), ds, TrainConfig(lr=lr, batch=batch, steps=steps, device=device,
-                                                     report_interval_s=1.0), model=model)
+                                                     report_interval_s=1.0, **VARIANTS[variant]), model=model)
     t0 = time.perf_counter()
     for _ in tr.run():
         pass
@@ -75,34 +81,49 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--steps", type=int, default=150, help="steps per round for each loop")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--variants", default=None,
+                    help=f"comma-separated, of {', '.join(VARIANTS)} (default: fp32 on the CPU, all on CUDA)")
     add_json_option(ap)
     args = ap.parse_args(argv)
     dev = resolve_device(args.device)
+    variants = (args.variants or ("fp32" if dev.type != "cuda" else ",".join(VARIANTS))).split(",")
+    if set(variants) - set(VARIANTS):
+        ap.error(f"unknown variant(s) {', '.join(sorted(set(variants) - set(VARIANTS)))}")
     ds = load_mnist("train", (-1.0, 1.0))
     X = torch.from_numpy(ds.x).to(dev)
     spec = paper_mnist_spec()
     init = build_model(spec, seed=0).state_dict()
-    t_ref = t_ours = 0.0
+    t_ref, t_ours = 0.0, dict.fromkeys(variants, 0.0)
+
+    def run_ours(v):
+        m = build_model(spec).to(dev)
+        m.load_state_dict(init)
+        t_ours[v] += ours(m, ds, args.steps, 1e-4, 1000, str(dev), v)
+
     for r in range(args.rounds):
-        m_ref = reference_model(init).to(dev)
-        m_ours = build_model(spec).to(dev)
-        m_ours.load_state_dict(init)
         # Alternate which goes first, so warm-up and drift do not favour one side.
         if r % 2 == 0:
-            t_ref += reference_loop(m_ref, X, args.steps, 1e-4, 1000)
-            t_ours += ours(m_ours, ds, args.steps, 1e-4, 1000, str(dev))
-        else:
-            t_ours += ours(m_ours, ds, args.steps, 1e-4, 1000, str(dev))
-            t_ref += reference_loop(m_ref, X, args.steps, 1e-4, 1000)
+            t_ref += reference_loop(reference_model(init).to(dev), X, args.steps, 1e-4, 1000)
+        for v in variants:
+            run_ours(v)
+        if r % 2 == 1:
+            t_ref += reference_loop(reference_model(init).to(dev), X, args.steps, 1e-4, 1000)
     n = args.steps * args.rounds
-    ref_sps, our_sps = n / t_ref, n / t_ours
+    ref_sps = n / t_ref
     print(f"device {dev}, torch threads {torch.get_num_threads()}, {args.rounds} rounds × {args.steps} steps, "
           f"MNIST recipe B=1000 L=10 H=500")
-    print(f"reference loop: {ref_sps:7.2f} steps/s ({ref_sps * 1000:,.0f} samples/s)")
-    print(f"kgn trainer:    {our_sps:7.2f} steps/s ({our_sps * 1000:,.0f} samples/s)")
-    print(f"ratio (ours / reference): {our_sps / ref_sps:.3f}")
-    return finish([row(f"paper MNIST recipe on {dev.type}, steps/s", our_sps, ref_sps, unit="steps/s",
-                       baseline_is="the published loop", target="≥ 1.0")], args.json)
+    print(f"reference loop:       {ref_sps:9.2f} steps/s ({ref_sps * 1000:,.0f} samples/s, "
+          f"{1000 / ref_sps:.3f} ms per step)")
+    rows = []
+    for v in variants:
+        sps = n / t_ours[v]
+        print(f"kgn trainer {v:10s}: {sps:9.2f} steps/s ({sps * 1000:,.0f} samples/s, {1000 / sps:.3f} ms per step); "
+              f"ratio {sps / ref_sps:.3f}")
+        target = ("≥ 5" if v == "fp32" else "") if dev.type == "cuda" else "≥ 1.0"
+        label = "" if v == "fp32" and dev.type != "cuda" else f", {v}"
+        rows.append(row(f"paper MNIST recipe on {dev.type}{label}, steps/s", sps, ref_sps, unit="steps/s",
+                        baseline_is="the published loop", target=target))
+    return finish(rows, args.json)
 
 
 if __name__ == "__main__":

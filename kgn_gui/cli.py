@@ -162,12 +162,14 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
     cfg = TrainConfig(lr=args.lr if args.lr is not None else preset.get("lr") or ARCH_DEFAULTS[spec.arch]["lr"],
                       batch=args.batch or preset.get("batch") or 1000, steps=steps, seed=args.seed, device=device,
                       eval_size=args.eval_size, eval_every=args.eval_every,
-                      schedule=args.schedule or preset.get("schedule") or "constant", warmup=warmup)
+                      schedule=args.schedule or preset.get("schedule") or "constant", warmup=warmup,
+                      precision=args.precision, graphs=not args.no_graphs)
     tr = Trainer(spec, ds, cfg)
     procs = f" × {tr.world} processes" if tr.world > 1 else ""
     if not quiet:
         print(f"{ds.describe()}\nmodel: {spec.describe()}, "
-              f"{spec_parameter_count(spec):,} parameters, device {tr.device}{procs}", file=sys.stderr)
+              f"{spec_parameter_count(spec):,} parameters, device {tr.device}{procs}, {cfg.precision}",
+              file=sys.stderr)
     bar = Progress()
     final = None
     try:
@@ -456,6 +458,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--warmup", type=nonneg_int, default=None, help="warm-up steps of the cosine schedule")
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--device", default="auto")
+    t.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
+                   help="fp32: the paper's arithmetic (default); tf32: CUDA tensor-core float32 products; "
+                        "bf16: bfloat16 autocast of the forward pass (weights and Adam stay float32)")
+    t.add_argument("--no-graphs", action="store_true",
+                   help="on CUDA, run the step eagerly instead of replaying it as a captured CUDA graph")
     t.add_argument("--subset", type=nonneg_int, default=0, help="train on a random subset of this many samples")
     t.add_argument("--image-size", type=positive_int, default=28, help="image folders are resized to this square size")
     t.add_argument("--eval-size", type=positive_int, default=1000)
