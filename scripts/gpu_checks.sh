@@ -23,4 +23,4 @@ echo "== kgn train, paper recipe, on the GPU"
 rm -f "$OUT/paper_gpu.safetensors"
 
 echo "== recipe search"
-timeout 200 $PY scripts/recipe_search.py --device cuda --budget-s 150 --out "$OUT/recipes.csv" 2>&1 | tail -40
+timeout 160 $PY scripts/recipe_search.py --device cuda --budget-s 100 --out "$OUT/recipes.csv" 2>&1 | tail -40
