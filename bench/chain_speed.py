@@ -1,10 +1,11 @@
 """Chain throughput in sample-steps/s for N = 64, 1024 and 65536 chains of the bundled MNIST model.
 
-    python -m bench.chain_speed [--seconds 2] [--device cpu] [--sizes 64,1024,65536]
+    python -m bench.chain_speed [--seconds 2] [--device cpu] [--sizes 64,1024,65536] [--tf32]
 
 For each N the chain's own step (f, then ε·noise regenerated from (seed, t), then the clamp) runs against
 the bare loop x = f(x) under torch.no_grad() on the same device (the baseline, measured in the same run):
 the ratio is what the noise and the clamp cost. Each runs for about --seconds (at least 2 steps).
+--tf32 (CUDA) lets both use the tensor cores' TF32 mode for their float32 matrix products.
 """
 from __future__ import annotations
 
@@ -40,9 +41,13 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--sizes", default="64,1024,65536")
+    ap.add_argument("--tf32", action="store_true", help="TF32 matrix products on CUDA (both sides)")
     add_json_option(ap)
     args = ap.parse_args(argv)
     dev = resolve_device(args.device)
+    if args.tf32:
+        torch.set_float32_matmul_precision("high")
+    mode = ", TF32" if args.tf32 and dev.type == "cuda" else ""
     ck = load_checkpoint(ROOT / "models" / "mnist.safetensors", device=dev)
     chain = Chain(ck.model, ck.value_range, "normal", 0.01, 0, dev)
 
@@ -58,7 +63,7 @@ def main(argv=None) -> list[dict]:
         base = rate(bare, x.clone(), args.seconds, dev)
         ours = rate(chain.step, x.clone(), args.seconds, dev)
         print(f"{n:7d} {ours:14,.0f} {base:14,.0f} {ours / base:6.2f}", flush=True)
-        rows.append(row(f"chain sample-steps/s, N = {n} on {dev.type}", ours, base, unit="sample-steps/s",
+        rows.append(row(f"chain sample-steps/s, N = {n} on {dev.type}{mode}", ours, base, unit="sample-steps/s",
                         baseline_is="bare x = f(x)"))
     return finish(rows, args.json)
 

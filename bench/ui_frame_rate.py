@@ -29,6 +29,7 @@ def main(argv=None) -> list[dict]:
     from PySide6 import QtCore, QtWidgets
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    app.setApplicationName("kgn-bench")
     QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
     import tempfile
 

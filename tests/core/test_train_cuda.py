@@ -3,7 +3,6 @@
 Skipped without a CUDA device (CI has none); run on a GPU machine with
 ``python -m pytest --noconftest -p no:cacheprovider tests/core/test_train_cuda.py``.
 """
-import math
 
 import numpy as np
 import pytest
