@@ -23,12 +23,13 @@ BENCHMARKS = [
     ("train_flops", [], ["--steps", "10", "--rounds", "2"]),
     ("train_vs_reference", ["--steps", "100", "--rounds", "3"], ["--steps", "20", "--rounds", "2"]),
     ("chain_speed", [], ["--seconds", "0.5", "--sizes", "64,1024"]),
+    ("timeline_jump", [], ["--steps", "700", "--jumps", "8"]),
     ("launch_time", [], ["--repeat", "1"]),
     ("ui_frame_rate", [], ["--seconds", "2"]),
     ("export_speed", ["--repeat", "3"], ["--repeat", "1", "--frames", "60"]),
     ("time_to_quality", [], ["--scale", "0.01"]),
 ]
-DEVICE_AWARE = {"train_flops", "train_vs_reference", "chain_speed", "time_to_quality"}
+DEVICE_AWARE = {"train_flops", "train_vs_reference", "chain_speed", "time_to_quality", "timeline_jump"}
 # On a GPU a step takes well under a millisecond: longer runs so that the timings mean something.
 CUDA_ARGS = {"train_flops": ["--steps", "300"], "train_vs_reference": ["--steps", "3000"]}
 

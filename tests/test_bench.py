@@ -28,3 +28,20 @@ def test_a_benchmark_writes_its_rows_as_json(tmp_path):
 def test_the_runner_refuses_an_unknown_benchmark():
     r = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], capture_output=True, text=True)
     assert r.returncode == 2 and "unknown benchmark" in r.stderr
+
+
+def test_timeline_jump_predicts_the_keyframe_interval_the_timeline_settles_on():
+    import torch
+
+    from bench.timeline_jump import keyframe_interval
+    from kgn_gui.core.chain import Chain
+    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.timeline import Timeline
+
+    assert keyframe_interval(100_000, 300 << 20, 256 * 784 * 4) == 640  # the 256 MNIST chains
+    spec = ModelSpec(D=2, L=1, H=4, bound="sigmoid")
+    chain = Chain(build_model(spec, seed=0), spec.value_range, "normal", 0.01, 0, "cpu")
+    for steps, budget in ((200, 24 * 32), (1000, 50 * 32), (35, 100 * 32)):
+        tl = Timeline(chain, torch.rand(4, 2), keyframe_every=10, budget_bytes=budget)
+        tl.advance(steps)
+        assert tl.K == keyframe_interval(steps, budget, 32)

@@ -51,7 +51,7 @@ class ChainSession:
         chain = Chain(model, self.value_range, config.noise, config.eps, config.seed, self.device)
         self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes)
         self.curves = ChainCurves(track=track)
-        self._latest: tuple[int, np.ndarray] | None = (0, self.timeline.state(0))
+        self._latest: tuple[int, torch.Tensor] | None = (0, self.timeline.head())
 
     @property
     def n(self) -> int:
@@ -69,18 +69,22 @@ class ChainSession:
         for _ in range(n):
             with self.lock:
                 self.timeline.advance(1, observer=self._observe)
-                # Publish the newest state as an immutable snapshot: readers of the head (the display)
-                # then never wait for the lock while the next step computes.
-                self._latest = (self.timeline.t_max, self.timeline.head().cpu().numpy())
+                # Publish the newest state: readers of the head (the display) then never wait for the lock
+                # while the next step computes. Only the reference is published — a step's output tensor is
+                # never written again — so nothing is copied per step; the display copies (on a GPU) or views
+                # (on the CPU) the chains it draws, when it draws them.
+                self._latest = (self.timeline.t_max, self.timeline.head())
         return self.timeline.t_max
 
-    def state(self, t: int) -> np.ndarray:
-        """x_t (N×D float32) for any reached step (do not modify it)."""
+    def state(self, t: int, rows: int | None = None) -> np.ndarray:
+        """x_t (N×D float32) for any reached step, or its first ``rows`` chains (do not modify it)."""
         latest = self._latest
         if latest is not None and latest[0] == t:
-            return latest[1]
+            x = latest[1] if rows is None else latest[1][:rows]
+            return x.cpu().numpy()
         with self.lock:
-            return self.timeline.state(t)
+            x = self.timeline.state(t)
+        return x if rows is None else x[:rows]
 
     def set_noise(self, noise: str, eps: float, at: int | None = None) -> None:
         """Use a new noise kind / ε from step ``at`` (default: the head); later steps are forgotten."""

@@ -81,8 +81,9 @@ class Timeline:
                 return ch
         return self.segments[0][1]
 
-    def advance(self, n: int = 1, observer: Callable | None = None) -> np.ndarray:
-        """Compute n more steps; returns x at the new head (a numpy copy).
+    def advance(self, n: int = 1, observer: Callable | None = None) -> torch.Tensor:
+        """Compute n more steps; returns x at the new head (the head tensor itself, on the chain's device:
+        nothing is copied to the host here, so a fast chain is never slowed by its display).
 
         observer(t, x_t, f(x_t), x_{t+1}), if given, sees every step (for live measures)."""
         x = self._head
@@ -98,7 +99,7 @@ class Timeline:
             self._head = x
             if self.t_max % self.K == 0:
                 self._add_keyframe(self.t_max, x)
-        return x.cpu().numpy()
+        return x
 
     def rebase(self, t: int, chain: Chain) -> None:
         """Forget the steps after t and use ``chain`` from step t on (a new ε, noise or seed)."""

@@ -89,3 +89,23 @@ def test_session_refuses_data_of_another_dimension():
     with pytest.raises(ValueError):
         ChainSession(build_model(spec), spec.shape, spec.value_range, ChainConfig(n=2),
                      train=make_points([[0.5]]))
+
+
+def test_session_publishes_the_head_without_copying_each_step(session, monkeypatch):
+    # The display path: advancing never copies a state to the host (the live curves take N values a step) (only keyframes are stored); the head is
+    # read (on the CPU: viewed) when the display asks for it, and only the rows asked for.
+    copies = {"n": 0}
+    real_cpu = torch.Tensor.cpu
+
+    def counting_cpu(self, *a, **k):
+        copies["n"] += self.numel() >= 20 * 2  # a whole state (the per-chain curve values are smaller)
+        return real_cpu(self, *a, **k)
+
+    monkeypatch.setattr(torch.Tensor, "cpu", counting_cpu)
+    session.timeline.K = 1000  # no keyframe falls inside this stretch
+    session.advance(25)
+    assert copies["n"] == 0
+    head = session.state(session.t_max)
+    assert np.shares_memory(head, session.timeline.head().numpy())
+    assert session.state(session.t_max, rows=3).shape == (3, 2)
+    assert session.state(10, rows=4).shape == (4, 2)
