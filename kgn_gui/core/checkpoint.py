@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import struct
 import tempfile
@@ -178,6 +179,47 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return read_header(path)[1]
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_metadata(meta: dict, spec: ModelSpec, filename: str, default_name: str) -> dict:
+    """The metadata fields the app reads, checked against a schema and the spec; missing ones filled in.
+    Raises CheckpointError naming the first bad field."""
+
+    def bad(field_name: str, expected: str):
+        return CheckpointError(f"{filename}: damaged model metadata: {field_name} must be {expected}, "
+                               f"got {json.dumps(meta.get(field_name))[:60]}")
+
+    out = dict(meta)
+    lo, hi = spec.value_range
+    vr = out.setdefault("value_range", [lo, hi])
+    if not (isinstance(vr, list) and len(vr) == 2 and all(_is_number(v) for v in vr)
+            and abs(vr[0] - lo) < 1e-9 and abs(vr[1] - hi) < 1e-9):
+        raise bad("value_range", f"[{lo:g}, {hi:g}] (the {spec.bound} bound's range)")
+    ds = out.setdefault("data_shape", list(spec.shape))
+    if not (isinstance(ds, list) and 0 < len(ds) <= 4 and all(_is_int(v) and v > 0 for v in ds)
+            and math.prod(ds) == spec.D):
+        raise bad("data_shape", f"a list of positive sizes whose product is D = {spec.D}")
+    for key, default, limit in (("name", default_name, 200), ("dataset", "", 1000), ("date", "", 100),
+                                ("version", "", 100), ("format", FORMAT, 100)):
+        v = out.setdefault(key, default)
+        if not isinstance(v, str) or len(v) > limit:
+            raise bad(key, f"text of at most {limit} characters")
+    if not isinstance(out.setdefault("recipe", {}), dict):
+        raise bad("recipe", "a JSON object")
+    for key in ("steps", "seed", "parameters"):
+        if out.get(key) is not None and not (_is_int(out[key]) and out[key] >= 0):
+            raise bad(key, "a non-negative integer or null")
+    if out.get("final_loss") is not None and not _is_number(out["final_loss"]):
+        raise bad("final_loss", "a number or null")
+    return out
+
+
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a model file written by :func:`save_checkpoint`, checking everything first."""
     path = Path(path)
@@ -186,6 +228,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         spec = ModelSpec.from_dict(meta.get("spec"))
     except SpecError as e:
         raise CheckpointError(f"{path.name}: {e}") from None
+    meta = check_metadata(meta, spec, path.name, path.stem)
     # Compare against the shapes the spec implies without allocating the model's weights.
     with torch.device("meta"):
         expected = {k: tuple(v.shape) for k, v in build_model(spec).state_dict().items()}
