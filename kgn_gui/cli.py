@@ -111,6 +111,8 @@ def cmd_train(args) -> int:
         raise CLIError(f"output folder does not exist: {out.parent}")
     vr = _range_for(args.bound)
     ds = open_source(args.data, vr, image_size=(args.image_size, args.image_size))
+    if ds.skipped:
+        print(ds.import_report(), file=sys.stderr)
     if args.subset:
         ds = ds.subset(args.subset, seed=args.seed)
     spec = _spec_from_args(args, ds)

@@ -38,4 +38,7 @@ def errors(monkeypatch):
 
     shown = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    # Message boxes built and run by hand (the import report) close at once; their text is kept too.
+    monkeypatch.setattr(QtWidgets.QMessageBox, "exec",
+                        lambda self: shown.append((self.windowTitle(), self.text())) or 0)
     return shown

@@ -48,6 +48,7 @@ class Dataset:
     name: str = "data"
     labels: np.ndarray | None = None
     class_names: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "file: reason" for each file an import left out
 
     def __post_init__(self) -> None:
         self.x = np.ascontiguousarray(self.x, dtype=np.float32)
@@ -102,7 +103,18 @@ class Dataset:
 
     def describe(self) -> str:
         lab = f", {len(np.unique(self.labels))} classes" if self.labels is not None else ""
-        return f"{self.name}: {self.M} samples of shape {self.shape} in {list(self.value_range)}{lab}"
+        skip = f"; skipped {len(self.skipped)} file{'s' * (len(self.skipped) != 1)}" if self.skipped else ""
+        return f"{self.name}: {self.M} samples of shape {self.shape} in {list(self.value_range)}{lab}{skip}"
+
+    def import_report(self, limit: int = 20) -> str:
+        """What an import loaded and what it skipped and why (the first ``limit`` skipped files)."""
+        lines = [f"Loaded {self.describe()}."]
+        if self.skipped:
+            lines.append(f"Skipped {len(self.skipped)}:")
+            lines += [f"  {s}" for s in self.skipped[:limit]]
+            if len(self.skipped) > limit:
+                lines.append(f"  … and {len(self.skipped) - limit} more")
+        return "\n".join(lines)
 
 
 def _from_unit(u: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
@@ -291,47 +303,104 @@ def load_array(path: str | os.PathLike, value_range: tuple[float, float] = (-1.0
 
 
 # ---------------------------------------------------------------- image folders
+MAX_IMAGE_PIXELS = 40_000_000  # larger images are skipped (decompression bombs, accidental photos of 100 MP)
+MAX_IMAGE_FILES = 1_000_000
+
+
+def _describe_image_error(e: BaseException) -> str:
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(e, UnidentifiedImageError):
+        return "not an image PIL can read (wrong extension or damaged)"
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too large to import (more than {MAX_IMAGE_PIXELS:,} pixels)"
+    if isinstance(e, PermissionError):
+        return "cannot read: permission denied"
+    if isinstance(e, OSError) and e.strerror:
+        return f"cannot read: {e.strerror}"
+    return f"damaged image ({str(e) or type(e).__name__})"
+
+
 def load_image_folder(folder: str | os.PathLike, size: tuple[int, int] = (28, 28), mode: str = "auto",
                       value_range: tuple[float, float] = (-1.0, 1.0)) -> tuple[Dataset, list[str]]:
     """PNG/JPEG/BMP images from ``folder``; each sub-folder is one class.
 
     size: (height, width) every image is resized to. mode: "L" (grey), "RGB", or "auto" (RGB if
-    any image has colour). Returns the data set and a list of skipped files with the reason.
+    any image has colour). Returns the data set and the list of skipped files with the reason (also
+    the data set's ``skipped``): other file types, unreadable files, damaged images, images over
+    MAX_IMAGE_PIXELS (checked from the header, before decoding: decompression bombs are never expanded).
+    Each image is resized as soon as it is decoded, so memory follows the output size, not the files'.
     """
-    from PIL import Image, UnidentifiedImageError
+    import warnings
+
+    from PIL import Image
 
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"{folder}: not a folder")
     entries: list[tuple[Path, str | None]] = []
-    for p in sorted(folder.rglob("*")):
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-            rel = p.relative_to(folder).parts
-            entries.append((p, rel[0] if len(rel) > 1 else None))
-    if not entries:
-        raise DataError(f"{folder}: no PNG, JPEG or BMP images found")
     skipped: list[str] = []
-    pics: list[tuple[Image.Image, str | None]] = []
+    try:
+        files = sorted(folder.rglob("*"))
+    except OSError as e:
+        raise DataError(f"{folder}: cannot list: {e.strerror or e}") from None
+    for p in files:
+        if not p.is_file() or p.name.startswith("."):
+            continue
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.append(f"{p.relative_to(folder)}: not a PNG, JPEG or BMP file")
+            continue
+        rel = p.relative_to(folder).parts
+        entries.append((p, rel[0] if len(rel) > 1 else None))
+    if not entries:
+        raise DataError(f"{folder}: no PNG, JPEG or BMP images found" + (f" ({len(skipped)} other files)"
+                                                                          if skipped else ""))
+    if len(entries) > MAX_IMAGE_FILES:
+        raise DataError(f"{folder}: {len(entries):,} images; at most {MAX_IMAGE_FILES:,} can be imported")
+
+    def bad(p: Path, e: BaseException) -> None:
+        skipped.append(f"{p.relative_to(folder)}: {_describe_image_error(e)}")
+
+    # Pass 1: headers only (size, colour mode): refuse huge images before any pixel is decoded.
+    ok: list[tuple[Path, str | None, str]] = []
     for p, cls in entries:
         try:
-            with Image.open(p) as im:
-                im.load()
-                pics.append((im.copy(), cls))
-        except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError) as e:
-            skipped.append(f"{p.name}: {e}")
-    if not pics:
-        raise DataError(f"{folder}: none of {len(entries)} images could be read")
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    w, h = im.size
+                    if w < 1 or h < 1 or w * h > MAX_IMAGE_PIXELS:
+                        raise Image.DecompressionBombError(f"{w}×{h}")
+                    ok.append((p, cls, im.mode))
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+                struct.error, EOFError) as e:
+            bad(p, e)
     if mode == "auto":
-        mode = "RGB" if any(im.mode not in ("L", "1", "I", "I;16", "F", "LA") for im, _ in pics) else "L"
+        mode = "RGB" if any(m not in ("L", "1", "I", "I;16", "I;16B", "I;16L", "F", "LA") for *_, m in ok) else "L"
+    # Pass 2: decode, convert, resize one at a time.
     h, w = size
-    arrs = []
-    for im, _ in pics:
-        im = im.convert(mode).resize((w, h), Image.Resampling.BILINEAR)
-        a = np.asarray(im, dtype=np.float32) / 255.0
+    arrs, classes_of = [], []
+    for p, cls, _ in ok:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    im.draft(mode, (w, h))  # JPEG: decode at a reduced size when that is enough
+                    small = im.convert(mode).resize((w, h), Image.Resampling.BILINEAR)
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
+                struct.error, EOFError) as e:
+            bad(p, e)
+            continue
+        a = np.asarray(small, dtype=np.float32) / 255.0
         arrs.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
-    classes = sorted({c for _, c in pics if c is not None})
-    labels = np.array([classes.index(c) for _, c in pics]) if classes and all(c for _, c in pics) else None
+        classes_of.append(cls)
+    if not arrs:
+        raise DataError(f"{folder}: none of {len(entries)} images could be read; first problem: "
+                        f"{skipped[-1] if skipped else 'unknown'}")
+    classes = sorted({c for c in classes_of if c is not None})
+    labels = np.array([classes.index(c) for c in classes_of]) if classes and all(classes_of) else None
     ds = _images_to_dataset(np.stack(arrs), labels, value_range, folder.name, classes if labels is not None else [])
+    ds.skipped = skipped
     return ds, skipped
 
 

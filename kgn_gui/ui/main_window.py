@@ -56,6 +56,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._inspected: int | None = None
         self._last_inspect = 0.0
         self._errors: list[str] = []
+        self._reports: list[str] = []  # import reports shown (tests read them)
 
         self.chain = ChainController(self)
         self.training = TrainingController(self)
@@ -317,6 +318,13 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("data/last_dir", str(Path(path).parent))
         self.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", str(path))
         self.statusBar().showMessage(f"imported {ds.describe()}", 8000)
+        if ds.skipped:  # say what was left out and why (an information, not an error: the rest loaded)
+            box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, "Import report",
+                                        f"Imported {ds.M:,} samples from {Path(path).name}; "
+                                        f"skipped {len(ds.skipped):,} files.", parent=self)
+            box.setDetailedText(ds.import_report(limit=1000))
+            self._reports.append(box.detailedText())
+            box.exec()
         if self.checkpoint is not None and ds.D == self.checkpoint.spec.D:
             self.start_panel.set_dataset(ds.to_range(self.checkpoint.value_range))
         return ds

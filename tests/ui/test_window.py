@@ -250,6 +250,21 @@ def test_a_failed_import_shows_a_clear_error(window, tmp_path, errors):
     assert ds is not None and window.training_panel.source_key() == str(good)
 
 
+def test_importing_a_folder_with_bad_files_reports_what_was_skipped(window, tmp_path, errors):
+    from PIL import Image
+
+    d = tmp_path / "pics"
+    d.mkdir()
+    for i in range(3):
+        Image.new("L", (28, 28), 40 * i).save(d / f"{i}.png")
+    (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (d / "readme.md").write_text("hi")
+    ds = window.import_data(str(d))
+    assert ds is not None and ds.M == 3
+    assert errors[-1][0] == "Import report" and "skipped 2 files" in errors[-1][1]
+    assert "broken.png" in window._reports[-1] and "readme.md" in window._reports[-1]
+
+
 def test_dropping_a_model_file_opens_it(window, tmp_path):
     from PySide6 import QtGui
 
