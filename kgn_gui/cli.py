@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from .core.files import atomic_path, atomic_write_text
+
 
 class CLIError(Exception):
     """A user error reported as one line."""
@@ -308,13 +310,14 @@ def cmd_sample(args) -> int:
             snaps[t] = x
         bar.update(t, args.steps, "steps", final=t == args.steps)
         final = x
-    np.save(out / "final_states.npy", final)
+    with atomic_path(out / "final_states.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, final)
     if len(ck.spec.shape) == 3:
         rows = [states_to_grid(snaps[t][: args.grid_n], ck.spec.shape, ck.value_range, cols=args.grid_n)
                 for t in grid_steps]
         save_png(out / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
     meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
-    (out / "sample.json").write_text(json.dumps(meta, indent=2))
+    atomic_write_text(out / "sample.json", json.dumps(meta, indent=2))
     print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if len(ck.spec.shape) == 3 else ""))
     return 0
 
@@ -408,7 +411,7 @@ def cmd_analyze(args) -> int:
         out.update({f"recovery_{s:g}": float(r) for s, r in zip(args.sigmas, rec)})
     out = {"model": str(args.model), "reference": ds.name, "noise": cfg.noise, "eps": cfg.eps, **out}
     if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
+        atomic_write_text(args.json, json.dumps(out, indent=1, default=float))
     width = max(len(k) for k in out)
     for k, v in out.items():
         print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from .files import WriteError, atomic_write_bytes
 from .models import ModelSpec, SpecError, build_model
 
 FORMAT = "kgn-gui/1"
@@ -47,27 +47,6 @@ class Checkpoint:
     @property
     def value_range(self) -> tuple[float, float]:
         return tuple(self.meta.get("value_range", self.spec.value_range))  # type: ignore[return-value]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ModelSpec, *, dataset: str = "",
@@ -103,8 +82,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ModelSpec, 
     try:
         blob = save(tensors, metadata={"kgn": json.dumps(meta, default=_json_default)})
         atomic_write_bytes(path, blob)
-    except OSError as e:
-        raise CheckpointError(f"cannot write {path}: {e.strerror or e}") from None
+    except WriteError as e:
+        raise CheckpointError(str(e)) from None
     return path
 
 

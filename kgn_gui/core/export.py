@@ -30,6 +30,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from .chain import ChainConfig, run_chain
+from .files import WriteError, atomic_path
 from .render import states_to_grid, zoom
 
 _OVERLAY_RGB = np.array([255, 209, 102], np.float32)  # the step label's amber
@@ -580,16 +581,10 @@ def export_states(model, spec, cfg: ChainConfig, steps: list[int], out: str | os
         got = dict(run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=set(steps)))
         arr = np.stack([got[t] for t in steps]).astype(np.float32)
     info = {"chain": cfg.to_dict(), "version": __version__, **(meta or {})}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
     try:
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, states=arr, steps=np.asarray(steps, np.int64), shape=np.asarray(spec.shape),
                                 value_range=np.asarray(spec.value_range, np.float32), meta=np.asarray(json.dumps(info)))
-        os.replace(tmp, path)
-    except OSError as e:
-        raise ExportError(f"cannot write {path}: {e.strerror or e}") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    except WriteError as e:
+        raise ExportError(str(e)) from None
     return path

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_path
+
 
 def to_uint8(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     """Values in [lo, hi] → uint8 0…255."""
@@ -71,7 +73,6 @@ def save_png(path: str | Path, rows: list[np.ndarray], labels: list[str] | None 
             y += r.shape[0] * scale
         img = canvas
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    img.save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .chain import ChainConfig
+from .files import atomic_path
 from .measures import Cancelled, analyze_chain, attractor_audit, basin_recovery
 
 if TYPE_CHECKING:
@@ -140,15 +141,13 @@ def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, 
 def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None) -> None:
     """Rows → CSV (atomically), with the sweep's settings as a leading comment line."""
     keys = list(dict.fromkeys(k for r in rows for k in r))
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         if cfg is not None:
             f.write("# " + " ".join(f"{k}={v}" for k, v in asdict(cfg).items() if k != "extra") + "\n")
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    os.replace(tmp, path)
 
 
 PLOTTED = ("train_loss", "converged", "copy_fraction", "distinct", "nearest_mean", "top_basin_share",
@@ -193,7 +192,6 @@ def plot_rows(rows: list[dict], x_key: str, path: Path, title: str = "", keys: t
         d.text((ox + 4, b - 10), f"{y0:.3g}", fill=(90, 90, 90))
         for xv, a in zip(xs, px):
             d.text((float(a) - 4, b + 4), f"{xv:g}", fill=(90, 90, 90))
-    tmp = path.with_name(f".{path.name}.part")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG")
     return path

@@ -14,6 +14,7 @@ from ..core.chain import ChainConfig, ChainError
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from ..core.data import DataError, Dataset, make_points, open_source, source_for_name
 from ..core.export import ExportError
+from ..core.files import WriteError, atomic_path
 from ..core.models import count_parameters
 from ..core.session import ChainSession
 from ..core.timeline import TimelineError
@@ -797,8 +798,12 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save grid image", str(Path.home() / "grid.png"),
                                                         "PNG (*.png)")
         if path:
-            if not self.grid.grab().save(path):
-                self.show_error("Cannot save image", f"could not write {path}")
+            try:
+                with atomic_path(path) as tmp:
+                    if not self.grid.grab().save(str(tmp), "PNG"):
+                        raise WriteError(f"cannot write {path}: the image could not be encoded")
+            except WriteError as e:
+                self.show_error("Cannot save image", str(e))
 
     # ------------------------------------------------------------------ training
     def start_training(self) -> bool:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
+from ...core.files import atomic_path
+
 
 def save_figure(widget: QtWidgets.QWidget, path: str | os.PathLike, scale: float = 2.0) -> Path:
     """Write ``widget`` to ``path`` (.png or .svg). Raises OSError with a clear message on failure."""
@@ -19,30 +21,28 @@ def save_figure(widget: QtWidgets.QWidget, path: str | os.PathLike, scale: float
     if suffix not in (".png", ".svg"):
         path = path.with_suffix(".png")
         suffix = ".png"
-    if not path.parent.is_dir():
-        raise OSError(f"the folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.part")
-    if suffix == ".svg":
-        gen = QtSvg.QSvgGenerator()
-        gen.setFileName(str(tmp))
-        gen.setSize(widget.size())
-        gen.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), widget.size()))
-        gen.setTitle(widget.windowTitle() or "Kaleidoscope Studio figure")
-        painter = QtGui.QPainter()
-        if not painter.begin(gen):
+    with atomic_path(path) as tmp:
+        if suffix == ".svg":
+            gen = QtSvg.QSvgGenerator()
+            gen.setFileName(str(tmp))
+            gen.setSize(widget.size())
+            gen.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), widget.size()))
+            gen.setTitle(widget.windowTitle() or "Kaleidoscope Studio figure")
+            painter = QtGui.QPainter()
+            if not painter.begin(gen):
+                raise OSError(f"cannot write {path}")
+            # (a QGraphicsView overrides render with another signature)
+            QtWidgets.QWidget.render(widget, painter, QtCore.QPoint(0, 0))
+            painter.end()
+        else:
+            pix = QtGui.QPixmap(widget.size() * scale)
+            pix.setDevicePixelRatio(scale)
+            pix.fill(QtCore.Qt.GlobalColor.transparent)
+            QtWidgets.QWidget.render(widget, pix)
+            if not pix.save(str(tmp), "PNG"):
+                raise OSError(f"cannot write {path}")
+        if tmp.stat().st_size == 0:
             raise OSError(f"cannot write {path}")
-        QtWidgets.QWidget.render(widget, painter, QtCore.QPoint(0, 0))  # (a QGraphicsView overrides render with another signature)
-        painter.end()
-    else:
-        pix = QtGui.QPixmap(widget.size() * scale)
-        pix.setDevicePixelRatio(scale)
-        pix.fill(QtCore.Qt.GlobalColor.transparent)
-        QtWidgets.QWidget.render(widget, pix)
-        if not pix.save(str(tmp), "PNG"):
-            raise OSError(f"cannot write {path}")
-    if not tmp.exists():
-        raise OSError(f"cannot write {path}")
-    os.replace(tmp, path)
     return path
 
 
