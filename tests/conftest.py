@@ -13,6 +13,13 @@ MODELS = ROOT / "models"
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _isolated_recovery(tmp_path_factory):
+    """Recovery checkpoints of tests go to a temporary folder (never the user's)."""
+    os.environ["KGN_RECOVERY_DIR"] = str(tmp_path_factory.mktemp("recovery"))
+    yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _isolated_qsettings(tmp_path_factory):
     from PySide6 import QtCore
 

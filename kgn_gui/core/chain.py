@@ -20,6 +20,7 @@ on [−1, 1], clipped; ``array`` (one given state repeated, or one row per chain
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Iterable, Iterator
 
@@ -34,6 +35,42 @@ MAX_CHAINS = 1 << 20
 
 class ChainError(ValueError):
     """Chain settings that cannot be used; the message says why."""
+
+
+def available_memory_bytes() -> int:
+    """Memory the system can give without swapping (MemAvailable), or a large number when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 50
+
+
+def _mb(b: float) -> str:
+    return f"{b / 2**30:.1f} GB" if b >= 2**30 else f"{b / 2**20:.0f} MB"
+
+
+def check_chain_memory(n: int, D: int, history_bytes: int | None = None, available: int | None = None) -> None:
+    """Refuse, before anything is allocated, N chains of D values that would not fit: a step holds about
+    four N×D float32 arrays (x, f(x), the noise, the next x), which must fit in 80 % of the available
+    memory; a history of ``history_bytes`` must hold at least three states (a keyframe, the head, a cached
+    step). The message says how many chains fit."""
+    state = 4 * n * D
+    if history_bytes is not None and 3 * state > history_bytes:
+        fit = max(0, history_bytes // (3 * 4 * D))
+        raise ChainError(f"{n:,} chains of {D:,} values take {_mb(state)} a step; the history budget of "
+                         f"{_mb(history_bytes)} holds at most {fit:,} chains")
+    avail = available_memory_bytes() if available is None else available
+    if 4 * state > 0.8 * avail:
+        fit = max(0, int(0.8 * avail) // (16 * D))
+        raise ChainError(f"{n:,} chains of {D:,} values need about {_mb(4 * state)} to step, and {_mb(avail)} "
+                         f"of memory is free: at most {fit:,} chains fit")
 
 
 @dataclass
@@ -118,6 +155,7 @@ def start_states(cfg: ChainConfig, D: int, value_range: tuple[float, float], *,
                  device: torch.device | str = "cpu") -> torch.Tensor:
     """x_0 as an N×D float32 tensor in [lo, hi]."""
     cfg.validate()
+    check_chain_memory(cfg.n, D)
     device = torch.device(device)
     lo, hi = value_range
     N = cfg.n

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .chain import Chain, ChainConfig, ChainError, start_states
+from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
 from .data import Dataset
 from .metrics import ChainCurves, measure_step, nearest_training
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
@@ -46,6 +46,7 @@ class ChainSession:
             ref = train.subset(REFERENCE_SIZE, seed=0)
             self._reference = torch.from_numpy(ref.x).to(self.device)
             self._reference_sq = (self._reference * self._reference).sum(1)
+        check_chain_memory(config.n, self.D, budget_bytes)  # before the start states are allocated
         x0 = start_states(config, self.D, self.value_range, shape=self.shape, start_array=start_array,
                           device=self.device)
         chain = Chain(model, self.value_range, config.noise, config.eps, config.seed, self.device)

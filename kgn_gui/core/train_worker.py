@@ -13,12 +13,16 @@ child answers on a queue with tuples:
 * ("snapshot", path): the current weights, saved as a model file (for "use current weights");
 * ("end", TrainEvent, path, recipe): training finished (done, stopped or diverged) and its best
   weights are saved at ``path``;
+* ("recovery", path): a recovery checkpoint was written (job["recovery"]: folder, every_s, source, app_pid;
+  see ``core/recovery.py``): every ``every_s`` seconds and once more at the end, so if the app dies
+  the weights survive it; the app deletes the file once it has the result;
 * ("error", message): training could not start or failed; nothing more follows.
 """
 from __future__ import annotations
 
 import copy
 import threading
+import time
 from pathlib import Path
 
 
@@ -76,6 +80,20 @@ def train_worker(job: dict, out_q, ctrl) -> None:
                     out_q.put(("snapshot-error", str(e)))
 
     threading.Thread(target=control, name="kgn-train-control", daemon=True).start()
+    rec = job.get("recovery")
+    last_saved = [time.monotonic()]
+
+    def save_recovery() -> None:
+        from .recovery import save_recovery as write
+
+        try:
+            p = write(Path(rec["folder"]), tr.model, spec, ds, tr.recipe(), step=tr.step, steps=cfg.steps,
+                      source=rec.get("source"), app_pid=rec["app_pid"])
+            out_q.put(("recovery", str(p)))
+        except Exception as e:  # a full disk must not stop training: say so, try again next time
+            out_q.put(("warning", f"could not write the recovery checkpoint: {e}"))
+        last_saved[0] = time.monotonic()
+
     sent = 0
     last = None
     try:
@@ -85,6 +103,10 @@ def train_worker(job: dict, out_q, ctrl) -> None:
             out_q.put((kind, ev, sent, tr.losses[sent:n].copy()))
             sent = n
             last = ev
+            if rec and ev.kind == "progress" and time.monotonic() - last_saved[0] >= rec.get("every_s", 60):
+                save_recovery()
+        if rec:
+            save_recovery()  # the final (best) weights: kept until the app has them
         path = save(tr.model, "trained")
         out_q.put(("end", last, path, tr.recipe()))
     except Exception as e:

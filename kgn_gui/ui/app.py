@@ -68,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     first_frame: list[float] = []
     win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append((time.perf_counter(), time.time())))
     win.show()
+    if args.quit_after is None:  # interactive: after the first frame, offer interrupted training runs
+        QtCore.QTimer.singleShot(500, win.offer_recovery)
     freeze_startup_objects()
     win.chain.redraw()
     if args.play:

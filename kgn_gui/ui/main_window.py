@@ -250,6 +250,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tc.failed.connect(self._training_failed)
         tc.weightsReady.connect(self._use_checkpoint)
         tc.stateChanged.connect(tp.set_state)
+        tc.warning.connect(self._training_warning)
 
     # ------------------------------------------------------------------ errors
     def show_error(self, title: str, message: str) -> None:
@@ -828,6 +829,48 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_dock.raise_()
         tp.show_message(f"starting a training process for {ds.describe()}…")
         return True
+
+    def _training_warning(self, msg: str) -> None:
+        self.training_panel.show_message(msg)
+        self.statusBar().showMessage(msg, 10_000)
+
+    # ------------------------------------------------------------------ recovery
+    def offer_recovery(self, ask=None) -> int:
+        """Offer the recovery checkpoints of training runs that were interrupted (the app crashed or was
+        killed). ask(recovery) → "restore", "discard" or "later" (default: a dialog). A restored model
+        becomes the current one, unsaved. Returns how many were restored."""
+        from ..core.recovery import pending_recoveries
+
+        restored = 0
+        for rec in pending_recoveries():
+            answer = (ask or self._ask_recovery)(rec)
+            if answer == "restore":
+                try:
+                    ck = load_checkpoint(rec.path)
+                except CheckpointError as e:
+                    self.show_error("Cannot restore", str(e))
+                    continue
+                ck.path = None  # "Save model as" gives it a home
+                if self.set_model(ck):
+                    self.model_dirty = True
+                    restored += 1
+                    rec.discard()
+                    self.statusBar().showMessage(f"restored {rec.describe()} — save it with Save model as", 15_000)
+            elif answer == "discard":
+                rec.discard()
+        return restored
+
+    def _ask_recovery(self, rec) -> str:
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "Restore interrupted training?",
+                                    "A training run did not finish (the app was closed unexpectedly).\n\n"
+                                    f"{rec.describe()}.\n\nRestore its weights as the current model?", parent=self)
+        restore = box.addButton("Restore", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Later", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(restore)
+        box.exec()
+        clicked = box.clickedButton()
+        return "restore" if clicked is restore else "discard" if clicked is discard else "later"
 
     def _training_failed(self, msg: str) -> None:
         self._auto_use_training = False

@@ -106,3 +106,22 @@ def test_run_chain_copies_only_kept_steps():
     m = build_model(spec, seed=0)
     out = dict(run_chain(m, spec, ChainConfig(n=3), 5, keep={0, 2}))
     assert out[1] is None and out[0].shape == (3, 4) and out[5] is not None
+
+
+def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
+    import time
+
+    from kgn_gui.core.chain import ChainError, check_chain_memory
+    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.session import ChainSession
+
+    with pytest.raises(ChainError, match=r"history budget of 256 MB holds at most 28,532 chains"):
+        check_chain_memory(2**20, 784, 256 << 20)
+    with pytest.raises(ChainError, match=r"1.0 GB of memory is free: at most 68,478 chains fit"):
+        check_chain_memory(500_000, 784, available=1 << 30)
+    check_chain_memory(1024, 784, 256 << 20, available=1 << 30)  # fits: no error
+    spec = ModelSpec(D=784, L=1, H=4, bound="tanh", shape=(1, 28, 28))
+    t0 = time.perf_counter()
+    with pytest.raises(ChainError, match="at most"):  # 3.3 GB of start states would be needed: refused first
+        ChainSession(build_model(spec), spec.shape, spec.value_range, ChainConfig(n=2**20))
+    assert time.perf_counter() - t0 < 5

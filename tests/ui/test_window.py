@@ -1,4 +1,6 @@
 """The desktop explorer, driven offscreen with pytest-qt."""
+import os
+import sys
 import time
 
 import numpy as np
@@ -174,6 +176,43 @@ def test_stopping_mid_training_keeps_the_app_usable(window, qtbot):
     assert window.checkpoint.spec.L == 2 and window.model_dirty
     window.chain.step_by(2)
     assert window.session.t_max == 2
+
+
+def test_training_writes_recovery_checkpoints_and_removes_them_once_done(window, qtbot):
+    from kgn_gui.core.recovery import recovery_dir
+
+    window.training.recovery_every_s = 0.05
+    window.training_panel.set_recipe("points:2d-corners", bound="sigmoid", L=3, H=16, lr=1e-3, steps=3000)
+    window.start_training()
+    qtbot.waitUntil(lambda: window.training.run.recovery_path is not None, timeout=60_000)
+    path = window.training.run.recovery_path
+    assert str(recovery_dir()) in path
+    with qtbot.waitSignal(window.training.finished, timeout=120_000):
+        pass
+    assert not os.path.exists(path)  # the app has the result: nothing is left to recover
+
+
+def test_interrupted_training_is_offered_on_the_next_start(window, tmp_path, errors):
+    import subprocess
+
+    from kgn_gui.core.data import point_preset
+    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.recovery import pending_recoveries, recovery_dir, save_recovery
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()  # a process id that is gone: the app that ran the training crashed
+    spec = ModelSpec(D=2, L=2, H=8, bound="sigmoid")
+    paths = [save_recovery(recovery_dir(), build_model(spec, seed=i), spec, point_preset("2d-corners"), {},
+                           step=500 + i, steps=1000, source=None, app_pid=p.pid) for i in range(1)]
+    asked = []
+    assert window.offer_recovery(ask=lambda r: asked.append(r) or "later") == 0
+    assert asked and paths[0].exists()  # "later": asked again next time
+    assert window.offer_recovery(ask=lambda r: "restore") == 1
+    assert window.checkpoint.spec == spec and window.model_dirty and window.checkpoint.path is None
+    assert not paths[0].exists() and pending_recoveries() == []
+    save_recovery(recovery_dir(), build_model(spec), spec, point_preset("2d-corners"), {}, step=1, steps=9,
+                  source=None, app_pid=p.pid)
+    assert window.offer_recovery(ask=lambda r: "discard") == 0 and pending_recoveries() == []
 
 
 def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, errors):

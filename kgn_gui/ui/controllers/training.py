@@ -21,6 +21,7 @@ from PySide6 import QtCore
 from ...core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ...core.data import Dataset
 from ...core.models import ModelSpec
+from ...core.recovery import recovery_dir
 from ...core.train import TrainConfig, TrainError
 from ...core.train_worker import train_worker
 
@@ -38,6 +39,7 @@ class TrainingRun:
     last_event: object = None
     final_path: str | None = None
     recipe: dict = field(default_factory=dict)
+    recovery_path: str | None = None  # the worker's latest recovery checkpoint (deleted once the run ends)
 
     def checkpoint(self, path: str | None = None) -> Checkpoint:
         """The trained model (or a snapshot file) as a checkpoint for the chain."""
@@ -49,6 +51,8 @@ class TrainingController(QtCore.QObject):
 
     progress(TrainEvent): at most every ``poll_ms``. finished(TrainEvent): done, stopped or diverged,
     after the trained weights are saved (``run.final_path``). failed(str): could not start, or crashed.
+    warning(str): something the user should know that does not stop training (a recovery checkpoint
+    could not be written).
     weightsReady(object): a Checkpoint of the current weights, answering :meth:`request_weights`.
     stateChanged(str): idle, running, paused, stopping."""
 
@@ -57,9 +61,11 @@ class TrainingController(QtCore.QObject):
     failed = QtCore.Signal(str)
     weightsReady = QtCore.Signal(object)
     stateChanged = QtCore.Signal(str)
+    warning = QtCore.Signal(str)
 
-    def __init__(self, parent: QtCore.QObject | None = None, poll_ms: int = 50):
+    def __init__(self, parent: QtCore.QObject | None = None, poll_ms: int = 50, recovery_every_s: float = 60.0):
         super().__init__(parent)
+        self.recovery_every_s = recovery_every_s  # 0: no recovery checkpoints
         self.run: TrainingRun | None = None
         self._proc = None
         self._conn = None
@@ -104,6 +110,9 @@ class TrainingController(QtCore.QObject):
                "out_dir": self._dir, "source": source}
         if source is None:
             job["data"] = {k: v for k, v in asdict(dataset).items()}
+        if self.recovery_every_s > 0:
+            job["recovery"] = {"folder": str(recovery_dir()), "every_s": self.recovery_every_s,
+                               "source": source[0] if source else None, "app_pid": os.getpid()}
         ctx = mp.get_context("spawn")  # never fork a process that runs Qt and torch threads
         self._queue = ctx.Queue()
         self._conn, child_conn = ctx.Pipe()
@@ -138,9 +147,18 @@ class TrainingController(QtCore.QObject):
                 run.step, run.best_loss, run.last_event = ev.step, ev.best_loss, ev
                 if ev.kind == "progress":
                     latest = ev
+            elif kind == "recovery":
+                run.recovery_path = msg[1]
+            elif kind == "warning":
+                self.warning.emit(msg[1])
             elif kind == "end":
                 _, ev, path, recipe = msg
                 run.final_path, run.recipe, run.last_event = path, recipe, ev
+                if run.recovery_path:  # the app has the result now: nothing left to recover
+                    try:
+                        os.unlink(run.recovery_path)
+                    except OSError:
+                        pass
                 if ev is not None:
                     run.step, run.best_loss = ev.step, ev.best_loss
                 self._finish()
