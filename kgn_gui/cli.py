@@ -443,9 +443,16 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Bad options get one line (what is wrong, and where the help is), not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="kgn", description="Generative Kaleidoscopic Networks, headless.")
-    sub = ap.add_subparsers(dest="cmd", required=True)
+    ap = OneLineErrorParser(prog="kgn", description="Generative Kaleidoscopic Networks, headless.")
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=OneLineErrorParser)
 
     t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
     t.add_argument("--data", default="mnist", help="mnist, mnist:test, points:PRESET|0.2,0.8, a .npz/.npy, IDX file/folder or image folder")

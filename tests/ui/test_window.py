@@ -215,6 +215,48 @@ def test_interrupted_training_is_offered_on_the_next_start(window, tmp_path, err
     assert window.offer_recovery(ask=lambda r: "discard") == 0 and pending_recoveries() == []
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads /proc")
+def test_start_and_cancel_training_100_times_while_the_chain_plays_and_is_scrubbed(window, qtbot, errors):
+    import multiprocessing as mp
+    import threading
+
+    window.chain.set_speed(200)
+    window.chain.play()
+    qtbot.waitUntil(lambda: window.session.t_max > 20, timeout=30_000)
+    window.training_panel.set_recipe("points:2d-corners", bound="sigmoid", L=2, H=8, steps=10_000_000)
+    # Warm up once (the first start imports and caches what later ones reuse), then take the baselines.
+    assert window.start_training()
+    with qtbot.waitSignal(window.training.finished, timeout=60_000):
+        window.training.stop()
+    threads0, rss0 = threading.active_count(), _rss_mb()
+    rng = np.random.default_rng(0)
+    kinds = []
+    for i in range(100):
+        assert window.start_training(), errors
+        if i % 25 == 0:  # now and then let it really train, then stop it mid-run
+            qtbot.waitUntil(lambda: window.training.run.step > 0, timeout=60_000)
+        with qtbot.waitSignal(window.training.finished, timeout=60_000) as blocker:
+            window.training.stop()
+        kinds.append(blocker.args[0].kind)
+        qtbot.waitUntil(lambda: window.training.state == "idle", timeout=10_000)
+        window.chain.seek(int(rng.integers(0, window.session.t_max + 1)))  # scrub
+        window.chain.play()
+        qtbot.wait(5)
+    window.chain.pause()
+    assert kinds == ["stopped"] * 100 and not errors
+    assert not mp.active_children() and not window.training.is_busy()
+    assert threading.active_count() <= threads0, [t.name for t in threading.enumerate()]
+    grown = _rss_mb() - rss0
+    print(f"100 start/cancel cycles: threads {threads0} → {threading.active_count()}, memory +{grown:.0f} MB")
+    assert grown < 150
+    window.chain.step_by(1)  # the app still works
+
+
 def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, errors):
     w = MainWindow(mnist_model_path, restore_settings=False)
     qtbot.addWidget(w)

@@ -22,7 +22,7 @@ from ...core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ...core.data import Dataset
 from ...core.models import ModelSpec
 from ...core.recovery import recovery_dir
-from ...core.train import TrainConfig, TrainError
+from ...core.train import TrainConfig, TrainError, TrainEvent
 from ...core.train_worker import train_worker
 
 
@@ -199,9 +199,21 @@ class TrainingController(QtCore.QObject):
             self._set_state("running")
 
     def stop(self) -> None:
-        if self.is_busy():
-            self._send("stop")
-            self._set_state("stopping")
+        """Stop after the current step (the worker saves the best weights and reports "stopped"). Before the
+        worker has reported its first step (it is still starting: importing torch, reading the data) there
+        is nothing to keep: the process is ended at once and "stopped" is reported without weights."""
+        if not self.is_busy():
+            return
+        run = self.run
+        if run is not None and run.last_event is None and self._queue is not None and self._queue.empty():
+            self._proc.terminate()
+            self._proc.join(5.0)
+            self._finish()
+            self.finished.emit(TrainEvent("stopped", 0, run.config.steps, math.nan, math.inf, 0.0, math.inf,
+                                          0.0, "cancelled while the training process was starting"))
+            return
+        self._send("stop")
+        self._set_state("stopping")
 
     def request_weights(self) -> bool:
         """Ask the worker for its current weights; ``weightsReady`` brings them. False when not training."""
