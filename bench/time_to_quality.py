@@ -6,7 +6,7 @@ Both train the paper's MNIST network (L=10 H=500 Tanh, same seed and initial wei
 digits. The paper recipe (Adam 1e-4, constant, batch 1000, 10,000 steps) runs first; its final best
 evaluation loss is the quality bar. Then the fast preset (Adam 1e-3, 400 warm-up steps, cosine decay,
 batch 256, 8,000 steps) runs, and the time it first reaches the bar (evaluation loss on the same fixed 1000-digit subset, checked
-every 50 steps) is compared with the paper recipe's whole wall time. Target: ≤ 0.25.
+every 50 steps) is compared with the paper recipe's whole wall time; the fast run stops there. Target: ≤ 0.25.
 --scale shortens both runs (0.1: 1,000 and 800 steps) for a smoke test; the numbers then mean little.
 Takes ~17 min at scale 1 on 2 CPU cores.
 """
@@ -31,6 +31,7 @@ def run(ds, preset: dict, scale: float, device: str, eval_every: int, bar: float
     for ev in tr.run():
         if bar is not None and ev.best_loss <= bar and not math.isfinite(reached):
             reached = ev.elapsed_s
+            tr.stop()  # the bar is reached: the rest of the run does not change the answer
     return tr, reached
 
 
@@ -45,8 +46,7 @@ def main(argv=None) -> list[dict]:
     bar = paper.best_loss
     print(f"paper recipe: {paper.step} steps, {paper.elapsed_s:.0f} s, final best evaluation loss {bar:.4e}", flush=True)
     fast, reached = run(ds, PRESETS["fast"], args.scale, args.device, eval_every=50, bar=bar)
-    print(f"fast preset:  {fast.step} steps, {fast.elapsed_s:.0f} s, best {fast.best_loss:.4e}; "
-          f"reached {bar:.4e} after {reached:.0f} s")
+    print(f"fast preset:  reached {bar:.4e} after {reached:.0f} s ({fast.step} steps, best {fast.best_loss:.4e})")
     print(f"ratio (fast's time to the paper's loss / paper's time): {reached / paper.elapsed_s:.3f} (target ≤ 0.25)")
     return finish([row("time to the paper recipe's final loss, fast preset, s", reached, paper.elapsed_s, unit="s",
                        baseline_is="the paper recipe's whole run", target="≤ 0.25")], args.json)

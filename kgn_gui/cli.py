@@ -176,12 +176,18 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
               file=sys.stderr)
     bar = Progress()
     final = None
+    last_save = time.monotonic()
     try:
         for ev in tr.run():
             text = (f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s * tr.world:,.0f} samples/s "
                     f"ETA {format_duration(ev.eta_s)}")
             if not quiet:
                 bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
+                if args.save_every and ev.kind == "progress" and time.monotonic() - last_save >= args.save_every:
+                    # The output always holds recent weights: a kill loses at most --save-every seconds.
+                    save_checkpoint(out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(),
+                                    name=args.name or out.stem, extra={"partial": {"step": tr.step}})
+                    last_save = time.monotonic()
             final = ev
     except KeyboardInterrupt:
         tr.restore_best()  # the generator was abandoned mid-step: put the best weights back ourselves
@@ -473,6 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
                    help="fp32: the paper's arithmetic (default); tf32: CUDA tensor-core float32 products; "
                         "bf16: bfloat16 autocast of the forward pass (weights and Adam stay float32)")
+    t.add_argument("--save-every", type=nonneg_int, default=300, metavar="SECONDS",
+                   help="write the weights so far to the output every this many seconds while training, so a "
+                        "crash or kill loses at most that much (0: only at the end; default 300)")
     t.add_argument("--no-graphs", action="store_true",
                    help="on CUDA, run the step eagerly instead of replaying it as a captured CUDA graph")
     t.add_argument("--subset", type=nonneg_int, default=0, help="train on a random subset of this many samples")

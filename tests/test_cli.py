@@ -178,3 +178,24 @@ def test_the_fast_preset_fills_the_recipe_and_explicit_options_win(tmp_path):
     assert (cfg["steps"], cfg["warmup"]) == (30, 3)  # the preset's 400-step warm-up shortened with the run
     r = run("train", "--data", "points:2d-corners", "--bound", "sigmoid", "--lr", "0", "-o", str(model))
     assert r.returncode != 0 and "learning rate" in r.stderr
+
+
+def test_a_killed_kgn_train_leaves_its_latest_weights_in_the_output(tmp_path):
+    import signal
+    import time
+
+    from kgn_gui.core.checkpoint import load_checkpoint
+
+    out = tmp_path / "m.safetensors"
+    p = subprocess.Popen([sys.executable, "-m", "kgn_gui.cli", "train", "--data", "points:2d-corners", "--bound",
+                          "sigmoid", "--L", "2", "--H", "8", "--steps", "50000000", "--save-every", "1", "-o", str(out)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    ck = load_checkpoint(out)  # whole (written atomically), with how far it got
+    assert ck.meta["partial"]["step"] > 0 and ck.spec.L == 2
