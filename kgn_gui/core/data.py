@@ -139,8 +139,13 @@ def load_mnist(split: str = "train", value_range: tuple[float, float] = (-1.0, 1
     if not path.exists():
         raise DataError(f"bundled MNIST not found at {path}; rebuild it with scripts/build_mnist.py")
     imgs, labels = _read_mnist(str(path), split)
-    u = imgs.astype(np.float32)[:, None] / np.float32(255.0)
-    return _images_to_dataset(u, labels, value_range, f"mnist-{split}", [str(i) for i in range(10)])
+    # One table lookup per pixel instead of five passes over 188 MB (~1.1 s → ~0.1 s at launch). The table
+    # is computed with the same float32 operations as _from_unit(v / 255), so the values are identical.
+    lo, hi = value_range
+    lut = (np.arange(256, dtype=np.float32) / np.float32(255.0)) * np.float32(hi - lo) + np.float32(lo)
+    x = lut[imgs.reshape(len(imgs), -1)]
+    return Dataset(x=x, shape=(1, *imgs.shape[1:]), value_range=value_range, name=f"mnist-{split}", labels=labels,
+                   class_names=[str(i) for i in range(10)])
 
 
 @functools.lru_cache(maxsize=4)
