@@ -130,9 +130,50 @@ def _images_to_dataset(imgs: np.ndarray, labels, value_range, name, class_names=
 
 
 # ---------------------------------------------------------------- bundled MNIST
+_prefetched: dict = {}  # (split, range) → concurrent.futures.Future of a Dataset
+
+
+def prefetch_mnist(split: str = "train", value_range: tuple[float, float] = (-1.0, 1.0)) -> None:
+    """Start loading the bundled MNIST split in a background thread; the next :func:`load_mnist` of the same
+    split and range takes the result. The window calls this before importing torch: decompressing and
+    converting the digits (~1 s) then overlaps torch's import instead of following it."""
+    import concurrent.futures
+    import threading
+
+    key = (split, (float(value_range[0]), float(value_range[1])))
+    if key in _prefetched:
+        return
+    fut: concurrent.futures.Future = concurrent.futures.Future()
+    _prefetched[key] = fut
+
+    def work() -> None:
+        try:
+            fut.set_result(_load_mnist(split, value_range, None))
+        except BaseException as e:  # noqa: BLE001 - handed to the caller of load_mnist
+            fut.set_exception(e)
+
+    threading.Thread(target=work, name="kgn-mnist-prefetch", daemon=True).start()
+
+
+def drop_prefetched() -> None:
+    """Forget prefetched data nobody took (frees its memory once its thread ends)."""
+    _prefetched.clear()
+
+
 def load_mnist(split: str = "train", value_range: tuple[float, float] = (-1.0, 1.0),
                path: Path | None = None) -> Dataset:
     """The bundled MNIST digits: split "train" (60,000) or "test" (10,000), pixels/255 mapped to range."""
+    if path is None:
+        fut = _prefetched.pop((split, (float(value_range[0]), float(value_range[1]))), None)
+        if fut is not None:
+            try:
+                return fut.result()
+            except Exception:  # noqa: BLE001 - load again below, which raises the error where it belongs
+                pass
+    return _load_mnist(split, value_range, path)
+
+
+def _load_mnist(split: str, value_range: tuple[float, float], path: Path | None) -> Dataset:
     if split not in ("train", "test"):
         raise DataError(f"MNIST split must be train or test, not {split!r}")
     path = Path(path or MNIST_FILE)

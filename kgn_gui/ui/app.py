@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     if args.chains is not None and not 1 <= args.chains <= 1024:
         ap.error("--chains must be in [1, 1024]")
+    from ..core.data import prefetch_mnist
+
+    prefetch_mnist("train", (-1.0, 1.0))  # the bundled model's training data, read while torch imports
     configure_threads()
     app = build_app()
     import qasync  # after PySide6, so qasync binds to it

@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .. import __version__
 from ..core.chain import ChainConfig, ChainError
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from ..core.data import DataError, Dataset, make_points, open_source, source_for_name
+from ..core.data import DataError, Dataset, drop_prefetched, make_points, open_source, source_for_name
 from ..core.export import ExportError
 from ..core.files import WriteError, atomic_path
 from ..core.models import count_parameters
@@ -97,6 +97,7 @@ class MainWindow(QtWidgets.QMainWindow):
         path = model_path or self.settings.value("chain/last_model", "") or DEFAULT_MODEL
         if not self.load_model(path, quiet=model_path is None) and Path(path) != DEFAULT_MODEL:
             self.load_model(DEFAULT_MODEL)
+        drop_prefetched()  # the first model did not need what app.main read ahead: let it go
 
     # ------------------------------------------------------------------ layout
     def _dock(self, title: str, widget: QtWidgets.QWidget, area, name: str) -> QtWidgets.QDockWidget:

@@ -148,3 +148,17 @@ def test_dataset_checks_and_range_mapping():
 def test_unknown_source_is_a_clear_error():
     with pytest.raises(DataError, match="no such file"):
         open_source("/nonexistent/data")
+
+
+def test_prefetched_mnist_is_the_same_data_and_taken_once():
+    from kgn_gui.core import data
+
+    data.prefetch_mnist("test", (0.0, 1.0))
+    assert ("test", (0.0, 1.0)) in data._prefetched
+    a = data.load_mnist("test", (0.0, 1.0))  # takes the prefetched result
+    assert ("test", (0.0, 1.0)) not in data._prefetched
+    b = data.load_mnist("test", (0.0, 1.0))  # loads afresh: its own arrays
+    assert np.array_equal(a.x, b.x) and a.x is not b.x and list(a.labels) == list(b.labels)
+    data.prefetch_mnist("test", (-1.0, 1.0))
+    data.drop_prefetched()
+    assert data._prefetched == {}
