@@ -1025,6 +1025,8 @@ class MainWindow(QtWidgets.QMainWindow):
         tp.batch.setValue(num("train/batch", 1000, int))
         tp.steps.setValue(num("train/steps", 2000, int))
         tp.seed.setValue(num("train/seed", 0, int))
+        i = tp.precision.findData(str(st.value("train/precision", "fp32")))
+        tp.precision.setCurrentIndex(max(0, i))
 
     def save_settings(self) -> None:
         st = self.settings
@@ -1043,6 +1045,7 @@ class MainWindow(QtWidgets.QMainWindow):
             st.setValue(f"train/{key}", w.value())
         st.setValue("train/arch", tp.arch_key())
         st.setValue("train/bound", tp.bound.currentText())
+        st.setValue("train/precision", tp.precision.currentData())
         st.sync()
 
     def show_about(self) -> None:

@@ -301,6 +301,7 @@ def test_settings_persist_between_sessions(qtbot, mnist_model_path, errors):
     w.training_panel.set_arch("transformer")
     w.training_panel.heads.setValue(2)
     w.training_panel.L.setValue(7)
+    w.training_panel.precision.setCurrentIndex(w.training_panel.precision.findData("bf16"))
     w.close()
     w2 = MainWindow(None, restore_settings=True)
     qtbot.addWidget(w2)
@@ -308,6 +309,7 @@ def test_settings_persist_between_sessions(qtbot, mnist_model_path, errors):
     assert w2.start_panel.n.value() == 25 and w2.session.n == 25
     assert w2.training_panel.L.value() == 7
     assert w2.training_panel.arch_key() == "transformer" and w2.training_panel.heads.value() == 2
+    assert w2.training_panel.config().precision == "bf16"
     assert w2.checkpoint is not None
     w2.close()
 

@@ -109,8 +109,15 @@ class TrainingPanel(QtWidgets.QWidget):
         self.device = QtWidgets.QComboBox()
         self.device.addItems(["auto", "cpu", "cuda", "mps"])
         self.device.setToolTip("auto picks CUDA, then MPS, then the CPU")
+        self.precision = QtWidgets.QComboBox()
+        for key, label in (("fp32", "fp32 (the paper's)"), ("bf16", "bf16 autocast"), ("tf32", "tf32 (CUDA)")):
+            self.precision.addItem(label, key)
+        self.precision.setToolTip(
+            "Arithmetic of the training step. fp32: full float32, as in the paper. bf16: the forward pass in "
+            "bfloat16 (weights, gradients and Adam stay float32) — about 2× faster on CPUs with AMX and on GPUs, "
+            "with a loss curve close to fp32's. tf32: float32 matrix products on CUDA tensor cores.")
         for lab, w in (("Learning rate", self.lr), ("Batch", self.batch), ("Steps", self.steps),
-                       ("Seed", self.seed), ("Device", self.device)):
+                       ("Seed", self.seed), ("Device", self.device), ("Precision", self.precision)):
             form.addRow(lab, w)
         for w in (self.L, self.H, self.bottleneck, self.patch, self.heads):
             w.valueChanged.connect(self._update_params)
@@ -247,7 +254,8 @@ class TrainingPanel(QtWidgets.QWidget):
 
     def config(self) -> TrainConfig:
         return TrainConfig(lr=float(self.lr.value()), batch=self.batch.value(), steps=self.steps.value(),
-                           seed=self.seed.value(), device=self.device.currentText(), report_interval_s=0.1)
+                           seed=self.seed.value(), device=self.device.currentText(), report_interval_s=0.1,
+                           precision=self.precision.currentData())
 
     def _update_params(self) -> None:
         try:
