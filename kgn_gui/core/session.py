@@ -77,6 +77,11 @@ class ChainSession:
                 self._latest = (self.timeline.t_max, self.timeline.head())
         return self.timeline.t_max
 
+    def ready(self, t: int) -> bool:
+        """Whether ``state(t)`` answers at once (no replay from a keyframe)."""
+        latest = self._latest
+        return (latest is not None and latest[0] == t) or self.timeline.has(t)
+
     def state(self, t: int, rows: int | None = None) -> np.ndarray:
         """x_t (N×D float32) for any reached step, or its first ``rows`` chains (do not modify it)."""
         latest = self._latest

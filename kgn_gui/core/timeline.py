@@ -120,6 +120,10 @@ class Timeline:
                 self._cache.popitem(last=False)
 
     # -- lookup
+    def has(self, t: int) -> bool:
+        """Whether x_t is at hand without replaying (the head, a keyframe or a cached step)."""
+        return t == self.t_max or t in self.keyframes or t in self._cache
+
     def state(self, t: int) -> np.ndarray:
         """x_t for 0 ≤ t ≤ t_max, as an N×D float32 array (do not modify it)."""
         if not 0 <= t <= self.t_max:

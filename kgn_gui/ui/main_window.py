@@ -220,6 +220,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _connect(self) -> None:
         ch, tr = self.chain, self.transport
         ch.stepShown.connect(self.on_step_shown)
+        ch.replaying.connect(self._on_replaying)
         ch.playingChanged.connect(tr.set_playing)
         ch.playingChanged.connect(lambda playing: None if playing else self._measure_soon.start())
         an = self.analysis
@@ -539,6 +540,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 not self.chain.playing or now - self._last_inspect > 0.25):
             self._last_inspect = now
             self._update_inspector(t, x)
+
+    def _on_replaying(self, t: int) -> None:
+        self.transport.step_label.setText(f"step {t} / {self.chain.t_max} · replaying from a keyframe…")
 
     def inspect(self, i: int | None) -> None:
         self._inspected = i

@@ -119,6 +119,29 @@ def test_histogram_and_curves_hold_data_for_the_current_step(window, qtbot):
         assert not plot.fill.path().isEmpty()  # the 10–90 % band is drawn
 
 
+def test_a_jump_between_keyframes_is_replayed_off_the_gui_thread(window, qtbot, monkeypatch):
+    import threading
+
+    from kgn_gui.core.chain import Chain
+
+    window.session.timeline.K = 50  # sparse keyframes: step 75 must be replayed from step 50
+    window.chain.step_by(120)
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 120 / 120", timeout=5000)
+    before = window.grid.current_image().copy()
+    threads, real_step = [], Chain.step
+    monkeypatch.setattr(Chain, "step", lambda self, x, t: threads.append(threading.current_thread().name)
+                        or real_step(self, x, t))
+    with qtbot.waitSignal(window.chain.replaying, timeout=2000) as blocker:
+        window.chain.seek(75)
+    assert blocker.args == [75] and "replaying" in window.transport.step_label.text()
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 75 / 120", timeout=10_000)
+    assert threads and set(threads) == {"kgn-chain"}  # 25 steps, none on the GUI thread
+    assert not np.array_equal(window.grid.current_image(), before)  # step 75 is drawn
+    window.chain.seek(60)  # replayed on the way to 75: shown at once, nothing replayed again
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 60 / 120", timeout=2000)
+    assert len(threads) == 25
+
+
 def test_clicking_a_tile_opens_the_inspector_with_the_nearest_example(window, qtbot):
     for _ in range(3):
         window.chain.step_by(1)

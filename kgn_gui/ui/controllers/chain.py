@@ -3,7 +3,9 @@
 The worker thread advances the chain as fast as the chosen speed asks (steps/s); the display
 timer (16 ms) only *reads* the newest step and emits ``stepShown`` when the shown step changes,
 so compute speed and frame rate are independent (the ScopeFoundry pattern). Scrubbing,
-stepping and seeking happen in the GUI thread through the session's lock.
+stepping and seeking set the shown step in the GUI thread; a paused jump to a step that must be
+replayed from its keyframe (seconds, for long histories of many chains) is replayed by the worker
+thread — the window keeps the previous frame, says ``replaying(t)``, and shows the step when it is ready.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class ChainController(QtCore.QObject):
     error(str): the worker failed (the chain stops; the app stays usable)."""
 
     stepShown = QtCore.Signal(int)
+    replaying = QtCore.Signal(int)
     playingChanged = QtCore.Signal(bool)
     sessionChanged = QtCore.Signal()
     error = QtCore.Signal(str)
@@ -41,6 +44,8 @@ class ChainController(QtCore.QObject):
         self._play_origin = (0.0, 0)  # (wall time, step) when play began
         self._shown = -1
         self._force = False
+        self._replay_to: int | None = None  # a paused jump the worker is replaying
+        self._replayed: int | None = None  # … and has replayed (shown next, even if its cache entry went)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._error: str | None = None
@@ -60,6 +65,7 @@ class ChainController(QtCore.QObject):
         was = self._playing
         self.pause()
         self.session = session
+        self._replay_to = None
         self.view_t = 0
         self._steps_log.clear()
         self.sessionChanged.emit()
@@ -150,6 +156,17 @@ class ChainController(QtCore.QObject):
         while not self._stop.is_set():
             sess = self.session
             if not self._playing or sess is None or self._error:
+                t = self._replay_to
+                if t is not None and sess is not None and not self._error:
+                    try:
+                        sess.state(t)  # replays from the keyframe and caches the stretch up to t
+                    except Exception as e:  # a worker must never take the app down
+                        self._error = f"could not replay step {t}: {type(e).__name__}: {e}"
+                    if self._replay_to == t:
+                        self._replay_to = None
+                    self._replayed = t
+                    self._force = True
+                    continue
                 self._wake.wait(0.05)
                 self._wake.clear()
                 continue
@@ -177,7 +194,14 @@ class ChainController(QtCore.QObject):
         if self._playing:
             self.view_t = min(self._desired(), self.session.t_max)
         if self.view_t != self._shown or self._force:
+            if not self._playing and self._replayed != self.view_t and not self.session.ready(self.view_t):
+                if self._replay_to != self.view_t:  # keep the last frame; the worker replays
+                    self._replay_to = self.view_t
+                    self._wake.set()
+                    self.replaying.emit(self.view_t)
+                return
             self._force = False
+            self._replayed = None
             self._shown = self.view_t
             self.stepShown.emit(self.view_t)
             now = time.perf_counter()
