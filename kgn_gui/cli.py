@@ -151,6 +151,24 @@ def _join_process_group(device: str) -> tuple[str, int | None]:
     return device, dist.get_rank()
 
 
+def _save_partial(out: Path, tr, spec, ds, name: str) -> None:
+    """Write the best weights so far to the output (as the final save will), so a kill loses at most
+    --save-every seconds; a failed write is a warning, never the end of the run."""
+    import copy
+
+    from .core.checkpoint import CheckpointError, save_checkpoint
+
+    model = tr.model
+    if tr.best_state is not None:
+        model = copy.deepcopy(tr.model)
+        model.load_state_dict(tr.best_state)
+    try:
+        save_checkpoint(out, model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(), name=name,
+                        extra={"partial": {"step": tr.step}})
+    except CheckpointError as e:
+        print(f"\nwarning: could not save the weights so far: {e}", file=sys.stderr)
+
+
 def _train(args, ds, spec, device: str, rank: int) -> int:
     from .core.checkpoint import save_checkpoint
     from .core.models import ARCH_DEFAULTS, spec_parameter_count
@@ -184,9 +202,7 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
             if not quiet:
                 bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
                 if args.save_every and ev.kind == "progress" and time.monotonic() - last_save >= args.save_every:
-                    # The output always holds recent weights: a kill loses at most --save-every seconds.
-                    save_checkpoint(out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(),
-                                    name=args.name or out.stem, extra={"partial": {"step": tr.step}})
+                    _save_partial(out, tr, spec, ds, args.name or out.stem)
                     last_save = time.monotonic()
             final = ev
     except KeyboardInterrupt:

@@ -441,8 +441,8 @@ def load_image_folder(folder: str | os.PathLike, size: tuple[int, int] = (28, 28
         arrs.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
         classes_of.append(cls)
     if not arrs:
-        raise DataError(f"{folder}: none of {len(entries)} images could be read; first problem: "
-                        f"{skipped[-1] if skipped else 'unknown'}")
+        first = next((s for s in skipped if "not a PNG, JPEG or BMP file" not in s), "unknown")
+        raise DataError(f"{folder}: none of {len(entries)} images could be read; first problem: {first}")
     classes = sorted({c for c in classes_of if c is not None})
     labels = np.array([classes.index(c) for c in classes_of]) if classes and all(classes_of) else None
     ds = _images_to_dataset(np.stack(arrs), labels, value_range, folder.name, classes if labels is not None else [])

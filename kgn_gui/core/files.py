@@ -2,8 +2,9 @@
 
 Every file the app and ``kgn`` write (models, exports, bundles, CSV, figures, JSON) goes through
 :func:`atomic_path`: the content is written to ``.NAME.XXXX.part`` beside the target, flushed to disk, and
-renamed over the target in one step. A full disk, a missing or read-only folder, or a crash mid-write
-leaves the old file as it was and no stray temporary file; the error says what went wrong.
+renamed over the target in one step. A full disk, a missing or read-only folder, or an error mid-write
+leaves the old file as it was and no stray temporary file; the error says what went wrong. (A process killed
+mid-write can leave its ``.part`` file; the target is still whole.)
 """
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ class WriteError(OSError):
     """A file could not be written; the message says which and why. The old file, if any, is intact."""
 
 
-def _usual_mode() -> int:
-    umask = os.umask(0)
+def _read_umask() -> int:
+    umask = os.umask(0)  # the only way to read it; done once, at import, before other threads write files
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+_USUAL_MODE = 0o666 & ~_read_umask()
 
 
 @contextlib.contextmanager
@@ -40,7 +44,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb+") as f:  # on disk before the rename, so a crash cannot leave it empty
             os.fsync(f.fileno())
-        os.chmod(tmp_path, _usual_mode())  # mkstemp makes 0600
+        os.chmod(tmp_path, _USUAL_MODE)  # mkstemp makes 0600
         os.replace(tmp_path, path)
     except OSError as e:
         _remove(tmp_path)

@@ -63,7 +63,9 @@ class TrainConfig:
     report_interval_s: float = 0.25
     schedule: str = "constant"  # "constant" (the paper's) or "cosine": linear warm-up, then cosine decay to 0
     warmup: int = 0  # warm-up steps of the cosine schedule
-    precision: str = "fp32"  # "fp32" (the paper's), "tf32" (CUDA matrix units) or "bf16" (autocast)
+    # "fp32" (the paper's: float32 matrix products; cuDNN convolutions keep PyTorch's own TF32 default),
+    # "tf32" (CUDA matrix units for the products too) or "bf16" (autocast)
+    precision: str = "fp32"
     graphs: bool = True  # on CUDA with one process: capture the step as a CUDA graph
 
     def validate(self) -> None:
@@ -252,7 +254,8 @@ class _GraphStep:
         torch.cuda.current_stream(dev).wait_stream(stream)
         self.graph = torch.cuda.CUDAGraph()
         opt.zero_grad(set_to_none=True)  # the graph's backward allocates the gradients it then overwrites
-        with torch.cuda.graph(self.graph, stream=stream):
+        # thread_local: another thread's CUDA work (the window's snapshot request) cannot break the capture
+        with torch.cuda.graph(self.graph, stream=stream, capture_error_mode="thread_local"):
             self.loss = self._body()
         with torch.no_grad():  # undo the warm-up steps
             for t, v in zip(model.state_dict().values(), saved):
@@ -348,8 +351,22 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
 
     def run(self) -> Iterator[TrainEvent]:
-        with _matmul_precision(self.device, self.config.precision):
-            yield from self._run()
+        # The precision setting is process-wide: it holds while the loop computes, and is put back whenever
+        # an event goes out, so the caller's own torch code between events runs as it expects.
+        loop = self._run()
+        try:
+            while True:
+                with _matmul_precision(self.device, self.config.precision):
+                    try:
+                        ev = next(loop)
+                    except StopIteration:
+                        return
+                yield ev
+        finally:
+            loop.close()
+            if self.graph_used:  # the gradients live in the finished graph's memory pool: let it go
+                for p in self.model.parameters():
+                    p.grad = None
 
     def _prepare_graph(self, X: torch.Tensor, B: int):
         """(optimizer, _GraphStep) for a CUDA graph step, or (None, None) when capture fails (the reason is
@@ -364,6 +381,7 @@ class Trainer:
             for p in self.model.parameters():
                 p.grad = None
             self.graph_note = f"CUDA graph capture failed ({type(e).__name__}: {e}); trained without it"
+            torch.cuda.empty_cache()
             return None, None
 
     def _run(self) -> Iterator[TrainEvent]:
@@ -377,6 +395,8 @@ class Trainer:
         eval_idx = np.sort(np.random.default_rng(cfg.seed).choice(M, size=min(cfg.eval_size, M), replace=False))
         xe = X[torch.from_numpy(eval_idx).to(dev)]
         opt = graph = None
+        self.graph_note = ""
+        self.model.train()
         if dev.type == "cuda" and self.world == 1 and cfg.graphs:
             opt, graph = self._prepare_graph(X, B)
         self.graph_used = graph is not None
@@ -394,7 +414,6 @@ class Trainer:
             lo, hi = 0, B
         check_every = 1 if dev.type == "cpu" else 50
         pending: list[torch.Tensor] = []
-        self.model.train()
         self._keep_if_best(self._evaluate(xe), 0)
         t0 = time.perf_counter()
         last_report = -math.inf

@@ -861,13 +861,15 @@ class MainWindow(QtWidgets.QMainWindow):
                     restored += 1
                     rec.discard()
                     self.statusBar().showMessage(f"restored {rec.describe()} — save it with Save model as", 15_000)
+                    break  # one restored (unsaved) model at a time: the others are offered next start
             elif answer == "discard":
                 rec.discard()
         return restored
 
     def _ask_recovery(self, rec) -> str:
         box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "Restore interrupted training?",
-                                    "A training run did not finish (the app was closed unexpectedly).\n\n"
+                                    "A training run did not finish in an earlier session (the app was closed "
+                                    "or ended while it trained).\n\n"
                                     f"{rec.describe()}.\n\nRestore its weights as the current model?", parent=self)
         restore = box.addButton("Restore", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
         discard = box.addButton("Discard", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)

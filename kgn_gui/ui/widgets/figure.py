@@ -30,7 +30,7 @@ def save_figure(widget: QtWidgets.QWidget, path: str | os.PathLike, scale: float
             gen.setTitle(widget.windowTitle() or "Kaleidoscope Studio figure")
             painter = QtGui.QPainter()
             if not painter.begin(gen):
-                raise OSError(f"cannot write {path}")
+                raise OSError("the SVG could not be started")
             # (a QGraphicsView overrides render with another signature)
             QtWidgets.QWidget.render(widget, painter, QtCore.QPoint(0, 0))
             painter.end()
@@ -40,9 +40,9 @@ def save_figure(widget: QtWidgets.QWidget, path: str | os.PathLike, scale: float
             pix.fill(QtCore.Qt.GlobalColor.transparent)
             QtWidgets.QWidget.render(widget, pix)
             if not pix.save(str(tmp), "PNG"):
-                raise OSError(f"cannot write {path}")
+                raise OSError("the PNG could not be encoded")
         if tmp.stat().st_size == 0:
-            raise OSError(f"cannot write {path}")
+            raise OSError("nothing was written")
     return path
 
 
