@@ -160,6 +160,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.loss_curve.setClipToView(True)
         self.loss_plot.setMinimumHeight(80)
         self.loss_plot.enableAutoRange(y=False)
+        self.loss_plot.setYRange(-3, 0, padding=0)  # log10 units: 1e-3 … 1 until a run sets its own range
         self._y_state = None
 
         lay = QtWidgets.QVBoxLayout(self)
