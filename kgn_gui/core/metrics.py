@@ -54,6 +54,51 @@ def nearest_training(x: torch.Tensor, train: torch.Tensor, chunk: int = 8192,
     return best_i, (best_d / D).sqrt()
 
 
+def fast_bf16_matmul(device: torch.device) -> bool:
+    """Whether bfloat16 matrix products beat float32 ones here: CUDA, or a CPU with AMX (measured on this
+    project's Xeon: 3.5× for the live nearest search)."""
+    if device.type == "cuda":
+        return True
+    if device.type != "cpu":
+        return False
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    try:
+        return bool(probe()) if probe is not None else False
+    except Exception:  # noqa: BLE001 - a missing or failing probe means: keep float32
+        return False
+
+
+class NearestIndex:
+    """The reference set of the live "nearest" curve, searched fast: a bfloat16 product ranks the
+    reference rows for each chain, then the ``k`` best are measured in float32 (as :func:`nearest_training`
+    does). The row found is the true nearest unless bfloat16 rounding (~0.4 % of x·X) pushed it out of the
+    top ``k`` — then the distance is that of a runner-up, slightly larger. On 3,072 MNIST chain states one
+    row differed from the exact search, by 0.002 (of ~0.3). 256 chains × 2,000 rows: 4 ms instead of 10 ms
+    on one core of this project's Xeon (a chain step of 256 chains: 27 ms instead of 40). Without fast
+    bfloat16 products it is the exact search."""
+
+    def __init__(self, reference: torch.Tensor, k: int = 4):
+        self.reference = reference
+        self.k = min(k, reference.shape[0])
+        self.reference_sq = (reference * reference).sum(1)
+        self.fast = fast_bf16_matmul(reference.device) and reference.shape[0] > 4 * self.k
+        self._ref_t = reference.T.to(torch.bfloat16).contiguous() if self.fast else None
+
+    @torch.no_grad()
+    def search(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(index, ‖x − X_index‖/√D) per row of x."""
+        if not self.fast:
+            return nearest_training(x, self.reference, train_sq=self.reference_sq)
+        N, D = x.shape
+        scores = (x.to(torch.bfloat16) @ self._ref_t).float()
+        cand = torch.topk(self.reference_sq[None] - 2 * scores, self.k, dim=1, largest=False, sorted=False).indices
+        rows = self.reference.index_select(0, cand.reshape(-1)).view(N, self.k, D)
+        dots = torch.bmm(rows, x[:, :, None])[..., 0]
+        d2 = ((x * x).sum(1, keepdim=True) + self.reference_sq[cand] - 2 * dots).clamp_min_(0)
+        m, j = d2.min(1)
+        return cand.gather(1, j[:, None])[:, 0], (m / D).sqrt()
+
+
 def band(values: np.ndarray):
     """(mean, 10th percentile, 90th percentile) along the last axis: three numbers for a 1-D array,
     three arrays for a stack of them (one percentile call for all)."""
@@ -145,11 +190,15 @@ class ChainCurves:
 
 @torch.no_grad()
 def measure_step(x_t: torch.Tensor, fx_t: torch.Tensor, x_next: torch.Tensor,
-                 reference: torch.Tensor | None, reference_sq: torch.Tensor | None = None) -> StepMetrics:
-    """The three measures for the move x_t → x_{t+1}, with f(x_t) already computed."""
+                 reference: "torch.Tensor | NearestIndex | None", reference_sq: torch.Tensor | None = None
+                 ) -> StepMetrics:
+    """The three measures for the move x_t → x_{t+1}, with f(x_t) already computed. ``reference``: the
+    training rows (exact search) or a :class:`NearestIndex` over them."""
     s = rms_distance(x_next, x_t)
     r = rms_distance(fx_t, x_t)
-    if reference is not None and reference.shape[0] > 0:
+    if isinstance(reference, NearestIndex):
+        idx, d = reference.search(x_t)
+    elif reference is not None and reference.shape[0] > 0:
         idx, d = nearest_training(x_t, reference, train_sq=reference_sq)
     else:
         idx, d = torch.zeros(x_t.shape[0], dtype=torch.long), torch.full((x_t.shape[0],), float("nan"))

@@ -16,7 +16,7 @@ from torch import nn
 
 from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
 from .data import Dataset
-from .metrics import ChainCurves, measure_step, nearest_training
+from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 
 REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (the inspector uses all)
@@ -37,15 +37,13 @@ class ChainSession:
         self.device = next(model.parameters()).device
         self.lock = threading.RLock()
         self.train = train
-        self._reference = None
-        self._reference_sq = None
+        self._reference: NearestIndex | None = None
         self._train_t = None
         if train is not None:
             if train.D != self.D:
                 raise ChainError(f"the model has D = {self.D} but {train.name} has D = {train.D}")
             ref = train.subset(REFERENCE_SIZE, seed=0)
-            self._reference = torch.from_numpy(ref.x).to(self.device)
-            self._reference_sq = (self._reference * self._reference).sum(1)
+            self._reference = NearestIndex(torch.from_numpy(ref.x).to(self.device))
         check_chain_memory(config.n, self.D, budget_bytes)  # before the start states are allocated
         x0 = start_states(config, self.D, self.value_range, shape=self.shape, start_array=start_array,
                           device=self.device)
@@ -63,7 +61,7 @@ class ChainSession:
         return self.timeline.t_max
 
     def _observe(self, t, x, fx, nx) -> None:
-        self.curves.append(measure_step(x, fx, nx, self._reference, self._reference_sq))
+        self.curves.append(measure_step(x, fx, nx, self._reference))
 
     def advance(self, n: int = 1) -> int:
         """Compute n more steps (with their measures); returns the new t_max."""

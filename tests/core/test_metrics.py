@@ -109,3 +109,20 @@ def test_session_publishes_the_head_without_copying_each_step(session, monkeypat
     assert np.shares_memory(head, session.timeline.head().numpy())
     assert session.state(session.t_max, rows=3).shape == (3, 2)
     assert session.state(10, rows=4).shape == (4, 2)
+
+
+def test_the_fast_nearest_search_agrees_with_the_exact_one():
+    from kgn_gui.core.data import load_mnist
+    from kgn_gui.core.metrics import NearestIndex
+
+    ref = torch.from_numpy(load_mnist("test", (-1.0, 1.0)).subset(2000, seed=1).x)
+    x = torch.from_numpy(load_mnist("train", (-1.0, 1.0)).subset(256, seed=2).x)
+    x = (x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
+    i0, d0 = nearest_training(x, ref)
+    ni = NearestIndex(ref)
+    i1, d1 = ni.search(x)
+    assert (i1 == i0).float().mean() >= 0.98  # bfloat16 ranking, float32 distances (exact where fast is off)
+    assert torch.all(d1 >= d0 - 1e-5) and float((d1 - d0).max()) < 0.02
+    ni.fast = False
+    i2, d2 = ni.search(x)
+    assert torch.equal(i2, i0) and torch.allclose(d2, d0)
