@@ -37,19 +37,43 @@ class ChainError(ValueError):
     """Chain settings that cannot be used; the message says why."""
 
 
+def _cgroup_headroom(root: str = "/sys/fs/cgroup") -> int | None:
+    """What a container's memory limit still allows (cgroup v2 memory.max − memory.current, or v1's
+    limit − usage), or None when there is no limit."""
+    for limit_f, usage_f in (("memory.max", "memory.current"),
+                             ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+        try:
+            with open(os.path.join(root, limit_f)) as f:
+                limit = f.read().strip()
+            with open(os.path.join(root, usage_f)) as f:
+                usage = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 1 << 60:
+            return None
+        return max(0, int(limit) - usage)
+    return None
+
+
 def available_memory_bytes() -> int:
-    """Memory the system can give without swapping (MemAvailable), or a large number when unknown."""
+    """Memory the system can give without swapping (MemAvailable, and no more than a container's memory limit
+    leaves), or a large number when unknown."""
+    avail = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    avail = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 1 << 50
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            avail = 1 << 50
+    headroom = _cgroup_headroom()
+    return avail if headroom is None else min(avail, headroom)
 
 
 def _mb(b: float) -> str:

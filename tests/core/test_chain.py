@@ -125,3 +125,15 @@ def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
     with pytest.raises(ChainError, match="at most"):  # 3.3 GB of start states would be needed: refused first
         ChainSession(build_model(spec), spec.shape, spec.value_range, ChainConfig(n=2**20))
     assert time.perf_counter() - t0 < 5
+
+
+def test_a_containers_memory_limit_counts_as_the_free_memory(tmp_path):
+    from kgn_gui.core.chain import _cgroup_headroom, available_memory_bytes
+
+    (tmp_path / "memory.max").write_text("1073741824\n")
+    (tmp_path / "memory.current").write_text(str(256 << 20))
+    assert _cgroup_headroom(str(tmp_path)) == 768 << 20
+    (tmp_path / "memory.max").write_text("max\n")
+    assert _cgroup_headroom(str(tmp_path)) is None
+    assert _cgroup_headroom(str(tmp_path / "none")) is None
+    assert available_memory_bytes() > 0
