@@ -233,8 +233,8 @@ class _GraphStep:
     trainer's generator, so the graph draws the same batches as the eager loop), the weights, Adam's
     moments and step count, and the learning rate (capturable Adam keeps them on the device).
 
-    Capture needs warm-up steps on a side stream; their effect on the weights and on Adam is undone after
-    capture, so training starts from the initial weights as in the eager loop.
+    Capture needs warm-up steps on a side stream: they change the weights and Adam's state, which the
+    caller (:meth:`Trainer._prepare_graph`) puts back in place afterwards.
     """
 
     WARMUP = 3
@@ -244,7 +244,6 @@ class _GraphStep:
         self.full_batch = B >= X.shape[0]
         dev = X.device
         self.perm = torch.arange(X.shape[0], device=dev)  # the static index buffer the graph gathers with
-        saved = [t.detach().clone() for t in model.state_dict().values()]
         stream = torch.cuda.Stream(dev)
         stream.wait_stream(torch.cuda.current_stream(dev))
         with torch.cuda.stream(stream):
@@ -257,13 +256,6 @@ class _GraphStep:
         # thread_local: another thread's CUDA work (the window's snapshot request) cannot break the capture
         with torch.cuda.graph(self.graph, stream=stream, capture_error_mode="thread_local"):
             self.loss = self._body()
-        with torch.no_grad():  # undo the warm-up steps
-            for t, v in zip(model.state_dict().values(), saved):
-                t.copy_(v)
-            for st in opt.state.values():
-                for v in st.values():
-                    if torch.is_tensor(v):
-                        v.zero_()
 
     def _body(self) -> torch.Tensor:
         xb = self.X if self.full_batch else self.X.index_select(0, self.perm[:self.B])
@@ -370,12 +362,13 @@ class Trainer:
 
     def _prepare_graph(self, X: torch.Tensor, B: int):
         """(optimizer, _GraphStep) for a CUDA graph step, or (None, None) when capture fails (the reason is
-        kept in ``graph_note``; the weights are put back and the eager loop runs)."""
+        kept in ``graph_note`` and the eager loop runs). Either way the capture's warm-up steps are undone:
+        the weights are copied back in place (the graph keeps reading the same tensors) and Adam starts fresh."""
         cfg = self.config
         init = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         try:
             opt = _make_adam(self.model.parameters(), cfg.lr_at(0), tuple(cfg.betas), self.device, capturable=True)
-            return opt, _GraphStep(self.model, opt, X, B, cfg.precision)
+            graph = _GraphStep(self.model, opt, X, B, cfg.precision)
         except Exception as e:  # noqa: BLE001 - any capture failure falls back to the eager loop
             self.model.load_state_dict(init)
             for p in self.model.parameters():
@@ -383,6 +376,13 @@ class Trainer:
             self.graph_note = f"CUDA graph capture failed ({type(e).__name__}: {e}); trained without it"
             torch.cuda.empty_cache()
             return None, None
+        self.model.load_state_dict(init)
+        with torch.no_grad():
+            for st in opt.state.values():
+                for v in st.values():
+                    if torch.is_tensor(v):
+                        v.zero_()
+        return opt, graph
 
     def _run(self) -> Iterator[TrainEvent]:
         cfg, dev = self.config, self.device

@@ -80,18 +80,16 @@ def train_worker(job: dict, out_q, ctrl) -> None:
                     out_q.put(("snapshot-error", str(e)))
 
     threading.Thread(target=control, name="kgn-train-control", daemon=True).start()
-    rec = job.get("recovery")
-    last_saved = [time.monotonic()]
-    from .recovery import recovery_name
+    from .recovery import recovery_name, save_recovery as write_recovery
 
+    rec = job.get("recovery")
     rec_name = recovery_name()  # one file per run, rewritten each time
+    last_saved = [time.monotonic()]
 
     def save_recovery() -> None:
-        from .recovery import save_recovery as write
-
         try:
-            p = write(Path(rec["folder"]), tr.model, spec, ds, tr.recipe(), step=tr.step, steps=cfg.steps,
-                      source=rec.get("source"), app_pid=rec["app_pid"], name=rec_name)
+            p = write_recovery(Path(rec["folder"]), tr.model, spec, ds, tr.recipe(), step=tr.step, steps=cfg.steps,
+                               source=rec.get("source"), app_pid=rec["app_pid"], name=rec_name)
             out_q.put(("recovery", str(p)))
         except Exception as e:  # a full disk must not stop training: say so, try again next time
             out_q.put(("warning", f"could not write the recovery checkpoint: {e}"))
