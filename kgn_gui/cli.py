@@ -581,8 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from .core.chain import ChainError
     from .core.checkpoint import CheckpointError
-    from .core.export import ExportError
     from .core.data import DataError
+    from .core.export import ExportError
     from .core.models import SpecError
     from .core.train import TrainError
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 def _allowed():
     from numpy._core.multiarray import _reconstruct  # numpy >= 2 keeps it here
     return {

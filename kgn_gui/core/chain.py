@@ -21,8 +21,8 @@ on [−1, 1], clipped; ``array`` (one given state repeated, or one row per chain
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch

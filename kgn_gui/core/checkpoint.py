@@ -74,7 +74,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ModelSpec, 
         "final_loss": recipe.get("best_eval_loss"),
         "parameters": sum(p.numel() for p in model.parameters()),
         "version": __version__,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     if extra:
         meta.update(extra)

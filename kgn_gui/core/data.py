@@ -84,7 +84,7 @@ class Dataset:
         """The samples as (M, *shape)."""
         return self.x.reshape((self.M,) + self.shape)
 
-    def to_range(self, value_range: tuple[float, float]) -> "Dataset":
+    def to_range(self, value_range: tuple[float, float]) -> Dataset:
         """The same data mapped linearly onto another value range."""
         lo, hi = self.value_range
         nlo, nhi = value_range
@@ -93,7 +93,7 @@ class Dataset:
         x = (self.x - lo) / (hi - lo) * (nhi - nlo) + nlo
         return replace(self, x=x.astype(np.float32), value_range=(nlo, nhi))
 
-    def subset(self, n: int, seed: int = 0) -> "Dataset":
+    def subset(self, n: int, seed: int = 0) -> Dataset:
         """A random subset of n samples (all of them when n ≥ M), reproducible in ``seed``."""
         if n >= self.M:
             return self

@@ -190,7 +190,7 @@ class ChainCurves:
 
 @torch.no_grad()
 def measure_step(x_t: torch.Tensor, fx_t: torch.Tensor, x_next: torch.Tensor,
-                 reference: "torch.Tensor | NearestIndex | None", reference_sq: torch.Tensor | None = None
+                 reference: torch.Tensor | NearestIndex | None, reference_sq: torch.Tensor | None = None
                  ) -> StepMetrics:
     """The three measures for the move x_t → x_{t+1}, with f(x_t) already computed. ``reference``: the
     training rows (exact search) or a :class:`NearestIndex` over them."""

@@ -158,7 +158,7 @@ class ModelSpec:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelSpec":
+    def from_dict(cls, d: dict) -> ModelSpec:
         if not isinstance(d, dict):
             raise SpecError("model spec must be a JSON object")
         known = {"D", "L", "H", "bound", "arch", "shape", "bottleneck", "patch", "heads"}

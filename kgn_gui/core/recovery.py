@@ -68,7 +68,7 @@ def save_recovery(folder: Path, model, spec, dataset, recipe: dict, *, step: int
     path = folder / (name or recovery_name())
     info = {"step": int(step), "steps": int(steps), "source": source, "app_pid": int(app_pid),
             "app_start": process_start(app_pid),
-            "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            "saved": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
     save_checkpoint(path, model, spec, dataset=dataset.name, data_shape=dataset.shape, recipe=recipe,
                     name=f"recovered-{spec.arch}-L{spec.L}-H{spec.H}", extra={"recovery": info})
     return path

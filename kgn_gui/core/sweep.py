@@ -11,9 +11,10 @@ import csv
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class SweepConfig:
         if self.lr is None:
             self.lr = 1e-3 if self.arch == "mlp" else ARCH_DEFAULTS[self.arch]["lr"]
 
-    def spec(self, L: int, ds) -> "ModelSpec":
+    def spec(self, L: int, ds) -> ModelSpec:
         """The model spec of depth ``L`` for data set ``ds``."""
         from .models import ModelSpec
 
@@ -119,7 +120,7 @@ def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, 
         chain = ChainConfig(n=cfg.chains, noise=cfg.noise, eps=cfg.eps, seed=cfg.seed)
         a = analyze_chain(model, spec, chain, cfg.sample_steps, ds.x, classifier=classifier,
                           test_features=test_features, cancelled=cancelled,
-                          progress=None if progress is None else (lambda d, m: progress((k + 0.7 + 0.2 * d / m) / n)))
+                          progress=None if progress is None else (lambda d, m, k=k: progress((k + 0.7 + 0.2 * d / m) / n)))
         audit = attractor_audit(model, vr, ds.x, n=cfg.audit, seed=cfg.seed, cancelled=cancelled)
         rec = basin_recovery(model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=cfg.seed,
                              cancelled=cancelled)
@@ -173,15 +174,15 @@ def plot_rows(rows: list[dict], x_key: str, path: Path, title: str = "", keys: t
         ys = np.array([float(r.get(k, np.nan)) for r in rows])
         ok = np.isfinite(ys)
         d.text((ox + 10, oy + 4), k, fill=(0, 0, 0))
-        l, t, r_, b = ox + 48, oy + 22, ox + pw - 12, oy + ph - 26
-        d.rectangle((l, t, r_, b), outline=(180, 180, 180))
+        left, t, r_, b = ox + 48, oy + 22, ox + pw - 12, oy + ph - 26
+        d.rectangle((left, t, r_, b), outline=(180, 180, 180))
         if not ok.any():
             continue
         y0, y1 = float(ys[ok].min()), float(ys[ok].max())
         if y1 - y0 < 1e-12:
             y0, y1 = y0 - 0.5 * max(abs(y0), 1e-3), y1 + 0.5 * max(abs(y1), 1e-3)
         x0, x1 = float(xs.min()), float(xs.max()) if xs.max() > xs.min() else float(xs.min()) + 1
-        px = l + (xs - x0) / (x1 - x0) * (r_ - l)
+        px = left + (xs - x0) / (x1 - x0) * (r_ - left)
         py = b - (ys - y0) / (y1 - y0) * (b - t)
         pts = [(float(a), float(c)) for a, c, o in zip(px, py, ok) if o]
         if len(pts) > 1:

@@ -16,7 +16,7 @@ takes 4·N·D bytes: for 256 MNIST chains that is 0.8 MB, so the default 256 MB 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -80,7 +80,8 @@ def train_worker(job: dict, out_q, ctrl) -> None:
                     out_q.put(("snapshot-error", str(e)))
 
     threading.Thread(target=control, name="kgn-train-control", daemon=True).start()
-    from .recovery import recovery_name, save_recovery as write_recovery
+    from .recovery import recovery_name
+    from .recovery import save_recovery as write_recovery
 
     rec = job.get("recovery")
     rec_name = recovery_name()  # one file per run, rewritten each time

@@ -20,10 +20,10 @@ from ..core.session import ChainSession
 from ..core.timeline import TimelineError
 from ..core.train import TrainError
 from .controllers.chain import ChainController
-from .controllers.training import TrainingController
-from .widgets.chain_grid import ChainGrid
 from .controllers.sweep import SweepRun
+from .controllers.training import TrainingController
 from .widgets.analysis_panel import AnalysisPanel, Job
+from .widgets.chain_grid import ChainGrid
 from .widgets.export_dialog import ExportDialog, ExportJob, ViewExportJob
 from .widgets.inspector import Inspector
 from .widgets.plots import PlotsPanel

@@ -1,4 +1,5 @@
 """Every architecture end to end on a tiny image data set: train, save, load, run a chain, measure."""
+
 import numpy as np
 import pytest
 import torch
@@ -30,8 +31,7 @@ def tiny_images() -> Dataset:
 
 
 def last(steps) -> np.ndarray:
-    for _, x in steps:
-        pass
+    *_, (_, x) = steps
     return x
 
 
@@ -68,8 +68,9 @@ def test_save_and_load_round_trip_needs_no_extra_arguments(trained, tmp_path, ar
 
 
 def test_a_file_whose_tensors_belong_to_another_architecture_is_refused(trained, tmp_path):
-    from safetensors.torch import save_file
     import json
+
+    from safetensors.torch import save_file
 
     _, models = trained
     spec, model, _ = models["cnn"]

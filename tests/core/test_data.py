@@ -5,8 +5,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgn_gui.core.data import (DataError, Dataset, load_array, load_idx, load_idx_folder, load_image_folder,
-                               load_mnist, make_points, open_source, point_preset, read_idx)
+from kgn_gui.core.data import (
+    DataError,
+    Dataset,
+    load_array,
+    load_idx,
+    load_idx_folder,
+    load_image_folder,
+    load_mnist,
+    make_points,
+    open_source,
+    point_preset,
+    read_idx,
+)
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -5,7 +5,8 @@ import zlib
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from kgn_gui.core.data import DataError, load_idx, load_image_folder, open_source, read_idx

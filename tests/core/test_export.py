@@ -5,8 +5,16 @@ import pytest
 
 from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.checkpoint import load_checkpoint
-from kgn_gui.core.export import (FORMATS, ExportCancelled, ExportError, ExportOptions, compose_frame, export_chain,
-                                 parse_steps, read_frames)
+from kgn_gui.core.export import (
+    FORMATS,
+    ExportCancelled,
+    ExportError,
+    ExportOptions,
+    compose_frame,
+    export_chain,
+    parse_steps,
+    read_frames,
+)
 from kgn_gui.core.models import ModelSpec, build_model
 from tests.conftest import MODELS
 

@@ -9,8 +9,18 @@ from torch import nn
 from kgn_gui.core.chain import ChainConfig
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import point_preset
-from kgn_gui.core.measures import (analyze_chain, attractor_audit, basin_recovery, burn_in, class_makeup, contraction,
-                                   cycle_periods, frechet_distance, over_generalization, spectral_radius)
+from kgn_gui.core.measures import (
+    analyze_chain,
+    attractor_audit,
+    basin_recovery,
+    burn_in,
+    class_makeup,
+    contraction,
+    cycle_periods,
+    frechet_distance,
+    over_generalization,
+    spectral_radius,
+)
 from kgn_gui.core.models import ModelSpec
 from tests.conftest import MODELS
 

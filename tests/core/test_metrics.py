@@ -4,8 +4,16 @@ import torch
 
 from kgn_gui.core.chain import ChainConfig
 from kgn_gui.core.data import make_points, point_preset
-from kgn_gui.core.metrics import (ChainCurves, StepMetrics, band, measure_step, nearest_training, rms_distance,
-                                  saturation_fraction, value_histogram)
+from kgn_gui.core.metrics import (
+    ChainCurves,
+    StepMetrics,
+    band,
+    measure_step,
+    nearest_training,
+    rms_distance,
+    saturation_fraction,
+    value_histogram,
+)
 from kgn_gui.core.models import ModelSpec, build_model
 from kgn_gui.core.session import ChainSession
 

@@ -4,8 +4,17 @@ import torch
 from torch import nn
 
 from kgn_gui.core.checkpoint import load_checkpoint
-from kgn_gui.core.points import (basin_map, basin_occupancy, cobweb, flat_regions, grid_2d, loss_landscape,
-                                 loss_manifold, output_manifold, vector_field)
+from kgn_gui.core.points import (
+    basin_map,
+    basin_occupancy,
+    cobweb,
+    flat_regions,
+    grid_2d,
+    loss_landscape,
+    loss_manifold,
+    output_manifold,
+    vector_field,
+)
 from tests.conftest import MODELS
 
 

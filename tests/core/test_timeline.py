@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kgn_gui.core.chain import Chain, ChainConfig, start_states
 from kgn_gui.core.models import ModelSpec, build_model
@@ -59,7 +61,6 @@ def test_unreached_steps_are_an_error_and_truncate_forgets(chain):
     assert max(tl.keyframes) <= 5
 
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
 @settings(max_examples=40, deadline=None)

@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.models import ModelSpec, build_model

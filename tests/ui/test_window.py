@@ -58,7 +58,7 @@ def test_scrubbing_back_shows_the_recorded_state(window, qtbot):
     shown = {}
     for t in range(1, 16):
         window.chain.step_by(1)
-        qtbot.waitUntil(lambda: window.transport.step_label.text() == f"step {t} / {t}", timeout=2000)
+        qtbot.waitUntil(lambda t=t: window.transport.step_label.text() == f"step {t} / {t}", timeout=2000)
         shown[t] = window.grid.current_image().copy()
     window.transport.slider.setValue(7)  # as a drag of the timeline slider would
     qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 7 / 15", timeout=2000)

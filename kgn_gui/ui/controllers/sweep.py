@@ -34,7 +34,7 @@ class SweepRun(QtCore.QObject):
         self.proc.finished.connect(self._done)
         self.proc.errorOccurred.connect(self._error)
 
-    def start(self) -> "SweepRun":
+    def start(self) -> SweepRun:
         self.proc.start()
         return self
 

@@ -65,7 +65,7 @@ class Job(QtCore.QObject):
         self._timer.setInterval(50)
         self._timer.timeout.connect(self._poll)
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         self._thread.start()
         self._timer.start()
         return self

@@ -8,8 +8,16 @@ from pathlib import Path
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.export import (FORMATS, SUFFIX, ExportCancelled, ExportError, ExportOptions, session_frames, stamp,
-                            write_frames)
+from ...core.export import (
+    FORMATS,
+    SUFFIX,
+    ExportCancelled,
+    ExportError,
+    ExportOptions,
+    session_frames,
+    stamp,
+    write_frames,
+)
 
 FORMAT_LABELS = {"gif": "GIF", "apng": "APNG (lossless PNG animation)", "mp4": "MP4 (H.264)",
                  "webm": "WebM (VP9)", "png": "folder of PNG frames"}

@@ -14,8 +14,16 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
-from ...core.points import (basin_map, basin_occupancy, flat_regions, loss_landscape, loss_manifold,
-                            output_manifold, output_of, vector_field)
+from ...core.points import (
+    basin_map,
+    basin_occupancy,
+    flat_regions,
+    loss_landscape,
+    loss_manifold,
+    output_manifold,
+    output_of,
+    vector_field,
+)
 
 BASIN_COLOURS = [(76, 201, 240), (247, 37, 133), (144, 190, 109), (155, 93, 229), (67, 97, 238),
                  (241, 91, 181), (0, 187, 249), (254, 228, 64)]
@@ -25,7 +33,7 @@ TRAIL = 8
 class EditViewBox(pg.ViewBox):
     """A ViewBox whose left-drag moves the training point under the mouse (and does not pan)."""
 
-    def __init__(self, owner: "PointsView", **kw):
+    def __init__(self, owner: PointsView, **kw):
         super().__init__(**kw)
         self.owner = owner
         self._drag = None
