@@ -1,4 +1,5 @@
 """Launch Kaleidoscope Studio: ``python main.py [MODEL.safetensors]``."""
+
 import sys
 
 from kgn_gui.ui.app import main

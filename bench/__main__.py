@@ -5,6 +5,7 @@
 Each benchmark measures its own baseline in the same run and reports value, baseline and ratio. The
 table (Markdown) starts with the machine it ran on; the README shows the latest one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,10 @@ def machine() -> str:
         mem = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
     except (ValueError, OSError, AttributeError):
         pass
-    return (f"{cpu}, {os.cpu_count()} cores{mem}{gpu}; Python {platform.python_version()}, "
-            f"torch {torch.__version__}, {platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores{mem}{gpu}; Python {platform.python_version()}, "
+        f"torch {torch.__version__}, {platform.system()} {platform.release()}"
+    )
 
 
 def fmt(v) -> str:
@@ -62,13 +65,19 @@ def fmt(v) -> str:
 
 
 def table(rows: list[dict], header: str) -> str:
-    out = [header, "", "| benchmark | measure | value | baseline (same run) | ratio | target |",
-           "| --- | --- | ---: | ---: | ---: | --- |"]
+    out = [
+        header,
+        "",
+        "| benchmark | measure | value | baseline (same run) | ratio | target |",
+        "| --- | --- | ---: | ---: | ---: | --- |",
+    ]
     for r in rows:
         base = f"{fmt(r['baseline'])} ({r['baseline_is']})" if r["baseline"] is not None else "–"
         ratio = f"**{r['ratio']:.2f}**" if r["ratio"] is not None else "–"
-        out.append(f"| `{r['benchmark']}` | {r['measure']} | {fmt(r['value'])} {r['unit']} | {base} | {ratio} | "
-                   f"{r['target']} |")
+        out.append(
+            f"| `{r['benchmark']}` | {r['measure']} | {fmt(r['value'])} {r['unit']} | {base} | {ratio} | "
+            f"{r['target']} |"
+        )
     return "\n".join(out) + "\n"
 
 

@@ -1,5 +1,6 @@
 """What every benchmark returns: rows of (measure, value, baseline measured in the same run, ratio,
 target), printed by the benchmark and collected into one table by ``python -m bench``."""
+
 from __future__ import annotations
 
 import argparse
@@ -7,14 +8,28 @@ import json
 from pathlib import Path
 
 
-def row(measure: str, value: float, baseline: float | None = None, *, unit: str = "", baseline_is: str = "",
-        target: str = "", ratio: float | None = None) -> dict:
+def row(
+    measure: str,
+    value: float,
+    baseline: float | None = None,
+    *,
+    unit: str = "",
+    baseline_is: str = "",
+    target: str = "",
+    ratio: float | None = None,
+) -> dict:
     """One line of the table. ``ratio`` defaults to value / baseline."""
     if ratio is None and baseline:
         ratio = value / baseline
-    return {"measure": measure, "value": float(value), "unit": unit,
-            "baseline": None if baseline is None else float(baseline), "baseline_is": baseline_is,
-            "ratio": None if ratio is None else float(ratio), "target": target}
+    return {
+        "measure": measure,
+        "value": float(value),
+        "unit": unit,
+        "baseline": None if baseline is None else float(baseline),
+        "baseline_is": baseline_is,
+        "ratio": None if ratio is None else float(ratio),
+        "target": target,
+    }
 
 
 def add_json_option(ap: argparse.ArgumentParser) -> None:

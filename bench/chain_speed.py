@@ -7,6 +7,7 @@ the bare loop x = f(x) under torch.no_grad() on the same device (the baseline, m
 the ratio is what the noise and the clamp cost. Each runs for about --seconds (at least 2 steps).
 --tf32 (CUDA) lets both use the tensor cores' TF32 mode for their float32 matrix products.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,15 @@ def main(argv=None) -> list[dict]:
         base = rate(bare, x.clone(), args.seconds, dev)
         ours = rate(chain.step, x.clone(), args.seconds, dev)
         print(f"{n:7d} {ours:14,.0f} {base:14,.0f} {ours / base:6.2f}", flush=True)
-        rows.append(row(f"chain sample-steps/s, N = {n} on {dev.type}{mode}", ours, base, unit="sample-steps/s",
-                        baseline_is="bare x = f(x)"))
+        rows.append(
+            row(
+                f"chain sample-steps/s, N = {n} on {dev.type}{mode}",
+                ours,
+                base,
+                unit="sample-steps/s",
+                baseline_is="bare x = f(x)",
+            )
+        )
     return finish(rows, args.json)
 
 

@@ -7,6 +7,7 @@ them (the chain and the drawing); each format's line shows its total time (media
 --repeat runs: shared machines are noisy), the time the encoder added to the median, and the ratio
 median / target (targets on CPU: GIF ≤ 3 s, MP4 ≤ 2 s; a ratio ≤ 1 meets them).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,16 @@ def main(argv=None) -> list[dict]:
             tgt = TARGETS[fmt]
             ratio = f"{med / tgt:6.2f}" if tgt else "     -"
             print(f"{fmt:6s} {med:8.2f} {min(times):7.2f} {med - base:10.2f} {tgt or '-':>8} {ratio}", flush=True)
-            out.append(row(f"export {args.frames} frames as {fmt.upper()}, s (median)", med, base, unit="s",
-                           baseline_is="the same frames, not encoded", target=f"≤ {tgt:g} s" if tgt else ""))
+            out.append(
+                row(
+                    f"export {args.frames} frames as {fmt.upper()}, s (median)",
+                    med,
+                    base,
+                    unit="s",
+                    baseline_is="the same frames, not encoded",
+                    target=f"≤ {tgt:g} s" if tgt else "",
+                )
+            )
     return finish(out, args.json)
 
 

@@ -7,6 +7,7 @@ prints the wall-clock time its chain grid first drew; the launch time is that mi
 process was spawned. The baseline is a process that imports PySide6, shows an empty QWidget and
 records its first paint: the least any Qt app pays here. Medians of --repeat tries; target ≤ 3 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,17 +54,34 @@ def main(argv=None) -> list[dict]:
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as home:
         # A fresh settings folder: the app opens the bundled model, as on a first launch.
-        env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-               "XDG_CONFIG_HOME": home, "HOME": home}
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+            "XDG_CONFIG_HOME": home,
+            "HOME": home,
+        }
         app, bare = [], []
         for _ in range(args.repeat):
             bare.append(launch([sys.executable, "-c", BARE], r"painted at ([0-9.]+)", env))
             app.append(launch([sys.executable, "main.py", "--quit-after", "2"], r"unix time ([0-9.]+)", env))
     a, b = statistics.median(app), statistics.median(bare)
-    print(f"launch to first frame: app {a:.2f} s (tries {', '.join(f'{x:.2f}' for x in app)}), "
-          f"bare Qt window {b:.2f} s; ratio {a / b:.2f}; target ≤ 3 s")
-    return finish([row("launch to the first drawn frame, s (median)", a, b, unit="s",
-                       baseline_is="a bare Qt window", target="≤ 3 s")], args.json)
+    print(
+        f"launch to first frame: app {a:.2f} s (tries {', '.join(f'{x:.2f}' for x in app)}), "
+        f"bare Qt window {b:.2f} s; ratio {a / b:.2f}; target ≤ 3 s"
+    )
+    return finish(
+        [
+            row(
+                "launch to the first drawn frame, s (median)",
+                a,
+                b,
+                unit="s",
+                baseline_is="a bare Qt window",
+                target="≤ 3 s",
+            )
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ every 50 steps) is compared with the paper recipe's whole wall time; the fast ru
 --scale shortens both runs (0.1: 1,000 and 800 steps) for a smoke test; the numbers then mean little.
 Takes ~17 min at scale 1 on 2 CPU cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,17 @@ from kgn_gui.core.train import PRESETS, TrainConfig, Trainer
 
 def run(ds, preset: dict, scale: float, device: str, eval_every: int, bar: float | None = None):
     steps = max(2, round(preset["steps"] * scale))
-    cfg = TrainConfig(lr=preset["lr"], batch=preset["batch"], steps=steps, seed=0, device=device, eval_every=eval_every,
-                      schedule=preset["schedule"], warmup=min(round(preset["warmup"] * scale), steps - 1),
-                      report_interval_s=0.0)
+    cfg = TrainConfig(
+        lr=preset["lr"],
+        batch=preset["batch"],
+        steps=steps,
+        seed=0,
+        device=device,
+        eval_every=eval_every,
+        schedule=preset["schedule"],
+        warmup=min(round(preset["warmup"] * scale), steps - 1),
+        report_interval_s=0.0,
+    )
     tr = Trainer(paper_mnist_spec(), ds, cfg)
     reached = math.inf
     for ev in tr.run():
@@ -44,12 +53,25 @@ def main(argv=None) -> list[dict]:
     ds = load_mnist("train", (-1.0, 1.0))
     paper, _ = run(ds, PRESETS["paper"], args.scale, args.device, eval_every=100)
     bar = paper.best_loss
-    print(f"paper recipe: {paper.step} steps, {paper.elapsed_s:.0f} s, final best evaluation loss {bar:.4e}", flush=True)
+    print(
+        f"paper recipe: {paper.step} steps, {paper.elapsed_s:.0f} s, final best evaluation loss {bar:.4e}", flush=True
+    )
     fast, reached = run(ds, PRESETS["fast"], args.scale, args.device, eval_every=50, bar=bar)
     print(f"fast preset:  reached {bar:.4e} after {reached:.0f} s ({fast.step} steps, best {fast.best_loss:.4e})")
     print(f"ratio (fast's time to the paper's loss / paper's time): {reached / paper.elapsed_s:.3f} (target ≤ 0.25)")
-    return finish([row("time to the paper recipe's final loss, fast preset, s", reached, paper.elapsed_s, unit="s",
-                       baseline_is="the paper recipe's whole run", target="≤ 0.25")], args.json)
+    return finish(
+        [
+            row(
+                "time to the paper recipe's final loss, fast preset, s",
+                reached,
+                paper.elapsed_s,
+                unit="s",
+                baseline_is="the paper recipe's whole run",
+                target="≤ 0.25",
+            )
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

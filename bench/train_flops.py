@@ -9,6 +9,7 @@ needs (forward x·Wᵀ, input gradient, weight gradient) on tensors of the same 
 (6 × weights × batch). The ratio says how much of the machine's matmul rate training keeps for the rest
 (bias, ReLU, Tanh, loss, Adam, batch draw). Target: ≥ 0.85 on the CPU.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,10 @@ from kgn_gui.core.train import TrainConfig, Trainer, resolve_device
 
 def matmul_seconds(shapes: list[tuple[int, int]], batch: int, steps: int, dev: torch.device) -> float:
     """Seconds per step of the forward and backward matrix products of Linear layers (in, out)."""
-    ts = [(torch.randn(batch, i, device=dev), torch.randn(o, i, device=dev), torch.randn(batch, o, device=dev))
-          for i, o in shapes]
+    ts = [
+        (torch.randn(batch, i, device=dev), torch.randn(o, i, device=dev), torch.randn(batch, o, device=dev))
+        for i, o in shapes
+    ]
 
     def one():
         for x, w, g in ts:
@@ -46,8 +49,11 @@ def matmul_seconds(shapes: list[tuple[int, int]], batch: int, steps: int, dev: t
 
 def trainer_seconds(ds, batch: int, steps: int, dev: torch.device) -> float:
     spec = paper_mnist_spec()
-    tr = Trainer(spec, ds, TrainConfig(lr=1e-4, batch=batch, steps=steps + 3, device=str(dev),
-                                       eval_every=10**6, report_interval_s=0.0))
+    tr = Trainer(
+        spec,
+        ds,
+        TrainConfig(lr=1e-4, batch=batch, steps=steps + 3, device=str(dev), eval_every=10**6, report_interval_s=0.0),
+    )
     t0 = None
     for ev in tr.run():
         if ev.step >= 3 and t0 is None:  # after warm-up
@@ -78,13 +84,26 @@ def main(argv=None) -> list[dict]:
         t_tr.append(trainer_seconds(ds, args.batch, args.steps, dev))
     mm = 6 * weights * args.batch / min(t_mm)
     tr = 6 * spec_parameter_count(spec) * args.batch / min(t_tr)
-    print(f"device {dev}, torch threads {torch.get_num_threads()}, MNIST recipe B={args.batch} L=10 H=500, "
-          f"best of {args.rounds} × {args.steps} steps")
+    print(
+        f"device {dev}, torch threads {torch.get_num_threads()}, MNIST recipe B={args.batch} L=10 H=500, "
+        f"best of {args.rounds} × {args.steps} steps"
+    )
     print(f"matrix products alone: {mm / 1e9:8.1f} GFLOP/s ({1000 * min(t_mm):.1f} ms per step)")
     print(f"kgn trainer:           {tr / 1e9:8.1f} GFLOP/s ({1000 * min(t_tr):.1f} ms per step)")
     print(f"ratio: {tr / mm:.3f} (target ≥ 0.85)")
-    return finish([row(f"trainer GFLOP/s, paper MNIST recipe on {dev.type}", tr / 1e9, mm / 1e9, unit="GFLOP/s",
-                       baseline_is="the step's matrix products alone", target="≥ 0.85")], args.json)
+    return finish(
+        [
+            row(
+                f"trainer GFLOP/s, paper MNIST recipe on {dev.type}",
+                tr / 1e9,
+                mm / 1e9,
+                unit="GFLOP/s",
+                baseline_is="the step's matrix products alone",
+                target="≥ 0.85",
+            )
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Prints steps/s of each and the ratio ours / reference (target on CPU: ≥ 1.0; o
 fp32 math). On CUDA the trainer also runs as variants, each against the same reference: ``fp32`` (the
 default: captured CUDA graph step), ``fp32-eager`` (no graph), ``tf32`` and ``bf16`` (opt-in precisions).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,13 +66,16 @@ def reference_loop(model: nn.Module, data: np.ndarray, steps: int, lr: float, ba
     return time.perf_counter() - t0
 
 
-VARIANTS = {"fp32": {}, "fp32-eager": {"graphs": False}, "tf32": {"precision": "tf32"},
-            "bf16": {"precision": "bf16"}}
+VARIANTS = {"fp32": {}, "fp32-eager": {"graphs": False}, "tf32": {"precision": "tf32"}, "bf16": {"precision": "bf16"}}
 
 
 def ours(model: nn.Module, ds, steps: int, lr: float, batch: int, device: str, variant: str = "fp32") -> float:
-    tr = Trainer(paper_mnist_spec(), ds, TrainConfig(lr=lr, batch=batch, steps=steps, device=device,
-                                                     report_interval_s=1.0, **VARIANTS[variant]), model=model)
+    tr = Trainer(
+        paper_mnist_spec(),
+        ds,
+        TrainConfig(lr=lr, batch=batch, steps=steps, device=device, report_interval_s=1.0, **VARIANTS[variant]),
+        model=model,
+    )
     t0 = time.perf_counter()
     for _ in tr.run():
         pass
@@ -85,8 +89,11 @@ def main(argv=None) -> list[dict]:
     ap.add_argument("--steps", type=int, default=150, help="steps per round for each loop")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--variants", default=None,
-                    help=f"comma-separated, of {', '.join(VARIANTS)} (default: fp32 on the CPU, all on CUDA)")
+    ap.add_argument(
+        "--variants",
+        default=None,
+        help=f"comma-separated, of {', '.join(VARIANTS)} (default: fp32 on the CPU, all on CUDA)",
+    )
     add_json_option(ap)
     args = ap.parse_args(argv)
     dev = resolve_device(args.device)
@@ -113,19 +120,33 @@ def main(argv=None) -> list[dict]:
             t_ref += reference_loop(reference_model(init).to(dev), ds.x, args.steps, 1e-4, 1000)
     n = args.steps * args.rounds
     ref_sps = n / t_ref
-    print(f"device {dev}, torch threads {torch.get_num_threads()}, {args.rounds} rounds × {args.steps} steps, "
-          f"MNIST recipe B=1000 L=10 H=500")
-    print(f"reference loop:       {ref_sps:9.2f} steps/s ({ref_sps * 1000:,.0f} samples/s, "
-          f"{1000 / ref_sps:.3f} ms per step)")
+    print(
+        f"device {dev}, torch threads {torch.get_num_threads()}, {args.rounds} rounds × {args.steps} steps, "
+        f"MNIST recipe B=1000 L=10 H=500"
+    )
+    print(
+        f"reference loop:       {ref_sps:9.2f} steps/s ({ref_sps * 1000:,.0f} samples/s, "
+        f"{1000 / ref_sps:.3f} ms per step)"
+    )
     rows = []
     for v in variants:
         sps = n / t_ours[v]
-        print(f"kgn trainer {v:10s}: {sps:9.2f} steps/s ({sps * 1000:,.0f} samples/s, {1000 / sps:.3f} ms per step); "
-              f"ratio {sps / ref_sps:.3f}")
+        print(
+            f"kgn trainer {v:10s}: {sps:9.2f} steps/s ({sps * 1000:,.0f} samples/s, {1000 / sps:.3f} ms per step); "
+            f"ratio {sps / ref_sps:.3f}"
+        )
         target = ("≥ 5" if v == "fp32" else "") if dev.type == "cuda" else "≥ 1.0"
         label = "" if v == "fp32" and dev.type != "cuda" else f", {v}"
-        rows.append(row(f"paper MNIST recipe on {dev.type}{label}, steps/s", sps, ref_sps, unit="steps/s",
-                        baseline_is="the published loop", target=target))
+        rows.append(
+            row(
+                f"paper MNIST recipe on {dev.type}{label}, steps/s",
+                sps,
+                ref_sps,
+                unit="steps/s",
+                baseline_is="the published loop",
+                target=target,
+            )
+        )
     return finish(rows, args.json)
 
 

@@ -2,4 +2,5 @@
 
 H. Shrivastava, "Generative Kaleidoscopic Networks", arXiv 2402.11793.
 """
+
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@
 
 Exit code 0 on success, 2 for bad arguments, 1 for anything else, with a one-line error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,9 +80,17 @@ def _spec_from_args(args, ds):
 
     d = ARCH_DEFAULTS[args.arch]
     try:
-        return ModelSpec(D=ds.D, L=args.L or d["L"], H=args.H or d["H"], bound=args.bound,
-                         arch=args.arch, shape=ds.shape, bottleneck=args.bottleneck, patch=args.patch,
-                         heads=args.heads)
+        return ModelSpec(
+            D=ds.D,
+            L=args.L or d["L"],
+            H=args.H or d["H"],
+            bound=args.bound,
+            arch=args.arch,
+            shape=ds.shape,
+            bottleneck=args.bottleneck,
+            patch=args.patch,
+            heads=args.heads,
+        )
     except SpecError as e:
         raise CLIError(str(e)) from None
 
@@ -89,16 +98,31 @@ def _spec_from_args(args, ds):
 def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
     from .core.models import ARCH_DEFAULTS, ARCHITECTURES
 
-    p.add_argument("--arch", default="mlp", choices=ARCHITECTURES,
-                   help="mlp (the paper's), cnn (conv autoencoder), unet or transformer (image data only)")
+    p.add_argument(
+        "--arch",
+        default="mlp",
+        choices=ARCHITECTURES,
+        help="mlp (the paper's), cnn (conv autoencoder), unet or transformer (image data only)",
+    )
     if depth:
-        p.add_argument("--L", type=positive_int, default=None,
-                       help="depth: " + "; ".join(f"{a} {d['L_means']} (default {d['L']})"
-                                                  for a, d in ARCH_DEFAULTS.items()))
-    p.add_argument("--H", type=positive_int, default=None,
-                   help="width: " + "; ".join(f"{a} {d['H_means']} (default {d['H']})" for a, d in ARCH_DEFAULTS.items()))
-    p.add_argument("--bottleneck", type=nonneg_int, default=0,
-                   help="cnn: width of a fully connected bottleneck between encoder and decoder (0: none)")
+        p.add_argument(
+            "--L",
+            type=positive_int,
+            default=None,
+            help="depth: " + "; ".join(f"{a} {d['L_means']} (default {d['L']})" for a, d in ARCH_DEFAULTS.items()),
+        )
+    p.add_argument(
+        "--H",
+        type=positive_int,
+        default=None,
+        help="width: " + "; ".join(f"{a} {d['H_means']} (default {d['H']})" for a, d in ARCH_DEFAULTS.items()),
+    )
+    p.add_argument(
+        "--bottleneck",
+        type=nonneg_int,
+        default=0,
+        help="cnn: width of a fully connected bottleneck between encoder and decoder (0: none)",
+    )
     p.add_argument("--patch", type=nonneg_int, default=0, help="transformer: patch side (0: ≤ 64 patches)")
     p.add_argument("--heads", type=nonneg_int, default=0, help="transformer: attention heads (0: H/32)")
 
@@ -163,8 +187,16 @@ def _save_partial(out: Path, tr, spec, ds, name: str) -> None:
         model = copy.deepcopy(tr.model)
         model.load_state_dict(tr.best_state)
     try:
-        save_checkpoint(out, model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(), name=name,
-                        extra={"partial": {"step": tr.step}})
+        save_checkpoint(
+            out,
+            model,
+            spec,
+            dataset=ds.name,
+            data_shape=ds.shape,
+            recipe=tr.recipe(),
+            name=name,
+            extra={"partial": {"step": tr.step}},
+        )
     except CheckpointError as e:
         print(f"\nwarning: could not save the weights so far: {e}", file=sys.stderr)
 
@@ -181,24 +213,36 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
     warmup = args.warmup
     if warmup is None:  # the preset's, shortened with the run when --steps cuts it below that
         warmup = preset.get("warmup", 0) if preset.get("warmup", 0) < steps else steps // 10
-    cfg = TrainConfig(lr=args.lr if args.lr is not None else preset.get("lr") or ARCH_DEFAULTS[spec.arch]["lr"],
-                      batch=args.batch or preset.get("batch") or 1000, steps=steps, seed=args.seed, device=device,
-                      eval_size=args.eval_size, eval_every=args.eval_every,
-                      schedule=args.schedule or preset.get("schedule") or "constant", warmup=warmup,
-                      precision=args.precision, graphs=not args.no_graphs)
+    cfg = TrainConfig(
+        lr=args.lr if args.lr is not None else preset.get("lr") or ARCH_DEFAULTS[spec.arch]["lr"],
+        batch=args.batch or preset.get("batch") or 1000,
+        steps=steps,
+        seed=args.seed,
+        device=device,
+        eval_size=args.eval_size,
+        eval_every=args.eval_every,
+        schedule=args.schedule or preset.get("schedule") or "constant",
+        warmup=warmup,
+        precision=args.precision,
+        graphs=not args.no_graphs,
+    )
     tr = Trainer(spec, ds, cfg)
     procs = f" × {tr.world} processes" if tr.world > 1 else ""
     if not quiet:
-        print(f"{ds.describe()}\nmodel: {spec.describe()}, "
-              f"{spec_parameter_count(spec):,} parameters, device {tr.device}{procs}, {cfg.precision}",
-              file=sys.stderr)
+        print(
+            f"{ds.describe()}\nmodel: {spec.describe()}, "
+            f"{spec_parameter_count(spec):,} parameters, device {tr.device}{procs}, {cfg.precision}",
+            file=sys.stderr,
+        )
     bar = Progress()
     final = None
     last_save = time.monotonic()
     try:
         for ev in tr.run():
-            text = (f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s * tr.world:,.0f} samples/s "
-                    f"ETA {format_duration(ev.eta_s)}")
+            text = (
+                f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s * tr.world:,.0f} samples/s "
+                f"ETA {format_duration(ev.eta_s)}"
+            )
             if not quiet:
                 bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
                 if args.save_every and ev.kind == "progress" and time.monotonic() - last_save >= args.save_every:
@@ -212,10 +256,13 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
         print(f"warning: {final.message}", file=sys.stderr)
     if quiet:
         return 1 if final is not None and final.kind == "diverged" else 0
-    save_checkpoint(out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(),
-                    name=args.name or out.stem)
-    print(f"saved {out} (best evaluation loss {tr.best_loss:.4e}, last batch loss {tr.last_loss:.4e}, "
-          f"{tr.elapsed_s:.1f} s)")
+    save_checkpoint(
+        out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(), name=args.name or out.stem
+    )
+    print(
+        f"saved {out} (best evaluation loss {tr.best_loss:.4e}, last batch loss {tr.last_loss:.4e}, "
+        f"{tr.elapsed_s:.1f} s)"
+    )
     return 1 if final is not None and final.kind == "diverged" else 0
 
 
@@ -247,8 +294,9 @@ def _chain_from_args(args, ck):
             start_array = np.load(p, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise CLIError(f"{p.name}: cannot read: {e}") from None
-    cfg = ChainConfig(n=args.n, start=start, noise=args.noise, eps=args.eps, seed=args.seed,
-                      sigma=args.sigma, mask=args.mask)
+    cfg = ChainConfig(
+        n=args.n, start=start, noise=args.noise, eps=args.eps, seed=args.seed, sigma=args.sigma, mask=args.mask
+    )
     return cfg, start_array
 
 
@@ -262,25 +310,51 @@ def cmd_export(args) -> int:
     if args.bundle:
         from .core.bundle import write_bundle
 
-        opts = ExportOptions(fmt=args.format if args.format != "npz" else "gif", fps=args.fps, scale=args.scale,
-                             overlay=not args.no_overlay, chain=args.chain)
+        opts = ExportOptions(
+            fmt=args.format if args.format != "npz" else "gif",
+            fps=args.fps,
+            scale=args.scale,
+            overlay=not args.no_overlay,
+            chain=args.chain,
+        )
         bar = Progress()
-        path = write_bundle(args.output, ck, cfg, steps, opts, start_array=start_array,
-                            progress=lambda d, n: bar.update(d, n, "frames", final=d == n))
+        path = write_bundle(
+            args.output,
+            ck,
+            cfg,
+            steps,
+            opts,
+            start_array=start_array,
+            progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
+        )
         print(f"wrote run bundle {path}")
         return 0
     if args.format == "npz":
         from .core.export import export_states
 
-        path = export_states(ck.model, ck.spec, cfg, steps, args.output, start_array=start_array,
-                             meta={"model": str(args.model), "model_name": ck.name})
+        path = export_states(
+            ck.model,
+            ck.spec,
+            cfg,
+            steps,
+            args.output,
+            start_array=start_array,
+            meta={"model": str(args.model), "model_name": ck.name},
+        )
         print(f"wrote {path} ({len(steps)} steps of {cfg.n} chains)")
         return 0
-    opts = ExportOptions(fmt=args.format, fps=args.fps, scale=args.scale, overlay=not args.no_overlay,
-                         chain=args.chain)
+    opts = ExportOptions(fmt=args.format, fps=args.fps, scale=args.scale, overlay=not args.no_overlay, chain=args.chain)
     bar = Progress()
-    path = export_chain(ck.model, ck.spec, cfg, steps, args.output, opts, start_array=start_array,
-                        progress=lambda d, n: bar.update(d, n, "frames", final=d == n))
+    path = export_chain(
+        ck.model,
+        ck.spec,
+        cfg,
+        steps,
+        args.output,
+        opts,
+        start_array=start_array,
+        progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
+    )
     print(f"wrote {path} ({frame_count_duration(len(steps), args.fps)})")
     return 0
 
@@ -290,8 +364,12 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
     s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
     s.add_argument("--mask", type=nonneg_int, default=0, help="side of a masked square on a data start")
-    s.add_argument("--noise", default="normal", choices=["none", "normal", "uniform", "reference", "reference-normal"],
-                   help="per-step noise kind")
+    s.add_argument(
+        "--noise",
+        default="normal",
+        choices=["none", "normal", "uniform", "reference", "reference-normal"],
+        help="per-step noise kind",
+    )
     s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
     s.add_argument("--seed", type=nonneg_int, default=0)
 
@@ -335,8 +413,9 @@ def cmd_sample(args) -> int:
     with atomic_path(out / "final_states.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, final)
     if len(ck.spec.shape) == 3:
-        rows = [states_to_grid(snaps[t][: args.grid_n], ck.spec.shape, ck.value_range, cols=args.grid_n)
-                for t in grid_steps]
+        rows = [
+            states_to_grid(snaps[t][: args.grid_n], ck.spec.shape, ck.value_range, cols=args.grid_n) for t in grid_steps
+        ]
         save_png(out / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
     meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
     atomic_write_text(out / "sample.json", json.dumps(meta, indent=2))
@@ -357,8 +436,7 @@ def cmd_info(args) -> int:
     cfg = rec.get("config") or {}
     lines = [
         f"name:        {meta.get('name')}",
-        f"model:       {spec.describe()}, D={spec.D}, "
-        f"{spec_parameter_count(spec):,} parameters",
+        f"model:       {spec.describe()}, D={spec.D}, {spec_parameter_count(spec):,} parameters",
         f"data:        {meta.get('dataset')} shape {tuple(meta.get('data_shape', []))} range {meta.get('value_range')}",
         f"training:    {rec.get('steps_done')} steps, lr {cfg.get('lr')}, batch {cfg.get('batch')}, seed {cfg.get('seed')}, "
         f"device {rec.get('device')}, {rec.get('elapsed_s')} s",
@@ -418,18 +496,45 @@ def cmd_analyze(args) -> int:
         raise CLIError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
     clf = default_classifier() if ck.spec.D == 784 and ds.labels is not None else None
     bar = Progress()
-    a = analyze_chain(ck.model, ck.spec, cfg, args.steps, ds.x, tol=args.tol, copy_tol=args.copy_tol,
-                      classifier=clf, test_features=mnist_test_features(clf) if clf else None, start_array=start_array,
-                      progress=lambda d, n: bar.update(d, n, "chain steps", final=d == n))
+    a = analyze_chain(
+        ck.model,
+        ck.spec,
+        cfg,
+        args.steps,
+        ds.x,
+        tol=args.tol,
+        copy_tol=args.copy_tol,
+        classifier=clf,
+        test_features=mnist_test_features(clf) if clf else None,
+        start_array=start_array,
+        progress=lambda d, n: bar.update(d, n, "chain steps", final=d == n),
+    )
     out = a.summary()
     if args.audit:
-        audit = attractor_audit(ck.model, ck.value_range, ds.x, n=args.audit, seed=args.seed,
-                                progress=lambda d, n: bar.update(d, n, "attractor audit", final=d == n))
-        out.update(attractor_fraction=audit.attractor_fraction, rho_median=float(np.median(audit.rho)),
-                   rho_max=float(audit.rho.max()))
+        audit = attractor_audit(
+            ck.model,
+            ck.value_range,
+            ds.x,
+            n=args.audit,
+            seed=args.seed,
+            progress=lambda d, n: bar.update(d, n, "attractor audit", final=d == n),
+        )
+        out.update(
+            attractor_fraction=audit.attractor_fraction,
+            rho_median=float(np.median(audit.rho)),
+            rho_max=float(audit.rho.max()),
+        )
     if args.sigmas:
-        rec = basin_recovery(ck.model, ck.value_range, ds.x, args.sigmas, n=args.recovery_n, T=args.recovery_T,
-                             seed=args.seed, progress=lambda d, n: bar.update(d, n, "basin recovery", final=d == n))
+        rec = basin_recovery(
+            ck.model,
+            ck.value_range,
+            ds.x,
+            args.sigmas,
+            n=args.recovery_n,
+            T=args.recovery_T,
+            seed=args.seed,
+            progress=lambda d, n: bar.update(d, n, "basin recovery", final=d == n),
+        )
         out.update({f"recovery_{s:g}": float(r) for s, r in zip(args.sigmas, rec)})
     out = {"model": str(args.model), "reference": ds.name, "noise": cfg.noise, "eps": cfg.eps, **out}
     if args.json:
@@ -445,11 +550,28 @@ def cmd_sweep(args) -> int:
     from .core.sweep import SweepConfig, run_sweep
 
     try:
-        cfg = SweepConfig(source=args.data, depths=tuple(args.depths), H=args.H, bound=args.bound,
-                          steps=args.steps, lr=args.lr, batch=args.batch, seed=args.seed, subset=args.subset,
-                          chains=args.n, sample_steps=args.sample_steps, noise=args.noise, eps=args.eps,
-                          audit=args.audit, sigmas=tuple(args.sigmas), device=args.device, arch=args.arch,
-                          bottleneck=args.bottleneck, patch=args.patch, heads=args.heads)
+        cfg = SweepConfig(
+            source=args.data,
+            depths=tuple(args.depths),
+            H=args.H,
+            bound=args.bound,
+            steps=args.steps,
+            lr=args.lr,
+            batch=args.batch,
+            seed=args.seed,
+            subset=args.subset,
+            chains=args.n,
+            sample_steps=args.sample_steps,
+            noise=args.noise,
+            eps=args.eps,
+            audit=args.audit,
+            sigmas=tuple(args.sigmas),
+            device=args.device,
+            arch=args.arch,
+            bottleneck=args.bottleneck,
+            patch=args.patch,
+            heads=args.heads,
+        )
         cfg.validate()
     except ValueError as e:
         raise CLIError(str(e)) from None
@@ -458,9 +580,14 @@ def cmd_sweep(args) -> int:
         raise CLIError(f"{out} exists and is not empty")
     clf = default_classifier() if args.data.startswith("mnist") else None
     bar = Progress()
-    rows = run_sweep(cfg, out, classifier=clf, test_features=mnist_test_features(clf) if clf else None,
-                     log=lambda s: print(s, file=sys.stderr),
-                     progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1))
+    rows = run_sweep(
+        cfg,
+        out,
+        classifier=clf,
+        test_features=mnist_test_features(clf) if clf else None,
+        log=lambda s: print(s, file=sys.stderr),
+        progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1),
+    )
     print(f"wrote {out / 'sweep.csv'} and {out / 'sweep.png'} ({len(rows)} depths)")
     return 0
 
@@ -477,29 +604,60 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True, parser_class=OneLineErrorParser)
 
     t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
-    t.add_argument("--data", default="mnist", help="mnist, mnist:test, points:PRESET|0.2,0.8, a .npz/.npy, IDX file/folder or image folder")
+    t.add_argument(
+        "--data",
+        default="mnist",
+        help="mnist, mnist:test, points:PRESET|0.2,0.8, a .npz/.npy, IDX file/folder or image folder",
+    )
     _add_arch_options(t)
-    t.add_argument("--bound", default="tanh", choices=["tanh", "sigmoid"], help="output bound: tanh → [-1,1], sigmoid → [0,1]")
-    t.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: the architecture's: mlp 1e-4 as in the paper, cnn 1e-3, unet 3e-4, transformer 1e-3)")
+    t.add_argument(
+        "--bound", default="tanh", choices=["tanh", "sigmoid"], help="output bound: tanh → [-1,1], sigmoid → [0,1]"
+    )
+    t.add_argument(
+        "--lr",
+        type=float,
+        default=None,
+        help="Adam learning rate (default: the architecture's: mlp 1e-4 as in the paper, cnn 1e-3, unet 3e-4, transformer 1e-3)",
+    )
     t.add_argument("--batch", type=positive_int, default=None, help="minibatch size (default 1000 or the preset's)")
     t.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default 10,000 or the preset's)")
-    t.add_argument("--preset", choices=["paper", "fast"], default=None,
-                   help="paper: Adam 1e-4, constant, batch 1000, 10,000 steps; fast: Adam 1e-3 with 400 warm-up "
-                        "steps and cosine decay, batch 256, 8,000 steps (reaches the paper recipe's loss on its "
-                        "network with ~10%% of the samples); options given explicitly win")
-    t.add_argument("--schedule", choices=["constant", "cosine"], default=None,
-                   help="learning rate: constant (the paper's) or linear warm-up then cosine decay to 0")
+    t.add_argument(
+        "--preset",
+        choices=["paper", "fast"],
+        default=None,
+        help="paper: Adam 1e-4, constant, batch 1000, 10,000 steps; fast: Adam 1e-3 with 400 warm-up "
+        "steps and cosine decay, batch 256, 8,000 steps (reaches the paper recipe's loss on its "
+        "network with ~10%% of the samples); options given explicitly win",
+    )
+    t.add_argument(
+        "--schedule",
+        choices=["constant", "cosine"],
+        default=None,
+        help="learning rate: constant (the paper's) or linear warm-up then cosine decay to 0",
+    )
     t.add_argument("--warmup", type=nonneg_int, default=None, help="warm-up steps of the cosine schedule")
     t.add_argument("--seed", type=nonneg_int, default=0)
     t.add_argument("--device", default="auto")
-    t.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32",
-                   help="fp32: the paper's arithmetic (default); tf32: CUDA tensor-core float32 products; "
-                        "bf16: bfloat16 autocast of the forward pass (weights and Adam stay float32)")
-    t.add_argument("--save-every", type=nonneg_int, default=300, metavar="SECONDS",
-                   help="write the weights so far to the output every this many seconds while training, so a "
-                        "crash or kill loses at most that much (0: only at the end; default 300)")
-    t.add_argument("--no-graphs", action="store_true",
-                   help="on CUDA, run the step eagerly instead of replaying it as a captured CUDA graph")
+    t.add_argument(
+        "--precision",
+        choices=["fp32", "tf32", "bf16"],
+        default="fp32",
+        help="fp32: the paper's arithmetic (default); tf32: CUDA tensor-core float32 products; "
+        "bf16: bfloat16 autocast of the forward pass (weights and Adam stay float32)",
+    )
+    t.add_argument(
+        "--save-every",
+        type=nonneg_int,
+        default=300,
+        metavar="SECONDS",
+        help="write the weights so far to the output every this many seconds while training, so a "
+        "crash or kill loses at most that much (0: only at the end; default 300)",
+    )
+    t.add_argument(
+        "--no-graphs",
+        action="store_true",
+        help="on CUDA, run the step eagerly instead of replaying it as a captured CUDA graph",
+    )
     t.add_argument("--subset", type=nonneg_int, default=0, help="train on a random subset of this many samples")
     t.add_argument("--image-size", type=positive_int, default=28, help="image folders are resized to this square size")
     t.add_argument("--eval-size", type=positive_int, default=1000)
@@ -521,14 +679,21 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a chain's animation: GIF, APNG, MP4, WebM or PNG frames")
     e.add_argument("model")
     e.add_argument("--steps", default="0:100:1", help="FROM:TO:EVERY (TO inclusive) or a list 0,10,30")
-    e.add_argument("--format", default="gif", choices=["gif", "apng", "mp4", "webm", "png", "npz"],
-                   help="an animation, a folder of PNG frames, or npz: the states themselves with their metadata")
+    e.add_argument(
+        "--format",
+        default="gif",
+        choices=["gif", "apng", "mp4", "webm", "png", "npz"],
+        help="an animation, a folder of PNG frames, or npz: the states themselves with their metadata",
+    )
     e.add_argument("--fps", type=float, default=20.0)
     e.add_argument("--scale", type=positive_int, default=4, help="whole-number nearest-neighbour zoom")
     e.add_argument("--no-overlay", action="store_true", help="leave out the step number")
     e.add_argument("--chain", type=int, default=None, help="export only this chain, enlarged")
-    e.add_argument("--bundle", action="store_true",
-                   help="write a run bundle (model, settings, metrics.csv, animation) to -o (a new folder or .zip)")
+    e.add_argument(
+        "--bundle",
+        action="store_true",
+        help="write a run bundle (model, settings, metrics.csv, animation) to -o (a new folder or .zip)",
+    )
     _add_chain_options(e)
     e.add_argument("-o", "--output", required=True, help="file (suffix added if missing) or, for png, a new folder")
     e.set_defaults(func=cmd_export)
@@ -538,12 +703,22 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--steps", type=nonneg_int, default=300, help="chain steps before measuring")
     _add_chain_options(a)
     a.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
-    a.add_argument("--tol", type=float, default=None,
-                   help="step size (RMS per value) below which a chain has converged (default: 1e-3 above the noise floor)")
-    a.add_argument("--copy-tol", type=float, default=0.05, help="distance (RMS per value) below which a sample is a copy")
+    a.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="step size (RMS per value) below which a chain has converged (default: 1e-3 above the noise floor)",
+    )
+    a.add_argument(
+        "--copy-tol", type=float, default=0.05, help="distance (RMS per value) below which a sample is a copy"
+    )
     a.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
-    a.add_argument("--sigmas", type=_floats, default=[0.05, 0.1, 0.2, 0.4],
-                   help="corruption levels σ (value units) for basin recovery")
+    a.add_argument(
+        "--sigmas",
+        type=_floats,
+        default=[0.05, 0.1, 0.2, 0.4],
+        help="corruption levels σ (value units) for basin recovery",
+    )
     a.add_argument("--recovery-n", type=positive_int, default=200)
     a.add_argument("--recovery-T", type=positive_int, default=50)
     a.add_argument("--json", default=None, help="also write the numbers to this JSON file")

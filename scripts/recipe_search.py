@@ -10,6 +10,7 @@ carry over to the CPU, where the wall time per step at each batch size decides (
 then measures the chosen preset side by side with the paper recipe). This is how the "fast" preset was
 chosen.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,18 @@ GRID = {
 
 
 def reach(ds, lr, batch, steps, precision, bar, device, warmup_frac=0.05):
-    cfg = TrainConfig(lr=lr, batch=batch, steps=steps, seed=0, device=device, eval_every=50, report_interval_s=0.0,
-                      schedule="cosine", warmup=max(1, round(steps * warmup_frac)), precision=precision)
+    cfg = TrainConfig(
+        lr=lr,
+        batch=batch,
+        steps=steps,
+        seed=0,
+        device=device,
+        eval_every=50,
+        report_interval_s=0.0,
+        schedule="cosine",
+        warmup=max(1, round(steps * warmup_frac)),
+        precision=precision,
+    )
     tr = Trainer(paper_mnist_spec(), ds, cfg)
     first = math.inf
     t0 = time.perf_counter()
@@ -58,8 +69,20 @@ def main(argv=None) -> int:
     t_start = time.perf_counter()
     with open(args.out, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["lr", "batch", "steps", "warmup", "precision", "reached_step", "reached_samples", "best_loss",
-                    "seconds", "end"])
+        w.writerow(
+            [
+                "lr",
+                "batch",
+                "steps",
+                "warmup",
+                "precision",
+                "reached_step",
+                "reached_samples",
+                "best_loss",
+                "seconds",
+                "end",
+            ]
+        )
         for lr, batch, steps, precision in itertools.product(*GRID.values()):
             if time.perf_counter() - t_start > args.budget_s:
                 print("budget spent; stopping", flush=True)
@@ -67,11 +90,26 @@ def main(argv=None) -> int:
             first, best, sec, kind = reach(ds, lr, batch, steps, precision, args.bar, args.device)
             samples = first * batch if math.isfinite(first) else math.inf
             rows.append((lr, batch, steps, precision, first, samples, best, sec))
-            w.writerow([lr, batch, steps, max(1, round(steps * 0.05)), precision, first, samples, f"{best:.5e}",
-                        f"{sec:.1f}", kind])
+            w.writerow(
+                [
+                    lr,
+                    batch,
+                    steps,
+                    max(1, round(steps * 0.05)),
+                    precision,
+                    first,
+                    samples,
+                    f"{best:.5e}",
+                    f"{sec:.1f}",
+                    kind,
+                ]
+            )
             f.flush()
-            print(f"lr {lr:g} batch {batch:4d} steps {steps:5d} {precision}: reached at step {first} "
-                  f"({samples:,} samples), best {best:.4e}, {sec:.1f} s", flush=True)
+            print(
+                f"lr {lr:g} batch {batch:4d} steps {steps:5d} {precision}: reached at step {first} "
+                f"({samples:,} samples), best {best:.4e}, {sec:.1f} s",
+                flush=True,
+            )
     return 0
 
 

@@ -1,7 +1,8 @@
 """Render the window offscreen to a PNG (the README's screenshot).
 
-    QT_QPA_PLATFORM=offscreen python scripts/screenshot.py docs/screenshot.png [--steps 60] [--model FILE]
+QT_QPA_PLATFORM=offscreen python scripts/screenshot.py docs/screenshot.png [--steps 60] [--model FILE]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,12 @@ def main(argv=None) -> int:
     ap.add_argument("--noise", default="normal")
     ap.add_argument("--eps", type=float, default=0.01)
     ap.add_argument("--background", default=None, help="2-D points background: 'loss landscape' or 'basins'")
-    ap.add_argument("--arch", default=None, help="architecture chosen in the Training dock (mlp, cnn, unet, transformer)")
-    ap.add_argument("--audit", type=int, default=0, help="run the Analysis dock's attractor audit on this many examples")
+    ap.add_argument(
+        "--arch", default=None, help="architecture chosen in the Training dock (mlp, cnn, unet, transformer)"
+    )
+    ap.add_argument(
+        "--audit", type=int, default=0, help="run the Analysis dock's attractor audit on this many examples"
+    )
     args = ap.parse_args(argv)
     from PySide6 import QtCore, QtWidgets
 

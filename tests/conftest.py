@@ -1,4 +1,5 @@
 """Test set-up: Qt offscreen, PySide6, and QSettings in a temporary folder (never the user's)."""
+
 import os
 from pathlib import Path
 
@@ -46,6 +47,7 @@ def errors(monkeypatch):
     shown = []
     monkeypatch.setattr(QtWidgets.QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
     # Message boxes built and run by hand (the import report) close at once; their text is kept too.
-    monkeypatch.setattr(QtWidgets.QMessageBox, "exec",
-                        lambda self: shown.append((self.windowTitle(), self.text())) or 0)
+    monkeypatch.setattr(
+        QtWidgets.QMessageBox, "exec", lambda self: shown.append((self.windowTitle(), self.text())) or 0
+    )
     return shown

@@ -1,4 +1,5 @@
 """The benchmark runner: each benchmark's rows and the table (timings themselves are never asserted)."""
+
 import json
 import subprocess
 import sys
@@ -17,8 +18,12 @@ def test_rows_carry_value_baseline_and_ratio():
 
 def test_a_benchmark_writes_its_rows_as_json(tmp_path):
     out = tmp_path / "c.json"
-    r = subprocess.run([sys.executable, "-m", "bench.chain_speed", "--seconds", "0.01", "--sizes", "4,8",
-                        "--json", str(out)], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.chain_speed", "--seconds", "0.01", "--sizes", "4,8", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     rows = json.loads(out.read_text())
     assert [x["measure"] for x in rows] == ["chain sample-steps/s, N = 4 on cpu", "chain sample-steps/s, N = 8 on cpu"]

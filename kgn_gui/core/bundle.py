@@ -6,6 +6,7 @@ the steps and the export options), ``start.npy`` when the start was an array (a 
 animation itself. ``kgn sample --bundle PATH -o OUT`` recomputes the frames from the first three and
 writes them again: since the chain is a pure function of (weights, start, noise, ε, seed, t), they match.
 """
+
 from __future__ import annotations
 
 import csv
@@ -28,8 +29,18 @@ from .session import ChainSession
 FORMAT = "kgn-bundle/1"
 
 
-def write_bundle(out: str | os.PathLike, ck: Checkpoint, cfg: ChainConfig, steps: list[int], opts: ExportOptions,
-                 *, start_array: np.ndarray | None = None, curves=None, progress=None, cancelled=None) -> Path:
+def write_bundle(
+    out: str | os.PathLike,
+    ck: Checkpoint,
+    cfg: ChainConfig,
+    steps: list[int],
+    opts: ExportOptions,
+    *,
+    start_array: np.ndarray | None = None,
+    curves=None,
+    progress=None,
+    cancelled=None,
+) -> Path:
     """Write a bundle folder (or a .zip when ``out`` ends in .zip), atomically. ``curves``: a ChainCurves
     to save as metrics.csv (else they are computed, without the nearest-distance columns)."""
     out = Path(out)
@@ -42,25 +53,47 @@ def write_bundle(out: str | os.PathLike, ck: Checkpoint, cfg: ChainConfig, steps
     try:
         folder = work / "bundle"
         folder.mkdir()
-        save_checkpoint(folder / "model.safetensors", ck.model, ck.spec, dataset=ck.meta.get("dataset", ""),
-                        data_shape=tuple(ck.meta.get("data_shape", ck.spec.shape)), recipe=ck.meta.get("recipe") or {},
-                        name=ck.name)
+        save_checkpoint(
+            folder / "model.safetensors",
+            ck.model,
+            ck.spec,
+            dataset=ck.meta.get("dataset", ""),
+            data_shape=tuple(ck.meta.get("data_shape", ck.spec.shape)),
+            recipe=ck.meta.get("recipe") or {},
+            name=ck.name,
+        )
         if start_array is not None:
             np.save(folder / "start.npy", np.asarray(start_array, np.float32), allow_pickle=False)
-        run = {"format": FORMAT, "version": __version__, "chain": cfg.to_dict(), "steps": list(map(int, steps)),
-               "export": opts.to_dict(), "has_start": start_array is not None}
+        run = {
+            "format": FORMAT,
+            "version": __version__,
+            "chain": cfg.to_dict(),
+            "steps": list(map(int, steps)),
+            "export": opts.to_dict(),
+            "has_start": start_array is not None,
+        }
         (folder / "run.json").write_text(json.dumps(run, indent=2))
         if curves is None or len(curves) < max(steps):
             session = ChainSession(ck.model, ck.spec.shape, ck.value_range, cfg, start_array=start_array)
             session.advance(max(steps))
             curves = session.curves
         _write_metrics(folder / "metrics.csv", curves)
-        anim = export_chain(ck.model, ck.spec, cfg, steps, folder / "animation", opts, start_array=start_array,
-                            progress=progress, cancelled=cancelled)
+        anim = export_chain(
+            ck.model,
+            ck.spec,
+            cfg,
+            steps,
+            folder / "animation",
+            opts,
+            start_array=start_array,
+            progress=progress,
+            cancelled=cancelled,
+        )
         (folder / "README.txt").write_text(
             "Kaleidoscope Studio run bundle.\n"
             f"Reproduce the frames:  kgn sample --bundle {out.name} -o reproduced\n"
-            f"animation: {anim.name} ({len(steps)} frames); model: model.safetensors; settings: run.json\n")
+            f"animation: {anim.name} ({len(steps)} frames); model: model.safetensors; settings: run.json\n"
+        )
         if out.suffix.lower() == ".zip":
             tmpzip = work / "bundle.zip"
             with zipfile.ZipFile(tmpzip, "w", zipfile.ZIP_DEFLATED) as z:

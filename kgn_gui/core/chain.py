@@ -18,6 +18,7 @@ Starts: ``uniform`` on [lo, hi]; ``normal``, the paper's N(0.5, 0.5) on [0, 1] a
 on [−1, 1], clipped; ``array`` (one given state repeated, or one row per chain); ``data``
 (a data-set image plus Gaussian corruption σ and/or a masked square, per chain).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,10 @@ class ChainError(ValueError):
 def _cgroup_headroom(root: str = "/sys/fs/cgroup") -> int | None:
     """What a container's memory limit still allows (cgroup v2 memory.max − memory.current, or v1's
     limit − usage), or None when there is no limit."""
-    for limit_f, usage_f in (("memory.max", "memory.current"),
-                             ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+    for limit_f, usage_f in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
         try:
             with open(os.path.join(root, limit_f)) as f:
                 limit = f.read().strip()
@@ -88,13 +91,17 @@ def check_chain_memory(n: int, D: int, history_bytes: int | None = None, availab
     state = 4 * n * D
     if history_bytes is not None and 3 * state > history_bytes:
         fit = max(0, history_bytes // (3 * 4 * D))
-        raise ChainError(f"{n:,} chains of {D:,} values take {_mb(state)} a step; the history budget of "
-                         f"{_mb(history_bytes)} holds at most {fit:,} chains")
+        raise ChainError(
+            f"{n:,} chains of {D:,} values take {_mb(state)} a step; the history budget of "
+            f"{_mb(history_bytes)} holds at most {fit:,} chains"
+        )
     avail = available_memory_bytes() if available is None else available
     if 4 * state > 0.8 * avail:
         fit = max(0, int(0.8 * avail) // (16 * D))
-        raise ChainError(f"{n:,} chains of {D:,} values need about {_mb(4 * state)} to step, and {_mb(avail)} "
-                         f"of memory is free: at most {fit:,} chains fit")
+        raise ChainError(
+            f"{n:,} chains of {D:,} values need about {_mb(4 * state)} to step, and {_mb(avail)} "
+            f"of memory is free: at most {fit:,} chains fit"
+        )
 
 
 @dataclass
@@ -154,8 +161,9 @@ def _rand(shape, g, device, normal: bool) -> torch.Tensor:
     return out.to(device)
 
 
-def step_noise(kind: str, shape: tuple[int, int], value_range: tuple[float, float], seed: int, t: int,
-               device: torch.device) -> torch.Tensor | None:
+def step_noise(
+    kind: str, shape: tuple[int, int], value_range: tuple[float, float], seed: int, t: int, device: torch.device
+) -> torch.Tensor | None:
     """n_t of the given kind (see the module docstring), or None for ``none``."""
     lo, hi = value_range
     r = (hi - lo) / 2
@@ -174,9 +182,15 @@ def step_noise(kind: str, shape: tuple[int, int], value_range: tuple[float, floa
     raise ChainError(f"unknown noise {kind!r}")
 
 
-def start_states(cfg: ChainConfig, D: int, value_range: tuple[float, float], *,
-                 shape: tuple[int, ...] | None = None, start_array: np.ndarray | None = None,
-                 device: torch.device | str = "cpu") -> torch.Tensor:
+def start_states(
+    cfg: ChainConfig,
+    D: int,
+    value_range: tuple[float, float],
+    *,
+    shape: tuple[int, ...] | None = None,
+    start_array: np.ndarray | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """x_0 as an N×D float32 tensor in [lo, hi]."""
     cfg.validate()
     check_chain_memory(cfg.n, D)
@@ -219,7 +233,7 @@ def _mask_squares(x: torch.Tensor, side: int, shape: tuple[int, ...], lo: float,
     ys = torch.randint(0, H - side + 1, (N,), generator=g)
     xs = torch.randint(0, W - side + 1, (N,), generator=g)
     for i in range(N):
-        img[i, :, ys[i]:ys[i] + side, xs[i]:xs[i] + side] = lo
+        img[i, :, ys[i] : ys[i] + side, xs[i] : xs[i] + side] = lo
     return x
 
 
@@ -230,8 +244,15 @@ class Chain:
     a timeline can replay any stretch of steps.
     """
 
-    def __init__(self, model: nn.Module, value_range: tuple[float, float], noise: str = "normal",
-                 eps: float = 0.01, seed: int = 0, device: torch.device | str | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        value_range: tuple[float, float],
+        noise: str = "normal",
+        eps: float = 0.01,
+        seed: int = 0,
+        device: torch.device | str | None = None,
+    ):
         if noise not in NOISE_KINDS:
             raise ChainError(f"unknown noise {noise!r}; choose one of {', '.join(NOISE_KINDS)}")
         self.model = model.eval()
@@ -267,9 +288,16 @@ class Chain:
         return x
 
 
-def run_chain(model: nn.Module, spec, cfg: ChainConfig, steps: int, *, start_array: np.ndarray | None = None,
-              keep: Iterable[int] | None = None, device: str | torch.device | None = None
-              ) -> Iterator[tuple[int, np.ndarray | None]]:
+def run_chain(
+    model: nn.Module,
+    spec,
+    cfg: ChainConfig,
+    steps: int,
+    *,
+    start_array: np.ndarray | None = None,
+    keep: Iterable[int] | None = None,
+    device: str | torch.device | None = None,
+) -> Iterator[tuple[int, np.ndarray | None]]:
     """Yield (t, x_t) for t = 0 … steps; x_t is a numpy copy only for t in ``keep`` (all when None)
     and for the last step, else None (so long runs do not copy every state to the host)."""
     cfg.validate()

@@ -5,6 +5,7 @@ the training recipe, seed, steps, final loss, the package version and the date. 
 reads and checks the header (size, JSON, metadata, tensor names, dtypes, shapes, offsets)
 *before* anything large is allocated, and never unpickles anything.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -49,9 +50,17 @@ class Checkpoint:
         return tuple(self.meta.get("value_range", self.spec.value_range))  # type: ignore[return-value]
 
 
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, spec: ModelSpec, *, dataset: str = "",
-                    data_shape: tuple[int, ...] | None = None, recipe: dict | None = None,
-                    name: str | None = None, extra: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    spec: ModelSpec,
+    *,
+    dataset: str = "",
+    data_shape: tuple[int, ...] | None = None,
+    recipe: dict | None = None,
+    name: str | None = None,
+    extra: dict | None = None,
+) -> Path:
     """Save weights and metadata to ``path`` (atomically). Returns the path."""
     from safetensors.torch import save
 
@@ -100,8 +109,10 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
     table, kgn metadata, data start)."""
     path = Path(path)
     if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"):
-        raise CheckpointError(f"{path.name}: pickled model files are refused because loading them can run "
-                              "arbitrary code; use a .safetensors file")
+        raise CheckpointError(
+            f"{path.name}: pickled model files are refused because loading them can run "
+            "arbitrary code; use a .safetensors file"
+        )
     try:
         size = path.stat().st_size
         with open(path, "rb") as f:
@@ -132,11 +143,17 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
     except (TypeError, json.JSONDecodeError):
         raise CheckpointError(f"{path.name}: damaged model metadata") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
-        raise CheckpointError(f"{path.name}: unknown model format {meta.get('format') if isinstance(meta, dict) else None!r}")
+        raise CheckpointError(
+            f"{path.name}: unknown model format {meta.get('format') if isinstance(meta, dict) else None!r}"
+        )
     data_len = size - 8 - n
     for name, info in header.items():
-        if not isinstance(info, dict) or not isinstance(info.get("shape"), list) \
-                or not isinstance(info.get("data_offsets"), list) or len(info["data_offsets"]) != 2:
+        if (
+            not isinstance(info, dict)
+            or not isinstance(info.get("shape"), list)
+            or not isinstance(info.get("data_offsets"), list)
+            or len(info["data_offsets"]) != 2
+        ):
             raise CheckpointError(f"{path.name}: tensor {name!r} has a damaged entry")
         if info.get("dtype") not in _DTYPES:
             raise CheckpointError(f"{path.name}: tensor {name!r} has dtype {info.get('dtype')!r}; expected F32")
@@ -171,21 +188,34 @@ def check_metadata(meta: dict, spec: ModelSpec, filename: str, default_name: str
     Raises CheckpointError naming the first bad field."""
 
     def bad(field_name: str, expected: str):
-        return CheckpointError(f"{filename}: damaged model metadata: {field_name} must be {expected}, "
-                               f"got {json.dumps(meta.get(field_name))[:60]}")
+        return CheckpointError(
+            f"{filename}: damaged model metadata: {field_name} must be {expected}, "
+            f"got {json.dumps(meta.get(field_name))[:60]}"
+        )
 
     out = dict(meta)
     lo, hi = spec.value_range
     vr = out.setdefault("value_range", [lo, hi])
-    if not (isinstance(vr, list) and len(vr) == 2 and all(_is_number(v) for v in vr)
-            and abs(vr[0] - lo) < 1e-9 and abs(vr[1] - hi) < 1e-9):
+    if not (
+        isinstance(vr, list)
+        and len(vr) == 2
+        and all(_is_number(v) for v in vr)
+        and abs(vr[0] - lo) < 1e-9
+        and abs(vr[1] - hi) < 1e-9
+    ):
         raise bad("value_range", f"[{lo:g}, {hi:g}] (the {spec.bound} bound's range)")
     ds = out.setdefault("data_shape", list(spec.shape))
-    if not (isinstance(ds, list) and 0 < len(ds) <= 4 and all(_is_int(v) and v > 0 for v in ds)
-            and math.prod(ds) == spec.D):
+    if not (
+        isinstance(ds, list) and 0 < len(ds) <= 4 and all(_is_int(v) and v > 0 for v in ds) and math.prod(ds) == spec.D
+    ):
         raise bad("data_shape", f"a list of positive sizes whose product is D = {spec.D}")
-    for key, default, limit in (("name", default_name, 200), ("dataset", "", 1000), ("date", "", 100),
-                                ("version", "", 100), ("format", FORMAT, 100)):
+    for key, default, limit in (
+        ("name", default_name, 200),
+        ("dataset", "", 1000),
+        ("date", "", 100),
+        ("version", "", 100),
+        ("format", FORMAT, 100),
+    ):
         v = out.setdefault(key, default)
         if not isinstance(v, str) or len(v) > limit:
             raise bad(key, f"text of at most {limit} characters")
@@ -214,12 +244,16 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     missing = sorted(set(expected) - set(header))
     extra = sorted(set(header) - set(expected))
     if missing or extra:
-        raise CheckpointError(f"{path.name}: tensors do not match the model spec"
-                              + (f"; missing {', '.join(missing[:4])}" if missing else "")
-                              + (f"; unexpected {', '.join(extra[:4])}" if extra else ""))
+        raise CheckpointError(
+            f"{path.name}: tensors do not match the model spec"
+            + (f"; missing {', '.join(missing[:4])}" if missing else "")
+            + (f"; unexpected {', '.join(extra[:4])}" if extra else "")
+        )
     for k, shp in expected.items():
         if tuple(header[k]["shape"]) != shp:
-            raise CheckpointError(f"{path.name}: tensor {k} has shape {tuple(header[k]['shape'])}, the spec needs {shp}")
+            raise CheckpointError(
+                f"{path.name}: tensor {k} has shape {tuple(header[k]['shape'])}, the spec needs {shp}"
+            )
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 

@@ -7,6 +7,7 @@ penultimate layer (the "features" of the Fréchet distance) and 10 logits. Input
 
     python -m kgn_gui.core.classifier --out models/mnist-classifier.safetensors
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,16 @@ class Classifier(nn.Module):
     def __init__(self, classes: int = 10):
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 128), nn.ReLU())
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 128),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(128, classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -52,7 +60,7 @@ class LoadedClassifier:
         x = torch.as_tensor(np.asarray(x_unit, np.float32))
         probs, feats = [], []
         for s in range(0, len(x), batch):
-            f = self.model.features(x[s:s + batch])
+            f = self.model.features(x[s : s + batch])
             probs.append(torch.softmax(self.model.head(f), 1))
             feats.append(f)
         if not probs:
@@ -109,7 +117,9 @@ def mnist_test_features(clf: LoadedClassifier) -> np.ndarray:
     return _TEST_FEATURES[key]
 
 
-def train_classifier(epochs: int = 3, batch: int = 128, lr: float = 1e-3, seed: int = 0, log=print) -> tuple[Classifier, dict]:
+def train_classifier(
+    epochs: int = 3, batch: int = 128, lr: float = 1e-3, seed: int = 0, log=print
+) -> tuple[Classifier, dict]:
     """Train on the bundled MNIST training set (random ±2-pixel shifts), report test accuracy."""
     from .data import load_mnist
 
@@ -126,7 +136,7 @@ def train_classifier(epochs: int = 3, batch: int = 128, lr: float = 1e-3, seed: 
     for ep in range(epochs):
         order = rng.permutation(len(x))
         for s in range(0, len(x) - batch + 1, batch):
-            idx = order[s:s + batch]
+            idx = order[s : s + batch]
             xb = x[idx]
             dy, dx = rng.integers(-2, 3, size=2)
             xb = torch.roll(xb, shifts=(int(dy), int(dx)), dims=(2, 3))
@@ -141,9 +151,17 @@ def train_classifier(epochs: int = 3, batch: int = 128, lr: float = 1e-3, seed: 
     model.eval()
     probs, _ = LoadedClassifier(model, {}).predict(te.x.astype(np.float32))
     acc = float((probs.argmax(1) == te.labels).mean())
-    return model, {"test_accuracy": acc, "epochs": epochs, "batch": batch, "lr": lr, "seed": seed,
-                   "train_seconds": round(time.time() - t0, 1), "input": "1x28x28 in [0, 1]",
-                   "features": "128-d penultimate layer (after ReLU)", "dataset": "MNIST (bundled)"}
+    return model, {
+        "test_accuracy": acc,
+        "epochs": epochs,
+        "batch": batch,
+        "lr": lr,
+        "seed": seed,
+        "train_seconds": round(time.time() - t0, 1),
+        "input": "1x28x28 in [0, 1]",
+        "features": "128-d penultimate layer (after ReLU)",
+        "dataset": "MNIST (bundled)",
+    }
 
 
 def main(argv=None) -> None:

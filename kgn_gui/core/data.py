@@ -5,6 +5,7 @@ network, [−1, 1] for a Tanh one), the shape of one sample ((C, H, W) for image
 points), optional integer labels and a name. Every loader reads pixels as [0, 1] first and
 then maps them linearly onto the requested range.
 """
+
 from __future__ import annotations
 
 import functools
@@ -98,8 +99,9 @@ class Dataset:
         if n >= self.M:
             return self
         idx = np.sort(np.random.default_rng(seed).choice(self.M, size=n, replace=False))
-        return replace(self, x=self.x[idx], labels=None if self.labels is None else self.labels[idx],
-                       name=f"{self.name}[{n}]")
+        return replace(
+            self, x=self.x[idx], labels=None if self.labels is None else self.labels[idx], name=f"{self.name}[{n}]"
+        )
 
     def describe(self) -> str:
         lab = f", {len(np.unique(self.labels))} classes" if self.labels is not None else ""
@@ -125,8 +127,14 @@ def _from_unit(u: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
 def _images_to_dataset(imgs: np.ndarray, labels, value_range, name, class_names=None) -> Dataset:
     """imgs: (M, C, H, W) in [0, 1]."""
     m = imgs.shape[0]
-    return Dataset(x=_from_unit(imgs.reshape(m, -1), value_range), shape=tuple(imgs.shape[1:]),
-                   value_range=value_range, name=name, labels=labels, class_names=class_names or [])
+    return Dataset(
+        x=_from_unit(imgs.reshape(m, -1), value_range),
+        shape=tuple(imgs.shape[1:]),
+        value_range=value_range,
+        name=name,
+        labels=labels,
+        class_names=class_names or [],
+    )
 
 
 # ---------------------------------------------------------------- bundled MNIST
@@ -160,8 +168,9 @@ def drop_prefetched() -> None:
     _prefetched.clear()
 
 
-def load_mnist(split: str = "train", value_range: tuple[float, float] = (-1.0, 1.0),
-               path: Path | None = None) -> Dataset:
+def load_mnist(
+    split: str = "train", value_range: tuple[float, float] = (-1.0, 1.0), path: Path | None = None
+) -> Dataset:
     """The bundled MNIST digits: split "train" (60,000) or "test" (10,000), pixels/255 mapped to range."""
     if path is None:
         fut = _prefetched.pop((split, (float(value_range[0]), float(value_range[1]))), None)
@@ -185,8 +194,14 @@ def _load_mnist(split: str, value_range: tuple[float, float], path: Path | None)
     lo, hi = value_range
     lut = (np.arange(256, dtype=np.float32) / np.float32(255.0)) * np.float32(hi - lo) + np.float32(lo)
     x = lut[imgs.reshape(len(imgs), -1)]
-    return Dataset(x=x, shape=(1, *imgs.shape[1:]), value_range=value_range, name=f"mnist-{split}", labels=labels,
-                   class_names=[str(i) for i in range(10)])
+    return Dataset(
+        x=x,
+        shape=(1, *imgs.shape[1:]),
+        value_range=value_range,
+        name=f"mnist-{split}",
+        labels=labels,
+        class_names=[str(i) for i in range(10)],
+    )
 
 
 @functools.lru_cache(maxsize=4)
@@ -200,8 +215,14 @@ def _read_mnist(path: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------- IDX files
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -235,8 +256,12 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return np.frombuffer(body, dtype=dtype).reshape(dims)
 
 
-def load_idx(images: str | os.PathLike, labels: str | os.PathLike | None = None,
-             value_range: tuple[float, float] = (-1.0, 1.0), name: str | None = None) -> Dataset:
+def load_idx(
+    images: str | os.PathLike,
+    labels: str | os.PathLike | None = None,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    name: str | None = None,
+) -> Dataset:
     """IDX images (M×H×W or M×H×W×C, uint8 or float) with optional IDX labels."""
     arr = read_idx(images)
     if arr.ndim == 3:
@@ -254,8 +279,9 @@ def load_idx(images: str | os.PathLike, labels: str | os.PathLike | None = None,
     return _images_to_dataset(u, lab, value_range, name or Path(images).name.split(".")[0])
 
 
-def load_idx_folder(folder: str | os.PathLike, split: str = "train",
-                    value_range: tuple[float, float] = (-1.0, 1.0)) -> Dataset:
+def load_idx_folder(
+    folder: str | os.PathLike, split: str = "train", value_range: tuple[float, float] = (-1.0, 1.0)
+) -> Dataset:
     """A folder of IDX files as MNIST / Fashion-MNIST ship them (also torchvision's ``MNIST/raw``)."""
     folder = Path(folder)
     if (folder / "raw").is_dir():
@@ -275,7 +301,9 @@ def load_idx_folder(folder: str | os.PathLike, split: str = "train",
     img, lab = find("images"), find("labels")
     if img is None:
         raise DataError(f"{folder}: no {prefix}-images IDX file found")
-    return load_idx(img, lab, value_range, name=f"{folder.parent.name if folder.name == 'raw' else folder.name}-{split}")
+    return load_idx(
+        img, lab, value_range, name=f"{folder.parent.name if folder.name == 'raw' else folder.name}-{split}"
+    )
 
 
 # ---------------------------------------------------------------- arrays
@@ -298,8 +326,9 @@ def _to_unit(arr: np.ndarray, what: str) -> np.ndarray:
     return (a - lo) / max(hi - lo, 1e-12)
 
 
-def load_array(path: str | os.PathLike, value_range: tuple[float, float] = (-1.0, 1.0),
-               name: str | None = None) -> Dataset:
+def load_array(
+    path: str | os.PathLike, value_range: tuple[float, float] = (-1.0, 1.0), name: str | None = None
+) -> Dataset:
     """A ``.npy`` or ``.npz`` array (never unpickled).
 
     Accepted layouts: (M, D) points or flat samples, (M, H, W) grey images, (M, H, W, C) or
@@ -367,8 +396,12 @@ def _describe_image_error(e: BaseException) -> str:
     return f"damaged image ({str(e) or type(e).__name__})"
 
 
-def load_image_folder(folder: str | os.PathLike, size: tuple[int, int] = (28, 28), mode: str = "auto",
-                      value_range: tuple[float, float] = (-1.0, 1.0)) -> tuple[Dataset, list[str]]:
+def load_image_folder(
+    folder: str | os.PathLike,
+    size: tuple[int, int] = (28, 28),
+    mode: str = "auto",
+    value_range: tuple[float, float] = (-1.0, 1.0),
+) -> tuple[Dataset, list[str]]:
     """PNG/JPEG/BMP images from ``folder``; each sub-folder is one class.
 
     size: (height, width) every image is resized to. mode: "L" (grey), "RGB", or "auto" (RGB if
@@ -399,8 +432,9 @@ def load_image_folder(folder: str | os.PathLike, size: tuple[int, int] = (28, 28
         rel = p.relative_to(folder).parts
         entries.append((p, rel[0] if len(rel) > 1 else None))
     if not entries:
-        raise DataError(f"{folder}: no PNG, JPEG or BMP images found" + (f" ({len(skipped)} other files)"
-                                                                          if skipped else ""))
+        raise DataError(
+            f"{folder}: no PNG, JPEG or BMP images found" + (f" ({len(skipped)} other files)" if skipped else "")
+        )
     if len(entries) > MAX_IMAGE_FILES:
         raise DataError(f"{folder}: {len(entries):,} images; at most {MAX_IMAGE_FILES:,} can be imported")
 
@@ -418,8 +452,15 @@ def load_image_folder(folder: str | os.PathLike, size: tuple[int, int] = (28, 28
                     if w < 1 or h < 1 or w * h > MAX_IMAGE_PIXELS:
                         raise Image.DecompressionBombError(f"{w}×{h}")
                     ok.append((p, cls, im.mode))
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-                struct.error, EOFError) as e:
+        except (
+            OSError,
+            ValueError,
+            SyntaxError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+            struct.error,
+            EOFError,
+        ) as e:
             bad(p, e)
     if mode == "auto":
         mode = "RGB" if any(m not in ("L", "1", "I", "I;16", "I;16B", "I;16L", "F", "LA") for *_, m in ok) else "L"
@@ -433,8 +474,15 @@ def load_image_folder(folder: str | os.PathLike, size: tuple[int, int] = (28, 28
                 with Image.open(p) as im:
                     im.draft(mode, (w, h))  # JPEG: decode at a reduced size when that is enough
                     small = im.convert(mode).resize((w, h), Image.Resampling.BILINEAR)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-                struct.error, EOFError) as e:
+        except (
+            OSError,
+            ValueError,
+            SyntaxError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+            struct.error,
+            EOFError,
+        ) as e:
             bad(p, e)
             continue
         a = np.asarray(small, dtype=np.float32) / 255.0
@@ -487,8 +535,9 @@ def source_for_name(name: str) -> str | None:
     return None
 
 
-def open_source(spec: str, value_range: tuple[float, float] = (-1.0, 1.0),
-                image_size: tuple[int, int] = (28, 28)) -> Dataset:
+def open_source(
+    spec: str, value_range: tuple[float, float] = (-1.0, 1.0), image_size: tuple[int, int] = (28, 28)
+) -> Dataset:
     """Resolve a data-source string as the CLI and the UI accept it.
 
     ``mnist`` / ``mnist:train`` / ``mnist:test``; ``points:PRESET`` or ``points:0.2,0.8`` or
@@ -497,7 +546,7 @@ def open_source(spec: str, value_range: tuple[float, float] = (-1.0, 1.0),
     if spec in ("mnist", "mnist:train", "mnist:test"):
         return load_mnist("test" if spec.endswith("test") else "train", value_range)
     if spec.startswith("points:"):
-        body = spec[len("points:"):]
+        body = spec[len("points:") :]
         if body in POINT_PRESETS:
             ds = point_preset(body)
             return ds.to_range(value_range) if ds.value_range != tuple(value_range) else ds

@@ -9,6 +9,7 @@ encoder in its own thread, while the chain computes the next ones. GIF, MP4 and 
 wheels carry FFmpeg with libx264 (GPL) and libvpx; GIF frames share one palette (grey data: 248 exact
 greys; colour: Pillow's octree palette of the first frame, no dithering). APNG and PNG use Pillow.
 """
+
 from __future__ import annotations
 
 import collections
@@ -47,7 +48,7 @@ class ExportCancelled(ExportError):
 
 
 def parse_steps(text: str) -> list[int]:
-    """"from:to:every" (to inclusive), "from:to", or a comma list "0,5,10" → sorted step list."""
+    """ "from:to:every" (to inclusive), "from:to", or a comma list "0,5,10" → sorted step list."""
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
@@ -121,7 +122,7 @@ class Mosaic:
 def stamp(frame: np.ndarray, label: str) -> np.ndarray:
     """Draw the step label into an H×W×3 frame's top-left corner (in place); returns the frame."""
     patch = _label_patch(label, frame.shape[0], frame.shape[1])
-    frame[:patch.shape[0], :patch.shape[1]] = patch
+    frame[: patch.shape[0], : patch.shape[1]] = patch
     return frame
 
 
@@ -129,22 +130,24 @@ def as_rgb(frame) -> np.ndarray:
     return frame.rgb() if isinstance(frame, Mosaic) else frame
 
 
-def mosaic(x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float], t: int,
-           opts: ExportOptions) -> Mosaic:
+def mosaic(
+    x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float], t: int, opts: ExportOptions
+) -> Mosaic:
     """The grid (or one chain) at step t as a :class:`Mosaic`."""
     if len(shape) != 3:
         raise ExportError("only image models can be exported as animations")
     if opts.chain is not None:
         if not 0 <= opts.chain < len(x):
             raise ExportError(f"there is no chain {opts.chain} (0 … {len(x) - 1})")
-        small = states_to_grid(x[opts.chain:opts.chain + 1], shape, value_range, cols=1, pad=0)
+        small = states_to_grid(x[opts.chain : opts.chain + 1], shape, value_range, cols=1, pad=0)
     else:
         small = states_to_grid(x[: opts.max_tiles], shape, value_range)
     return Mosaic(small, opts.scale, f"t = {t}" if opts.overlay else None)
 
 
-def compose_frame(x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float], t: int,
-                  opts: ExportOptions) -> np.ndarray:
+def compose_frame(
+    x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float], t: int, opts: ExportOptions
+) -> np.ndarray:
     """One H×W×3 uint8 frame: the grid (or one chain) at step t, zoomed, with the step overlay."""
     return mosaic(x, shape, value_range, t, opts).rgb()
 
@@ -172,8 +175,9 @@ def _label_patch(text: str, height: int, width: int) -> np.ndarray:
     return np.asarray(box)
 
 
-def chain_frames(model, spec, cfg: ChainConfig, steps: list[int], opts: ExportOptions, *,
-                 start_array: np.ndarray | None = None) -> Iterator[tuple[int, Mosaic]]:
+def chain_frames(
+    model, spec, cfg: ChainConfig, steps: list[int], opts: ExportOptions, *, start_array: np.ndarray | None = None
+) -> Iterator[tuple[int, Mosaic]]:
     """Recompute the chain from its start and yield (t, frame) for each requested step."""
     want = set(steps)
     for t, x in run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=want):
@@ -198,9 +202,14 @@ def _check_target(path: Path, fmt: str) -> None:
         raise ExportError(f"{path} exists and is not an empty folder")
 
 
-def write_frames(frames: Iterator[tuple[int, object]], n_frames: int, out: str | os.PathLike,
-                 opts: ExportOptions, progress: Callable[[int, int], None] | None = None,
-                 cancelled: Callable[[], bool] | None = None) -> Path:
+def write_frames(
+    frames: Iterator[tuple[int, object]],
+    n_frames: int,
+    out: str | os.PathLike,
+    opts: ExportOptions,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Path:
     """Encode frames (each a :class:`Mosaic` or an H×W×3 uint8 array) to ``out``, atomically.
     progress(done, total) after each frame; cancelled() is polled before each frame and, when it
     returns True, the partial output is removed and ExportCancelled raised. Returns the path written.
@@ -212,8 +221,13 @@ def write_frames(frames: Iterator[tuple[int, object]], n_frames: int, out: str |
     _check_target(path, opts.fmt)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
-        writer = {"gif": functools.partial(_write_gif, n_frames=n_frames), "apng": _write_apng, "mp4": _write_video, "webm": _write_video,
-                  "png": _write_pngs}[opts.fmt]
+        writer = {
+            "gif": functools.partial(_write_gif, n_frames=n_frames),
+            "apng": _write_apng,
+            "mp4": _write_video,
+            "webm": _write_video,
+            "png": _write_pngs,
+        }[opts.fmt]
 
         def guarded():
             for i, item in enumerate(frames):
@@ -339,15 +353,17 @@ def _write_gif(frames, tmp_dir: Path, opts: ExportOptions, n_frames: int = 0) ->
         palette, quantizer = _grey_palette(), None
     else:
         rgb0 = f0.small if isinstance(f0, Mosaic) and not f0.grey else as_rgb(f0)
-        quantizer = Image.fromarray(rgb0).quantize(colors=256, method=Image.Quantize.FASTOCTREE,
-                                                   dither=Image.Dither.NONE)
+        quantizer = Image.fromarray(rgb0).quantize(
+            colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE
+        )
         palette = np.zeros((256, 3), np.uint8)
         pal = np.frombuffer(bytes(quantizer.getpalette() or []), np.uint8)[:768].reshape(-1, 3)
-        palette[:len(pal)] = pal
+        palette[: len(pal)] = pal
 
     def quantize(rgb: np.ndarray) -> np.ndarray:
-        return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).quantize(palette=quantizer,
-                                                                                dither=Image.Dither.NONE))
+        return np.asarray(
+            Image.fromarray(np.ascontiguousarray(rgb)).quantize(palette=quantizer, dither=Image.Dither.NONE)
+        )
 
     def indices(f) -> tuple[np.ndarray, int, np.ndarray | None]:
         if not isinstance(f, Mosaic):
@@ -358,15 +374,15 @@ def _write_gif(frames, tmp_dir: Path, opts: ExportOptions, n_frames: int = 0) ->
         small = f.small if not f.grey else np.repeat(f.small[..., None], 3, axis=2)
         return quantize(small), f.scale, None if patch is None else quantize(patch)
 
-    height, width = (f0.size if isinstance(f0, Mosaic) else f0.shape[:2])
-    descriptor = b"\x2C" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x08"  # no local palette
+    height, width = f0.size if isinstance(f0, Mosaic) else f0.shape[:2]
+    descriptor = b"\x2c" + struct.pack("<HHHHB", 0, 0, width, height, 0) + b"\x08"  # no local palette
     n_pixels = height * width
     pending: collections.deque = collections.deque()
     encoder = _gif_encoder(n_pixels * n_frames)
     cancel = True
     with open(out, "wb") as fh:
         fh.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0) + palette.tobytes())
-        fh.write(b"\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop for ever
+        fh.write(b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")  # loop for ever
         n = 0
 
         def write_oldest() -> None:
@@ -374,7 +390,7 @@ def _write_gif(frames, tmp_dir: Path, opts: ExportOptions, n_frames: int = 0) ->
             # Delays in 1/100 s, rounded so that they add up to the frame rate; 2 is the least that
             # browsers honour.
             delay = max(2, round(100 * (i + 1) / opts.fps) - round(100 * i / opts.fps))
-            fh.write(b"\x21\xF9\x04\x04" + struct.pack("<H", delay) + b"\x00\x00")
+            fh.write(b"\x21\xf9\x04\x04" + struct.pack("<H", delay) + b"\x00\x00")
             try:
                 data = fut.result()
             except RuntimeError as e:  # a worker process died
@@ -395,7 +411,7 @@ def _write_gif(frames, tmp_dir: Path, opts: ExportOptions, n_frames: int = 0) ->
             cancel = False
         finally:
             encoder.close(cancel=cancel)
-        fh.write(b"\x3B")
+        fh.write(b"\x3b")
     return out
 
 
@@ -406,8 +422,15 @@ def _write_apng(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
     images = [Image.fromarray(as_rgb(f)) for _, f in frames]
     if not images:
         raise ExportError("no frames to write")
-    images[0].save(out, format="PNG", save_all=True, append_images=images[1:],
-                   duration=max(1, round(1000 / opts.fps)), loop=0, compress_level=PNG_LEVEL)
+    images[0].save(
+        out,
+        format="PNG",
+        save_all=True,
+        append_images=images[1:],
+        duration=max(1, round(1000 / opts.fps)),
+        loop=0,
+        compress_level=PNG_LEVEL,
+    )
     return out
 
 
@@ -426,7 +449,7 @@ def _yuv420(frame: Mosaic, height: int, width: int) -> np.ndarray:
     zoom(_Y_OF_GREY[frame.small], frame.scale, out=y[:h0, :w0])
     buf[height:] = 128
     u = buf[height:].reshape(-1)[: (height // 2) * (width // 2)].reshape(height // 2, width // 2)
-    v = buf[height:].reshape(-1)[(height // 2) * (width // 2):].reshape(height // 2, width // 2)
+    v = buf[height:].reshape(-1)[(height // 2) * (width // 2) :].reshape(height // 2, width // 2)
     patch = frame.patch()
     if patch is not None:
         ph, pw = patch.shape[0] & ~1, patch.shape[1] & ~1  # whole chroma blocks only
@@ -435,8 +458,8 @@ def _yuv420(frame: Mosaic, height: int, width: int) -> np.ndarray:
         y[:ph, :pw] = np.clip(np.rint(16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255), 0, 255)
         rb = rgb.reshape(ph // 2, 2, pw // 2, 2, 3).mean(axis=(1, 3))
         r, g, b = rb[..., 0], rb[..., 1], rb[..., 2]
-        u[:ph // 2, :pw // 2] = np.clip(np.rint(128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255), 0, 255)
-        v[:ph // 2, :pw // 2] = np.clip(np.rint(128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255), 0, 255)
+        u[: ph // 2, : pw // 2] = np.clip(np.rint(128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255), 0, 255)
+        v[: ph // 2, : pw // 2] = np.clip(np.rint(128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255), 0, 255)
     return buf
 
 
@@ -461,8 +484,9 @@ def _write_video(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
             stream = state["stream"] = container.add_stream(codec, rate=Fraction(opts.fps).limit_denominator(1000))
             stream.width, stream.height = w + (w % 2), h + (h % 2)  # yuv420p needs even sizes
             stream.pix_fmt = "yuv420p"
-            stream.options = (dict(_X264) if codec == "libx264"
-                              else {"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0"})
+            stream.options = (
+                dict(_X264) if codec == "libx264" else {"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0"}
+            )
             # One core is the producer's (the chain); on 2 cores x264 in one thread used 18 % less CPU.
             stream.codec_context.thread_count = max(1, (os.cpu_count() or 2) - 1)
         if size[0] > stream.height or size[1] > stream.width or size[0] + 1 < stream.height:
@@ -500,8 +524,18 @@ def _write_pngs(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
     return folder
 
 
-def export_chain(model, spec, cfg: ChainConfig, steps: list[int], out: str | os.PathLike, opts: ExportOptions, *,
-                 start_array: np.ndarray | None = None, progress=None, cancelled=None) -> Path:
+def export_chain(
+    model,
+    spec,
+    cfg: ChainConfig,
+    steps: list[int],
+    out: str | os.PathLike,
+    opts: ExportOptions,
+    *,
+    start_array: np.ndarray | None = None,
+    progress=None,
+    cancelled=None,
+) -> Path:
     """Recompute a chain and write the requested steps to ``out`` in ``opts.fmt``. Returns the path."""
     opts.validate()
     opts.grey = len(spec.shape) == 3 and spec.shape[0] == 1
@@ -558,8 +592,17 @@ def session_frames(session, steps: list[int], opts: ExportOptions) -> Iterator[t
         yield t, mosaic(x.cpu().numpy(), shape, vr, t, opts)
 
 
-def export_states(model, spec, cfg: ChainConfig, steps: list[int], out: str | os.PathLike, *,
-                  start_array: np.ndarray | None = None, meta: dict | None = None, states=None) -> Path:
+def export_states(
+    model,
+    spec,
+    cfg: ChainConfig,
+    steps: list[int],
+    out: str | os.PathLike,
+    *,
+    start_array: np.ndarray | None = None,
+    meta: dict | None = None,
+    states=None,
+) -> Path:
     """The chain's states at ``steps`` to an .npz: ``states`` (len(steps)×N×D float32), ``steps``,
     ``shape`` (one sample's shape), ``value_range`` and ``meta`` (a JSON string: chain settings, model
     name, package version). ``states``, if given, is a callable t → N×D (e.g. a live session's); else
@@ -583,8 +626,14 @@ def export_states(model, spec, cfg: ChainConfig, steps: list[int], out: str | os
     info = {"chain": cfg.to_dict(), "version": __version__, **(meta or {})}
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            np.savez_compressed(f, states=arr, steps=np.asarray(steps, np.int64), shape=np.asarray(spec.shape),
-                                value_range=np.asarray(spec.value_range, np.float32), meta=np.asarray(json.dumps(info)))
+            np.savez_compressed(
+                f,
+                states=arr,
+                steps=np.asarray(steps, np.int64),
+                shape=np.asarray(spec.shape),
+                value_range=np.asarray(spec.value_range, np.float32),
+                meta=np.asarray(json.dumps(info)),
+            )
     except WriteError as e:
         raise ExportError(str(e)) from None
     return path

@@ -6,6 +6,7 @@ renamed over the target in one step. A full disk, a missing or read-only folder,
 leaves the old file as it was and no stray temporary file; the error says what went wrong. (A process killed
 mid-write can leave its ``.part`` file; the target is still whole.)
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ Pillow's LZW encoder is the fastest at hand (8 ms for a 932×932 frame here, FFm
 the GIL, so long exports run it in ``python -m kgn_gui.core.gif_worker`` processes that read frames
 on stdin and write their LZW data on stdout, beside the chain computing in the caller.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -29,7 +30,7 @@ def encode_frame(small: np.ndarray, scale: int, patch: np.ndarray | None) -> byt
 
     idx = zoom(small, scale)
     if patch is not None:
-        idx[:patch.shape[0], :patch.shape[1]] = patch
+        idx[: patch.shape[0], : patch.shape[1]] = patch
     return Image.fromarray(idx, mode="P").tobytes("gif", "P")
 
 
@@ -52,14 +53,25 @@ class WorkerProcesses:
 
     def __init__(self, n: int):
         root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
-                   OMP_NUM_THREADS="1")
-        self._procs = [subprocess.Popen([sys.executable, "-m", "kgn_gui.core.gif_worker"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=env) for _ in range(n)]
+        env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+            OMP_NUM_THREADS="1",
+        )
+        self._procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "kgn_gui.core.gif_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            for _ in range(n)
+        ]
         self._waiting: list[list[concurrent.futures.Future]] = [[] for _ in range(n)]
         self._lock = threading.Lock()
-        self._readers = [threading.Thread(target=self._read, args=(k,), name=f"kgn-gif-{k}", daemon=True)
-                         for k in range(n)]
+        self._readers = [
+            threading.Thread(target=self._read, args=(k,), name=f"kgn-gif-{k}", daemon=True) for k in range(n)
+        ]
         for r in self._readers:
             r.start()
 

@@ -33,6 +33,7 @@ Over-generalization
     training data's, the fraction of output values inside the training data's per-value [min, max],
     and the fraction saturated at the bounds (within 1e-3 of the range's span).
 """
+
 from __future__ import annotations
 
 import math
@@ -56,6 +57,7 @@ def _check(cancelled: Callable[[], bool] | None) -> None:
 
 
 # --- convergence ----------------------------------------------------------------------------------
+
 
 def burn_in(step_median: np.ndarray, tol: float) -> int | None:
     """First t where the median step size s_t falls below tol."""
@@ -91,17 +93,24 @@ def cycle_periods(tail: np.ndarray, tol: float, k_max: int = 8) -> np.ndarray:
 
 # --- memorization ---------------------------------------------------------------------------------
 
+
 def memorization(x: np.ndarray, train: torch.Tensor, copy_tol: float) -> dict:
     """Nearest training example of each row of x, the copy fraction, distinct examples and occupancy."""
     idx, d = nearest_training(torch.as_tensor(np.asarray(x, np.float32)), train)
     idx, d = idx.numpy(), d.numpy()
     uniq, counts = np.unique(idx, return_counts=True)
-    return {"nearest": idx, "distance": d, "copy_fraction": float((d < copy_tol).mean()),
-            "distinct": int(len(uniq)), "occupancy": np.sort(counts)[::-1],
-            "occupancy_index": uniq[np.argsort(counts)[::-1]]}
+    return {
+        "nearest": idx,
+        "distance": d,
+        "copy_fraction": float((d < copy_tol).mean()),
+        "distinct": int(len(uniq)),
+        "occupancy": np.sort(counts)[::-1],
+        "occupancy_index": uniq[np.argsort(counts)[::-1]],
+    }
 
 
 # --- class make-up and quality --------------------------------------------------------------------
+
 
 def class_makeup(probs: np.ndarray) -> dict:
     """Class histogram of argmax labels, entropy / log C, mean top-class confidence."""
@@ -110,8 +119,11 @@ def class_makeup(probs: np.ndarray) -> dict:
     hist = np.bincount(probs.argmax(1), minlength=C)
     p = hist / max(1, hist.sum())
     nz = p[p > 0]
-    return {"histogram": hist, "entropy": float(-(nz * np.log(nz)).sum() / math.log(C)),
-            "confidence": float(probs.max(1).mean()) if len(probs) else float("nan")}
+    return {
+        "histogram": hist,
+        "entropy": float(-(nz * np.log(nz)).sum() / math.log(C)),
+        "confidence": float(probs.max(1).mean()) if len(probs) else float("nan"),
+    }
 
 
 def _sqrtm_psd(a: np.ndarray) -> np.ndarray:
@@ -133,9 +145,11 @@ def frechet_distance(f1: np.ndarray, f2: np.ndarray) -> float:
 
 # --- attractors -----------------------------------------------------------------------------------
 
+
 @torch.no_grad()
-def refine_fixed_points(model, x: torch.Tensor, value_range, steps: int = 200, tol: float = 1e-6
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+def refine_fixed_points(
+    model, x: torch.Tensor, value_range, steps: int = 200, tol: float = 1e-6
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Iterate x ← clamp(f(x)) without noise up to ``steps`` times (stopping early when every row
     moves less than tol). Returns (x*, residual ‖f(x*) − x*‖/√D per row)."""
     lo, hi = value_range
@@ -184,10 +198,10 @@ def spectral_radius(model, x: torch.Tensor, exact_max_d: int = 1024, krylov: int
 
 @dataclass
 class AttractorAudit:
-    rho: np.ndarray               # spectral radius at each refined fixed point
-    residual: np.ndarray          # ‖f(x*) − x*‖/√D after refinement
-    drift: np.ndarray             # ‖x* − x_train‖/√D: how far the fixed point lies from its example
-    indices: np.ndarray           # training examples audited
+    rho: np.ndarray  # spectral radius at each refined fixed point
+    residual: np.ndarray  # ‖f(x*) − x*‖/√D after refinement
+    drift: np.ndarray  # ‖x* − x_train‖/√D: how far the fixed point lies from its example
+    indices: np.ndarray  # training examples audited
 
     @property
     def attractor_fraction(self) -> float:
@@ -199,9 +213,16 @@ class AttractorAudit:
         return np.histogram(self.rho, bins=bins, range=(0.0, hi))
 
 
-def attractor_audit(model, value_range, train_x: np.ndarray, n: int = 64, seed: int = 0, refine_steps: int = 200,
-                    progress: Callable[[int, int], None] | None = None,
-                    cancelled: Callable[[], bool] | None = None) -> AttractorAudit:
+def attractor_audit(
+    model,
+    value_range,
+    train_x: np.ndarray,
+    n: int = 64,
+    seed: int = 0,
+    refine_steps: int = 200,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> AttractorAudit:
     """Audit ``n`` training examples drawn at random (seeded): refine each to a fixed point, then ρ."""
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(train_x), size=min(n, len(train_x)), replace=False))
@@ -219,9 +240,20 @@ def attractor_audit(model, value_range, train_x: np.ndarray, n: int = 64, seed: 
 
 # --- basin recovery -------------------------------------------------------------------------------
 
+
 @torch.no_grad()
-def basin_recovery(model, value_range, train_x: np.ndarray, sigmas, n: int = 200, T: int = 50, seed: int = 0,
-                   reference: torch.Tensor | None = None, progress=None, cancelled=None) -> np.ndarray:
+def basin_recovery(
+    model,
+    value_range,
+    train_x: np.ndarray,
+    sigmas,
+    n: int = 200,
+    T: int = 50,
+    seed: int = 0,
+    reference: torch.Tensor | None = None,
+    progress=None,
+    cancelled=None,
+) -> np.ndarray:
     """Recovery rate for each σ: corrupt ``n`` training examples (seeded) by N(0, σ²) per value, iterate
     T steps of f without noise, and count those whose nearest training example (in ``reference``,
     default ``train_x``) is the one they started from."""
@@ -246,6 +278,7 @@ def basin_recovery(model, value_range, train_x: np.ndarray, sigmas, n: int = 200
 
 # --- over-generalization --------------------------------------------------------------------------
 
+
 @torch.no_grad()
 def over_generalization(model, value_range, train_x: np.ndarray, n: int = 2048, seed: int = 0) -> dict:
     """f over inputs uniform on the whole box, against the training data's range."""
@@ -256,13 +289,18 @@ def over_generalization(model, value_range, train_x: np.ndarray, n: int = 2048, 
     y = model(z).numpy()
     tmin, tmax = train_x.min(0), train_x.max(0)
     tol = 1e-3 * (hi - lo)
-    return {"output_min": float(y.min()), "output_max": float(y.max()),
-            "train_min": float(tmin.min()), "train_max": float(tmax.max()),
-            "inside_training_range": float(((y >= tmin - tol) & (y <= tmax + tol)).mean()),
-            "saturated": float(((y <= lo + tol) | (y >= hi - tol)).mean())}
+    return {
+        "output_min": float(y.min()),
+        "output_max": float(y.max()),
+        "train_min": float(tmin.min()),
+        "train_max": float(tmax.max()),
+        "inside_training_range": float(((y >= tmin - tol) & (y <= tmax + tol)).mean()),
+        "saturated": float(((y <= lo + tol) | (y >= hi - tol)).mean()),
+    }
 
 
 # --- everything about one chain run ---------------------------------------------------------------
+
 
 @dataclass
 class Analysis:
@@ -271,8 +309,8 @@ class Analysis:
     steps: int
     n: int
     tol: float
-    step_median: np.ndarray            # median s_t over chains, t = 0 … steps−1
-    contraction: np.ndarray            # median q_t
+    step_median: np.ndarray  # median s_t over chains, t = 0 … steps−1
+    contraction: np.ndarray  # median q_t
     burn_in: int | None
     converged: float
     periods: np.ndarray
@@ -286,23 +324,28 @@ class Analysis:
         """Flat numbers for tables and CSV."""
         per = self.periods
         out = {
-            "chains": self.n, "steps": self.steps,
+            "chains": self.n,
+            "steps": self.steps,
             "burn_in": self.burn_in if self.burn_in is not None else float("nan"),
             "converged": self.converged,
-            "fixed_points": float((per == 1).mean()), "cycles": float((per > 1).mean()),
+            "fixed_points": float((per == 1).mean()),
+            "cycles": float((per > 1).mean()),
             "contraction_last": float(self.contraction[-1]) if len(self.contraction) else float("nan"),
-            "copy_fraction": self.memo["copy_fraction"], "distinct": self.memo["distinct"],
+            "copy_fraction": self.memo["copy_fraction"],
+            "distinct": self.memo["distinct"],
             "nearest_mean": float(self.memo["distance"].mean()),
             "top_basin_share": float(self.memo["occupancy"][0] / self.n) if self.n else float("nan"),
         }
         if self.classes is not None:
-            out.update(class_entropy=self.classes["entropy"], confidence=self.classes["confidence"],
-                       **{f"class_{c}": int(v) for c, v in enumerate(self.classes["histogram"])})
+            out.update(
+                class_entropy=self.classes["entropy"],
+                confidence=self.classes["confidence"],
+                **{f"class_{c}": int(v) for c, v in enumerate(self.classes["histogram"])},
+            )
         if self.frechet is not None:
             out["frechet"] = self.frechet
         if self.overgen is not None:
-            out.update(inside_training_range=self.overgen["inside_training_range"],
-                       saturated=self.overgen["saturated"])
+            out.update(inside_training_range=self.overgen["inside_training_range"], saturated=self.overgen["saturated"])
         return out
 
 
@@ -315,9 +358,22 @@ def auto_tolerance(cfg: ChainConfig, value_range) -> float:
 
 
 @torch.no_grad()
-def analyze_chain(model, spec, cfg: ChainConfig, steps: int, train_x: np.ndarray, *, tol: float | None = None,
-                  copy_tol: float = 0.05, k_max: int = 8, classifier=None, test_features: np.ndarray | None = None,
-                  start_array: np.ndarray | None = None, progress=None, cancelled=None) -> Analysis:
+def analyze_chain(
+    model,
+    spec,
+    cfg: ChainConfig,
+    steps: int,
+    train_x: np.ndarray,
+    *,
+    tol: float | None = None,
+    copy_tol: float = 0.05,
+    k_max: int = 8,
+    classifier=None,
+    test_features: np.ndarray | None = None,
+    start_array: np.ndarray | None = None,
+    progress=None,
+    cancelled=None,
+) -> Analysis:
     """Run the chain ``steps`` steps from its start and measure it. ``classifier``: a
     :class:`~kgn_gui.core.classifier.LoadedClassifier` (image models with 784 values) for the class
     make-up and, with ``test_features``, the Fréchet distance. ``tol``: the convergence tolerance
@@ -338,15 +394,38 @@ def analyze_chain(model, spec, cfg: ChainConfig, steps: int, train_x: np.ndarray
             tail.append(x.cpu().numpy())
         if progress is not None and (t % 10 == 0 or t == steps - 1):
             progress(t + 1, steps)
-    return measure_states(model, spec, x.cpu().numpy(), np.stack(tail) if tail else None, s, train_x, tol=tol,
-                          copy_tol=copy_tol, k_max=k_max, classifier=classifier, test_features=test_features,
-                          n_chains=cfg.n)
+    return measure_states(
+        model,
+        spec,
+        x.cpu().numpy(),
+        np.stack(tail) if tail else None,
+        s,
+        train_x,
+        tol=tol,
+        copy_tol=copy_tol,
+        k_max=k_max,
+        classifier=classifier,
+        test_features=test_features,
+        n_chains=cfg.n,
+    )
 
 
-def measure_states(model, spec, final: np.ndarray, tail: np.ndarray | None, s: np.ndarray, train_x: np.ndarray, *,
-                   tol: float, copy_tol: float = 0.05, k_max: int = 8, classifier=None,
-                   test_features: np.ndarray | None = None, n_chains: int | None = None,
-                   train_t: torch.Tensor | None = None) -> Analysis:
+def measure_states(
+    model,
+    spec,
+    final: np.ndarray,
+    tail: np.ndarray | None,
+    s: np.ndarray,
+    train_x: np.ndarray,
+    *,
+    tol: float,
+    copy_tol: float = 0.05,
+    k_max: int = 8,
+    classifier=None,
+    test_features: np.ndarray | None = None,
+    n_chains: int | None = None,
+    train_t: torch.Tensor | None = None,
+) -> Analysis:
     """The measures from what a run left: the states at the last step (N×D), the K states before it
     (K×N×D, for cycles; None to skip), the step sizes so far (T×N' for N' ≤ N chains)."""
     steps = len(s)
@@ -354,12 +433,20 @@ def measure_states(model, spec, final: np.ndarray, tail: np.ndarray | None, s: n
     if train_t is None:
         train_t = torch.from_numpy(np.asarray(train_x, np.float32))
     n = n_chains or len(final)
-    a = Analysis(steps=steps, n=n, tol=tol, step_median=med,
-                 contraction=contraction(s) if steps > 1 else np.zeros(0), burn_in=burn_in(med, tol),
-                 converged=float((s[-1] < tol).mean()) if steps else 0.0,
-                 periods=cycle_periods(tail, tol, k_max) if tail is not None and len(tail) > 1
-                 else np.zeros(len(final), np.int64),
-                 memo=memorization(final, train_t, copy_tol), final=final)
+    a = Analysis(
+        steps=steps,
+        n=n,
+        tol=tol,
+        step_median=med,
+        contraction=contraction(s) if steps > 1 else np.zeros(0),
+        burn_in=burn_in(med, tol),
+        converged=float((s[-1] < tol).mean()) if steps else 0.0,
+        periods=cycle_periods(tail, tol, k_max)
+        if tail is not None and len(tail) > 1
+        else np.zeros(len(final), np.int64),
+        memo=memorization(final, train_t, copy_tol),
+        final=final,
+    )
     if classifier is not None and spec.D == 784:
         from .classifier import to_unit
 

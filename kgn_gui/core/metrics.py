@@ -9,6 +9,7 @@ they read the same for 1-D points and for 784-pixel images:
 
 Curves show, for every step, the mean over chains and the 10–90 % band.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,8 +31,9 @@ def rms_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def nearest_training(x: torch.Tensor, train: torch.Tensor, chunk: int = 8192,
-                     train_sq: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def nearest_training(
+    x: torch.Tensor, train: torch.Tensor, chunk: int = 8192, train_sq: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """For each row of x (N×D), the index of the nearest row of ``train`` (M×D) and its ‖·‖/√D distance.
 
     Uses ‖x − X‖² = ‖x‖² − 2x·X + ‖X‖² in chunks of ``chunk`` training rows (memory N×chunk);
@@ -45,8 +47,8 @@ def nearest_training(x: torch.Tensor, train: torch.Tensor, chunk: int = 8192,
     best_d = torch.full((x.shape[0],), float("inf"), device=x.device)
     best_i = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
     for s in range(0, train.shape[0], chunk):
-        t = train[s:s + chunk]
-        d2 = torch.addmm(xx + train_sq[None, s:s + chunk], x, t.T, alpha=-2).clamp_min_(0)
+        t = train[s : s + chunk]
+        d2 = torch.addmm(xx + train_sq[None, s : s + chunk], x, t.T, alpha=-2).clamp_min_(0)
         m, i = d2.min(dim=1)
         better = m < best_d
         best_d = torch.where(better, m, best_d)
@@ -189,9 +191,13 @@ class ChainCurves:
 
 
 @torch.no_grad()
-def measure_step(x_t: torch.Tensor, fx_t: torch.Tensor, x_next: torch.Tensor,
-                 reference: torch.Tensor | NearestIndex | None, reference_sq: torch.Tensor | None = None
-                 ) -> StepMetrics:
+def measure_step(
+    x_t: torch.Tensor,
+    fx_t: torch.Tensor,
+    x_next: torch.Tensor,
+    reference: torch.Tensor | NearestIndex | None,
+    reference_sq: torch.Tensor | None = None,
+) -> StepMetrics:
     """The three measures for the move x_t → x_{t+1}, with f(x_t) already computed. ``reference``: the
     training rows (exact search) or a :class:`NearestIndex` over them."""
     s = rms_distance(x_next, x_t)

@@ -25,6 +25,7 @@ code or settings; these are ours, each with the same bounded output and a depth 
 Every model takes and returns flat (…, D) tensors, so chains, training and measures treat all
 architectures alike; the image models reshape to (C, H, W) inside.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,14 +43,30 @@ IMAGE_ARCHITECTURES = ("cnn", "unet", "transformer")
 # output −1) and does not leave it; the MLP's is the paper's.
 ARCH_DEFAULTS = {
     "mlp": {"L": 10, "H": 500, "lr": 1e-4, "label": "MLP", "L_means": "hidden ReLU layers", "H_means": "hidden width"},
-    "cnn": {"L": 3, "H": 32, "lr": 1e-3, "label": "CNN autoencoder",
-            "L_means": "conv layers in the encoder (the decoder mirrors them)",
-            "H_means": "channels of the first conv layer (doubling per layer, up to 8×)"},
-    "unet": {"L": 3, "H": 16, "lr": 3e-4, "label": "U-Net",
-             "L_means": "levels below the top one (each halves the image and doubles the channels)",
-             "H_means": "channels at the top level (up to 8× below)"},
-    "transformer": {"L": 4, "H": 64, "lr": 1e-3, "label": "Transformer", "L_means": "encoder blocks",
-                    "H_means": "embedding width (tokens are image patches)"},
+    "cnn": {
+        "L": 3,
+        "H": 32,
+        "lr": 1e-3,
+        "label": "CNN autoencoder",
+        "L_means": "conv layers in the encoder (the decoder mirrors them)",
+        "H_means": "channels of the first conv layer (doubling per layer, up to 8×)",
+    },
+    "unet": {
+        "L": 3,
+        "H": 16,
+        "lr": 3e-4,
+        "label": "U-Net",
+        "L_means": "levels below the top one (each halves the image and doubles the channels)",
+        "H_means": "channels at the top level (up to 8× below)",
+    },
+    "transformer": {
+        "L": 4,
+        "H": 64,
+        "lr": 1e-3,
+        "label": "Transformer",
+        "L_means": "encoder blocks",
+        "H_means": "embedding width (tokens are image patches)",
+    },
 }
 MAX_HALVINGS = 4
 
@@ -93,8 +110,14 @@ class ModelSpec:
             raise SpecError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
         if self.bound not in BOUNDS:
             raise SpecError(f"unknown bound {self.bound!r}; choose sigmoid or tanh")
-        for name, lo, hi in (("D", 1, 1 << 22), ("L", 1, 256), ("H", 1, 1 << 16), ("bottleneck", 0, 1 << 16),
-                             ("patch", 0, 1024), ("heads", 0, 1024)):
+        for name, lo, hi in (
+            ("D", 1, 1 << 22),
+            ("L", 1, 256),
+            ("H", 1, 1 << 16),
+            ("bottleneck", 0, 1 << 16),
+            ("patch", 0, 1024),
+            ("heads", 0, 1024),
+        ):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise SpecError(f"{name} must be an integer in [{lo}, {hi}], got {v!r}")
@@ -106,8 +129,10 @@ class ModelSpec:
         if prod != self.D:
             raise SpecError(f"shape {self.shape} has {prod} values but D = {self.D}")
         if self.arch in IMAGE_ARCHITECTURES and len(self.shape) != 3:
-            raise SpecError(f"the {ARCH_DEFAULTS[self.arch]['label']} needs images (C×H×W data); "
-                            f"this data has shape {self.shape}: use the MLP")
+            raise SpecError(
+                f"the {ARCH_DEFAULTS[self.arch]['label']} needs images (C×H×W data); "
+                f"this data has shape {self.shape}: use the MLP"
+            )
         if self.bottleneck and self.arch != "cnn":
             raise SpecError("a bottleneck width applies to the CNN autoencoder only")
         if (self.patch or self.heads) and self.arch != "transformer":
@@ -166,9 +191,17 @@ class ModelSpec:
         if extra:
             raise SpecError(f"model spec has unknown fields: {', '.join(sorted(extra))}")
         try:
-            return cls(D=d["D"], L=d.get("L", 10), H=d.get("H", 500), bound=d.get("bound", "tanh"),
-                       arch=d.get("arch", "mlp"), shape=tuple(d.get("shape") or ()),
-                       bottleneck=d.get("bottleneck", 0), patch=d.get("patch", 0), heads=d.get("heads", 0))
+            return cls(
+                D=d["D"],
+                L=d.get("L", 10),
+                H=d.get("H", 500),
+                bound=d.get("bound", "tanh"),
+                arch=d.get("arch", "mlp"),
+                shape=tuple(d.get("shape") or ()),
+                bottleneck=d.get("bottleneck", 0),
+                patch=d.get("patch", 0),
+                heads=d.get("heads", 0),
+            )
         except KeyError as e:
             raise SpecError(f"model spec lacks field {e}") from None
         except (TypeError, ValueError) as e:
@@ -277,9 +310,14 @@ class ConvAutoencoder(_FlatImageModel):
         oh, ow = plan[-1][2]
         if spec.bottleneck:
             n = chans[-1] * oh * ow
-            self.bottleneck = nn.Sequential(nn.Flatten(), nn.Linear(n, spec.bottleneck), nn.ReLU(inplace=True),
-                                            nn.Linear(spec.bottleneck, n), nn.ReLU(inplace=True),
-                                            nn.Unflatten(1, (chans[-1], oh, ow)))
+            self.bottleneck = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(n, spec.bottleneck),
+                nn.ReLU(inplace=True),
+                nn.Linear(spec.bottleneck, n),
+                nn.ReLU(inplace=True),
+                nn.Unflatten(1, (chans[-1], oh, ow)),
+            )
         else:
             self.bottleneck = nn.Identity()
         dec: list[nn.Module] = []
@@ -294,8 +332,9 @@ class ConvAutoencoder(_FlatImageModel):
 
 
 def _double_conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.ReLU(inplace=True),
-                         nn.Conv2d(cout, cout, 3, 1, 1), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, stride, 1), nn.ReLU(inplace=True), nn.Conv2d(cout, cout, 3, 1, 1), nn.ReLU(inplace=True)
+    )
 
 
 class UNet(_FlatImageModel):

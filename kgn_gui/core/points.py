@@ -5,6 +5,7 @@ many-to-one regions around the training points — over-generalization) and the 
 (f(x) − x)²; for points in the plane, the vector field f(x) − x, the loss landscape ‖f(x) − x‖²
 and the *basin map*: which training point the noise-free chain from each grid point reaches.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,14 @@ def loss_landscape(model: nn.Module, value_range: tuple[float, float], n: int = 
     return ((_f(model, P) - P) ** 2).sum(axis=1).reshape(n, n)
 
 
-def basin_map(model: nn.Module, points: np.ndarray, value_range: tuple[float, float], n: int = 101,
-              steps: int = 50, tol: float = 0.02) -> np.ndarray:
+def basin_map(
+    model: nn.Module,
+    points: np.ndarray,
+    value_range: tuple[float, float],
+    n: int = 101,
+    steps: int = 50,
+    tol: float = 0.02,
+) -> np.ndarray:
     """2-D (or 1-D) model: for every grid point, the index of the training point its noise-free chain
     is within ``tol`` (Euclidean) of after ``steps`` steps, or −1 when it reaches none.
 
@@ -85,8 +92,9 @@ def basin_occupancy(basins: np.ndarray, n_points: int) -> np.ndarray:
     return counts / max(len(b), 1)
 
 
-def cobweb(model: nn.Module, x0: float, steps: int, value_range: tuple[float, float],
-           noise: np.ndarray | None = None) -> np.ndarray:
+def cobweb(
+    model: nn.Module, x0: float, steps: int, value_range: tuple[float, float], noise: np.ndarray | None = None
+) -> np.ndarray:
     """1-D model: the cobweb path of a chain from x0: (x0, x0) → (x0, f(x0)) → (x1, x1) → (x1, f(x1)) → …
 
     ``noise`` (length ≥ steps, already scaled by ε) is added after each f, as in the chain.

@@ -9,6 +9,7 @@ deletes the file; a file whose app is no longer running is therefore work that w
 The folder is ``$KGN_RECOVERY_DIR`` when set, else ``$XDG_STATE_HOME/kgn-gui/recovery`` (by default
 ``~/.local/state/kgn-gui/recovery``).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -61,16 +62,40 @@ def recovery_name() -> str:
     return f"training-{os.getpid()}-{time.time_ns()}.safetensors"
 
 
-def save_recovery(folder: Path, model, spec, dataset, recipe: dict, *, step: int, steps: int, source: str | None,
-                  app_pid: int, name: str | None = None) -> Path:
+def save_recovery(
+    folder: Path,
+    model,
+    spec,
+    dataset,
+    recipe: dict,
+    *,
+    step: int,
+    steps: int,
+    source: str | None,
+    app_pid: int,
+    name: str | None = None,
+) -> Path:
     """Write (replace) the run's recovery file ``name`` (default: a fresh :func:`recovery_name`)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (name or recovery_name())
-    info = {"step": int(step), "steps": int(steps), "source": source, "app_pid": int(app_pid),
-            "app_start": process_start(app_pid),
-            "saved": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")}
-    save_checkpoint(path, model, spec, dataset=dataset.name, data_shape=dataset.shape, recipe=recipe,
-                    name=f"recovered-{spec.arch}-L{spec.L}-H{spec.H}", extra={"recovery": info})
+    info = {
+        "step": int(step),
+        "steps": int(steps),
+        "source": source,
+        "app_pid": int(app_pid),
+        "app_start": process_start(app_pid),
+        "saved": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    save_checkpoint(
+        path,
+        model,
+        spec,
+        dataset=dataset.name,
+        data_shape=dataset.shape,
+        recipe=recipe,
+        name=f"recovered-{spec.arch}-L{spec.L}-H{spec.H}",
+        extra={"recovery": info},
+    )
     return path
 
 
@@ -93,11 +118,14 @@ class Recovery:
             model = ModelSpec.from_dict(self.meta.get("spec")).describe()
         except (ValueError, TypeError):
             model = "a model"
+
         def n(v):
             return f"{v:,}" if isinstance(v, int) else "?"
 
-        return (f"{model} on {self.meta.get('dataset') or 'unknown data'}: step {n(i.get('step'))} of "
-                f"{n(i.get('steps'))}, saved {str(i.get('saved', '?')).replace('T', ' ')[:19]} UTC")
+        return (
+            f"{model} on {self.meta.get('dataset') or 'unknown data'}: step {n(i.get('step'))} of "
+            f"{n(i.get('steps'))}, saved {str(i.get('saved', '?')).replace('T', ' ')[:19]} UTC"
+        )
 
     def discard(self) -> None:
         try:
@@ -113,7 +141,7 @@ def pending_recoveries(folder: Path | None = None) -> list[Recovery]:
     if not folder.is_dir():
         return []
     for part in folder.glob(".training-*.part"):  # a write cut short by a kill: its writer's pid is in the name
-        pid = part.name[len(".training-"):].split(".", 1)[0].split("-", 1)[0]
+        pid = part.name[len(".training-") :].split(".", 1)[0].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             part.unlink(missing_ok=True)
     found = []

@@ -1,4 +1,5 @@
 """Turn chain states into pictures (numpy + Pillow; no Qt)."""
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,9 @@ def zoom(a: np.ndarray, s: int, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def states_to_grid(x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float],
-                   cols: int | None = None, pad: int = 1) -> np.ndarray:
+def states_to_grid(
+    x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float], cols: int | None = None, pad: int = 1
+) -> np.ndarray:
     """N×D image states → one H×W (grey) or H×W×3 (colour) uint8 mosaic, ``cols`` tiles a row
     (default: as square as possible), ``pad`` pixels of black between tiles."""
     C, H, W = shape
@@ -45,7 +47,7 @@ def states_to_grid(x: np.ndarray, shape: tuple[int, ...], value_range: tuple[flo
     for i in range(n):
         r, c = divmod(i, cols)
         y0, x0 = pad + r * (H + pad), pad + c * (W + pad)
-        out[y0:y0 + H, x0:x0 + W] = imgs[i].transpose(1, 2, 0)
+        out[y0 : y0 + H, x0 : x0 + W] = imgs[i].transpose(1, 2, 0)
     return out[..., 0] if C == 1 else out
 
 

@@ -6,6 +6,7 @@ This is what the window's transport bar and the CLI drive. It bundles a :class:`
 All public methods take a lock, so a worker thread may ``advance`` while the GUI thread
 reads ``state(t)`` for scrubbing.
 """
+
 from __future__ import annotations
 
 import threading
@@ -25,9 +26,19 @@ REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (th
 class ChainSession:
     """N chains of ``model`` from ``config``; ``advance`` computes, ``state`` looks back."""
 
-    def __init__(self, model: nn.Module, shape: tuple[int, ...], value_range: tuple[float, float],
-                 config: ChainConfig, *, start_array: np.ndarray | None = None, train: Dataset | None = None,
-                 keyframe_every: int = 10, budget_bytes: int = DEFAULT_BUDGET_BYTES, track: int = 256):
+    def __init__(
+        self,
+        model: nn.Module,
+        shape: tuple[int, ...],
+        value_range: tuple[float, float],
+        config: ChainConfig,
+        *,
+        start_array: np.ndarray | None = None,
+        train: Dataset | None = None,
+        keyframe_every: int = 10,
+        budget_bytes: int = DEFAULT_BUDGET_BYTES,
+        track: int = 256,
+    ):
         config.validate()
         self.model = model.eval()
         self.shape = tuple(shape)
@@ -45,8 +56,9 @@ class ChainSession:
             ref = train.subset(REFERENCE_SIZE, seed=0)
             self._reference = NearestIndex(torch.from_numpy(ref.x).to(self.device))
         check_chain_memory(config.n, self.D, budget_bytes)  # before the start states are allocated
-        x0 = start_states(config, self.D, self.value_range, shape=self.shape, start_array=start_array,
-                          device=self.device)
+        x0 = start_states(
+            config, self.D, self.value_range, shape=self.shape, start_array=start_array, device=self.device
+        )
         chain = Chain(model, self.value_range, config.noise, config.eps, config.seed, self.device)
         self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes)
         self.curves = ChainCurves(track=track)
@@ -112,7 +124,7 @@ class ChainSession:
         """Chain i's nearest training example at step t over the whole training set: (index, ‖·‖/√D)."""
         if self.train is None:
             raise ChainError("no training data is attached to this session")
-        x = torch.from_numpy(self.state(t)[i:i + 1].copy())
+        x = torch.from_numpy(self.state(t)[i : i + 1].copy())
         train = self.train_tensor()
         j = int(nearest_training(x, train)[0][0])
         return j, float((x[0] - train[j]).pow(2).mean().sqrt())  # exact, not the expanded form

@@ -5,6 +5,7 @@ Output folder: ``depth_L.safetensors`` for each depth, ``sweep.csv`` (one row pe
 measure of :class:`~kgn_gui.core.measures.Analysis` plus training loss, attractor fraction and
 recovery rates) and ``sweep.png`` (each measure against depth).
 """
+
 from __future__ import annotations
 
 import csv
@@ -68,8 +69,17 @@ class SweepConfig:
         """The model spec of depth ``L`` for data set ``ds``."""
         from .models import ModelSpec
 
-        return ModelSpec(D=ds.D, L=L, H=self.H, bound=self.bound, arch=self.arch, shape=ds.shape,
-                         bottleneck=self.bottleneck, patch=self.patch, heads=self.heads)
+        return ModelSpec(
+            D=ds.D,
+            L=L,
+            H=self.H,
+            bound=self.bound,
+            arch=self.arch,
+            shape=ds.shape,
+            bottleneck=self.bottleneck,
+            patch=self.patch,
+            heads=self.heads,
+        )
 
     def validate(self) -> None:
         if not self.depths or any(d < 1 or d > 64 for d in self.depths):
@@ -79,9 +89,16 @@ class SweepConfig:
                 raise ValueError(f"{name} must be ≥ 1")
 
 
-def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, test_features=None,
-              log: Callable[[str], None] | None = None, progress: Callable[[float], None] | None = None,
-              cancelled: Callable[[], bool] | None = None) -> list[dict]:
+def run_sweep(
+    cfg: SweepConfig,
+    out_dir: str | os.PathLike,
+    *,
+    classifier=None,
+    test_features=None,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> list[dict]:
     """Train, sample and measure every depth; write the models, CSV and PNG into ``out_dir``.
     progress(fraction done); cancelled() is polled between training steps and chain steps."""
     from .checkpoint import save_checkpoint
@@ -101,8 +118,9 @@ def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, 
     rows = []
     n = len(cfg.depths)
     for k, (L, spec) in enumerate(zip(cfg.depths, specs)):
-        tc = TrainConfig(lr=cfg.lr, batch=cfg.batch, steps=cfg.steps,
-                         seed=cfg.seed, device=cfg.device, eval_size=min(1000, ds.M))
+        tc = TrainConfig(
+            lr=cfg.lr, batch=cfg.batch, steps=cfg.steps, seed=cfg.seed, device=cfg.device, eval_size=min(1000, ds.M)
+        )
         tr = Trainer(spec, ds, tc)
         say(f"depth {L}: training {spec_parameter_count(spec):,} parameters for {cfg.steps} steps")
         t0 = time.time()
@@ -115,27 +133,52 @@ def run_sweep(cfg: SweepConfig, out_dir: str | os.PathLike, *, classifier=None, 
             raise Cancelled("sweep cancelled")
         train_s = time.time() - t0
         model = tr.model.eval().cpu()
-        save_checkpoint(out / f"depth_{L}.safetensors", model, spec, dataset=ds.name, data_shape=ds.shape,
-                        recipe=tr.recipe(), name=f"sweep depth {L}")
+        save_checkpoint(
+            out / f"depth_{L}.safetensors",
+            model,
+            spec,
+            dataset=ds.name,
+            data_shape=ds.shape,
+            recipe=tr.recipe(),
+            name=f"sweep depth {L}",
+        )
         chain = ChainConfig(n=cfg.chains, noise=cfg.noise, eps=cfg.eps, seed=cfg.seed)
-        a = analyze_chain(model, spec, chain, cfg.sample_steps, ds.x, classifier=classifier,
-                          test_features=test_features, cancelled=cancelled,
-                          progress=None if progress is None else (lambda d, m, k=k: progress((k + 0.7 + 0.2 * d / m) / n)))
+        a = analyze_chain(
+            model,
+            spec,
+            chain,
+            cfg.sample_steps,
+            ds.x,
+            classifier=classifier,
+            test_features=test_features,
+            cancelled=cancelled,
+            progress=None if progress is None else (lambda d, m, k=k: progress((k + 0.7 + 0.2 * d / m) / n)),
+        )
         audit = attractor_audit(model, vr, ds.x, n=cfg.audit, seed=cfg.seed, cancelled=cancelled)
-        rec = basin_recovery(model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=cfg.seed,
-                             cancelled=cancelled)
-        row = {"depth": L, "parameters": spec_parameter_count(spec), "train_loss": tr.best_loss,
-               "train_seconds": round(train_s, 1), **a.summary(),
-               "attractor_fraction": audit.attractor_fraction, "rho_median": float(np.median(audit.rho)),
-               **{f"recovery_{s:g}": float(r) for s, r in zip(cfg.sigmas, rec)}}
+        rec = basin_recovery(
+            model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=cfg.seed, cancelled=cancelled
+        )
+        row = {
+            "depth": L,
+            "parameters": spec_parameter_count(spec),
+            "train_loss": tr.best_loss,
+            "train_seconds": round(train_s, 1),
+            **a.summary(),
+            "attractor_fraction": audit.attractor_fraction,
+            "rho_median": float(np.median(audit.rho)),
+            **{f"recovery_{s:g}": float(r) for s, r in zip(cfg.sigmas, rec)},
+        }
         rows.append(row)
-        say("depth {depth}: loss {train_loss:.3g}, copies {copy_fraction:.2f}, distinct {distinct}, "
-            "attractors {attractor_fraction:.2f}".format(**row))
+        say(
+            "depth {depth}: loss {train_loss:.3g}, copies {copy_fraction:.2f}, distinct {distinct}, "
+            "attractors {attractor_fraction:.2f}".format(**row)
+        )
         if progress is not None:
             progress((k + 1) / n)
         write_csv(rows, out / "sweep.csv", cfg)
-    plot_rows(rows, "depth", out / "sweep.png",
-              title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {cfg.steps} steps)")
+    plot_rows(
+        rows, "depth", out / "sweep.png", title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {cfg.steps} steps)"
+    )
     return rows
 
 
@@ -151,8 +194,20 @@ def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None) -> N
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
-PLOTTED = ("train_loss", "converged", "copy_fraction", "distinct", "nearest_mean", "top_basin_share",
-           "class_entropy", "confidence", "frechet", "attractor_fraction", "rho_median", "saturated")
+PLOTTED = (
+    "train_loss",
+    "converged",
+    "copy_fraction",
+    "distinct",
+    "nearest_mean",
+    "top_basin_share",
+    "class_entropy",
+    "confidence",
+    "frechet",
+    "attractor_fraction",
+    "rho_median",
+    "saturated",
+)
 
 
 def plot_rows(rows: list[dict], x_key: str, path: Path, title: str = "", keys: tuple[str, ...] = PLOTTED) -> Path:

@@ -13,6 +13,7 @@ The head (x at the furthest step reached) is always kept. With N chains of D val
 takes 4·N·D bytes: for 256 MNIST chains that is 0.8 MB, so the default 256 MB budget keeps
 ~160 keyframes and ~160 cached states.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -50,7 +51,8 @@ class Timeline:
         if 3 * self.state_bytes > budget_bytes:
             raise TimelineError(
                 f"one state of {x0.shape[0]} chains takes {self.state_bytes / 2**20:.1f} MB; a history budget of "
-                f"{budget_bytes / 2**20:.0f} MB fits at most {budget_bytes // (3 * x0.shape[1] * 4)} chains")
+                f"{budget_bytes / 2**20:.0f} MB fits at most {budget_bytes // (3 * x0.shape[1] * 4)} chains"
+            )
         self.budget_bytes = int(budget_bytes)
         self.K = int(keyframe_every)
         self.keyframes: dict[int, np.ndarray] = {0: x0.cpu().numpy().copy()}

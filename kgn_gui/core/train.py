@@ -24,6 +24,7 @@ trains on its own 1/world share of them inside DistributedDataParallel, which av
 gradients: each step is the single-process step on the whole batch (up to the order of float sums),
 so the recipe, the seed and the checkpoint mean the same with one process or many.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -144,7 +145,7 @@ def format_duration(seconds: float) -> str:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" picks CUDA, then MPS, then the CPU."""
+    """ "auto" picks CUDA, then MPS, then the CPU."""
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -184,8 +185,9 @@ def _make_adam(params, lr, betas, device, capturable: bool = False):
     (CUDA graphs): the step count and the learning rate live on the device, so a captured update
     reads them there (the schedule writes the rate with ``fill_``)."""
     if capturable:
-        return torch.optim.Adam(params, lr=torch.tensor(float(lr), device=device), betas=betas, fused=True,
-                                capturable=True)
+        return torch.optim.Adam(
+            params, lr=torch.tensor(float(lr), device=device), betas=betas, fused=True, capturable=True
+        )
     try:
         return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError, ValueError):
@@ -258,7 +260,7 @@ class _GraphStep:
             self.loss = self._body()
 
     def _body(self) -> torch.Tensor:
-        xb = self.X if self.full_batch else self.X.index_select(0, self.perm[:self.B])
+        xb = self.X if self.full_batch else self.X.index_select(0, self.perm[: self.B])
         with _autocast(self.X.device, self.precision):
             loss = manifold_loss(self.model, xb)
         loss.backward()
@@ -281,8 +283,9 @@ class Trainer:
     best weights found (by the evaluation-subset loss) and ``losses`` the loss of every step.
     """
 
-    def __init__(self, spec: ModelSpec, dataset: Dataset, config: TrainConfig | None = None,
-                 model: nn.Module | None = None):
+    def __init__(
+        self, spec: ModelSpec, dataset: Dataset, config: TrainConfig | None = None, model: nn.Module | None = None
+    ):
         self.spec, self.dataset, self.config = spec, dataset, config or TrainConfig()
         self.config.validate()
         if dataset.D != spec.D:
@@ -294,8 +297,10 @@ class Trainer:
         self.model = (model if model is not None else build_model(spec, seed=self.config.seed)).to(self.device)
         self.rank, self.world = _process_group()
         if self.world > 1 and min(self.config.batch, dataset.M) % self.world:
-            raise TrainError(f"the batch ({min(self.config.batch, dataset.M)}) must be a multiple of the number of "
-                             f"processes ({self.world}) so that each takes an equal share")
+            raise TrainError(
+                f"the batch ({min(self.config.batch, dataset.M)}) must be a multiple of the number of "
+                f"processes ({self.world}) so that each takes an equal share"
+            )
         self.losses = np.full(self.config.steps, np.nan, dtype=np.float32)
         self.step = 0
         self.best_loss = math.inf
@@ -458,15 +463,18 @@ class Trainer:
                     dist.all_reduce(vals)
                     vals /= self.world
                 vals = vals.cpu().numpy()
-                self.losses[self.step - len(pending):self.step] = vals
+                self.losses[self.step - len(pending) : self.step] = vals
                 pending.clear()
                 self.last_loss = float(vals[-1])
                 if not np.isfinite(vals).all():
                     bad = self.step - len(vals) + int(np.argmin(np.isfinite(vals)))
                     self.restore_best()
                     self.elapsed_s = time.perf_counter() - t0
-                    yield event("diverged", f"the loss became NaN or infinite at step {bad + 1}; "
-                                            f"kept the last good weights (step {self.best_step})")
+                    yield event(
+                        "diverged",
+                        f"the loss became NaN or infinite at step {bad + 1}; "
+                        f"kept the last good weights (step {self.best_step})",
+                    )
                     return
             if self.step % cfg.eval_every == 0 or last:
                 self._keep_if_best(self._evaluate(xe), self.step)
@@ -480,16 +488,26 @@ class Trainer:
         self.restore_best()
         self.elapsed_s = time.perf_counter() - t0
         note = f" ({self.graph_note})" if self.graph_note else ""
-        yield event("done", f"trained {self.step} steps; best evaluation loss {self.best_loss:.3e} at step "
-                            f"{self.best_step}{note}")
+        yield event(
+            "done",
+            f"trained {self.step} steps; best evaluation loss {self.best_loss:.3e} at step {self.best_step}{note}",
+        )
 
     def recipe(self) -> dict:
         """What the checkpoint records about how the weights were made."""
-        return {"config": self.config.to_dict(), "dataset": self.dataset.name, "M": self.dataset.M,
-                "steps_done": self.step, "best_step": self.best_step, "best_eval_loss": self.best_loss,
-                "final_batch_loss": self.last_loss, "device": str(self.device), "processes": self.world,
-                "cuda_graph": self.graph_used,
-                "elapsed_s": round(self.elapsed_s, 2)}
+        return {
+            "config": self.config.to_dict(),
+            "dataset": self.dataset.name,
+            "M": self.dataset.M,
+            "steps_done": self.step,
+            "best_step": self.best_step,
+            "best_eval_loss": self.best_loss,
+            "final_batch_loss": self.last_loss,
+            "device": str(self.device),
+            "processes": self.world,
+            "cuda_graph": self.graph_used,
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
 
 
 def train(spec: ModelSpec, dataset: Dataset, config: TrainConfig | None = None) -> tuple[nn.Module, Trainer]:

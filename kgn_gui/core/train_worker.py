@@ -18,6 +18,7 @@ child answers on a queue with tuples:
   the weights survive it; the app deletes the file once it has the result;
 * ("error", message): training could not start or failed; nothing more follows.
 """
+
 from __future__ import annotations
 
 import copy
@@ -89,8 +90,18 @@ def train_worker(job: dict, out_q, ctrl) -> None:
 
     def save_recovery() -> None:
         try:
-            p = write_recovery(Path(rec["folder"]), tr.model, spec, ds, tr.recipe(), step=tr.step, steps=cfg.steps,
-                               source=rec.get("source"), app_pid=rec["app_pid"], name=rec_name)
+            p = write_recovery(
+                Path(rec["folder"]),
+                tr.model,
+                spec,
+                ds,
+                tr.recipe(),
+                step=tr.step,
+                steps=cfg.steps,
+                source=rec.get("source"),
+                app_pid=rec["app_pid"],
+                name=rec_name,
+            )
             out_q.put(("recovery", str(p)))
         except Exception as e:  # a full disk must not stop training: say so, try again next time
             out_q.put(("warning", f"could not write the recovery checkpoint: {e}"))

@@ -1,4 +1,5 @@
 """The Qt face of Kaleidoscope Studio. Everything under ``kgn_gui.ui`` may import Qt; ``core`` never does."""
+
 import os
 
 # pyqtgraph and qasync pick a Qt binding at import; make it PySide6 before either is imported.

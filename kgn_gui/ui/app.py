@@ -1,4 +1,5 @@
 """QApplication + qasync event loop; ``main()`` is the ``kgn-gui`` entry point."""
+
 from __future__ import annotations
 
 import time
@@ -47,11 +48,18 @@ def build_app(argv: list[str] | None = None):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="kgn-gui", description="Kaleidoscope Studio: Generative Kaleidoscopic Networks")
-    ap.add_argument("model", nargs="?", help="a .safetensors model (default: the last one used, else the bundled MNIST model)")
+    ap.add_argument(
+        "model", nargs="?", help="a .safetensors model (default: the last one used, else the bundled MNIST model)"
+    )
     ap.add_argument("-n", "--chains", type=int, default=None, help="number of chains (1–1024)")
     ap.add_argument("--play", action="store_true", help="start playing at once")
-    ap.add_argument("--quit-after", type=float, default=None, metavar="S",
-                    help="close after S seconds (smoke tests); prints the time to the first drawn frame")
+    ap.add_argument(
+        "--quit-after",
+        type=float,
+        default=None,
+        metavar="S",
+        help="close after S seconds (smoke tests); prints the time to the first drawn frame",
+    )
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     if args.chains is not None and not 1 <= args.chains <= 1024:
         ap.error("--chains must be in [1, 1024]")

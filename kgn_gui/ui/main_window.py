@@ -1,6 +1,7 @@
 """The Kaleidoscope Studio main window: chain grid and transport in the centre; training, start
 input, plots and inspector in docks. Every view shows the one current step of the chain
 controller."""
+
 from __future__ import annotations
 
 import time
@@ -42,8 +43,9 @@ class MainWindow(QtWidgets.QMainWindow):
 
     modelChanged = QtCore.Signal()
 
-    def __init__(self, model_path: str | Path | None = None, n_chains: int | None = None,
-                 restore_settings: bool = True):
+    def __init__(
+        self, model_path: str | Path | None = None, n_chains: int | None = None, restore_settings: bool = True
+    ):
         super().__init__()
         self.setWindowTitle("Kaleidoscope Studio")
         self.setAcceptDrops(True)
@@ -134,8 +136,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.analysis_dock = self._dock("Analysis", self.analysis, A.RightDockWidgetArea, "analysis")
         self.resize(1400, 900)
         self.resizeDocks([self.plots_dock], [300], QtCore.Qt.Orientation.Vertical)
-        self.resizeDocks([self.training_dock, self.inspector_dock, self.analysis_dock], [330, 380, 330],
-                         QtCore.Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.training_dock, self.inspector_dock, self.analysis_dock],
+            [330, 380, 330],
+            QtCore.Qt.Orientation.Horizontal,
+        )
         self._default_state = self.saveState()
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QtGui.QAction:
@@ -157,18 +162,36 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu = m.addMenu("Open &recent")
         self._action(m, "&Save model as…", self.save_model_dialog, SK.Save, "Save the current model (Ctrl+S)")
         m.addSeparator()
-        self._action(m, "Import &data file…", lambda: self.import_data_dialog(folder=False),
-                     tip="IDX (raw or .gz), .npz or .npy")
-        self._action(m, "Import data &folder…", lambda: self.import_data_dialog(folder=True),
-                     tip="A folder of IDX files (e.g. MNIST/raw) or of PNG/JPEG/BMP images, sub-folders as labels")
+        self._action(
+            m, "Import &data file…", lambda: self.import_data_dialog(folder=False), tip="IDX (raw or .gz), .npz or .npy"
+        )
+        self._action(
+            m,
+            "Import data &folder…",
+            lambda: self.import_data_dialog(folder=True),
+            tip="A folder of IDX files (e.g. MNIST/raw) or of PNG/JPEG/BMP images, sub-folders as labels",
+        )
         m.addSeparator()
-        self._action(m, "&Export animation…", self.export_dialog, "Ctrl+E",
-                     "GIF, APNG, MP4, WebM or PNG frames of the chain over a range of steps (Ctrl+E)")
-        self._action(m, "Save run &bundle…", self.save_bundle_dialog,
-                     tip="Model, chain settings, metrics.csv and the animation of every step reached, in one "
-                         "folder or .zip: `kgn sample --bundle` reproduces it")
-        self._action(m, "Export &states (.npz)…", self.export_states_dialog,
-                     tip="The chains' states at chosen steps, with their settings, as a NumPy .npz")
+        self._action(
+            m,
+            "&Export animation…",
+            self.export_dialog,
+            "Ctrl+E",
+            "GIF, APNG, MP4, WebM or PNG frames of the chain over a range of steps (Ctrl+E)",
+        )
+        self._action(
+            m,
+            "Save run &bundle…",
+            self.save_bundle_dialog,
+            tip="Model, chain settings, metrics.csv and the animation of every step reached, in one "
+            "folder or .zip: `kgn sample --bundle` reproduces it",
+        )
+        self._action(
+            m,
+            "Export &states (.npz)…",
+            self.export_states_dialog,
+            tip="The chains' states at chosen steps, with their settings, as a NumPy .npz",
+        )
         self._action(m, "Save grid &image…", self.save_grid_dialog, tip="The chain grid at the current step as PNG")
         m.addSeparator()
         self._action(m, "&Quit", self.close, SK.Quit)
@@ -189,8 +212,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action(an, "&Measure the shown step", self.measure_now, "Ctrl+M")
         self._action(an, "&Attractor audit", lambda: self.run_attractor_audit(self.analysis.audit_n.value()))
         self._action(an, "&Basin recovery", self.analysis._recovery_clicked)
-        self._action(an, "&Depth sweep…", self.sweep_dialog,
-                     tip="Train one model per depth on the current training source and measure each (CSV + PNG)")
+        self._action(
+            an,
+            "&Depth sweep…",
+            self.sweep_dialog,
+            tip="Train one model per depth on the current training source and measure each (CSV + PNG)",
+        )
 
         t = self.menuBar().addMenu("&Training")
         self._action(t, "&Train", self.start_training, "Ctrl+T")
@@ -282,7 +309,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return run.dataset  # just trained on it (e.g. the Points tab's hand-placed points)
         try:
             key = source_for_name(name)
-            if key is not None and (key.startswith("mnist") or not any(ds.name == name for ds in self._datasets.values())):
+            if key is not None and (
+                key.startswith("mnist") or not any(ds.name == name for ds in self._datasets.values())
+            ):
                 ds = self.dataset(key, vr)
                 return ds if ds.D == ck.spec.D else None
             for (_, r), ds in self._datasets.items():
@@ -309,7 +338,8 @@ class MainWindow(QtWidgets.QMainWindow):
             path = QtWidgets.QFileDialog.getExistingDirectory(self, "Import data folder", start)
         else:
             path, _ = QtWidgets.QFileDialog.getOpenFileName(
-                self, "Import data file", start, "Data (*.npz *.npy *ubyte *ubyte.gz *.idx *.gz);;All files (*)")
+                self, "Import data file", start, "Data (*.npz *.npy *ubyte *ubyte.gz *.idx *.gz);;All files (*)"
+            )
         if path:
             self.import_data(path)
 
@@ -324,9 +354,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", str(path))
         self.statusBar().showMessage(f"imported {ds.describe()}", 8000)
         if ds.skipped:  # say what was left out and why (an information, not an error: the rest loaded)
-            box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Information, "Import report",
-                                        f"Imported {ds.M:,} samples from {Path(path).name}; "
-                                        f"skipped {len(ds.skipped):,} files.", parent=self)
+            box = QtWidgets.QMessageBox(
+                QtWidgets.QMessageBox.Icon.Information,
+                "Import report",
+                f"Imported {ds.M:,} samples from {Path(path).name}; skipped {len(ds.skipped):,} files.",
+                parent=self,
+            )
             box.setDetailedText(ds.import_report(limit=1000))
             self._reports.append(box.detailedText())
             box.exec()
@@ -374,16 +407,18 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self.views.setCurrentWidget(self.grid)
         params = count_parameters(ck.model)
-        self.model_label.setText(f"{ck.name} · {ck.spec.describe()} · "
-                                 f"{params:,} parameters · {next(ck.model.parameters()).device}")
+        self.model_label.setText(
+            f"{ck.name} · {ck.spec.describe()} · {params:,} parameters · {next(ck.model.parameters()).device}"
+        )
         self.setWindowTitle(f"{ck.name} – Kaleidoscope Studio")
         self.modelChanged.emit()
         return True
 
     def open_model_dialog(self) -> None:
         start = self.settings.value("chain/last_dir", str(DEFAULT_MODEL.parent))
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open model", start,
-                                                        "Kaleidoscope models (*.safetensors);;All files (*)")
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open model", start, "Kaleidoscope models (*.safetensors);;All files (*)"
+        )
         if path:
             self.settings.setValue("chain/last_dir", str(Path(path).parent))
             self.load_model(path)
@@ -392,8 +427,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.checkpoint is None:
             return
         start = self.settings.value("chain/last_dir", str(Path.home()))
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", str(Path(start) / f"{self.checkpoint.name}.safetensors"),
-                                                        "Kaleidoscope models (*.safetensors)")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self,
+            "Save model",
+            str(Path(start) / f"{self.checkpoint.name}.safetensors"),
+            "Kaleidoscope models (*.safetensors)",
+        )
         if path:
             self.save_model(path)
 
@@ -403,9 +442,15 @@ class MainWindow(QtWidgets.QMainWindow):
         if path.suffix != ".safetensors":
             path = path.with_suffix(".safetensors")
         try:
-            save_checkpoint(path, ck.model, ck.spec, dataset=ck.meta.get("dataset", ""),
-                            data_shape=tuple(ck.meta.get("data_shape", ck.spec.shape)),
-                            recipe=ck.meta.get("recipe") or {}, name=path.stem)
+            save_checkpoint(
+                path,
+                ck.model,
+                ck.spec,
+                dataset=ck.meta.get("dataset", ""),
+                data_shape=tuple(ck.meta.get("data_shape", ck.spec.shape)),
+                recipe=ck.meta.get("recipe") or {},
+                name=path.stem,
+            )
         except CheckpointError as e:
             self.show_error("Cannot save model", str(e))
             return False
@@ -454,9 +499,15 @@ class MainWindow(QtWidgets.QMainWindow):
     def _chain_config(self, req: dict | None = None) -> ChainConfig:
         sp, tr = self.start_panel, self.transport
         req = req or dict(start=sp.kind.currentText(), n=sp.n.value(), seed=sp.seed.value(), sigma=0.0, mask=0)
-        return ChainConfig(n=int(req["n"]), start=req["start"], noise=tr.noise.currentText(),
-                           eps=float(tr.eps.value()), seed=int(req["seed"]), sigma=float(req.get("sigma", 0.0)),
-                           mask=int(req.get("mask", 0)))
+        return ChainConfig(
+            n=int(req["n"]),
+            start=req["start"],
+            noise=tr.noise.currentText(),
+            eps=float(tr.eps.value()),
+            seed=int(req["seed"]),
+            sigma=float(req.get("sigma", 0.0)),
+            mask=int(req.get("mask", 0)),
+        )
 
     def start_chains(self, req: dict, show_errors: bool = True) -> bool:
         """Restart the chains from a start request (see StartPanel)."""
@@ -465,8 +516,9 @@ class MainWindow(QtWidgets.QMainWindow):
             return False
         try:
             cfg = self._chain_config(req)
-            session = ChainSession(ck.model, ck.spec.shape, ck.value_range, cfg, start_array=req.get("array"),
-                                   train=self.train_data)
+            session = ChainSession(
+                ck.model, ck.spec.shape, ck.value_range, cfg, start_array=req.get("array"), train=self.train_data
+            )
         except (ChainError, TimelineError) as e:
             if show_errors:
                 self.show_error("Cannot start the chains", str(e))
@@ -474,8 +526,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self._last_start = req
         if self.compare_session is not None:
             try:  # same start, same seed, same noise: only the depth differs
-                self.compare_session = ChainSession(self.compare_session.model, ck.spec.shape, ck.value_range, cfg,
-                                                    start_array=req.get("array"), train=self.train_data)
+                self.compare_session = ChainSession(
+                    self.compare_session.model,
+                    ck.spec.shape,
+                    ck.value_range,
+                    cfg,
+                    start_array=req.get("array"),
+                    train=self.train_data,
+                )
             except (ChainError, TimelineError):
                 self.drop_comparison()
         self.chain.set_session(session)
@@ -484,8 +542,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def reset_chain(self, show_errors: bool = True) -> bool:
         req = self._last_start
-        if req is None or self.checkpoint is None or (req.get("array") is not None
-                                                      and len(req["array"]) != self.checkpoint.spec.D):
+        if (
+            req is None
+            or self.checkpoint is None
+            or (req.get("array") is not None and len(req["array"]) != self.checkpoint.spec.D)
+        ):
             sp = self.start_panel
             req = dict(start=sp.kind.currentText(), n=sp.n.value(), seed=sp.seed.value(), array=None)
         return self.start_chains(req, show_errors)
@@ -539,8 +600,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self._last_curves_draw = now
             self.plots.set_step(t, x)
             self.plots.update_curves(s.curves)
-        if self._inspected is not None and self.inspector_dock.isVisible() and (
-                not self.chain.playing or now - self._last_inspect > 0.25):
+        if (
+            self._inspected is not None
+            and self.inspector_dock.isVisible()
+            and (not self.chain.playing or now - self._last_inspect > 0.25)
+        ):
             self._last_inspect = now
             self._update_inspector(t, x)
 
@@ -573,8 +637,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if s is None:
             self.show_error("Export", "open a model first")
             return
-        d = ExportDialog(self, s.t_max, s.n, self._inspected, self.settings.value("export/last_dir", str(Path.home())),
-                         image_model=len(s.shape) == 3)
+        d = ExportDialog(
+            self,
+            s.t_max,
+            s.n,
+            self._inspected,
+            self.settings.value("export/last_dir", str(Path.home())),
+            image_model=len(s.shape) == 3,
+        )
         if d.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return
         try:
@@ -590,8 +660,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_error("Run bundle", "run bundles are made for image models; open one first")
             return
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Save run bundle", str(Path(self.settings.value("export/last_dir", str(Path.home()))) / "run.zip"),
-            "Zip archive (*.zip);;Folder (*)")
+            self,
+            "Save run bundle",
+            str(Path(self.settings.value("export/last_dir", str(Path.home()))) / "run.zip"),
+            "Zip archive (*.zip);;Folder (*)",
+        )
         if path:
             self.save_bundle(path)
 
@@ -605,14 +678,18 @@ class MainWindow(QtWidgets.QMainWindow):
 
         s, ck = self.session, self.checkpoint
         if len(s.timeline.segments) > 1:
-            self.show_error("Run bundle", "the noise settings changed during this chain; a bundle records one "
-                                          "setting — reset the chain (Ctrl+R) and play it again")
+            self.show_error(
+                "Run bundle",
+                "the noise settings changed during this chain; a bundle records one "
+                "setting — reset the chain (Ctrl+R) and play it again",
+            )
             return None
         start = (self._last_start or {}).get("array")
         steps = list(range(0, max(s.t_max, 1) + 1))
         try:
-            out = write_bundle(path, ck, s.config, steps, ExportOptions(fmt="gif", scale=4), start_array=start,
-                               curves=s.curves)
+            out = write_bundle(
+                path, ck, s.config, steps, ExportOptions(fmt="gif", scale=4), start_array=start, curves=s.curves
+            )
         except ExportError as e:
             self.show_error("Run bundle", str(e))
             return None
@@ -623,13 +700,20 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.session
         if s is None:
             return
-        text, ok = QtWidgets.QInputDialog.getText(self, "Export states", "Steps (FROM:TO:EVERY or a list, "
-                                                  f"reached so far: 0 … {s.t_max}):", text=f"0:{s.t_max}:1")
+        text, ok = QtWidgets.QInputDialog.getText(
+            self,
+            "Export states",
+            f"Steps (FROM:TO:EVERY or a list, reached so far: 0 … {s.t_max}):",
+            text=f"0:{s.t_max}:1",
+        )
         if not ok:
             return
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Export states", str(Path(self.settings.value("export/last_dir", str(Path.home()))) / "states.npz"),
-            "NumPy archive (*.npz)")
+            self,
+            "Export states",
+            str(Path(self.settings.value("export/last_dir", str(Path.home()))) / "states.npz"),
+            "NumPy archive (*.npz)",
+        )
         if path:
             self.export_states(text, path)
 
@@ -642,8 +726,15 @@ class MainWindow(QtWidgets.QMainWindow):
             steps = parse_steps(steps_text)
             if steps[-1] > s.t_max:
                 raise ExportError(f"step {steps[-1]} has not been reached yet (0 … {s.t_max}); play further first")
-            out = export_states(ck.model, ck.spec, s.config, steps, path, states=s.state,
-                                meta={"model_name": ck.name, "model": str(ck.path) if ck.path else None})
+            out = export_states(
+                ck.model,
+                ck.spec,
+                s.config,
+                steps,
+                path,
+                states=s.state,
+                meta={"model_name": ck.name, "model": str(ck.path) if ck.path else None},
+            )
         except ExportError as e:
             self.show_error("Export states", str(e))
             return None
@@ -666,8 +757,12 @@ class MainWindow(QtWidgets.QMainWindow):
         dlg.canceled.connect(job.cancel)
         job.progress.connect(lambda d, n: dlg.setValue(d))
         job.finished.connect(lambda path: (dlg.reset(), self.statusBar().showMessage(f"exported {path}", 10_000)))
-        job.failed.connect(lambda msg: (dlg.reset(), self.show_error("Export", msg)
-                                        if "cancelled" not in msg else self.statusBar().showMessage(msg, 5000)))
+        job.failed.connect(
+            lambda msg: (
+                dlg.reset(),
+                self.show_error("Export", msg) if "cancelled" not in msg else self.statusBar().showMessage(msg, 5000),
+            )
+        )
         self._export_job, self._export_progress = job, dlg  # the dialog lives as long as its job
         job.start()
         return job
@@ -713,8 +808,18 @@ class MainWindow(QtWidgets.QMainWindow):
             feats = mnist_test_features(clf) if clf is not None else None
             if cancelled():
                 raise Cancelled("measuring cancelled")
-            return measure_states(ck.model, ck.spec, final, tail, steps, ds.x, tol=tol, classifier=clf,
-                                  test_features=feats, train_t=s.train_tensor())
+            return measure_states(
+                ck.model,
+                ck.spec,
+                final,
+                tail,
+                steps,
+                ds.x,
+                tol=tol,
+                classifier=clf,
+                test_features=feats,
+                train_t=s.train_tensor(),
+            )
 
         job = Job(work, self)
         job.done.connect(lambda a: self.analysis.show_analysis(t, a))
@@ -742,8 +847,10 @@ class MainWindow(QtWidgets.QMainWindow):
         from ..core.measures import attractor_audit
 
         return self._start_analysis_job(
-            "attractor audit", lambda p, c: attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
-            self.analysis.show_audit)
+            "attractor audit",
+            lambda p, c: attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
+            self.analysis.show_audit,
+        )
 
     def run_basin_recovery(self, sigmas: list[float]) -> Job | None:
         got = self._measure_inputs()
@@ -754,15 +861,21 @@ class MainWindow(QtWidgets.QMainWindow):
 
         return self._start_analysis_job(
             "basin recovery",
-            lambda p, c: basin_recovery(ck.model, ck.value_range, ds.x, sigmas, reference=s.train_tensor(),
-                                        progress=p, cancelled=c),
-            lambda rates: self.analysis.show_recovery(sigmas, rates))
+            lambda p, c: basin_recovery(
+                ck.model, ck.value_range, ds.x, sigmas, reference=s.train_tensor(), progress=p, cancelled=c
+            ),
+            lambda rates: self.analysis.show_recovery(sigmas, rates),
+        )
 
     def sweep_dialog(self) -> None:
         tp = self.training_panel
         depths, ok = QtWidgets.QInputDialog.getText(
-            self, "Depth sweep", f"Depths of the {tp.arch.currentText()} on {tp.source_key()} (width H={tp.H.value()}, "
-                                 f"{tp.steps.value()} steps each, same seed and recipe):", text="1,2,4,6,8,10")
+            self,
+            "Depth sweep",
+            f"Depths of the {tp.arch.currentText()} on {tp.source_key()} (width H={tp.H.value()}, "
+            f"{tp.steps.value()} steps each, same seed and recipe):",
+            text="1,2,4,6,8,10",
+        )
         if not ok:
             return
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "An empty folder for the sweep", str(Path.home()))
@@ -776,9 +889,26 @@ class MainWindow(QtWidgets.QMainWindow):
             self.show_error("Depth sweep", "a sweep is already running")
             return None
         tp = self.training_panel
-        args = ["--data", tp.source_key(), "--depths", depths.replace(" ", ""), "--H", str(tp.H.value()),
-                "--bound", tp.bound.currentText(), "--steps", str(tp.steps.value()), "--lr", str(tp.lr.value()),
-                "--batch", str(tp.batch.value()), "--seed", str(tp.seed.value()), "--arch", tp.arch_key()]
+        args = [
+            "--data",
+            tp.source_key(),
+            "--depths",
+            depths.replace(" ", ""),
+            "--H",
+            str(tp.H.value()),
+            "--bound",
+            tp.bound.currentText(),
+            "--steps",
+            str(tp.steps.value()),
+            "--lr",
+            str(tp.lr.value()),
+            "--batch",
+            str(tp.batch.value()),
+            "--seed",
+            str(tp.seed.value()),
+            "--arch",
+            tp.arch_key(),
+        ]
         for k, v in tp.arch_options().items():
             args += [f"--{k}", str(v)]
         an = self.analysis
@@ -804,8 +934,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._sweep_view = d
 
     def save_grid_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save grid image", str(Path.home() / "grid.png"),
-                                                        "PNG (*.png)")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save grid image", str(Path.home() / "grid.png"), "PNG (*.png)"
+        )
         if path:
             try:
                 with atomic_path(path) as tmp:
@@ -870,10 +1001,14 @@ class MainWindow(QtWidgets.QMainWindow):
         return restored
 
     def _ask_recovery(self, rec) -> str:
-        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, "Restore interrupted training?",
-                                    "A training run did not finish in an earlier session (the app was closed "
-                                    "or ended while it trained).\n\n"
-                                    f"{rec.describe()}.\n\nRestore its weights as the current model?", parent=self)
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question,
+            "Restore interrupted training?",
+            "A training run did not finish in an earlier session (the app was closed "
+            "or ended while it trained).\n\n"
+            f"{rec.describe()}.\n\nRestore its weights as the current model?",
+            parent=self,
+        )
         restore = box.addButton("Restore", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
         discard = box.addButton("Discard", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
         box.addButton("Later", QtWidgets.QMessageBox.ButtonRole.RejectRole)
@@ -912,16 +1047,21 @@ class MainWindow(QtWidgets.QMainWindow):
             self._compare_pending.clear()
 
     # The paper's recipes for its point experiments (PAPER.md): (L, H, bound, lr, steps, seed).
-    POINT_RECIPES = {"1d-sigmoid": (6, 10, "sigmoid", 1e-3, 2000, 0), "1d-tanh": (10, 10, "tanh", 1e-3, 2000, 3),
-                     "2d-corners": (6, 50, "sigmoid", 1e-3, 2000, 0), "2d-center": (2, 50, "sigmoid", 1e-3, 2000, 0)}
+    POINT_RECIPES = {
+        "1d-sigmoid": (6, 10, "sigmoid", 1e-3, 2000, 0),
+        "1d-tanh": (10, 10, "tanh", 1e-3, 2000, 3),
+        "2d-corners": (6, 50, "sigmoid", 1e-3, 2000, 0),
+        "2d-center": (2, 50, "sigmoid", 1e-3, 2000, 0),
+    }
 
     def train_points(self, preset: str, depth: int | None = None) -> None:
         """Train on the Points tab's points with the paper's recipe (or another depth); the chain switches
         to the result."""
         pv, tp = self.points_view, self.training_panel
         L, H, bound, lr, steps, seed = self.POINT_RECIPES.get(
-            preset, (6, 50 if pv.points.shape[1] == 2 else 10, "sigmoid" if pv.value_range[0] >= 0 else "tanh",
-                     1e-3, 2000, 0))
+            preset,
+            (6, 50 if pv.points.shape[1] == 2 else 10, "sigmoid" if pv.value_range[0] >= 0 else "tanh", 1e-3, 2000, 0),
+        )
         tp.add_source("points: workspace (the Points tab)", "points:workspace")
         tp.set_recipe(L=depth or L, H=H, bound=bound, lr=lr, steps=steps, batch=1000, seed=seed, arch="mlp")
         self._auto_use_training = self.start_training()
@@ -942,9 +1082,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if first is None or second is None:
             return
         # The first depth becomes the main chain again; the second runs beside it in lockstep.
-        self.compare_session = ChainSession(second.model, second.spec.shape, second.value_range,
-                                            self._chain_config(self._last_start), start_array=self._last_start.get("array"),
-                                            train=self.train_data)
+        self.compare_session = ChainSession(
+            second.model,
+            second.spec.shape,
+            second.value_range,
+            self._chain_config(self._last_start),
+            start_array=self._last_start.get("array"),
+            train=self.train_data,
+        )
         self.set_model(first, keep_comparison=True)
         pts = self.train_data.x if self.train_data is not None else None
         self.compare_view.set_model(second.model, pts, second.value_range, name=self.points_view.preset)
@@ -992,11 +1137,15 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.start_panel.set_dataset(ds)
                 self.plots.histogram.set_training(ds.x, ds.value_range)
             self.model_dirty = True
-            self.statusBar().showMessage("the chain now uses the trained weights (File → Save model to keep them)", 8000)
+            self.statusBar().showMessage(
+                "the chain now uses the trained weights (File → Save model to keep them)", 8000
+            )
 
     # ------------------------------------------------------------------ status, settings, close
     def _update_rates(self) -> None:
-        self.rate_label.setText(f"chain {self.chain.chain_rate():.0f} steps/s · display {self.chain.frame_rate():.0f} fps")
+        self.rate_label.setText(
+            f"chain {self.chain.chain_rate():.0f} steps/s · display {self.chain.frame_rate():.0f} fps"
+        )
 
     def _restore_settings(self) -> None:
         st = self.settings
@@ -1049,8 +1198,17 @@ class MainWindow(QtWidgets.QMainWindow):
         st.setValue("chain/n", sp.n.value())
         st.setValue("chain/seed", sp.seed.value())
         st.setValue("chain/start", sp.kind.currentText())
-        for key, w in (("L", tp.L), ("H", tp.H), ("lr", tp.lr), ("batch", tp.batch), ("steps", tp.steps),
-                       ("seed", tp.seed), ("bottleneck", tp.bottleneck), ("patch", tp.patch), ("heads", tp.heads)):
+        for key, w in (
+            ("L", tp.L),
+            ("H", tp.H),
+            ("lr", tp.lr),
+            ("batch", tp.batch),
+            ("steps", tp.steps),
+            ("seed", tp.seed),
+            ("bottleneck", tp.bottleneck),
+            ("patch", tp.patch),
+            ("heads", tp.heads),
+        ):
             st.setValue(f"train/{key}", w.value())
         st.setValue("train/arch", tp.arch_key())
         st.setValue("train/bound", tp.bound.currentText())

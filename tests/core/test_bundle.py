@@ -42,8 +42,24 @@ def test_bundles_from_the_cli_and_bad_bundles(tmp_path):
     assert main(["export", str(MODELS / "2d-corners.safetensors"), "--bundle", "--steps", "0:5:1", "-o", str(out)]) == 1
     # (points models cannot be animated: a one-line error, nothing written)
     assert not out.exists()
-    assert main(["export", str(MODELS / "mnist.safetensors"), "--bundle", "--steps", "0:4:1", "-n", "4",
-                 "--format", "apng", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(MODELS / "mnist.safetensors"),
+                "--bundle",
+                "--steps",
+                "0:4:1",
+                "-n",
+                "4",
+                "--format",
+                "apng",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "run.json").read_text())["chain"]["n"] == 4
     assert main(["sample", "--bundle", str(out), "-o", str(tmp_path / "rep")]) == 0
     assert len(read_frames(tmp_path / "rep.png")) == 5

@@ -86,10 +86,17 @@ def test_starts():
     assert torch.equal(a, torch.from_numpy(np.tile(img, (3, 1))))
     per = start_states(ChainConfig(n=2, start="array"), 16, vr, start_array=np.stack([img, 1 - img]))
     assert torch.allclose(per[1], torch.from_numpy(1 - img))
-    d = start_states(ChainConfig(n=4, start="data", sigma=0.0, mask=2, seed=0), 16, vr,
-                     shape=(1, 4, 4), start_array=np.ones(16, np.float32))
+    d = start_states(
+        ChainConfig(n=4, start="data", sigma=0.0, mask=2, seed=0),
+        16,
+        vr,
+        shape=(1, 4, 4),
+        start_array=np.ones(16, np.float32),
+    )
     assert ((d == 0).sum(dim=1) == 4).all()  # exactly one 2×2 square per chain set to lo
-    g = start_states(ChainConfig(n=4, start="data", sigma=0.3, seed=0), 16, vr, start_array=np.full(16, 0.5, np.float32))
+    g = start_states(
+        ChainConfig(n=4, start="data", sigma=0.3, seed=0), 16, vr, start_array=np.full(16, 0.5, np.float32)
+    )
     assert g.std() > 0.1 and g.min() >= 0 and g.max() <= 1
 
 

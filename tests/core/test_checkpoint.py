@@ -13,8 +13,13 @@ from kgn_gui.core.models import ModelSpec, build_model
 def saved(tmp_path):
     spec = ModelSpec(D=6, L=2, H=5, bound="sigmoid", shape=(6,))
     model = build_model(spec, seed=0)
-    path = save_checkpoint(tmp_path / "m.safetensors", model, spec, dataset="toy",
-                           recipe={"config": {"seed": 0, "lr": 1e-3}, "steps_done": 10, "best_eval_loss": 0.5})
+    path = save_checkpoint(
+        tmp_path / "m.safetensors",
+        model,
+        spec,
+        dataset="toy",
+        recipe={"config": {"seed": 0, "lr": 1e-3}, "steps_done": 10, "best_eval_loss": 0.5},
+    )
     return path, model, spec
 
 
@@ -25,8 +30,18 @@ def test_round_trip_keeps_weights_and_metadata(saved):
     for (ka, a), (kb, b) in zip(model.state_dict().items(), ck.model.state_dict().items()):
         assert ka == kb and torch.equal(a, b)
     meta = read_metadata(path)
-    for key in ("spec", "value_range", "data_shape", "dataset", "recipe", "seed", "steps", "final_loss",
-                "version", "date"):
+    for key in (
+        "spec",
+        "value_range",
+        "data_shape",
+        "dataset",
+        "recipe",
+        "seed",
+        "steps",
+        "final_loss",
+        "version",
+        "date",
+    ):
         assert key in meta
     assert meta["dataset"] == "toy" and meta["steps"] == 10 and meta["final_loss"] == 0.5
     assert oct(os.stat(path).st_mode & 0o777) != "0o600"
@@ -67,11 +82,11 @@ def test_pickles_are_refused_without_being_opened(tmp_path):
 def _rewrite_header(path, mutate):
     data = path.read_bytes()
     (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8 : 8 + n])
     mutate(header)
     raw = json.dumps(header).encode()
     raw += b" " * (-len(raw) % 8)
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n:])
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
     return path
 
 

@@ -1,4 +1,5 @@
 """Importing untrusted data: every bad file is skipped with its reason, nothing crashes, bombs are not decoded."""
+
 import os
 import struct
 import zlib
@@ -104,8 +105,13 @@ def test_idx_labels_that_do_not_match_the_images_are_refused(tmp_path):
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(dtype=st.sampled_from([8, 9, 11, 12, 13, 14, 0, 255]), dims=st.lists(st.integers(0, 2**32 - 1), max_size=5),
-       ndim_lie=st.integers(-1, 1), body=st.binary(max_size=300), gz=st.booleans())
+@given(
+    dtype=st.sampled_from([8, 9, 11, 12, 13, 14, 0, 255]),
+    dims=st.lists(st.integers(0, 2**32 - 1), max_size=5),
+    ndim_lie=st.integers(-1, 1),
+    body=st.binary(max_size=300),
+    gz=st.booleans(),
+)
 def test_idx_fuzz_never_crashes(tmp_path_factory, dtype, dims, ndim_lie, body, gz):
     import gzip
 

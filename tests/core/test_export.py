@@ -53,8 +53,14 @@ def test_every_format_reads_back_with_the_chain_states(tmp_path, model, fmt):
 
 
 def test_a_single_chain_can_be_exported_enlarged(tmp_path, model):
-    p = export_chain(model, SPEC, ChainConfig(n=4), [0, 1, 2], tmp_path / "one.gif",
-                     ExportOptions(fmt="apng", chain=2, scale=10, overlay=False))
+    p = export_chain(
+        model,
+        SPEC,
+        ChainConfig(n=4),
+        [0, 1, 2],
+        tmp_path / "one.gif",
+        ExportOptions(fmt="apng", chain=2, scale=10, overlay=False),
+    )
     frames = read_frames(p)
     assert frames[0].shape == (80, 80, 3)
     with pytest.raises(ExportError, match="no chain 7"):
@@ -71,8 +77,15 @@ def test_a_cancelled_export_leaves_no_file(tmp_path, model):
     for fmt in ("gif", "mp4", "png"):
         calls["n"] = 0
         with pytest.raises(ExportCancelled):
-            export_chain(model, SPEC, ChainConfig(n=4), list(range(10)), tmp_path / f"c_{fmt}",
-                         ExportOptions(fmt=fmt), cancelled=cancelled)
+            export_chain(
+                model,
+                SPEC,
+                ChainConfig(n=4),
+                list(range(10)),
+                tmp_path / f"c_{fmt}",
+                ExportOptions(fmt=fmt),
+                cancelled=cancelled,
+            )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -109,8 +122,25 @@ def test_bad_options_and_steps_are_refused(model, tmp_path):
 def test_the_bundled_model_exports_an_mp4_from_the_cli(tmp_path):
     from kgn_gui.cli import main
 
-    assert main(["export", str(MODELS / "mnist.safetensors"), "--steps", "0:10:1", "--format", "mp4",
-                 "-n", "16", "--scale", "2", "-o", str(tmp_path / "m")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(MODELS / "mnist.safetensors"),
+                "--steps",
+                "0:10:1",
+                "--format",
+                "mp4",
+                "-n",
+                "16",
+                "--scale",
+                "2",
+                "-o",
+                str(tmp_path / "m"),
+            ]
+        )
+        == 0
+    )
     frames = read_frames(tmp_path / "m.mp4")
     assert len(frames) == 11 and frames[0].shape == (234, 234, 3)  # 4×4 tiles of 28 px + padding, ×2
     ck = load_checkpoint(MODELS / "mnist.safetensors")
@@ -132,8 +162,23 @@ def test_states_export_to_npz_with_metadata(tmp_path, model):
         expect = dict(run_chain(model, SPEC, cfg, 7, keep={3}))[3]
         assert np.array_equal(z["states"][1], expect)
     assert meta["chain"]["seed"] == 2 and meta["model_name"] == "toy"
-    assert main(["export", str(MODELS / "1d-sigmoid.safetensors"), "--format", "npz", "--steps", "0:30:10",
-                 "-n", "8", "-o", str(tmp_path / "pts")]) == 0
+    assert (
+        main(
+            [
+                "export",
+                str(MODELS / "1d-sigmoid.safetensors"),
+                "--format",
+                "npz",
+                "--steps",
+                "0:30:10",
+                "-n",
+                "8",
+                "-o",
+                str(tmp_path / "pts"),
+            ]
+        )
+        == 0
+    )
     with np.load(tmp_path / "pts.npz", allow_pickle=False) as z:
         assert z["states"].shape == (4, 8, 1)
 
@@ -151,6 +196,7 @@ def test_gif_keeps_grey_exact_and_the_overlay_coloured(tmp_path, model):
         assert err[grey].max() <= 1  # every grey pixel within half a level, in every frame
         assert err[~grey].mean() < 20 and (~grey).sum() > 50  # the amber label, on 8 shades
     from PIL import Image
+
     with Image.open(tmp_path / "o.gif") as im:  # 7 fps: delays of 14 and 15 hundredths that add up
         durations = []
         for k in range(im.n_frames):

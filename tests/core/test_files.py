@@ -1,4 +1,5 @@
 """Atomic writes: a failed write (full disk, unwritable folder) raises a clear error and leaves the old file."""
+
 import errno
 import os
 

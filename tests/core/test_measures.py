@@ -1,4 +1,5 @@
 """Measures with known answers (issue: measure the kaleidoscope)."""
+
 import math
 
 import numpy as np

@@ -61,8 +61,13 @@ def test_measure_step_residual_is_zero_at_a_fixed_point():
 def session():
     spec = ModelSpec(D=2, L=2, H=16, bound="sigmoid")
     model = build_model(spec, seed=0)
-    return ChainSession(model, spec.shape, spec.value_range, ChainConfig(n=20, noise="normal", eps=0.05, seed=1),
-                        train=point_preset("2d-corners"))
+    return ChainSession(
+        model,
+        spec.shape,
+        spec.value_range,
+        ChainConfig(n=20, noise="normal", eps=0.05, seed=1),
+        train=point_preset("2d-corners"),
+    )
 
 
 def test_session_records_curves_for_every_step_and_replays_exactly(session):
@@ -95,8 +100,7 @@ def test_session_noise_change_rebases_from_a_step(session):
 def test_session_refuses_data_of_another_dimension():
     spec = ModelSpec(D=2, L=1, H=4, bound="sigmoid")
     with pytest.raises(ValueError):
-        ChainSession(build_model(spec), spec.shape, spec.value_range, ChainConfig(n=2),
-                     train=make_points([[0.5]]))
+        ChainSession(build_model(spec), spec.shape, spec.value_range, ChainConfig(n=2), train=make_points([[0.5]]))
 
 
 def test_session_publishes_the_head_without_copying_each_step(session, monkeypatch):

@@ -39,8 +39,18 @@ def test_seed_makes_initial_weights_reproducible():
     assert not all(torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters()))
 
 
-@pytest.mark.parametrize("kwargs", [dict(D=0), dict(D=4, L=0), dict(D=4, H=-1), dict(D=4, bound="relu"),
-                                    dict(D=4, arch="gan"), dict(D=4, shape=(1, 3, 3)), dict(D=4, L=2.5)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(D=0),
+        dict(D=4, L=0),
+        dict(D=4, H=-1),
+        dict(D=4, bound="relu"),
+        dict(D=4, arch="gan"),
+        dict(D=4, shape=(1, 3, 3)),
+        dict(D=4, L=2.5),
+    ],
+)
 def test_bad_specs_are_refused(kwargs):
     with pytest.raises(SpecError):
         ModelSpec(**kwargs)
@@ -115,15 +125,18 @@ def test_transformer_picks_patches_and_heads_and_pads_odd_images():
     assert "4×4 patches, 3 heads" in spec.describe()
 
 
-@pytest.mark.parametrize("kwargs, needle", [
-    (dict(D=2, arch="cnn"), "needs images"),
-    (dict(D=4, arch="unet", shape=(4,)), "needs images"),
-    (dict(D=16, arch="transformer", shape=(1, 4, 4), H=10, heads=3), "multiple of heads"),
-    (dict(D=16, arch="transformer", shape=(1, 4, 4), patch=5), "larger than"),
-    (dict(D=16, arch="mlp", bottleneck=3), "CNN autoencoder only"),
-    (dict(D=16, arch="cnn", shape=(1, 4, 4), heads=2), "Transformer only"),
-    (dict(D=16, arch="cnn", shape=(1, 4, 4), bottleneck=-1), "bottleneck"),
-])
+@pytest.mark.parametrize(
+    "kwargs, needle",
+    [
+        (dict(D=2, arch="cnn"), "needs images"),
+        (dict(D=4, arch="unet", shape=(4,)), "needs images"),
+        (dict(D=16, arch="transformer", shape=(1, 4, 4), H=10, heads=3), "multiple of heads"),
+        (dict(D=16, arch="transformer", shape=(1, 4, 4), patch=5), "larger than"),
+        (dict(D=16, arch="mlp", bottleneck=3), "CNN autoencoder only"),
+        (dict(D=16, arch="cnn", shape=(1, 4, 4), heads=2), "Transformer only"),
+        (dict(D=16, arch="cnn", shape=(1, 4, 4), bottleneck=-1), "bottleneck"),
+    ],
+)
 def test_architecture_options_that_do_not_apply_or_fit_are_refused(kwargs, needle):
     with pytest.raises(SpecError, match=needle):
         ModelSpec(**kwargs)

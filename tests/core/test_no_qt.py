@@ -1,4 +1,5 @@
 """core and the CLI never import Qt."""
+
 import subprocess
 import sys
 

@@ -1,4 +1,5 @@
 """Recovery checkpoints: a training process killed mid-run leaves its latest weights for the next start."""
+
 import os
 import signal
 import subprocess
@@ -23,11 +24,21 @@ def dead_pid() -> int:
 def test_only_runs_whose_app_is_gone_are_offered(tmp_path):
     spec = ModelSpec(D=2, L=1, H=3, bound="sigmoid")
     ds = point_preset("2d-corners")
-    save_recovery(tmp_path, build_model(spec, seed=0), spec, ds, {}, step=40, steps=100, source="points:2d-corners",
-                  app_pid=os.getpid())
+    save_recovery(
+        tmp_path,
+        build_model(spec, seed=0),
+        spec,
+        ds,
+        {},
+        step=40,
+        steps=100,
+        source="points:2d-corners",
+        app_pid=os.getpid(),
+    )
     assert pending_recoveries(tmp_path) == []  # its app (this process) is still running
-    p = save_recovery(tmp_path, build_model(spec, seed=0), spec, ds, {}, step=1234, steps=5000, source=None,
-                      app_pid=dead_pid())
+    p = save_recovery(
+        tmp_path, build_model(spec, seed=0), spec, ds, {}, step=1234, steps=5000, source=None, app_pid=dead_pid()
+    )
     (tmp_path / "training-999.safetensors").write_bytes(b"garbage")  # unreadable: skipped, not offered
     (rec,) = pending_recoveries(tmp_path)
     assert rec.path == p and rec.info["step"] == 1234
@@ -80,7 +91,10 @@ def test_a_killed_training_process_leaves_a_loadable_recovery_checkpoint(tmp_pat
 
 
 def test_half_written_temporaries_of_dead_writers_are_removed(tmp_path):
-    dead, alive = tmp_path / f".training-{dead_pid()}.safetensors.abc.part", tmp_path / f".training-{os.getpid()}.safetensors.x.part"
+    dead, alive = (
+        tmp_path / f".training-{dead_pid()}.safetensors.abc.part",
+        tmp_path / f".training-{os.getpid()}.safetensors.x.part",
+    )
     dead.write_bytes(b"x")
     alive.write_bytes(b"x")
     assert pending_recoveries(tmp_path) == []

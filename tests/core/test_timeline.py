@@ -61,11 +61,13 @@ def test_unreached_steps_are_an_error_and_truncate_forgets(chain):
     assert max(tl.keyframes) <= 5
 
 
-
-
 @settings(max_examples=40, deadline=None)
-@given(K=st.integers(1, 9), steps=st.integers(1, 40), budget_states=st.integers(4, 30),
-       queries=st.lists(st.integers(0, 40), min_size=1, max_size=12))
+@given(
+    K=st.integers(1, 9),
+    steps=st.integers(1, 40),
+    budget_states=st.integers(4, 30),
+    queries=st.lists(st.integers(0, 40), min_size=1, max_size=12),
+)
 def test_any_reached_step_replays_exactly_whatever_the_keyframe_interval_and_budget(K, steps, budget_states, queries):
     spec = ModelSpec(D=8, L=1, H=8, bound="sigmoid")
     ch = Chain(build_model(spec, seed=1), spec.value_range, "uniform", 0.1, seed=5)

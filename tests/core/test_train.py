@@ -73,8 +73,11 @@ def test_progress_rate_is_bounded():
 
 def test_stop_ends_training_cleanly_with_the_best_weights():
     ds = load_mnist("test").subset(500)
-    tr = Trainer(ModelSpec(D=784, L=2, H=32, bound="tanh", shape=(1, 28, 28)), ds,
-                 TrainConfig(lr=1e-3, batch=100, steps=10_000, report_interval_s=0))
+    tr = Trainer(
+        ModelSpec(D=784, L=2, H=32, bound="tanh", shape=(1, 28, 28)),
+        ds,
+        TrainConfig(lr=1e-3, batch=100, steps=10_000, report_interval_s=0),
+    )
     for ev in tr.run():
         if ev.step >= 5:
             tr.stop()
@@ -92,8 +95,11 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_weights(monkeypatch):
         return loss * float("nan") if calls["n"] > 30 else loss
 
     monkeypatch.setattr(train_mod, "manifold_loss", flaky)
-    tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), point_preset("2d-corners"),
-                 TrainConfig(lr=1e-3, steps=100, eval_every=5))
+    tr = Trainer(
+        ModelSpec(D=2, L=2, H=8, bound="sigmoid"),
+        point_preset("2d-corners"),
+        TrainConfig(lr=1e-3, steps=100, eval_every=5),
+    )
     events = list(tr.run())
     assert events[-1].kind == "diverged" and "NaN" in events[-1].message
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
@@ -129,8 +135,10 @@ def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
     assert TrainConfig(lr=0.3).lr_at(5000) == 0.3  # constant: the paper's
 
 
-@pytest.mark.parametrize("kw, needle", [(dict(schedule="step"), "schedule"), (dict(steps=5, warmup=5), "warm-up"),
-                                        (dict(warmup=-1), "warm-up")])
+@pytest.mark.parametrize(
+    "kw, needle",
+    [(dict(schedule="step"), "schedule"), (dict(steps=5, warmup=5), "warm-up"), (dict(warmup=-1), "warm-up")],
+)
 def test_bad_schedules_are_refused(kw, needle):
     with pytest.raises(TrainError, match=needle):
         TrainConfig(**kw).validate()

@@ -26,8 +26,9 @@ def digits(M=3000, seed=0) -> Dataset:
 
 
 def train(spec, ds, **kw):
-    cfg = TrainConfig(**{"lr": 1e-3, "batch": 250, "steps": 60, "device": "cuda", "eval_every": 20,
-                         "report_interval_s": 0.0, **kw})
+    cfg = TrainConfig(
+        **{"lr": 1e-3, "batch": 250, "steps": 60, "device": "cuda", "eval_every": 20, "report_interval_s": 0.0, **kw}
+    )
     tr = Trainer(spec, ds, cfg)
     events = list(tr.run())
     return tr, events
@@ -75,8 +76,11 @@ def test_reduced_precision_trains_close_to_fp32(precision):
 
 def test_divergence_and_stop_under_graphs():
     ds = digits()
-    tr = Trainer(paper_mnist_spec(), ds, TrainConfig(lr=1e-3, batch=250, steps=1000, device="cuda", eval_every=50,
-                                                     report_interval_s=0.0))
+    tr = Trainer(
+        paper_mnist_spec(),
+        ds,
+        TrainConfig(lr=1e-3, batch=250, steps=1000, device="cuda", eval_every=50, report_interval_s=0.0),
+    )
     for e in tr.run():
         if e.step >= 100 and e.kind == "progress":
             with torch.no_grad():  # poison a weight the captured graph reads: the next loss is NaN
@@ -84,8 +88,9 @@ def test_divergence_and_stop_under_graphs():
     assert tr.graph_used and e.kind == "diverged" and "NaN" in e.message
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
     assert tr.best_step > 0  # the weights of a step before the poison, not the initial ones
-    tr = Trainer(paper_mnist_spec(), ds, TrainConfig(lr=1e-3, batch=250, steps=100_000, device="cuda",
-                                                     report_interval_s=0.0))
+    tr = Trainer(
+        paper_mnist_spec(), ds, TrainConfig(lr=1e-3, batch=250, steps=100_000, device="cuda", report_interval_s=0.0)
+    )
     for e in tr.run():
         if e.step >= 200:
             tr.stop()

@@ -4,6 +4,7 @@
 file, headers built from random tensor tables and random metadata, and headers that declare huge tensors
 (which must be refused before anything is allocated).
 """
+
 import json
 import struct
 import tempfile
@@ -22,8 +23,13 @@ FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], der
 
 def _valid_bytes() -> bytes:
     with tempfile.TemporaryDirectory() as d:
-        p = save_checkpoint(Path(d) / "m.safetensors", build_model(SPEC, seed=0), SPEC, dataset="toy",
-                            recipe={"config": {"seed": 0}, "steps_done": 3, "best_eval_loss": 0.25})
+        p = save_checkpoint(
+            Path(d) / "m.safetensors",
+            build_model(SPEC, seed=0),
+            SPEC,
+            dataset="toy",
+            recipe={"config": {"seed": 0}, "steps_done": 3, "best_eval_loss": 0.25},
+        )
         return p.read_bytes()
 
 
@@ -57,51 +63,84 @@ def test_random_bytes(data):
 
 
 @settings(FUZZ, max_examples=400)
-@given(st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), min_size=1, max_size=8),
-       st.one_of(st.none(), st.integers(0, len(VALID))), st.binary(max_size=64))
+@given(
+    st.lists(st.tuples(st.integers(0, len(VALID) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+    st.one_of(st.none(), st.integers(0, len(VALID))),
+    st.binary(max_size=64),
+)
 def test_mutated_valid_files(flips, cut, inserted):
     data = bytearray(VALID)
     for pos, byte in flips:
         data[pos] = byte
     data = bytes(data[:cut] if cut is not None else data)
     if inserted:
-        data = data[:HEADER_LEN // 2] + inserted + data[HEADER_LEN // 2:]
+        data = data[: HEADER_LEN // 2] + inserted + data[HEADER_LEN // 2 :]
     result = load_bytes(data)
     if not isinstance(result, CheckpointError):  # e.g. a flip inside the weights: a model that still works
         assert result.spec == SPEC
 
 
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-                         st.text(max_size=12))
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                                 st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                           max_leaves=12)
-spec_dicts = st.fixed_dictionaries({}, optional={
-    "D": st.one_of(st.integers(-5, 2**40), json_values), "L": st.one_of(st.integers(-2, 300), json_values),
-    "H": st.one_of(st.integers(-2, 2**20), json_values), "bound": st.sampled_from(["tanh", "sigmoid", "relu", 3]),
-    "arch": st.sampled_from(["mlp", "cnn", "unet", "transformer", "rnn", None]),
-    "shape": st.one_of(st.lists(st.integers(-3, 2**20), max_size=4), json_values),
-    "bottleneck": json_values, "patch": json_values, "heads": json_values, "extra": json_values})
-meta_dicts = st.fixed_dictionaries({"format": st.sampled_from(["kgn-gui/1", "kgn-gui/1", "other", 1])}, optional={
-    "spec": st.one_of(spec_dicts, json_values), "value_range": json_values, "data_shape": json_values,
-    "name": json_values, "dataset": json_values, "recipe": json_values, "steps": json_values,
-    "final_loss": json_values, "seed": json_values, "date": json_values, "version": json_values})
-tensor_entries = st.fixed_dictionaries({
-    "dtype": st.sampled_from(["F32", "F32", "F16", "I64", "BOOL", 7]),
-    "shape": st.one_of(st.lists(st.integers(0, 8), max_size=3), json_values),
-    "data_offsets": st.one_of(st.lists(st.integers(-4, 400), min_size=2, max_size=2), json_values)})
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True), st.text(max_size=12)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
+spec_dicts = st.fixed_dictionaries(
+    {},
+    optional={
+        "D": st.one_of(st.integers(-5, 2**40), json_values),
+        "L": st.one_of(st.integers(-2, 300), json_values),
+        "H": st.one_of(st.integers(-2, 2**20), json_values),
+        "bound": st.sampled_from(["tanh", "sigmoid", "relu", 3]),
+        "arch": st.sampled_from(["mlp", "cnn", "unet", "transformer", "rnn", None]),
+        "shape": st.one_of(st.lists(st.integers(-3, 2**20), max_size=4), json_values),
+        "bottleneck": json_values,
+        "patch": json_values,
+        "heads": json_values,
+        "extra": json_values,
+    },
+)
+meta_dicts = st.fixed_dictionaries(
+    {"format": st.sampled_from(["kgn-gui/1", "kgn-gui/1", "other", 1])},
+    optional={
+        "spec": st.one_of(spec_dicts, json_values),
+        "value_range": json_values,
+        "data_shape": json_values,
+        "name": json_values,
+        "dataset": json_values,
+        "recipe": json_values,
+        "steps": json_values,
+        "final_loss": json_values,
+        "seed": json_values,
+        "date": json_values,
+        "version": json_values,
+    },
+)
+tensor_entries = st.fixed_dictionaries(
+    {
+        "dtype": st.sampled_from(["F32", "F32", "F16", "I64", "BOOL", 7]),
+        "shape": st.one_of(st.lists(st.integers(0, 8), max_size=3), json_values),
+        "data_offsets": st.one_of(st.lists(st.integers(-4, 400), min_size=2, max_size=2), json_values),
+    }
+)
 
 
 @settings(FUZZ, max_examples=400)
-@given(meta_dicts, st.dictionaries(st.sampled_from(["net.0.weight", "net.0.bias", "net.2.weight", "x"]),
-                                   tensor_entries, max_size=4),
-       st.binary(max_size=512), st.booleans())
+@given(
+    meta_dicts,
+    st.dictionaries(st.sampled_from(["net.0.weight", "net.0.bias", "net.2.weight", "x"]), tensor_entries, max_size=4),
+    st.binary(max_size=512),
+    st.booleans(),
+)
 def test_generated_headers_and_metadata(meta, tensors, payload, valid_tensors):
     header = dict(tensors)
     if valid_tensors:  # the valid model's tensor table and data, with generated metadata
-        valid_header = json.loads(VALID[8:8 + HEADER_LEN])
+        valid_header = json.loads(VALID[8 : 8 + HEADER_LEN])
         valid_header.pop("__metadata__")
-        header, payload = valid_header, VALID[8 + HEADER_LEN:]
+        header, payload = valid_header, VALID[8 + HEADER_LEN :]
     header["__metadata__"] = {"kgn": json.dumps(meta)}
     result = load_bytes(file_from(header, payload))
     if not isinstance(result, CheckpointError):
@@ -127,18 +166,37 @@ def test_pickle_suffixes_are_refused_with_the_reason(tmp_path, suffix):
         load_checkpoint(p)
 
 
-VALID_META = json.loads(json.loads(VALID[8:8 + HEADER_LEN])["__metadata__"]["kgn"])
+VALID_META = json.loads(json.loads(VALID[8 : 8 + HEADER_LEN])["__metadata__"]["kgn"])
 
 
 @settings(FUZZ, max_examples=300)
-@given(st.dictionaries(st.sampled_from(["value_range", "data_shape", "name", "dataset", "recipe", "steps",
-                                        "final_loss", "seed", "date", "version", "parameters"]),
-                       json_values, min_size=1, max_size=4))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "value_range",
+                "data_shape",
+                "name",
+                "dataset",
+                "recipe",
+                "steps",
+                "final_loss",
+                "seed",
+                "date",
+                "version",
+                "parameters",
+            ]
+        ),
+        json_values,
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_metadata_fields_the_app_reads_are_checked(fields):
     # The valid model's spec and weights with other metadata: what loads has fields the window can show.
-    header = json.loads(VALID[8:8 + HEADER_LEN])
+    header = json.loads(VALID[8 : 8 + HEADER_LEN])
     header["__metadata__"] = {"kgn": json.dumps({**VALID_META, **fields})}
-    result = load_bytes(file_from(header, VALID[8 + HEADER_LEN:]))
+    result = load_bytes(file_from(header, VALID[8 + HEADER_LEN :]))
     if not isinstance(result, CheckpointError):
         m = result.meta
         assert result.value_range == SPEC.value_range

@@ -1,4 +1,5 @@
 """The launch commands start a real window on the bundled model (offscreen)."""
+
 import os
 import subprocess
 import sys
@@ -6,8 +7,13 @@ import sys
 
 def test_python_m_kgn_gui_opens_the_bundled_model_and_plays(tmp_path, mnist_model_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
-    r = subprocess.run([sys.executable, "-m", "kgn_gui", "--play", "--quit-after", "4"], capture_output=True,
-                       text=True, env=env, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "kgn_gui", "--play", "--quit-after", "4"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert "first frame after" in r.stdout and "none" not in r.stdout
     step = int(r.stdout.rsplit("reached step", 1)[1])
@@ -16,6 +22,12 @@ def test_python_m_kgn_gui_opens_the_bundled_model_and_plays(tmp_path, mnist_mode
 
 def test_bad_arguments_exit_2(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
-    r = subprocess.run([sys.executable, "main.py", "--chains", "0"], capture_output=True, text=True, env=env,
-                       timeout=60, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    r = subprocess.run(
+        [sys.executable, "main.py", "--chains", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     assert r.returncode == 2 and "chains" in r.stderr

@@ -1,4 +1,5 @@
 """The Points workspace: the paper's 1-D and 2-D experiments in the window."""
+
 import numpy as np
 import pytest
 from PySide6 import QtCore
@@ -175,8 +176,9 @@ def test_the_whole_window_exports_at_a_rendering_scale(window, qtbot, tmp_path):
     from kgn_gui.core.export import ExportOptions, read_frames
 
     window.resize(700, 500)
-    job = window.start_export([0, 1], ExportOptions(fmt="gif", fps=5, scale=2, overlay=False), str(tmp_path / "win"),
-                              target="window")
+    job = window.start_export(
+        [0, 1], ExportOptions(fmt="gif", fps=5, scale=2, overlay=False), str(tmp_path / "win"), target="window"
+    )
     with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
         pass
     frames = read_frames(blocker.args[0])
@@ -188,8 +190,9 @@ def test_a_cancelled_view_export_leaves_nothing_and_restores_the_step(window, qt
     from kgn_gui.core.export import ExportOptions
 
     window.chain.step_by(2)
-    job = window.start_export(list(range(0, 200)), ExportOptions(fmt="mp4", scale=1), str(tmp_path / "c"),
-                              target="window")
+    job = window.start_export(
+        list(range(0, 200)), ExportOptions(fmt="mp4", scale=1), str(tmp_path / "c"), target="window"
+    )
     qtbot.waitUntil(lambda: job._next >= 2, timeout=30_000)
     job.cancel()
     with qtbot.waitSignal(job.failed, timeout=60_000) as blocker:

@@ -1,4 +1,5 @@
 """The desktop explorer, driven offscreen with pytest-qt."""
+
 import os
 import sys
 import time
@@ -129,8 +130,9 @@ def test_a_jump_between_keyframes_is_replayed_off_the_gui_thread(window, qtbot, 
     qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 120 / 120", timeout=5000)
     before = window.grid.current_image().copy()
     threads, real_step = [], Chain.step
-    monkeypatch.setattr(Chain, "step", lambda self, x, t: threads.append(threading.current_thread().name)
-                        or real_step(self, x, t))
+    monkeypatch.setattr(
+        Chain, "step", lambda self, x, t: threads.append(threading.current_thread().name) or real_step(self, x, t)
+    )
     with qtbot.waitSignal(window.chain.replaying, timeout=2000) as blocker:
         window.chain.seek(75)
     assert blocker.args == [75] and "replaying" in window.transport.step_label.text()
@@ -150,7 +152,7 @@ def test_clicking_a_tile_opens_the_inspector_with_the_nearest_example(window, qt
     assert "nearest training example" in window.inspector.caption.text()
     j, d = window.session.nearest(5, 3)
     diff = window.session.state(3)[5] - window.train_data.x
-    assert d == pytest.approx(np.sqrt((diff ** 2).mean(1)).min(), rel=1e-4)
+    assert d == pytest.approx(np.sqrt((diff**2).mean(1)).min(), rel=1e-4)
 
 
 def test_noise_change_applies_from_the_current_step(window):
@@ -225,16 +227,37 @@ def test_interrupted_training_is_offered_on_the_next_start(window, tmp_path, err
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()  # a process id that is gone: the app that ran the training crashed
     spec = ModelSpec(D=2, L=2, H=8, bound="sigmoid")
-    paths = [save_recovery(recovery_dir(), build_model(spec, seed=i), spec, point_preset("2d-corners"), {},
-                           step=500 + i, steps=1000, source=None, app_pid=p.pid) for i in range(1)]
+    paths = [
+        save_recovery(
+            recovery_dir(),
+            build_model(spec, seed=i),
+            spec,
+            point_preset("2d-corners"),
+            {},
+            step=500 + i,
+            steps=1000,
+            source=None,
+            app_pid=p.pid,
+        )
+        for i in range(1)
+    ]
     asked = []
     assert window.offer_recovery(ask=lambda r: asked.append(r) or "later") == 0
     assert asked and paths[0].exists()  # "later": asked again next time
     assert window.offer_recovery(ask=lambda r: "restore") == 1
     assert window.checkpoint.spec == spec and window.model_dirty and window.checkpoint.path is None
     assert not paths[0].exists() and pending_recoveries() == []
-    save_recovery(recovery_dir(), build_model(spec), spec, point_preset("2d-corners"), {}, step=1, steps=9,
-                  source=None, app_pid=p.pid)
+    save_recovery(
+        recovery_dir(),
+        build_model(spec),
+        spec,
+        point_preset("2d-corners"),
+        {},
+        step=1,
+        steps=9,
+        source=None,
+        app_pid=p.pid,
+    )
     assert window.offer_recovery(ask=lambda r: "discard") == 0 and pending_recoveries() == []
 
 
@@ -380,12 +403,22 @@ def test_dropping_a_model_file_opens_it(window, tmp_path):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(p))])
     pos = QtCore.QPointF(100, 100)
-    enter = QtGui.QDragEnterEvent(pos.toPoint(), QtCore.Qt.DropAction.CopyAction, mime,
-                                  QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier)
+    enter = QtGui.QDragEnterEvent(
+        pos.toPoint(),
+        QtCore.Qt.DropAction.CopyAction,
+        mime,
+        QtCore.Qt.MouseButton.LeftButton,
+        QtCore.Qt.KeyboardModifier.NoModifier,
+    )
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
-    drop = QtGui.QDropEvent(pos, QtCore.Qt.DropAction.CopyAction, mime, QtCore.Qt.MouseButton.LeftButton,
-                            QtCore.Qt.KeyboardModifier.NoModifier)
+    drop = QtGui.QDropEvent(
+        pos,
+        QtCore.Qt.DropAction.CopyAction,
+        mime,
+        QtCore.Qt.MouseButton.LeftButton,
+        QtCore.Qt.KeyboardModifier.NoModifier,
+    )
     window.dropEvent(drop)
     assert window.checkpoint.name == "dropped"
 
@@ -462,7 +495,6 @@ def test_a_cancelled_export_leaves_nothing(window, qtbot, tmp_path):
         pass
     assert "cancelled" in blocker.args[0]
     assert list(tmp_path.iterdir()) == []
-
 
 
 def test_export_dialog_collects_the_settings(window, tmp_path):
@@ -606,7 +638,8 @@ def test_a_cnn_trained_in_the_window_drives_the_chain(window, qtbot):
 
 
 def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_its_thread(
-        qtbot, mnist_model_path, errors, monkeypatch):
+    qtbot, mnist_model_path, errors, monkeypatch
+):
     # A measuring thread still inside torch when the interpreter shuts down aborts the process
     # ("terminate called without an active exception"): closing must leave no such thread behind.
     import kgn_gui.core.classifier as clf_mod

@@ -7,6 +7,7 @@ stepping and seeking set the shown step in the GUI thread; a paused jump to a st
 replayed from its keyframe (seconds, for long histories of many chains) is replayed by the worker
 thread — the window keeps the previous frame, says ``replaying(t)``, and shows the step when it is ready.
 """
+
 from __future__ import annotations
 
 import sys

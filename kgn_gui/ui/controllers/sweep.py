@@ -1,6 +1,7 @@
 """Runs ``kgn sweep`` (the same core function as the command line) in a child process for the window:
 training many models in the GUI's process would stall its event loop (see controllers/training.py).
 Progress comes from the command's plain "done/total" lines; Cancel kills the process."""
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ pipe and drains its answers on its own timer, re-emitting them as Qt signals, so
 run in the GUI thread. ``run`` (a :class:`TrainingRun`) mirrors the worker's progress: step,
 losses, best loss, and at the end the trained model.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,8 +89,13 @@ class TrainingController(QtCore.QObject):
             self._state = s
             self.stateChanged.emit(s)
 
-    def start(self, spec: ModelSpec, dataset: Dataset, config: TrainConfig,
-              source: tuple[str, tuple[float, float], tuple[int, int]] | None = None) -> bool:
+    def start(
+        self,
+        spec: ModelSpec,
+        dataset: Dataset,
+        config: TrainConfig,
+        source: tuple[str, tuple[float, float], tuple[int, int]] | None = None,
+    ) -> bool:
         """Begin training in a child process; False (and ``failed``) if the settings are refused.
 
         source: (data-source key, value range, image size) the child re-opens the data from; without
@@ -106,18 +112,28 @@ class TrainingController(QtCore.QObject):
             return False
         self._cleanup_dir()
         self._dir = tempfile.mkdtemp(prefix="kgn-train-")
-        job = {"spec": spec.to_dict(), "config": config.to_dict(), "threads": max(1, (os.cpu_count() or 2) - 1),
-               "out_dir": self._dir, "source": source}
+        job = {
+            "spec": spec.to_dict(),
+            "config": config.to_dict(),
+            "threads": max(1, (os.cpu_count() or 2) - 1),
+            "out_dir": self._dir,
+            "source": source,
+        }
         if source is None:
             job["data"] = {k: v for k, v in asdict(dataset).items()}
         if self.recovery_every_s > 0:
-            job["recovery"] = {"folder": str(recovery_dir()), "every_s": self.recovery_every_s,
-                               "source": source[0] if source else None, "app_pid": os.getpid()}
+            job["recovery"] = {
+                "folder": str(recovery_dir()),
+                "every_s": self.recovery_every_s,
+                "source": source[0] if source else None,
+                "app_pid": os.getpid(),
+            }
         ctx = mp.get_context("spawn")  # never fork a process that runs Qt and torch threads
         self._queue = ctx.Queue()
         self._conn, child_conn = ctx.Pipe()
-        self._proc = ctx.Process(target=train_worker, args=(job, self._queue, child_conn), name="kgn-train",
-                                 daemon=True)
+        self._proc = ctx.Process(
+            target=train_worker, args=(job, self._queue, child_conn), name="kgn-train", daemon=True
+        )
         self.run = TrainingRun(spec, dataset, config, losses=np.full(config.steps, np.nan, np.float32))
         self._proc.start()
         child_conn.close()
@@ -143,7 +159,7 @@ class TrainingController(QtCore.QObject):
             run = self.run
             if kind == "progress":
                 _, ev, first, losses = msg
-                run.losses[first:first + len(losses)] = losses
+                run.losses[first : first + len(losses)] = losses
                 run.step, run.best_loss, run.last_event = ev.step, ev.best_loss, ev
                 if ev.kind == "progress":
                     latest = ev
@@ -209,8 +225,19 @@ class TrainingController(QtCore.QObject):
             self._proc.terminate()
             self._proc.join(5.0)
             self._finish()
-            self.finished.emit(TrainEvent("stopped", 0, run.config.steps, math.nan, math.inf, 0.0, math.inf,
-                                          0.0, "cancelled while the training process was starting"))
+            self.finished.emit(
+                TrainEvent(
+                    "stopped",
+                    0,
+                    run.config.steps,
+                    math.nan,
+                    math.inf,
+                    0.0,
+                    math.inf,
+                    0.0,
+                    "cancelled while the training process was starting",
+                )
+            )
             return
         self._send("stop")
         self._set_state("stopping")

@@ -4,6 +4,7 @@ Cheap measures follow the shown step whenever playback pauses (computed off the 
 attractor audit and the basin recovery are background jobs with a progress bar and Cancel. Every
 number has a tooltip with its formula (see :mod:`kgn_gui.core.measures`).
 """
+
 from __future__ import annotations
 
 import queue
@@ -16,26 +17,57 @@ from PySide6 import QtCore, QtWidgets
 from ...core.measures import Cancelled
 
 ROWS = [  # key, label, tooltip
-    ("burn_in", "burn-in (steps)", "First step where the median step size ‖x_{t+1} − x_t‖/√D falls below the tolerance"),
-    ("converged", "converged", "Fraction of chains whose last step size is below the tolerance\n"
-                               "(tolerance = 1e-3 above the noise floor 2·ε·r)"),
+    (
+        "burn_in",
+        "burn-in (steps)",
+        "First step where the median step size ‖x_{t+1} − x_t‖/√D falls below the tolerance",
+    ),
+    (
+        "converged",
+        "converged",
+        "Fraction of chains whose last step size is below the tolerance\n"
+        "(tolerance = 1e-3 above the noise floor 2·ε·r)",
+    ),
     ("fixed_points", "fixed points", "Fraction of chains with ‖x_t − x_{t−1}‖/√D below the tolerance (period 1)"),
     ("cycles", "cycles", "Fraction of chains that repeat with a period 2 … 8 (‖x_t − x_{t−k}‖/√D below the tolerance)"),
     ("contraction_last", "contraction q", "q_t = s_t / s_{t−1}, median over chains, at the last step: < 1 contracts"),
-    ("copy_fraction", "copies", "Fraction of chains within 0.05 (RMS per value) of a training example: memorized samples"),
+    (
+        "copy_fraction",
+        "copies",
+        "Fraction of chains within 0.05 (RMS per value) of a training example: memorized samples",
+    ),
     ("distinct", "distinct examples", "How many different training examples are some chain's nearest (coverage)"),
     ("top_basin_share", "largest basin", "Share of the chains whose nearest training example is the most common one"),
-    ("nearest_mean", "nearest distance", "Mean over chains of the distance to the nearest training example (RMS per value)"),
-    ("class_entropy", "class entropy", "Entropy of the classifier's labels of the samples / log(classes):\n"
-                                       "1 = every class equally often, 0 = a single class"),
+    (
+        "nearest_mean",
+        "nearest distance",
+        "Mean over chains of the distance to the nearest training example (RMS per value)",
+    ),
+    (
+        "class_entropy",
+        "class entropy",
+        "Entropy of the classifier's labels of the samples / log(classes):\n"
+        "1 = every class equally often, 0 = a single class",
+    ),
     ("confidence", "confidence", "Mean top-class probability the classifier gives the samples"),
-    ("frechet", "Fréchet distance", "‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½) between the samples and the MNIST test set in\n"
-                                    "the project classifier's 128-d features. FID-style, NOT comparable with Inception FID."),
-    ("inside_training_range", "outputs in training range", "Over-generalization: fraction of f(z) values, z uniform on the\n"
-                                                          "whole input box, inside the training data's per-value [min, max]"),
+    (
+        "frechet",
+        "Fréchet distance",
+        "‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½) between the samples and the MNIST test set in\n"
+        "the project classifier's 128-d features. FID-style, NOT comparable with Inception FID.",
+    ),
+    (
+        "inside_training_range",
+        "outputs in training range",
+        "Over-generalization: fraction of f(z) values, z uniform on the\n"
+        "whole input box, inside the training data's per-value [min, max]",
+    ),
     ("saturated", "saturated outputs", "Fraction of f(z) values within 1e-3 of the output bounds"),
-    ("attractor_fraction", "attractors (audit)", "Fraction of audited training examples whose refined fixed point has\n"
-                                                 "Jacobian spectral radius ρ < 1"),
+    (
+        "attractor_fraction",
+        "attractors (audit)",
+        "Fraction of audited training examples whose refined fixed point has\nJacobian spectral radius ρ < 1",
+    ),
 ]
 
 
@@ -136,8 +168,10 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.audit_n.setValue(32)
         self.audit_n.setToolTip("Training examples to audit")
         self.audit_btn = QtWidgets.QPushButton("Attractor audit")
-        self.audit_btn.setToolTip("Refine training examples to fixed points of f and compute the spectral radius ρ of\n"
-                                  "the Jacobian there (exact eigenvalues for D ≤ 1024, Arnoldi above): ρ < 1 attracts")
+        self.audit_btn.setToolTip(
+            "Refine training examples to fixed points of f and compute the spectral radius ρ of\n"
+            "the Jacobian there (exact eigenvalues for D ≤ 1024, Arnoldi above): ρ < 1 attracts"
+        )
         self.audit_btn.clicked.connect(lambda: self.auditRequested.emit(self.audit_n.value()))
         row.addWidget(self.audit_btn)
         row.addWidget(self.audit_n)
@@ -146,8 +180,10 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.sigmas = QtWidgets.QLineEdit("0.05, 0.1, 0.2, 0.4")
         self.sigmas.setToolTip("Corruption levels σ (value units): each training example gets N(0, σ²) noise per value")
         self.recovery_btn = QtWidgets.QPushButton("Basin recovery")
-        self.recovery_btn.setToolTip("Corrupt training examples by σ, iterate 50 steps without noise, and count those\n"
-                                     "that end nearest the example they started from")
+        self.recovery_btn.setToolTip(
+            "Corrupt training examples by σ, iterate 50 steps without noise, and count those\n"
+            "that end nearest the example they started from"
+        )
         self.recovery_btn.clicked.connect(self._recovery_clicked)
         row.addWidget(self.recovery_btn)
         row.addWidget(self.sigmas, 1)
@@ -167,8 +203,12 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.basin_plot = self._plot("basin (rank)", "chains")
         self.rho_plot = self._plot("spectral radius ρ", "examples")
         self.recovery_plot = self._plot("σ", "recovered")
-        for w, name in ((self.class_plot, "Classes"), (self.basin_plot, "Basins"), (self.rho_plot, "ρ"),
-                        (self.recovery_plot, "Recovery")):
+        for w, name in (
+            (self.class_plot, "Classes"),
+            (self.basin_plot, "Basins"),
+            (self.rho_plot, "ρ"),
+            (self.recovery_plot, "Recovery"),
+        ):
             self.plots.addTab(w, name)
         v.addWidget(self.plots, 2)
 
@@ -236,10 +276,14 @@ class AnalysisPanel(QtWidgets.QWidget):
         counts, edges = audit.histogram()
         self.rho_plot.clear()
         self.rho_plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=(76, 155, 232, 120))
-        self.rho_plot.addItem(pg.InfiniteLine(1.0, angle=90, pen=pg.mkPen("#e05050", style=QtCore.Qt.PenStyle.DashLine)))
+        self.rho_plot.addItem(
+            pg.InfiniteLine(1.0, angle=90, pen=pg.mkPen("#e05050", style=QtCore.Qt.PenStyle.DashLine))
+        )
         self.plots.setCurrentWidget(self.rho_plot)
-        self.status.setText(f"attractor audit: {len(audit.rho)} examples, {100 * audit.attractor_fraction:.0f} % "
-                            f"attract (median ρ {np.median(audit.rho):.3f})")
+        self.status.setText(
+            f"attractor audit: {len(audit.rho)} examples, {100 * audit.attractor_fraction:.0f} % "
+            f"attract (median ρ {np.median(audit.rho):.3f})"
+        )
 
     def show_recovery(self, sigmas, rates) -> None:
         self.recovery_plot.clear()

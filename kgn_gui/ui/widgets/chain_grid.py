@@ -4,6 +4,7 @@ corner. Clicking a tile emits ``tileClicked(index)``.
 A plain QWidget that blits one RGB32 QImage: per frame that is one numpy conversion and one
 scaled ``drawImage`` in C++, a few times cheaper than a pyqtgraph scene (which matters: the
 display shares two cores with the chain worker)."""
+
 from __future__ import annotations
 
 import math
@@ -62,7 +63,7 @@ class ChainGrid(QtWidgets.QWidget):
             self._label = f"t = {step}"
         if len(self._shape) != 3:
             self._mosaic = self._qimage = None
-            self._message = (f"A {self._shape[0]}-D points model: the curves and the histogram follow its chains.")
+            self._message = f"A {self._shape[0]}-D points model: the curves and the histogram follow its chains."
             self.update()
             return
         x = x[: self.max_tiles]
@@ -133,8 +134,11 @@ class ChainGrid(QtWidgets.QWidget):
                 r = self.tile_rect(self._selected)
                 sx, sy = t.width() / w, t.height() / h
                 p.setPen(QtGui.QPen(QtGui.QColor("#ff9f1c"), 2))
-                p.drawRect(QtCore.QRectF(t.x() + r.x() * sx - 1, t.y() + r.y() * sy - 1, r.width() * sx + 2,
-                                         r.height() * sy + 2))
+                p.drawRect(
+                    QtCore.QRectF(
+                        t.x() + r.x() * sx - 1, t.y() + r.y() * sy - 1, r.width() * sx + 2, r.height() * sy + 2
+                    )
+                )
         if self._message:
             p.setPen(QtGui.QColor("#dddddd"))
             p.drawText(self.rect().adjusted(20, 20, -20, -20), QtCore.Qt.TextFlag.TextWordWrap, self._message)

@@ -1,4 +1,5 @@
 """File → Export animation: what, which steps, format, speed, scale; runs off the GUI thread."""
+
 from __future__ import annotations
 
 import queue
@@ -19,15 +20,21 @@ from ...core.export import (
     write_frames,
 )
 
-FORMAT_LABELS = {"gif": "GIF", "apng": "APNG (lossless PNG animation)", "mp4": "MP4 (H.264)",
-                 "webm": "WebM (VP9)", "png": "folder of PNG frames"}
+FORMAT_LABELS = {
+    "gif": "GIF",
+    "apng": "APNG (lossless PNG animation)",
+    "mp4": "MP4 (H.264)",
+    "webm": "WebM (VP9)",
+    "png": "folder of PNG frames",
+}
 
 
 class ExportDialog(QtWidgets.QDialog):
     """Asks for the export settings. ``values()`` after ``exec()`` returns them."""
 
-    def __init__(self, parent, t_max: int, n_chains: int, selected: int | None, start_dir: str,
-                 image_model: bool = True):
+    def __init__(
+        self, parent, t_max: int, n_chains: int, selected: int | None, start_dir: str, image_model: bool = True
+    ):
         super().__init__(parent)
         self.setWindowTitle("Export animation")
         f = QtWidgets.QFormLayout(self)
@@ -50,8 +57,10 @@ class ExportDialog(QtWidgets.QDialog):
         else:
             self.what.addItem("the Points view (as on screen)", "points")
         self.what.addItem("the whole window (as on screen)", "window")
-        self.what.setToolTip("The grid and a chain are drawn pixel for pixel; the Points view and the window are\n"
-                             "rendered by Qt at each step (the window shows each step while it exports)")
+        self.what.setToolTip(
+            "The grid and a chain are drawn pixel for pixel; the Points view and the window are\n"
+            "rendered by Qt at each step (the window shows each step while it exports)"
+        )
         self.what.currentIndexChanged.connect(self._what_changed)
         f.addRow("Draw", self.what)
         self.fmt = QtWidgets.QComboBox()
@@ -67,8 +76,10 @@ class ExportDialog(QtWidgets.QDialog):
         self.scale.setRange(1, 32)
         self.scale.setValue(4)
         self.scale.setSuffix("×")
-        self.scale.setToolTip("Nearest-neighbour zoom: pixels stay sharp squares.\n"
-                              "For the Points view or the window: the rendering scale (drawn sharp, not zoomed)")
+        self.scale.setToolTip(
+            "Nearest-neighbour zoom: pixels stay sharp squares.\n"
+            "For the Points view or the window: the rendering scale (drawn sharp, not zoomed)"
+        )
         f.addRow("Scale", self.scale)
         self.overlay = QtWidgets.QCheckBox("step number in a corner")
         self.overlay.setChecked(True)
@@ -80,8 +91,9 @@ class ExportDialog(QtWidgets.QDialog):
         prow.addWidget(self.path, 1)
         prow.addWidget(browse)
         f.addRow("Save to", prow)
-        bb = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok
-                                        | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+        bb = QtWidgets.QDialogButtonBox(
+            QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel
+        )
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
         f.addRow(bb)
@@ -91,7 +103,7 @@ class ExportDialog(QtWidgets.QDialog):
             self.scale.setValue(1)
 
     def target(self) -> str:
-        """"grid", "chain", "points" or "window"."""
+        """ "grid", "chain", "points" or "window"."""
         d = self.what.currentData()
         return "chain" if isinstance(d, int) else d
 
@@ -100,8 +112,9 @@ class ExportDialog(QtWidgets.QDialog):
         if fmt == "png":
             p = QtWidgets.QFileDialog.getExistingDirectory(self, "Folder for the frames", self.path.text())
         else:
-            p, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export to", self.path.text(),
-                                                         f"{FORMAT_LABELS[fmt]} (*{SUFFIX[fmt]})")
+            p, _ = QtWidgets.QFileDialog.getSaveFileName(
+                self, "Export to", self.path.text(), f"{FORMAT_LABELS[fmt]} (*{SUFFIX[fmt]})"
+            )
         if p:
             self.path.setText(p)
 
@@ -110,8 +123,13 @@ class ExportDialog(QtWidgets.QDialog):
         if b < a:
             raise ExportError("the last step comes before the first")
         d = self.what.currentData()
-        opts = ExportOptions(fmt=self.fmt.currentData(), fps=self.fps.value(), scale=self.scale.value(),
-                             overlay=self.overlay.isChecked(), chain=d if isinstance(d, int) else None)
+        opts = ExportOptions(
+            fmt=self.fmt.currentData(),
+            fps=self.fps.value(),
+            scale=self.scale.value(),
+            overlay=self.overlay.isChecked(),
+            chain=d if isinstance(d, int) else None,
+        )
         return list(range(a, b + 1, k)), opts, self.path.text().strip()
 
 
@@ -141,8 +159,14 @@ class ExportJob(QtCore.QObject):
 
     def _work(self) -> None:
         try:
-            path = write_frames(self.frames(), len(self._steps), self._out, self._opts,
-                                progress=lambda d, n: self._q.put(("p", d, n)), cancelled=self._cancel.is_set)
+            path = write_frames(
+                self.frames(),
+                len(self._steps),
+                self._out,
+                self._opts,
+                progress=lambda d, n: self._q.put(("p", d, n)),
+                cancelled=self._cancel.is_set,
+            )
             self._q.put(("done", str(path)))
         except ExportError as e:  # ExportCancelled included
             self._q.put(("fail", str(e)))
@@ -211,8 +235,10 @@ class ViewExportJob(ExportJob):
         self._controller, self._widget = controller, widget
         self._size = widget.size()
         if max(self._size.width(), self._size.height()) * opts.scale > self.MAX_SIDE:
-            raise ExportError(f"{self._size.width()}×{self._size.height()} at {opts.scale}× is larger than "
-                              f"{self.MAX_SIDE} pixels; choose a smaller scale")
+            raise ExportError(
+                f"{self._size.width()}×{self._size.height()} at {opts.scale}× is larger than "
+                f"{self.MAX_SIDE} pixels; choose a smaller scale"
+            )
         self._frames: queue.Queue = queue.Queue()  # at most AHEAD frames wait in it
         self._draw_error: str | None = None
         self._next = 0

@@ -4,6 +4,7 @@ pyqtgraph's own SVG exporter fails on Qt ≥ 6.10 ("not enough values to unpack"
 #3485: Qt now writes path coordinates in another form), so SVG goes through Qt's generator here.
 Both are written to a temporary name and renamed.
 """
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,9 @@ def add_save_action(plot_widget, title: str) -> None:
     menu = plot_widget.getPlotItem().vb.menu
 
     def save():
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(plot_widget, f"Save {title}", f"{title}.svg",
-                                                        "SVG (*.svg);;PNG (*.png)")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            plot_widget, f"Save {title}", f"{title}.svg", "SVG (*.svg);;PNG (*.png)"
+        )
         if path:
             try:
                 save_figure(plot_widget, path)

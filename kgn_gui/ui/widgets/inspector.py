@@ -1,5 +1,6 @@
 """Inspector: one chain enlarged at the current step, its nearest training example with the
 distance, and that chain's own curves."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -69,8 +70,9 @@ class Inspector(QtWidgets.QWidget):
             j, d, img, label = nearest
             self.nearest_view.show(img, shape, value_range)
             lab = f", label {label}" if label is not None else ""
-            self.caption.setText(f"chain {i} at step {t}: nearest training example #{j}{lab}, "
-                                 f"distance {d:.4f} RMS per value")
+            self.caption.setText(
+                f"chain {i} at step {t}: nearest training example #{j}{lab}, distance {d:.4f} RMS per value"
+            )
         else:
             self.caption.setText(f"chain {i} at step {t} (no training data attached for the nearest example)")
         for k in CURVES:

@@ -1,4 +1,5 @@
 """A paint canvas at the model's resolution: draw a start input with the mouse."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ example — each as the mean over chains with its 10–90 % band, and a cursor a
 step. Beside them, the histogram of the chain values at the current step over the histogram
 of the training data, and the fraction of values saturated at the bounds.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,11 +19,11 @@ TRAIN_HIST_ROWS = 5000
 COLOURS = {"step": "#4cc9f0", "residual": "#f72585", "nearest": "#90be6d"}
 CURVE_TIPS = {
     "step": "How far one step moves a chain (RMS per value). It falls as chains settle: the burn-in is over "
-            "when it is small; with noise it stays near ε·σ.",
+    "when it is small; with noise it stays near ε·σ.",
     "residual": "‖f(x) − x‖/√D: zero exactly at a fixed point of f. Over-generalization makes f flat "
-                "(many-to-one) around training points, so chains land where this is small.",
+    "(many-to-one) around training points, so chains land where this is small.",
     "nearest": "RMS distance to the closest of 2,000 training examples: near zero means the chain is copying a "
-               "training example (memorization); larger means something new.",
+    "training example (memorization); larger means something new.",
 }
 
 
@@ -37,8 +38,13 @@ def fit_y_range(plot: pg.PlotWidget, lo: float, hi: float, current: tuple | None
     if log:
         lo, hi = np.log10(max(lo, 1e-9)), np.log10(max(hi, 1e-9))
     span = max(hi - lo, 1e-12)
-    if current is not None and current[2] == log and current[0] <= lo and hi <= current[1] and (
-            current[1] - current[0]) < 3 * span + (1.0 if log else 0.0):
+    if (
+        current is not None
+        and current[2] == log
+        and current[0] <= lo
+        and hi <= current[1]
+        and (current[1] - current[0]) < 3 * span + (1.0 if log else 0.0)
+    ):
         return current
     pad = 0.25 if log else 0.1 * span
     if log and hi - lo < 2.0:
@@ -148,14 +154,17 @@ class HistogramPlot(pg.PlotWidget):
         super().__init__(parent)
         self.setBackground("#1e1e1e")
         self.setTitle("output-range histogram", size="9pt")
-        self.setToolTip("Values of every chain at the current step (bars) against the training data (line). "
-                        "Over-generalization: f maps any input into the range it saw in training, so the two "
-                        "come to match.")
+        self.setToolTip(
+            "Values of every chain at the current step (bars) against the training data (line). "
+            "Over-generalization: f maps any input into the range it saw in training, so the two "
+            "come to match."
+        )
         self.setLabel("bottom", "value")
         self.setLabel("left", "density")
         self.addLegend(offset=(-5, 5))
-        self.chain_curve = self.plot(stepMode="center", fillLevel=0, brush=(255, 159, 28, 120),
-                                     pen=pg.mkPen("#ff9f1c"), name="chains at t")
+        self.chain_curve = self.plot(
+            stepMode="center", fillLevel=0, brush=(255, 159, 28, 120), pen=pg.mkPen("#ff9f1c"), name="chains at t"
+        )
         self.train_curve = self.plot(stepMode="center", pen=pg.mkPen("#4cc9f0", width=2), name="training data")
         self.sat_text = pg.TextItem("", color="#dddddd", anchor=(0, 0))
         self.sat_text.setParentItem(self.getPlotItem().vb)

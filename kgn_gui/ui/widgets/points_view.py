@@ -7,6 +7,7 @@ along the x-axis, a cobweb of the selected chain and a histogram of chain positi
 loss landscape or the basin map as a background, the vector field f(x) − x, and the chains as dots
 with fading trails. The transport bar drives it like the image grid.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,16 @@ from ...core.points import (
     vector_field,
 )
 
-BASIN_COLOURS = [(76, 201, 240), (247, 37, 133), (144, 190, 109), (155, 93, 229), (67, 97, 238),
-                 (241, 91, 181), (0, 187, 249), (254, 228, 64)]
+BASIN_COLOURS = [
+    (76, 201, 240),
+    (247, 37, 133),
+    (144, 190, 109),
+    (155, 93, 229),
+    (67, 97, 238),
+    (241, 91, 181),
+    (0, 187, 249),
+    (254, 228, 64),
+]
 TRAIL = 8
 
 
@@ -75,16 +84,19 @@ class PointsView(QtWidgets.QWidget):
 
         self.preset_box = QtWidgets.QComboBox()
         self.preset_box.addItems(list(POINT_PRESETS) + ["custom 1-D", "custom 2-D"])
-        self.preset_box.setToolTip("The paper's point sets, or your own: click to add a point, drag to move it, "
-                                   "right-click to remove it")
+        self.preset_box.setToolTip(
+            "The paper's point sets, or your own: click to add a point, drag to move it, right-click to remove it"
+        )
         self.preset_box.currentTextChanged.connect(self.load_preset)
         self.train_button = QtWidgets.QPushButton("Train on these points")
         self.train_button.setToolTip("Train with the paper's recipe for this kind of experiment (Training dock)")
         self.train_button.clicked.connect(lambda: self.trainRequested.emit(self.preset))
         self.background = QtWidgets.QComboBox()
         self.background.addItems(["loss landscape", "basins"])
-        self.background.setToolTip("2-D background: ‖f(x) − x‖² (dark = fixed points), or the basin map: the "
-                                   "training point each grid point's noise-free chain reaches (grey: none)")
+        self.background.setToolTip(
+            "2-D background: ‖f(x) − x‖² (dark = fixed points), or the basin map: the "
+            "training point each grid point's noise-free chain reaches (grey: none)"
+        )
         self.background.currentTextChanged.connect(lambda _: self._draw_background())
         self.info = QtWidgets.QLabel("")
         self.info.setWordWrap(True)
@@ -100,11 +112,14 @@ class PointsView(QtWidgets.QWidget):
             box.setValue(v)
             box.setPrefix("L=")
         self.compare_button = QtWidgets.QPushButton("Compare depths")
-        self.compare_button.setToolTip("Train two networks of these depths on the same points and show them side "
-                                       "by side: same start, same seed, one timeline (the paper: deeper "
-                                       "networks over-generalize more)")
-        self.compare_button.clicked.connect(lambda: self.compareRequested.emit(self.depth_a.value(),
-                                                                               self.depth_b.value()))
+        self.compare_button.setToolTip(
+            "Train two networks of these depths on the same points and show them side "
+            "by side: same start, same seed, one timeline (the paper: deeper "
+            "networks over-generalize more)"
+        )
+        self.compare_button.clicked.connect(
+            lambda: self.compareRequested.emit(self.depth_a.value(), self.depth_b.value())
+        )
         self.cobweb_chain = QtWidgets.QSpinBox()
         self.cobweb_chain.setRange(0, 1_000_000)
         self.cobweb_chain.setPrefix("cobweb chain #")
@@ -162,7 +177,9 @@ class PointsView(QtWidgets.QWidget):
             self.main.setTitle("output manifold f(x) (white: identity, shaded: flat, many-to-one regions)", size="9pt")
             self.main.setLabel("bottom", "x")
             self.main.setLabel("left", "f(x)")
-            self.identity = self.main.plot([lo, hi], [lo, hi], pen=pg.mkPen("#bbbbbb", style=QtCore.Qt.PenStyle.DashLine))
+            self.identity = self.main.plot(
+                [lo, hi], [lo, hi], pen=pg.mkPen("#bbbbbb", style=QtCore.Qt.PenStyle.DashLine)
+            )
             self.manifold = self.main.plot(pen=pg.mkPen("#4cc9f0", width=2.5))
             self.cobweb_curve = self.main.plot(pen=pg.mkPen("#ff9f1c", width=1.2))
             self.flat_items: list = []
@@ -177,8 +194,9 @@ class PointsView(QtWidgets.QWidget):
             self.hist_plot = lw.addPlot(row=2, col=0)
             self.hist_plot.setTitle("chain positions at the current step", size="9pt")
             self.hist_plot.setXLink(self.main)
-            self.hist_curve = self.hist_plot.plot(stepMode="center", fillLevel=0, brush=(255, 159, 28, 150),
-                                                  pen=pg.mkPen("#ff9f1c"))
+            self.hist_curve = self.hist_plot.plot(
+                stepMode="center", fillLevel=0, brush=(255, 159, 28, 150), pen=pg.mkPen("#ff9f1c")
+            )
             for small in (self.loss_plot, self.hist_plot):
                 small.setMaximumHeight(95)
         else:
@@ -235,15 +253,21 @@ class PointsView(QtWidgets.QWidget):
                 self.main.addItem(r)
                 self.flat_items.append(r)
             if not len(self.points):
-                self.info.setText("flat regions: " + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
-                                  + " · training points unknown for this model: no basins")
+                self.info.setText(
+                    "flat regions: "
+                    + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
+                    + " · training points unknown for this model: no basins"
+                )
                 return
             basins = basin_map(self.model, self.points, self.value_range, n=201, steps=50)
             occ = basin_occupancy(basins, len(self.points))
-            self.info.setText("flat regions: " + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
-                              + " · share of the line whose chain reaches each point: "
-                              + ", ".join(f"{p[0]:.2f}: {100 * o:.0f}%" for p, o in zip(self.points, occ))
-                              + f" · none: {100 * occ[-1]:.0f}%")
+            self.info.setText(
+                "flat regions: "
+                + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
+                + " · share of the line whose chain reaches each point: "
+                + ", ".join(f"{p[0]:.2f}: {100 * o:.0f}%" for p, o in zip(self.points, occ))
+                + f" · none: {100 * occ[-1]:.0f}%"
+            )
         else:
             P, V = vector_field(self.model, self.value_range, n=21)
             seg = np.empty((2 * len(P), 2), np.float32)
@@ -258,9 +282,11 @@ class PointsView(QtWidgets.QWidget):
                 return
             self._basins = basin_map(self.model, self.points, self.value_range, n=101, steps=50)
             occ = basin_occupancy(self._basins, len(self.points))
-            self.info.setText("basin occupancy (share of the plane whose noise-free chain reaches each point): "
-                              + ", ".join(f"({p[0]:.2f}, {p[1]:.2f}): {100 * o:.0f}%" for p, o in zip(self.points, occ))
-                              + f" · none: {100 * occ[-1]:.0f}%")
+            self.info.setText(
+                "basin occupancy (share of the plane whose noise-free chain reaches each point): "
+                + ", ".join(f"({p[0]:.2f}, {p[1]:.2f}): {100 * o:.0f}%" for p, o in zip(self.points, occ))
+                + f" · none: {100 * occ[-1]:.0f}%"
+            )
             self._draw_background()
 
     def _draw_background(self) -> None:

@@ -1,4 +1,5 @@
 """Start input: random noise, a painting, or a (corrupted) data-set image."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -41,8 +42,10 @@ class StartPanel(QtWidgets.QWidget):
         f = QtWidgets.QFormLayout(rnd)
         self.kind = QtWidgets.QComboBox()
         self.kind.addItems(["uniform", "normal"])
-        self.kind.setToolTip("uniform: U(lo, hi) on the value range. normal: the paper's N(0.5, 0.5) on [0,1] "
-                             "or N(0, 1) on [−1,1], clipped to the range.")
+        self.kind.setToolTip(
+            "uniform: U(lo, hi) on the value range. normal: the paper's N(0.5, 0.5) on [0,1] "
+            "or N(0, 1) on [−1,1], clipped to the range."
+        )
         self.seed = _spin(0, 2**31 - 1, 0, "Seeds the start and every step's noise: same seed, same chain")
         self.n = _spin(1, 1024, 64, f"Number of chains (1–1024); the grid draws the first {MAX_DRAWN}")
         f.addRow("Noise", self.kind)
@@ -97,10 +100,17 @@ class StartPanel(QtWidgets.QWidget):
         f2 = QtWidgets.QFormLayout(dat)
         self.data_label = QtWidgets.QLabel("no data set")
         self.index = _spin(0, 0, 0, "Which data-set image to start from")
-        self.sigma = _spin(0.0, 2.0, 0.3, "Gaussian corruption σ (value units) added to the image, "
-                           "independently for each chain", double=True, step=0.05)
-        self.mask = _spin(0, 64, 0, "Side in pixels of a square set to the background at a random place "
-                          "(one per chain)")
+        self.sigma = _spin(
+            0.0,
+            2.0,
+            0.3,
+            "Gaussian corruption σ (value units) added to the image, independently for each chain",
+            double=True,
+            step=0.05,
+        )
+        self.mask = _spin(
+            0, 64, 0, "Side in pixels of a square set to the background at a random place (one per chain)"
+        )
         self.preview = QtWidgets.QLabel()
         self.preview.setFixedSize(112, 112)
         self.preview.setStyleSheet("background:#2b2b2b")
@@ -165,8 +175,9 @@ class StartPanel(QtWidgets.QWidget):
 
     # -- requests
     def request_random(self) -> None:
-        self.startRequested.emit(dict(start=self.kind.currentText(), n=self.n.value(), seed=self.seed.value(),
-                                      array=None, sigma=0.0, mask=0))
+        self.startRequested.emit(
+            dict(start=self.kind.currentText(), n=self.n.value(), seed=self.seed.value(), array=None, sigma=0.0, mask=0)
+        )
 
     def painted_state(self) -> np.ndarray:
         """The canvas as one state in the model's value range (ink 1 → hi, background → lo)."""
@@ -176,8 +187,16 @@ class StartPanel(QtWidgets.QWidget):
         return (lo + (hi - lo) * img).astype(np.float32).reshape(-1)
 
     def request_paint(self, all_chains: bool = True) -> None:
-        self.startRequested.emit(dict(start="array", n=self.n.value() if all_chains else 1, seed=self.seed.value(),
-                                      array=self.painted_state(), sigma=0.0, mask=0))
+        self.startRequested.emit(
+            dict(
+                start="array",
+                n=self.n.value() if all_chains else 1,
+                seed=self.seed.value(),
+                array=self.painted_state(),
+                sigma=0.0,
+                mask=0,
+            )
+        )
 
     def request_data(self) -> None:
         ds = self.dataset
@@ -185,5 +204,13 @@ class StartPanel(QtWidgets.QWidget):
         if ds is None or self._image(i) is None:
             QtWidgets.QMessageBox.information(self, "No data", "Load a data set whose images fit this model first.")
             return
-        self.startRequested.emit(dict(start="data", n=self.n.value(), seed=self.seed.value(),
-                                      array=ds.x[i].copy(), sigma=self.sigma.value(), mask=self.mask.value()))
+        self.startRequested.emit(
+            dict(
+                start="data",
+                n=self.n.value(),
+                seed=self.seed.value(),
+                array=ds.x[i].copy(),
+                sigma=self.sigma.value(),
+                mask=self.mask.value(),
+            )
+        )

@@ -1,5 +1,6 @@
 """Training panel: data source, architecture, recipe, Train / Pause / Resume / Stop, progress and
 a live log-scale loss curve. The window wires it to a TrainingController."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,7 +13,8 @@ from ...core.train import TrainConfig, format_duration
 from .plots import fit_y_range
 
 SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [
-    (f"points: {k}", f"points:{k}") for k in POINT_PRESETS]
+    (f"points: {k}", f"points:{k}") for k in POINT_PRESETS
+]
 
 
 class TrainingPanel(QtWidgets.QWidget):
@@ -46,9 +48,11 @@ class TrainingPanel(QtWidgets.QWidget):
         self.arch = QtWidgets.QComboBox()
         for key, d in ARCH_DEFAULTS.items():
             self.arch.addItem(d["label"], key)
-        self.arch.setToolTip("MLP: the paper's network. CNN autoencoder, U-Net and Transformer: the paper says the "
-                             "kaleidoscope appears in them \"to various degrees\"; they need image data. Choosing "
-                             "one fills in its usual depth, width and learning rate.")
+        self.arch.setToolTip(
+            "MLP: the paper's network. CNN autoencoder, U-Net and Transformer: the paper says the "
+            'kaleidoscope appears in them "to various degrees"; they need image data. Choosing '
+            "one fills in its usual depth, width and learning rate."
+        )
         self.L = QtWidgets.QSpinBox()
         self.L.setRange(1, 64)
         self.L.setValue(10)
@@ -58,8 +62,10 @@ class TrainingPanel(QtWidgets.QWidget):
         self.bottleneck = QtWidgets.QSpinBox()
         self.bottleneck.setRange(0, 65536)
         self.bottleneck.setSpecialValueText("none")
-        self.bottleneck.setToolTip("CNN: width of a fully connected layer between encoder and decoder. A narrow "
-                                   "bottleneck forces the network to compress, which changes what noise turns into.")
+        self.bottleneck.setToolTip(
+            "CNN: width of a fully connected layer between encoder and decoder. A narrow "
+            "bottleneck forces the network to compress, which changes what noise turns into."
+        )
         self.patch = QtWidgets.QSpinBox()
         self.patch.setRange(0, 64)
         self.patch.setSpecialValueText("auto")
@@ -70,16 +76,23 @@ class TrainingPanel(QtWidgets.QWidget):
         self.heads.setToolTip("Transformer: attention heads; H must be a multiple (auto: H/32)")
         self.bound = QtWidgets.QComboBox()
         self.bound.addItems(["tanh", "sigmoid"])
-        self.bound.setToolTip("Bounded output: tanh → values in [−1, 1], sigmoid → [0, 1]. The bound is what "
-                              "squeezes unseen inputs into the training range.")
+        self.bound.setToolTip(
+            "Bounded output: tanh → values in [−1, 1], sigmoid → [0, 1]. The bound is what "
+            "squeezes unseen inputs into the training range."
+        )
         arch_row = QtWidgets.QHBoxLayout()
         arch_row.addWidget(self.arch, 1)
         arch_row.addWidget(self.bound)
         form.addRow("Network", arch_row)
         arch = QtWidgets.QHBoxLayout()
         self._option_labels = {}
-        for lab, w in (("L", self.L), ("H", self.H), ("bottleneck", self.bottleneck), ("patch", self.patch),
-                       ("heads", self.heads)):
+        for lab, w in (
+            ("L", self.L),
+            ("H", self.H),
+            ("bottleneck", self.bottleneck),
+            ("patch", self.patch),
+            ("heads", self.heads),
+        ):
             label = QtWidgets.QLabel(lab)
             self._option_labels[w] = label
             arch.addWidget(label)
@@ -115,9 +128,16 @@ class TrainingPanel(QtWidgets.QWidget):
         self.precision.setToolTip(
             "Arithmetic of the training step. fp32: full float32, as in the paper. bf16: the forward pass in "
             "bfloat16 (weights, gradients and Adam stay float32) — about 2× faster on CPUs with AMX and on GPUs, "
-            "with a loss curve close to fp32's. tf32: float32 matrix products on CUDA tensor cores.")
-        for lab, w in (("Learning rate", self.lr), ("Batch", self.batch), ("Steps", self.steps),
-                       ("Seed", self.seed), ("Device", self.device), ("Precision", self.precision)):
+            "with a loss curve close to fp32's. tf32: float32 matrix products on CUDA tensor cores."
+        )
+        for lab, w in (
+            ("Learning rate", self.lr),
+            ("Batch", self.batch),
+            ("Steps", self.steps),
+            ("Seed", self.seed),
+            ("Device", self.device),
+            ("Precision", self.precision),
+        ):
             form.addRow(lab, w)
         for w in (self.L, self.H, self.bottleneck, self.patch, self.heads):
             w.valueChanged.connect(self._update_params)
@@ -130,8 +150,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.stop_button = QtWidgets.QPushButton("Stop")
         self.stop_button.setToolTip("Stop after the current step and keep the best weights so far")
         self.use_button = QtWidgets.QPushButton("Use weights")
-        self.use_button.setToolTip("Switch the chain to this model: the current weights while training, "
-                                   "the best weights when done")
+        self.use_button.setToolTip(
+            "Switch the chain to this model: the current weights while training, the best weights when done"
+        )
         self.train_button.clicked.connect(self.trainRequested.emit)
         self.pause_button.clicked.connect(self._pause_clicked)
         self.stop_button.clicked.connect(self.stopRequested.emit)
@@ -215,17 +236,32 @@ class TrainingPanel(QtWidgets.QWidget):
     def _show_arch_options(self) -> None:
         key = self.arch_key()
         d = ARCH_DEFAULTS[key]
-        self.L.setToolTip(f"L, depth: {d['L_means']}. The paper's claim: deeper networks over-generalize more "
-                          f"and give better samples (its MNIST MLP used L = 10).")
+        self.L.setToolTip(
+            f"L, depth: {d['L_means']}. The paper's claim: deeper networks over-generalize more "
+            f"and give better samples (its MNIST MLP used L = 10)."
+        )
         self.H.setToolTip(f"H, width: {d['H_means']} (the paper's MNIST MLP used 500)")
-        for w, show in ((self.bottleneck, key == "cnn"), (self.patch, key == "transformer"),
-                        (self.heads, key == "transformer")):
+        for w, show in (
+            (self.bottleneck, key == "cnn"),
+            (self.patch, key == "transformer"),
+            (self.heads, key == "transformer"),
+        ):
             w.setVisible(show)
             self._option_labels[w].setVisible(show)
 
-    def set_recipe(self, source: str | None = None, *, L: int | None = None, H: int | None = None,
-                   bound: str | None = None, lr: float | None = None, batch: int | None = None,
-                   steps: int | None = None, seed: int | None = None, arch: str | None = None) -> None:
+    def set_recipe(
+        self,
+        source: str | None = None,
+        *,
+        L: int | None = None,
+        H: int | None = None,
+        bound: str | None = None,
+        lr: float | None = None,
+        batch: int | None = None,
+        steps: int | None = None,
+        seed: int | None = None,
+        arch: str | None = None,
+    ) -> None:
         """Fill in the form; fields left as None keep their value. ``source`` is a data-source key already
         in the list."""
         if source is not None:
@@ -235,8 +271,14 @@ class TrainingPanel(QtWidgets.QWidget):
             self.source.setCurrentIndex(i)
         if arch is not None:
             self.set_arch(arch, defaults=False)
-        for box, v in ((self.L, L), (self.H, H), (self.lr, lr), (self.batch, batch), (self.steps, steps),
-                       (self.seed, seed)):
+        for box, v in (
+            (self.L, L),
+            (self.H, H),
+            (self.lr, lr),
+            (self.batch, batch),
+            (self.steps, steps),
+            (self.seed, seed),
+        ):
             if v is not None:
                 box.setValue(v)
         if bound is not None:
@@ -245,18 +287,33 @@ class TrainingPanel(QtWidgets.QWidget):
     def arch_options(self) -> dict:
         """bottleneck, patch and heads as the chosen architecture uses them (0 where it does not)."""
         key = self.arch_key()
-        return {"bottleneck": self.bottleneck.value() if key == "cnn" else 0,
-                "patch": self.patch.value() if key == "transformer" else 0,
-                "heads": self.heads.value() if key == "transformer" else 0}
+        return {
+            "bottleneck": self.bottleneck.value() if key == "cnn" else 0,
+            "patch": self.patch.value() if key == "transformer" else 0,
+            "heads": self.heads.value() if key == "transformer" else 0,
+        }
 
     def spec_for(self, D: int, shape) -> ModelSpec:
-        return ModelSpec(D=D, L=self.L.value(), H=self.H.value(), bound=self.bound.currentText(),
-                         arch=self.arch_key(), shape=tuple(shape), **self.arch_options())
+        return ModelSpec(
+            D=D,
+            L=self.L.value(),
+            H=self.H.value(),
+            bound=self.bound.currentText(),
+            arch=self.arch_key(),
+            shape=tuple(shape),
+            **self.arch_options(),
+        )
 
     def config(self) -> TrainConfig:
-        return TrainConfig(lr=float(self.lr.value()), batch=self.batch.value(), steps=self.steps.value(),
-                           seed=self.seed.value(), device=self.device.currentText(), report_interval_s=0.1,
-                           precision=self.precision.currentData())
+        return TrainConfig(
+            lr=float(self.lr.value()),
+            batch=self.batch.value(),
+            steps=self.steps.value(),
+            seed=self.seed.value(),
+            device=self.device.currentText(),
+            report_interval_s=0.1,
+            precision=self.precision.currentData(),
+        )
 
     def _update_params(self) -> None:
         try:
@@ -277,8 +334,21 @@ class TrainingPanel(QtWidgets.QWidget):
         self.pause_button.setEnabled(state in ("running", "paused"))
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.stop_button.setEnabled(state in ("running", "paused"))
-        for w in (self.source, self.arch, self.L, self.H, self.bottleneck, self.patch, self.heads, self.bound, self.lr,
-                  self.batch, self.steps, self.seed, self.device):
+        for w in (
+            self.source,
+            self.arch,
+            self.L,
+            self.H,
+            self.bottleneck,
+            self.patch,
+            self.heads,
+            self.bound,
+            self.lr,
+            self.batch,
+            self.steps,
+            self.seed,
+            self.device,
+        ):
             w.setEnabled(not busy)
         if state == "paused":
             self.progress.setFormat("paused – %p%")
@@ -290,8 +360,10 @@ class TrainingPanel(QtWidgets.QWidget):
     def show_progress(self, ev, losses: np.ndarray | None = None) -> None:
         self.progress.setValue(int(1000 * ev.step / max(ev.steps, 1)))
         self.progress.setFormat(f"step {ev.step:,}/{ev.steps:,} – %p%")
-        self.status.setText(f"loss {ev.loss:.3e} · best {ev.best_loss:.3e} · {ev.samples_per_s:,.0f} samples/s "
-                            f"({ev.samples_per_s / max(1, self.batch.value()):.1f} steps/s) · ETA {format_duration(ev.eta_s)}")
+        self.status.setText(
+            f"loss {ev.loss:.3e} · best {ev.best_loss:.3e} · {ev.samples_per_s:,.0f} samples/s "
+            f"({ev.samples_per_s / max(1, self.batch.value()):.1f} steps/s) · ETA {format_duration(ev.eta_s)}"
+        )
         if losses is not None:
             n = ev.step
             y = losses[:n]

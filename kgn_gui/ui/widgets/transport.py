@@ -1,5 +1,6 @@
 """Transport bar: step back/forward, play/pause, speed, reset, ε, noise kind, burn-in, and the
 timeline slider that scrubs every step reached so far (burn-in marked)."""
+
 from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -11,7 +12,7 @@ NOISE_TIPS = {
     "normal": "Zero-mean Gaussian noise N(0, r²), r = half the value range, scaled by ε.",
     "uniform": "Zero-mean uniform noise U(−r, r), r = half the value range, scaled by ε.",
     "reference": "The published code's uniform noise (hi−lo)·U[0,1)+hi: always positive, so every step "
-                 "drifts upward before the clamp. For reproducing the paper.",
+    "drifts upward before the clamp. For reproducing the paper.",
     "reference-normal": "The published code's normal noise: N(0.5, 0.5) on [0,1] data, N(0, 1) on [−1,1].",
 }
 
@@ -23,8 +24,10 @@ class TimelineSlider(QtWidgets.QSlider):
         super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
         self.burn_in = 0
         self.setRange(0, 0)
-        self.setToolTip("Scrub through every step reached so far. The orange mark is the burn-in B: "
-                        "iterates after it are treated as samples.")
+        self.setToolTip(
+            "Scrub through every step reached so far. The orange mark is the burn-in B: "
+            "iterates after it are treated as samples."
+        )
 
     def set_burn_in(self, b: int) -> None:
         self.burn_in = b
@@ -36,10 +39,12 @@ class TimelineSlider(QtWidgets.QSlider):
             return
         opt = QtWidgets.QStyleOptionSlider()
         self.initStyleOption(opt)
-        groove = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
-                                             QtWidgets.QStyle.SubControl.SC_SliderGroove, self)
-        handle = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
-                                             QtWidgets.QStyle.SubControl.SC_SliderHandle, self)
+        groove = self.style().subControlRect(
+            QtWidgets.QStyle.ComplexControl.CC_Slider, opt, QtWidgets.QStyle.SubControl.SC_SliderGroove, self
+        )
+        handle = self.style().subControlRect(
+            QtWidgets.QStyle.ComplexControl.CC_Slider, opt, QtWidgets.QStyle.SubControl.SC_SliderHandle, self
+        )
         span = groove.width() - handle.width()
         frac = min(1.0, self.burn_in / self.maximum())
         x = groove.left() + handle.width() / 2 + frac * span
@@ -73,13 +78,16 @@ class TransportBar(QtWidgets.QWidget):
             b.clicked.connect(slot)
             return b
 
-        self.back_button = button(SP.SP_MediaSeekBackward, "Step back one step (←; Shift+← ten)",
-                                  lambda: self.stepBy.emit(-1))
+        self.back_button = button(
+            SP.SP_MediaSeekBackward, "Step back one step (←; Shift+← ten)", lambda: self.stepBy.emit(-1)
+        )
         self.play_button = button(SP.SP_MediaPlay, "Play / pause the chain (Space)", self.playToggled.emit)
-        self.fwd_button = button(SP.SP_MediaSeekForward, "Step forward one step (→; Shift+→ ten)",
-                                 lambda: self.stepBy.emit(1))
-        self.reset_button = button(SP.SP_BrowserReload, "Reset: back to the start input, history cleared (Ctrl+R)",
-                                   self.resetRequested.emit)
+        self.fwd_button = button(
+            SP.SP_MediaSeekForward, "Step forward one step (→; Shift+→ ten)", lambda: self.stepBy.emit(1)
+        )
+        self.reset_button = button(
+            SP.SP_BrowserReload, "Reset: back to the start input, history cleared (Ctrl+R)", self.resetRequested.emit
+        )
         self.slider = TimelineSlider()
         self.slider.valueChanged.connect(self._slider_moved)
         self.step_label = QtWidgets.QLabel("step 0 / 0")
@@ -100,16 +108,20 @@ class TransportBar(QtWidgets.QWidget):
             self.noise.addItem(k)
             self.noise.setItemData(self.noise.count() - 1, NOISE_TIPS[k], QtCore.Qt.ItemDataRole.ToolTipRole)
         self.noise.setCurrentText("normal")
-        self.noise.setToolTip("Noise n added at every step: x ← clamp(f(x) + ε·n). A little noise keeps the "
-                              "kaleidoscope moving instead of settling on one sample.")
+        self.noise.setToolTip(
+            "Noise n added at every step: x ← clamp(f(x) + ε·n). A little noise keeps the "
+            "kaleidoscope moving instead of settling on one sample."
+        )
         self.eps = QtWidgets.QDoubleSpinBox()
         self.eps.setDecimals(4)
         self.eps.setRange(0.0, 1.0)
         self.eps.setSingleStep(0.005)
         self.eps.setValue(0.01)
         self.eps.setPrefix("ε ")
-        self.eps.setToolTip("Noise scale ε (the paper used 0.01 for MNIST). Changing it applies from the "
-                            "current step; later history is recomputed.")
+        self.eps.setToolTip(
+            "Noise scale ε (the paper used 0.01 for MNIST). Changing it applies from the "
+            "current step; later history is recomputed."
+        )
         self.noise.currentTextChanged.connect(self._noise_edited)
         self.eps.editingFinished.connect(self._noise_edited)
         self.burn_in = QtWidgets.QSpinBox()
