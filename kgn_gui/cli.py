@@ -546,8 +546,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from .core.classifier import default_classifier, mnist_test_features
-    from .core.sweep import SweepConfig, run_sweep
+    from .core.sweep import SweepConfig, check_output_folder, run_sweep, sweep_classifier
 
     try:
         cfg = SweepConfig(
@@ -573,18 +572,16 @@ def cmd_sweep(args) -> int:
             heads=args.heads,
         )
         cfg.validate()
+        out = check_output_folder(args.output)
     except ValueError as e:
         raise CLIError(str(e)) from None
-    out = Path(args.output)
-    if out.exists() and any(out.iterdir()):
-        raise CLIError(f"{out} exists and is not empty")
-    clf = default_classifier() if args.data.startswith("mnist") else None
+    clf, test_features = sweep_classifier(cfg.source)
     bar = Progress()
     rows = run_sweep(
         cfg,
         out,
         classifier=clf,
-        test_features=mnist_test_features(clf) if clf else None,
+        test_features=test_features,
         log=lambda s: print(s, file=sys.stderr),
         progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1),
     )

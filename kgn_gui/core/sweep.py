@@ -1,5 +1,6 @@
 """The depth sweep: one model per depth (same data, seed, steps, width), each sampled the same way and
-measured (no Qt). ``kgn sweep`` and the window's Analysis dock call :func:`run_sweep`.
+measured (no Qt). ``kgn sweep`` calls :func:`run_sweep` directly; the window runs it in a child process
+(``core/sweep_worker.py``) that reports typed events (``core/messages.py``).
 
 Output folder: ``depth_L.safetensors`` for each depth, ``sweep.csv`` (one row per depth, every
 measure of :class:`~kgn_gui.core.measures.Analysis` plus training loss, attractor fraction and
@@ -89,6 +90,25 @@ class SweepConfig:
                 raise ValueError(f"{name} must be ≥ 1")
 
 
+def sweep_classifier(source: str):
+    """(classifier, its features of the MNIST test digits) for measuring samples of ``source``, or
+    (None, None) where no classifier applies: the one rule ``kgn sweep`` and the window's sweep share."""
+    if not source.startswith("mnist"):
+        return None, None
+    from .classifier import default_classifier, mnist_test_features
+
+    clf = default_classifier()
+    return clf, (mnist_test_features(clf) if clf else None)
+
+
+def check_output_folder(out_dir: str | os.PathLike) -> Path:
+    """The sweep's output folder: it must be new or empty (ValueError otherwise)."""
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out} exists and is not empty")
+    return out
+
+
 def run_sweep(
     cfg: SweepConfig,
     out_dir: str | os.PathLike,
@@ -98,9 +118,12 @@ def run_sweep(
     log: Callable[[str], None] | None = None,
     progress: Callable[[float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> list[dict]:
     """Train, sample and measure every depth; write the models, CSV and PNG into ``out_dir``.
-    progress(fraction done); cancelled() is polled between training steps and chain steps."""
+    log(line): what ``kgn sweep`` prints; progress(fraction done); stage(what runs now, in one line:
+    "depth 4: training", "depth 4: sampling", …) as each stage begins; cancelled() is polled between
+    training steps and chain steps (then :class:`~kgn_gui.core.measures.Cancelled` is raised)."""
     from .checkpoint import save_checkpoint
     from .data import open_source
     from .models import BOUNDS, spec_parameter_count
@@ -114,6 +137,7 @@ def run_sweep(
     if cfg.subset and cfg.subset < ds.M:
         ds = ds.subset(cfg.subset, seed=cfg.seed)
     say = log or (lambda s: None)
+    begin = stage or (lambda s: None)
     specs = [cfg.spec(L, ds) for L in cfg.depths]  # a spec the data cannot take fails before any training
     rows = []
     n = len(cfg.depths)
@@ -122,6 +146,7 @@ def run_sweep(
             lr=cfg.lr, batch=cfg.batch, steps=cfg.steps, seed=cfg.seed, device=cfg.device, eval_size=min(1000, ds.M)
         )
         tr = Trainer(spec, ds, tc)
+        begin(f"depth {L}: training")
         say(f"depth {L}: training {spec_parameter_count(spec):,} parameters for {cfg.steps} steps")
         t0 = time.time()
         for ev in tr.run():
@@ -143,6 +168,7 @@ def run_sweep(
             name=f"sweep depth {L}",
         )
         chain = ChainConfig(n=cfg.chains, noise=cfg.noise, eps=cfg.eps, seed=cfg.seed)
+        begin(f"depth {L}: sampling {cfg.chains} chains")
         a = analyze_chain(
             model,
             spec,
@@ -154,7 +180,9 @@ def run_sweep(
             cancelled=cancelled,
             progress=None if progress is None else (lambda d, m, k=k: progress((k + 0.7 + 0.2 * d / m) / n)),
         )
+        begin(f"depth {L}: attractor audit")
         audit = attractor_audit(model, vr, ds.x, n=cfg.audit, seed=cfg.seed, cancelled=cancelled)
+        begin(f"depth {L}: basin recovery")
         rec = basin_recovery(
             model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=cfg.seed, cancelled=cancelled
         )
@@ -176,6 +204,7 @@ def run_sweep(
         if progress is not None:
             progress((k + 1) / n)
         write_csv(rows, out / "sweep.csv", cfg)
+    begin("drawing the chart")
     plot_rows(
         rows, "depth", out / "sweep.png", title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {cfg.steps} steps)"
     )

@@ -5,18 +5,20 @@ the GIL, the garbage collector and the allocator with the event loop, and the lo
 11–62 ms (bench/ui_frame_rate.py); with training in its own process the loop's longest gap
 stays near its idle 6 ms. A crash in training can no longer take the window down either.
 
-Protocol. The parent sends commands over a pipe: "pause", "resume", "stop", "snapshot". The
-child answers on a queue with tuples:
+Protocol (the types are in ``core/messages.py``). The parent sends a :class:`Command` over a pipe:
+PAUSE, RESUME, STOP, SNAPSHOT (anything else is ignored). The child answers on a queue with:
 
-* ("progress", TrainEvent, first, losses): ``losses`` are the per-step losses of steps
+* ``Progress(event, first, losses)``: a TrainEvent; ``losses`` are the per-step losses of steps
   first+1 … first+len(losses) not sent before;
-* ("snapshot", path): the current weights, saved as a model file (for "use current weights");
-* ("end", TrainEvent, path, recipe): training finished (done, stopped or diverged) and its best
-  weights are saved at ``path``;
-* ("recovery", path): a recovery checkpoint was written (job["recovery"]: folder, every_s, source, app_pid;
-  see ``core/recovery.py``): every ``every_s`` seconds and once more at the end, so if the app dies
-  the weights survive it; the app deletes the file once it has the result;
-* ("error", message): training could not start or failed; nothing more follows.
+* ``Snapshot(path)``: the current weights, saved as a model file (for "use current weights"), or
+  ``SnapshotFailed(message)``;
+* ``RecoverySaved(path)``: a recovery checkpoint was written (job["recovery"]: folder, every_s, source,
+  app_pid; see ``core/recovery.py``): every ``every_s`` seconds and once more at the end, so if the app
+  dies the weights survive it; the app deletes the file once it has the result. ``TrainWarning(message)``
+  when it could not be written (training goes on);
+* ``Ended(event, path, recipe)``: training finished (done, stopped or diverged) and its best weights are
+  saved at ``path``;
+* ``Failed(message)``: training could not start or failed; nothing more follows.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import copy
 import threading
 import time
 from pathlib import Path
+
+from .messages import Command, Ended, Failed, Progress, RecoverySaved, Snapshot, SnapshotFailed, TrainWarning
 
 
 def train_worker(job: dict, out_q, ctrl) -> None:
@@ -49,7 +53,7 @@ def train_worker(job: dict, out_q, ctrl) -> None:
         cfg = TrainConfig(**{**cfg, "betas": tuple(cfg["betas"])})
         tr = Trainer(spec, ds, cfg)
     except Exception as e:  # the parent shows this as a dialog: a message, not a traceback
-        out_q.put(("error", f"training could not start: {e}"))
+        out_q.put(Failed(f"training could not start: {e}"))
         return
 
     out_dir = Path(job["out_dir"])
@@ -67,18 +71,21 @@ def train_worker(job: dict, out_q, ctrl) -> None:
             except (EOFError, OSError):  # the parent went away: stop, never train on as an orphan
                 tr.stop()
                 return
-            if cmd == "pause":
-                tr.pause()
-            elif cmd == "resume":
-                tr.resume()
-            elif cmd == "stop":
-                tr.stop()
-            elif cmd == "snapshot":
-                snapshots[0] += 1
-                try:
-                    out_q.put(("snapshot", save(copy.deepcopy(tr.model), f"snapshot-{snapshots[0]}")))
-                except Exception as e:
-                    out_q.put(("snapshot-error", str(e)))
+            match cmd:
+                case Command.PAUSE:
+                    tr.pause()
+                case Command.RESUME:
+                    tr.resume()
+                case Command.STOP:
+                    tr.stop()
+                case Command.SNAPSHOT:
+                    snapshots[0] += 1
+                    try:
+                        out_q.put(Snapshot(save(copy.deepcopy(tr.model), f"snapshot-{snapshots[0]}")))
+                    except Exception as e:
+                        out_q.put(SnapshotFailed(str(e)))
+                case _:  # not a command: ignored
+                    pass
 
     threading.Thread(target=control, name="kgn-train-control", daemon=True).start()
     from .recovery import recovery_name
@@ -102,9 +109,9 @@ def train_worker(job: dict, out_q, ctrl) -> None:
                 app_pid=rec["app_pid"],
                 name=rec_name,
             )
-            out_q.put(("recovery", str(p)))
+            out_q.put(RecoverySaved(str(p)))
         except Exception as e:  # a full disk must not stop training: say so, try again next time
-            out_q.put(("warning", f"could not write the recovery checkpoint: {e}"))
+            out_q.put(TrainWarning(f"could not write the recovery checkpoint: {e}"))
         last_saved[0] = time.monotonic()
 
     sent = 0
@@ -112,8 +119,7 @@ def train_worker(job: dict, out_q, ctrl) -> None:
     try:
         for ev in tr.run():
             n = tr.step
-            kind = "progress"
-            out_q.put((kind, ev, sent, tr.losses[sent:n].copy()))
+            out_q.put(Progress(ev, sent, tr.losses[sent:n].copy()))
             sent = n
             last = ev
             if rec and ev.kind == "progress" and time.monotonic() - last_saved[0] >= rec.get("every_s", 60):
@@ -121,9 +127,9 @@ def train_worker(job: dict, out_q, ctrl) -> None:
         if rec:
             save_recovery()  # the final (best) weights: kept until the app has them
         path = save(tr.model, "trained")
-        out_q.put(("end", last, path, tr.recipe()))
+        out_q.put(Ended(last, path, tr.recipe()))
     except Exception as e:
-        out_q.put(("error", f"training failed: {type(e).__name__}: {e}"))
+        out_q.put(Failed(f"training failed: {type(e).__name__}: {e}"))
     finally:
         out_q.close()
         out_q.join_thread()  # everything put is flushed to the parent before the process ends

@@ -1,9 +1,10 @@
 """Runs training in a child process for the window (see ``core/train_worker.py`` for why).
 
-The controller lives in the GUI thread: it spawns the worker process, sends it commands over a
-pipe and drains its answers on its own timer, re-emitting them as Qt signals, so slots always
-run in the GUI thread. ``run`` (a :class:`TrainingRun`) mirrors the worker's progress: step,
-losses, best loss, and at the end the trained model.
+The controller lives in the GUI thread: it spawns the worker process, sends it typed commands
+(``core.messages.Command``) over a pipe and drains its typed answers (``Progress``, ``Ended``, …)
+on its own timer, dispatching on their type and re-emitting them as Qt signals, so slots always
+run in the GUI thread; a message of an unknown type is ignored. ``run`` (a :class:`TrainingRun`)
+mirrors the worker's progress: step, losses, best loss, and at the end the trained model.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from PySide6 import QtCore
 
 from ...core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ...core.data import Dataset
+from ...core.messages import (
+    Command,
+    Ended,
+    Failed,
+    Progress,
+    RecoverySaved,
+    Snapshot,
+    SnapshotFailed,
+    TrainWarning,
+)
 from ...core.models import ModelSpec
 from ...core.recovery import recovery_dir
 from ...core.train import TrainConfig, TrainError, TrainEvent
@@ -141,7 +152,7 @@ class TrainingController(QtCore.QObject):
         self._set_state("running")
         return True
 
-    def _send(self, cmd: str) -> None:
+    def _send(self, cmd: Command) -> None:
         if self._conn is not None and self.is_busy():
             try:
                 self._conn.send(cmd)
@@ -150,50 +161,55 @@ class TrainingController(QtCore.QObject):
 
     def _drain(self) -> None:
         latest = None
+        # Looked at before reading: whatever the child put before it ended is in the queue by now.
+        ended = self._proc is not None and not self._proc.is_alive()
         while self._queue is not None:
             try:
                 msg = self._queue.get_nowait()
             except (queue.Empty, EOFError, OSError):
                 break
-            kind = msg[0]
             run = self.run
-            if kind == "progress":
-                _, ev, first, losses = msg
-                run.losses[first : first + len(losses)] = losses
-                run.step, run.best_loss, run.last_event = ev.step, ev.best_loss, ev
-                if ev.kind == "progress":
-                    latest = ev
-            elif kind == "recovery":
-                run.recovery_path = msg[1]
-            elif kind == "warning":
-                self.warning.emit(msg[1])
-            elif kind == "end":
-                _, ev, path, recipe = msg
-                run.final_path, run.recipe, run.last_event = path, recipe, ev
-                if run.recovery_path:  # the app has the result now: nothing left to recover
+            match msg:
+                case Progress(event=ev, first=first, losses=losses):
+                    run.losses[first : first + len(losses)] = losses
+                    run.step, run.best_loss, run.last_event = ev.step, ev.best_loss, ev
+                    if ev.kind == "progress":
+                        latest = ev
+                case RecoverySaved(path=path):
+                    run.recovery_path = path
+                case TrainWarning(message=text):
+                    self.warning.emit(text)
+                case Ended(event=ev, path=path, recipe=recipe):
+                    run.final_path, run.recipe, run.last_event = path, recipe, ev
+                    if run.recovery_path:  # the app has the result now: nothing left to recover
+                        try:
+                            os.unlink(run.recovery_path)
+                        except OSError:
+                            pass
+                    if ev is not None:
+                        run.step, run.best_loss = ev.step, ev.best_loss
+                    if latest is not None:  # drained together with the end: still shown
+                        self.progress.emit(latest)
+                    self._finish()
+                    if ev is not None:
+                        self.finished.emit(ev)
+                    return
+                case Snapshot(path=path):
                     try:
-                        os.unlink(run.recovery_path)
-                    except OSError:
-                        pass
-                if ev is not None:
-                    run.step, run.best_loss = ev.step, ev.best_loss
-                self._finish()
-                if ev is not None:
-                    self.finished.emit(ev)
-                return
-            elif kind == "snapshot":
-                try:
-                    self.weightsReady.emit(run.checkpoint(msg[1]))
-                except CheckpointError as e:
-                    self.failed.emit(f"could not read the current weights: {e}")
-            elif kind in ("error", "snapshot-error"):
-                self.failed.emit(msg[1])
-                if kind == "error":
+                        self.weightsReady.emit(run.checkpoint(path))
+                    except CheckpointError as e:
+                        self.failed.emit(f"could not read the current weights: {e}")
+                case SnapshotFailed(message=text):
+                    self.failed.emit(text)
+                case Failed(message=text):
+                    self.failed.emit(text)
                     self._finish()
                     return
+                case _:  # an unknown message (another version of the worker): ignored
+                    pass
         if latest is not None:
             self.progress.emit(latest)
-        if self._proc is not None and not self._proc.is_alive() and self._state != "idle":
+        if ended and self._state != "idle":
             # The child ended without saying so (killed, out of memory): report it, stay usable.
             self._finish()
             self.failed.emit("the training process ended unexpectedly")
@@ -206,12 +222,12 @@ class TrainingController(QtCore.QObject):
 
     def pause(self) -> None:
         if self.is_busy():
-            self._send("pause")
+            self._send(Command.PAUSE)
             self._set_state("paused")
 
     def resume(self) -> None:
         if self.is_busy():
-            self._send("resume")
+            self._send(Command.RESUME)
             self._set_state("running")
 
     def stop(self) -> None:
@@ -239,20 +255,20 @@ class TrainingController(QtCore.QObject):
                 )
             )
             return
-        self._send("stop")
+        self._send(Command.STOP)
         self._set_state("stopping")
 
     def request_weights(self) -> bool:
         """Ask the worker for its current weights; ``weightsReady`` brings them. False when not training."""
         if not self.is_busy():
             return False
-        self._send("snapshot")
+        self._send(Command.SNAPSHOT)
         return True
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Stop the worker and wait for it (on window close). True when the process has ended."""
         if self._proc is not None:
-            self._send("stop")
+            self._send(Command.STOP)
             self._proc.join(timeout_s)
             if self._proc.is_alive():
                 self._proc.terminate()

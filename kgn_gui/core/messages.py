@@ -1,0 +1,126 @@
+"""Typed messages between the window and its child processes (training, the depth sweep); no Qt.
+
+The parent sends a :class:`Command` over a pipe; the child answers on a (spawn-context) queue with
+one of the frozen dataclasses below. All of them pickle, so they cross the process boundary as they
+are; the parent dispatches on the type (``match msg: case Progress(...)``) and ignores what it does
+not know, so an old or a foreign message can never crash the window.
+
+Training (``core/train_worker.py``): :class:`Progress`, :class:`Snapshot`, :class:`SnapshotFailed`,
+:class:`RecoverySaved`, :class:`TrainWarning`, then :class:`Ended` or :class:`Failed` last.
+
+Sweep (``core/sweep_worker.py``): :class:`SweepProgress`, :class:`SweepLog`, then one of
+:class:`SweepDone`, :class:`SweepFailed` or :class:`SweepCancelled` last.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Command(enum.Enum):
+    """What the parent asks of a child. The sweep child knows only STOP."""
+
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    SNAPSHOT = "snapshot"  # training: save the current weights and answer with Snapshot
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: a numpy array has no single truth value
+class Progress:
+    """A training event; ``losses`` are the per-step losses of steps first+1 … first+len(losses) not sent
+    before (``event`` is a :class:`~kgn_gui.core.train.TrainEvent`)."""
+
+    event: Any
+    first: int
+    losses: np.ndarray
+
+
+@dataclass(frozen=True)
+class Ended:
+    """Training finished (done, stopped or diverged); its best weights are saved at ``path``. ``event`` is the
+    last TrainEvent (None when training ended before its first step)."""
+
+    event: Any
+    path: str
+    recipe: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RecoverySaved:
+    """A recovery checkpoint was written at ``path`` (see ``core/recovery.py``)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class TrainWarning:
+    """Something the user should know that does not stop training (a recovery checkpoint failed)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The current weights, saved as a model file at ``path`` (answering Command.SNAPSHOT)."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class SnapshotFailed:
+    """The current weights could not be saved; training goes on."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Training could not start or crashed; nothing more follows."""
+
+    message: str
+
+
+# --- depth sweep ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepProgress:
+    """``fraction`` done (0 … 1) and what runs now, in one line ("depth 4: training")."""
+
+    fraction: float
+    message: str
+
+
+@dataclass(frozen=True)
+class SweepLog:
+    """A line of the sweep's log (the lines ``kgn sweep`` prints)."""
+
+    line: str
+
+
+@dataclass(frozen=True)
+class SweepDone:
+    """The sweep finished: models, sweep.csv and sweep.png are in ``folder``; ``rows`` are the CSV's rows."""
+
+    folder: str
+    rows: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SweepFailed:
+    """The sweep could not start or failed; nothing more follows."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class SweepCancelled:
+    """The sweep stopped at Command.STOP; nothing more follows."""
