@@ -1,6 +1,7 @@
 """Test set-up: Qt offscreen, PySide6, and QSettings in a temporary folder (never the user's)."""
 
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -9,8 +10,13 @@ os.environ["PYQTGRAPH_QT_LIB"] = "PySide6"
 
 import pytest  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-MODELS = ROOT / "models"
+# The repository root: tests find files (models, resources, docs, main.py) from here, never from the working
+# folder, and run subprocesses with cwd=REPO. It goes on sys.path too, so `tests.conftest` and `bench`
+# import when pytest is started from another folder (``pytest -c /repo/pyproject.toml /repo/tests/...``).
+REPO = ROOT = Path(__file__).resolve().parents[1]
+MODELS = REPO / "models"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -29,7 +31,11 @@ def test_noise_free_chain_is_the_plain_recursion():
 def test_step_clamps_to_the_range():
     chain = Chain(Halve(), (0.0, 1.0), noise="uniform", eps=10.0, seed=0)
     x = chain.step(torch.full((500, 3), 0.5), 0)
-    assert x.min() >= 0.0 and x.max() <= 1.0 and ((x == 0) | (x == 1)).any()
+    # f(0.5) = 0.5, plus 10·U(−0.5, 0.5): clamped to 0 below, 1 above (about 45 % each), unchanged between.
+    raw = 0.5 + 10.0 * step_noise("uniform", (500, 3), (0.0, 1.0), 0, 0, torch.device("cpu"))
+    assert torch.allclose(x, raw.clamp(0.0, 1.0), atol=1e-6)
+    assert torch.equal(x == 0, raw <= 0) and torch.equal(x == 1, raw >= 1)
+    assert 0.4 < (x == 0).float().mean() < 0.5 and 0.4 < (x == 1).float().mean() < 0.5
 
 
 def test_chain_is_deterministic_in_seed_and_step():
@@ -70,8 +76,15 @@ def test_noise_kinds_have_the_documented_distributions(vr):
 def test_reference_mode_drifts_upward_before_the_clamp():
     chain = Chain(Halve(), (0.0, 1.0), noise="reference", eps=0.1, seed=0)
     x = chain.advance(torch.full((100, 1), 0.5), 0, 20)
-    # fixed point of x/2+0.25 is 0.5; the always-positive noise pushes every chain above it.
-    assert (x > 0.5).all()
+    # fixed point of x/2+0.25 is 0.5; the always-positive noise, 0.1·n with n in [1, 2), moves the fixed
+    # point of every step into [0.7, 0.9): after 20 halvings every chain is there (to 0.2·2⁻²⁰).
+    assert x.min() >= 0.7 - 1e-6 and x.max() < 0.9
+    y = torch.full((100, 1), 0.5)
+    for t in range(20):
+        n = step_noise("reference", (100, 1), (0.0, 1.0), 0, t, torch.device("cpu"))
+        assert n.min() >= 1.0 and n.max() < 2.0
+        y = (y / 2 + 0.25 + 0.1 * n).clamp(0.0, 1.0)
+    assert torch.allclose(x, y, atol=1e-6)
 
 
 def test_starts():
@@ -94,10 +107,17 @@ def test_starts():
         start_array=np.ones(16, np.float32),
     )
     assert ((d == 0).sum(dim=1) == 4).all()  # exactly one 2×2 square per chain set to lo
-    g = start_states(
-        ChainConfig(n=4, start="data", sigma=0.3, seed=0), 16, vr, start_array=np.full(16, 0.5, np.float32)
+    # σ: Gaussian corruption of standard deviation σ, then the clamp. On a range wide enough that nothing is
+    # clamped it is N(0, σ²) exactly; on [0, 1] it is the same draws (same seed) added to 0.5 and clamped.
+    wide = start_states(
+        ChainConfig(n=1000, start="data", sigma=0.3, seed=0), 16, (-10.0, 10.0), start_array=np.zeros(16, np.float32)
     )
-    assert g.std() > 0.1 and g.min() >= 0 and g.max() <= 1
+    assert float(wide.mean()) == pytest.approx(0.0, abs=0.015) and float(wide.std()) == pytest.approx(0.3, rel=0.03)
+    g = start_states(
+        ChainConfig(n=1000, start="data", sigma=0.3, seed=0), 16, vr, start_array=np.full(16, 0.5, np.float32)
+    )
+    assert torch.allclose(g, (0.5 + wide).clamp(0.0, 1.0), atol=1e-6)
+    assert (g == 0).float().mean() == pytest.approx(0.0478, abs=0.008)  # P(0.3·z < −0.5) = Φ(−5/3)
 
 
 def test_bad_settings_are_refused():
@@ -112,7 +132,10 @@ def test_run_chain_copies_only_kept_steps():
     spec = ModelSpec(D=4, L=1, H=4, bound="sigmoid")
     m = build_model(spec, seed=0)
     out = dict(run_chain(m, spec, ChainConfig(n=3), 5, keep={0, 2}))
-    assert out[1] is None and out[0].shape == (3, 4) and out[5] is not None
+    assert [t for t, x in out.items() if x is not None] == [0, 2, 5]  # kept steps and the last one
+    assert out[0].shape == out[5].shape == (3, 4)
+    full = dict(run_chain(m, spec, ChainConfig(n=3), 5))
+    assert all(np.array_equal(out[t], full[t]) for t in (0, 2, 5))
 
 
 def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
@@ -134,7 +157,7 @@ def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
     assert time.perf_counter() - t0 < 5
 
 
-def test_a_containers_memory_limit_counts_as_the_free_memory(tmp_path):
+def test_a_containers_memory_limit_counts_as_the_free_memory(tmp_path, monkeypatch):
     from kgn_gui.core.chain import _cgroup_headroom, available_memory_bytes
 
     (tmp_path / "memory.max").write_text("1073741824\n")
@@ -143,4 +166,12 @@ def test_a_containers_memory_limit_counts_as_the_free_memory(tmp_path):
     (tmp_path / "memory.max").write_text("max\n")
     assert _cgroup_headroom(str(tmp_path)) is None
     assert _cgroup_headroom(str(tmp_path / "none")) is None
-    assert available_memory_bytes() > 0
+    import kgn_gui.core.chain as chain_mod
+
+    monkeypatch.setattr(chain_mod, "_cgroup_headroom", lambda: 1 << 20)  # a container's limit: 1 MB left
+    assert available_memory_bytes() == 1 << 20
+    monkeypatch.setattr(chain_mod, "_cgroup_headroom", lambda: None)  # no limit: what the system has free
+    if os.path.exists("/proc/meminfo"):
+        with open("/proc/meminfo") as f:
+            avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+        assert available_memory_bytes() == pytest.approx(avail, rel=0.2)  # read again: the system's use moves

@@ -44,7 +44,11 @@ def test_round_trip_keeps_weights_and_metadata(saved):
     ):
         assert key in meta
     assert meta["dataset"] == "toy" and meta["steps"] == 10 and meta["final_loss"] == 0.5
-    assert oct(os.stat(path).st_mode & 0o777) != "0o600"
+    # The usual permissions of a new file (0666 less the umask), as open() gives, not mkstemp's 0600.
+    plain = path.parent / "plain.txt"
+    plain.write_text("x")
+    assert os.stat(path).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+    plain.unlink()
 
 
 def test_no_partial_file_is_left_behind(saved, tmp_path):

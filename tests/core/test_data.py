@@ -18,6 +18,7 @@ from kgn_gui.core.data import (
     point_preset,
     read_idx,
 )
+from tests.conftest import REPO
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -36,8 +37,12 @@ def test_mnist_is_scaled_onto_the_value_range(vr):
     ds = load_mnist("test", vr)
     assert ds.x.dtype == np.float32
     assert ds.x.min() == vr[0] and ds.x.max() == vr[1]
-    # Pixel 0 maps to lo exactly; backgrounds dominate MNIST.
-    assert (ds.x == vr[0]).mean() > 0.7
+    # Every pixel is lo + (hi − lo)·v/255 of the bundled bytes; 0 maps to lo and 255 to hi exactly.
+    with np.load(REPO / "resources" / "mnist" / "mnist.npz", allow_pickle=False) as z:
+        raw = z["x_test"].reshape(len(ds.x), -1)
+    lo, hi = vr
+    assert np.allclose(ds.x, lo + (hi - lo) * raw / 255.0, rtol=0, atol=1e-6)
+    assert np.array_equal(ds.x == lo, raw == 0) and np.array_equal(ds.x == hi, raw == 255)
 
 
 def _write_idx(path, arr: np.ndarray, code=0x08, compress=False):
@@ -136,7 +141,7 @@ def test_empty_folder_is_a_clear_error(tmp_path):
 def test_points_and_presets():
     assert point_preset("1d-sigmoid").x.ravel().tolist() == pytest.approx([0.2, 0.8])
     assert point_preset("1d-tanh").value_range == (-1.0, 1.0)
-    assert point_preset("2d-corners").x.shape == (4, 2)
+    assert np.allclose(point_preset("2d-corners").x, [[0.2, 0.2], [0.2, 0.8], [0.8, 0.2], [0.8, 0.8]])
     p = make_points([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]])
     assert p.shape == (2,) and p.M == 3
     assert np.allclose(open_source("points:0.2/0.3,0.7/0.9", (0.0, 1.0)).x, [[0.2, 0.3], [0.7, 0.9]])
@@ -153,7 +158,8 @@ def test_dataset_checks_and_range_mapping():
         Dataset(x=np.array([[np.nan]]), shape=(1,), value_range=(0, 1))
     ds = make_points([[0.0], [0.5], [1.0]])
     assert ds.to_range((-1.0, 1.0)).x.ravel().tolist() == pytest.approx([-1.0, 0.0, 1.0])
-    assert ds.subset(2, seed=0).M == 2
+    sub = ds.subset(2, seed=0)
+    assert sub.M == 2 and len(np.unique(sub.x)) == 2 and set(sub.x.ravel().tolist()) <= {0.0, 0.5, 1.0}
 
 
 def test_unknown_source_is_a_clear_error():

@@ -58,7 +58,18 @@ def test_a_messy_folder_loads_what_it_can_and_reports_the_rest(messy):
     assert len(skipped) == 5
     report = ds.import_report()
     assert "Loaded messy: 6 samples" in report and "Skipped 5:" in report and "bomb.png" in report
-    assert np.isfinite(ds.x).all() and ds.x.min() >= -1 and ds.x.max() <= 1
+    # What loaded, in file order (a/grey, a/red, b/alpha, b/deep, b/palette, b/wide), each a flat colour mapped
+    # onto [−1, 1]: v/255·2 − 1 per channel. Grey and palette/BMP greys exactly; the JPEG's red to within its
+    # compression; the alpha channel is dropped. (The 16-bit image is left out: Pillow clips it to 255.)
+    img = ds.images()
+    assert ds.labels.tolist() == [0, 0, 1, 1, 1, 1]
+
+    def flat(i, rgb, atol=1e-6):
+        want = np.asarray(rgb, np.float32)[:, None, None] / 255 * 2 - 1
+        return np.allclose(img[i], np.broadcast_to(want, img[i].shape), rtol=0, atol=atol)
+
+    assert flat(0, (200, 200, 200)) and flat(1, (255, 0, 0), atol=0.03) and flat(2, (0, 0, 255))
+    assert flat(4, (0, 0, 0)) and flat(5, (7, 7, 7))
 
 
 def test_the_report_reaches_the_cli_and_describe(messy):

@@ -20,8 +20,10 @@ def test_a_write_replaces_the_file_whole(tmp_path):
     p = tmp_path / "a.txt"
     atomic_write_text(p, "old")
     atomic_write_bytes(p, b"new")
-    assert p.read_bytes() == b"new" and os.stat(p).st_mode & 0o777 != 0o600
     assert [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+    plain = tmp_path / "plain.txt"  # the usual permissions of a new file (0666 less the umask), not mkstemp's 0600
+    plain.write_text("x")
+    assert p.read_bytes() == b"new" and os.stat(p).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
 
 
 def test_a_full_disk_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
@@ -40,7 +42,7 @@ def test_an_error_inside_the_block_leaves_the_old_file(tmp_path):
         with atomic_path(p) as tmp:
             tmp.write_text("half")
             raise RuntimeError("the writer failed")
-    assert p.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+    assert p.read_text() == "old" and [q.name for q in tmp_path.iterdir()] == ["a.txt"]
 
 
 def test_missing_or_unwritable_folders_are_clear_errors(tmp_path, monkeypatch):
@@ -63,7 +65,7 @@ def test_saving_a_model_on_a_full_disk_keeps_the_old_model(tmp_path, monkeypatch
     with pytest.raises(CheckpointError, match="No space left"):
         save_checkpoint(p, build_model(spec, seed=1), spec)
     assert p.read_bytes() == before and load_checkpoint(p).spec == spec
-    assert len(list(tmp_path.iterdir())) == 1
+    assert [q.name for q in tmp_path.iterdir()] == ["m.safetensors"]
 
 
 def test_exports_and_csv_on_a_full_disk(tmp_path, monkeypatch):
@@ -81,6 +83,6 @@ def test_exports_and_csv_on_a_full_disk(tmp_path, monkeypatch):
         export_states(build_model(spec, seed=0), spec, ChainConfig(n=2), [0, 5], out)
     with pytest.raises(WriteError):
         write_csv([{"a": 2.0}], tmp_path / "r.csv")
-    assert out.read_bytes() == before and np.load(out)["states"].shape[0] == 2
-    assert "1" in (tmp_path / "r.csv").read_text()
+    assert out.read_bytes() == before and np.load(out)["steps"].tolist() == [0, 3]
+    assert (tmp_path / "r.csv").read_text() == "a\n1\n"  # the first write, whole
     assert sorted(q.name for q in tmp_path.iterdir()) == ["r.csv", "s.npz"]

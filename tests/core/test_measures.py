@@ -49,10 +49,21 @@ def test_the_2d_corners_model_reaches_all_four_corners_and_they_attract():
     pts = point_preset("2d-corners").x
     cfg = ChainConfig(n=400, noise="none", eps=0.0, seed=0, start="uniform")
     a = analyze_chain(ck.model, ck.spec, cfg, 200, pts, tol=1e-4, copy_tol=0.02)
-    assert a.memo["distinct"] == 4 and a.memo["copy_fraction"] > 0.95
-    assert a.converged > 0.95 and (a.periods == 1).mean() > 0.95 and a.burn_in is not None
+    assert a.memo["distinct"] == 4 and a.burn_in is not None and a.step_median[-1] < 1e-4
+    assert a.memo["copy_fraction"] == 1.0 and a.memo["occupancy"].sum() == 400
+    assert a.converged == 1.0 and (a.periods == 1).all()
     audit = attractor_audit(ck.model, ck.value_range, pts, n=4)
-    assert audit.attractor_fraction == 1.0 and audit.drift.max() < 0.02
+    # The corners are the model's fixed points (to float rounding), and ρ is the spectral radius of the
+    # Jacobian there, here taken independently with torch.autograd.functional.
+    assert audit.indices.tolist() == [0, 1, 2, 3] and audit.drift.max() < 1e-5 and audit.residual.max() < 1e-5
+    rho = [
+        float(
+            np.abs(np.linalg.eigvals(torch.autograd.functional.jacobian(ck.model, torch.from_numpy(p)).numpy())).max()
+        )
+        for p in pts
+    ]
+    assert audit.rho == pytest.approx(rho, rel=1e-4)
+    assert audit.attractor_fraction == 1.0 and audit.rho.max() < 1
     assert basin_recovery(ck.model, ck.value_range, pts, [0.0, 0.05], n=4, T=100).tolist() == [1.0, 1.0]
 
 
@@ -60,6 +71,17 @@ def test_frechet_distance_of_a_set_with_itself_is_zero_and_a_shift_adds_its_squa
     f = np.random.default_rng(0).normal(size=(500, 8))
     assert frechet_distance(f, f) == pytest.approx(0.0, abs=1e-8)
     assert frechet_distance(f, f + 2.0) == pytest.approx(8 * 4.0, rel=1e-6)
+    # a·f + b: means μ and aμ + b, covariances Σ and a²Σ, so d = ‖(1 − a)μ − b‖² + (1 − a)² tr Σ.
+    b = np.linspace(-1, 1, 8)
+    want = (((1 - 3.0) * f.mean(0) - b) ** 2).sum() + (1 - 3.0) ** 2 * np.trace(np.cov(f, rowvar=False))
+    assert frechet_distance(f, 3.0 * f + b) == pytest.approx(want, rel=1e-9)
+    # Two Gaussians with known moments (a sample whitened to mean 0 and covariance I exactly, then scaled by
+    # s and shifted by μ): d = ‖μ‖² + Σᵢ (1 − sᵢ)².
+    w = f - f.mean(0)
+    w = w @ np.linalg.inv(np.linalg.cholesky(np.cov(w, rowvar=False))).T
+    s, mu = np.array([0.5, 1, 2, 3, 1, 1, 0.1, 4]), np.arange(8.0)
+    assert frechet_distance(w, w * s + mu) == pytest.approx((mu**2).sum() + ((1 - s) ** 2).sum(), rel=1e-9)
+    assert frechet_distance(w * s + mu, w) == pytest.approx(frechet_distance(w, w * s + mu), rel=1e-12)
 
 
 class Flip(nn.Module):
@@ -97,8 +119,30 @@ def test_class_makeup_entropy_is_relative_to_log_classes():
     assert class_makeup(half)["entropy"] == pytest.approx(math.log(2) / math.log(10))
 
 
-def test_over_generalization_of_the_corner_model_stays_in_the_training_box():
+class Constant(nn.Module):
+    """f(x) = c everywhere (or, with ``step``, 0 below 0.5 and 1 above: every output on a bound)."""
+
+    def __init__(self, c=0.5, step=False):
+        super().__init__()
+        self.c, self.step = c, step
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return (x > 0.5).float() if self.step else torch.full_like(x, self.c)
+
+
+def test_over_generalization_counts_outputs_inside_the_training_box_and_on_the_bounds():
     ck = load_checkpoint(MODELS / "2d-corners.safetensors")
-    og = over_generalization(ck.model, ck.value_range, point_preset("2d-corners").x)
+    corners = point_preset("2d-corners").x
+    og = over_generalization(ck.model, ck.value_range, corners)
     assert og["train_min"] == pytest.approx(0.2) and og["train_max"] == pytest.approx(0.8)
-    assert 0.0 <= og["saturated"] <= 1.0 and og["inside_training_range"] > 0.5
+    assert og["saturated"] == 0.0 and 0.1 < og["output_min"] < og["output_max"] < 0.95  # sigmoid, not saturated
+    # Hand-made maps with known answers: a constant inside the training box, and a step onto the bounds.
+    inside = over_generalization(Constant(0.5), (0.0, 1.0), corners)
+    assert (inside["inside_training_range"], inside["saturated"]) == (1.0, 0.0)
+    assert inside["output_min"] == inside["output_max"] == 0.5
+    assert over_generalization(Constant(0.8005), (0.0, 1.0), corners)["inside_training_range"] == 1.0  # within 1e-3
+    assert over_generalization(Constant(0.85), (0.0, 1.0), corners)["inside_training_range"] == 0.0
+    bounds = over_generalization(Constant(step=True), (0.0, 1.0), corners)
+    assert (bounds["inside_training_range"], bounds["saturated"]) == (0.0, 1.0)
+    assert (bounds["output_min"], bounds["output_max"]) == (0.0, 1.0)

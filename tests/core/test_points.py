@@ -49,16 +49,22 @@ def test_basin_map_on_a_hand_made_map():
             expect = (2 if x >= 0.5 else 0) + (1 if y >= 0.5 else 0)
             assert b[i, j] == expect, (x, y)
     occ = basin_occupancy(b, 4)
-    assert occ.sum() == pytest.approx(1.0) and occ[-1] == 0.0
+    # 5 of the 11 grid values lie below 0.5 and 6 at or above it, on each axis.
+    assert occ.tolist() == pytest.approx([25 / 121, 30 / 121, 30 / 121, 36 / 121, 0.0])
     # Too few steps to get within tolerance: no basin.
     assert (basin_map(SnapToCorners(), CORNERS, (0.0, 1.0), n=11, steps=1, tol=1e-3)[0, 0]) == -1
 
 
 def test_loss_landscape_is_zero_at_the_fixed_points():
     L = loss_landscape(SnapToCorners(), (0.0, 1.0), n=11)
-    xs, _, _ = grid_2d((0.0, 1.0), 11)
+    xs, ys, _ = grid_2d((0.0, 1.0), 11)
     j = int(np.argmin(np.abs(xs - 0.2)))
-    assert L.shape == (11, 11) and L[j, j] == pytest.approx(0.0, abs=1e-10) and L.max() > 0
+    assert L.shape == (11, 11) and L[j, j] == pytest.approx(0.0, abs=1e-10)
+    # ‖f(x) − x‖² in closed form: each coordinate moves half of its way to 0.2 or 0.8, indexed [y, x].
+    half = lambda v: 0.5 * (np.where(v < 0.5, 0.2, 0.8) - v)  # noqa: E731
+    want = half(ys)[:, None] ** 2 + half(xs)[None, :] ** 2
+    assert np.allclose(L, want, rtol=0, atol=1e-6)
+    assert L[0, 10] == pytest.approx(2 * 0.1**2)  # (x, y) = (1, 0): moves by (−0.1, 0.1)
 
 
 def test_1d_sigmoid_model_is_many_to_one_with_flat_regions_around_the_points():

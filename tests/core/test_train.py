@@ -7,7 +7,7 @@ import torch
 import kgn_gui.core.train as train_mod
 from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.data import load_mnist, make_points, point_preset
-from kgn_gui.core.models import ModelSpec
+from kgn_gui.core.models import ModelSpec, build_model
 from kgn_gui.core.train import TrainConfig, Trainer, TrainError, draw_batch, train
 
 SIGMOID_1D = ModelSpec(D=1, L=6, H=10, bound="sigmoid")
@@ -22,8 +22,8 @@ def sigmoid_1d():
 
 def test_1d_sigmoid_recipe_trains_to_loss_below_1e_6_within_1000_steps(sigmoid_1d):
     _, tr = sigmoid_1d
-    assert tr.best_loss < 1e-6
-    assert np.isfinite(tr.losses).all() and tr.losses[-1] < 1e-6
+    assert tr.best_loss < 1e-6 and tr.losses.shape == (1000,) and tr.losses[-1] < 1e-6
+    assert tr.step == 1000 and tr.best_step % 100 == 0 and tr.best_state is not None  # evaluated every 100
 
 
 def test_1d_sigmoid_chains_land_on_the_training_points(sigmoid_1d):
@@ -51,7 +51,8 @@ def test_minibatches_have_no_repeats():
     g = torch.Generator().manual_seed(0)
     for _ in range(20):
         idx = draw_batch(100, 60, g)
-        assert len(set(idx.tolist())) == 60 and idx.max() < 100
+        assert len(set(idx.tolist())) == 60 and idx.min() >= 0 and idx.max() < 100
+    assert sorted(draw_batch(100, 100, g).tolist()) == list(range(100))  # a whole batch: a permutation
 
 
 def test_progress_events_report_step_loss_rate_and_eta():
@@ -59,30 +60,35 @@ def test_progress_events_report_step_loss_rate_and_eta():
     tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), ds, TrainConfig(lr=1e-3, steps=200, report_interval_s=0))
     events = list(tr.run())
     assert events[-1].kind == "done" and events[-1].step == 200
-    progress = [e for e in events if e.kind == "progress"]
-    assert progress and all(e.samples_per_s > 0 and math.isfinite(e.eta_s) and math.isfinite(e.loss) for e in progress)
-    assert [e.step for e in progress] == sorted(e.step for e in progress)
+    progress = events[:-1]
+    # No report interval: one progress event after every step but the last; each carries that step's loss,
+    # and rate × time left = samples still to train (4 points a step), whatever the clock said.
+    assert [e.kind for e in progress] == ["progress"] * 199 and [e.step for e in progress] == list(range(1, 200))
+    assert [e.loss for e in progress] == tr.losses[:199].tolist()
+    assert all(e.samples_per_s > 0 and e.samples_per_s * e.eta_s == pytest.approx((200 - e.step) * 4) for e in progress)
+    assert events[-1].eta_s == 0 and events[-1].loss == tr.losses[-1] and events[-1].best_loss == tr.best_loss
 
 
 def test_progress_rate_is_bounded():
     ds = point_preset("2d-corners")
     tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), ds, TrainConfig(lr=1e-3, steps=300, report_interval_s=60))
     events = list(tr.run())
-    assert len(events) <= 2
+    # One report at the first step, then none for 60 s: only the end (300 steps of a tiny net take < 60 s).
+    assert [(e.kind, e.step) for e in events] == [("progress", 1), ("done", 300)]
 
 
 def test_stop_ends_training_cleanly_with_the_best_weights():
     ds = load_mnist("test").subset(500)
-    tr = Trainer(
-        ModelSpec(D=784, L=2, H=32, bound="tanh", shape=(1, 28, 28)),
-        ds,
-        TrainConfig(lr=1e-3, batch=100, steps=10_000, report_interval_s=0),
-    )
+    spec = ModelSpec(D=784, L=2, H=32, bound="tanh", shape=(1, 28, 28))
+    tr = Trainer(spec, ds, TrainConfig(lr=1e-3, batch=100, steps=10_000, report_interval_s=0))
     for ev in tr.run():
         if ev.step >= 5:
             tr.stop()
-    assert ev.kind == "stopped" and ev.step < 10_000
-    assert tr.best_state is not None
+    # Stopped before the next step; the best evaluated weights (the first evaluation, at step 100, was not
+    # reached) are the initial ones, and they are what the model holds now.
+    assert (ev.kind, ev.step, tr.step, tr.best_step) == ("stopped", 5, 5, 0) and "(step 0)" in ev.message
+    initial = build_model(spec, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(tr.model.state_dict().values(), initial.state_dict().values()))
 
 
 def test_nan_loss_stops_training_and_keeps_the_last_good_weights(monkeypatch):
@@ -101,7 +107,11 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_weights(monkeypatch):
         TrainConfig(lr=1e-3, steps=100, eval_every=5),
     )
     events = list(tr.run())
-    assert events[-1].kind == "diverged" and "NaN" in events[-1].message
+    # manifold_loss calls: 1 = the evaluation at step 0, then 5 steps and an evaluation, five times (31 calls,
+    # the last, step 25's evaluation, already NaN and not kept): step 26's loss is the first NaN one.
+    assert events[-1].kind == "diverged" and "NaN or infinite at step 26" in events[-1].message
+    assert tr.step == 26 and tr.best_step == 20 and f"(step {tr.best_step})" in events[-1].message
+    assert all(torch.equal(v, tr.best_state[k]) for k, v in tr.model.state_dict().items())
     assert all(torch.isfinite(p).all() for p in tr.model.parameters())
     with pytest.raises(TrainError):
         monkeypatch.setattr(train_mod, "manifold_loss", flaky)
@@ -120,18 +130,25 @@ def test_bad_settings_and_mismatched_data_are_refused():
             TrainConfig(**bad).validate()
 
 
-def test_full_batch_when_batch_at_least_M():
+def test_full_batch_when_batch_at_least_M(monkeypatch):
     ds = point_preset("1d-sigmoid")
     tr = Trainer(SIGMOID_1D, ds, TrainConfig(lr=1e-3, batch=1000, steps=3))
+    seen = []
+    real = train_mod.manifold_loss
+    monkeypatch.setattr(train_mod, "manifold_loss", lambda model, x: seen.append(x.clone()) or real(model, x))
     list(tr.run())
     assert tr.step == 3
+    # Every training step (between the evaluations at steps 0 and 3) sees both points, in order.
+    assert len(seen) == 5 and all(torch.equal(x, torch.from_numpy(ds.x)) for x in seen)
 
 
 def test_cosine_schedule_warms_up_linearly_then_decays_to_zero():
     cfg = TrainConfig(lr=1.0, steps=10, schedule="cosine", warmup=2)
     lrs = [cfg.lr_at(s) for s in range(10)]
     assert lrs[:3] == [0.5, 1.0, 1.0]
-    assert all(a > b for a, b in zip(lrs[2:], lrs[3:])) and 0 < lrs[-1] < 0.05
+    # then ½(1 + cos(π(s − 2)/8)): down to ½(1 + cos 7π/8) ≈ 0.038 at the last step
+    assert lrs[2:] == pytest.approx([0.5 * (1 + math.cos(math.pi * (s - 2) / 8)) for s in range(2, 10)])
+    assert lrs[-1] == pytest.approx(0.0380602337)
     assert TrainConfig(lr=0.3).lr_at(5000) == 0.3  # constant: the paper's
 
 
