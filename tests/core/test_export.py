@@ -16,6 +16,7 @@ from kgn_gui.core.export import (
     read_frames,
 )
 from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.render import to_uint8
 from tests.conftest import MODELS
 
 SPEC = ModelSpec(D=64, L=2, H=32, bound="tanh", shape=(1, 8, 8))
@@ -62,7 +63,12 @@ def test_a_single_chain_can_be_exported_enlarged(tmp_path, model):
         ExportOptions(fmt="apng", chain=2, scale=10, overlay=False),
     )
     frames = read_frames(p)
-    assert frames[0].shape == (80, 80, 3)
+    # Chain 2 alone, each of its 8×8 values a 10×10 grey block (APNG: lossless), at every step.
+    states = dict(run_chain(model, SPEC, ChainConfig(n=4), 2))
+    for t, frame in enumerate(frames):
+        grey = np.repeat(np.repeat(to_uint8(states[t][2].reshape(8, 8), SPEC.value_range), 10, 0), 10, 1)
+        assert np.array_equal(frame, np.repeat(grey[..., None], 3, axis=2)), t
+    assert len(frames) == 3 and not np.array_equal(frames[0], frames[2])
     with pytest.raises(ExportError, match="no chain 7"):
         export_chain(model, SPEC, ChainConfig(n=4), [0], tmp_path / "x.gif", ExportOptions(chain=7))
 
@@ -143,8 +149,13 @@ def test_the_bundled_model_exports_an_mp4_from_the_cli(tmp_path):
     )
     frames = read_frames(tmp_path / "m.mp4")
     assert len(frames) == 11 and frames[0].shape == (234, 234, 3)  # 4×4 tiles of 28 px + padding, ×2
+    # The frames are the bundled model's chain (the CLI's defaults: 16 chains, seed 0), to within the codec.
     ck = load_checkpoint(MODELS / "mnist.safetensors")
-    assert ck.spec.D == 784
+    cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    want = dict(run_chain(ck.model, ck.spec, cfg, 10, keep={0, 10}))
+    opts = ExportOptions(fmt="mp4", scale=2)
+    for t, got in ((0, frames[0]), (10, frames[-1])):
+        assert np.abs(got.astype(int) - compose_frame(want[t], ck.spec.shape, ck.value_range, t, opts)).mean() < 6
 
 
 def test_states_export_to_npz_with_metadata(tmp_path, model):

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+from tests.conftest import REPO
+
 
 def test_core_and_cli_import_without_qt():
     code = (
@@ -11,7 +13,7 @@ def test_core_and_cli_import_without_qt():
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'qasync'))\n"
         "print(','.join(bad))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == ""
 
 

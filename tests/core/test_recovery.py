@@ -13,6 +13,7 @@ from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import point_preset
 from kgn_gui.core.models import ModelSpec, build_model
 from kgn_gui.core.recovery import pending_recoveries, save_recovery
+from tests.conftest import REPO
 
 
 def dead_pid() -> int:
@@ -67,7 +68,7 @@ WORKER = textwrap.dedent("""
 def test_a_killed_training_process_leaves_a_loadable_recovery_checkpoint(tmp_path):
     rec_dir, out_dir = tmp_path / "rec", tmp_path / "out"
     out_dir.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(rec_dir), str(out_dir)])
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(rec_dir), str(out_dir)], cwd=REPO)
     try:
         deadline = time.monotonic() + 120
         first = None
@@ -84,9 +85,11 @@ def test_a_killed_training_process_leaves_a_loadable_recovery_checkpoint(tmp_pat
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     (rec,) = pending_recoveries(rec_dir)
-    assert rec.info["step"] > 0 and rec.info["steps"] == 10_000_000
+    assert rec.info["steps"] == 10_000_000 and rec.info["source"] == "points:2d-corners"
     ck = load_checkpoint(rec.path)
-    assert ck.spec.D == 2 and ck.meta["dataset"] == "2d-corners"
+    assert ck.spec == ModelSpec(D=2, L=2, H=16, bound="sigmoid") and ck.meta["dataset"] == "2d-corners"
+    # The file names the step its weights and recipe come from.
+    assert ck.meta["recipe"]["steps_done"] == rec.info["step"] > 0
     assert not [p for p in rec_dir.iterdir() if p.suffix == ".part"]
 
 
