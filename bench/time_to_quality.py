@@ -18,24 +18,16 @@ import math
 
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.data import load_mnist
-from kgn_gui.core.models import paper_mnist_spec
-from kgn_gui.core.train import PRESETS, TrainConfig, Trainer
+from kgn_gui.core.recipes import recipe_for
+from kgn_gui.core.train import Trainer
 
 
-def run(ds, preset: dict, scale: float, device: str, eval_every: int, bar: float | None = None):
-    steps = max(2, round(preset["steps"] * scale))
-    cfg = TrainConfig(
-        lr=preset["lr"],
-        batch=preset["batch"],
-        steps=steps,
-        seed=0,
-        device=device,
-        eval_every=eval_every,
-        schedule=preset["schedule"],
-        warmup=min(round(preset["warmup"] * scale), steps - 1),
-        report_interval_s=0.0,
-    )
-    tr = Trainer(paper_mnist_spec(), ds, cfg)
+def run(ds, preset: str, scale: float, device: str, eval_every: int, bar: float | None = None):
+    r = recipe_for("mnist", preset)
+    steps = max(2, round(r.steps * scale))
+    r = r.with_overrides(steps=steps, warmup=min(round(r.warmup * scale), steps - 1))
+    cfg = r.train_config(device=device, eval_every=eval_every, report_interval_s=0.0)
+    tr = Trainer(r.spec(ds.D, ds.shape), ds, cfg)
     reached = math.inf
     for ev in tr.run():
         if bar is not None and ev.best_loss <= bar and not math.isfinite(reached):
@@ -51,12 +43,12 @@ def main(argv=None) -> list[dict]:
     add_json_option(ap)
     args = ap.parse_args(argv)
     ds = load_mnist("train", (-1.0, 1.0))
-    paper, _ = run(ds, PRESETS["paper"], args.scale, args.device, eval_every=100)
+    paper, _ = run(ds, "paper", args.scale, args.device, eval_every=100)
     bar = paper.best_loss
     print(
         f"paper recipe: {paper.step} steps, {paper.elapsed_s:.0f} s, final best evaluation loss {bar:.4e}", flush=True
     )
-    fast, reached = run(ds, PRESETS["fast"], args.scale, args.device, eval_every=50, bar=bar)
+    fast, reached = run(ds, "fast", args.scale, args.device, eval_every=50, bar=bar)
     print(f"fast preset:  reached {bar:.4e} after {reached:.0f} s ({fast.step} steps, best {fast.best_loss:.4e})")
     print(f"ratio (fast's time to the paper's loss / paper's time): {reached / paper.elapsed_s:.3f} (target ≤ 0.25)")
     return finish(

@@ -67,31 +67,27 @@ class Progress:
         self.stream.flush()
 
 
-def _range_for(bound: str) -> tuple[float, float]:
-    from .core.models import BOUNDS
+def _recipe_from_args(args):
+    """The recipe ``kgn train`` runs: the preset's for the data source (core.recipes), with every option
+    given on the command line in its place."""
+    from .core.recipes import RecipeError, recipe_for
 
-    return BOUNDS[bound]
-
-
-def _spec_from_args(args, ds):
-    """The model spec of ``kgn train``'s options for data set ``ds``; depth and width default to the
-    architecture's own (ARCH_DEFAULTS)."""
-    from .core.models import ARCH_DEFAULTS, ModelSpec, SpecError
-
-    d = ARCH_DEFAULTS[args.arch]
     try:
-        return ModelSpec(
-            D=ds.D,
-            L=args.L or d["L"],
-            H=args.H or d["H"],
+        return recipe_for(args.data, args.preset, arch=args.arch).with_overrides(
+            L=args.L,
+            H=args.H,
             bound=args.bound,
-            arch=args.arch,
-            shape=ds.shape,
+            lr=args.lr,
+            batch=args.batch,
+            steps=args.steps,
+            schedule=args.schedule,
+            warmup=args.warmup,
+            seed=args.seed,
             bottleneck=args.bottleneck,
             patch=args.patch,
             heads=args.heads,
         )
-    except SpecError as e:
+    except RecipeError as e:
         raise CLIError(str(e)) from None
 
 
@@ -129,28 +125,32 @@ def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
 
 def cmd_train(args) -> int:
     from .core.data import open_source
+    from .core.models import SpecError
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
         raise CLIError(f"output must end in .safetensors: {out}")
     if not out.parent.exists():
         raise CLIError(f"output folder does not exist: {out.parent}")
-    vr = _range_for(args.bound)
-    ds = open_source(args.data, vr, image_size=(args.image_size, args.image_size))
+    recipe = _recipe_from_args(args)
+    ds = open_source(args.data, recipe.value_range, image_size=(args.image_size, args.image_size))
     if ds.skipped:
         print(ds.import_report(), file=sys.stderr)
     if args.subset:
-        ds = ds.subset(args.subset, seed=args.seed)
-    spec = _spec_from_args(args, ds)
+        ds = ds.subset(args.subset, seed=recipe.seed)
+    try:
+        spec = recipe.spec(ds.D, ds.shape)
+    except SpecError as e:
+        raise CLIError(str(e)) from None
     device, rank = _join_process_group(args.device)
     if rank is not None:
         try:
-            return _train(args, ds, spec, device, rank)
+            return _train(args, ds, spec, recipe, device, rank)
         finally:
             import torch.distributed as dist
 
             dist.destroy_process_group()
-    return _train(args, ds, spec, args.device, 0)
+    return _train(args, ds, spec, recipe, args.device, 0)
 
 
 def _join_process_group(device: str) -> tuple[str, int | None]:
@@ -201,28 +201,16 @@ def _save_partial(out: Path, tr, spec, ds, name: str) -> None:
         print(f"\nwarning: could not save the weights so far: {e}", file=sys.stderr)
 
 
-def _train(args, ds, spec, device: str, rank: int) -> int:
-    from .core.checkpoint import save_checkpoint
-    from .core.models import ARCH_DEFAULTS, spec_parameter_count
-    from .core.train import PRESETS, TrainConfig, Trainer, format_duration
+def _train(args, ds, spec, recipe, device: str, rank: int) -> int:
+    from .core.models import spec_parameter_count
+    from .core.train import Trainer, format_duration
 
     out = Path(args.output)
     quiet = rank != 0  # one process reports and writes the file
-    preset = PRESETS[args.preset] if args.preset else {}
-    steps = args.steps or preset.get("steps") or 10_000
-    warmup = args.warmup
-    if warmup is None:  # the preset's, shortened with the run when --steps cuts it below that
-        warmup = preset.get("warmup", 0) if preset.get("warmup", 0) < steps else steps // 10
-    cfg = TrainConfig(
-        lr=args.lr if args.lr is not None else preset.get("lr") or ARCH_DEFAULTS[spec.arch]["lr"],
-        batch=args.batch or preset.get("batch") or 1000,
-        steps=steps,
-        seed=args.seed,
+    cfg = recipe.train_config(
         device=device,
         eval_size=args.eval_size,
         eval_every=args.eval_every,
-        schedule=args.schedule or preset.get("schedule") or "constant",
-        warmup=warmup,
         precision=args.precision,
         graphs=not args.no_graphs,
     )
@@ -256,6 +244,8 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
         print(f"warning: {final.message}", file=sys.stderr)
     if quiet:
         return 1 if final is not None and final.kind == "diverged" else 0
+    from .core.checkpoint import save_checkpoint
+
     save_checkpoint(
         out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(), name=args.name or out.stem
     )
@@ -266,38 +256,21 @@ def _train(args, ds, spec, device: str, rank: int) -> int:
     return 1 if final is not None and final.kind == "diverged" else 0
 
 
+def _start_from_args(args, ck):
+    """The chains' start (core.start.Start) from the shared chain options of ``sample``, ``export`` and
+    ``analyze``; the ChainConfig is ``start.chain_config(args.noise, args.eps)``."""
+    from .core.start import StartError, parse_start
+
+    try:
+        return parse_start(args.start, ck.value_range, n=args.n, seed=args.seed, sigma=args.sigma, mask=args.mask)
+    except StartError as e:
+        raise CLIError(str(e)) from None
+
+
 def _chain_from_args(args, ck):
-    """(ChainConfig, start array or None) from the shared chain options of ``sample`` and ``export``."""
-    import numpy as np
-
-    from .core.chain import ChainConfig
-    from .core.data import open_source
-
-    start_array = None
-    if args.start in ("uniform", "normal"):
-        start = args.start
-    elif args.start.startswith("data:"):
-        start = "data"
-        body = args.start[5:]
-        src, _, idx = body.rpartition("#") if "#" in body else (body, "", "0")
-        ds = open_source(src or "mnist:test", ck.value_range)
-        try:
-            start_array = ds.x[int(idx)]
-        except (ValueError, IndexError):
-            raise CLIError(f"no sample {idx!r} in {ds.name} ({ds.M} samples)") from None
-    else:
-        p = Path(args.start)
-        if not p.exists():
-            raise CLIError(f"--start must be uniform, normal, data:SOURCE#INDEX or a .npy file, not {args.start!r}")
-        start = "array"
-        try:
-            start_array = np.load(p, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise CLIError(f"{p.name}: cannot read: {e}") from None
-    cfg = ChainConfig(
-        n=args.n, start=start, noise=args.noise, eps=args.eps, seed=args.seed, sigma=args.sigma, mask=args.mask
-    )
-    return cfg, start_array
+    """(ChainConfig, start array or None) from the shared chain options."""
+    start = _start_from_args(args, ck)
+    return start.chain_config(args.noise, args.eps), start.array
 
 
 def cmd_export(args) -> int:
@@ -364,12 +337,9 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
     s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
     s.add_argument("--mask", type=nonneg_int, default=0, help="side of a masked square on a data start")
-    s.add_argument(
-        "--noise",
-        default="normal",
-        choices=["none", "normal", "uniform", "reference", "reference-normal"],
-        help="per-step noise kind",
-    )
+    from .core.chain import NOISE_KINDS
+
+    s.add_argument("--noise", default="normal", choices=NOISE_KINDS, help="per-step noise kind")
     s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
     s.add_argument("--seed", type=nonneg_int, default=0)
 
@@ -448,16 +418,13 @@ def cmd_info(args) -> int:
 
 
 def _reference_data(ck, source: str | None):
-    """The training data a model is measured against: --data, else the dataset its file names."""
-    from .core.data import open_source, source_for_name
+    """The training data a model is measured against: --data, else the data set its file names."""
+    from .core.data import DataError, reference_data
 
-    src = source or source_for_name(str(ck.meta.get("dataset", "")))
-    if not src:
-        raise CLIError(f"the model was trained on {ck.meta.get('dataset')!r}, which is not bundled; pass --data")
     try:
-        return open_source(src, ck.value_range)
-    except Exception as e:
-        raise CLIError(f"cannot open the reference data {src!r}: {e}; pass --data") from None
+        return reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range, source=source)
+    except DataError as e:
+        raise CLIError(f"{e}; pass --data" if source is None else str(e)) from None
 
 
 def _floats(text: str) -> list[float]:
@@ -486,7 +453,7 @@ def cmd_analyze(args) -> int:
     import numpy as np
 
     from .core.checkpoint import load_checkpoint
-    from .core.classifier import default_classifier, mnist_test_features
+    from .core.classifier import classifier_for
     from .core.measures import analyze_chain, attractor_audit, basin_recovery
 
     ck = load_checkpoint(args.model)
@@ -494,7 +461,7 @@ def cmd_analyze(args) -> int:
     ds = _reference_data(ck, args.data)
     if ds.D != ck.spec.D:
         raise CLIError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
-    clf = default_classifier() if ck.spec.D == 784 and ds.labels is not None else None
+    clf, feats = classifier_for(ds.name, ds.D)
     bar = Progress()
     a = analyze_chain(
         ck.model,
@@ -505,7 +472,7 @@ def cmd_analyze(args) -> int:
         tol=args.tol,
         copy_tol=args.copy_tol,
         classifier=clf,
-        test_features=mnist_test_features(clf) if clf else None,
+        test_features=feats,
         start_array=start_array,
         progress=lambda d, n: bar.update(d, n, "chain steps", final=d == n),
     )
@@ -597,6 +564,12 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .core.chain import NOISE_KINDS
+    from .core.export import FORMATS
+    from .core.models import BOUNDS
+    from .core.recipes import PRESET_NAMES
+    from .core.train import DEVICES, PRECISIONS, SCHEDULES
+
     ap = OneLineErrorParser(prog="kgn", description="Generative Kaleidoscopic Networks, headless.")
     sub = ap.add_subparsers(dest="cmd", required=True, parser_class=OneLineErrorParser)
 
@@ -608,36 +581,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_arch_options(t)
     t.add_argument(
-        "--bound", default="tanh", choices=["tanh", "sigmoid"], help="output bound: tanh → [-1,1], sigmoid → [0,1]"
+        "--bound",
+        default=None,
+        choices=BOUNDS,
+        help="output bound: tanh → [-1,1], sigmoid → [0,1] (default: the preset's: tanh for images, the paper's "
+        "for each point set)",
     )
     t.add_argument(
         "--lr",
         type=float,
         default=None,
-        help="Adam learning rate (default: the architecture's: mlp 1e-4 as in the paper, cnn 1e-3, unet 3e-4, transformer 1e-3)",
+        help="Adam learning rate (default: the preset's: mlp 1e-4 as in the paper, cnn 1e-3, unet 3e-4, "
+        "transformer 1e-3; 1e-3 for points and for the fast preset)",
     )
-    t.add_argument("--batch", type=positive_int, default=None, help="minibatch size (default 1000 or the preset's)")
-    t.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default 10,000 or the preset's)")
+    t.add_argument("--batch", type=positive_int, default=None, help="minibatch size (default: the preset's)")
+    t.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: the preset's)")
     t.add_argument(
         "--preset",
-        choices=["paper", "fast"],
+        choices=PRESET_NAMES,
         default=None,
-        help="paper: Adam 1e-4, constant, batch 1000, 10,000 steps; fast: Adam 1e-3 with 400 warm-up "
-        "steps and cosine decay, batch 256, 8,000 steps (reaches the paper recipe's loss on its "
-        "network with ~10%% of the samples); options given explicitly win",
+        help="paper (default): the published recipe of the data set — images: MLP L=10 H=500 Tanh, Adam 1e-4, "
+        "batch 1000, 10,000 steps; points:1d-sigmoid L=6 H=10 Sigmoid, 1d-tanh L=10 H=10 Tanh, 2d-corners L=6 "
+        "H=50 Sigmoid, 2d-center L=2 H=50 Sigmoid, Adam 1e-3, full batch, 2000 steps. fast (images): Adam 1e-3 "
+        "with 400 warm-up steps and cosine decay, batch 256, 8,000 steps (reaches the paper recipe's loss on "
+        "its network with ~10%% of the samples). Options given explicitly win",
     )
     t.add_argument(
         "--schedule",
-        choices=["constant", "cosine"],
+        choices=SCHEDULES,
         default=None,
         help="learning rate: constant (the paper's) or linear warm-up then cosine decay to 0",
     )
     t.add_argument("--warmup", type=nonneg_int, default=None, help="warm-up steps of the cosine schedule")
-    t.add_argument("--seed", type=nonneg_int, default=0)
-    t.add_argument("--device", default="auto")
+    t.add_argument(
+        "--seed", type=nonneg_int, default=None, help="initial weights and batch draws (default: the preset's)"
+    )
+    t.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} or cuda:N (auto: CUDA, then MPS, then CPU)")
     t.add_argument(
         "--precision",
-        choices=["fp32", "tf32", "bf16"],
+        choices=PRECISIONS,
         default="fp32",
         help="fp32: the paper's arithmetic (default); tf32: CUDA tensor-core float32 products; "
         "bf16: bfloat16 autocast of the forward pass (weights and Adam stay float32)",
@@ -679,7 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--format",
         default="gif",
-        choices=["gif", "apng", "mp4", "webm", "png", "npz"],
+        choices=[*FORMATS, "npz"],
         help="an animation, a folder of PNG frames, or npz: the states themselves with their metadata",
     )
     e.add_argument("--fps", type=float, default=20.0)
@@ -725,7 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--data", default="mnist")
     w.add_argument("--depths", type=_ints, default=[1, 2, 4, 6, 8, 10])
     _add_arch_options(w, depth=False)
-    w.add_argument("--bound", default="tanh", choices=["tanh", "sigmoid"])
+    w.add_argument("--bound", default="tanh", choices=BOUNDS)
     w.add_argument("--steps", type=positive_int, default=2000, help="training steps per depth")
     w.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 1e-3; U-Net 3e-4)")
     w.add_argument("--batch", type=positive_int, default=256)
@@ -734,7 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--device", default="cpu")
     w.add_argument("--n", type=positive_int, default=256, help="chains sampled per depth")
     w.add_argument("--sample-steps", type=positive_int, default=200)
-    w.add_argument("--noise", default="normal", choices=["none", "normal", "uniform", "reference", "reference-normal"])
+    w.add_argument("--noise", default="normal", choices=NOISE_KINDS)
     w.add_argument("--eps", type=float, default=0.01)
     w.add_argument("--audit", type=nonneg_int, default=32)
     w.add_argument("--sigmas", type=_floats, default=[0.05, 0.1, 0.2, 0.4])

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import __version__
 from .chain import ChainConfig
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint
 from .export import ExportError, ExportOptions, export_chain
 from .metrics import CURVES
 from .session import ChainSession
@@ -53,15 +53,7 @@ def write_bundle(
     try:
         folder = work / "bundle"
         folder.mkdir()
-        save_checkpoint(
-            folder / "model.safetensors",
-            ck.model,
-            ck.spec,
-            dataset=ck.meta.get("dataset", ""),
-            data_shape=tuple(ck.meta.get("data_shape", ck.spec.shape)),
-            recipe=ck.meta.get("recipe") or {},
-            name=ck.name,
-        )
+        ck.save(folder / "model.safetensors")
         if start_array is not None:
             np.save(folder / "start.npy", np.asarray(start_array, np.float32), allow_pickle=False)
         run = {

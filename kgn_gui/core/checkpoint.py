@@ -49,6 +49,22 @@ class Checkpoint:
     def value_range(self) -> tuple[float, float]:
         return tuple(self.meta.get("value_range", self.spec.value_range))  # type: ignore[return-value]
 
+    def save(self, path: str | os.PathLike, *, name: str | None = None, extra: dict | None = None) -> Path:
+        """Write this model to ``path`` (atomically) with what its file recorded — data set, data shape,
+        training recipe — under ``name`` (default: the name it has). Raises CheckpointError."""
+        path = Path(path)
+        save_checkpoint(
+            path,
+            self.model,
+            self.spec,
+            dataset=str(self.meta.get("dataset", "")),
+            data_shape=tuple(self.meta.get("data_shape", self.spec.shape)),
+            recipe=self.meta.get("recipe") or {},
+            name=name or self.name,
+            extra=extra,
+        )
+        return path
+
 
 def save_checkpoint(
     path: str | os.PathLike,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,6 +116,31 @@ def mnist_test_features(clf: LoadedClassifier) -> np.ndarray:
 
         _TEST_FEATURES[key] = clf.predict(load_mnist("test", (0.0, 1.0)).x.astype(np.float32))[1]
     return _TEST_FEATURES[key]
+
+
+_LOCK = threading.Lock()
+# The bundled MNIST sets: the names core.data.load_mnist gives them (and model files record) and their
+# source keys. An imported folder or file gets its own name, even when it holds digits: no classifier.
+MNIST_NAMES = ("mnist-train", "mnist-test", "mnist", "mnist:train", "mnist:test")
+_DEFAULT: list = []  # the bundled classifier, loaded once (an empty list until then; [None] when missing)
+
+
+def classifier_for(dataset_name: str, D: int) -> tuple[LoadedClassifier | None, np.ndarray | None]:
+    """The feature network that fits a data set, and its reference features: (classifier, features of the
+    10,000 MNIST test digits) for the bundled MNIST sets (a model file's dataset name ``mnist-train`` /
+    ``mnist-test``, or the source keys ``mnist``, ``mnist:train``, ``mnist:test``, with 784 values a
+    sample); (None, None) for every other data set: a digit classifier says nothing about another data
+    set's images. The one rule ``kgn analyze``, ``kgn sweep`` and the window's measures use. Loaded once
+    and shared (thread-safe)."""
+    if D != 784 or dataset_name not in MNIST_NAMES:
+        return None, None
+    with _LOCK:
+        if not _DEFAULT:
+            _DEFAULT.append(default_classifier())
+        clf = _DEFAULT[0]
+        if clf is None:
+            return None, None
+        return clf, mnist_test_features(clf)
 
 
 def train_classifier(

@@ -569,3 +569,37 @@ def open_source(
         return load_idx_folder(p, value_range=value_range)
     ds, _ = load_image_folder(p, image_size, value_range=value_range)
     return ds
+
+
+def reference_data(
+    dataset_name: str,
+    D: int,
+    value_range: tuple[float, float],
+    *,
+    source: str | None = None,
+    known=(),
+    opener=None,
+) -> Dataset:
+    """The training data a model is measured against (nearest-training distances, copies, recovery): the
+    data source ``source`` when one is given (``kgn … --data``); else a data set already in hand (``known``:
+    the one just trained on, imported files) with the model's dataset name and D values a sample; else the
+    bundled set that name names (:func:`source_for_name`). ``opener(key, value_range)`` opens sources
+    (default :func:`open_source`; the window passes its cache). Raises DataError, one line, when none fits."""
+    vr = (float(value_range[0]), float(value_range[1]))
+    if source is None:
+        for ds in known:
+            if ds is not None and ds.name == dataset_name and ds.D == D:
+                return ds if tuple(ds.value_range) == vr else ds.to_range(vr)
+        source = source_for_name(str(dataset_name))
+        if source is None:
+            raise DataError(
+                f"the model was trained on {dataset_name!r}, which is not bundled: give its data "
+                "(kgn --data, or File → Import data in the window)"
+            )
+    try:
+        ds = (opener or open_source)(source, vr)
+    except DataError as e:
+        raise DataError(f"cannot open the reference data {source!r}: {e}") from None
+    if ds.D != D:
+        raise DataError(f"the reference data {ds.name} has {ds.D} values per sample, the model {D}")
+    return ds

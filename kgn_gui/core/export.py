@@ -24,7 +24,7 @@ import struct
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -524,6 +524,46 @@ def _write_pngs(frames, tmp_dir: Path, opts: ExportOptions) -> Path:
     return folder
 
 
+MAX_FRAMES = 100_000
+
+
+def check_steps(steps) -> list[int]:
+    """The steps of an export, checked: at least one, whole numbers ≥ 0, at most MAX_FRAMES; sorted, each once."""
+    steps = list(steps)
+    if not steps:
+        raise ExportError("no steps to export")
+    if len(steps) > MAX_FRAMES:
+        raise ExportError(f"at most {MAX_FRAMES:,} frames per export, got {len(steps):,}")
+    if any(not isinstance(t, int | np.integer) or t < 0 for t in steps):
+        raise ExportError("steps are whole numbers ≥ 0")
+    return sorted({int(t) for t in steps})
+
+
+def export_session(
+    session,
+    steps: list[int],
+    out: str | os.PathLike,
+    opts: ExportOptions,
+    *,
+    frames: Iterator[tuple[int, np.ndarray]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Path:
+    """Write ``steps`` of a :class:`~kgn_gui.core.session.ChainSession` to ``out`` in ``opts.fmt``: the one
+    export entry point of ``kgn export`` and the window. Steps the session has reached come from its
+    timeline (what the window showed, noise changes included); later ones are computed on from its head
+    without changing it. ``frames``: (t, H×W×3 uint8) pictures drawn elsewhere (the window's Points view or
+    the whole window), in step order; then only the encoding happens here. It owns the step check, the frame
+    cap, grey detection (one-channel images get the 248-grey GIF palette) and torch's thread budget beside
+    the encoder threads. Returns the path written (the format's suffix added when missing)."""
+    steps = check_steps(steps)
+    opts = replace(opts, grey=frames is None and len(session.shape) == 3 and session.shape[0] == 1)
+    opts.validate()
+    source = session_frames(session, steps, opts) if frames is None else frames
+    with torch_threads_beside_encoders():
+        return write_frames(source, len(steps), out, opts, progress=progress, cancelled=cancelled)
+
+
 def export_chain(
     model,
     spec,
@@ -536,16 +576,11 @@ def export_chain(
     progress=None,
     cancelled=None,
 ) -> Path:
-    """Recompute a chain and write the requested steps to ``out`` in ``opts.fmt``. Returns the path."""
-    opts.validate()
-    opts.grey = len(spec.shape) == 3 and spec.shape[0] == 1
-    if not steps:
-        raise ExportError("no steps to export")
-    if len(steps) > 100_000:
-        raise ExportError("at most 100,000 frames per export")
-    frames = chain_frames(model, spec, cfg, steps, opts, start_array=start_array)
-    with torch_threads_beside_encoders():
-        return write_frames(frames, len(steps), out, opts, progress=progress, cancelled=cancelled)
+    """A new chain of ``model`` from its start, exported with :func:`export_session`. Returns the path."""
+    from .session import ChainSession
+
+    session = ChainSession(model, spec.shape, spec.value_range, cfg, start_array=start_array)
+    return export_session(session, steps, out, opts, progress=progress, cancelled=cancelled)
 
 
 def read_frames(path: str | os.PathLike) -> list[np.ndarray]:

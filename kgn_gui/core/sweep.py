@@ -91,14 +91,12 @@ class SweepConfig:
 
 
 def sweep_classifier(source: str):
-    """(classifier, its features of the MNIST test digits) for measuring samples of ``source``, or
-    (None, None) where no classifier applies: the one rule ``kgn sweep`` and the window's sweep share."""
-    if not source.startswith("mnist"):
-        return None, None
-    from .classifier import default_classifier, mnist_test_features
+    """(classifier, its features of the MNIST test digits) for measuring samples of the data source
+    ``source``, or (None, None): :func:`classifier.classifier_for` of that source (the bundled MNIST sources
+    are the only ones with a fitting classifier, and they have 784 values a sample)."""
+    from .classifier import classifier_for
 
-    clf = default_classifier()
-    return clf, (mnist_test_features(clf) if clf else None)
+    return classifier_for(source, 784)
 
 
 def check_output_folder(out_dir: str | os.PathLike) -> Path:

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from kgn_gui.core.points import flat_regions, output_manifold
 from kgn_gui.ui.main_window import MainWindow
 from tests.conftest import MODELS
 
@@ -16,6 +17,7 @@ def window(qtbot, mnist_model_path, errors):
     w.show()
     qtbot.waitExposed(w)
     yield w
+    w.ask_unsaved = lambda doing: "discard"  # trained weights a test left unsaved
     w.close()
 
 
@@ -25,9 +27,16 @@ def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):
     assert window.views.currentWidget() is window.points_split and pv.dim == 1
     assert pv.preset_box.currentText() == "1d-sigmoid"
     x, fx = pv.manifold.getData()
-    assert len(x) == 501 and fx.min() >= 0 and fx.max() <= 1
-    assert pv.flat_items, "the flat (many-to-one) region around 0.2 is shaded"
-    _, loss = pv.loss_curve.getData()
+    # The curves are the model's own f(x) and (f(x) − x)² over [0, 1] (core.points, tested on their own).
+    want_x, want_fx = output_manifold(window.checkpoint.model, (0.0, 1.0))
+    assert np.array_equal(x, want_x) and np.allclose(fx, want_fx, rtol=0, atol=1e-7)
+    flats = flat_regions(want_x, want_fx)
+    assert any(a <= 0.2 <= b for a, b in flats), "a flat (many-to-one) region around 0.2"
+    shaded = [item.getRegion() for item in pv.flat_items]
+    assert len(shaded) == len(flats) and np.allclose(shaded, flats)  # each one shaded
+    _, log_loss = pv.loss_curve.getData()  # drawn on a log axis: the data read back are log₁₀ of the loss
+    loss = 10.0**log_loss
+    assert np.allclose(loss, np.maximum((want_fx - want_x) ** 2, 1e-16), rtol=1e-4, atol=0)
     assert loss[np.argmin(np.abs(x - 0.2))] < 1e-6
     assert np.allclose(np.sort(pv.points[:, 0]), [0.2, 0.8])
 
@@ -49,9 +58,13 @@ def test_1d_chains_move_along_the_axis_and_land_on_the_points(window):
     d = np.minimum(np.abs(xs - 0.2), np.abs(xs - 0.8))
     assert (d < 0.01).mean() >= 0.95
     counts = pv.hist_curve.getData()[1]
-    assert counts.sum() == 200
+    assert counts.tolist() == np.histogram(xs, bins=60, range=(0.0, 1.0))[0].tolist() and counts.sum() == 200
+    # The selected chain's cobweb over its 30 steps: (x_0, x_0) → (x_0, f(x_0)) → (x_1, x_1) → …; with no
+    # noise, f(x_t) is x_{t+1}.
     cx, cy = pv.cobweb_curve.getData()
-    assert len(cx) > 10  # the selected chain's cobweb
+    path = np.array([window.session.state(t)[pv.selected_chain, 0] for t in range(31)])
+    assert len(cx) == 61 and np.allclose(cx[0::2], path) and np.allclose(cy[0::2], path)
+    assert np.allclose(cy[1::2], path[1:], rtol=0, atol=1e-6) and np.allclose(cx[1::2], path[:-1])
 
 
 def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
@@ -59,7 +72,11 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
     pv = window.points_view
     assert pv.dim == 2 and pv.preset_box.currentText() == "2d-corners"
     ax, ay = pv.arrows.getData()
-    assert len(ax) == 2 * 21 * 21
+    # One segment from each of the 21×21 grid points P to f(P).
+    from kgn_gui.core.points import vector_field
+
+    P, V = vector_field(window.checkpoint.model, (0.0, 1.0), n=21)
+    assert len(ax) == 2 * 21 * 21 and np.allclose(ax[0::2], P[:, 0]) and np.allclose(ay[1::2], (P + V)[:, 1])
     assert pv._basins.shape == (101, 101) and pv._landscape.shape == (101, 101)
     for i in range(4):
         assert (pv._basins == i).any()
@@ -69,8 +86,10 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
     assert pv.bg.image.shape == (101, 101)
     window.chain.step_by(5)
     window.on_step_shown(5)
-    tx, _ = pv.trail_scatter.getData()
-    assert len(tx) == 5 * window.session.n
+    tx, ty = pv.trail_scatter.getData()
+    # The trails: the states of the 5 steps before the one shown, newest first.
+    trail = np.concatenate([window.session.state(t) for t in (4, 3, 2, 1, 0)])
+    assert len(tx) == 5 * window.session.n and np.allclose(np.stack([tx, ty], 1), trail)
 
 
 def test_points_can_be_added_moved_and_removed_by_mouse(window, qtbot):
@@ -93,6 +112,7 @@ def test_points_can_be_added_moved_and_removed_by_mouse(window, qtbot):
     assert pv.points.shape == (1, 2)
 
 
+@pytest.mark.slow
 def test_training_on_the_points_tab_switches_the_chain_to_the_result(window, qtbot):
     pv = window.points_view
     pv.preset_box.setCurrentText("custom 1-D")
@@ -102,10 +122,13 @@ def test_training_on_the_points_tab_switches_the_chain_to_the_result(window, qtb
         pv.train_button.click()
     ck = window.checkpoint
     assert ck.spec.D == 1 and ck.spec.bound == "sigmoid" and window.views.currentWidget() is window.points_split
-    assert window.training_panel.source_key() == "points:workspace"
+    # Trained from the placed points as a source kgn takes too; the Training dock's form is left alone.
+    assert window.training.run.dataset.name == "points" and np.allclose(window.training.run.dataset.x, pv.points)
+    assert window.training_panel.source_key() == "mnist:train"
     assert pv.points.shape == (3, 1)
 
 
+@pytest.mark.slow
 def test_depth_comparison_runs_two_models_on_one_locked_timeline(window, qtbot):
     pv = window.points_view
     pv.preset_box.setCurrentText("1d-sigmoid")
@@ -159,7 +182,7 @@ def test_the_points_view_exports_as_an_animation_of_what_it_shows(window, qtbot,
     window.chain.step_by(3)
     steps = [0, 2, 4, 6, 8]  # past the last step reached too
     job = window.start_export(steps, ExportOptions(fmt="apng", fps=5, scale=1), str(tmp_path / "pts"), target="points")
-    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
     frames = read_frames(blocker.args[0])
     size = window.points_split.size()
@@ -179,7 +202,7 @@ def test_the_whole_window_exports_at_a_rendering_scale(window, qtbot, tmp_path):
     job = window.start_export(
         [0, 1], ExportOptions(fmt="gif", fps=5, scale=2, overlay=False), str(tmp_path / "win"), target="window"
     )
-    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
     frames = read_frames(blocker.args[0])
     assert len(frames) == 2 and frames[0].shape == (2 * window.height(), 2 * window.width(), 3)
@@ -193,7 +216,7 @@ def test_a_cancelled_view_export_leaves_nothing_and_restores_the_step(window, qt
     job = window.start_export(
         list(range(0, 200)), ExportOptions(fmt="mp4", scale=1), str(tmp_path / "c"), target="window"
     )
-    qtbot.waitUntil(lambda: job._next >= 2, timeout=30_000)
+    qtbot.waitUntil(lambda: window.exports._drawer._next >= 2, timeout=30_000)
     job.cancel()
     with qtbot.waitSignal(job.failed, timeout=60_000) as blocker:
         pass

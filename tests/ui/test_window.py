@@ -18,6 +18,7 @@ def window(qtbot, mnist_model_path, errors):
     w.show()
     qtbot.waitExposed(w)
     yield w
+    w.ask_unsaved = lambda doing: "discard"  # trained weights a test left unsaved
     w.close()
 
 
@@ -327,7 +328,9 @@ def test_bad_model_file_shows_an_error_and_the_app_stays_usable(window, tmp_path
 
 
 def test_a_model_that_does_not_fit_the_start_is_refused_clearly(window, errors):
-    window.start_chains(dict(start="array", n=2, seed=0, array=np.zeros(10, np.float32)))
+    from kgn_gui.core.start import Start
+
+    window.start_chains(Start("array", n=2, seed=0, array=np.zeros(10, np.float32)))
     assert errors and "784" in errors[-1][1]
 
 
@@ -474,9 +477,9 @@ def test_export_in_the_background_matches_the_recorded_chain(window, qtbot, tmp_
     window.chain.step_by(6)
     opts = ExportOptions(fmt="apng", fps=10, scale=2, overlay=True)
     job = window.start_export(list(range(0, 11)), opts, str(tmp_path / "anim"))
-    with qtbot.waitSignal(job.finished, timeout=60_000) as blocker:
+    with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
-    path = blocker.args[0]
+    path = str(blocker.args[0])
     frames = read_frames(path)
     s = window.session
     assert len(frames) == 11
@@ -529,9 +532,15 @@ def test_plots_save_as_png_and_svg(window, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "hist.svg"]
 
 
-def test_states_export_from_the_window(window, tmp_path, errors):
+def test_states_export_from_the_window(window, qtbot, tmp_path, errors):
     window.chain.step_by(8)
-    out = window.export_states("2:8:3", str(tmp_path / "s.npz"))
+    job = window.export_states("2:8:3", str(tmp_path / "s.npz"))
+    seen = []
+    job.progress.connect(lambda d, n: seen.append((d, n)))
+    with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
+        pass
+    out = blocker.args[0]
+    assert seen and seen[-1] == (3, 3)
     with np.load(out, allow_pickle=False) as z:
         assert z["steps"].tolist() == [2, 5, 8]
         assert np.array_equal(z["states"][1], window.session.state(5))
@@ -539,20 +548,34 @@ def test_states_export_from_the_window(window, tmp_path, errors):
     assert "not been reached" in errors[-1][1]
 
 
-def test_a_run_bundle_of_the_window_chain_reproduces(window, tmp_path, errors):
+def test_a_run_bundle_of_the_window_chain_reproduces(window, qtbot, tmp_path, errors):
     from kgn_gui.core.bundle import reproduce
     from kgn_gui.core.export import read_frames
 
     window.start_panel.n.setValue(9)
     window.start_panel.request_random()
     window.chain.step_by(6)
-    out = window.save_bundle(str(tmp_path / "run.zip"))
-    assert out is not None and not errors
+    job = window.save_bundle(str(tmp_path / "run.zip"))
+    with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
+        pass
+    out = blocker.args[0]
+    assert out == tmp_path / "run.zip" and not errors
     rep = reproduce(out, tmp_path / "again")
     frames = read_frames(rep)
     assert len(frames) == 7
     window.on_noise_changed("none", 0.0)
     assert window.save_bundle(str(tmp_path / "run2.zip")) is None and "noise settings changed" in errors[-1][1]
+
+
+def test_a_run_bundle_in_the_background_can_be_cancelled_and_leaves_nothing(window, qtbot, tmp_path):
+    window.chain.step_by(40)
+    job = window.save_bundle(str(tmp_path / "run.zip"))
+    assert window.save_bundle(str(tmp_path / "other.zip")) is None  # one export at a time
+    job.cancel()
+    with qtbot.waitSignal(job.failed, timeout=60_000) as blocker:
+        pass
+    assert job.was_cancelled and "cancelled" in blocker.args[0]
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot):
@@ -580,20 +603,20 @@ def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
     job.cancel()
     with qtbot.waitSignal(job.failed, timeout=120_000) as blocker:
         pass
-    assert blocker.args[0] == "cancelled" and window.analysis.audit_btn.isEnabled()
+    assert "cancelled" in blocker.args[0] and job.was_cancelled and window.analysis.audit_btn.isEnabled()
 
 
-def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtbot, tmp_path):
+def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtbot, tmp_path, errors):
     window.training_panel.set_recipe("points:2d-corners", H=8, bound="sigmoid", lr=1e-3, batch=100, steps=40)
+    window.analysis_dock.hide()  # no measures of the shown step writing the status line meanwhile
     run = window.start_sweep("1,2", str(tmp_path / "sw"))
     with qtbot.waitSignal(run.finished, timeout=180_000):
         pass
     assert (tmp_path / "sw" / "sweep.csv").read_text().count("\n") == 4  # comment, header, 2 depths
     assert window._sweep_view.isVisible() and "written" in window.analysis.status.text()
-    bad = window.start_sweep("1,2", str(tmp_path / "sw"))  # the folder is not empty now
-    with qtbot.waitSignal(bad.failed, timeout=60_000) as blocker:
-        pass
-    assert "not empty" in blocker.args[0] and window.analysis.audit_btn.isEnabled()
+    errors.clear()
+    assert window.start_sweep("1,2", str(tmp_path / "sw")) is None  # the folder is not empty now
+    assert "not empty" in errors[-1][1] and window.analysis.audit_btn.isEnabled()
 
 
 def test_choosing_an_architecture_fills_its_defaults_and_counts_its_parameters(window, errors):
@@ -657,7 +680,11 @@ def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_it
     w = MainWindow(mnist_model_path, restore_settings=False)
     qtbot.addWidget(w)
     w.show()
-    job = w._measure_job if w._measure_job is not None and w._measure_job.running() else w.measure_now()
+    job = (
+        w.measures.measure_job
+        if w.measures.measure_job is not None and w.measures.measure_job.running()
+        else w.measure_now()
+    )
     assert job is not None and job.running()
     w.close()
     assert not job._thread.is_alive()
@@ -671,8 +698,8 @@ def test_measuring_replays_past_states_off_the_gui_thread(window, qtbot):
 
     window.chain.step_by(12)
     qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 12 / 12", timeout=10_000)
-    if window._measure_job is not None:
-        window._measure_job.wait(60)
+    if window.measures.measure_job is not None:
+        window.measures.measure_job.wait(60)
     s = window.session
     real, callers = s.state, []
     s.state = lambda t: callers.append(threading.current_thread()) or real(t)

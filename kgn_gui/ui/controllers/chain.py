@@ -17,13 +17,16 @@ import time
 from PySide6 import QtCore
 
 from ...core.session import ChainSession
+from ...core.start import Start
 
 
 class ChainController(QtCore.QObject):
     """The single current step shared by every view. Signals (GUI thread):
 
     stepShown(int): the shown step changed (or must be redrawn). playingChanged(bool).
-    sessionChanged(): a new session (model, start or chain count) replaced the old one.
+    sessionChanged(): a new session (model, start or chain count) replaced the old one; every view that
+    shows the chains resets from it (before the first stepShown of the new session).
+    replaying(int): a paused jump to this step is being replayed from a keyframe.
     error(str): the worker failed (the chain stops; the app stays usable)."""
 
     stepShown = QtCore.Signal(int)
@@ -39,6 +42,7 @@ class ChainController(QtCore.QObject):
         # thread runs Python; 0.5 ms keeps both moving.
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.0001))
         self.session: ChainSession | None = None
+        self.start: Start | None = None  # where the current chains began (for reset, bundles and comparisons)
         self.view_t = 0
         self.speed = 30.0
         self._playing = False
@@ -62,6 +66,22 @@ class ChainController(QtCore.QObject):
         self.timer.start()
 
     # -- session
+    def begin(self, ck, start: Start, noise: str, eps: float, train=None) -> ChainSession:
+        """Start new chains of the model ``ck`` from ``start`` (a core.start.Start) with the given per-step
+        noise; ``train``: the data the live nearest-training curve measures against. Raises ChainError or
+        TimelineError (the old session stays) with a one-line message."""
+        session = ChainSession(
+            ck.model,
+            ck.spec.shape,
+            ck.value_range,
+            start.chain_config(noise, eps),
+            start_array=start.array,
+            train=train,
+        )
+        self.start = start
+        self.set_session(session)
+        return session
+
     def set_session(self, session: ChainSession) -> None:
         was = self._playing
         self.pause()
@@ -92,8 +112,11 @@ class ChainController(QtCore.QObject):
         self.playingChanged.emit(True)
 
     def pause(self) -> None:
+        """Stop playing; every view is brought to the shown step at the next frame (the plots, which follow
+        a playing chain only a few times a second, included)."""
         if self._playing:
             self._playing = False
+            self.redraw()
             self.playingChanged.emit(False)
 
     def toggle(self) -> None:

@@ -7,14 +7,9 @@ number has a tooltip with its formula (see :mod:`kgn_gui.core.measures`).
 
 from __future__ import annotations
 
-import queue
-import threading
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
-
-from ...core.measures import Cancelled
 
 ROWS = [  # key, label, tooltip
     (
@@ -71,62 +66,11 @@ ROWS = [  # key, label, tooltip
 ]
 
 
-class Job(QtCore.QObject):
-    """A function run in a thread: ``fn(progress, cancelled)``; ``progress(done, total)``, then
-    ``done(result)`` or ``failed(message)``, emitted in the GUI thread by polling."""
-
-    progress = QtCore.Signal(int, int)
-    done = QtCore.Signal(object)
-    failed = QtCore.Signal(str)
-
-    def __init__(self, fn, parent=None):
-        super().__init__(parent)
-        self._q: queue.Queue = queue.Queue()
-        self._cancel = threading.Event()
-
-        def work():
-            try:
-                self._q.put(("done", fn(lambda d, n: self._q.put(("p", d, n)), self._cancel.is_set)))
-            except Cancelled:
-                self._q.put(("fail", "cancelled"))
-            except Exception as e:  # a message, never a traceback
-                self._q.put(("fail", f"{type(e).__name__}: {e}"))
-
-        self._thread = threading.Thread(target=work, name="kgn-analysis", daemon=True)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(50)
-        self._timer.timeout.connect(self._poll)
-
-    def start(self) -> Job:
-        self._thread.start()
-        self._timer.start()
-        return self
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def running(self) -> bool:
-        return self._thread.is_alive() or self._timer.isActive()
-
-    def wait(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-        self._poll()
-
-    def _poll(self) -> None:
-        while True:
-            try:
-                msg = self._q.get_nowait()
-            except queue.Empty:
-                return
-            if msg[0] == "p":
-                self.progress.emit(msg[1], msg[2])
-            else:
-                self._timer.stop()
-                (self.done if msg[0] == "done" else self.failed).emit(msg[1])
-
-
 class AnalysisPanel(QtWidgets.QWidget):
-    """Numbers, plots and buttons; the window supplies the work (see MainWindow.measure_now)."""
+    """Numbers, plots and buttons of an AnalysisController (``bind``): its requests go to it, its results
+    come back here."""
+
+    IDLE = "not measured yet: press Measure (Ctrl+M), or pause playback, to measure the shown step"
 
     measureRequested = QtCore.Signal()
     auditRequested = QtCore.Signal(int)
@@ -137,7 +81,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         super().__init__(parent)
         v = QtWidgets.QVBoxLayout(self)
         v.setContentsMargins(4, 4, 4, 4)
-        self.status = QtWidgets.QLabel("pause the chain to measure the shown step")
+        self.status = QtWidgets.QLabel(self.IDLE)
         self.status.setWordWrap(True)
         self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
         v.addWidget(self.status)
@@ -211,6 +155,30 @@ class AnalysisPanel(QtWidgets.QWidget):
         ):
             self.plots.addTab(w, name)
         v.addWidget(self.plots, 2)
+
+    def bind(self, ctl) -> None:
+        """Show an AnalysisController: requests go to it; its results, progress and state come back here."""
+        self.measureRequested.connect(ctl.measure_now)
+        self.auditRequested.connect(ctl.attractor_audit)
+        self.recoveryRequested.connect(ctl.basin_recovery)
+        self.cancelRequested.connect(ctl.cancel)
+        ctl.measured.connect(self.show_analysis)
+        ctl.audited.connect(self.show_audit)
+        ctl.recovered.connect(self.show_recovery)
+        ctl.busy.connect(lambda what: self.set_busy(what or None))
+        ctl.progress.connect(self.set_progress)
+        ctl.status.connect(self.status.setText)
+        ctl.cleared.connect(self.clear)
+
+    def clear(self, model_too: bool = True) -> None:
+        """No numbers of chains that are gone; with ``model_too`` (a new model or new weights) none of the
+        model's either (the attractor audit and basin recovery)."""
+        for key in self._row:
+            if model_too or key != "attractor_fraction":
+                self._set(key, None)
+        for plot in (self.class_plot, self.basin_plot) + ((self.rho_plot, self.recovery_plot) if model_too else ()):
+            plot.clear()
+        self.status.setText(self.IDLE)
 
     @staticmethod
     def _plot(x: str, y: str) -> pg.PlotWidget:

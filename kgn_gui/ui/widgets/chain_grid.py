@@ -106,6 +106,11 @@ class ChainGrid(QtWidgets.QWidget):
         i = r * self._cols + c
         return i if i < self._n else None
 
+    @property
+    def selected(self) -> int | None:
+        """The tile marked as inspected (None: none)."""
+        return self._selected
+
     def select(self, i: int | None) -> None:
         self._selected = i
         self.update()

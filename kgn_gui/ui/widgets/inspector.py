@@ -81,3 +81,13 @@ class Inspector(QtWidgets.QWidget):
             ok = np.isfinite(y) & (y > 0)
             self.lines[k].setData(x[ok], y[ok])
         self.cursor.setValue(t)
+
+    def clear(self, text: str = "Click a tile in the grid to inspect its chain.") -> None:
+        """Nothing inspected (a new session: the old chain and step are gone)."""
+        self.index = None
+        self.chain_view.img.clear()
+        self.nearest_view.img.clear()
+        self.caption.setText(text)
+        for line in self.lines.values():
+            line.setData([], [])
+        self.cursor.setValue(0)

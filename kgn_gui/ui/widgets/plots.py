@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtGui, QtWidgets
 
 from ...core.metrics import CURVE_TITLES, CURVES, saturation_fraction, value_histogram
 from .figure import add_save_action
@@ -103,16 +103,11 @@ class CurvePlot(pg.PlotWidget):
             self._x_hi = max(16, int(n * 1.5))
             self.setXRange(0, self._x_hi, padding=0.01)
         kw = dict(skipFiniteCheck=True)
-        if len(t) == 0:
-            for item in (self.lo, self.hi, self.mean):
-                item.setData([], [])
-            return
         ok = np.isfinite(mean)
         if not ok.all():
             t, mean, p10, p90 = t[ok], mean[ok], p10[ok], p90[ok]
-        if len(t) == 0:  # e.g. no training data attached: no nearest distances
-            for item in (self.lo, self.hi, self.mean):
-                item.setData([], [])
+        if len(t) == 0:  # a new session, or no training data attached: no nearest distances
+            self._clear_items()
             return
         # A floor keeps exact zeros (a chain at a fixed point, no noise) drawable on log axes.
         mean, p10, p90 = (np.maximum(a, 1e-9) for a in (mean, p10, p90))
@@ -120,6 +115,21 @@ class CurvePlot(pg.PlotWidget):
         self.hi.setData(t, p90, **kw)
         self.mean.setData(t, mean, **kw)
         self._fit_y(float(p10.min()), float(p90.max()))
+
+    def _clear_items(self) -> None:
+        for item in (self.lo, self.hi, self.mean):
+            item.setData([], [])
+        # The band follows its edge curves only when they have points: with none it would keep the old path.
+        self.fill.setPath(QtGui.QPainterPath())
+
+    def reset(self) -> None:
+        """No data, the cursor at 0: a new session (start, model or weights) begins."""
+        self._data = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
+        self._clear_items()
+        self._x_hi = 0
+        self._y_range = None
+        self.cursor.setValue(0)
+        self.readout.setText("")
 
     def _fit_y(self, lo: float, hi: float) -> None:
         self._y_range = fit_y_range(self, lo, hi, self._y_range)
@@ -255,6 +265,17 @@ class PlotsPanel(QtWidgets.QWidget):
     def update_curves(self, curves) -> None:
         for k in CURVES:
             self.curves[k].set_data(*curves.arrays(k))
+
+    def reset(self) -> None:
+        """Every curve and the chains' histogram emptied (a new session); the training density stays."""
+        for c in self.curves.values():
+            c.reset()
+        self._last_x = None
+        h = self.histogram
+        h.chain_curve.setData([], [])
+        h.chain_density = np.zeros(0)
+        h.saturation = 0.0
+        h.sat_text.setText("")
 
     def set_step(self, t: int, x: np.ndarray) -> None:
         for c in self.curves.values():

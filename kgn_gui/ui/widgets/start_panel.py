@@ -1,10 +1,11 @@
-"""Start input: random noise, a painting, or a (corrupted) data-set image."""
+"""Start input: random noise, a painting, or a (corrupted) data-set image, requested as a core.start.Start."""
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ...core.start import NOISE_STARTS, Start, StartError, data_start
 from .paint import PaintCanvas
 
 MAX_DRAWN = 256
@@ -25,9 +26,9 @@ def _spin(lo, hi, value, tip, suffix="", double=False, decimals=3, step=None):
 
 
 class StartPanel(QtWidgets.QWidget):
-    """Emits ``startRequested(dict)`` with keys start, n, seed, array, sigma, mask (see ChainConfig)."""
+    """Emits ``startRequested(Start)``; saves and restores its own settings."""
 
-    startRequested = QtCore.Signal(dict)
+    startRequested = QtCore.Signal(object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -41,7 +42,7 @@ class StartPanel(QtWidgets.QWidget):
         rnd = QtWidgets.QWidget()
         f = QtWidgets.QFormLayout(rnd)
         self.kind = QtWidgets.QComboBox()
-        self.kind.addItems(["uniform", "normal"])
+        self.kind.addItems(list(NOISE_STARTS))
         self.kind.setToolTip(
             "uniform: U(lo, hi) on the value range. normal: the paper's N(0.5, 0.5) on [0,1] "
             "or N(0, 1) on [−1,1], clipped to the range."
@@ -174,10 +175,12 @@ class StartPanel(QtWidgets.QWidget):
             self.tabs.setCurrentIndex(1)
 
     # -- requests
+    def random_start(self) -> Start:
+        """The Random tab's start: fresh noise of the chosen kind, chain count and seed."""
+        return Start(self.kind.currentText(), n=self.n.value(), seed=self.seed.value())
+
     def request_random(self) -> None:
-        self.startRequested.emit(
-            dict(start=self.kind.currentText(), n=self.n.value(), seed=self.seed.value(), array=None, sigma=0.0, mask=0)
-        )
+        self.startRequested.emit(self.random_start())
 
     def painted_state(self) -> np.ndarray:
         """The canvas as one state in the model's value range (ink 1 → hi, background → lo)."""
@@ -187,16 +190,8 @@ class StartPanel(QtWidgets.QWidget):
         return (lo + (hi - lo) * img).astype(np.float32).reshape(-1)
 
     def request_paint(self, all_chains: bool = True) -> None:
-        self.startRequested.emit(
-            dict(
-                start="array",
-                n=self.n.value() if all_chains else 1,
-                seed=self.seed.value(),
-                array=self.painted_state(),
-                sigma=0.0,
-                mask=0,
-            )
-        )
+        n = self.n.value() if all_chains else 1
+        self.startRequested.emit(Start("painted", n=n, seed=self.seed.value(), array=self.painted_state()))
 
     def request_data(self) -> None:
         ds = self.dataset
@@ -204,13 +199,26 @@ class StartPanel(QtWidgets.QWidget):
         if ds is None or self._image(i) is None:
             QtWidgets.QMessageBox.information(self, "No data", "Load a data set whose images fit this model first.")
             return
-        self.startRequested.emit(
-            dict(
-                start="data",
-                n=self.n.value(),
-                seed=self.seed.value(),
-                array=ds.x[i].copy(),
-                sigma=self.sigma.value(),
-                mask=self.mask.value(),
+        try:
+            start = data_start(
+                ds, i, n=self.n.value(), seed=self.seed.value(), sigma=self.sigma.value(), mask=self.mask.value()
             )
-        )
+        except StartError as e:
+            QtWidgets.QMessageBox.information(self, "No data", str(e))
+            return
+        self.startRequested.emit(start)
+
+    # -- settings
+    def save_settings(self, st) -> None:
+        st.setValue("chain/n", self.n.value())
+        st.setValue("chain/seed", self.seed.value())
+        st.setValue("chain/start", self.kind.currentText())
+
+    def restore_settings(self, st) -> None:
+        for box, key, default in ((self.n, "chain/n", 64), (self.seed, "chain/seed", 0)):
+            try:
+                box.setValue(int(st.value(key, default)))
+            except (TypeError, ValueError):
+                box.setValue(default)
+        kind = str(st.value("chain/start", "uniform"))
+        self.kind.setCurrentText(kind if kind in NOISE_STARTS else "uniform")

@@ -8,8 +8,9 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
-from ...core.models import ARCH_DEFAULTS, ModelSpec, spec_parameter_count
-from ...core.train import TrainConfig, format_duration
+from ...core.models import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_parameter_count
+from ...core.recipes import PRESET_NAMES, Recipe, RecipeError, recipe_for
+from ...core.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration
 from .plots import fit_y_range
 
 SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [
@@ -75,7 +76,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.heads.setSpecialValueText("auto")
         self.heads.setToolTip("Transformer: attention heads; H must be a multiple (auto: H/32)")
         self.bound = QtWidgets.QComboBox()
-        self.bound.addItems(["tanh", "sigmoid"])
+        self.bound.addItems(list(BOUNDS))
         self.bound.setToolTip(
             "Bounded output: tanh → values in [−1, 1], sigmoid → [0, 1]. The bound is what "
             "squeezes unseen inputs into the training range."
@@ -102,6 +103,29 @@ class TrainingPanel(QtWidgets.QWidget):
         self.params_label = QtWidgets.QLabel()
         form.addRow("", self.params_label)
 
+        self.preset = QtWidgets.QComboBox()
+        for name in PRESET_NAMES:
+            self.preset.addItem(name, name)
+        self.preset.setToolTip(
+            "Fill the form with a named recipe for this data (the same as kgn train --preset): paper — the "
+            "published recipe of the data set (MNIST: MLP L=10 H=500 Tanh, Adam 1e-4, batch 1000, 10,000 "
+            "steps; the point sets: the paper's networks, Adam 1e-3, full batch, 2000 steps); fast — Adam 1e-3 "
+            "with warm-up and cosine decay, batch 256, 8,000 steps (images)"
+        )
+        self.apply_preset = QtWidgets.QPushButton("Apply")
+        self.apply_preset.setToolTip("Fill in the form from the chosen preset for the chosen data")
+        self.apply_preset.clicked.connect(self.fill_preset)
+        self.schedule = QtWidgets.QComboBox()
+        self.schedule.addItems(list(SCHEDULES))
+        self.schedule.setToolTip("Learning rate: constant (the paper's) or linear warm-up, then cosine decay to 0")
+        self.warmup = QtWidgets.QSpinBox()
+        self.warmup.setRange(0, 10_000_000)
+        self.warmup.setPrefix("warm-up ")
+        self.warmup.setToolTip("Warm-up steps of the cosine schedule")
+        preset_row = QtWidgets.QHBoxLayout()
+        preset_row.addWidget(self.preset, 1)
+        preset_row.addWidget(self.apply_preset)
+        form.addRow("Preset", preset_row)
         self.lr = QtWidgets.QDoubleSpinBox()
         self.lr.setDecimals(6)
         self.lr.setRange(1e-6, 1.0)
@@ -120,11 +144,12 @@ class TrainingPanel(QtWidgets.QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.seed.setToolTip("Seed for the initial weights and the batch draws: CPU runs are reproducible")
         self.device = QtWidgets.QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda", "mps"])
+        self.device.addItems(list(DEVICES))
         self.device.setToolTip("auto picks CUDA, then MPS, then the CPU")
         self.precision = QtWidgets.QComboBox()
-        for key, label in (("fp32", "fp32 (the paper's)"), ("bf16", "bf16 autocast"), ("tf32", "tf32 (CUDA)")):
-            self.precision.addItem(label, key)
+        labels = {"fp32": "fp32 (the paper's)", "bf16": "bf16 autocast", "tf32": "tf32 (CUDA)"}
+        for key in PRECISIONS:
+            self.precision.addItem(labels.get(key, key), key)
         self.precision.setToolTip(
             "Arithmetic of the training step. fp32: full float32, as in the paper. bf16: the forward pass in "
             "bfloat16 (weights, gradients and Adam stay float32) — about 2× faster on CPUs with AMX and on GPUs, "
@@ -134,6 +159,7 @@ class TrainingPanel(QtWidgets.QWidget):
             ("Learning rate", self.lr),
             ("Batch", self.batch),
             ("Steps", self.steps),
+            ("Schedule", self._pair(self.schedule, self.warmup)),
             ("Seed", self.seed),
             ("Device", self.device),
             ("Precision", self.precision),
@@ -193,6 +219,7 @@ class TrainingPanel(QtWidgets.QWidget):
         lay.addWidget(self.loss_plot, 1)
         self.set_state("idle")
         self._D, self._shape = 784, (1, 28, 28)
+        self.set_recipe(recipe=recipe_for("mnist", "paper"))
         self._show_arch_options()
         self._update_params()
 
@@ -249,40 +276,75 @@ class TrainingPanel(QtWidgets.QWidget):
             w.setVisible(show)
             self._option_labels[w].setVisible(show)
 
-    def set_recipe(
-        self,
-        source: str | None = None,
-        *,
-        L: int | None = None,
-        H: int | None = None,
-        bound: str | None = None,
-        lr: float | None = None,
-        batch: int | None = None,
-        steps: int | None = None,
-        seed: int | None = None,
-        arch: str | None = None,
-    ) -> None:
-        """Fill in the form; fields left as None keep their value. ``source`` is a data-source key already
-        in the list."""
+    @staticmethod
+    def _pair(a: QtWidgets.QWidget, b: QtWidgets.QWidget) -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(w)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(a, 1)
+        row.addWidget(b, 1)
+        return w
+
+    def set_recipe(self, source: str | None = None, recipe: Recipe | None = None, **fields) -> None:
+        """Fill in the form from a core Recipe and/or single fields (L, H, bound, lr, batch, steps, schedule,
+        warmup, seed, arch, bottleneck, patch, heads); what is not given keeps its value. ``source`` is a
+        data-source key already in the list."""
         if source is not None:
             i = self.source.findData(source)
             if i < 0:
                 raise ValueError(f"no data source {source!r} in the list")
             self.source.setCurrentIndex(i)
-        if arch is not None:
-            self.set_arch(arch, defaults=False)
-        for box, v in (
-            (self.L, L),
-            (self.H, H),
-            (self.lr, lr),
-            (self.batch, batch),
-            (self.steps, steps),
-            (self.seed, seed),
-        ):
-            if v is not None:
-                box.setValue(v)
-        if bound is not None:
-            self.bound.setCurrentText(bound)
+        values = {
+            **(recipe.to_dict() if recipe is not None else {}),
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        if "arch" in values:
+            self.set_arch(values["arch"], defaults=False)
+        boxes = {
+            "L": self.L,
+            "H": self.H,
+            "lr": self.lr,
+            "batch": self.batch,
+            "steps": self.steps,
+            "warmup": self.warmup,
+            "seed": self.seed,
+            "bottleneck": self.bottleneck,
+            "patch": self.patch,
+            "heads": self.heads,
+        }
+        for k, v in values.items():
+            if k in boxes:
+                boxes[k].setValue(v)
+        if "bound" in values:
+            self.bound.setCurrentText(values["bound"])
+        if "schedule" in values:
+            self.schedule.setCurrentText(values["schedule"])
+
+    def fill_preset(self) -> None:
+        """The chosen preset's recipe for the chosen data and architecture (core.recipes.recipe_for)."""
+        try:
+            r = recipe_for(self.source_key(), self.preset.currentData(), arch=self.arch_key())
+        except RecipeError as e:
+            self.show_message(str(e))
+            return
+        self.set_recipe(recipe=r)
+        self.show_message(f"{self.preset.currentData()} recipe for {self.source_key()} filled in")
+
+    def recipe(self) -> Recipe:
+        """The form as a core Recipe."""
+        return Recipe(
+            arch=self.arch_key(),
+            L=self.L.value(),
+            H=self.H.value(),
+            bound=self.bound.currentText(),
+            lr=float(self.lr.value()),
+            batch=self.batch.value(),
+            steps=self.steps.value(),
+            schedule=self.schedule.currentText(),
+            warmup=self.warmup.value(),
+            seed=self.seed.value(),
+            **self.arch_options(),
+        )
 
     def arch_options(self) -> dict:
         """bottleneck, patch and heads as the chosen architecture uses them (0 where it does not)."""
@@ -294,26 +356,52 @@ class TrainingPanel(QtWidgets.QWidget):
         }
 
     def spec_for(self, D: int, shape) -> ModelSpec:
-        return ModelSpec(
-            D=D,
-            L=self.L.value(),
-            H=self.H.value(),
-            bound=self.bound.currentText(),
-            arch=self.arch_key(),
-            shape=tuple(shape),
-            **self.arch_options(),
-        )
+        return self.recipe().spec(D, shape)
 
     def config(self) -> TrainConfig:
-        return TrainConfig(
-            lr=float(self.lr.value()),
-            batch=self.batch.value(),
-            steps=self.steps.value(),
-            seed=self.seed.value(),
-            device=self.device.currentText(),
-            report_interval_s=0.1,
-            precision=self.precision.currentData(),
+        return self.recipe().train_config(
+            device=self.device.currentText(), report_interval_s=0.1, precision=self.precision.currentData()
         )
+
+    def reset_loss(self) -> None:
+        """An empty loss plot for a new run."""
+        self.loss_curve.setData([], [])
+        self._y_state = None
+
+    # -- settings
+    _SETTINGS = ("L", "H", "lr", "batch", "steps", "warmup", "seed", "bottleneck", "patch", "heads")
+
+    def save_settings(self, st) -> None:
+        for key in self._SETTINGS:
+            st.setValue(f"train/{key}", getattr(self, key).value())
+        st.setValue("train/arch", self.arch_key())
+        st.setValue("train/bound", self.bound.currentText())
+        st.setValue("train/schedule", self.schedule.currentText())
+        st.setValue("train/precision", self.precision.currentData())
+        st.setValue("train/device", self.device.currentText())
+        st.setValue("train/preset", self.preset.currentData())
+
+    def restore_settings(self, st) -> None:
+        """The form as it was; what is missing or unreadable keeps the paper's MNIST recipe."""
+        paper = recipe_for("mnist", "paper")
+        arch = str(st.value("train/arch", paper.arch))
+        self.set_arch(arch if self.arch.findData(arch) >= 0 else "mlp", defaults=False)
+        for key in self._SETTINGS:
+            box = getattr(self, key)
+            try:
+                v = type(box.value())(st.value(f"train/{key}", getattr(paper, key)))
+            except (TypeError, ValueError):
+                v = getattr(paper, key)
+            box.setValue(v)
+        for box, key, default in (
+            (self.bound, "bound", paper.bound),
+            (self.schedule, "schedule", paper.schedule),
+            (self.device, "device", "auto"),
+        ):
+            v = str(st.value(f"train/{key}", default))
+            box.setCurrentText(v if box.findText(v) >= 0 else default)
+        for box, key, default in ((self.precision, "precision", "fp32"), (self.preset, "preset", "paper")):
+            box.setCurrentIndex(max(0, box.findData(str(st.value(f"train/{key}", default)))))
 
     def _update_params(self) -> None:
         try:
@@ -348,6 +436,11 @@ class TrainingPanel(QtWidgets.QWidget):
             self.steps,
             self.seed,
             self.device,
+            self.precision,
+            self.preset,
+            self.apply_preset,
+            self.schedule,
+            self.warmup,
         ):
             w.setEnabled(not busy)
         if state == "paused":

@@ -179,3 +179,22 @@ class TransportBar(QtWidgets.QWidget):
         self.eps.setValue(eps)
         self.noise.blockSignals(False)
         self.eps.blockSignals(False)
+
+    # -- settings
+    def save_settings(self, st) -> None:
+        st.setValue("chain/noise", self.noise.currentText())
+        st.setValue("chain/eps", self.eps.value())
+        st.setValue("chain/speed", self.speed.value())
+        st.setValue("chain/burn_in", self.burn_in.value())
+
+    def restore_settings(self, st) -> None:
+        def num(key, default, kind=float):
+            try:
+                return kind(st.value(key, default))
+            except (TypeError, ValueError):
+                return default
+
+        kind = str(st.value("chain/noise", "normal"))
+        self.set_noise(kind if kind in NOISE_KINDS else "normal", num("chain/eps", 0.01))
+        self.speed.setValue(num("chain/speed", 30.0))
+        self.burn_in.setValue(num("chain/burn_in", 20, int))

@@ -1,0 +1,388 @@
+"""What each user action does, grouped by menu (mixins of MainWindow): the dialogs and the calls into the
+controllers. The window's layout, wiring and settings are in main_window.py; the state is in the controllers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtGui, QtWidgets
+
+from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ..core.data import DataError, Dataset
+from ..core.export import ExportError
+from ..core.models import count_parameters
+from ..core.sweep import SweepConfig
+from ..core.train import TrainError
+from . import dialogs
+from .widgets.export_dialog import ExportDialog
+
+DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist.safetensors"
+
+
+class ModelActions:
+    """Models and data: open (asking first about unsaved weights), save, recent files, drop, import."""
+
+    def load_model(self, path: str | Path, quiet: bool = False) -> bool:
+        """Open a model file (no question: the menus, drop and Quit ask about unsaved weights first)."""
+        self.points.drop()
+        ok = self.models.load(path, quiet=quiet)
+        if not ok and quiet and self.models.last_error:
+            self.statusBar().showMessage(f"cannot open model: {self.models.last_error}", 10_000)
+        return ok
+
+    def set_model(self, ck: Checkpoint) -> bool:
+        return self.models.set_checkpoint(ck)
+
+    def _accept_model(self, ck: Checkpoint, train: Dataset | None) -> bool:
+        """The model controller's gate: new chains of ``ck`` from the current start (if it fits), else from
+        the Random tab; False (the old model stays) when they cannot start."""
+        start = self.chain.start
+        if start is None or not start.fits(ck.spec.D):
+            start = self.start_panel.random_start()
+        return self._begin(ck, start, train)
+
+    def _model_shown(self, ck: Checkpoint) -> None:
+        params = count_parameters(ck.model)
+        device = next(ck.model.parameters()).device
+        self.model_label.setText(f"{ck.name} · {ck.spec.describe()} · {params:,} parameters · {device}")
+        self.setWindowTitle(self.models.title())
+        self.modelChanged.emit()
+
+    def confirm_unsaved(self, doing: str) -> bool:
+        """Before weights that are not in a file would be dropped: Save / Discard / Cancel. True to go on."""
+        if not self.models.dirty or self.checkpoint is None:
+            return True
+        answer = self.ask_unsaved(doing)
+        if answer == "save":
+            return self.save_model_dialog()
+        return answer == "discard"
+
+    def open_model_dialog(self) -> None:
+        if not self.confirm_unsaved("open another model"):
+            return
+        start = self.settings.value("chain/last_dir", str(DEFAULT_MODEL.parent))
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open model", start, "Kaleidoscope models (*.safetensors);;All files (*)"
+        )
+        if path:
+            self.settings.setValue("chain/last_dir", str(Path(path).parent))
+            self.load_model(path)
+
+    def open_recent(self, path: str) -> bool:
+        return self.confirm_unsaved("open another model") and self.load_model(path)
+
+    def save_model_dialog(self) -> bool:
+        if self.checkpoint is None:
+            return False
+        start = Path(self.settings.value("chain/last_dir", str(Path.home())))
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self,
+            "Save model",
+            str(start / f"{self.checkpoint.name}.safetensors"),
+            "Kaleidoscope models (*.safetensors)",
+        )
+        return bool(path) and self.save_model(path)
+
+    def save_model(self, path: str | Path) -> bool:
+        out = self.models.save(path)
+        if out is not None:
+            self.statusBar().showMessage(f"saved {out}", 8000)
+        return out is not None
+
+    def _fill_recent(self, recent) -> None:
+        self.recent_menu.clear()
+        for p in recent or []:
+            a = self.recent_menu.addAction(Path(p).name)
+            a.setToolTip(p)
+            a.triggered.connect(lambda _=False, p=p: self.open_recent(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def dragEnterEvent(self, ev: QtGui.QDragEnterEvent) -> None:
+        urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
+        if any(u.toLocalFile().endswith(".safetensors") for u in urls):
+            ev.acceptProposedAction()
+        else:
+            ev.ignore()
+
+    def dropEvent(self, ev: QtGui.QDropEvent) -> None:
+        for u in ev.mimeData().urls():
+            if u.toLocalFile().endswith(".safetensors"):
+                ev.acceptProposedAction()
+                if self.confirm_unsaved("open the dropped model"):
+                    self.load_model(u.toLocalFile())
+                return
+
+    def dataset(self, key: str, value_range: tuple[float, float]) -> Dataset:
+        return self.models.dataset(key, value_range)
+
+    def _training_range(self) -> tuple[float, float]:
+        return self.training_panel.recipe().value_range
+
+    def _on_source_changed(self, key: str) -> None:
+        try:
+            ds = self.dataset(key, self._training_range())
+        except DataError as e:
+            self.show_error("Data", str(e))
+            return
+        self.training_panel.set_data_dimension(ds.D, ds.shape)
+
+    def import_data_dialog(self, folder: bool = False) -> None:
+        start = self.settings.value("data/last_dir", str(Path.home()))
+        if folder:
+            path = QtWidgets.QFileDialog.getExistingDirectory(self, "Import data folder", start)
+        else:
+            path, _ = QtWidgets.QFileDialog.getOpenFileName(
+                self, "Import data file", start, "Data (*.npz *.npy *ubyte *ubyte.gz *.idx *.gz);;All files (*)"
+            )
+        if path:
+            self.import_data(path)
+
+    def import_data(self, path: str) -> Dataset | None:
+        try:
+            ds = self.dataset(str(path), self._training_range())
+        except DataError as e:
+            self.show_error("Import failed", str(e))
+            return None
+        self.settings.setValue("data/last_dir", str(Path(path).parent))
+        self.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", str(path))
+        self.statusBar().showMessage(f"imported {ds.describe()}", 8000)
+        if ds.skipped:
+            self._reports.append(dialogs.import_report(self, ds, path))
+        ck = self.checkpoint
+        if ck is not None and ds.D == ck.spec.D:
+            self.start_panel.set_dataset(ds.to_range(ck.value_range))
+        return ds
+
+
+class ExportActions:
+    """File → Export animation, Save run bundle, Export states, Save grid image: dialogs over the export controller."""
+
+    def export_dialog(self) -> None:
+        s = self.session
+        if s is None:
+            self.show_error("Export", "open a model first")
+            return
+        last = self.settings.value("export/last_dir", str(Path.home()))
+        d = ExportDialog(self, s.t_max, s.n, self.views_ctl.inspected, last, image_model=len(s.shape) == 3)
+        if d.exec() != QtWidgets.QDialog.DialogCode.Accepted:
+            return
+        try:
+            steps, opts, out = d.values()
+        except ExportError as e:
+            self.show_error("Export", str(e))
+            return
+        self.settings.setValue("export/last_dir", str(Path(out).parent))
+        self.start_export(steps, opts, out, target=d.target())
+
+    def start_export(self, steps: list[int], opts, out: str, target: str = "grid"):
+        """Export in the background with a progress dialog that can cancel it. ``target``: "grid" or
+        "chain" (drawn from the states), "points" or "window" (rendered by Qt step by step)."""
+        widget = None
+        if target == "points":
+            self.views.setCurrentWidget(self.points_split)
+            widget = self.points_split
+        elif target == "window":
+            widget = self
+        return self.exports.export(steps, opts, out, widget=widget)
+
+    def _save_path(self, title: str, name: str, filt: str) -> str:
+        folder = Path(self.settings.value("export/last_dir", str(Path.home())))
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, str(folder / name), filt)
+        return path
+
+    def save_bundle_dialog(self) -> None:
+        path = self._save_path("Save run bundle", "run.zip", "Zip archive (*.zip);;Folder (*)")
+        if path:
+            self.save_bundle(path)
+
+    def save_bundle(self, path: str):
+        return self.exports.save_bundle(path)
+
+    def export_states_dialog(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        text, ok = QtWidgets.QInputDialog.getText(
+            self,
+            "Export states",
+            f"Steps (FROM:TO:EVERY or a list, reached so far: 0 … {s.t_max}):",
+            text=f"0:{s.t_max}:1",
+        )
+        path = ok and self._save_path("Export states", "states.npz", "NumPy archive (*.npz)")
+        if path:
+            self.export_states(text, path)
+
+    def export_states(self, steps_text: str, path: str):
+        return self.exports.export_states(steps_text, path)
+
+    def save_grid_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save grid image", str(Path.home() / "grid.png"), "PNG (*.png)"
+        )
+        if path:
+            self.exports.save_grid(self.grid, path)
+
+
+class AnalysisActions:
+    """The Analysis menu and dock: measures, attractor audit, basin recovery, the depth sweep."""
+
+    def measure_now(self):
+        return self.measures.measure_now()
+
+    def run_attractor_audit(self, n: int = 32):
+        return self.measures.attractor_audit(n)
+
+    def run_basin_recovery(self, sigmas: list[float]):
+        return self.measures.basin_recovery(sigmas)
+
+    def sweep_dialog(self) -> None:
+        tp = self.training_panel
+        depths, ok = QtWidgets.QInputDialog.getText(
+            self,
+            "Depth sweep",
+            f"Depths of the {tp.arch.currentText()} on {tp.source_key()} (width H={tp.H.value()}, "
+            f"{tp.steps.value()} steps each, same seed and recipe):",
+            text="1,2,4,6,8,10",
+        )
+        folder = ok and QtWidgets.QFileDialog.getExistingDirectory(
+            self, "An empty folder for the sweep", str(Path.home())
+        )
+        if folder:
+            self.start_sweep(depths, folder)
+
+    def start_sweep(self, depths: str, folder: str):
+        """core.sweep on the Training dock's source and recipe, in a child process, with progress in the
+        Analysis dock; when it ends the chart opens."""
+        r, tp = self.training_panel.recipe(), self.training_panel
+        try:
+            cfg = SweepConfig(
+                source=tp.source_key(),
+                depths=tuple(int(d) for d in depths.replace(" ", "").split(",") if d),
+                H=r.H,
+                bound=r.bound,
+                steps=r.steps,
+                lr=r.lr,
+                batch=r.batch,
+                seed=r.seed,
+                arch=r.arch,
+                bottleneck=r.bottleneck,
+                patch=r.patch,
+                heads=r.heads,
+            )
+            cfg.validate()
+            if Path(folder).exists() and any(Path(folder).iterdir()):
+                raise ValueError(f"{folder} exists and is not empty")
+        except ValueError as e:
+            self.show_error("Depth sweep", str(e))
+            return None
+        return self.measures.start_sweep(cfg, folder)
+
+    def _show_sweep(self, folder: str) -> None:
+        self.analysis.status.setText(f"depth sweep written to {folder}")
+        self._sweep_view = dialogs.sweep_result(self, folder)
+
+
+class TrainingActions:
+    """Training (the Training dock's form), the Points tab's experiments, trained weights and recovery."""
+
+    def start_training(self) -> bool:
+        tp = self.training_panel
+        key, r = tp.source_key(), tp.recipe()
+        try:
+            ds = self.dataset(key, r.value_range)
+            spec = r.spec(ds.D, ds.shape)
+            cfg = tp.config()
+            cfg.validate()
+        except (DataError, TrainError, ValueError) as e:
+            self.show_error("Cannot train", str(e))
+            return False
+        tp.reset_loss()
+        size = ds.shape[1:] if len(ds.shape) == 3 else (28, 28)
+        if not self.training.start(spec, ds, cfg, source=(key, r.value_range, size)):
+            return False
+        self.training_dock.show()
+        self.training_dock.raise_()
+        tp.show_message(f"starting a training process for {ds.describe()}…")
+        return True
+
+    def _training_warning(self, msg: str) -> None:
+        self.training_panel.show_message(msg)
+        self.statusBar().showMessage(msg, 10_000)
+
+    def on_training_progress(self, ev) -> None:
+        run = self.training.run
+        self.training_panel.show_progress(ev, run.losses if run is not None else None)
+
+    def on_training_finished(self, ev) -> None:
+        self.on_training_progress(ev)
+        self.training_panel.show_message(ev.message + " — “Use weights” switches the chain to it.")
+        if ev.kind == "diverged":
+            self.show_error("Training diverged", ev.message)
+        self.statusBar().showMessage(ev.message, 10_000)
+
+    def train_points(self, preset: str, depth: int | None = None) -> bool:
+        """Train on the Points tab's points with the paper's recipe (or another depth)."""
+        pv = self.points_view
+        return self.points.train(pv.points, pv.value_range, preset, depth=depth)
+
+    def compare_depths(self, depth_a: int, depth_b: int) -> bool:
+        pv = self.points_view
+        return self.points.compare(pv.points, pv.value_range, pv.preset, depth_a, depth_b)
+
+    def use_trained_weights(self) -> None:
+        """Switch the chain to the model being trained (its current weights) or just trained (its best)."""
+        run = self.training.run
+        if run is None:
+            self.statusBar().showMessage("nothing trained yet", 5000)
+        elif self.training.is_busy():
+            self.training.request_weights()  # answered by weightsReady → _use_checkpoint
+            self.statusBar().showMessage("fetching the current weights from the training process…", 3000)
+        elif run.final_path is None:
+            self.statusBar().showMessage("the training run left no weights", 5000)
+        else:
+            try:
+                self._use_checkpoint(run.checkpoint())
+            except CheckpointError as e:
+                self.show_error("Cannot use the trained weights", str(e))
+
+    def _use_checkpoint(self, ck: Checkpoint) -> None:
+        run = self.training.run
+        self.use_weights(ck, run.dataset if run is not None else None, False)
+
+    def use_weights(self, ck: Checkpoint, ds: Dataset | None, keep_comparison: bool) -> bool:
+        """Trained weights become the current model, unsaved (the title says so until they are saved)."""
+        ck.path = None  # lives in a temporary folder: "Save model as" gives it a home
+        ck.meta["name"] = f"trained-{ck.spec.arch}-L{ck.spec.L}-H{ck.spec.H}"
+        if not keep_comparison:
+            self.points.drop()
+        if ds is not None:
+            self.models.remember(ds)
+        if not self.models.set_checkpoint(ck, dirty=True, train=ds):
+            return False
+        self.statusBar().showMessage("the chain now uses the trained weights (File → Save model to keep them)", 8000)
+        return True
+
+    def offer_recovery(self, ask=None) -> int:
+        """Offer the recovery checkpoints of training runs that were interrupted (the app crashed or was
+        killed). ask(recovery) → "restore", "discard" or "later" (default: a dialog). A restored model
+        becomes the current one, unsaved. Returns how many were restored."""
+        from ..core.recovery import pending_recoveries
+
+        for rec in pending_recoveries():
+            answer = (ask or (lambda r: dialogs.ask_recovery(self, r)))(rec)
+            if answer == "discard":
+                rec.discard()
+            if answer != "restore":
+                continue
+            try:
+                ck = load_checkpoint(rec.path)
+            except CheckpointError as e:
+                self.show_error("Cannot restore", str(e))
+                continue
+            ck.path = None  # "Save model as" gives it a home
+            self.points.drop()
+            if self.models.set_checkpoint(ck, dirty=True):
+                rec.discard()
+                self.statusBar().showMessage(f"restored {rec.describe()} — save it with Save model as", 15_000)
+                return 1  # one restored (unsaved) model at a time: the others are offered next start
+        return 0

@@ -1,0 +1,174 @@
+"""Measures of the current chains and model: the shown step's measures, the attractor audit, basin recovery
+and the depth sweep. All run off the GUI thread (one Job at a time each; the sweep in a child process).
+
+Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``audited(AttractorAudit)``;
+``recovered(list, list)`` σ values and recovery rates; ``busy(str)`` the long job running ("" when none);
+``progress(int, int)``; ``status(str)`` a one-line state ("measures need …", "measuring failed: …");
+``sweepDone(str)`` the sweep's output folder; ``cleared(bool)`` the numbers shown belong to chains that are
+gone (a new start; True: a new model or new weights too, so the audit and recovery go as well).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore
+
+from ...core.classifier import classifier_for
+from ...core.measures import Cancelled, attractor_audit, auto_tolerance, basin_recovery, measure_states
+from ..jobs import Job
+
+
+class AnalysisController(QtCore.QObject):
+    measured = QtCore.Signal(int, object)
+    audited = QtCore.Signal(object)
+    recovered = QtCore.Signal(list, list)
+    busy = QtCore.Signal(str)
+    progress = QtCore.Signal(int, int)
+    status = QtCore.Signal(str)
+    sweepDone = QtCore.Signal(str)
+    cleared = QtCore.Signal(bool)
+
+    def __init__(self, model, chain, parent: QtCore.QObject | None = None):
+        super().__init__(parent)
+        self.model, self.chain = model, chain
+        self.measure_job: Job | None = None
+        self.job: Job | None = None  # the audit or the recovery
+        self.sweep = None
+        self.measured_t: int | None = None  # the step the shown measures belong to
+        chain.sessionChanged.connect(lambda: self._invalidate(False))
+        model.modelChanged.connect(lambda _ck: self._invalidate(True))
+
+    def _invalidate(self, model_too: bool) -> None:
+        # Measures of the old chains: cancelled, and an answer that still comes is dropped (_measured).
+        if self.measure_job is not None and self.measure_job.running():
+            self.measure_job.cancel()
+        self.measured_t = None
+        if model_too and self.job is not None and self.job.running():
+            self.job.cancel()  # an audit or recovery of the old weights
+        self.cleared.emit(model_too)
+
+    def _inputs(self):
+        s, ck, ds = self.chain.session, self.model.checkpoint, self.model.train_data
+        if s is None or ck is None or ds is None or ds.D != ck.spec.D:
+            self.status.emit("measures need the model's training data (open a bundled model, or train one)")
+            return None
+        return s, ck, ds
+
+    # -- the shown step
+    def measure_now(self) -> Job | None:
+        """Measure the shown step in the background (convergence, copies, classes, Fréchet, range)."""
+        if self.chain.playing:
+            self.status.emit("playing: pause the chain to measure the shown step")
+            return None
+        got = self._inputs()
+        if got is None or (self.measure_job is not None and self.measure_job.running()):
+            return None
+        s, ck, ds = got
+        t = self.chain.view_t
+        steps = np.array(s.curves.chains("step")[:t])
+        tol = auto_tolerance(s.config, ck.value_range)
+
+        def work(progress, cancelled):
+            # The states are fetched here, not in the GUI thread: past steps are replayed from keyframes.
+            final = s.state(t)
+            tail = np.stack([s.state(k) for k in range(max(0, t - 8), t + 1)]) if t > 0 else None
+            if cancelled():
+                raise Cancelled("measuring cancelled")
+            clf, feats = classifier_for(ds.name, ds.D)
+            if cancelled():
+                raise Cancelled("measuring cancelled")
+            return measure_states(
+                ck.model,
+                ck.spec,
+                final,
+                tail,
+                steps,
+                ds.x,
+                tol=tol,
+                classifier=clf,
+                test_features=feats,
+                train_t=s.train_tensor(),
+            )
+
+        job = Job(work, "measure", self)
+        session = s
+        job.done.connect(lambda a: self._measured(session, t, a))
+        job.failed.connect(lambda msg: None if job.was_cancelled else self.status.emit(f"measuring failed: {msg}"))
+        self.status.emit(f"measuring step {t}…")
+        self.measure_job = job.start()
+        return job
+
+    def _measured(self, session, t: int, a) -> None:
+        if session is not self.chain.session:
+            return  # the chains changed while it measured: the numbers belong to nothing shown
+        self.measured_t = t
+        self.measured.emit(t, a)
+
+    # -- audit and recovery
+    def _start(self, what: str, work, on_done) -> Job | None:
+        if self.job is not None and self.job.running():
+            self.status.emit(f"{self.job.title} is still running")
+            return None
+        job = Job(work, what, self)
+        job.progress.connect(self.progress)
+        job.done.connect(lambda r: (self.busy.emit(""), on_done(r)))
+        job.failed.connect(lambda msg: (self.busy.emit(""), self.status.emit(f"{what}: {msg}")))
+        self.busy.emit(what)
+        self.job = job.start()
+        return job
+
+    def attractor_audit(self, n: int = 32) -> Job | None:
+        got = self._inputs()
+        if got is None:
+            return None
+        _, ck, ds = got
+        return self._start(
+            "attractor audit",
+            lambda p, c: attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
+            self.audited.emit,
+        )
+
+    def basin_recovery(self, sigmas: list[float]) -> Job | None:
+        got = self._inputs()
+        if got is None:
+            return None
+        s, ck, ds = got
+        ref = s.train_tensor()
+        return self._start(
+            "basin recovery",
+            lambda p, c: basin_recovery(ck.model, ck.value_range, ds.x, sigmas, reference=ref, progress=p, cancelled=c),
+            lambda rates: self.recovered.emit(list(sigmas), [float(r) for r in rates]),
+        )
+
+    def cancel(self) -> None:
+        for j in (self.job, self.sweep):
+            if j is not None and j.running():
+                j.cancel()
+
+    # -- depth sweep (a child process: training many models in the GUI's process would stall it)
+    def start_sweep(self, config, folder: str):
+        """Run ``core.sweep.run_sweep(config)`` into ``folder`` in a child process, with progress."""
+        from .sweep import SweepRun
+
+        if self.sweep is not None and self.sweep.running():
+            self.status.emit("a depth sweep is already running")
+            return None
+        run = SweepRun(config, folder, self)
+        run.progress.connect(lambda pm: self.progress.emit(pm, 1000))
+        run.message.connect(self.status)
+        run.finished.connect(lambda out: (self.busy.emit(""), self.sweepDone.emit(out)))
+        run.failed.connect(lambda msg: (self.busy.emit(""), self.status.emit(f"depth sweep: {msg}")))
+        self.busy.emit("depth sweep")
+        self.sweep = run.start()
+        return run
+
+    def shutdown(self) -> None:
+        """Cancel and wait for what runs (on window close): torch code still running in a daemon thread when
+        the interpreter ends aborts the process."""
+        if self.sweep is not None and self.sweep.running():
+            self.sweep.cancel()
+            self.sweep.wait(5.0)
+        for j in (self.job, self.measure_job):
+            if j is not None and j.running():
+                j.cancel()
+                j.wait(120.0)

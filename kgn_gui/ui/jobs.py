@@ -1,0 +1,99 @@
+"""One background-job class for all off-thread work of the window: exports, run bundles, state exports,
+measures, the attractor audit and basin recovery.
+
+A :class:`Job` runs ``fn(progress, cancelled)`` in a thread. ``progress(done, total)`` may be called from
+that thread as often as it likes; ``cancelled()`` says whether Cancel was asked (the work checks it between
+stages and raises :class:`Cancelled`, or any exception whose message says "cancelled"). The job polls its
+queue on a GUI-thread timer and emits, in the GUI thread: ``progress(done, total)`` (the latest only),
+then exactly one of ``done(result)`` or ``failed(message)``; a cancelled job fails with a message that
+says so and sets ``was_cancelled``. Exceptions become one-line messages, never tracebacks.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+from PySide6 import QtCore
+
+from ..core.measures import Cancelled
+
+
+class Job(QtCore.QObject):
+    """fn(progress, cancelled) → result, in a thread; GUI-thread signals progress/done/failed."""
+
+    progress = QtCore.Signal(int, int)
+    done = QtCore.Signal(object)
+    failed = QtCore.Signal(str)
+
+    def __init__(self, fn: Callable, title: str = "", parent: QtCore.QObject | None = None, poll_ms: int = 50):
+        super().__init__(parent)
+        self.title = title
+        self.was_cancelled = False
+        self._fn = fn
+        self._q: queue.Queue = queue.Queue()
+        self._cancel = threading.Event()
+        self._ended = False
+        self._thread = threading.Thread(target=self._work, name=f"kgn-job-{title or 'work'}", daemon=True)
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(poll_ms)
+        self._timer.timeout.connect(self._poll)
+
+    def _work(self) -> None:
+        try:
+            result = self._fn(lambda d, n: self._q.put(("p", int(d), int(n))), self._cancel.is_set)
+            self._q.put(("done", result))
+        except Cancelled as e:
+            self._q.put(("cancel", str(e) or f"{self.title or 'the job'} cancelled"))
+        except Exception as e:  # a message, never a traceback
+            msg = str(e) or type(e).__name__
+            kind = "cancel" if self._cancel.is_set() and "cancel" in msg else "fail"
+            named = msg if isinstance(e, (ValueError, RuntimeError, OSError)) else f"{type(e).__name__}: {msg}"
+            self._q.put((kind, named))
+
+    def start(self) -> Job:
+        self._thread.start()
+        self._timer.start()
+        return self
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def running(self) -> bool:
+        """True until done or failed has been emitted."""
+        return not self._ended
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the thread ends (or ``timeout`` seconds), then deliver what it left. True if ended."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._poll()
+        return not self._thread.is_alive()
+
+    def _poll(self) -> None:
+        last = None
+        while True:
+            try:
+                msg = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if msg[0] == "p":
+                last = msg
+                continue
+            if last is not None:
+                self.progress.emit(last[1], last[2])
+                last = None
+            self._timer.stop()
+            self._ended = True
+            if msg[0] == "done":
+                self.done.emit(msg[1])
+            else:
+                self.was_cancelled = msg[0] == "cancel"
+                self.failed.emit(msg[1])
+            return
+        if last is not None:
+            self.progress.emit(last[1], last[2])

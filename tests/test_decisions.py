@@ -1,0 +1,209 @@
+"""Every decision made once in core: ``kgn`` and the window give the same answer to the same request
+(recipe, start, classifier, reference data, export)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kgn_gui.cli import _recipe_from_args, _reference_data, _start_from_args, build_parser, main
+from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.classifier import classifier_for
+from kgn_gui.core.data import POINT_PRESETS, make_points
+from kgn_gui.core.export import read_frames
+from kgn_gui.core.recipes import Recipe, RecipeError, recipe_for
+from kgn_gui.core.start import Start, StartError, parse_start
+from kgn_gui.ui.controllers.points import points_plan, points_source
+
+REPO = Path(__file__).resolve().parents[1]
+MODELS = REPO / "models"
+
+
+def cli_args(*argv):
+    return build_parser().parse_args(list(argv))
+
+
+# -- recipes
+@pytest.mark.parametrize(
+    "preset, L, H, bound, seed",
+    [("1d-sigmoid", 6, 10, "sigmoid", 0), ("1d-tanh", 10, 10, "tanh", 3), ("2d-corners", 6, 50, "sigmoid", 0)],
+)
+def test_the_points_tab_and_kgn_train_preset_paper_plan_the_same_recipe(preset, L, H, bound, seed):
+    pts, vr = POINT_PRESETS[preset]
+    src, window = points_plan(np.array(pts, np.float32), vr, preset)
+    cli = _recipe_from_args(cli_args("train", "--data", f"points:{preset}", "--preset", "paper", "-o", "x.safetensors"))
+    assert src == f"points:{preset}" and window == cli
+    assert (cli.L, cli.H, cli.bound, cli.lr, cli.steps, cli.seed, cli.schedule) == (
+        L,
+        H,
+        bound,
+        1e-3,
+        2000,
+        seed,
+        "constant",
+    )
+
+
+def test_hand_placed_points_train_from_a_source_kgn_takes_too():
+    src, window = points_plan(np.array([[0.31], [0.77]], np.float32), (0.0, 1.0))
+    assert src == "points:0.31,0.77"
+    assert window == _recipe_from_args(cli_args("train", "--data", src, "-o", "x.safetensors"))
+    assert (window.L, window.H, window.bound) == (6, 10, "sigmoid")
+    src2, r2 = points_plan(np.array([[0.2, 0.2], [-0.5, 0.8]], np.float32), (-1.0, 1.0))
+    assert src2 == "points:0.2/0.2,-0.5/0.8" and (r2.H, r2.bound) == (50, "tanh")
+    assert points_source(np.array(POINT_PRESETS["2d-center"][0]), "2d-center") == "points:2d-center"
+
+
+def test_the_training_forms_preset_and_kgn_train_default_are_the_papers_mnist_recipe(qtbot):
+    from kgn_gui.ui.widgets.training_panel import TrainingPanel
+
+    tp = TrainingPanel()
+    qtbot.addWidget(tp)
+    tp.set_recipe("mnist:train", L=3, lr=0.5)
+    tp.fill_preset()
+    cli = _recipe_from_args(cli_args("train", "-o", "x.safetensors"))
+    assert tp.recipe() == cli == recipe_for("mnist", "paper")
+    assert (cli.L, cli.H, cli.bound, cli.lr, cli.batch, cli.steps) == (10, 500, "tanh", 1e-4, 1000, 10_000)
+    tp.preset.setCurrentIndex(tp.preset.findData("fast"))
+    tp.fill_preset()
+    fast = _recipe_from_args(cli_args("train", "--preset", "fast", "-o", "x.safetensors"))
+    assert tp.recipe() == fast and (fast.lr, fast.batch, fast.steps, fast.schedule, fast.warmup) == (
+        1e-3,
+        256,
+        8000,
+        "cosine",
+        400,
+    )
+
+
+def test_explicit_options_win_over_the_preset_and_a_short_run_shortens_the_warm_up():
+    r = _recipe_from_args(cli_args("train", "--preset", "fast", "--steps", "100", "--L", "3", "-o", "x.safetensors"))
+    assert (r.L, r.H, r.steps, r.warmup, r.lr) == (3, 500, 100, 10, 1e-3)
+    assert Recipe().with_overrides(L=None) == Recipe()
+    with pytest.raises(RecipeError, match="not a recipe option"):
+        Recipe().with_overrides(depth=3)
+    with pytest.raises(RecipeError, match="needs images"):
+        recipe_for("points:2d-corners", arch="cnn")
+
+
+@pytest.mark.slow
+def test_the_points_tab_trains_exactly_what_kgn_train_trains(window, qtbot, tmp_path):
+    """Same recipe, same data, same seed: bit-identical weights from the window's child process and kgn."""
+    out = tmp_path / "cli.safetensors"
+    assert main(["train", "--data", "points:1d-sigmoid", "--preset", "paper", "--save-every", "0", "-o", str(out)]) == 0
+    pv = window.points_view
+    pv.preset_box.setCurrentText("1d-sigmoid")
+    with qtbot.waitSignal(window.modelChanged, timeout=180_000):
+        pv.train_button.click()
+    a, b = load_checkpoint(out).model.state_dict(), window.checkpoint.model.state_dict()
+    assert a.keys() == b.keys() and all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+# -- starts
+def test_a_data_start_from_kgn_and_from_the_start_panel_is_the_same_x0(window):
+    ck = window.checkpoint
+    cli = _start_from_args(
+        cli_args(
+            "sample", "m", "--start", "data:mnist:test#5", "--sigma", "0.3", "--mask", "6", "-n", "8", "--seed", "4"
+        ),
+        ck,
+    )
+    sp = window.start_panel
+    sp.set_dataset(window.dataset("mnist:test", ck.value_range))
+    sp.index.setValue(5)
+    sp.sigma.setValue(0.3)
+    sp.mask.setValue(6)
+    sp.n.setValue(8)
+    sp.seed.setValue(4)
+    sp.request_data()
+    shown = window.chain.start
+    assert (shown.kind, shown.n, shown.seed, shown.sigma, shown.mask) == ("data", 8, 4, 0.3, 6)
+    assert cli.chain_config("normal", 0.01) == shown.chain_config("normal", 0.01)
+    assert np.array_equal(cli.array, shown.array)
+    from kgn_gui.core.chain import start_states
+
+    x_cli = start_states(cli.chain_config(), 784, ck.value_range, shape=ck.spec.shape, start_array=cli.array)
+    assert np.array_equal(x_cli.numpy(), window.session.state(0))
+
+
+def test_start_strings_parse_to_typed_starts_and_bad_ones_are_one_line(tmp_path):
+    s = parse_start("uniform", (-1, 1), n=3, seed=2)
+    assert (s.kind, s.n, s.seed, s.array) == ("uniform", 3, 2, None)
+    np.save(tmp_path / "one.npy", np.full(4, 0.5, np.float32))
+    a = parse_start(str(tmp_path / "one.npy"), (0, 1), n=2)
+    assert a.kind == "array" and a.array.tolist() == [0.5] * 4 and a.chain_config().start == "array"
+    np.save(tmp_path / "bad.npy", np.array([1 + 2j]))
+    for text, msg in [
+        ("gauss", "must be uniform, normal"),
+        (str(tmp_path / "bad.npy"), "array of numbers"),
+        (str(tmp_path / "missing.npy"), "no such file"),
+        ("data:points:1d-sigmoid#7", "no sample 7"),
+        ("data:points:1d-sigmoid#x", "whole number"),
+    ]:
+        with pytest.raises(StartError, match=msg):
+            parse_start(text, (0, 1))
+    with pytest.raises(StartError, match="data start"):
+        parse_start("uniform", (0, 1), sigma=0.3)
+    assert Start("painted", array=np.zeros(3, np.float32)).chain_config().start == "array"
+
+
+# -- classifier and reference data
+def test_the_classifier_fits_mnist_only_and_kgn_and_the_window_pick_the_same_one(window):
+    clf, feats = classifier_for("mnist-train", 784)
+    assert clf is not None and feats.shape == (10_000, 128)
+    assert classifier_for("mnist:test", 784)[0] is clf  # loaded once, shared
+    for name, D in [("fashion-train", 784), ("2d-corners", 2), ("mnist-train", 2)]:
+        assert classifier_for(name, D) == (None, None)
+    ck = window.checkpoint
+    cli_ref = _reference_data(ck, None)
+    assert window.train_data.name == cli_ref.name == "mnist-train"
+    assert np.array_equal(window.train_data.x, cli_ref.x)
+
+
+def test_reference_data_of_a_points_model_is_the_same_in_kgn_and_the_window(window):
+    window.load_model(MODELS / "2d-corners.safetensors")
+    ck = window.checkpoint
+    cli_ref = _reference_data(ck, None)
+    assert window.train_data.name == cli_ref.name
+    assert np.array_equal(window.train_data.x, cli_ref.x)
+    assert np.allclose(window.train_data.x, POINT_PRESETS["2d-corners"][0])
+
+
+def test_a_model_of_hand_placed_points_uses_the_points_in_hand(window):
+    from kgn_gui.core.data import reference_data
+
+    ds = make_points([[0.3], [0.6]], (0.0, 1.0), name="mine")
+    assert reference_data("mine", 1, (0.0, 1.0), known=[ds]) is ds
+    with pytest.raises(Exception, match="not bundled"):
+        reference_data("mine", 1, (0.0, 1.0))
+
+
+# -- export
+def test_the_windows_export_and_kgn_export_write_the_same_frames(window, qtbot, tmp_path):
+    window.transport.set_noise("normal", 0.01)
+    sp = window.start_panel
+    sp.n.setValue(9)
+    sp.seed.setValue(3)
+    sp.request_random()
+    from kgn_gui.core.export import ExportOptions
+
+    job = window.start_export([0, 2, 4, 6], ExportOptions(fmt="gif", fps=10, scale=2), str(tmp_path / "win"))
+    with qtbot.waitSignal(job.done, timeout=60_000):
+        pass
+    argv = ["export", str(MODELS / "mnist.safetensors"), "--steps", "0:6:2", "--fps", "10", "--scale", "2"]
+    assert main([*argv, "-n", "9", "--seed", "3", "-o", str(tmp_path / "cli")]) == 0
+    a, b = read_frames(tmp_path / "win.gif"), read_frames(tmp_path / "cli.gif")
+    assert len(a) == len(b) == 4 and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+@pytest.fixture
+def window(qtbot, mnist_model_path, errors):
+    from kgn_gui.ui.main_window import MainWindow
+
+    w = MainWindow(mnist_model_path, restore_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.ask_unsaved = lambda doing: "discard"
+    w.close()

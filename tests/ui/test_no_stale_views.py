@@ -1,0 +1,171 @@
+"""No view outlives what it shows: a new start, model or weights resets every view that depends on it, and
+pausing brings the plots to the shown step at once. Unsaved weights are never dropped without a question."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.ui.main_window import MainWindow
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture
+def window(qtbot, mnist_model_path, errors):
+    w = MainWindow(mnist_model_path, n_chains=16, restore_settings=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.ask_unsaved = lambda doing: "discard"
+    w.close()
+
+
+def inspect_chain_3_at_step_6(window, qtbot):
+    window.chain.step_by(6)
+    window.grid.tileClicked.emit(3)
+    qtbot.waitUntil(lambda: window.inspector.caption.text().startswith("chain 3 at step 6"), timeout=5000)
+    assert window.inspector.index == 3
+
+
+def band_is_empty(window) -> bool:
+    return all(c.fill.path().isEmpty() and len(c.mean.getData()[0] or []) == 0 for c in window.plots.curves.values())
+
+
+def test_randomize_clears_the_inspector_the_selection_and_the_curves_band(window, qtbot):
+    inspect_chain_3_at_step_6(window, qtbot)
+    qtbot.waitUntil(lambda: not window.plots.curves["step"].fill.path().isEmpty(), timeout=5000)
+    window.start_panel.request_random()
+    assert window.inspector.index is None and window.views_ctl.inspected is None
+    assert window.inspector.caption.text().startswith("Click a tile")
+    assert window.grid.selected is None
+    assert band_is_empty(window)
+    assert window.plots.histogram.chain_density.size == 0
+
+
+def test_a_new_model_clears_the_inspector_and_the_curves(window, qtbot):
+    inspect_chain_3_at_step_6(window, qtbot)
+    window.load_model(MODELS / "mnist-cnn.safetensors")
+    assert window.checkpoint.spec.arch == "cnn"
+    assert window.inspector.index is None and band_is_empty(window)
+    qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 0 / 0", timeout=5000)
+
+
+def test_new_chains_drop_the_measures_of_the_old_ones(window, qtbot):
+    window.chain.step_by(4)
+    job = window.measure_now()
+    with qtbot.waitSignal(window.measures.measured, timeout=120_000):
+        pass
+    assert job is not None and window.analysis.value("converged") != "–"
+    assert window.measures.measured_t == 4
+    window.start_panel.request_random()
+    assert window.analysis.value("converged") == "–" and window.measures.measured_t is None
+    assert window.analysis.status.text() == window.analysis.IDLE
+
+
+def test_measuring_while_playing_says_to_pause_instead_of_measuring_step_0(window, qtbot):
+    window.transport.speed.setValue(50)
+    window.chain.play()
+    qtbot.waitUntil(lambda: window.chain.view_t >= 3, timeout=20_000)
+    assert window.measure_now() is None
+    assert window.analysis.status.text().startswith("playing: pause")
+    window.chain.pause()
+
+
+def test_pausing_brings_the_plots_to_the_shown_step_at_once(window, qtbot):
+    window.transport.speed.setValue(200)
+    window.views_ctl.curves_interval_s = 3600.0  # while playing the plots would not follow at all
+    window.chain.play()
+    qtbot.waitUntil(lambda: window.chain.view_t >= 15, timeout=30_000)
+    window.chain.pause()
+    t = window.chain.view_t
+    cursor = window.plots.curves["step"].cursor
+    qtbot.waitUntil(lambda: cursor.value() == t, timeout=1000)
+    assert len(window.plots.curves["step"].mean.getData()[0]) >= t  # the curves reach the shown step
+
+
+def test_training_on_the_points_tab_leaves_the_training_form_alone(window, qtbot):
+    tp = window.training_panel
+    tp.set_recipe("mnist:test", L=3, H=48, steps=123)
+    pv = window.points_view
+    pv.preset_box.setCurrentText("1d-sigmoid")
+    with qtbot.waitSignal(window.modelChanged, timeout=180_000):
+        pv.train_button.click()
+    assert window.checkpoint.spec.D == 1 and window.model_dirty
+    assert (tp.source_key(), tp.L.value(), tp.H.value(), tp.steps.value()) == ("mnist:test", 3, 48, 123)
+    assert "points:workspace" not in [tp.source.itemData(i) for i in range(tp.source.count())]
+
+
+# -- unsaved weights
+def make_dirty(window):
+    ck = load_checkpoint(MODELS / "2d-corners.safetensors")
+    assert window.use_weights(ck, None, False)
+    assert window.model_dirty and window.windowTitle().startswith("trained-mlp-L6-H50*")
+
+
+def test_trained_weights_mark_the_title_until_saved(window, tmp_path):
+    assert "*" not in window.windowTitle()
+    make_dirty(window)
+    assert window.save_model(tmp_path / "kept.safetensors")
+    assert not window.model_dirty and window.windowTitle().startswith("kept –")
+
+
+@pytest.mark.parametrize("how", ["recent", "drop", "open"])
+def test_open_recent_drop_and_open_ask_and_cancel_keeps_the_weights(window, qtbot, monkeypatch, how):
+    from PySide6 import QtWidgets
+
+    make_dirty(window)
+    asked = []
+    window.ask_unsaved = lambda doing: asked.append(doing) or "cancel"
+    target = str(MODELS / "1d-tanh.safetensors")
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (target, ""))
+
+    def act():
+        if how == "recent":
+            window.open_recent(target)
+        elif how == "open":
+            window.open_model_dialog()
+        else:
+            mime = QtCore.QMimeData()
+            mime.setUrls([QtCore.QUrl.fromLocalFile(target)])
+            ev = QtGui.QDropEvent(
+                QtCore.QPointF(5, 5),
+                QtCore.Qt.DropAction.CopyAction,
+                mime,
+                QtCore.Qt.MouseButton.LeftButton,
+                QtCore.Qt.KeyboardModifier.NoModifier,
+            )
+            window.dropEvent(ev)
+
+    from PySide6 import QtGui
+
+    act()
+    assert len(asked) == 1 and window.checkpoint.name == "trained-mlp-L6-H50" and window.model_dirty
+    window.ask_unsaved = lambda doing: asked.append(doing) or "discard"
+    act()
+    assert len(asked) == 2 and window.checkpoint.name == "1d-tanh" and not window.model_dirty
+
+
+def test_quit_asks_and_cancel_keeps_the_window_open(window, qtbot, tmp_path, monkeypatch):
+    from PySide6 import QtWidgets
+
+    make_dirty(window)
+    window.ask_unsaved = lambda doing: "cancel"
+    assert not window.close() and window.isVisible()
+    out = tmp_path / "saved.safetensors"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    window.ask_unsaved = lambda doing: "save"
+    assert window.close() and out.exists()
+    assert np.array_equal(
+        load_checkpoint(out).model.state_dict()["net.0.weight"].numpy(),
+        load_checkpoint(MODELS / "2d-corners.safetensors").model.state_dict()["net.0.weight"].numpy(),
+    )
+
+
+def test_saved_weights_do_not_ask(window):
+    window.ask_unsaved = lambda doing: pytest.fail("asked about weights that are in a file")
+    window.open_recent(str(MODELS / "1d-tanh.safetensors"))
+    assert window.checkpoint.name == "1d-tanh"
