@@ -4,8 +4,11 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from bench.__main__ import table
 from bench._rows import row
+from tests.conftest import REPO
 
 
 def test_rows_carry_value_baseline_and_ratio():
@@ -23,15 +26,19 @@ def test_a_benchmark_writes_its_rows_as_json(tmp_path):
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=REPO,
     )
     assert r.returncode == 0, r.stderr
     rows = json.loads(out.read_text())
     assert [x["measure"] for x in rows] == ["chain sample-steps/s, N = 4 on cpu", "chain sample-steps/s, N = 8 on cpu"]
-    assert all(x["value"] > 0 and x["baseline"] > 0 and x["ratio"] > 0 for x in rows)
+    # (the timings themselves are not asserted; what they mean is: the ratio is chain steps over bare f(x))
+    for x in rows:
+        assert (x["unit"], x["baseline_is"], x["target"]) == ("sample-steps/s", "bare x = f(x)", "")
+        assert x["value"] > 0 and x["baseline"] > 0 and x["ratio"] == pytest.approx(x["value"] / x["baseline"])
 
 
 def test_the_runner_refuses_an_unknown_benchmark():
-    r = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "bench", "--only", "nope"], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 2 and "unknown benchmark" in r.stderr
 
 

@@ -7,10 +7,11 @@ import pytest
 from PIL import Image
 
 from kgn_gui.cli import main
+from tests.conftest import MODELS, REPO
 
 
 def run(*args):
-    return subprocess.run([sys.executable, "-m", "kgn_gui.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "kgn_gui.cli", *args], capture_output=True, text=True, cwd=REPO)
 
 
 def test_train_info_sample_end_to_end(tmp_path, capsys):
@@ -47,7 +48,15 @@ def test_train_info_sample_end_to_end(tmp_path, capsys):
     outdir = tmp_path / "s"
     assert main(["sample", str(model), "-n", "10", "--steps", "5", "--noise", "none", "-o", str(outdir)]) == 0
     final = np.load(outdir / "final_states.npy")
-    assert final.shape == (10, 2) and final.min() >= 0 and final.max() <= 1
+    # The chain that sample.json records, rerun here: the same final states, bit for bit.
+    from kgn_gui.core.chain import ChainConfig, run_chain
+    from kgn_gui.core.checkpoint import load_checkpoint
+
+    rec = json.loads((outdir / "sample.json").read_text())
+    assert rec["chain"]["n"] == 10 and rec["chain"]["noise"] == "none" and rec["steps"] == 5
+    ck = load_checkpoint(model)
+    *_, (_, want) = run_chain(ck.model, ck.spec, ChainConfig(**rec["chain"]), 5)
+    assert final.shape == (10, 2) and np.array_equal(final, want)
 
 
 def test_sample_writes_a_png_grid_of_chosen_steps(tmp_path):
@@ -61,34 +70,44 @@ def test_sample_writes_a_png_grid_of_chosen_steps(tmp_path):
         main(["sample", str(path), "-n", "4", "--steps", "6", "--grid-steps", "0:6:3", "--grid-n", "4", "-o", str(out)])
         == 0
     )
-    img = Image.open(out / "grid.png")
-    assert img.height > img.width / 4  # three rows of tiles
+    img = np.asarray(Image.open(out / "grid.png").convert("RGB"))
+    # Three rows (t = 0, 3, 6) of four 4×4 tiles with 1-pixel padding (6×21 each), ×2, after a 48-pixel label.
+    assert img.shape == (3 * 6 * 2, 48 + 21 * 2, 3)
     assert json.loads((out / "sample.json").read_text())["grid_steps"] == [0, 3, 6]
+    from kgn_gui.core.chain import ChainConfig, run_chain
+    from kgn_gui.core.render import states_to_grid
+
+    states = dict(run_chain(build_model(spec, seed=0), spec, ChainConfig(n=4), 6, keep={0, 3, 6}))
+    tiles = np.concatenate([states_to_grid(states[t], spec.shape, spec.value_range, cols=4) for t in (0, 3, 6)])
+    assert np.array_equal(img[:, 48:], np.repeat(np.repeat(tiles, 2, 0), 2, 1)[..., None].repeat(3, 2))
 
 
 @pytest.mark.parametrize(
     "args,needle",
     [
         (["info", "/no/such.safetensors"], "no such file"),
-        (["train", "--data", "points:0.2,0.8", "--bound", "sigmoid", "-o", "/tmp/x.pt"], ".safetensors"),
-        (["train", "--data", "nowhere", "-o", "/tmp/x.safetensors"], "no such file"),
+        (["train", "--data", "points:0.2,0.8", "--bound", "sigmoid", "-o", "{tmp}/x.pt"], ".safetensors"),
+        (["train", "--data", "nowhere", "-o", "{tmp}/x.safetensors"], "no such file"),
         (
-            ["train", "--data", "points:0.2,0.8", "--bound", "sigmoid", "--lr", "-1", "-o", "/tmp/kgn-x.safetensors"],
+            ["train", "--data", "points:0.2,0.8", "--bound", "sigmoid", "--lr", "-1", "-o", "{tmp}/x.safetensors"],
             "learning rate",
         ),
         (["sample", "/no/such.safetensors"], "no such file"),
     ],
 )
-def test_bad_input_gives_a_one_line_error_and_nonzero_exit(args, needle):
-    r = run(*args)
+def test_bad_input_gives_a_one_line_error_and_nonzero_exit(args, needle, tmp_path):
+    r = run(*(a.format(tmp=tmp_path) for a in args))
     assert r.returncode != 0
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_unknown_option_exits_2():
-    r = run("train", "--nonsense")
-    assert r.returncode == 2
+    r = run("train", "--nonsense", "-o", str(REPO / "no-such-folder" / "x.safetensors"))
+    (line,) = r.stderr.splitlines()  # one line, naming the option
+    assert r.returncode == 2 and "unrecognized arguments: --nonsense" in line
+    assert not (REPO / "no-such-folder").exists()
 
 
 def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
@@ -139,8 +158,17 @@ def test_sample_from_a_corrupted_dataset_image(tmp_path):
         == 0
     )
     x0 = np.load(out / "final_states.npy")
-    img = load_mnist("test").x[7]
-    assert x0.shape == (3, 784) and ((x0 == img) | (x0 == -1)).all() and not np.array_equal(x0[0], img)
+    img = load_mnist("test").x[7].reshape(28, 28)
+    assert x0.shape == (3, 784)
+
+    def masked_at(y, x):
+        m = img.copy()
+        m[y : y + 8, x : x + 8] = -1
+        return m.ravel()
+
+    # Each chain is test digit 7 with one 8×8 square set to −1 (lo), somewhere on it, and nothing else changed.
+    for chain in x0:
+        assert sum(np.array_equal(chain, masked_at(y, x)) for y in range(21) for x in range(21)) >= 1
     assert main(["sample", str(path), "--start", "data:mnist:test#99999", "-o", str(out)]) == 2
 
 
@@ -150,7 +178,7 @@ def test_analyze_measures_the_corner_model(tmp_path, capsys):
         main(
             [
                 "analyze",
-                "models/2d-corners.safetensors",
+                str(MODELS / "2d-corners.safetensors"),
                 "-n",
                 "100",
                 "--steps",
@@ -168,8 +196,18 @@ def test_analyze_measures_the_corner_model(tmp_path, capsys):
         == 0
     )
     got = json.loads(out.read_text())
-    assert got["reference"] == "2d-corners" and got["distinct"] == 4 and got["converged"] > 0.9
-    assert got["attractor_fraction"] == 1.0 and got["recovery_0"] == 1.0
+    # Noiseless chains from 100 uniform starts all land on one of the four corners and stay (a fixed point);
+    # the four corners attract (ρ < 1), and corrupted corners (σ = 0, 0.05) all come back.
+    assert (got["reference"], got["chains"], got["steps"]) == ("2d-corners", 100, 150)
+    assert (got["distinct"], got["converged"], got["fixed_points"], got["cycles"], got["copy_fraction"]) == (
+        4,
+        1.0,
+        1.0,
+        0.0,
+        1.0,
+    )
+    assert got["attractor_fraction"] == 1.0 and got["rho_max"] < 1 and got["rho_median"] <= got["rho_max"]
+    assert got["recovery_0"] == got["recovery_0.05"] == 1.0
     assert "copy_fraction" in capsys.readouterr().out
 
 
@@ -205,8 +243,17 @@ def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
     )
     lines = (out / "sweep.csv").read_text().splitlines()
     assert lines[0].startswith("# source=points:2d-corners") and lines[1].startswith("depth,parameters,")
-    assert [ln.split(",")[0] for ln in lines[2:]] == ["1", "3"]
-    assert Image.open(out / "sweep.png").size[0] > 500
+    rows = [dict(zip(lines[1].split(","), ln.split(","))) for ln in lines[2:]]
+    assert [r["depth"] for r in rows] == ["1", "3"] and [r["chains"] for r in rows] == ["30", "30"]
+    from kgn_gui.core.models import ModelSpec, spec_parameter_count
+    from kgn_gui.core.sweep import PLOTTED
+
+    assert [int(r["parameters"]) for r in rows] == [
+        spec_parameter_count(ModelSpec(D=2, L=L, H=8, bound="sigmoid")) for L in (1, 3)
+    ]  # 42 and 186
+    # The figure: one 260×180 panel per plotted measure, four a row, under a 30-pixel title.
+    panels = sum(k in rows[0] for k in PLOTTED) + sum(k.startswith("recovery_") for k in rows[0])
+    assert Image.open(out / "sweep.png").size == (4 * 260, -(-panels // 4) * 180 + 30)
     assert (out / "depth_1.safetensors").exists() and (out / "depth_3.safetensors").exists()
     r = run("sweep", "--data", "points:2d-corners", "--depths", "1", "-o", str(out))
     assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr
@@ -215,16 +262,18 @@ def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
 @pytest.mark.parametrize(
     "args, needle",
     [
-        (["sweep", "--depths", "0,2", "-o", "x"], "depths"),
-        (["sweep", "--depths", "a", "-o", "x"], "whole numbers"),
-        (["analyze", "models/2d-corners.safetensors", "--sigmas", "-1"], "≥ 0"),
+        (["sweep", "--depths", "0,2", "-o", "{tmp}/x"], "depths"),
+        (["sweep", "--depths", "a", "-o", "{tmp}/x"], "whole numbers"),
+        (["analyze", str(MODELS / "2d-corners.safetensors"), "--sigmas", "-1"], "≥ 0"),
     ],
 )
-def test_analysis_commands_refuse_bad_input_in_one_line(args, needle):
-    r = run(*args)
+def test_analysis_commands_refuse_bad_input_in_one_line(args, needle, tmp_path):
+    r = run(*(a.format(tmp=tmp_path) for a in args))
     assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "arch, extra, label",
     [
@@ -290,8 +339,13 @@ def test_train_and_analyze_every_image_architecture(tmp_path, capsys, arch, extr
         == 0
     )
     got = json.loads(out.read_text())
-    assert got["reference"] == "mnist-test" and 0 <= got["attractor_fraction"] <= 1
-    assert 0 <= got["class_entropy"] <= 1
+    assert got["reference"] == "mnist-test" and got["chains"] == 8
+    # One example audited: it attracts (fraction 1) exactly when its spectral radius is below 1.
+    assert got["attractor_fraction"] == float(got["rho_max"] < 1) and got["rho_median"] == got["rho_max"]
+    # The class make-up of the 8 samples: a histogram of 8, and its entropy in units of log 10.
+    hist = np.array([got[f"class_{c}"] for c in range(10)])
+    p = hist[hist > 0] / 8
+    assert hist.sum() == 8 and got["class_entropy"] == pytest.approx(float(-(p * np.log(p)).sum() / np.log(10)))
 
 
 def test_train_uses_the_architectures_defaults(tmp_path, capsys):
@@ -322,11 +376,13 @@ def test_train_uses_the_architectures_defaults(tmp_path, capsys):
     assert (meta["spec"]["L"], meta["spec"]["H"], meta["recipe"]["config"]["lr"]) == (3, 16, 3e-4)
 
 
-def test_architecture_that_does_not_fit_the_data_is_one_line():
-    r = run("train", "--data", "points:2d-corners", "--arch", "cnn", "-o", "/tmp/kgn-x.safetensors")
+def test_architecture_that_does_not_fit_the_data_is_one_line(tmp_path):
+    r = run("train", "--data", "points:2d-corners", "--arch", "cnn", "-o", str(tmp_path / "x.safetensors"))
     assert r.returncode == 2 and "needs images" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_depth_sweep_runs_for_a_convolutional_architecture(tmp_path):
     out = tmp_path / "sw"
     assert (
@@ -454,6 +510,7 @@ def test_a_killed_kgn_train_leaves_its_latest_weights_in_the_output(tmp_path):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=REPO,
     )
     try:
         deadline = time.monotonic() + 120

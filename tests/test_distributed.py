@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from kgn_gui.core.checkpoint import load_checkpoint, read_metadata
+from tests.conftest import REPO
 
 ARGS = [
     "train",
@@ -34,6 +35,7 @@ ARGS = [
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
     reason="this torch build has no gloo backend",
@@ -59,6 +61,7 @@ def test_two_gloo_processes_train_the_same_model_as_one(tmp_path):
         text=True,
         env=env,
         timeout=300,
+        cwd=REPO,
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stderr.count("model: MLP") == 1 and "× 2 processes" in r.stderr  # one process reports
@@ -68,6 +71,7 @@ def test_two_gloo_processes_train_the_same_model_as_one(tmp_path):
         text=True,
         env=env,
         timeout=300,
+        cwd=REPO,
     )
     assert r1.returncode == 0, r1.stderr[-2000:]
     assert read_metadata(two)["recipe"]["processes"] == 2
@@ -98,6 +102,7 @@ def test_a_batch_that_the_processes_cannot_share_equally_is_refused(tmp_path):
         text=True,
         env=env,
         timeout=300,
+        cwd=REPO,
     )
     assert r.returncode != 0 and "multiple of the number of processes" in r.stderr
     assert not (tmp_path / "x.safetensors").exists()

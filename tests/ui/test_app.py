@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+from tests.conftest import REPO
+
 
 def test_python_m_kgn_gui_opens_the_bundled_model_and_plays(tmp_path, mnist_model_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}
@@ -13,6 +15,7 @@ def test_python_m_kgn_gui_opens_the_bundled_model_and_plays(tmp_path, mnist_mode
         text=True,
         env=env,
         timeout=120,
+        cwd=REPO,
     )
     assert r.returncode == 0, r.stderr
     assert "first frame after" in r.stdout and "none" not in r.stdout
@@ -23,11 +26,11 @@ def test_python_m_kgn_gui_opens_the_bundled_model_and_plays(tmp_path, mnist_mode
 def test_bad_arguments_exit_2(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path)}
     r = subprocess.run(
-        [sys.executable, "main.py", "--chains", "0"],
+        [sys.executable, str(REPO / "main.py"), "--chains", "0"],
         capture_output=True,
         text=True,
         env=env,
         timeout=60,
-        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+        cwd=REPO,
     )
     assert r.returncode == 2 and "chains" in r.stderr
