@@ -20,12 +20,24 @@ class Halve(nn.Module):
         return x / 2 + 0.25 + self.p
 
 
+class Still(Halve):
+    """f(x) = x: an identity-like map (a new tensor each call)."""
+
+    def forward(self, x):
+        return x + self.p
+
+
 def test_noise_free_chain_is_the_plain_recursion():
     chain = Chain(Halve(), (0.0, 1.0), noise="none")
     x = torch.tensor([[0.0], [1.0]])
     x3 = chain.advance(x, 0, 3)
     expect = torch.tensor([[0.5 - 0.5 / 8], [0.5 + 0.5 / 8]])
     assert torch.allclose(x3, expect)
+    # f(x) = x (+ a zero parameter): every state is a fixed point, and a noise-free chain stays put exactly.
+    x0 = torch.rand(5, 3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(Chain(Still(), (0.0, 1.0), noise="none").advance(x0, 0, 10), x0)
+    # and ε = 0 is noise-free whatever the kind
+    assert torch.equal(Chain(Halve(), (0.0, 1.0), noise="normal", eps=0.0).advance(x, 0, 3), x3)
 
 
 def test_step_clamps_to_the_range():
