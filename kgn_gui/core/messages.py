@@ -124,3 +124,26 @@ class SweepFailed:
 @dataclass(frozen=True)
 class SweepCancelled:
     """The sweep stopped at Command.STOP; nothing more follows."""
+
+
+def spawn_child(target, job: dict, name: str):
+    """Start ``target(job, out_queue, command_pipe)`` in a spawned process (never fork a process that runs Qt
+    and torch threads). Returns (process, queue the child answers on, the parent's end of the pipe)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out_q = ctx.Queue()
+    conn, child_conn = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(job, out_q, child_conn), name=name, daemon=True)
+    proc.start()
+    child_conn.close()
+    return proc, out_q, conn
+
+
+def close_channel(conn, out_q) -> None:
+    """Close the parent's ends of a child's pipe and queue (either may be None) without waiting on them."""
+    if conn is not None:
+        conn.close()
+    if out_q is not None:
+        out_q.close()
+        out_q.cancel_join_thread()

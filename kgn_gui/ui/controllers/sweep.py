@@ -10,7 +10,6 @@ child stops at its next check (between training steps and chain steps); one that
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
 import time
@@ -18,7 +17,16 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from ...core.messages import Command, SweepCancelled, SweepDone, SweepFailed, SweepLog, SweepProgress
+from ...core.messages import (
+    Command,
+    SweepCancelled,
+    SweepDone,
+    SweepFailed,
+    SweepLog,
+    SweepProgress,
+    close_channel,
+    spawn_child,
+)
 from ...core.sweep import SweepConfig, check_output_folder
 from ...core.sweep_worker import sweep_worker
 
@@ -82,14 +90,7 @@ class SweepRun(QtCore.QObject):
             QtCore.QTimer.singleShot(0, self._refuse)
             return self
         job = {"config": self.config, "out_dir": self.out, "threads": max(1, (os.cpu_count() or 2) - 1)}
-        ctx = mp.get_context("spawn")  # never fork a process that runs Qt and torch threads
-        self._queue = ctx.Queue()
-        self._conn, child_conn = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=sweep_worker, args=(job, self._queue, child_conn), name="kgn-sweep", daemon=True
-        )
-        self._proc.start()
-        child_conn.close()
+        self._proc, self._queue, self._conn = spawn_child(sweep_worker, job, "kgn-sweep")
         self._timer.start()
         return self
 
@@ -206,10 +207,5 @@ class SweepRun(QtCore.QObject):
         self._kill_timer.stop()
         if self._proc is not None:
             self._proc.join(5.0)
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._queue is not None:
-            self._queue.close()
-            self._queue.cancel_join_thread()
-            self._queue = None
+        close_channel(self._conn, self._queue)
+        self._conn = self._queue = None

@@ -10,7 +10,6 @@ mirrors the worker's progress: step, losses, best loss, and at the end the train
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import os
 import queue
 import shutil
@@ -31,6 +30,8 @@ from ...core.messages import (
     Snapshot,
     SnapshotFailed,
     TrainWarning,
+    close_channel,
+    spawn_child,
 )
 from ...core.models import ModelSpec
 from ...core.recovery import recovery_dir
@@ -139,15 +140,8 @@ class TrainingController(QtCore.QObject):
                 "source": source[0] if source else None,
                 "app_pid": os.getpid(),
             }
-        ctx = mp.get_context("spawn")  # never fork a process that runs Qt and torch threads
-        self._queue = ctx.Queue()
-        self._conn, child_conn = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=train_worker, args=(job, self._queue, child_conn), name="kgn-train", daemon=True
-        )
         self.run = TrainingRun(spec, dataset, config, losses=np.full(config.steps, np.nan, np.float32))
-        self._proc.start()
-        child_conn.close()
+        self._proc, self._queue, self._conn = spawn_child(train_worker, job, "kgn-train")
         self._timer.start()
         self._set_state("running")
         return True
@@ -274,13 +268,8 @@ class TrainingController(QtCore.QObject):
                 self._proc.terminate()
                 self._proc.join(2.0)
         self._timer.stop()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._queue is not None:
-            self._queue.close()
-            self._queue.cancel_join_thread()
-            self._queue = None
+        close_channel(self._conn, self._queue)
+        self._conn = self._queue = None
         self._set_state("idle")
         self._cleanup_dir()
         return self._proc is None or not self._proc.is_alive()
