@@ -95,3 +95,85 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
         stop.set()
         out_q.close()
         out_q.join_thread()  # everything put is flushed to the parent before the process ends
+
+
+class SweepError(RuntimeError):
+    """The sweep could not run or failed in its child process; the message says why (one line)."""
+
+
+def run_sweep_in_child(
+    cfg,
+    out_dir,
+    *,
+    progress=None,
+    cancelled=None,
+    grace_s: float = 5.0,
+    poll_s: float = 0.05,
+    threads: int | None = None,
+    started=None,
+) -> list[dict]:
+    """:func:`~kgn_gui.core.sweep.run_sweep` in a spawned child process, from the calling thread (the window
+    runs this in a background Job). ``progress(done, total, text)``: permille of the sweep and what runs now
+    (or a log line). ``cancelled()`` is polled: then the child is asked to stop (it stops between steps) and
+    terminated if it has not ended ``grace_s`` seconds later; :class:`~kgn_gui.core.measures.Cancelled`
+    follows. ``started(process)`` is called once the child runs. Returns the rows of sweep.csv; raises
+    SweepError with the child's one-line reason, or when the child ended without one."""
+    import queue
+
+    from .measures import Cancelled
+    from .messages import close_channel, spawn_child
+    from .sweep import check_output_folder
+
+    cfg.validate()
+    check_output_folder(out_dir)
+    job = {"config": cfg, "out_dir": str(out_dir), "threads": threads or max(1, (os.cpu_count() or 2) - 1)}
+    proc, out_q, conn = spawn_child(sweep_worker, job, "kgn-sweep")
+    if started is not None:
+        started(proc)
+    asked_stop = None
+    last = (-1, "")
+    try:
+        while True:
+            if cancelled is not None and cancelled() and asked_stop is None:
+                asked_stop = time.monotonic()
+                try:
+                    conn.send(Command.STOP)
+                except (BrokenPipeError, OSError):
+                    pass
+            if asked_stop is not None and time.monotonic() - asked_stop > grace_s:
+                proc.terminate()  # its queue is not read any more: a killed writer may leave half a message
+                proc.join(2.0)
+                if proc.is_alive():
+                    proc.kill()
+                raise Cancelled("depth sweep cancelled")
+            dead = not proc.is_alive()  # looked at first: what it put before it ended is in the queue now
+            try:
+                msg = out_q.get(timeout=poll_s)
+            except queue.Empty:
+                if dead:
+                    if asked_stop is not None:
+                        raise Cancelled("depth sweep cancelled") from None
+                    raise SweepError(f"the sweep process ended unexpectedly (exit status {proc.exitcode})") from None
+                continue
+            except (EOFError, OSError):
+                raise SweepError("the sweep process ended unexpectedly") from None
+            if isinstance(msg, SweepProgress):
+                now = (int(1000 * min(1.0, max(0.0, msg.fraction))), msg.message)
+                if progress is not None and now != last:
+                    progress(now[0], 1000, msg.message if msg.message != last[1] else "")
+                last = now
+            elif isinstance(msg, SweepLog):
+                if progress is not None:
+                    progress(max(last[0], 0), 1000, msg.line)
+            elif isinstance(msg, SweepDone):
+                if progress is not None and last[0] != 1000:
+                    progress(1000, 1000, "")
+                return list(msg.rows)
+            elif isinstance(msg, SweepFailed):
+                raise SweepError(msg.message)
+            elif isinstance(msg, SweepCancelled):
+                raise Cancelled("depth sweep cancelled")
+            # anything else (another version's message): ignored
+    finally:
+        proc.join(5.0)
+        close_channel(conn, out_q)

@@ -11,7 +11,7 @@ from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..core.data import DataError, Dataset
 from ..core.export import ExportError
 from ..core.models import count_parameters
-from ..core.sweep import SweepConfig
+from ..core.sweep import SweepConfig, check_output_folder
 from ..core.train import TrainError
 from . import dialogs
 from .widgets.export_dialog import ExportDialog
@@ -270,8 +270,7 @@ class AnalysisActions:
                 heads=r.heads,
             )
             cfg.validate()
-            if Path(folder).exists() and any(Path(folder).iterdir()):
-                raise ValueError(f"{folder} exists and is not empty")
+            check_output_folder(folder)
         except ValueError as e:
             self.show_error("Depth sweep", str(e))
             return None

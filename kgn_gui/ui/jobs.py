@@ -1,10 +1,10 @@
 """One background-job class for all off-thread work of the window: exports, run bundles, state exports,
 measures, the attractor audit and basin recovery.
 
-A :class:`Job` runs ``fn(progress, cancelled)`` in a thread. ``progress(done, total)`` may be called from
-that thread as often as it likes; ``cancelled()`` says whether Cancel was asked (the work checks it between
+A :class:`Job` runs ``fn(progress, cancelled)`` in a thread. ``progress(done, total, text="")`` may be called
+from that thread as often as it likes (``text``: what runs now, a one-line message); ``cancelled()`` says whether Cancel was asked (the work checks it between
 stages and raises :class:`Cancelled`, or any exception whose message says "cancelled"). The job polls its
-queue on a GUI-thread timer and emits, in the GUI thread: ``progress(done, total)`` (the latest only),
+queue on a GUI-thread timer and emits, in the GUI thread: ``progress(done, total)`` (the latest only), ``message(text)`` (each text given),
 then exactly one of ``done(result)`` or ``failed(message)``; a cancelled job fails with a message that
 says so and sets ``was_cancelled``. Exceptions become one-line messages, never tracebacks.
 """
@@ -24,6 +24,7 @@ class Job(QtCore.QObject):
     """fn(progress, cancelled) → result, in a thread; GUI-thread signals progress/done/failed."""
 
     progress = QtCore.Signal(int, int)
+    message = QtCore.Signal(str)
     done = QtCore.Signal(object)
     failed = QtCore.Signal(str)
 
@@ -42,7 +43,7 @@ class Job(QtCore.QObject):
 
     def _work(self) -> None:
         try:
-            result = self._fn(lambda d, n: self._q.put(("p", int(d), int(n))), self._cancel.is_set)
+            result = self._fn(self._progress, self._cancel.is_set)
             self._q.put(("done", result))
         except Cancelled as e:
             self._q.put(("cancel", str(e) or f"{self.title or 'the job'} cancelled"))
@@ -51,6 +52,11 @@ class Job(QtCore.QObject):
             kind = "cancel" if self._cancel.is_set() and "cancel" in msg else "fail"
             named = msg if isinstance(e, (ValueError, RuntimeError, OSError)) else f"{type(e).__name__}: {msg}"
             self._q.put((kind, named))
+
+    def _progress(self, done: int, total: int, text: str = "") -> None:
+        self._q.put(("p", int(done), int(total)))
+        if text:
+            self._q.put(("m", str(text)))
 
     def start(self) -> Job:
         self._thread.start()
@@ -83,6 +89,9 @@ class Job(QtCore.QObject):
                 break
             if msg[0] == "p":
                 last = msg
+                continue
+            if msg[0] == "m":
+                self.message.emit(msg[1])
                 continue
             if last is not None:
                 self.progress.emit(last[1], last[2])

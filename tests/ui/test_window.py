@@ -610,7 +610,7 @@ def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtb
     window.training_panel.set_recipe("points:2d-corners", H=8, bound="sigmoid", lr=1e-3, batch=100, steps=40)
     window.analysis_dock.hide()  # no measures of the shown step writing the status line meanwhile
     run = window.start_sweep("1,2", str(tmp_path / "sw"))
-    with qtbot.waitSignal(run.finished, timeout=180_000):
+    with qtbot.waitSignal(run.done, timeout=180_000):
         pass
     assert (tmp_path / "sw" / "sweep.csv").read_text().count("\n") == 4  # comment, header, 2 depths
     assert window._sweep_view.isVisible() and "written" in window.analysis.status.text()

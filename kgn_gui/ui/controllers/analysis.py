@@ -1,5 +1,6 @@
 """Measures of the current chains and model: the shown step's measures, the attractor audit, basin recovery
-and the depth sweep. All run off the GUI thread (one Job at a time each; the sweep in a child process).
+and the depth sweep. All run off the GUI thread as Jobs (one at a time each); the sweep's Job follows a child
+process that runs core's sweep.
 
 Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``audited(AttractorAudit)``;
 ``recovered(list, list)`` σ values and recovery rates; ``busy(str)`` the long job running ("" when none);
@@ -146,29 +147,27 @@ class AnalysisController(QtCore.QObject):
                 j.cancel()
 
     # -- depth sweep (a child process: training many models in the GUI's process would stall it)
-    def start_sweep(self, config, folder: str):
-        """Run ``core.sweep.run_sweep(config)`` into ``folder`` in a child process, with progress."""
-        from .sweep import SweepRun
+    def start_sweep(self, config, folder: str) -> Job | None:
+        """``core.sweep.run_sweep(config)`` into ``folder`` in a child process (core.sweep_worker), followed
+        by a Job: progress and what runs now in the Analysis dock, Cancel stops the child."""
+        from ...core.sweep_worker import run_sweep_in_child
 
         if self.sweep is not None and self.sweep.running():
             self.status.emit("a depth sweep is already running")
             return None
-        run = SweepRun(config, folder, self)
-        run.progress.connect(lambda pm: self.progress.emit(pm, 1000))
-        run.message.connect(self.status)
-        run.finished.connect(lambda out: (self.busy.emit(""), self.sweepDone.emit(out)))
-        run.failed.connect(lambda msg: (self.busy.emit(""), self.status.emit(f"depth sweep: {msg}")))
+        job = Job(lambda p, c: run_sweep_in_child(config, folder, progress=p, cancelled=c), "depth sweep", self)
+        job.progress.connect(self.progress)
+        job.message.connect(self.status)
+        job.done.connect(lambda _rows: (self.busy.emit(""), self.sweepDone.emit(str(folder))))
+        job.failed.connect(lambda msg: (self.busy.emit(""), self.status.emit(f"depth sweep: {msg}")))
         self.busy.emit("depth sweep")
-        self.sweep = run.start()
-        return run
+        self.sweep = job.start()
+        return job
 
     def shutdown(self) -> None:
         """Cancel and wait for what runs (on window close): torch code still running in a daemon thread when
         the interpreter ends aborts the process."""
-        if self.sweep is not None and self.sweep.running():
-            self.sweep.cancel()
-            self.sweep.wait(5.0)
-        for j in (self.job, self.measure_job):
+        for j in (self.sweep, self.job, self.measure_job):
             if j is not None and j.running():
                 j.cancel()
                 j.wait(120.0)
