@@ -57,3 +57,27 @@ def errors(monkeypatch):
         QtWidgets.QMessageBox, "exec", lambda self: shown.append((self.windowTitle(), self.text())) or 0
     )
     return shown
+
+
+@pytest.fixture
+def make_window(qtbot, mnist_model_path, errors):
+    """make_window(size=None, **MainWindow options): a shown window on the bundled MNIST model (settings not
+    restored); closed at the end of the test, dropping weights a test left unsaved."""
+    made = []
+
+    def make(size: tuple[int, int] | None = None, **kw):
+        from kgn_gui.ui.main_window import MainWindow
+
+        w = MainWindow(kw.pop("model_path", mnist_model_path), restore_settings=kw.pop("restore_settings", False), **kw)
+        qtbot.addWidget(w)
+        if size is not None:
+            w.resize(*size)
+        w.show()
+        qtbot.waitExposed(w)
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.ask_unsaved = lambda doing: "discard"
+        w.close()

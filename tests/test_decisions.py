@@ -197,13 +197,5 @@ def test_the_windows_export_and_kgn_export_write_the_same_frames(window, qtbot, 
 
 
 @pytest.fixture
-def window(qtbot, mnist_model_path, errors):
-    from kgn_gui.ui.main_window import MainWindow
-
-    w = MainWindow(mnist_model_path, restore_settings=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.ask_unsaved = lambda doing: "discard"
-    w.close()
+def window(make_window):
+    return make_window()

@@ -6,27 +6,8 @@ import csv
 import pytest
 
 from kgn_gui.core.measures import Cancelled
-from kgn_gui.core.sweep import SweepConfig
 from kgn_gui.core.sweep_worker import SweepError, run_sweep_in_child
-
-
-def tiny_sweep(**kw) -> SweepConfig:
-    """Two depths on the paper's two 1-d points, small enough to run in a few seconds."""
-    base = dict(
-        source="points:1d-sigmoid",
-        depths=(1, 2),
-        H=8,
-        bound="sigmoid",
-        steps=50,
-        batch=2,
-        chains=8,
-        sample_steps=10,
-        audit=2,
-        sigmas=(0.1,),
-        recovery_n=8,
-        recovery_T=5,
-    )
-    return SweepConfig(**{**base, **kw})
+from tests.core.test_worker_messages import tiny_sweep  # the same tiny sweep as the worker's own tests
 
 
 def test_the_sweep_runs_in_a_child_and_returns_its_rows(tmp_path):

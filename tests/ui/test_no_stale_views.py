@@ -8,20 +8,13 @@ import pytest
 from PySide6 import QtCore
 
 from kgn_gui.core.checkpoint import load_checkpoint
-from kgn_gui.ui.main_window import MainWindow
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
 
 @pytest.fixture
-def window(qtbot, mnist_model_path, errors):
-    w = MainWindow(mnist_model_path, n_chains=16, restore_settings=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.ask_unsaved = lambda doing: "discard"
-    w.close()
+def window(make_window):
+    return make_window(n_chains=16)
 
 
 def inspect_chain_3_at_step_6(window, qtbot):

@@ -5,20 +5,12 @@ import pytest
 from PySide6 import QtCore
 
 from kgn_gui.core.points import flat_regions, output_manifold
-from kgn_gui.ui.main_window import MainWindow
 from tests.conftest import MODELS
 
 
 @pytest.fixture
-def window(qtbot, mnist_model_path, errors):
-    w = MainWindow(mnist_model_path, restore_settings=False)
-    qtbot.addWidget(w)
-    w.resize(1300, 950)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.ask_unsaved = lambda doing: "discard"  # trained weights a test left unsaved
-    w.close()
+def window(make_window):
+    return make_window(size=(1300, 950))
 
 
 def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):

@@ -12,14 +12,8 @@ from kgn_gui.ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, mnist_model_path, errors):
-    w = MainWindow(mnist_model_path, restore_settings=False)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.ask_unsaved = lambda doing: "discard"  # trained weights a test left unsaved
-    w.close()
+def window(make_window):
+    return make_window()
 
 
 def test_opens_on_the_bundled_model_with_64_chains_of_noise(window):
