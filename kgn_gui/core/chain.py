@@ -237,6 +237,10 @@ def _mask_squares(x: torch.Tensor, side: int, shape: tuple[int, ...], lo: float,
     return x
 
 
+def _shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+
+
 class Chain:
     """The step map of a kaleidoscopic chain for one model and one noise setting.
 
@@ -266,8 +270,11 @@ class Chain:
 
     @torch.no_grad()
     def step(self, x: torch.Tensor, t: int) -> torch.Tensor:
-        """x_{t+1} from x_t (an N×D tensor on the chain's device)."""
-        return self._perturb(self.model(x), t)
+        """x_{t+1} from x_t (an N×D tensor on the chain's device); x_t itself is never changed."""
+        y = self.model(x)
+        # The noise and the clamp work in place: on the model's own output, never on x_t (a model whose forward
+        # returns its input, or a view of it, would otherwise overwrite the state it was given).
+        return self._perturb(y.clone() if _shares_memory(y, x) else y, t)
 
     @torch.no_grad()
     def step_with_f(self, x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,6 +283,7 @@ class Chain:
         return self._perturb(fx.clone(), t), fx
 
     def _perturb(self, y: torch.Tensor, t: int) -> torch.Tensor:
+        """y + ε·n_t, clamped to the value range, in place on y (which the caller owns)."""
         if self.noise != "none" and self.eps > 0:
             n = step_noise(self.noise, tuple(y.shape), self.value_range, self.seed, t, y.device)
             y.add_(n, alpha=self.eps)

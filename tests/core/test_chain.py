@@ -187,3 +187,14 @@ def test_a_containers_memory_limit_counts_as_the_free_memory(tmp_path, monkeypat
         with open("/proc/meminfo") as f:
             avail = next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
         assert available_memory_bytes() == pytest.approx(avail, rel=0.2)  # read again: the system's use moves
+
+
+def test_a_model_that_returns_its_input_never_changes_the_state_it_was_given():
+    class Same(nn.Module):
+        def forward(self, x):
+            return x
+
+    chain = Chain(Same(), (0.0, 1.0), noise="uniform", eps=0.5, seed=0, device="cpu")
+    x = torch.full((4, 3), 0.5)
+    y = chain.step(x, 0)
+    assert torch.equal(x, torch.full((4, 3), 0.5)) and not torch.equal(y, x)
