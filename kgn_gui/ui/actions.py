@@ -58,13 +58,11 @@ class ModelActions:
         return answer == "discard"
 
     def open_model_dialog(self) -> None:
-        if not self.confirm_unsaved("open another model"):
-            return
         start = self.settings.value("chain/last_dir", str(DEFAULT_MODEL.parent))
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self, "Open model", start, "Kaleidoscope models (*.safetensors);;All files (*)"
         )
-        if path:
+        if path and self.confirm_unsaved(f"open {Path(path).name}"):
             self.settings.setValue("chain/last_dir", str(Path(path).parent))
             self.load_model(path)
 
@@ -191,6 +189,10 @@ class ExportActions:
         return path
 
     def save_bundle_dialog(self) -> None:
+        s = self.session
+        if s is None or len(s.shape) != 3:  # said before a file name is asked for
+            self.show_error("Run bundle", "run bundles are made for image models; open one first")
+            return
         path = self._save_path("Save run bundle", "run.zip", "Zip archive (*.zip);;Folder (*)")
         if path:
             self.save_bundle(path)
@@ -292,6 +294,14 @@ class TrainingActions:
             spec = r.spec(ds.D, ds.shape)
             cfg = tp.config()
             cfg.validate()
+            # Preflight (core.preflight, as kgn train): the network fits in memory (the host's: CUDA is not
+            # started in the window's process) and the training folder takes the model file.
+            import tempfile
+
+            from ..core.preflight import check_training, check_writable_folder, model_file_bytes
+
+            check_training(spec, ds.M, cfg.batch, cfg.eval_size)
+            check_writable_folder(tempfile.gettempdir(), model_file_bytes(spec))
         except (DataError, TrainError, ValueError) as e:
             self.show_error("Cannot train", str(e))
             return False
@@ -299,6 +309,7 @@ class TrainingActions:
         size = ds.shape[1:] if len(ds.shape) == 3 else (28, 28)
         if not self.training.start(spec, ds, cfg, source=(key, r.value_range, size)):
             return False
+        self._dock_run = self.training.run  # what "Use weights" uses, whatever the Points tab trains later
         self.training_dock.show()
         self.training_dock.raise_()
         tp.show_message(f"starting a training process for {ds.describe()}…")
@@ -320,29 +331,38 @@ class TrainingActions:
         self.statusBar().showMessage(ev.message, 10_000)
 
     def train_points(self, preset: str, depth: int | None = None) -> bool:
-        """Train on the Points tab's points with the paper's recipe (or another depth)."""
+        """Train on the Points tab's points with the paper's recipe (or another depth); the result becomes
+        the current model, so unsaved weights are asked about first."""
+        if not self.confirm_unsaved("train on the points (the result replaces the current model)"):
+            return False
         pv = self.points_view
         return self.points.train(pv.points, pv.value_range, preset, depth=depth)
 
     def compare_depths(self, depth_a: int, depth_b: int) -> bool:
+        if not self.confirm_unsaved("compare depths (the results replace the current model)"):
+            return False
         pv = self.points_view
         return self.points.compare(pv.points, pv.value_range, pv.preset, depth_a, depth_b)
 
     def use_trained_weights(self) -> None:
-        """Switch the chain to the model being trained (its current weights) or just trained (its best)."""
-        run = self.training.run
+        """Switch the chain to the Training dock's model: its current weights while it trains, its best when
+        done (runs of the Points tab are used by the Points tab itself)."""
+        run = self._dock_run
         if run is None:
-            self.statusBar().showMessage("nothing trained yet", 5000)
-        elif self.training.is_busy():
-            self.training.request_weights()  # answered by weightsReady → _use_checkpoint
-            self.statusBar().showMessage("fetching the current weights from the training process…", 3000)
+            self.statusBar().showMessage("nothing trained in the Training dock yet", 5000)
+        elif self.training.is_busy() and self.training.run is run:
+            if self.confirm_unsaved("use the current training weights"):
+                self.training.request_weights()  # answered by weightsReady → _use_checkpoint
+                self.statusBar().showMessage("fetching the current weights from the training process…", 3000)
         elif run.final_path is None:
             self.statusBar().showMessage("the training run left no weights", 5000)
-        else:
+        elif self.confirm_unsaved("use the trained weights"):
             try:
-                self._use_checkpoint(run.checkpoint())
+                ck = run.checkpoint()
             except CheckpointError as e:
                 self.show_error("Cannot use the trained weights", str(e))
+                return
+            self.use_weights(ck, run.dataset, False)
 
     def _use_checkpoint(self, ck: Checkpoint) -> None:
         run = self.training.run
@@ -379,6 +399,8 @@ class TrainingActions:
                 self.show_error("Cannot restore", str(e))
                 continue
             ck.path = None  # "Save model as" gives it a home
+            if not self.confirm_unsaved("restore the interrupted run"):
+                return 0
             self.points.drop()
             if self.models.set_checkpoint(ck, dirty=True):
                 rec.discard()

@@ -45,6 +45,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.settings = QtCore.QSettings()
         self._errors: list[str] = []
         self._reports: list[str] = []  # import reports shown (tests read them)
+        self._dock_run = None  # the Training dock's latest run (the Points tab trains runs of its own)
         self.ask_unsaved = lambda doing: dialogs.ask_unsaved(self, self.checkpoint.name, doing)
 
         self.models = ModelController(self.settings, self)

@@ -65,7 +65,7 @@ class ChainViews(QtCore.QObject):
             w.compare_view.hide()
             w.points_view.title.hide()
             return
-        first, second = w.models.checkpoint, w.points.second
+        first, second = w.points.first or w.models.checkpoint, w.points.second
         pts = w.models.train_data.x if w.models.train_data is not None else None
         w.compare_view.set_model(second.model, pts, second.value_range, name=w.points_view.preset)
         w.compare_view.title.setText(f"L = {second.spec.L} (right) · same points, start and seed")
@@ -108,7 +108,8 @@ class ChainViews(QtCore.QObject):
             self._inspect_step(t, x)
 
     def _replaying(self, t: int) -> None:
-        self.w.transport.step_label.setText(f"step {t} / {self.w.chain.t_max} · replaying from a keyframe…")
+        self.w.transport.step_label.setToolTip("replaying from the nearest stored keyframe; the step shows when ready")
+        self.w.transport.step_label.setText(f"step {t} / {self.w.chain.t_max} · replaying…")
 
     # -- the inspector
     def inspect(self, i: int | None) -> None:

@@ -162,3 +162,53 @@ def test_saved_weights_do_not_ask(window):
     window.ask_unsaved = lambda doing: pytest.fail("asked about weights that are in a file")
     window.open_recent(str(MODELS / "1d-tanh.safetensors"))
     assert window.checkpoint.name == "1d-tanh"
+
+
+def test_the_inspector_shows_no_old_picture_after_randomize(window, qtbot):
+    inspect_chain_3_at_step_6(window, qtbot)
+    assert window.inspector.chain_view.img.image.shape == (28, 28)
+    window.start_panel.request_random()
+    for view in (window.inspector.chain_view, window.inspector.nearest_view):
+        assert view.img.image.shape == (1, 1) and int(view.img.image.max()) == 0
+
+
+def test_measures_of_another_step_are_greyed(window, qtbot):
+    window.chain.step_by(5)
+    with qtbot.waitSignal(window.measures.measured, timeout=120_000):
+        window.measure_now()
+    assert window.analysis.table.isEnabled()
+    window.chain.step_by(1)
+    qtbot.waitUntil(lambda: not window.analysis.table.isEnabled(), timeout=2000)
+    window.chain.play()
+    assert window.analysis.status.text() == "measures of step 5; playing: pause to measure the shown step"
+    window.chain.pause()
+
+
+def test_points_training_asks_about_unsaved_weights_and_never_takes_the_docks_run(window, qtbot):
+    tp = window.training_panel
+    tp.set_recipe("points:2d-corners", bound="sigmoid", L=3, H=16, lr=1e-3, steps=60, batch=4)
+    with qtbot.waitSignal(window.training.finished, timeout=120_000):
+        assert window.start_training()
+    window.use_trained_weights()
+    assert window.checkpoint.spec.L == 3 and window.model_dirty
+    asked = []
+    window.ask_unsaved = lambda doing: asked.append(doing) or "cancel"
+    window.points_view.preset_box.setCurrentText("1d-sigmoid")
+    window.points_view.train_button.click()
+    assert asked == ["train on the points (the result replaces the current model)"]
+    assert not window.training.is_busy() and window.checkpoint.spec.L == 3
+    window.ask_unsaved = lambda doing: asked.append(doing) or "discard"
+    with qtbot.waitSignal(window.modelChanged, timeout=180_000):
+        window.points_view.train_button.click()
+    assert window.checkpoint.spec.D == 1 and window.checkpoint.spec.L == 6
+    window.use_trained_weights()  # the dock's own run, not the Points tab's
+    assert window.checkpoint.spec.D == 2 and window.checkpoint.spec.L == 3 and window.checkpoint.spec.H == 16
+
+
+def test_a_run_bundle_of_a_points_model_is_refused_before_a_file_is_asked_for(window, monkeypatch, errors):
+    from PySide6 import QtWidgets
+
+    window.load_model(MODELS / "2d-corners.safetensors")
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: pytest.fail("asked for a file"))
+    window.save_bundle_dialog()
+    assert errors[-1] == ("Run bundle", "run bundles are made for image models; open one first")

@@ -129,7 +129,7 @@ def test_depth_comparison_runs_two_models_on_one_locked_timeline(window, qtbot):
     pv.compare_button.click()
     qtbot.waitUntil(lambda: window.compare_session is not None and window.compare_view.isVisible(), timeout=180_000)
     assert window.checkpoint.spec.L == 1 and window.compare_session.model is not window.checkpoint.model
-    assert "L = 6" in window.compare_view.title.text()
+    assert "L = 6" in window.compare_view.title.text() and window.points_view.title.text() == "L = 1 (left)"
     # Same start and seed: identical x_0; different depth: different x_t.
     assert np.array_equal(window.session.state(0), window.compare_session.state(0))
     window.chain.step_by(10)

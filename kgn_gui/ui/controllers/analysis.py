@@ -6,7 +6,8 @@ Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``a
 ``recovered(list, list)`` σ values and recovery rates; ``busy(str)`` the long job running ("" when none);
 ``progress(int, int)``; ``status(str)`` a one-line state ("measures need …", "measuring failed: …");
 ``sweepDone(str)`` the sweep's output folder; ``cleared(bool)`` the numbers shown belong to chains that are
-gone (a new start; True: a new model or new weights too, so the audit and recovery go as well).
+gone (a new start; True: a new model or new weights too, so the audit and recovery go as well);
+``current(bool)`` whether the measures shown belong to the step shown (views grey them when not).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class AnalysisController(QtCore.QObject):
     status = QtCore.Signal(str)
     sweepDone = QtCore.Signal(str)
     cleared = QtCore.Signal(bool)
+    current = QtCore.Signal(bool)  # whether the numbers shown are of the step shown (False: another step's)
 
     def __init__(self, model, chain, parent: QtCore.QObject | None = None):
         super().__init__(parent)
@@ -36,6 +38,9 @@ class AnalysisController(QtCore.QObject):
         self.job: Job | None = None  # the audit or the recovery
         self.sweep = None
         self.measured_t: int | None = None  # the step the shown measures belong to
+        self._current = False
+        chain.stepShown.connect(lambda t: self._set_current(self.measured_t == t))
+        chain.playingChanged.connect(self._playing)
         chain.sessionChanged.connect(lambda: self._invalidate(False))
         model.modelChanged.connect(lambda _ck: self._invalidate(True))
 
@@ -44,9 +49,19 @@ class AnalysisController(QtCore.QObject):
         if self.measure_job is not None and self.measure_job.running():
             self.measure_job.cancel()
         self.measured_t = None
+        self._set_current(False)
         if model_too and self.job is not None and self.job.running():
             self.job.cancel()  # an audit or recovery of the old weights
         self.cleared.emit(model_too)
+
+    def _set_current(self, current: bool) -> None:
+        if current != self._current:
+            self._current = current
+            self.current.emit(current)
+
+    def _playing(self, playing: bool) -> None:
+        if playing and self.measured_t is not None:
+            self.status.emit(f"measures of step {self.measured_t}; playing: pause to measure the shown step")
 
     def _inputs(self):
         s, ck, ds = self.chain.session, self.model.checkpoint, self.model.train_data
@@ -104,6 +119,7 @@ class AnalysisController(QtCore.QObject):
             return  # the chains changed while it measured: the numbers belong to nothing shown
         self.measured_t = t
         self.measured.emit(t, a)
+        self._set_current(self.chain.view_t == t)
 
     # -- audit and recovery
     def _start(self, what: str, work, on_done) -> Job | None:

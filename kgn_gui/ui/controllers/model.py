@@ -66,9 +66,12 @@ class ModelController(QtCore.QObject):
         """Make ``ck`` current. ``accept(ck, train)`` (the window's) starts its chains; when it refuses,
         the old model stays. ``train``: its training data when known (else looked up)."""
         train = train if train is not None and train.D == ck.spec.D else self.reference_for(ck)
-        if not self.accept(ck, train):
-            return False
+        old = (self.checkpoint, self.train_data)
+        # Current before the chains start, so that whatever resets on the new session reads the new model.
         self.checkpoint, self.train_data = ck, train
+        if not self.accept(ck, train):
+            self.checkpoint, self.train_data = old
+            return False
         self.modelChanged.emit(ck)
         self.referenceChanged.emit(train)
         self._set_dirty(dirty)

@@ -84,6 +84,9 @@ class TrainingController(QtCore.QObject):
         self._conn = None
         self._queue = None
         self._dir: str | None = None
+        # Every run's folder stays until shutdown: a finished run's weights can still be used after another
+        # run (the Points tab's, say) has started.
+        self._dirs: list[str] = []
         self._state = "idle"
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(poll_ms)
@@ -122,8 +125,8 @@ class TrainingController(QtCore.QObject):
         except (TrainError, ValueError) as e:
             self.failed.emit(str(e))
             return False
-        self._cleanup_dir()
         self._dir = tempfile.mkdtemp(prefix="kgn-train-")
+        self._dirs.append(self._dir)
         job = {
             "spec": spec.to_dict(),
             "config": config.to_dict(),
@@ -275,6 +278,7 @@ class TrainingController(QtCore.QObject):
         return self._proc is None or not self._proc.is_alive()
 
     def _cleanup_dir(self) -> None:
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+        for d in self._dirs:
+            shutil.rmtree(d, ignore_errors=True)
+        self._dirs.clear()
+        self._dir = None

@@ -169,6 +169,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         ctl.progress.connect(self.set_progress)
         ctl.status.connect(self.status.setText)
         ctl.cleared.connect(self.clear)
+        ctl.current.connect(self.table.setEnabled)  # another step's numbers are greyed
 
     def clear(self, model_too: bool = True) -> None:
         """No numbers of chains that are gone; with ``model_too`` (a new model or new weights) none of the

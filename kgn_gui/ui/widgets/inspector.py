@@ -85,8 +85,9 @@ class Inspector(QtWidgets.QWidget):
     def clear(self, text: str = "Click a tile in the grid to inspect its chain.") -> None:
         """Nothing inspected (a new session: the old chain and step are gone)."""
         self.index = None
-        self.chain_view.img.clear()
-        self.nearest_view.img.clear()
+        for view in (self.chain_view, self.nearest_view):
+            # A blank picture, not ImageItem.clear(): a cleared item can stay on screen until the next resize.
+            view.img.setImage(np.zeros((1, 1), np.uint8), autoLevels=False, levels=(0, 255))
         self.caption.setText(text)
         for line in self.lines.values():
             line.setData([], [])

@@ -96,6 +96,9 @@ class TransportBar(QtWidgets.QWidget):
         f = self.step_label.font()
         f.setFamily("monospace")
         self.step_label.setFont(f)
+        # Room for the longest text it shows, so the slider beside it never changes width under a drag.
+        widest = self.step_label.fontMetrics().horizontalAdvance("step 1000000 / 1000000 · replaying…")
+        self.step_label.setFixedWidth(widest + 8)
 
         self.speed = QtWidgets.QDoubleSpinBox()
         self.speed.setRange(0.5, 1000)
