@@ -135,21 +135,24 @@ class ModelActions:
         if path:
             self.import_data(path)
 
-    def import_data(self, path: str) -> Dataset | None:
-        try:
-            ds = self.dataset(str(path), self._training_range())
-        except DataError as e:
-            self.show_error("Import failed", str(e))
-            return None
+    def import_data(self, path: str):
+        """Import a data file or folder in the background (a progress dialog with Cancel); when it is in,
+        it becomes a training source, and an import report lists what was left out. Returns the Job."""
+        job = self.models.open_job(str(path), self._training_range())
+        job.done.connect(lambda ds: self._imported(str(path), ds))
+        job.failed.connect(lambda msg: None if job.was_cancelled else self.show_error("Import failed", msg))
+        self._show_job(job)
+        return job.start()
+
+    def _imported(self, path: str, ds: Dataset) -> None:
         self.settings.setValue("data/last_dir", str(Path(path).parent))
-        self.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", str(path))
+        self.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", path)
         self.statusBar().showMessage(f"imported {ds.describe()}", 8000)
         if ds.skipped:
             self._reports.append(dialogs.import_report(self, ds, path))
         ck = self.checkpoint
         if ck is not None and ds.D == ck.spec.D:
             self.start_panel.set_dataset(ds.to_range(ck.value_range))
-        return ds
 
 
 class ExportActions:

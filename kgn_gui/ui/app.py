@@ -8,7 +8,9 @@ _T_IMPORT = time.perf_counter()
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import os  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 
 def configure_threads() -> int:
@@ -34,6 +36,39 @@ def freeze_startup_objects() -> None:
 
     gc.collect()
     gc.freeze()
+
+
+def error_log_path() -> Path:
+    """Where unexpected errors are logged with their traceback: $KGN_ERROR_LOG, else the user's state folder."""
+    if os.environ.get("KGN_ERROR_LOG"):
+        return Path(os.environ["KGN_ERROR_LOG"])
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "kgn-gui" / "errors.log"
+
+
+def install_error_hook(window) -> None:
+    """An exception that escapes a slot (a bug, or an input no check foresaw) becomes a one-line dialog; its
+    traceback goes to the error log, never to stderr, and the app goes on."""
+    import traceback
+
+    def hook(kind, value, tb):
+        if issubclass(kind, KeyboardInterrupt):
+            return sys.__excepthook__(kind, value, tb)
+        where = error_log_path()
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            with open(where, "a", encoding="utf-8") as f:
+                f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + "".join(traceback.format_exception(kind, value, tb)))
+        except OSError:
+            where = None
+        line = (str(value).splitlines() or [""])[0]
+        msg = f"{kind.__name__}: {line}" + (f" (details in {where})" if where else "")
+        try:
+            window.show_error("Unexpected error", msg)
+        except Exception:  # the window itself is gone: the one line goes to stderr
+            print(f"kgn-gui: {msg}", file=sys.stderr)
+
+    sys.excepthook = hook
 
 
 def build_app(argv: list[str] | None = None):
@@ -76,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     win = MainWindow(args.model, n_chains=args.chains)
+    install_error_hook(win)
     first_frame: list[float] = []
     win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append((time.perf_counter(), time.time())))
     win.show()

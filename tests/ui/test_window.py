@@ -366,18 +366,27 @@ def test_window_renders_to_png(window, qtbot, tmp_path):
     assert window.grab().save(str(out)) and out.stat().st_size > 20_000
 
 
-def test_a_failed_import_shows_a_clear_error(window, tmp_path, errors):
+def imported(window, qtbot, path):
+    """Import in the background and wait: the Dataset, or None when it failed."""
+    job = window.import_data(str(path))
+    got = []
+    job.done.connect(got.append)  # before the event loop turns: the job cannot have ended yet
+    qtbot.waitUntil(lambda: not job.running(), timeout=60_000)
+    return got[0] if got else None
+
+
+def test_a_failed_import_shows_a_clear_error(window, qtbot, tmp_path, errors):
     bad = tmp_path / "train-images-idx3-ubyte"
     bad.write_bytes(b"\x00\x00\x08\x03" + b"\x00\x00\x00\x05" * 3 + b"\x01\x02")
-    assert window.import_data(str(bad)) is None
-    assert errors and "truncated" in errors[-1][1]
+    assert imported(window, qtbot, bad) is None
+    assert errors and errors[-1][0] == "Import failed" and "truncated" in errors[-1][1]
     good = tmp_path / "pts.npy"
     np.save(good, np.array([[0.1, 0.9], [0.4, 0.6]], np.float32))
-    ds = window.import_data(str(good))
-    assert ds is not None and window.training_panel.source_key() == str(good)
+    ds = imported(window, qtbot, good)
+    assert ds is not None and ds.M == 2 and window.training_panel.source_key() == str(good)
 
 
-def test_importing_a_folder_with_bad_files_reports_what_was_skipped(window, tmp_path, errors):
+def test_importing_a_folder_with_bad_files_reports_what_was_skipped(window, qtbot, tmp_path, errors):
     from PIL import Image
 
     d = tmp_path / "pics"
@@ -386,7 +395,7 @@ def test_importing_a_folder_with_bad_files_reports_what_was_skipped(window, tmp_
         Image.new("L", (28, 28), 40 * i).save(d / f"{i}.png")
     (d / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     (d / "readme.md").write_text("hi")
-    ds = window.import_data(str(d))
+    ds = imported(window, qtbot, d)
     assert ds is not None and ds.M == 3
     assert errors[-1][0] == "Import report" and "skipped 2 files" in errors[-1][1]
     assert "broken.png" in window._reports[-1] and "readme.md" in window._reports[-1]

@@ -17,6 +17,8 @@ from PySide6 import QtCore
 
 from ...core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ...core.data import DataError, Dataset, open_source, reference_data
+from ...core.measures import Cancelled
+from ..jobs import Job
 
 MAX_RECENT = 8
 
@@ -46,6 +48,21 @@ class ModelController(QtCore.QObject):
         if k not in self._datasets:
             self._datasets[k] = open_source(key, k[1])
         return self._datasets[k]
+
+    def open_job(self, key: str, value_range: tuple[float, float]) -> Job:
+        """A Job that opens a data source off the GUI thread (a folder of images or a large file can take
+        seconds; a read never blocks the window); its Dataset is cached when it is done."""
+        k = (key, (float(value_range[0]), float(value_range[1])))
+
+        def work(progress, cancelled):
+            ds = self._datasets.get(k) or open_source(key, k[1])
+            if cancelled():
+                raise Cancelled(f"import of {Path(key).name} cancelled")
+            return ds
+
+        job = Job(work, "import", self)
+        job.done.connect(lambda ds: self._datasets.__setitem__(k, ds))
+        return job
 
     def remember(self, ds: Dataset) -> None:
         """A data set in hand that no source key opens again (hand-placed points just trained on)."""
@@ -82,10 +99,12 @@ class ModelController(QtCore.QObject):
         self.last_error = ""
         try:
             ck = load_checkpoint(path)
-        except CheckpointError as e:
-            self.last_error = str(e)
+        except Exception as e:  # CheckpointError, or anything a hostile file provokes: one line, never a traceback
+            self.last_error = (
+                str(e) if isinstance(e, CheckpointError) else f"{Path(path).name}: {type(e).__name__}: {e}"
+            )
             if not quiet:
-                self.error.emit("Cannot open model", str(e))
+                self.error.emit("Cannot open model", self.last_error)
             return False
         if not self.set_checkpoint(ck, dirty=False):
             return False
@@ -103,8 +122,8 @@ class ModelController(QtCore.QObject):
             path = path.with_suffix(".safetensors")
         try:
             ck.save(path, name=path.stem)
-        except CheckpointError as e:
-            self.error.emit("Cannot save model", str(e))
+        except (CheckpointError, OSError) as e:
+            self.error.emit("Cannot save model", str(e) if isinstance(e, CheckpointError) else f"{path}: {e}")
             return None
         ck.path = path
         ck.meta["name"] = path.stem
