@@ -6,6 +6,11 @@
     kgn info   MODEL
 
 Exit code 0 on success, 2 for bad arguments, 1 for anything else, with a one-line error.
+
+Every command checks before its long work (core.preflight): its outputs are none of its inputs (the model,
+data, start array, bundle: by device and inode, so also through links), their folders exist and are
+writable, a model file has room on its disk, and every option that sizes memory fits. Folder outputs
+(``sample -o DIR``, PNG frames) land whole (core.files.atomic_folder).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from .core.files import atomic_path, atomic_write_text
+from .core.files import WriteError, atomic_folder, atomic_write_text, check_not_input, check_own_folder
 
 
 class CLIError(Exception):
@@ -123,16 +128,38 @@ def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
     p.add_argument("--heads", type=nonneg_int, default=0, help="transformer: attention heads (0: H/32)")
 
 
+def _existing(*texts) -> list[Path]:
+    """The strings among ``texts`` that name an existing file or folder: a command's inputs."""
+    out = []
+    for t in texts:
+        if t and (Path(t).exists() or Path(t).is_symlink()):
+            out.append(Path(t))
+    return out
+
+
+def _start_inputs(text: str | None) -> list[Path]:
+    """The file a ``--start`` reads: a .npy, or the source of data:SOURCE#INDEX."""
+    if not text:
+        return []
+    if text.startswith("data:"):
+        return _existing(text[len("data:") :].rsplit("#", 1)[0])
+    return _existing(text)
+
+
 def cmd_train(args) -> int:
     from .core.data import open_source
     from .core.models import SpecError
+    from .core.preflight import check_image_source, check_train_output
 
     out = Path(args.output)
     if out.suffix != ".safetensors":
         raise CLIError(f"output must end in .safetensors: {out}")
     if not out.parent.exists():
         raise CLIError(f"output folder does not exist: {out.parent}")
+    check_not_input(out, _existing(args.data), "output")
+    check_train_output(out)  # the folder takes a file: before the data is read
     recipe = _recipe_from_args(args)
+    check_image_source(args.data, args.image_size)  # before an image folder is resized into memory
     ds = open_source(args.data, recipe.value_range, image_size=(args.image_size, args.image_size))
     if ds.skipped:
         print(ds.import_report(), file=sys.stderr)
@@ -203,6 +230,7 @@ def _save_partial(out: Path, tr, spec, ds, name: str) -> None:
 
 def _train(args, ds, spec, recipe, device: str, rank: int) -> int:
     from .core.models import spec_parameter_count
+    from .core.preflight import check_train_output, check_training
     from .core.train import Trainer, format_duration
 
     out = Path(args.output)
@@ -214,6 +242,10 @@ def _train(args, ds, spec, recipe, device: str, rank: int) -> int:
         precision=args.precision,
         graphs=not args.no_graphs,
     )
+    # Preflight, before the first step: the network fits the device, and the file fits its disk.
+    check_training(spec, ds.M, cfg.batch, cfg.eval_size, device=device)
+    if not quiet:
+        check_train_output(out, spec)
     tr = Trainer(spec, ds, cfg)
     procs = f" × {tr.world} processes" if tr.world > 1 else ""
     if not quiet:
@@ -273,13 +305,43 @@ def _chain_from_args(args, ck):
     return start.chain_config(args.noise, args.eps), start.array
 
 
+def _parse_steps(text: str, **kw) -> list[int]:
+    """core.export.parse_steps (counted before it is built); a bad text is a bad option (exit 2)."""
+    from .core.export import ExportError, parse_steps
+
+    try:
+        return parse_steps(text, **kw)
+    except ExportError as e:
+        raise CLIError(str(e)) from None
+
+
 def cmd_export(args) -> int:
     from .core.checkpoint import load_checkpoint
-    from .core.export import ExportOptions, export_chain, frame_count_duration, parse_steps
+    from .core.export import ExportOptions, export_chain, frame_count_duration, target_path
+    from .core.preflight import check_export
 
+    steps = _parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
+    inputs = [*_existing(args.model), *_start_inputs(args.start)]
+    if args.bundle:
+        target = Path(args.output)
+    elif args.format == "npz":
+        target = Path(args.output) if args.output.endswith(".npz") else Path(args.output + ".npz")
+    else:
+        target = target_path(args.output, args.format)
+    check_not_input(target, inputs)
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
-    steps = parse_steps(args.steps)
+    check_export(
+        len(steps),
+        cfg.n,
+        ck.spec.D,
+        ck.spec.shape,
+        "gif" if args.bundle and args.format == "npz" else args.format,
+        args.scale,
+        args.chain,
+        max_step=max(steps),
+        bundle=args.bundle,
+    )
     if args.bundle:
         from .core.bundle import write_bundle
 
@@ -299,6 +361,7 @@ def cmd_export(args) -> int:
             opts,
             start_array=start_array,
             progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
+            inputs=inputs,
         )
         print(f"wrote run bundle {path}")
         return 0
@@ -313,6 +376,7 @@ def cmd_export(args) -> int:
             args.output,
             start_array=start_array,
             meta={"model": str(args.model), "model_name": ck.name},
+            inputs=inputs,
         )
         print(f"wrote {path} ({len(steps)} steps of {cfg.n} chains)")
         return 0
@@ -327,6 +391,7 @@ def cmd_export(args) -> int:
         opts,
         start_array=start_array,
         progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
+        inputs=inputs,
     )
     print(f"wrote {path} ({frame_count_duration(len(steps), args.fps)})")
     return 0
@@ -345,12 +410,17 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from .core.bundle import reproduce
+    from .core.bundle import bundle_files, reproduce
 
+    check_not_input(args.output, bundle_files(args.bundle))  # reproduce checks the suffixed name too
     bar = Progress()
     path = reproduce(args.bundle, args.output, progress=lambda d, n: bar.update(d, n, "frames", final=d == n))
     print(f"reproduced {args.bundle} → {path}")
     return 0
+
+
+SAMPLE_FILES = ("final_states.npy", "grid.png", "sample.json")
+SAMPLE_WHAT = "a previous kgn sample result"
 
 
 def cmd_sample(args) -> int:
@@ -358,38 +428,47 @@ def cmd_sample(args) -> int:
 
     from .core.chain import run_chain
     from .core.checkpoint import load_checkpoint
-    from .core.export import parse_steps
+    from .core.preflight import MAX_GRID_ROWS, check_output_folder, check_sample
     from .core.render import save_png, states_to_grid
 
     if args.bundle:
         return cmd_reproduce(args)
     if not args.model:
         raise CLIError("give a MODEL, or --bundle PATH")
+    out = Path(args.output)
+    check_not_input(out, [*_existing(args.model), *_start_inputs(args.start)])
+    check_output_folder(out)
+    try:
+        check_own_folder(out, SAMPLE_FILES.__contains__, SAMPLE_WHAT)  # a folder of other files: a bad -o
+    except WriteError as e:
+        raise CLIError(str(e)) from None
+    grid_steps = _parse_steps(args.grid_steps, limit=MAX_GRID_ROWS, what="grid rows") if args.grid_steps else None
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
-    grid_steps = parse_steps(args.grid_steps) if args.grid_steps else [0, args.steps]
+    grid_steps = grid_steps or [0, args.steps]
     if grid_steps[-1] > args.steps:
         raise CLIError(f"grid steps must lie in [0, {args.steps}]")
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
+    image = len(ck.spec.shape) == 3
+    check_sample(cfg.n, ck.spec.D, ck.spec.shape, grid_rows=len(grid_steps), grid_n=args.grid_n)
     bar = Progress()
     snaps: dict[int, np.ndarray] = {}
     final = None
-    for t, x in run_chain(ck.model, ck.spec, cfg, args.steps, start_array=start_array, keep=set(grid_steps)):
-        if t in grid_steps:
-            snaps[t] = x
-        bar.update(t, args.steps, "steps", final=t == args.steps)
-        final = x
-    with atomic_path(out / "final_states.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, final)
-    if len(ck.spec.shape) == 3:
-        rows = [
-            states_to_grid(snaps[t][: args.grid_n], ck.spec.shape, ck.value_range, cols=args.grid_n) for t in grid_steps
-        ]
-        save_png(out / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
-    meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
-    atomic_write_text(out / "sample.json", json.dumps(meta, indent=2))
-    print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if len(ck.spec.shape) == 3 else ""))
+    # The three files are made in a folder beside OUT and swapped in together: a failure on the way leaves a
+    # previous result in OUT whole. OUT holding other files is refused before the chain runs.
+    with atomic_folder(out, owned=SAMPLE_FILES.__contains__, what=SAMPLE_WHAT) as tmp:
+        for t, x in run_chain(ck.model, ck.spec, cfg, args.steps, start_array=start_array, keep=set(grid_steps)):
+            if t in grid_steps and image:
+                snaps[t] = np.array(x[: args.grid_n])  # only what the grid shows is kept
+            bar.update(t, args.steps, "steps", final=t == args.steps)
+            final = x
+        with open(tmp / "final_states.npy", "wb") as f:
+            np.save(f, final)
+        if image:
+            rows = [states_to_grid(snaps[t], ck.spec.shape, ck.value_range, cols=args.grid_n) for t in grid_steps]
+            save_png(tmp / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
+        meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
+        atomic_write_text(tmp / "sample.json", json.dumps(meta, indent=2))
+    print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if image else ""))
     return 0
 
 
@@ -455,12 +534,25 @@ def cmd_analyze(args) -> int:
     from .core.checkpoint import load_checkpoint
     from .core.classifier import classifier_for
     from .core.measures import analyze_chain, attractor_audit, basin_recovery
+    from .core.preflight import check_analysis, check_output_file
 
+    inputs = [*_existing(args.model, args.data), *_start_inputs(args.start)]
+    if args.json:
+        check_not_input(args.json, inputs, "--json file")
+        check_output_file(args.json)
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
     ds = _reference_data(ck, args.data)
     if ds.D != ck.spec.D:
         raise CLIError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
+    check_analysis(
+        cfg.n,
+        ck.spec.D,
+        args.steps,
+        M=ds.M,
+        recovery_n=args.recovery_n if args.sigmas else 0,
+        audit=args.audit,
+    )
     clf, feats = classifier_for(ds.name, ds.D)
     bar = Progress()
     a = analyze_chain(
@@ -505,6 +597,7 @@ def cmd_analyze(args) -> int:
         out.update({f"recovery_{s:g}": float(r) for s, r in zip(args.sigmas, rec)})
     out = {"model": str(args.model), "reference": ds.name, "noise": cfg.noise, "eps": cfg.eps, **out}
     if args.json:
+        check_not_input(args.json, inputs, "--json file")
         atomic_write_text(args.json, json.dumps(out, indent=1, default=float))
     width = max(len(k) for k in out)
     for k, v in out.items():
@@ -513,6 +606,7 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from .core.preflight import check_sweep
     from .core.sweep import SweepConfig, check_output_folder, run_sweep, sweep_classifier
 
     try:
@@ -539,7 +633,9 @@ def cmd_sweep(args) -> int:
             heads=args.heads,
         )
         cfg.validate()
+        check_not_input(args.output, _existing(args.data))
         out = check_output_folder(args.output)
+        check_sweep(cfg, out)
     except ValueError as e:
         raise CLIError(str(e)) from None
     clf, test_features = sweep_classifier(cfg.source)
@@ -737,17 +833,23 @@ def main(argv: list[str] | None = None) -> int:
     from .core.checkpoint import CheckpointError
     from .core.data import DataError
     from .core.export import ExportError
+    from .core.files import OutputIsInputError
     from .core.models import SpecError
+    from .core.preflight import PreflightError
     from .core.train import TrainError
 
+    bad_option = (CLIError, PreflightError, OutputIsInputError)  # exit 2: the command line asks for it
     try:
         return args.func(args)
-    except (CLIError, CheckpointError, DataError, SpecError, TrainError, ChainError, ExportError) as e:
+    except (*bad_option, CheckpointError, DataError, SpecError, TrainError, ChainError, ExportError) as e:
         print(f"kgn {args.cmd}: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, CLIError) else 1
+        return 2 if isinstance(e, bad_option) else 1
     except KeyboardInterrupt:
         print(f"kgn {args.cmd}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"kgn {args.cmd}: error: out of memory", file=sys.stderr)
+        return 1
     except (ValueError, OSError, RuntimeError, KeyError) as e:  # still one line, never a traceback
         msg = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         where = f" ({e.filename})" if isinstance(e, OSError) and e.filename else ""

@@ -5,6 +5,11 @@ the steps and the export options), ``start.npy`` when the start was an array (a 
 ``metrics.csv`` (step size, residual and nearest-distance mean / 10 % / 90 % for every step) and the
 animation itself. ``kgn sample --bundle PATH -o OUT`` recomputes the frames from the first three and
 writes them again: since the chain is a pure function of (weights, start, noise, ε, seed, t), they match.
+
+A bundle is built in a temporary folder beside its target and renamed in whole; an existing target is never
+replaced (a bundle is a record: a new one takes a new name). No output is one of its inputs: a bundle is
+never written over its model file, and a reproduction never over the bundle it reads (nor into a folder
+holding it).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from .. import __version__
 from .chain import ChainConfig
 from .checkpoint import Checkpoint, load_checkpoint
 from .export import ExportError, ExportOptions, export_chain
+from .files import WriteError, check_not_input
 from .metrics import CURVES
 from .session import ChainSession
 
@@ -40,14 +46,20 @@ def write_bundle(
     curves=None,
     progress=None,
     cancelled=None,
+    inputs=(),
 ) -> Path:
     """Write a bundle folder (or a .zip when ``out`` ends in .zip), atomically. ``curves``: a ChainCurves
-    to save as metrics.csv (else they are computed, without the nearest-distance columns)."""
+    to save as metrics.csv (else they are computed, without the nearest-distance columns). ``inputs``: files
+    the caller read (the model's own file is always one); ``out`` may be none of them."""
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise ExportError(f"cannot write {out}: the folder {parent} does not exist")
-    if out.exists():
+    try:
+        check_not_input(out, [ck.path, *inputs])
+    except WriteError as e:
+        raise ExportError(str(e)) from None
+    if out.exists() or out.is_symlink():
         raise ExportError(f"{out} already exists")
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
     try:
@@ -146,7 +158,28 @@ def read_bundle(path: str | os.PathLike):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def bundle_files(path: str | os.PathLike) -> list[Path]:
+    """The bundle itself and every file in it (a folder's, listed; a zip is one file): what a reproduction
+    reads, so none of them may be its output."""
+    path = Path(path)
+    files = [path]
+    if path.is_dir():
+        try:
+            files += [p for p in path.rglob("*") if p.is_file()]
+        except OSError:
+            pass
+    return files
+
+
 def reproduce(path: str | os.PathLike, out: str | os.PathLike, progress=None) -> Path:
-    """Recompute a bundle's frames and write them to ``out`` in the bundle's format."""
+    """Recompute a bundle's frames and write them to ``out`` in the bundle's format; ``out`` may be neither
+    the bundle nor any file in it (nor a folder holding it)."""
+    from .export import target_path
+
     ck, cfg, start, steps, opts = read_bundle(path)
-    return export_chain(ck.model, ck.spec, cfg, steps, out, opts, start_array=start, progress=progress)
+    inputs = bundle_files(path)
+    try:
+        check_not_input(target_path(out, opts.fmt), inputs)
+    except WriteError as e:
+        raise ExportError(str(e)) from None
+    return export_chain(ck.model, ck.spec, cfg, steps, out, opts, start_array=start, progress=progress, inputs=inputs)

@@ -2,7 +2,11 @@
 
 Frames are recomputed deterministically from (model, start, noise, ε, seed), so any step range can be
 exported whether or not a window ever showed it. Every output is written under a temporary name in
-the target's folder and renamed at the end: a cancelled or failed export leaves nothing behind.
+the target's folder and renamed at the end: a cancelled or failed export leaves nothing behind. A folder
+of PNG frames may replace a previous frame export (a folder holding only ``frame_*.png``): the new folder is
+swapped in as a unit, so a failure leaves the old frames whole; a folder holding anything else is refused.
+No output may be one of the export's inputs (``inputs=``: the model file, a start array).
+Step texts are counted before any list is built (:func:`parse_steps`; at most MAX_FRAMES frames).
 
 Frames travel small (:class:`Mosaic`: the 1× mosaic, the zoom and the label) and are expanded by each
 encoder in its own thread, while the chain computes the next ones. GIF, MP4 and WebM use PyAV, whose
@@ -19,6 +23,7 @@ import itertools
 import math
 import os
 import queue
+import re
 import shutil
 import struct
 import tempfile
@@ -31,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .chain import ChainConfig, run_chain
-from .files import WriteError, atomic_path
+from .files import WriteError, atomic_path, check_not_input, check_own_folder, swap_in
 from .render import states_to_grid, zoom
 
 _OVERLAY_RGB = np.array([255, 209, 102], np.float32)  # the step label's amber
@@ -47,16 +52,38 @@ class ExportCancelled(ExportError):
     """The export was cancelled; nothing was written."""
 
 
-def parse_steps(text: str) -> list[int]:
-    """ "from:to:every" (to inclusive), "from:to", or a comma list "0,5,10" → sorted step list."""
+def count_steps(text: str) -> int:
+    """How many steps a step text asks for ("from:to:every", "from:to" or "0,5,10"), counted without building
+    the list (a comma list counts its items, repeats included). ExportError when it cannot be read."""
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
+            if len(parts) > 3:
+                raise ValueError
             a, b = parts[0], parts[1]
             k = parts[2] if len(parts) > 2 else 1
             if a < 0 or b < a or k < 1:
                 raise ValueError
-            return list(range(a, b + 1, k))
+            return (b - a) // k + 1
+        n = sum(1 for p in text.split(",") if p.strip())
+        if not n:
+            raise ValueError
+        return n
+    except ValueError:
+        raise ExportError(f"cannot read steps {text!r}: use FROM:TO:EVERY (e.g. 0:300:1) or 0,10,30") from None
+
+
+def parse_steps(text: str, limit: int | None = None, what: str = "frames per export") -> list[int]:
+    """ "from:to:every" (to inclusive), "from:to", or a comma list "0,5,10" → sorted step list. At most ``limit``
+    steps (default MAX_FRAMES), checked by count before the list is built: "0:10**12:1" is refused at once."""
+    limit = MAX_FRAMES if limit is None else limit
+    count = count_steps(text)
+    if count > limit:
+        raise ExportError(f"steps {text!r} ask for {count:,} steps; at most {limit:,} {what}")
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            return list(range(parts[0], parts[1] + 1, parts[2] if len(parts) > 2 else 1))
         steps = sorted({int(p) for p in text.split(",") if p.strip()})
         if not steps or steps[0] < 0:
             raise ValueError
@@ -192,14 +219,29 @@ def target_path(out: str | os.PathLike, fmt: str) -> Path:
     return p if (not suf or p.suffix.lower() == suf) else p.with_name(p.name + suf)
 
 
-def _check_target(path: Path, fmt: str) -> None:
+_FRAME_NAME = re.compile(r"frame_\d+\.png")
+
+
+def is_frame_name(name: str) -> bool:
+    """A name a PNG frame export writes (frame_000012.png)."""
+    return _FRAME_NAME.fullmatch(name) is not None
+
+
+def _check_target(path: Path, fmt: str, inputs=()) -> None:
+    """The output's folder exists and is writable; it is none of ``inputs`` (nor, for a folder, holds one); a
+    PNG frame folder is new, empty or a previous frame export (replaced as a unit), never a folder of other
+    files."""
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise ExportError(f"cannot write {path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise ExportError(f"cannot write {path}: the folder {parent} is not writable")
-    if fmt == "png" and path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ExportError(f"{path} exists and is not an empty folder")
+    try:
+        check_not_input(path, inputs)
+        if fmt == "png":
+            check_own_folder(path, is_frame_name, "a previous frame export")
+    except WriteError as e:
+        raise ExportError(str(e)) from None
 
 
 def write_frames(
@@ -209,16 +251,19 @@ def write_frames(
     opts: ExportOptions,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    inputs=(),
 ) -> Path:
     """Encode frames (each a :class:`Mosaic` or an H×W×3 uint8 array) to ``out``, atomically.
     progress(done, total) after each frame; cancelled() is polled before each frame and, when it
     returns True, the partial output is removed and ExportCancelled raised. Returns the path written.
+    ``inputs``: the files the export reads (the model, a start array); ``out`` may be none of them. A PNG
+    frame folder that holds a previous export is replaced as a unit: a failure leaves the old one whole.
 
     The frames are produced in the calling thread (a chain's steps release the GIL) while encoder
     threads (PyAV releases it too) turn earlier frames into bytes, so both cores work."""
     opts.validate()
     path = target_path(out, opts.fmt)
-    _check_target(path, opts.fmt)
+    _check_target(path, opts.fmt, inputs)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     try:
         writer = {
@@ -238,9 +283,11 @@ def write_frames(
                     progress(i + 1, n_frames)
 
         produced = writer(guarded(), tmp_dir, opts)
-        if opts.fmt == "png" and path.exists():
-            path.rmdir()
-        os.replace(produced, path)
+        _check_target(path, opts.fmt, inputs)  # again: the folder may have changed while the frames were made
+        if opts.fmt == "png":
+            swap_in(produced, path, tmp_dir)
+        else:
+            os.replace(produced, path)
         return path
     except ExportError:
         raise
@@ -548,6 +595,7 @@ def export_session(
     frames: Iterator[tuple[int, np.ndarray]] | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
+    inputs=(),
 ) -> Path:
     """Write ``steps`` of a :class:`~kgn_gui.core.session.ChainSession` to ``out`` in ``opts.fmt``: the one
     export entry point of ``kgn export`` and the window. Steps the session has reached come from its
@@ -555,13 +603,14 @@ def export_session(
     without changing it. ``frames``: (t, H×W×3 uint8) pictures drawn elsewhere (the window's Points view or
     the whole window), in step order; then only the encoding happens here. It owns the step check, the frame
     cap, grey detection (one-channel images get the 248-grey GIF palette) and torch's thread budget beside
-    the encoder threads. Returns the path written (the format's suffix added when missing)."""
+    the encoder threads. ``inputs``: the files the export reads; the output may be none of them. Returns the
+    path written (the format's suffix added when missing)."""
     steps = check_steps(steps)
     opts = replace(opts, grey=frames is None and len(session.shape) == 3 and session.shape[0] == 1)
     opts.validate()
     source = session_frames(session, steps, opts) if frames is None else frames
     with torch_threads_beside_encoders():
-        return write_frames(source, len(steps), out, opts, progress=progress, cancelled=cancelled)
+        return write_frames(source, len(steps), out, opts, progress=progress, cancelled=cancelled, inputs=inputs)
 
 
 def export_chain(
@@ -575,12 +624,14 @@ def export_chain(
     start_array: np.ndarray | None = None,
     progress=None,
     cancelled=None,
+    inputs=(),
 ) -> Path:
     """A new chain of ``model`` from its start, exported with :func:`export_session`. Returns the path."""
     from .session import ChainSession
 
+    _check_target(target_path(out, opts.fmt), opts.fmt, inputs)  # before the chain's memory is taken
     session = ChainSession(model, spec.shape, spec.value_range, cfg, start_array=start_array)
-    return export_session(session, steps, out, opts, progress=progress, cancelled=cancelled)
+    return export_session(session, steps, out, opts, progress=progress, cancelled=cancelled, inputs=inputs)
 
 
 def read_frames(path: str | os.PathLike) -> list[np.ndarray]:
@@ -637,11 +688,13 @@ def export_states(
     start_array: np.ndarray | None = None,
     meta: dict | None = None,
     states=None,
+    inputs=(),
 ) -> Path:
     """The chain's states at ``steps`` to an .npz: ``states`` (len(steps)×N×D float32), ``steps``,
     ``shape`` (one sample's shape), ``value_range`` and ``meta`` (a JSON string: chain settings, model
     name, package version). ``states``, if given, is a callable t → N×D (e.g. a live session's); else
-    the chain is recomputed from its start. Written atomically; loads with allow_pickle=False."""
+    the chain is recomputed from its start. ``inputs``: the files it reads; the output may be none of them.
+    Written atomically; loads with allow_pickle=False."""
     import json
 
     from .. import __version__
@@ -651,7 +704,7 @@ def export_states(
     path = Path(out)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
-    _check_target(path, "npz")
+    _check_target(path, "npz", inputs)
     steps = sorted(set(steps))
     if states is not None:
         arr = np.stack([np.asarray(states(t), np.float32) for t in steps])

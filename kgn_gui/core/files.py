@@ -5,19 +5,33 @@ Every file the app and ``kgn`` write (models, exports, bundles, CSV, figures, JS
 renamed over the target in one step. A full disk, a missing or read-only folder, or an error mid-write
 leaves the old file as it was and no stray temporary file; the error says what went wrong. (A process killed
 mid-write can leave its ``.part`` file; the target is still whole.)
+
+Outputs of several files (``kgn sample -o DIR``, a folder of PNG frames) go through :func:`atomic_folder`:
+they are built in a temporary folder beside the target and swapped in as a unit (the old folder renamed
+out of the way, the new one renamed in, then the old one removed; on a failure the old one is put back).
+Such a folder is the command's own: it may be new, empty, or hold only the names that command writes (a
+previous result); a folder holding anything else is refused before any work, so no other file is lost.
+
+No output may be one of the command's inputs (:func:`check_not_input`): the same file by device and inode
+(so also through a symbolic or hard link), nor a folder that holds an input.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 
 class WriteError(OSError):
     """A file could not be written; the message says which and why. The old file, if any, is intact."""
+
+
+class OutputIsInputError(WriteError):
+    """An output that is (or holds) one of the command's own inputs; nothing was written."""
 
 
 def _read_umask() -> int:
@@ -72,3 +86,116 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+# -- outputs are never inputs -------------------------------------------------------------------------
+
+
+def file_identity(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(device, inode) of what ``path`` names, through symbolic links; None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _ancestors(path: str | os.PathLike) -> Iterator[tuple[int, int]]:
+    """The identities of ``path``'s folders, from its own up to the root (links resolved)."""
+    p = Path(os.path.realpath(path))
+    for q in p.parents:
+        ident = file_identity(q)
+        if ident is not None:
+            yield ident
+
+
+def check_not_input(
+    target: str | os.PathLike, inputs: Iterable[str | os.PathLike | None], what: str = "output"
+) -> None:
+    """Refuse (:class:`OutputIsInputError`, one line) a ``target`` that is one of ``inputs`` — the same file
+    by device and inode, so also through a symbolic or hard link — or a folder that holds one of them
+    (an output folder is replaced as a whole). Inputs that do not exist, and None, are ignored."""
+    ident = file_identity(target)
+    if ident is None:
+        return
+    is_dir = os.path.isdir(target)
+    for inp in inputs:
+        if inp is None or file_identity(inp) is None:
+            continue
+        if file_identity(inp) == ident:
+            raise OutputIsInputError(f"the {what} {target} is the input {inp}; choose another {what}")
+        if is_dir and ident in set(_ancestors(inp)):
+            raise OutputIsInputError(f"the {what} folder {target} holds the input {inp}; choose another {what}")
+
+
+# -- folders that land whole --------------------------------------------------------------------------
+
+
+def check_own_folder(path: str | os.PathLike, owned: Callable[[str], bool], what: str = "an output") -> None:
+    """A folder output may be new, an empty folder, or a folder whose every entry ``owned(name)`` accepts
+    (a previous result of the same kind); anything else raises :class:`WriteError` naming a stranger."""
+    p = Path(path)
+    if not p.exists() and not p.is_symlink():
+        return
+    if not p.is_dir():
+        raise WriteError(f"cannot write {p}: it exists and is not a folder")
+    try:
+        strangers = sorted(e.name for e in os.scandir(p) if not owned(e.name))
+    except OSError as e:
+        raise WriteError(f"cannot write {p}: {e.strerror or e}") from None
+    if strangers:
+        more = f" and {len(strangers) - 1} more" if len(strangers) > 1 else ""
+        raise WriteError(
+            f"{p} exists and is not an empty folder or {what} (it holds {strangers[0]}{more}); "
+            "choose a new or empty folder"
+        )
+
+
+def swap_in(new: Path, target: Path, staging: Path) -> None:
+    """Put the folder ``new`` at ``target`` in one step as far as readers can tell: an old ``target`` is renamed
+    to ``staging/old`` (a folder beside it, on the same file system), ``new`` renamed in, then the old removed.
+    If the second rename fails, the old folder is put back and the error raised."""
+    old = None
+    if target.exists() or target.is_symlink():
+        old = staging / "old"
+        os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        if old is not None:
+            os.rename(old, target)
+        raise
+    if old is not None and old.is_symlink():
+        old.unlink()  # the link is replaced; what it pointed to is left alone
+    elif old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(
+    path: str | os.PathLike, owned: Callable[[str], bool] | None = None, what: str = "a previous result"
+) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; when the block ends without error its contents become
+    ``path`` as a unit (:func:`swap_in`). ``owned(name)``: the names this output writes; an existing ``path``
+    holding any other entry is refused (:func:`check_own_folder`) before the block runs. On any error the old
+    folder is as it was and no temporary is left."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise WriteError(f"cannot write {path}: the folder {parent} does not exist")
+    check_own_folder(path, owned or (lambda name: False), what)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+    except OSError as e:
+        raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        new = staging / "new"
+        new.mkdir()
+        yield new  # made with the usual permissions (mkdtemp's 0700 is only the staging folder's)
+        swap_in(new, path, staging)
+    except OSError as e:
+        if isinstance(e, WriteError):
+            raise
+        raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
