@@ -134,19 +134,31 @@ def parse_start(
 
 
 def load_start_array(path: str | os.PathLike) -> np.ndarray:
-    """A start array from a .npy file: float32, 1-D (one state) or 2-D (one state per chain), finite."""
+    """A start array from a .npy file: float32, 1-D (one state) or 2-D (one state per chain), finite.
+
+    Only regular files are opened (a FIFO or device is refused, never waited on); the header is checked
+    before the data are read: numbers only (integers, floats, booleans: never objects, so never a pickle),
+    non-empty, within MAX_START_FILE_BYTES as stored and as float32. Every failure is one StartError line
+    naming the file."""
+    from .safe_io import Refused, load_npy, printable, reason_of, shown
+
     p = Path(path)
+    name = shown(p)
     try:
-        if not p.is_file():
-            raise StartError(f"{p}: no such file")
-        if p.stat().st_size > MAX_START_FILE_BYTES:
-            raise StartError(f"{p.name}: larger than {MAX_START_FILE_BYTES >> 20} MB")
-        a = np.load(p, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise StartError(f"{p.name}: cannot read: {e}") from None
-    if not isinstance(a, np.ndarray) or a.dtype.kind not in "fiub" or a.ndim not in (1, 2) or a.size == 0:
-        raise StartError(f"{p.name}: a start is a non-empty 1-D or 2-D array of numbers")
-    a = a.astype(np.float32)
-    if not np.isfinite(a).all():
-        raise StartError(f"{p.name}: the start contains NaN or infinite values")
-    return a
+        a = load_npy(p, max_bytes=MAX_START_FILE_BYTES)
+    except Refused as e:
+        if e.reason == "no such file":
+            raise StartError(f"{printable(str(p))}: no such file") from None
+        if "not an array of numbers" in e.reason:
+            what = e.reason.split(", not an array")[0]
+            raise StartError(f"{name}: a start is a non-empty 1-D or 2-D array of numbers; this file {what}") from None
+        raise StartError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - one line, whatever went wrong
+        raise StartError(f"{name}: {reason_of(e)}") from None
+    if a.ndim not in (1, 2):
+        raise StartError(f"{name}: a start is a non-empty 1-D or 2-D array of numbers, not shape {a.shape}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise StartError(f"{name}: the start contains NaN or infinite values")
+    if a.dtype.kind == "f" and a.dtype.itemsize > 4 and np.abs(a).max() > np.finfo(np.float32).max:
+        raise StartError(f"{name}: the start holds values too large for float32")
+    return a.astype(np.float32)
