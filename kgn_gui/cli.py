@@ -474,11 +474,12 @@ def cmd_sample(args) -> int:
 
 def cmd_info(args) -> int:
     from .core.checkpoint import read_metadata
+    from .core.jsonsafe import dumps_strict
     from .core.models import ModelSpec, spec_parameter_count
 
     meta = read_metadata(args.model)
     if args.json:
-        print(json.dumps(meta, indent=2))
+        print(dumps_strict(meta, indent=2))
         return 0
     spec = ModelSpec.from_dict(meta["spec"])
     rec = meta.get("recipe") or {}
@@ -527,12 +528,11 @@ def _ints(text: str) -> list[int]:
 
 
 def cmd_analyze(args) -> int:
-    import json
-
     import numpy as np
 
     from .core.checkpoint import load_checkpoint
     from .core.classifier import classifier_for
+    from .core.jsonsafe import dumps_strict
     from .core.measures import analyze_chain, attractor_audit, basin_recovery
     from .core.preflight import check_analysis, check_output_file
 
@@ -598,7 +598,7 @@ def cmd_analyze(args) -> int:
     out = {"model": str(args.model), "reference": ds.name, "noise": cfg.noise, "eps": cfg.eps, **out}
     if args.json:
         check_not_input(args.json, inputs, "--json file")
-        atomic_write_text(args.json, json.dumps(out, indent=1, default=float))
+        atomic_write_text(args.json, dumps_strict(out, indent=1, default=float))
     width = max(len(k) for k in out)
     for k, v in out.items():
         print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")

@@ -122,37 +122,263 @@ def _write_metrics(path: Path, curves) -> None:
             w.writerow([i] + [f"{c[j][i]:.6g}" for c in cols for j in (1, 2, 3)])
 
 
+# -- reading a bundle: everything in it is untrusted (a bundle may come from anyone)
+
+MAX_RUN_JSON_BYTES = 4 << 20  # run.json: 100,000 steps written one a line take about 1.2 MB
+MAX_START_BYTES = 256 << 20  # start.npy: one start state (or one per chain)
+MAX_MODEL_BYTES = 4 << 30  # model.safetensors inside a zip (copied to a temporary folder first)
+MAX_ZIP_DIRECTORY_BYTES = 32 << 20  # a zip's table of contents (a folder of 100,000 frames: about 8 MB)
+MAX_STEP = 10_000_000  # the last step a bundle may ask for
+_ROOM = 64 << 20  # left free on the temporary folder's disk after extracting a zip's members
+_INPUTS = {"run.json": MAX_RUN_JSON_BYTES, "model.safetensors": MAX_MODEL_BYTES, "start.npy": MAX_START_BYTES}
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# What each run.json field of the chain settings and export options must be (fields read by the dataclasses'
+# own validate() are range-checked there).
+_CHAIN_TYPES = {
+    "n": (_is_int, "a whole number"),
+    "start": (lambda v: isinstance(v, str), "text"),
+    "noise": (lambda v: isinstance(v, str), "text"),
+    "eps": (_is_number, "a number"),
+    "seed": (_is_int, "a whole number"),
+    "sigma": (_is_number, "a number"),
+    "mask": (_is_int, "a whole number"),
+}
+_EXPORT_TYPES = {
+    "fmt": (lambda v: isinstance(v, str), "text"),
+    "fps": (_is_number, "a number"),
+    "scale": (_is_int, "a whole number"),
+    "overlay": (lambda v: isinstance(v, bool), "true or false"),
+    "chain": (lambda v: v is None or (_is_int(v) and v >= 0), "a chain number or null"),
+    "max_tiles": (lambda v: _is_int(v) and 1 <= v <= 1 << 20, "a whole number in [1, 1048576]"),
+    "grey": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+
+def _settings(path: Path, run: dict, key: str, cls, types: dict):
+    """The dataclass ``cls`` built from run.json's ``key`` object, each field type-checked first."""
+    import dataclasses
+
+    d = run.get(key)
+    if not isinstance(d, dict):
+        raise ExportError(f"{path}: damaged run.json: {key} must be a JSON object")
+    known = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(set(d) - known)
+    if extra:
+        raise ExportError(f"{path}: damaged run.json: {key} has unknown fields: {', '.join(map(str, extra))[:100]}")
+    for name, (ok, expected) in types.items():
+        if name in d and not ok(d[name]):
+            raise ExportError(f"{path}: damaged run.json: {key}.{name} must be {expected}, got {str(d[name])[:40]!r}")
+    try:
+        obj = cls(**d)
+        obj.validate()
+    except (TypeError, ValueError, ArithmeticError, RuntimeError) as e:  # ChainError / ExportError included
+        raise ExportError(f"{path}: run.json: {e}") from None
+    return obj
+
+
+def _check_zip_directory(path: Path, f) -> None:
+    """Refuse a zip whose table of contents is huge before zipfile reads it all into memory."""
+    end = getattr(zipfile, "_EndRecData", None)  # zipfile's own reader of the end records (zip64 too)
+    if end is None:
+        return
+    rec = end(f)
+    if rec is None:
+        raise ExportError(f"{path}: not a run bundle (damaged zip)")
+    if rec[zipfile._ECD_SIZE] > MAX_ZIP_DIRECTORY_BYTES:
+        raise ExportError(f"{path}: the zip's table of contents is {rec[zipfile._ECD_SIZE]:,} bytes; too many entries")
+
+
+def _extract_inputs(path: Path, f, tmp: Path) -> None:
+    """Copy run.json, model.safetensors and start.npy out of the zip ``f`` into ``tmp``: the declared sizes
+    checked against their caps and the free disk first, each copy stopped at its declared size."""
+    import zlib
+
+    try:
+        _check_zip_directory(path, f)
+        f.seek(0)
+        with zipfile.ZipFile(f) as z:
+            members = []
+            for name, cap in _INPUTS.items():
+                try:
+                    info = z.getinfo(name)
+                except KeyError:
+                    continue
+                if info.is_dir():
+                    raise ExportError(f"{path}: {name} in the zip is a folder")
+                if info.flag_bits & 1:
+                    raise ExportError(f"{path}: {name} in the zip is encrypted")
+                if info.file_size > cap:
+                    raise ExportError(f"{path}: {name} in the zip declares {info.file_size:,} bytes (at most {cap:,})")
+                members.append(info)
+            need = sum(i.file_size for i in members)
+            if need + _ROOM > shutil.disk_usage(tmp).free:
+                raise ExportError(f"{path}: no room to unpack it ({need:,} bytes) in {tmp.parent}")
+            for info in members:
+                left = info.file_size
+                with z.open(info) as src, open(tmp / info.filename, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        left -= len(chunk)
+                        if left < 0:
+                            raise ExportError(f"{path}: {info.filename} in the zip is larger than it declares")
+                        dst.write(chunk)
+    except ExportError:
+        raise
+    except OSError as e:
+        raise ExportError(f"{path}: cannot unpack it: {e.strerror or e}") from None
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        NotImplementedError,
+        ValueError,
+        RuntimeError,
+        OverflowError,
+    ) as e:
+        raise ExportError(f"{path}: damaged zip ({str(e)[:100] or type(e).__name__})") from None
+
+
+def _inside(path: Path, folder: Path, name: str) -> Path | None:
+    """``folder/name`` when it exists (None when not); refused when it leads outside the folder."""
+    p = folder / name
+    if not os.path.lexists(p):
+        return None
+    base = os.path.realpath(folder)
+    if os.path.commonpath([os.path.realpath(p), base]) != base:
+        raise ExportError(f"{path}: {name} points outside the bundle")
+    return p
+
+
+def _read_input(path: Path, p: Path, cap: int) -> bytes:
+    """A regular file's bytes, at most ``cap`` of them."""
+    from .checkpoint import NotRegularFileError, open_regular
+
+    try:
+        f, size = open_regular(p)
+        with f:
+            if size > cap:
+                raise ExportError(f"{path}: {p.name} is {size:,} bytes (at most {cap:,})")
+            data = f.read(cap + 1)
+    except NotRegularFileError as e:
+        raise ExportError(f"{path}: {p.name} is {e}") from None
+    except OSError as e:
+        raise ExportError(f"{path}: cannot read {p.name}: {e.strerror or e}") from None
+    if len(data) > cap:
+        raise ExportError(f"{path}: {p.name} is larger than {cap:,} bytes")
+    return data
+
+
+def _read_start(path: Path, data: bytes, D: int) -> np.ndarray:
+    """start.npy, parsed by hand: a version 1 or 2 header, a dtype of numbers (integer, floating, boolean), a
+    shape whose size matches the bytes present and the model (D values, or rows of D), finite values."""
+    import io
+    import math
+
+    from numpy.lib import format as npy
+
+    f = io.BytesIO(data)
+    try:
+        version = npy.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = npy.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = npy.read_array_header_2_0(f)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except Exception as e:  # numpy's header parser raises many kinds; any of them: one line
+        raise ExportError(
+            f"{path}: start.npy is not a readable .npy array ({str(e)[:80] or type(e).__name__})"
+        ) from None
+    if dtype.kind not in "fiub" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise ExportError(f"{path}: start.npy has dtype {dtype}; numbers (integers, floats or booleans) are needed")
+    if not all(_is_int(s) and s >= 0 for s in shape):
+        raise ExportError(f"{path}: start.npy has a bad shape")
+    count = math.prod(shape)
+    rows_ok = len(shape) == 2 and shape[1] == D
+    if count == 0 or not (count == D or rows_ok):
+        raise ExportError(f"{path}: start.npy has shape {tuple(shape)}; the model needs {D} values (or rows of {D})")
+    have = len(data) - f.tell()
+    if count * dtype.itemsize != have:
+        raise ExportError(f"{path}: start.npy declares {count * dtype.itemsize:,} bytes of values but holds {have:,}")
+    a = np.frombuffer(data, dtype=dtype, count=count, offset=f.tell()).reshape(shape, order="F" if fortran else "C")
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    if not np.isfinite(a).all():
+        raise ExportError(f"{path}: start.npy contains NaN or infinite values")
+    return a
+
+
 def read_bundle(path: str | os.PathLike):
-    """(checkpoint, ChainConfig, start array or None, steps, ExportOptions) from a bundle folder or zip."""
+    """(checkpoint, ChainConfig, start array or None, steps, ExportOptions) from a bundle folder or zip.
+    Everything in it is checked before use (run.json's fields by type, its step list by count and range,
+    start.npy's header, zip members by declared size, paths that would lead outside the folder); every
+    problem is one ExportError naming the bundle."""
+    from .checkpoint import CheckpointError, NotRegularFileError, open_regular
+    from .export import MAX_FRAMES
+    from .jsonsafe import JSONError, loads_bounded
+
     path = Path(path)
     tmp = None
     try:
-        if path.is_file() and zipfile.is_zipfile(path):
-            tmp = Path(tempfile.mkdtemp(prefix="kgn-bundle-"))
-            with zipfile.ZipFile(path) as z:
-                for name in ("run.json", "model.safetensors", "start.npy"):
-                    if name in z.namelist():
-                        z.extract(name, tmp)
-            folder = tmp
-        elif path.is_dir():
+        if path.is_dir():
             folder = path
         else:
-            raise ExportError(f"{path}: not a run bundle (a folder or .zip)")
+            try:
+                f, _ = open_regular(path)
+            except (NotRegularFileError, OSError):
+                raise ExportError(f"{path}: not a run bundle (a folder or .zip)") from None
+            with f:
+                if not zipfile.is_zipfile(f):
+                    raise ExportError(f"{path}: not a run bundle (a folder or .zip)")
+                tmp = Path(tempfile.mkdtemp(prefix="kgn-bundle-"))
+                _extract_inputs(path, f, tmp)
+            folder = tmp
+        run_path = _inside(path, folder, "run.json")
+        if run_path is None:
+            raise ExportError(f"{path}: not a run bundle (no run.json)")
         try:
-            run = json.loads((folder / "run.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            raise ExportError(f"{path}: not a run bundle (no readable run.json)") from None
+            run = loads_bounded(_read_input(path, run_path, MAX_RUN_JSON_BYTES))
+        except JSONError as e:
+            raise ExportError(f"{path}: damaged run.json ({e})") from None
         if not isinstance(run, dict) or run.get("format") != FORMAT:
             raise ExportError(f"{path}: unknown bundle format")
-        ck = load_checkpoint(folder / "model.safetensors")
+        cfg = _settings(path, run, "chain", ChainConfig, _CHAIN_TYPES)
+        opts = _settings(path, run, "export", ExportOptions, _EXPORT_TYPES)
+        if opts.chain is not None and opts.chain >= cfg.n:
+            raise ExportError(f"{path}: run.json: export.chain {opts.chain} but there are {cfg.n} chains")
+        steps = run.get("steps")
+        if not isinstance(steps, list) or not steps:
+            raise ExportError(f"{path}: damaged run.json: steps must be a non-empty list of whole numbers")
+        if len(steps) > MAX_FRAMES:  # by count, before anything is built from it
+            raise ExportError(f"{path}: run.json asks for {len(steps):,} frames (at most {MAX_FRAMES:,})")
+        if not all(_is_int(t) and 0 <= t <= MAX_STEP for t in steps):
+            raise ExportError(f"{path}: damaged run.json: steps must be whole numbers in [0, {MAX_STEP:,}]")
+        has_start = run.get("has_start", False)
+        if not isinstance(has_start, bool):
+            raise ExportError(f"{path}: damaged run.json: has_start must be true or false")
+        if cfg.start in ("array", "data") and not has_start:
+            raise ExportError(f"{path}: run.json: a {cfg.start!r} start needs start.npy (has_start is false)")
+        model_path = _inside(path, folder, "model.safetensors")
+        if model_path is None:
+            raise ExportError(f"{path}: not a run bundle (no model.safetensors)")
         try:
-            cfg = ChainConfig(**run["chain"])
-            opts = ExportOptions(**run["export"])
-            steps = [int(t) for t in run["steps"]]
-        except (KeyError, TypeError, ValueError) as e:
-            raise ExportError(f"{path}: damaged run.json ({e})") from None
-        start = np.load(folder / "start.npy", allow_pickle=False) if run.get("has_start") else None
-        return ck, cfg, start, steps, opts
+            ck = load_checkpoint(model_path)
+        except CheckpointError as e:
+            raise ExportError(f"{path}: {e}") from None
+        start = None
+        if has_start:
+            start_path = _inside(path, folder, "start.npy")
+            if start_path is None:
+                raise ExportError(f"{path}: run.json says it has a start, but there is no start.npy")
+            start = _read_start(path, _read_input(path, start_path, MAX_START_BYTES), ck.spec.D)
+        return ck, cfg, start, [int(t) for t in steps], opts
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

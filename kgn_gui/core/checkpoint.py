@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import math
 import os
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from torch import nn
 
 from .. import __version__
 from .files import WriteError, atomic_write_bytes
+from .jsonsafe import JSONError, loads_bounded
 from .models import ModelSpec, SpecError, build_model
 
 FORMAT = "kgn-gui/1"
@@ -86,6 +88,7 @@ def save_checkpoint(
     if not path.parent.exists():
         raise CheckpointError(f"{path.parent}: folder does not exist")
     recipe = recipe or {}
+    config = recipe.get("config") if isinstance(recipe.get("config"), dict) else {}
     meta = {
         "format": FORMAT,
         "name": name or path.stem,
@@ -94,7 +97,7 @@ def save_checkpoint(
         "data_shape": list(data_shape or spec.shape),
         "dataset": dataset,
         "recipe": recipe,
-        "seed": recipe.get("config", {}).get("seed"),
+        "seed": config.get("seed"),
         "steps": recipe.get("steps_done"),
         "final_loss": recipe.get("best_eval_loss"),
         "parameters": sum(p.numel() for p in model.parameters()),
@@ -120,9 +123,29 @@ def _json_default(o):
         return str(o)
 
 
+class NotRegularFileError(OSError):
+    """A path that names a folder, FIFO, device or socket: reading it could block or never end."""
+
+
+def open_regular(path: str | os.PathLike):
+    """(binary file object, size) for ``path`` if it is a regular file (links followed); else
+    NotRegularFileError. Opened without blocking, so a FIFO cannot wait for a writer. Other OSErrors pass."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, device or socket)"
+            raise NotRegularFileError(kind)
+        return os.fdopen(fd, "rb"), st.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict, int]:
     """Parse and check a safetensors header whose kgn metadata says ``format: fmt``. Returns (tensor
-    table, kgn metadata, data start)."""
+    table, kgn metadata, data start). Only regular files are read; the JSON's size, depth and numbers are
+    bounded (``jsonsafe``)."""
     path = Path(path)
     if path.suffix.lower() in (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"):
         raise CheckpointError(
@@ -130,8 +153,8 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
             "arbitrary code; use a .safetensors file"
         )
     try:
-        size = path.stat().st_size
-        with open(path, "rb") as f:
+        f, size = open_regular(path)
+        with f:
             head = f.read(8)
             if len(head) < 8:
                 raise CheckpointError(f"{path.name}: not a safetensors file (too short)")
@@ -139,6 +162,10 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
             if n < 2 or n > MAX_HEADER_BYTES or 8 + n > size:
                 raise CheckpointError(f"{path.name}: not a safetensors file or truncated (header size {n})")
             raw = f.read(n)
+    except NotRegularFileError as e:
+        if str(e) == "a folder":
+            raise CheckpointError(f"{path}: is a folder, not a model file") from None
+        raise CheckpointError(f"{path.name}: {e}, not a model file") from None
     except IsADirectoryError:
         raise CheckpointError(f"{path}: is a folder, not a model file") from None
     except FileNotFoundError:
@@ -146,18 +173,20 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
     except OSError as e:
         raise CheckpointError(f"{path.name}: cannot read: {e.strerror or e}") from None
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path.name}: damaged header (not valid JSON)") from None
+        header = loads_bounded(raw)
+    except JSONError as e:
+        raise CheckpointError(f"{path.name}: damaged header ({e})") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path.name}: damaged header")
     md = header.pop("__metadata__", None)
     if not isinstance(md, dict) or "kgn" not in md:
         raise CheckpointError(f"{path.name}: a safetensors file, but not a Kaleidoscope Studio model (no kgn metadata)")
+    if not isinstance(md["kgn"], str):
+        raise CheckpointError(f"{path.name}: damaged model metadata (not a JSON text)")
     try:
-        meta = json.loads(md["kgn"])
-    except (TypeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path.name}: damaged model metadata") from None
+        meta = loads_bounded(md["kgn"])
+    except JSONError as e:
+        raise CheckpointError(f"{path.name}: damaged model metadata ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise CheckpointError(
             f"{path.name}: unknown model format {meta.get('format') if isinstance(meta, dict) else None!r}"
@@ -187,8 +216,15 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
-    """The model's metadata, without loading the weights."""
-    return read_header(path)[1]
+    """The model's metadata, without loading the weights: its spec and every field the app reads checked
+    (:func:`check_metadata`), as :func:`load_checkpoint` checks them. Raises CheckpointError."""
+    path = Path(path)
+    meta = read_header(path)[1]
+    try:
+        spec = ModelSpec.from_dict(meta.get("spec"))
+    except SpecError as e:
+        raise CheckpointError(f"{path.name}: {e}") from None
+    return check_metadata(meta, spec, path.name, path.stem)
 
 
 def _is_int(v) -> bool:
@@ -199,15 +235,47 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _is_count(v) -> bool:
+    return _is_int(v) and v >= 0
+
+
+def _is_text(limit: int):
+    return lambda v: isinstance(v, str) and len(v) <= limit
+
+
+# The recipe's fields that are read (kgn info, Checkpoint.save); each may be missing or null.
+_RECIPE_SCHEMA = {
+    "steps_done": (_is_count, "a non-negative integer"),
+    "best_step": (_is_count, "a non-negative integer"),
+    "M": (_is_count, "a non-negative integer"),
+    "processes": (_is_count, "a non-negative integer"),
+    "best_eval_loss": (_is_number, "a number"),
+    "final_batch_loss": (_is_number, "a number"),
+    "elapsed_s": (_is_number, "a number"),
+    "device": (_is_text(100), "text of at most 100 characters"),
+    "dataset": (_is_text(1000), "text of at most 1000 characters"),
+    "cuda_graph": (lambda v: isinstance(v, bool), "true or false"),
+}
+_CONFIG_SCHEMA = {
+    "lr": (_is_number, "a number"),
+    "batch": (_is_count, "a non-negative integer"),
+    "seed": (_is_count, "a non-negative integer"),
+    "steps": (_is_count, "a non-negative integer"),
+}
+
+
 def check_metadata(meta: dict, spec: ModelSpec, filename: str, default_name: str) -> dict:
     """The metadata fields the app reads, checked against a schema and the spec; missing ones filled in.
     Raises CheckpointError naming the first bad field."""
 
-    def bad(field_name: str, expected: str):
-        return CheckpointError(
-            f"{filename}: damaged model metadata: {field_name} must be {expected}, "
-            f"got {json.dumps(meta.get(field_name))[:60]}"
-        )
+    def bad(field_name: str, expected: str, value=None):
+        if "." not in field_name:
+            value = meta.get(field_name)
+        try:
+            shown = json.dumps(value)[:60]
+        except (TypeError, ValueError):
+            shown = type(value).__name__
+        return CheckpointError(f"{filename}: damaged model metadata: {field_name} must be {expected}, got {shown}")
 
     out = dict(meta)
     lo, hi = spec.value_range
@@ -235,8 +303,17 @@ def check_metadata(meta: dict, spec: ModelSpec, filename: str, default_name: str
         v = out.setdefault(key, default)
         if not isinstance(v, str) or len(v) > limit:
             raise bad(key, f"text of at most {limit} characters")
-    if not isinstance(out.setdefault("recipe", {}), dict):
+    recipe = out.setdefault("recipe", {})
+    if not isinstance(recipe, dict):
         raise bad("recipe", "a JSON object")
+    config = recipe.get("config")
+    if config is not None and not isinstance(config, dict):
+        raise bad("recipe.config", "a JSON object or null", config)
+    for prefix, fields, schema in (("recipe", recipe, _RECIPE_SCHEMA), ("recipe.config", config or {}, _CONFIG_SCHEMA)):
+        for key, (ok, expected) in schema.items():
+            v = fields.get(key)
+            if v is not None and not ok(v):
+                raise bad(f"{prefix}.{key}", f"{expected} or null", v)
     for key in ("steps", "seed", "parameters"):
         if out.get(key) is not None and not (_is_int(out[key]) and out[key] >= 0):
             raise bad(key, "a non-negative integer or null")
