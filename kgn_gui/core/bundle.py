@@ -259,16 +259,16 @@ def _inside(path: Path, folder: Path, name: str) -> Path | None:
 
 def _read_input(path: Path, p: Path, cap: int) -> bytes:
     """A regular file's bytes, at most ``cap`` of them."""
-    from .checkpoint import NotRegularFileError, open_regular
+    from .safe_io import Refused, open_regular
 
     try:
-        f, size = open_regular(p)
-        with f:
+        with open_regular(p) as f:
+            size = os.fstat(f.fileno()).st_size
             if size > cap:
                 raise ExportError(f"{path}: {p.name} is {size:,} bytes (at most {cap:,})")
             data = f.read(cap + 1)
-    except NotRegularFileError as e:
-        raise ExportError(f"{path}: {p.name} is {e}") from None
+    except Refused as e:
+        raise ExportError(f"{path}: {p.name}: {e.reason}") from None
     except OSError as e:
         raise ExportError(f"{path}: cannot read {p.name}: {e.strerror or e}") from None
     if len(data) > cap:
@@ -320,9 +320,10 @@ def read_bundle(path: str | os.PathLike):
     Everything in it is checked before use (run.json's fields by type, its step list by count and range,
     start.npy's header, zip members by declared size, paths that would lead outside the folder); every
     problem is one ExportError naming the bundle."""
-    from .checkpoint import CheckpointError, NotRegularFileError, open_regular
+    from .checkpoint import CheckpointError
     from .export import MAX_FRAMES
     from .jsonsafe import JSONError, loads_bounded
+    from .safe_io import Refused, open_regular
 
     path = Path(path)
     tmp = None
@@ -331,8 +332,8 @@ def read_bundle(path: str | os.PathLike):
             folder = path
         else:
             try:
-                f, _ = open_regular(path)
-            except (NotRegularFileError, OSError):
+                f = open_regular(path)
+            except (Refused, OSError):
                 raise ExportError(f"{path}: not a run bundle (a folder or .zip)") from None
             with f:
                 if not zipfile.is_zipfile(f):

@@ -12,7 +12,6 @@ import datetime as _dt
 import json
 import math
 import os
-import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ from .. import __version__
 from .files import WriteError, atomic_write_bytes
 from .jsonsafe import JSONError, loads_bounded
 from .models import ModelSpec, SpecError, build_model
+from .safe_io import Refused, open_regular
 
 FORMAT = "kgn-gui/1"
 MAX_HEADER_BYTES = 16 << 20
@@ -123,25 +123,6 @@ def _json_default(o):
         return str(o)
 
 
-class NotRegularFileError(OSError):
-    """A path that names a folder, FIFO, device or socket: reading it could block or never end."""
-
-
-def open_regular(path: str | os.PathLike):
-    """(binary file object, size) for ``path`` if it is a regular file (links followed); else
-    NotRegularFileError. Opened without blocking, so a FIFO cannot wait for a writer. Other OSErrors pass."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file (a FIFO, device or socket)"
-            raise NotRegularFileError(kind)
-        return os.fdopen(fd, "rb"), st.st_size
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict, int]:
     """Parse and check a safetensors header whose kgn metadata says ``format: fmt``. Returns (tensor
     table, kgn metadata, data start). Only regular files are read; the JSON's size, depth and numbers are
@@ -153,7 +134,8 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
             "arbitrary code; use a .safetensors file"
         )
     try:
-        f, size = open_regular(path)
+        f = open_regular(path)  # regular files only, never a blocking open (safe_io)
+        size = os.fstat(f.fileno()).st_size
         with f:
             head = f.read(8)
             if len(head) < 8:
@@ -162,14 +144,8 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
             if n < 2 or n > MAX_HEADER_BYTES or 8 + n > size:
                 raise CheckpointError(f"{path.name}: not a safetensors file or truncated (header size {n})")
             raw = f.read(n)
-    except NotRegularFileError as e:
-        if str(e) == "a folder":
-            raise CheckpointError(f"{path}: is a folder, not a model file") from None
-        raise CheckpointError(f"{path.name}: {e}, not a model file") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{path}: is a folder, not a model file") from None
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such file") from None
+    except Refused as e:
+        raise CheckpointError(f"{e}, not a model file" if e.reason.startswith("not a regular") else str(e)) from None
     except OSError as e:
         raise CheckpointError(f"{path.name}: cannot read: {e.strerror or e}") from None
     try:
