@@ -277,38 +277,18 @@ def _read_input(path: Path, p: Path, cap: int) -> bytes:
 
 
 def _read_start(path: Path, data: bytes, D: int) -> np.ndarray:
-    """start.npy, parsed by hand: a version 1 or 2 header, a dtype of numbers (integer, floating, boolean), a
-    shape whose size matches the bytes present and the model (D values, or rows of D), finite values."""
+    """start.npy: read by core.safe_io (header first: numbers only, the declared size against the bytes
+    present), then checked against the model (D values, or rows of D) and for finite values."""
     import io
-    import math
 
-    from numpy.lib import format as npy
+    from .safe_io import Refused, read_npy
 
-    f = io.BytesIO(data)
     try:
-        version = npy.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = npy.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = npy.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"unsupported .npy version {version}")
-    except Exception as e:  # numpy's header parser raises many kinds; any of them: one line
-        raise ExportError(
-            f"{path}: start.npy is not a readable .npy array ({str(e)[:80] or type(e).__name__})"
-        ) from None
-    if dtype.kind not in "fiub" or dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
-        raise ExportError(f"{path}: start.npy has dtype {dtype}; numbers (integers, floats or booleans) are needed")
-    if not all(_is_int(s) and s >= 0 for s in shape):
-        raise ExportError(f"{path}: start.npy has a bad shape")
-    count = math.prod(shape)
-    rows_ok = len(shape) == 2 and shape[1] == D
-    if count == 0 or not (count == D or rows_ok):
-        raise ExportError(f"{path}: start.npy has shape {tuple(shape)}; the model needs {D} values (or rows of {D})")
-    have = len(data) - f.tell()
-    if count * dtype.itemsize != have:
-        raise ExportError(f"{path}: start.npy declares {count * dtype.itemsize:,} bytes of values but holds {have:,}")
-    a = np.frombuffer(data, dtype=dtype, count=count, offset=f.tell()).reshape(shape, order="F" if fortran else "C")
+        a = read_npy(io.BytesIO(data), "start.npy", max_bytes=MAX_START_BYTES, available=len(data))
+    except Refused as e:
+        raise ExportError(f"{path}: {e}") from None
+    if not (a.size == D or (a.ndim == 2 and a.shape[1] == D)):
+        raise ExportError(f"{path}: start.npy has shape {a.shape}; the model needs {D} values (or rows of {D})")
     a = np.ascontiguousarray(a, dtype=np.float32)
     if not np.isfinite(a).all():
         raise ExportError(f"{path}: start.npy contains NaN or infinite values")
