@@ -36,7 +36,8 @@ from .safe_io import (
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 MNIST_FILE = RESOURCES / "mnist" / "mnist.npz"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+IMAGE_KINDS = "PNG, JPEG, BMP, GIF, TIFF or WebP"  # in messages
 # The only Pillow decoders an image import ever uses, named before a file is opened: content sniffing never
 # reaches another plugin (EPS/PS/PDF hand the file to Ghostscript, a separate program).
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
@@ -588,7 +589,7 @@ def load_image_folder(
     mode: str = "auto",
     value_range: tuple[float, float] = (-1.0, 1.0),
 ) -> tuple[Dataset, list[str]]:
-    """PNG/JPEG/BMP images from ``folder``; each sub-folder is one class.
+    """PNG/JPEG/BMP/GIF/TIFF/WebP images from ``folder``; each sub-folder is one class.
 
     size: (height, width) every image is resized to. mode: "L" (grey), "RGB", or "auto" (RGB if
     any image has colour). Returns the data set and the list of skipped files with the reason (also
@@ -627,7 +628,7 @@ def load_image_folder(
         if stat.S_ISDIR(st.st_mode):
             continue
         if p.suffix.lower() not in IMAGE_SUFFIXES:
-            skipped.append(f"{rel(p)}: not a PNG, JPEG or BMP file")
+            skipped.append(f"{rel(p)}: not a {IMAGE_KINDS} file")
             continue
         if not stat.S_ISREG(st.st_mode):
             skipped.append(f"{rel(p)}: not a regular file ({kind_of(st.st_mode)})")
@@ -636,7 +637,7 @@ def load_image_folder(
         entries.append((p, parts[0] if len(parts) > 1 else None))
     if not entries:
         raise DataError(
-            f"{printable(folder)}: no PNG, JPEG or BMP images found"
+            f"{printable(folder)}: no {IMAGE_KINDS} images found"
             + (f" ({len(skipped)} other files)" if skipped else "")
         )
     if len(entries) > MAX_IMAGE_FILES:
@@ -669,7 +670,7 @@ def load_image_folder(
             continue
         classes_of.append(cls)
     if not arrs:
-        first = next((s for s in skipped if "not a PNG, JPEG or BMP file" not in s), "unknown")
+        first = next((s for s in skipped if f"not a {IMAGE_KINDS} file" not in s), "unknown")
         raise DataError(f"{printable(folder)}: none of {len(entries)} images could be read; first problem: {first}")
     classes = sorted({c for c in classes_of if c is not None})
     labels = np.array([classes.index(c) for c in classes_of]) if classes and all(classes_of) else None

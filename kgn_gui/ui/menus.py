@@ -34,7 +34,7 @@ def build_menus(w) -> None:
         m,
         "Import data &folder…",
         lambda: w.import_data_dialog(True),
-        tip="A folder of IDX files (e.g. MNIST/raw) or of PNG/JPEG/BMP images, sub-folders as labels",
+        tip="A folder of IDX files (e.g. MNIST/raw) or of PNG/JPEG/BMP/GIF/TIFF/WebP images, sub-folders as labels",
     )
     m.addSeparator()
     _action(w, m, "&Export animation…", w.export_dialog, "Ctrl+E", "GIF, APNG, MP4, WebM or PNG frames (Ctrl+E)")

@@ -51,7 +51,7 @@ def test_a_messy_folder_loads_what_it_can_and_reports_the_rest(messy):
     assert sorted(ds.class_names) == ["a", "b"] and ds.labels is not None
     assert ds.skipped == skipped
     reasons = dict(s.split(": ", 1) for s in skipped)
-    assert reasons["a/notes.txt"] == "not a PNG, JPEG or BMP file"
+    assert reasons["a/notes.txt"] == "not a PNG, JPEG, BMP, GIF, TIFF or WebP file"
     assert "not an image" in reasons["a/fake.png"]
     assert "too large" in reasons["b/bomb.png"]
     assert "b/truncated.png" in reasons and "b/zero.png" in reasons
@@ -79,7 +79,7 @@ def test_the_report_reaches_the_cli_and_describe(messy):
 
 def test_folders_with_nothing_usable_are_clear_errors(tmp_path):
     (tmp_path / "e").mkdir()
-    with pytest.raises(DataError, match="no PNG, JPEG or BMP"):
+    with pytest.raises(DataError, match="no PNG, JPEG, BMP, GIF, TIFF or WebP"):
         load_image_folder(tmp_path / "e")
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "a.txt").write_text("x")
@@ -135,3 +135,17 @@ def test_idx_fuzz_never_crashes(tmp_path_factory, dtype, dims, ndim_lie, body, g
         assert str(e)
     else:
         assert a.nbytes <= len(body)
+
+
+def test_gif_tiff_and_webp_images_import_like_png(tmp_path):
+    from PIL import Image
+
+    from kgn_gui.core.data import load_image_folder
+
+    for i, suffix in enumerate((".gif", ".tif", ".webp", ".png")):
+        Image.new("L", (28, 28), 51 * (i + 1)).save(
+            tmp_path / f"{i}{suffix}", **({"lossless": True} if suffix == ".webp" else {})
+        )
+    ds, _ = load_image_folder(tmp_path, (28, 28), value_range=(0.0, 1.0))
+    assert ds.M == 4 and not ds.skipped
+    assert sorted(np.round(ds.x.mean(1) * 255).astype(int).tolist()) == [51, 102, 153, 204]
