@@ -1,7 +1,9 @@
 """Test set-up: Qt offscreen, PySide6, and QSettings in a temporary folder (never the user's)."""
 
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -81,3 +83,19 @@ def make_window(qtbot, mnist_model_path, errors):
     for w in made:
         w.ask_unsaved = lambda doing: "discard"
         w.close()
+
+
+@contextmanager
+def no_hang(seconds: int = 20):
+    """Turn a hang (a blocking open or read of a FIFO, say) into a failure instead of a stuck test run."""
+
+    def fire(*_):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -8,11 +8,10 @@ strict JSON. Each failure is one line (CheckpointError, or the bundle's ExportEr
 import io
 import json
 import os
-import signal
 import struct
 import time
 import zipfile
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metad
 from kgn_gui.core.export import ExportError
 from kgn_gui.core.jsonsafe import JSONError, dumps_strict, loads_bounded
 from kgn_gui.core.models import ModelSpec, build_model
-from tests.conftest import MODELS
+from tests.conftest import MODELS, no_hang
 
 SPEC = ModelSpec(D=4, L=1, H=3, bound="sigmoid", shape=(1, 2, 2))
 RECIPE = {
@@ -47,22 +46,6 @@ def strict_loads(text: str):
         raise ValueError(f"non-standard JSON token {name}")
 
     return json.loads(text, parse_constant=refuse)
-
-
-@contextmanager
-def no_hang(seconds: int = 20):
-    """Turn a hang (e.g. a blocking read of a FIFO) into a failure instead of a stuck test run."""
-
-    def fire(*_):
-        raise TimeoutError(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def run_cli(argv) -> tuple[int, str, str]:

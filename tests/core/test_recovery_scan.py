@@ -8,12 +8,10 @@ still offered.
 import json
 import logging
 import os
-import signal
 import struct
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ import pytest
 from kgn_gui.core.data import point_preset
 from kgn_gui.core.models import ModelSpec, build_model
 from kgn_gui.core.recovery import Recovery, pending_recoveries, save_recovery
+from tests.conftest import no_hang
 
 SPEC = ModelSpec(D=2, L=1, H=3, bound="sigmoid")
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="FIFOs, symlinks and permissions are POSIX")
@@ -30,22 +29,6 @@ def dead_pid() -> int:
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()
     return p.pid
-
-
-@contextmanager
-def no_hang(seconds: int = 30):
-    """Turn a hang (a blocking open of a FIFO) into a failure instead of a stuck test run."""
-
-    def fire(*_):
-        raise TimeoutError(f"the scan still runs after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, fire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def recovery_file(folder: Path, name: str, pid: int, step: int = 10) -> Path:
