@@ -316,18 +316,20 @@ def check_analysis(
     k_max: int = 8,
     available=None,
     option: str = "-n",
+    steps_option: str = "--steps",
 ) -> None:
     """``kgn analyze`` (and each depth of a sweep): the chains with their per-step sizes (steps × n floats) and
     last k_max + 1 states; basin recovery's min(recovery_n, M) corrupted examples (a few copies each) and the
     audit's examples with their Jacobian (exact up to 1024 values)."""
+    check_chains(n, D, per_chain_bytes=FLOAT * (k_max + 1) * D, available=available, option=option)
     avail = available_bytes(available)
-    if n * steps * FLOAT > _budget(avail):  # the per-step sizes alone: say so in terms of the steps
-        fit = _budget(avail) // (FLOAT * max(1, n))
+    per = 4 * FLOAT * D + FLOAT * (k_max + 1) * D
+    if n * (per + FLOAT * steps) > _budget(avail):  # the chains fit: the step sizes are what does not
+        fit = max(0, (_budget(avail) - n * per) // (FLOAT * n))
         raise PreflightError(
-            f"--steps {steps:,}: the step sizes of {n:,} chains over {steps:,} steps need about "
+            f"{steps_option} {steps:,}: the step sizes of {n:,} chains over {steps:,} steps need about "
             f"{size_text(n * steps * FLOAT)}, and {size_text(avail)} of memory is free: at most {fit:,} steps fit"
         )
-    check_chains(n, D, per_chain_bytes=FLOAT * (steps + (k_max + 1) * D), available=available, option=option)
     rec = min(recovery_n, M) if M else recovery_n
     aud = min(audit, M) if M else audit
     jac = 24 * min(D, 1024) ** 2 if aud else 0
@@ -440,6 +442,7 @@ def check_sweep(cfg, out, *, dims=None, available=None) -> None:
         audit=cfg.audit,
         available=available,
         option="--n",
+        steps_option="--sample-steps",
     )
     size = sum(model_file_bytes(cfg.spec(L, ds)) for L in cfg.depths) + HEADER_SLACK
     out = Path(out)
