@@ -437,7 +437,6 @@ def cmd_sample(args) -> int:
         raise CLIError("give a MODEL, or --bundle PATH")
     out = Path(args.output)
     check_not_input(out, [*_existing(args.model), *_start_inputs(args.start)])
-    check_output_folder(out)
     try:
         check_own_folder(out, SAMPLE_FILES.__contains__, SAMPLE_WHAT)  # a folder of other files: a bad -o
     except WriteError as e:
@@ -450,6 +449,8 @@ def cmd_sample(args) -> int:
         raise CLIError(f"grid steps must lie in [0, {args.steps}]")
     image = len(ck.spec.shape) == 3
     check_sample(cfg.n, ck.spec.D, ck.spec.shape, grid_rows=len(grid_steps), grid_n=args.grid_n)
+    out.parent.mkdir(parents=True, exist_ok=True)  # as before: -o a/b/c makes a/b
+    check_output_folder(out)
     bar = Progress()
     snaps: dict[int, np.ndarray] = {}
     final = None

@@ -629,6 +629,7 @@ def export_chain(
     """A new chain of ``model`` from its start, exported with :func:`export_session`. Returns the path."""
     from .session import ChainSession
 
+    opts.validate()
     _check_target(target_path(out, opts.fmt), opts.fmt, inputs)  # before the chain's memory is taken
     session = ChainSession(model, spec.shape, spec.value_range, cfg, start_array=start_array)
     return export_session(session, steps, out, opts, progress=progress, cancelled=cancelled, inputs=inputs)

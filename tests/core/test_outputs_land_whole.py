@@ -260,3 +260,10 @@ def test_a_bundle_is_never_written_over_its_model_nor_reproduced_into_itself(tmp
         with pytest.raises(ExportError, match="input"):
             reproduce(bundle, out)
     assert snapshot(tmp_path) == before
+
+
+def test_sample_still_makes_the_folders_above_its_output(image_model, tmp_path):
+    out = tmp_path / "a" / "b" / "OUT"
+    assert main(["sample", str(image_model), "-n", "2", "--steps", "2", "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["final_states.npy", "grid.png", "sample.json"]
+    assert [p.name for p in (tmp_path / "a" / "b").iterdir()] == ["OUT"]  # and no temporary beside it
