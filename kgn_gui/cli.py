@@ -329,6 +329,11 @@ def cmd_export(args) -> int:
     else:
         target = target_path(args.output, args.format)
     check_not_input(target, inputs)
+    if args.bundle:
+        from .core.bundle import MAX_STEP
+
+        if max(steps) > MAX_STEP:
+            raise CLIError(f"a run bundle's steps go up to {MAX_STEP:,}; --steps asks for {max(steps):,}")
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
     check_export(

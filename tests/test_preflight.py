@@ -199,6 +199,22 @@ def test_an_astronomical_step_range_is_refused_at_once(tmp_path, capsys):
     assert parse_steps("0:10:5", limit=3) == [0, 5, 10]
 
 
+def test_a_bundle_is_never_written_with_steps_it_could_not_be_read_back_with(tmp_path, capsys):
+    from kgn_gui.core.bundle import MAX_STEP, write_bundle
+    from kgn_gui.core.chain import ChainConfig
+    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.export import ExportError, ExportOptions
+
+    model = MODELS / "mnist.safetensors"
+    t0 = time.perf_counter()
+    args = ["export", str(model), "--bundle", "--steps", f"0,{MAX_STEP + 1}", "-o", str(tmp_path / "B")]
+    assert main(args) == 2 and time.perf_counter() - t0 < 1.0
+    assert f"steps go up to {MAX_STEP:,}" in one_error_line(capsys)
+    with pytest.raises(ExportError, match="steps go up to"):
+        write_bundle(tmp_path / "B", load_checkpoint(model), ChainConfig(n=2), [0, MAX_STEP + 1], ExportOptions())
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sample_grid_steps_are_counted_too(tmp_path, capsys):
     out = tmp_path / "o"
     t0 = time.perf_counter()

@@ -61,6 +61,8 @@ def write_bundle(
         raise ExportError(str(e)) from None
     if out.exists() or out.is_symlink():
         raise ExportError(f"{out} already exists")
+    if steps and max(steps) > MAX_STEP:  # a bundle that could not be read back is never written
+        raise ExportError(f"a run bundle's steps go up to {MAX_STEP:,}; this one asks for {max(steps):,}")
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
     try:
         folder = work / "bundle"
