@@ -23,7 +23,7 @@ from .. import __version__
 from .files import WriteError, atomic_write_bytes
 from .jsonsafe import JSONError, loads_bounded
 from .models import ModelSpec, SpecError, build_model
-from .safe_io import Refused, open_regular
+from .safe_io import Refused, open_regular, printable
 
 FORMAT = "kgn-gui/1"
 MAX_HEADER_BYTES = 16 << 20
@@ -31,7 +31,11 @@ _DTYPES = {"F32": (torch.float32, 4)}
 
 
 class CheckpointError(ValueError):
-    """A model file that cannot be used; the message says why."""
+    """A model file that cannot be used; the message says why, on one line (control characters in a file's
+    name are escaped)."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(printable(message))
 
 
 @dataclass

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import CheckpointError, read_metadata, save_checkpoint
+from .safe_io import printable
 
 ENV = "KGN_RECOVERY_DIR"
 MAX_ENTRIES = 1000  # recovery files looked at by one scan (a folder of a million must not stall start-up)
@@ -202,12 +203,12 @@ def _entries(folder: Path) -> list[os.DirEntry]:
         with os.scandir(folder) as it:
             for i, entry in enumerate(it):
                 if i >= 100 * MAX_ENTRIES or len(out) >= MAX_ENTRIES:
-                    log.warning("recovery folder %s: too many entries; the rest are not looked at", folder)
+                    log.warning("recovery folder %s: too many entries; the rest are not looked at", printable(folder))
                     break
                 if _is_part(entry.name) or _is_recovery(entry.name):
                     out.append(entry)
     except OSError as e:
-        log.warning("recovery folder %s: cannot list it: %s", folder, e.strerror or e)
+        log.warning("recovery folder %s: cannot list it: %s", printable(folder), printable(e.strerror or e))
     return out
 
 
@@ -215,20 +216,20 @@ def _remove_dead_part(entry: os.DirEntry) -> None:
     """A write cut short by a kill leaves ``.training-PID-….part``: removed when its writer is gone."""
     pid = entry.name[len(".training-") :].split(".", 1)[0].split("-", 1)[0]
     if not (pid.isascii() and pid.isdigit() and 0 < int(pid) <= MAX_PID):
-        log.warning("recovery folder: skipped %s: no process id in its name", entry.name)
+        log.warning("recovery folder: skipped %s: no process id in its name", printable(entry.name))
         return
     if _alive(int(pid)):
         return  # still being written
     why = _regular(entry)
     if why:
-        log.warning("recovery folder: skipped %s: %s", entry.name, why)
+        log.warning("recovery folder: skipped %s: %s", printable(entry.name), printable(why))
         return
     try:
         os.unlink(entry.path)
     except FileNotFoundError:
         pass
     except OSError as e:
-        log.warning("recovery folder: cannot remove %s: %s", entry.name, e.strerror or e)
+        log.warning("recovery folder: cannot remove %s: %s", printable(entry.name), printable(e.strerror or e))
 
 
 def pending_recoveries(folder: Path | None = None) -> list[Recovery]:
@@ -262,7 +263,7 @@ def pending_recoveries(folder: Path | None = None) -> list[Recovery]:
         if why is None:
             why = check_recovery_info(meta.get("recovery"))
         if why is not None:
-            log.warning("recovery folder: skipped %s: %s", name, why)
+            log.warning("recovery folder: skipped %s: %s", printable(name), printable(why))
             continue
         info = meta["recovery"]
         if _alive(info.get("app_pid"), info.get("app_start")):
