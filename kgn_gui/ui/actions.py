@@ -11,6 +11,7 @@ from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..core.data import DataError, Dataset
 from ..core.export import ExportError
 from ..core.models import count_parameters
+from ..core.preflight import check_sweep
 from ..core.sweep import SweepConfig, check_output_folder
 from ..core.train import TrainError
 from . import dialogs
@@ -276,6 +277,7 @@ class AnalysisActions:
             )
             cfg.validate()
             check_output_folder(folder)
+            check_sweep(cfg, folder)
         except ValueError as e:
             self.show_error("Depth sweep", str(e))
             return None

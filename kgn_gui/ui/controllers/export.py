@@ -25,6 +25,7 @@ from ...core.export import (
     stamp,
 )
 from ...core.files import WriteError, atomic_path
+from ...core.preflight import PreflightError, check_export
 from ..jobs import Job
 
 MAX_VIEW_SIDE = 8192
@@ -41,6 +42,11 @@ class ExportController(QtCore.QObject):
         self.model, self.chain = model, chain
         self.job: Job | None = None
         self._drawer: ViewDrawer | None = None
+
+    def _inputs(self) -> list:
+        """The files the current chains were made from (the model file): an export may overwrite none."""
+        ck = self.model.checkpoint
+        return [ck.path] if ck is not None and ck.path is not None else []
 
     def busy(self) -> bool:
         return self.job is not None and self.job.running()
@@ -64,17 +70,21 @@ class ExportController(QtCore.QObject):
         if s is None:
             self.error.emit("Export", "open a model first")
             return None
+        inputs = self._inputs()
         try:
             steps = check_steps(steps)
             opts.validate()
+            check_export(len(steps), s.n, s.D, s.shape, opts.fmt, opts.scale, opts.chain)
             drawer = None if widget is None else ViewDrawer(self.chain, widget, steps, opts, self)
-        except ExportError as e:
+        except (ExportError, PreflightError) as e:
             self.error.emit("Export", str(e))
             return None
 
         def work(progress, cancelled):
             frames = None if drawer is None else drawer.frames(cancelled)
-            return export_session(s, steps, out, opts, frames=frames, progress=progress, cancelled=cancelled)
+            return export_session(
+                s, steps, out, opts, frames=frames, progress=progress, cancelled=cancelled, inputs=inputs
+            )
 
         job = self._run("export", work, lambda path: f"exported {path}")
         if job is not None and drawer is not None:
@@ -101,6 +111,12 @@ class ExportController(QtCore.QObject):
         steps = list(range(0, max(s.t_max, 1) + 1))
         cfg, curves = s.config, s.curves
         array = start.array if start is not None else None
+        inputs = self._inputs()
+        try:
+            check_export(len(steps), s.n, s.D, s.shape, "gif", 4, max_step=steps[-1], bundle=True)
+        except PreflightError as e:
+            self.error.emit("Run bundle", str(e))
+            return None
 
         def work(progress, cancelled):
             return write_bundle(
@@ -113,6 +129,7 @@ class ExportController(QtCore.QObject):
                 curves=curves,
                 progress=progress,
                 cancelled=cancelled,
+                inputs=inputs,
             )
 
         return self._run("run bundle", work, lambda out: f"saved run bundle {out}")
@@ -128,10 +145,12 @@ class ExportController(QtCore.QObject):
             if steps[-1] > s.t_max:
                 raise ExportError(f"step {steps[-1]} has not been reached yet (0 … {s.t_max}); play further first")
             check_steps(steps)
-        except ExportError as e:
+            check_export(len(steps), s.n, s.D, s.shape, "npz")
+        except (ExportError, PreflightError) as e:
             self.error.emit("Export states", str(e))
             return None
         meta = {"model_name": ck.name, "model": str(ck.path) if ck.path else None}
+        inputs = self._inputs()
 
         def work(progress, cancelled):
             def state(t):
@@ -140,7 +159,7 @@ class ExportController(QtCore.QObject):
                 progress(steps.index(t) + 1, len(steps))
                 return s.state(t)
 
-            return export_states(ck.model, ck.spec, s.config, steps, path, states=state, meta=meta)
+            return export_states(ck.model, ck.spec, s.config, steps, path, states=state, meta=meta, inputs=inputs)
 
         return self._run("state export", work, lambda out: f"exported {out}")
 
