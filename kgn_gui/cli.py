@@ -29,16 +29,36 @@ class CLIError(Exception):
     """A user error reported as one line."""
 
 
-def int_at_least(lo: int):
-    """An argparse type: an integer ≥ lo (bad values exit 2 with a one-line message)."""
+MAX_INT = 2**53  # the largest whole number JSON (and so a model file's metadata) keeps exactly
+
+
+def int_at_least(lo: int, hi: int = MAX_INT):
+    """An argparse type: an integer in [lo, hi] (bad values exit 2 with a one-line message)."""
 
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
         if v < lo:
             raise argparse.ArgumentTypeError(f"must be ≥ {lo}, got {v}")
+        if v > hi:
+            raise argparse.ArgumentTypeError(f"must be ≤ {hi:,}, got a number of {len(str(v))} digits")
+        return v
+
+    return parse
+
+
+def float_in(lo: float, hi: float, lo_open: bool = False):
+    """An argparse type: a finite number in [lo, hi] ((lo, hi] with ``lo_open``)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+        if not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo):
+            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {text[:40]}")
         return v
 
     return parse
@@ -786,12 +806,15 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
     a.add_argument(
         "--tol",
-        type=float,
+        type=float_in(0.0, 10.0, lo_open=True),
         default=None,
         help="step size (RMS per value) below which a chain has converged (default: 1e-3 above the noise floor)",
     )
     a.add_argument(
-        "--copy-tol", type=float, default=0.05, help="distance (RMS per value) below which a sample is a copy"
+        "--copy-tol",
+        type=float_in(0.0, 10.0, lo_open=True),
+        default=0.05,
+        help="distance (RMS per value) below which a sample is a copy",
     )
     a.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
     a.add_argument(

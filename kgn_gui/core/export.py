@@ -216,6 +216,10 @@ def target_path(out: str | os.PathLike, fmt: str) -> Path:
     """The output path, with the format's suffix added when it has none."""
     p = Path(out)
     suf = SUFFIX[fmt]
+    if p.name in ("", ".", ".."):  # a folder, given where a file is written
+        if not suf:
+            return p.resolve()
+        raise ExportError(f"{out}: name the {fmt.upper()} file to write, not a folder")
     return p if (not suf or p.suffix.lower() == suf) else p.with_name(p.name + suf)
 
 

@@ -78,6 +78,8 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or v < lo:
                 raise TrainError(f"{name} must be an integer ≥ {lo}, got {v!r}")
+            if v > 2**31:  # a batch beyond the data is the full batch; a number this large is a mistake
+                raise TrainError(f"{name} must be at most {2**31:,}, got a number of {len(str(v))} digits")
         if self.steps > 100_000_000:
             raise TrainError("steps must be at most 100,000,000")
         if not 0 <= self.seed < 2**63:
