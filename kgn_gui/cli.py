@@ -49,6 +49,17 @@ def int_at_least(lo: int, hi: int = MAX_INT):
     return parse
 
 
+def text_at_most(limit: int):
+    """An argparse type: one line of printable text of at most ``limit`` characters."""
+
+    def parse(text: str) -> str:
+        if len(text) > limit or not text.isprintable():
+            raise argparse.ArgumentTypeError(f"one line of at most {limit} printable characters")
+        return text
+
+    return parse
+
+
 def float_in(lo: float, hi: float, lo_open: bool = False):
     """An argparse type: a finite number in [lo, hi] ((lo, hi] with ``lo_open``)."""
 
@@ -763,7 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=positive_int, default=28, help="image folders are resized to this square size")
     t.add_argument("--eval-size", type=positive_int, default=1000)
     t.add_argument("--eval-every", type=positive_int, default=100)
-    t.add_argument("--name", default=None)
+    t.add_argument("--name", default=None, type=text_at_most(200), help="the model's name (default: the file's)")
     t.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     t.set_defaults(func=cmd_train)
 

@@ -57,3 +57,21 @@ def test_a_model_file_name_with_a_newline_stays_one_line(tmp_path):
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(p)
     assert "\n" not in str(e.value) and str(e.value).startswith("a\\nb.safetensors: ")
+
+
+def test_a_name_the_loader_would_refuse_is_refused_before_training(tmp_path, capsys):
+    out = tmp_path / "m.safetensors"
+    assert exit_code(["train", "--data", "points:1d-sigmoid", "--name", "x" * 201, "-o", str(out)]) == 2
+    assert "argument --name: one line of at most 200 printable characters" in one_line_error(capsys)
+    assert not out.exists()
+
+
+def test_the_writer_refuses_metadata_its_own_loader_would_refuse(tmp_path):
+    from kgn_gui.core.checkpoint import save_checkpoint
+
+    ck = load_checkpoint(MODELS / "1d-sigmoid.safetensors")
+    with pytest.raises(CheckpointError, match="name must be text of at most 200 characters"):
+        save_checkpoint(tmp_path / "m.safetensors", ck.model, ck.spec, name="x" * 201)
+    with pytest.raises(CheckpointError, match="the metadata cannot be written"):
+        save_checkpoint(tmp_path / "m.safetensors", ck.model, ck.spec, recipe={"steps_done": 10**60})
+    assert list(tmp_path.iterdir()) == []

@@ -110,9 +110,15 @@ def save_checkpoint(
     }
     if extra:
         meta.update(extra)
+    text = json.dumps(meta, default=_json_default)
+    # What is written must read back: the same schema and JSON bounds as the loader, checked before writing.
+    try:
+        check_metadata(loads_bounded(text), spec, path.name, path.stem)
+    except JSONError as e:
+        raise CheckpointError(f"{path.name}: the metadata cannot be written ({e})") from None
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     try:
-        blob = save(tensors, metadata={"kgn": json.dumps(meta, default=_json_default)})
+        blob = save(tensors, metadata={"kgn": text})
         atomic_write_bytes(path, blob)
     except WriteError as e:
         raise CheckpointError(str(e)) from None
