@@ -99,3 +99,11 @@ def no_hang(seconds: int = 20):
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+def one_error_line(capsys) -> str:
+    """The one error line a command printed on stderr (progress lines aside), with no traceback."""
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if "error" in ln.lower()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]

@@ -20,18 +20,10 @@ import pytest
 from PIL import Image
 
 from kgn_gui.cli import main
-from tests.conftest import MODELS
+from tests.conftest import MODELS, one_error_line
 
 GiB = 1 << 30
 POINTS = ["--data", "points:2d-corners", "--bound", "sigmoid", "--L", "2", "--H", "4", "--steps", "5"]
-
-
-def one_error_line(capsys) -> str:
-    """The one error line on stderr (progress lines aside), with no traceback."""
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if "error" in ln.lower()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 
 from kgn_gui.cli import main
 from kgn_gui.core import files
-from tests.conftest import MODELS
+from tests.conftest import MODELS, one_error_line
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -32,14 +32,6 @@ def snapshot(folder: Path) -> dict[str, str]:
         else:
             out[rel] = "dir"
     return out
-
-
-def one_error_line(capsys) -> str:
-    """The one error line on stderr (progress lines aside), with no traceback."""
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if "error" in ln.lower()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 @pytest.fixture

@@ -1077,24 +1077,7 @@ def cli_plan(draw, cmd: str, force: tuple[str, str] | None = None):
             if force[0] == "MODEL":
                 hostile.append(f"MODEL={force[1]}")
             return
-        m = draw(
-            sf(
-                ["m.safetensors"] * 24
-                + ["bad.safetensors"] * 6
-                + [
-                    "link.safetensors",
-                    "hard.safetensors",
-                    "missing.safetensors",
-                    "dir.safetensors",
-                    "fifo.npy",
-                    "imgs",
-                    "",
-                    "data.npz",
-                    "b.zip",
-                    "zero.npy",
-                ]
-            )
-        )
+        m = draw(sf(["m.safetensors"] * 24 + ["bad.safetensors"] * 6 + MODEL_HOSTILE[1:]))
         positional.append(m)
         if m != "m.safetensors":
             hostile.append(f"MODEL={m}")
