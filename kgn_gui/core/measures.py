@@ -285,8 +285,10 @@ def over_generalization(model, value_range, train_x: np.ndarray, n: int = 2048, 
     lo, hi = value_range
     g = torch.Generator().manual_seed(seed)
     D = train_x.shape[1]
-    z = lo + (hi - lo) * torch.rand(n, D, generator=g)
-    y = model(z).numpy()
+    z = lo + (hi - lo) * torch.rand(n, D, generator=g)  # drawn on the CPU: the same inputs on every device
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        y = model(z.to(device)).float().cpu().numpy()
     tmin, tmax = train_x.min(0), train_x.max(0)
     tol = 1e-3 * (hi - lo)
     return {

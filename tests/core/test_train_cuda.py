@@ -97,3 +97,16 @@ def test_divergence_and_stop_under_graphs():
         if e.step >= 200:
             tr.stop()
     assert e.kind == "stopped" and tr.step == e.step == 200  # progress comes every 50 steps: stopped at 200
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_over_generalization_measure_of_a_model_on_the_gpu_equals_the_cpus():
+    from kgn_gui.core.measures import over_generalization
+    from kgn_gui.core.models import ModelSpec, build_model
+
+    model = build_model(ModelSpec(D=2, L=3, H=16, bound="sigmoid"), seed=0)
+    train = np.array([[0.2, 0.2], [0.8, 0.8]], np.float32)
+    cpu = over_generalization(model, (0.0, 1.0), train)
+    gpu = over_generalization(model.cuda(), (0.0, 1.0), train)
+    # fractions of 2,048 inputs: a float rounding may move one input across a bound
+    assert cpu.keys() == gpu.keys() and all(abs(cpu[k] - gpu[k]) <= 1e-3 for k in cpu)
