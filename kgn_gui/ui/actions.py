@@ -37,10 +37,7 @@ class ModelActions:
     def _accept_model(self, ck: Checkpoint, train: Dataset | None) -> bool:
         """The model controller's gate: new chains of ``ck`` from the current start (if it fits), else from
         the Random tab; False (the old model stays) when they cannot start."""
-        start = self.chain.start
-        if start is None or not start.fits(ck.spec.D):
-            start = self.start_panel.random_start()
-        return self._begin(ck, start, train)
+        return self._begin(ck, self._start_for(ck), train)
 
     def _model_shown(self, ck: Checkpoint) -> None:
         params = count_parameters(ck.model)

@@ -216,11 +216,15 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             return False
         return self._begin(ck, start, self.train_data, show_errors)
 
-    def reset_chain(self, show_errors: bool = True) -> bool:
+    def _start_for(self, ck: Checkpoint) -> Start:
+        """The start new chains of ``ck`` take: the current chains' start if it fits the model, else the
+        Random tab's."""
         start = self.chain.start
-        if start is None or self.checkpoint is None or not start.fits(self.checkpoint.spec.D):
-            start = self.start_panel.random_start()
-        return self.start_chains(start, show_errors)
+        return start if start is not None and start.fits(ck.spec.D) else self.start_panel.random_start()
+
+    def reset_chain(self, show_errors: bool = True) -> bool:
+        ck = self.checkpoint
+        return ck is not None and self.start_chains(self._start_for(ck), show_errors)
 
     def on_noise_changed(self, kind: str, eps: float) -> None:
         s = self.session

@@ -65,7 +65,7 @@ class ChainViews(QtCore.QObject):
             w.compare_view.hide()
             w.points_view.title.hide()
             return
-        first, second = w.points.first or w.models.checkpoint, w.points.second
+        first, second = w.models.checkpoint, w.points.second  # the model is current before its chains start
         pts = w.models.train_data.x if w.models.train_data is not None else None
         w.compare_view.set_model(second.model, pts, second.value_range, name=w.points_view.preset)
         w.compare_view.title.setText(f"L = {second.spec.L} (right) · same points, start and seed")

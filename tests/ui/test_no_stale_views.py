@@ -169,7 +169,7 @@ def test_the_inspector_shows_no_old_picture_after_randomize(window, qtbot):
     assert window.inspector.chain_view.img.image.shape == (28, 28)
     window.start_panel.request_random()
     for view in (window.inspector.chain_view, window.inspector.nearest_view):
-        assert view.img.image.shape == (1, 1) and int(view.img.image.max()) == 0
+        assert view.img.image.shape == (28, 28) and int(view.img.image.max()) == 0  # all of the old one covered
 
 
 def test_measures_of_another_step_are_greyed(window, qtbot):

@@ -8,6 +8,7 @@ Signals (GUI thread): ``started(Job)`` a job began (the window shows its progres
 
 from __future__ import annotations
 
+import itertools
 import queue
 
 import numpy as np
@@ -153,10 +154,12 @@ class ExportController(QtCore.QObject):
         inputs = self._inputs()
 
         def work(progress, cancelled):
+            done = itertools.count(1)  # core asks for each step once, in order
+
             def state(t):
                 if cancelled():
                     raise ExportCancelled("export cancelled; nothing was written")
-                progress(steps.index(t) + 1, len(steps))
+                progress(next(done), len(steps))
                 return s.state(t)
 
             return export_states(ck.model, ck.spec, s.config, steps, path, states=state, meta=meta, inputs=inputs)

@@ -86,8 +86,11 @@ class Inspector(QtWidgets.QWidget):
         """Nothing inspected (a new session: the old chain and step are gone)."""
         self.index = None
         for view in (self.chain_view, self.nearest_view):
-            # A blank picture, not ImageItem.clear(): a cleared item can stay on screen until the next resize.
-            view.img.setImage(np.zeros((1, 1), np.uint8), autoLevels=False, levels=(0, 255))
+            # A blank picture of the same size, not ImageItem.clear() or a smaller one: the view repaints only
+            # what the item covers now, so the old picture stayed on screen (seen under Xvfb).
+            old = view.img.image
+            blank = np.zeros(old.shape if old is not None else (1, 1), np.uint8)
+            view.img.setImage(blank, autoLevels=False, levels=(0, 255))
         self.caption.setText(text)
         for line in self.lines.values():
             line.setData([], [])
