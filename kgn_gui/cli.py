@@ -549,8 +549,10 @@ def _floats(text: str) -> list[float]:
         vals = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a comma list of numbers: {text!r}") from None
-    if not vals or any(v < 0 for v in vals):
-        raise argparse.ArgumentTypeError("give one or more numbers ≥ 0, e.g. 0.1,0.3,0.5")
+    if not vals or any(not math.isfinite(v) or v < 0 for v in vals):
+        raise argparse.ArgumentTypeError("give one or more finite numbers ≥ 0, e.g. 0.1,0.3,0.5")
+    if len(vals) > 64:
+        raise argparse.ArgumentTypeError(f"at most 64 numbers, not {len(vals)}")
     return vals
 
 
@@ -565,12 +567,9 @@ def _ints(text: str) -> list[int]:
 
 
 def cmd_analyze(args) -> int:
-    import numpy as np
-
     from .core.checkpoint import load_checkpoint
-    from .core.classifier import classifier_for
     from .core.jsonsafe import dumps_strict
-    from .core.measures import analyze_chain, attractor_audit, basin_recovery
+    from .core.measures import analyze_chain, attractor_audit, basin_recovery, mixing_scan, reference_for
     from .core.preflight import check_analysis, check_output_file
 
     inputs = [*_existing(args.model, args.data), *_start_inputs(args.start)]
@@ -590,8 +589,14 @@ def cmd_analyze(args) -> int:
         recovery_n=args.recovery_n if args.sigmas else 0,
         audit=args.audit,
     )
-    clf, feats = classifier_for(ds.name, ds.D)
     bar = Progress()
+    ref = reference_for(
+        ds,
+        cfg.n,
+        seed=args.seed,
+        progress=lambda d, n: bar.update(d, n, f"feature classifier for {ds.name}", final=d == n),
+        log=lambda s: print(s, file=sys.stderr),
+    )
     a = analyze_chain(
         ck.model,
         ck.spec,
@@ -600,8 +605,7 @@ def cmd_analyze(args) -> int:
         ds.x,
         tol=args.tol,
         copy_tol=args.copy_tol,
-        classifier=clf,
-        test_features=feats,
+        reference=ref,
         start_array=start_array,
         progress=lambda d, n: bar.update(d, n, "chain steps", final=d == n),
     )
@@ -615,11 +619,7 @@ def cmd_analyze(args) -> int:
             seed=args.seed,
             progress=lambda d, n: bar.update(d, n, "attractor audit", final=d == n),
         )
-        out.update(
-            attractor_fraction=audit.attractor_fraction,
-            rho_median=float(np.median(audit.rho)),
-            rho_max=float(audit.rho.max()),
-        )
+        out.update(audit.summary())
     if args.sigmas:
         rec = basin_recovery(
             ck.model,
@@ -632,21 +632,74 @@ def cmd_analyze(args) -> int:
             progress=lambda d, n: bar.update(d, n, "basin recovery", final=d == n),
         )
         out.update({f"recovery_{s:g}": float(r) for s, r in zip(args.sigmas, rec)})
+    scan = None
+    if args.mixing:
+        scan = mixing_scan(
+            ck.model,
+            ck.spec,
+            cfg,
+            args.steps,
+            ds.x,
+            ref,
+            eps_list=args.mixing,
+            kinds=("normal", "uniform", "none"),
+            start_array=start_array,
+            progress=lambda d, n: bar.update(d, n, "mixing scan", final=d == n),
+        )
     out = {"model": str(args.model), "reference": ds.name, "noise": cfg.noise, "eps": cfg.eps, **out}
+    if scan is not None:
+        out["mixing_scan"] = scan
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         atomic_write_text(args.json, dumps_strict(out, indent=1, default=float))
-    width = max(len(k) for k in out)
-    for k, v in out.items():
-        print(f"{k:<{width}}  {v:.4g}" if isinstance(v, float) else f"{k:<{width}}  {v}")
+    _print_analysis(out)
     return 0
+
+
+def _shown_value(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)) and all(isinstance(x, float) for x in v):
+        return "[" + ", ".join(f"{x:.4g}" for x in v) + "]"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_shown_value(x)}" for k, x in v.items())
+    return "–" if v is None else str(v)
+
+
+def _print_analysis(out: dict) -> None:
+    """One line a measure: value, its 95 % interval and the real-data baseline beside it."""
+    shown = {k: v for k, v in out.items() if k != "mixing_scan" and not k.endswith(("_ci", "_real"))}
+    width = max(len(k) for k in shown)
+    for k, v in shown.items():
+        line = f"{k:<{width}}  {_shown_value(v)}"
+        if out.get(f"{k}_ci") is not None:
+            line += f"  95 % {_shown_value(out[f'{k}_ci'])}"
+        if f"{k}_real" in out:
+            line += f"  real {_shown_value(out[f'{k}_real'])}"
+            if out.get(f"{k}_real_ci") is not None:
+                line += f" {_shown_value(out[f'{k}_real_ci'])}"
+        print(line)
+    if out.get("mixing_scan"):
+        print("mixing (changes per 100 steps per chain, after burn-in):")
+        print(f"  {'noise':<9} {'eps':>7} {'burn-in':>8} {'class':>8} {'nearest':>8}")
+        for r in out["mixing_scan"]:
+            print(
+                f"  {r['noise']:<9} {r['eps']:>7g} {_shown_value(r['burn_in']):>8} "
+                f"{_shown_value(r['mixing_class']):>8} {_shown_value(r['mixing_nearest']):>8}"
+            )
 
 
 def cmd_sweep(args) -> int:
     from .core.preflight import check_sweep
-    from .core.sweep import SweepConfig, check_output_folder, run_sweep, sweep_classifier
+    from .core.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep, sweep_classifier
 
     try:
+        try:
+            seeds = tuple(int(v) for v in args.seeds.split(",") if v.strip())
+        except ValueError:
+            raise ValueError(f"--seeds: not a comma list of whole numbers: {args.seeds[:40]!r} (e.g. 0,1,2)") from None
+        if len(seeds) > MAX_SEEDS:
+            raise ValueError(f"--seeds: at most {MAX_SEEDS} seeds, got {len(seeds)}")
         cfg = SweepConfig(
             source=args.data,
             depths=tuple(args.depths),
@@ -655,7 +708,9 @@ def cmd_sweep(args) -> int:
             steps=args.steps,
             lr=args.lr,
             batch=args.batch,
-            seed=args.seed,
+            seeds=seeds,
+            target_loss=args.target_loss,
+            eval_every=args.eval_every,
             subset=args.subset,
             chains=args.n,
             sample_steps=args.sample_steps,
@@ -685,7 +740,10 @@ def cmd_sweep(args) -> int:
         log=lambda s: print(s, file=sys.stderr),
         progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1),
     )
-    print(f"wrote {out / 'sweep.csv'} and {out / 'sweep.png'} ({len(rows)} depths)")
+    print(
+        f"wrote {out / 'sweep.csv'} ({len(rows)} depths), {out / 'sweep_runs.csv'} "
+        f"({len(cfg.runs)} runs) and {out / 'sweep.png'}"
+    )
     return 0
 
 
@@ -819,7 +877,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--tol",
         type=float_in(0.0, 10.0, lo_open=True),
         default=None,
-        help="step size (RMS per value) below which a chain has converged (default: 1e-3 above the noise floor)",
+        help="noise-free residual ‖f(x) − x‖/√D (RMS per value) below which a chain has converged, the same for "
+        "every noise kind (default: 0.025 × the value range's span, 0.05 on [−1, 1])",
     )
     a.add_argument(
         "--copy-tol",
@@ -831,32 +890,57 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--sigmas",
         type=_floats,
-        default=[0.05, 0.1, 0.2, 0.4],
-        help="corruption levels σ (value units) for basin recovery",
+        default=[0.0, 0.05, 0.1, 0.2, 0.4],
+        help="corruption levels σ (value units) for basin recovery (σ = 0 recovers by construction)",
     )
     a.add_argument("--recovery-n", type=positive_int, default=200)
     a.add_argument("--recovery-T", type=positive_int, default=50)
+    a.add_argument(
+        "--mixing",
+        type=_floats,
+        default=None,
+        metavar="EPS,…",
+        help="also scan mixing: chains with normal, uniform and no noise at each ε given (e.g. 0,0.01,0.03,0.1)",
+    )
     a.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     a.set_defaults(func=cmd_analyze)
 
-    w = sub.add_parser("sweep", help="train one model per depth and measure each: CSV + PNG")
+    w = sub.add_parser("sweep", help="train one model per depth and seed and measure each: CSVs + PNG")
     w.add_argument("--data", default="mnist")
     w.add_argument("--depths", type=_ints, default=[1, 2, 4, 6, 8, 10])
     _add_arch_options(w, depth=False)
     w.add_argument("--bound", default="tanh", choices=BOUNDS)
-    w.add_argument("--steps", type=positive_int, default=2000, help="training steps per depth")
+    w.add_argument(
+        "--steps",
+        type=positive_int,
+        default=2000,
+        help="training steps per model (with --target-loss: the most steps a model may take)",
+    )
+    w.add_argument(
+        "--target-loss",
+        type=float_in(0.0, 1e6, lo_open=True),
+        default=None,
+        help="train each model until its best evaluation loss is at most this (default: a fixed --steps)",
+    )
+    w.add_argument("--eval-every", type=positive_int, default=100, help="steps between evaluations of the loss")
     w.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 1e-3; U-Net 3e-4)")
     w.add_argument("--batch", type=positive_int, default=256)
     w.add_argument("--subset", type=nonneg_int, default=10_000, help="train on this many samples (0: all)")
-    w.add_argument("--seed", type=nonneg_int, default=0)
+    w.add_argument(
+        "--seeds",
+        default="0,1,2",
+        help="training seeds, a comma list of whole numbers ≥ 0 (at most 16): one model per depth and seed",
+    )
     w.add_argument("--device", default="cpu")
-    w.add_argument("--n", type=positive_int, default=256, help="chains sampled per depth")
+    w.add_argument("--n", type=positive_int, default=256, help="chains sampled per model")
     w.add_argument("--sample-steps", type=positive_int, default=200)
     w.add_argument("--noise", default="normal", choices=NOISE_KINDS)
     w.add_argument("--eps", type=float, default=0.01)
     w.add_argument("--audit", type=nonneg_int, default=32)
     w.add_argument("--sigmas", type=_floats, default=[0.05, 0.1, 0.2, 0.4])
-    w.add_argument("-o", "--output", required=True, help="a new folder for the models, sweep.csv and sweep.png")
+    w.add_argument(
+        "-o", "--output", required=True, help="a new folder for the models, sweep.csv, sweep_runs.csv and sweep.png"
+    )
     w.set_defaults(func=cmd_sweep)
 
     i = sub.add_parser("info", help="show a model file's metadata")

@@ -199,15 +199,15 @@ def test_analyze_measures_the_corner_model(tmp_path, capsys):
     # Noiseless chains from 100 uniform starts all land on one of the four corners and stay (a fixed point);
     # the four corners attract (ρ < 1), and corrupted corners (σ = 0, 0.05) all come back.
     assert (got["reference"], got["chains"], got["steps"]) == ("2d-corners", 100, 150)
-    assert (got["distinct"], got["converged"], got["fixed_points"], got["cycles"], got["copy_fraction"]) == (
-        4,
-        1.0,
-        1.0,
-        0.0,
-        1.0,
-    )
+    assert (got["distinct"], got["converged"], got["cycles"], got["copy_fraction"]) == (4, 1.0, 0.0, 1.0)
+    assert got["tol"] == 0.025 and got["burn_in"] < 150  # 0.025 × the span of [0, 1], for every noise kind
     assert got["attractor_fraction"] == 1.0 and got["rho_max"] < 1 and got["rho_median"] <= got["rho_max"]
+    assert (got["audit_n"], got["audit_fixed"]) == (4, 4) and got["residual_max"] < got["audit_tol"]
     assert got["recovery_0"] == got["recovery_0.05"] == 1.0
+    # Four points are no distribution: no feature space, no class or distribution measures, said so.
+    assert got["feature_space"] is None and got["classifier"] is None and "frechet" not in got
+    # The identity map's share of outputs inside the corners' box, beside the model's.
+    assert 0 < got["inside_training_range_identity"] < 1
     assert "copy_fraction" in capsys.readouterr().out
 
 
@@ -340,8 +340,13 @@ def test_train_and_analyze_every_image_architecture(tmp_path, capsys, arch, extr
     )
     got = json.loads(out.read_text())
     assert got["reference"] == "mnist-test" and got["chains"] == 8
-    # One example audited: it attracts (fraction 1) exactly when its spectral radius is below 1.
-    assert got["attractor_fraction"] == float(got["rho_max"] < 1) and got["rho_median"] == got["rho_max"]
+    # One example audited: when refinement reached a fixed point, it attracts (fraction 1) exactly when its
+    # spectral radius is below 1; when it did not, there is no fraction (ρ there would mean nothing).
+    if got["audit_fixed"] == 1:
+        assert got["attractor_fraction"] == float(got["rho_max"] < 1) and got["rho_median"] == got["rho_max"]
+    else:
+        assert got["attractor_fraction"] is None and got["residual_max"] >= got["audit_tol"]
+    assert got["classifier"]["dataset"] == "MNIST (bundled)" and got["real"].endswith("MNIST training digits")
     # The class make-up of the 8 samples: a histogram of 8, and its entropy in units of log 10.
     hist = np.array([got[f"class_{c}"] for c in range(10)])
     p = hist[hist > 0] / 8

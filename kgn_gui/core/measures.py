@@ -73,8 +73,10 @@ PR_K = 3  # the k of precision and recall
 BOOT = 200  # bootstrap resamples of the intervals
 REFERENCE_MAX = 2000  # reference points of precision, recall and KID (the Fréchet distance uses all)
 MIN_POOL = 100  # fewer real samples than this: no distribution measures
+POOL_MAX = 10_000  # real samples drawn from a bigger pool (seeded): their features are computed once
 INTERVAL = f"bootstrap 95 % interval ({BOOT} resamples of the samples, percentiles recentred on the estimate)"
 DISTRIBUTION = ("class_entropy", "frechet", "kid", "precision", "recall")
+_BOUNDS = {"class_entropy": (0.0, 1.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "frechet": (0.0, math.inf)}
 
 
 class Cancelled(Exception):
@@ -351,7 +353,9 @@ class Reference:
         rng = np.random.default_rng(seed)
         draws = [stats(rng.integers(0, n, n)) for _ in range(boot)]
         for key in list(point):
-            point[f"{key}_ci"] = _ci([d[key] for d in draws], point[key])
+            ci = _ci([d[key] for d in draws], point[key])
+            lo, hi = _BOUNDS.get(key, (-math.inf, math.inf))
+            point[f"{key}_ci"] = None if ci is None else [max(lo, ci[0]), min(hi, ci[1])]
         return point
 
 
@@ -366,24 +370,30 @@ def make_reference(
     if M < MIN_POOL or n < 2:
         return None
     rng = np.random.default_rng(seed)
-    perm = rng.permutation(M)
+    perm = rng.permutation(M)[: max(POOL_MAX, 2 * n)]  # a seeded 10,000 of a bigger pool: features cost time
     base, rest = np.sort(perm[:n]), np.sort(perm[n:])
+    x = pool.x[np.sort(perm)]
+    pos = {int(j): i for i, j in enumerate(np.sort(perm))}
+    base_local = np.array([pos[int(j)] for j in base])
+    rest_local = np.array([pos[int(j)] for j in rest])
     vr = (float(value_range[0]), float(value_range[1]))
-    probs, feats = space.predict(pool.x, vr)
-    sub = rest if len(rest) <= REFERENCE_MAX else np.sort(rng.choice(rest, REFERENCE_MAX, replace=False))
+    probs, feats = space.predict(x, vr)
+    base_global = base
+    base, rest_idx = base_local, rest_local
+    sub = rest_idx if len(rest_idx) <= REFERENCE_MAX else np.sort(rng.choice(rest_idx, REFERENCE_MAX, replace=False))
     ref = Reference(
         space=space,
         what=f"{n} of {pool.what}",
         value_range=vr,
         n=n,
-        feats=feats[rest],
+        feats=feats[rest_idx],
         sub=np.asarray(feats[sub], np.float64),
         seed=seed,
     )
     got = ref.measure_features(feats[base], None if probs is None else probs[base], boot=boot, seed=seed)
     ref.baseline = {f"{k.removesuffix('_ci')}_real{'_ci' if k.endswith('_ci') else ''}": v for k, v in got.items()}
     # the nearest distance of real samples: to the training data, or (no held-out split) to the nearest other
-    d = nearest_other(pool.x[base], train_x, exclude=None if pool.held_out else base)
+    d = nearest_other(x[base], train_x, exclude=None if pool.held_out else base_global)
     ref.baseline["nearest_mean_real"] = float(d.mean())
     ref.baseline["nearest_mean_real_ci"] = _ci([d[rng.integers(0, n, n)].mean() for _ in range(boot)])
     return ref
