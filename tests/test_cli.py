@@ -526,3 +526,42 @@ def test_a_killed_kgn_train_leaves_its_latest_weights_in_the_output(tmp_path):
         p.wait()
     ck = load_checkpoint(out)  # whole (written atomically), with how far it got
     assert ck.meta["partial"]["step"] > 0 and ck.spec.L == 2
+
+
+def test_a_labelled_data_set_other_than_mnist_is_measured_by_its_own_classifier(tmp_path, monkeypatch, capsys):
+    """Issue 17: class and feature measures of a model of another labelled data set come from a classifier
+    trained on that data set (on demand, then cached), never from the MNIST digit classifier."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    y = np.arange(360) % 3
+    x = np.zeros((360, 28, 28), np.uint8)
+    for c in range(3):  # three kinds of picture: a bar across, a bar down, a square
+        m = y == c
+        if c == 0:
+            x[m, 12:16, :] = 255
+        elif c == 1:
+            x[m, :, 12:16] = 255
+        else:
+            x[m, 6:22, 6:22] = 255
+    x = np.clip(x.astype(int) + rng.integers(0, 60, x.shape), 0, 255).astype(np.uint8)
+    data = tmp_path / "shapes.npz"
+    np.savez(data, x=x, y=y)
+    model = tmp_path / "m.safetensors"
+    train = ["train", "--data", str(data), "--L", "2", "--H", "16", "--steps", "5", "--batch", "32"]
+    assert main([*train, "--eval-size", "32", "-o", str(model)]) == 0
+    out = tmp_path / "a.json"
+    analyze = ["analyze", str(model), "--data", str(data), "-n", "16", "--steps", "5", "--audit", "0"]
+    assert main([*analyze, "--sigmas", "0", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["classifier"]["dataset"] == "shapes" and got["classifier"]["source"] == "trained"
+    assert got["classifier"]["test_accuracy"] >= 0.9
+    assert "MNIST" not in got["feature_space"] and "shapes" in got["feature_space"]
+    assert sum(got[f"class_{c}"] for c in range(3)) == 16 and "class_3" not in got  # three classes, not ten
+    assert "no held-out split" in got["real"] and got["recovery_0"] == 1.0
+    for m in ("frechet", "kid", "precision", "recall", "class_entropy", "nearest_mean"):
+        assert f"{m}_real" in got and len(got[f"{m}_ci"]) == 2, m
+    # a second run finds the classifier in the cache, and measures the same
+    assert main([*analyze, "--sigmas", "0", "--json", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert again["classifier"]["source"] in ("cache", "trained")  # in this process: the same object
+    assert again["frechet"] == got["frechet"] and again["class_entropy"] == got["class_entropy"]
