@@ -1,9 +1,17 @@
-"""A small MNIST classifier, trained by the project, to measure what the chains produce (no Qt).
+"""The feature networks that measure what the chains produce (no Qt).
 
-Two 3×3 convolutions (32 and 64 channels, each followed by ReLU and 2×2 max-pooling), a 128-unit
-penultimate layer (the "features" of the Fréchet distance) and 10 logits. Inputs are 1×28×28 images in
-[0, 1]; :func:`to_unit` maps a model's value range there. Saved as .safetensors with its own metadata
-(``format: kgn-classifier/1``), checked before loading like every model file; never unpickled.
+Two architectures, both with a 128-unit penultimate layer (the "features" of the Fréchet distance, KID,
+precision and recall) and one logit per class:
+
+- ``conv`` for 1×28×28 images: two 3×3 convolutions (32 and 64 channels, each followed by ReLU and 2×2
+  max-pooling), 128 units, C logits. The bundled MNIST classifier (10 classes) is one.
+- ``mlp`` for every other shape: D → 256 → 128 → C with ReLU, so any data set with labels gets a network.
+
+Inputs are in [0, 1]; :func:`to_unit` maps a model's value range there. Saved as .safetensors with their own
+metadata (``format: kgn-classifier/1``: arch, classes, D, shape, data set, held-out accuracy, …), checked
+before loading like every model file (names and shapes against the architecture the metadata names, values
+finite); never unpickled. A file without ``arch`` / ``classes`` / ``D`` (the bundled one) is the conv net of
+10 classes. Which network measures which data set is :mod:`kgn_gui.core.features`'s decision.
 
     python -m kgn_gui.core.classifier --out models/mnist-classifier.safetensors
 """
@@ -12,8 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +34,16 @@ from torch import nn
 from .checkpoint import CheckpointError, atomic_write_bytes, read_header
 
 FORMAT = "kgn-classifier/1"
+ARCHS = ("conv", "mlp")
+FEATURES = 128  # the penultimate layer's width, both architectures
+MLP_HIDDEN = 256
+MAX_CLASSES = 1000
+MAX_D = 1 << 24  # values a sample; the file's own size bounds the weights, this bounds the metadata
 
 
 class Classifier(nn.Module):
+    """The conv net for 1×28×28 images in [0, 1]."""
+
     def __init__(self, classes: int = 10):
         super().__init__()
         self.conv = nn.Sequential(
@@ -37,10 +54,10 @@ class Classifier(nn.Module):
             nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 128),
+            nn.Linear(64 * 7 * 7, FEATURES),
             nn.ReLU(),
         )
-        self.head = nn.Linear(128, classes)
+        self.head = nn.Linear(FEATURES, classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """N×784 (or N×1×28×28) in [0, 1] → N×128 penultimate features."""
@@ -50,14 +67,73 @@ class Classifier(nn.Module):
         return self.head(self.features(x))
 
 
+class MLPClassifier(nn.Module):
+    """D → 256 → 128 → C with ReLU, for samples of any shape (flattened) in [0, 1]."""
+
+    def __init__(self, D: int, classes: int):
+        super().__init__()
+        self.D = int(D)
+        self.body = nn.Sequential(nn.Linear(D, MLP_HIDDEN), nn.ReLU(), nn.Linear(MLP_HIDDEN, FEATURES), nn.ReLU())
+        self.head = nn.Linear(FEATURES, classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """N×D in [0, 1] → N×128 penultimate features."""
+        return self.body(x.reshape(-1, self.D))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def arch_for(shape: tuple[int, ...]) -> str:
+    """The architecture for samples of ``shape``: ``conv`` for 1×28×28 images, ``mlp`` for the rest."""
+    return "conv" if tuple(shape) == (1, 28, 28) else "mlp"
+
+
+def build_classifier(arch: str, classes: int, D: int) -> nn.Module:
+    if arch == "conv":
+        if D != 784:
+            raise ValueError(f"the conv classifier takes 1×28×28 images (784 values), not {D}")
+        return Classifier(classes)
+    if arch == "mlp":
+        return MLPClassifier(D, classes)
+    raise ValueError(f"unknown classifier architecture {arch!r}; expected one of {', '.join(ARCHS)}")
+
+
+def expected_shapes(arch: str, classes: int, D: int) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes of an architecture, computed without building it (a file's metadata is
+    untrusted: a D of 10⁹ must not allocate anything before the header is compared)."""
+    head = {"head.weight": (classes, FEATURES), "head.bias": (classes,)}
+    if arch == "conv":
+        return {
+            "conv.0.weight": (32, 1, 3, 3),
+            "conv.0.bias": (32,),
+            "conv.3.weight": (64, 32, 3, 3),
+            "conv.3.bias": (64,),
+            "conv.7.weight": (FEATURES, 64 * 7 * 7),
+            "conv.7.bias": (FEATURES,),
+            **head,
+        }
+    return {
+        "body.0.weight": (MLP_HIDDEN, D),
+        "body.0.bias": (MLP_HIDDEN,),
+        "body.2.weight": (FEATURES, MLP_HIDDEN),
+        "body.2.bias": (FEATURES,),
+        **head,
+    }
+
+
 @dataclass
 class LoadedClassifier:
-    model: Classifier
+    model: nn.Module
     meta: dict
+
+    @property
+    def classes(self) -> int:
+        return int(self.model.head.out_features)
 
     @torch.no_grad()
     def predict(self, x_unit: np.ndarray | torch.Tensor, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-        """Images in [0, 1] (N×784) → (class probabilities N×10, features N×128)."""
+        """Samples in [0, 1] (N×D) → (class probabilities N×C, features N×128), float32."""
         x = torch.as_tensor(np.asarray(x_unit, np.float32))
         probs, feats = [], []
         for s in range(0, len(x), batch):
@@ -65,7 +141,7 @@ class LoadedClassifier:
             probs.append(torch.softmax(self.model.head(f), 1))
             feats.append(f)
         if not probs:
-            return np.zeros((0, 10), np.float32), np.zeros((0, 128), np.float32)
+            return np.zeros((0, self.classes), np.float32), np.zeros((0, FEATURES), np.float32)
         return torch.cat(probs).numpy(), torch.cat(feats).numpy()
 
 
@@ -74,7 +150,8 @@ def to_unit(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
     return np.clip((np.asarray(x, np.float32) - lo) / (hi - lo), 0.0, 1.0)
 
 
-def save_classifier(path: str | Path, model: Classifier, meta: dict) -> Path:
+def save_classifier(path: str | Path, model: nn.Module, meta: dict) -> Path:
+    """Write ``model`` and ``meta`` to ``path`` atomically (the old file stays whole on any failure)."""
     from safetensors.torch import save
 
     path = Path(path)
@@ -83,17 +160,38 @@ def save_classifier(path: str | Path, model: Classifier, meta: dict) -> Path:
     return path
 
 
+def _count(meta: dict, key: str, default: int, lo: int, hi: int, name: str) -> int:
+    v = meta.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise CheckpointError(f"{name}: metadata {key} must be a whole number from {lo} to {hi:,}, not {v!r}")
+    return v
+
+
 def load_classifier(path: str | Path) -> LoadedClassifier:
-    """Load and check a classifier file (names and shapes against the architecture first)."""
+    """Load and check a classifier file: its metadata's arch, classes and D, the tensor names and shapes
+    against that architecture, before anything is built; the weights finite. Raises CheckpointError."""
     path = Path(path)
     header, meta, _ = read_header(path, fmt=FORMAT)
-    expected = {k: tuple(v.shape) for k, v in Classifier().state_dict().items()}
+    arch = meta.get("arch", "conv")
+    if arch not in ARCHS:
+        raise CheckpointError(f"{path.name}: unknown classifier architecture {arch!r}")
+    classes = _count(meta, "classes", 10, 2, MAX_CLASSES, path.name)
+    D = _count(meta, "D", 784, 1, MAX_D, path.name)
+    if arch == "conv" and D != 784:
+        raise CheckpointError(f"{path.name}: a conv classifier takes 784 values a sample, not {D}")
+    expected = expected_shapes(arch, classes, D)
     if set(header) != set(expected) or any(tuple(header[k]["shape"]) != s for k, s in expected.items()):
         raise CheckpointError(f"{path.name}: tensors do not match the classifier's architecture")
     from safetensors.torch import load_file
 
-    model = Classifier()
-    model.load_state_dict(load_file(str(path), device="cpu"))
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as e:  # noqa: BLE001 - a file changed or damaged since its header was read: one line
+        raise CheckpointError(f"{path.name}: cannot read the weights ({type(e).__name__})") from None
+    if not all(bool(torch.isfinite(t).all()) for t in tensors.values()):
+        raise CheckpointError(f"{path.name}: the weights hold NaN or infinite values")
+    model = build_classifier(arch, classes, D)
+    model.load_state_dict(tensors)
     return LoadedClassifier(model.eval(), meta)
 
 
@@ -125,22 +223,72 @@ MNIST_NAMES = ("mnist-train", "mnist-test", "mnist", "mnist:train", "mnist:test"
 _DEFAULT: list = []  # the bundled classifier, loaded once (an empty list until then; [None] when missing)
 
 
+def bundled_classifier() -> LoadedClassifier | None:
+    """The bundled MNIST classifier, loaded once and shared (thread-safe); None where the file is missing.
+    A damaged file raises CheckpointError (and is tried again on the next call)."""
+    with _LOCK:
+        if not _DEFAULT:
+            _DEFAULT.append(default_classifier())
+        return _DEFAULT[0]
+
+
 def classifier_for(dataset_name: str, D: int) -> tuple[LoadedClassifier | None, np.ndarray | None]:
     """The feature network that fits a data set, and its reference features: (classifier, features of the
     10,000 MNIST test digits) for the bundled MNIST sets (a model file's dataset name ``mnist-train`` /
     ``mnist-test``, or the source keys ``mnist``, ``mnist:train``, ``mnist:test``, with 784 values a
     sample); (None, None) for every other data set: a digit classifier says nothing about another data
-    set's images. The one rule ``kgn analyze``, ``kgn sweep`` and the window's measures use. Loaded once
-    and shared (thread-safe)."""
+    set's images. Loaded once and shared (thread-safe). Superseded by
+    :func:`kgn_gui.core.features.feature_space_for`, which gives every data set its own feature space."""
     if D != 784 or dataset_name not in MNIST_NAMES:
         return None, None
+    clf = bundled_classifier()
+    if clf is None:
+        return None, None
     with _LOCK:
-        if not _DEFAULT:
-            _DEFAULT.append(default_classifier())
-        clf = _DEFAULT[0]
-        if clf is None:
-            return None, None
         return clf, mnist_test_features(clf)
+
+
+def fit_classifier(
+    x_unit: np.ndarray,
+    y: np.ndarray,
+    shape: tuple[int, ...],
+    classes: int,
+    *,
+    epochs: int = 2,
+    batch: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    step: Callable[[int, int], None] | None = None,
+) -> nn.Module:
+    """Train the network :func:`arch_for` picks for ``shape`` on samples in [0, 1] (N×D float32) with class
+    indices ``y`` in 0..classes-1: Adam, a cosine-decayed learning rate, ``epochs`` passes in a seeded order.
+    ``step(done, total)`` is called after every batch (it may raise to stop). The global torch random state
+    and thread settings are left as they were. Returns the model in eval mode."""
+    x = torch.from_numpy(np.ascontiguousarray(x_unit, np.float32))
+    yt = torch.from_numpy(np.asarray(y, np.int64))
+    rng = np.random.default_rng(seed)
+    per_epoch = max(1, math.ceil(len(x) / batch))
+    total = epochs * per_epoch
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_classifier(arch_for(shape), classes, x.shape[1])
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+        model.train()
+        done = 0
+        for _ in range(epochs):
+            order = torch.from_numpy(rng.permutation(len(x)))
+            for s in range(0, len(x), batch):
+                idx = order[s : s + batch]
+                loss = nn.functional.cross_entropy(model(x[idx]), yt[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                done += 1
+                if step is not None:
+                    step(done, total)
+    return model.eval()
 
 
 def train_classifier(
@@ -178,7 +326,12 @@ def train_classifier(
     probs, _ = LoadedClassifier(model, {}).predict(te.x.astype(np.float32))
     acc = float((probs.argmax(1) == te.labels).mean())
     return model, {
+        "arch": "conv",
+        "classes": 10,
+        "D": 784,
+        "shape": [1, 28, 28],
         "test_accuracy": acc,
+        "held_out": len(te.x),
         "epochs": epochs,
         "batch": batch,
         "lr": lr,
