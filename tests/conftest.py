@@ -1,4 +1,5 @@
-"""Test set-up: Qt offscreen, PySide6, and QSettings in a temporary folder (never the user's)."""
+"""Test set-up: Qt offscreen, PySide6, and QSettings, recovery files and caches in temporary folders (never the
+user's)."""
 
 import os
 import signal
@@ -25,6 +26,7 @@ if str(REPO) not in sys.path:
 def _isolated_recovery(tmp_path_factory):
     """Recovery checkpoints of tests go to a temporary folder (never the user's)."""
     os.environ["KGN_RECOVERY_DIR"] = str(tmp_path_factory.mktemp("recovery"))
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))  # feature classifiers trained on demand
     yield
 
 
