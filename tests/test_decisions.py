@@ -8,7 +8,6 @@ import pytest
 
 from kgn_gui.cli import _recipe_from_args, _reference_data, _start_from_args, build_parser, main
 from kgn_gui.core.checkpoint import load_checkpoint
-from kgn_gui.core.classifier import classifier_for
 from kgn_gui.core.data import POINT_PRESETS, make_points
 from kgn_gui.core.export import read_frames
 from kgn_gui.core.recipes import Recipe, RecipeError, recipe_for
@@ -148,16 +147,23 @@ def test_start_strings_parse_to_typed_starts_and_bad_ones_are_one_line(tmp_path)
 
 
 # -- classifier and reference data
-def test_the_classifier_fits_mnist_only_and_kgn_and_the_window_pick_the_same_one(window):
-    clf, feats = classifier_for("mnist-train", 784)
-    assert clf is not None and feats.shape == (10_000, 128)
-    assert classifier_for("mnist:test", 784)[0] is clf  # loaded once, shared
-    for name, D in [("fashion-train", 784), ("2d-corners", 2), ("mnist-train", 2)]:
-        assert classifier_for(name, D) == (None, None)
+def test_the_feature_space_fits_the_data_set_and_kgn_and_the_window_pick_the_same_one(window):
+    from kgn_gui.core.features import feature_space_for
+    from kgn_gui.core.measures import reference_for
+
     ck = window.checkpoint
     cli_ref = _reference_data(ck, None)
     assert window.train_data.name == cli_ref.name == "mnist-train"
     assert np.array_equal(window.train_data.x, cli_ref.x)
+    # one feature space for the data set, whoever asks: the bundled MNIST classifier, loaded once
+    space = feature_space_for(cli_ref)
+    assert space is feature_space_for(window.train_data) and space.source == "bundled" and space.classes == 10
+    ref = reference_for(cli_ref, 32)
+    assert ref.space is space and ref.what == "32 of the 10,000 MNIST test digits"
+    # another data set of 784 values never gets the digit classifier; too few samples get none
+    other = make_points(np.random.default_rng(0).uniform(size=(150, 784)), (0.0, 1.0), name="noise-784")
+    assert feature_space_for(other).kind == "pca" and feature_space_for(other) is not space
+    assert feature_space_for(make_points([[0.2], [0.8]], (0.0, 1.0))) is None
 
 
 def test_reference_data_of_a_points_model_is_the_same_in_kgn_and_the_window(window):
