@@ -134,6 +134,13 @@ class TrainEvent:
     message: str = ""
 
 
+def format_loss(v: float) -> str:
+    """A loss for people: three significant digits, and an exact zero said as such (not "0.000e+00")."""
+    if v == 0:
+        return "0 (exact)"
+    return f"{v:.3e}" if math.isfinite(v) else str(v)
+
+
 def format_duration(seconds: float) -> str:
     """Seconds as "mm:ss" or "h:mm:ss" ("--:--" when unknown): ETAs in the CLI and the window."""
     if not math.isfinite(seconds):
@@ -488,7 +495,8 @@ class Trainer:
         note = f" ({self.graph_note})" if self.graph_note else ""
         yield event(
             "done",
-            f"trained {self.step} steps; best evaluation loss {self.best_loss:.3e} at step {self.best_step}{note}",
+            f"trained {self.step} steps; best evaluation loss {format_loss(self.best_loss)} at step "
+            f"{self.best_step} (on {len(eval_idx):,} fixed training samples){note}",
         )
 
     def recipe(self) -> dict:
