@@ -1,6 +1,7 @@
 """The desktop explorer, driven offscreen with pytest-qt."""
 
 import os
+import re
 import sys
 import time
 
@@ -9,6 +10,7 @@ import pytest
 from PySide6 import QtCore
 
 from kgn_gui.ui.main_window import MainWindow
+from kgn_gui.ui.widgets.analysis_panel import ROWS
 
 
 @pytest.fixture
@@ -585,20 +587,71 @@ def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot
     window.chain.step_by(12)
     job = window.measure_now()
     assert job is not None
-    with qtbot.waitSignal(job.done, timeout=60_000):
+    with qtbot.waitSignal(job.done, timeout=120_000):
         pass
     an = window.analysis
     assert an.status.text().startswith("step 12")
+    assert an.header.text().startswith("features: MNIST classifier") and "real: " in an.header.text()
+    assert "MNIST test digits" in an.header.text()  # a model of the training digits: held-out real data
     assert int(an.value("distinct")) >= 1 and 0.0 <= float(an.value("class_entropy")) <= 1.0
     assert float(an.value("frechet")) > 0  # samples at step 12 are not the test set
+    for key in ("frechet", "kid", "precision", "recall", "class_entropy", "nearest_mean"):
+        assert an.interval(key).startswith("± ") and an.real(key) != "–", key
+        assert "95 % interval [" in an.tip(key, 2) and "± " in an.tip(key, 3), key
+    assert float(an.real("inside_training_range")) == pytest.approx(0.861, abs=0.01)  # the identity map
+    assert an.value("mixing") == "–" and "fixed points" not in [r.label for r in ROWS]
     job = window.run_attractor_audit(3)
     with qtbot.waitSignal(job.done, timeout=120_000):
         pass
-    assert 0.0 <= float(an.value("attractor_fraction")) <= 1.0 and "3 examples" in an.status.text()
+    value = an.value("attractor_fraction")
+    assert re.fullmatch(r"(1|0(\.\d+)?|–) \(\d of 3 fixed\)", value), value
+    assert "residual max" in an.tip("attractor_fraction") and "3 examples" in an.status.text()
     job = window.run_basin_recovery([0.0, 0.3])
-    with qtbot.waitSignal(job.done, timeout=120_000) as blocker:
+    with qtbot.waitSignal(window.measures.recovered, timeout=120_000) as blocker:
         pass
-    assert len(blocker.args[0]) == 2 and "σ=0:" in an.status.text()
+    sigmas, rates = blocker.args
+    assert sigmas == [0.0, 0.3] and rates[0] == 1.0  # σ = 0 ends where the clean example ends
+    assert "σ=0: 100 %" in an.status.text()
+
+
+def test_the_mixing_scan_plots_class_changes_against_eps_for_each_noise_kind(window, qtbot):
+    an = window.analysis
+    an.mixing_steps.setValue(10)
+    with qtbot.waitSignal(window.measures.mixed, timeout=300_000) as blocker:
+        an.mixing_btn.click()
+        assert not an.mixing_btn.isEnabled() and an.cancel_btn.isVisible()
+    rows = blocker.args[0]
+    assert {r["noise"] for r in rows} == {"normal", "uniform", "none"}
+    assert sorted({r["eps"] for r in rows}) == [0.0, 0.003, 0.01, 0.03, 0.1]
+    curves = an.mixing_plot.getPlotItem().listDataItems()
+    assert len(curves) == 3 and an.plots.currentWidget() is an.mixing_plot
+    assert an.mixing_plot.getAxis("left").labelText == "class changes per 100 steps"
+    assert an.mixing_btn.isEnabled()
+
+
+def test_a_feature_space_being_made_says_so_in_the_dock(window, qtbot, monkeypatch):
+    # A labelled data set other than MNIST trains its own classifier the first time it is measured: the
+    # measure Job says so while it runs (here a stand-in that reports three batches and gives no space).
+    import kgn_gui.core.measures as measures_mod
+
+    def fake_reference(ds, n, *, progress=None, cancelled=None, **kw):
+        for k in range(1, 4):
+            progress(k, 3)
+        return None
+
+    monkeypatch.setattr(measures_mod, "reference_for", fake_reference)
+    said = []
+    window.measures.status.connect(said.append)
+    window.chain.step_by(2)
+    if window.measures.measure_job is not None:
+        window.measures.measure_job.wait(60)
+    with qtbot.waitSignal(window.measures.measured, timeout=120_000):
+        assert window.measure_now() is not None
+    name = window.models.train_data.name
+    assert f"training a feature classifier for {name} (3/3)" in said
+    an = window.analysis
+    assert an.header.text().startswith("no feature space") and an.value("frechet") == "–"
+    assert an.value("converged") != "–"
 
 
 def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
@@ -668,17 +721,17 @@ def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_it
 ):
     # A measuring thread still inside torch when the interpreter shuts down aborts the process
     # ("terminate called without an active exception"): closing must leave no such thread behind.
-    import kgn_gui.core.classifier as clf_mod
     import kgn_gui.core.measures as measures_mod
 
     measured = []
     real = measures_mod.measure_states
+    real_reference = measures_mod.reference_for
 
-    def slow_features(clf):
+    def slow_reference(*a, **k):
         time.sleep(1.5)
-        return None
+        return real_reference(*a, **k)
 
-    monkeypatch.setattr(clf_mod, "mnist_test_features", slow_features)
+    monkeypatch.setattr(measures_mod, "reference_for", slow_reference)
     monkeypatch.setattr(measures_mod, "measure_states", lambda *a, **k: measured.append(1) or real(*a, **k))
     w = MainWindow(mnist_model_path, restore_settings=False)
     qtbot.addWidget(w)

@@ -1,10 +1,10 @@
-"""Measures of the current chains and model: the shown step's measures, the attractor audit, basin recovery
-and the depth sweep. All run off the GUI thread as Jobs (one at a time each); the sweep's Job follows a child
-process that runs core's sweep.
+"""Measures of the current chains and model: the shown step's measures, the attractor audit, basin recovery,
+the mixing scan and the depth sweep. All run off the GUI thread as Jobs (one at a time each); the sweep's Job
+follows a child process that runs core's sweep.
 
 Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``audited(AttractorAudit)``;
-``recovered(list, list)`` σ values and recovery rates; ``busy(str)`` the long job running ("" when none);
-``progress(int, int)``; ``status(str)`` a one-line state ("measures need …", "measuring failed: …");
+``recovered(list, list)`` σ values and recovery rates; ``mixed(list)`` the mixing scan's rows; ``busy(str)``
+the long job running ("" when none); ``progress(int, int)``; ``status(str)`` a one-line state ("measures need …", "measuring failed: …");
 ``sweepDone(str)`` the sweep's output folder; ``cleared(bool)`` the numbers shown belong to chains that are
 gone (a new start; True: a new model or new weights too, so the audit and recovery go as well);
 ``current(bool)`` whether the measures shown belong to the step shown (views grey them when not).
@@ -15,15 +15,19 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from ...core.classifier import classifier_for
-from ...core.measures import Cancelled, attractor_audit, auto_tolerance, basin_recovery, measure_states
+from ...core import measures
+from ...core.measures import Cancelled
 from ..jobs import Job
+
+MIXING_EPS = (0.0, 0.003, 0.01, 0.03, 0.1)
+MIXING_KINDS = ("normal", "uniform", "none")
 
 
 class AnalysisController(QtCore.QObject):
     measured = QtCore.Signal(int, object)
     audited = QtCore.Signal(object)
     recovered = QtCore.Signal(list, list)
+    mixed = QtCore.Signal(list)  # the mixing scan's rows {noise, eps, mixing_class, mixing_nearest, burn_in}
     busy = QtCore.Signal(str)
     progress = QtCore.Signal(int, int)
     status = QtCore.Signal(str)
@@ -70,9 +74,18 @@ class AnalysisController(QtCore.QObject):
             return None
         return s, ck, ds
 
+    @staticmethod
+    def _reference_progress(ds, progress):
+        """The Job's progress while a feature space is made for ``ds`` (a classifier trained on demand the
+        first time a labelled data set other than MNIST is measured; cached after that)."""
+        return lambda done, total: progress(
+            done, total, f"training a feature classifier for {ds.name} ({done}/{total})"
+        )
+
     # -- the shown step
     def measure_now(self) -> Job | None:
-        """Measure the shown step in the background (convergence, copies, classes, Fréchet, range)."""
+        """Measure the shown step in the background (convergence, copies, distribution measures with their
+        intervals and real-data baselines, output range)."""
         if self.chain.playing:
             self.status.emit("playing: pause the chain to measure the shown step")
             return None
@@ -81,38 +94,36 @@ class AnalysisController(QtCore.QObject):
             return None
         s, ck, ds = got
         t = self.chain.view_t
-        steps = np.array(s.curves.chains("step")[:t])
-        tol = auto_tolerance(s.config, ck.value_range)
+        residuals = np.array(s.curves.chains("residual")[:t])  # a copy: the curves grow while it measures
+        tol = measures.converge_tolerance(ck.value_range)
+        n = s.n
 
         def work(progress, cancelled):
             # The states are fetched here, not in the GUI thread: past steps are replayed from keyframes.
             final = s.state(t)
-            tail = np.stack([s.state(k) for k in range(max(0, t - 8), t + 1)]) if t > 0 else None
             if cancelled():
                 raise Cancelled("measuring cancelled")
-            clf, feats = classifier_for(ds.name, ds.D)
+            reference = measures.reference_for(
+                ds, n, progress=self._reference_progress(ds, progress), cancelled=cancelled
+            )
             if cancelled():
                 raise Cancelled("measuring cancelled")
-            return measure_states(
-                ck.model,
-                ck.spec,
-                final,
-                tail,
-                steps,
-                ds.x,
-                tol=tol,
-                classifier=clf,
-                test_features=feats,
-                train_t=s.train_tensor(),
+            return measures.measure_states(
+                ck.model, ck.spec, final, residuals, ds.x, tol=tol, reference=reference, train_t=s.train_tensor()
             )
 
         job = Job(work, "measure", self)
         session = s
+        job.message.connect(lambda msg: self._measure_message(session, msg))
         job.done.connect(lambda a: self._measured(session, t, a))
         job.failed.connect(lambda msg: None if job.was_cancelled else self.status.emit(f"measuring failed: {msg}"))
         self.status.emit(f"measuring step {t}…")
         self.measure_job = job.start()
         return job
+
+    def _measure_message(self, session, msg: str) -> None:
+        if session is self.chain.session:
+            self.status.emit(msg)
 
     def _measured(self, session, t: int, a) -> None:
         if session is not self.chain.session:
@@ -121,14 +132,22 @@ class AnalysisController(QtCore.QObject):
         self.measured.emit(t, a)
         self._set_current(self.chain.view_t == t)
 
-    # -- audit and recovery
+    # -- audit, recovery and the mixing scan (the model's: one at a time)
     def _start(self, what: str, work, on_done) -> Job | None:
         if self.job is not None and self.job.running():
             self.status.emit(f"{self.job.title} is still running")
             return None
+        ck = self.model.checkpoint
         job = Job(work, what, self)
         job.progress.connect(self.progress)
-        job.done.connect(lambda r: (self.busy.emit(""), on_done(r)))
+        job.message.connect(self.status)
+
+        def done(result) -> None:
+            self.busy.emit("")
+            if self.model.checkpoint is ck:  # an answer about weights that are gone is dropped
+                on_done(result)
+
+        job.done.connect(done)
         job.failed.connect(lambda msg: (self.busy.emit(""), self.status.emit(f"{what}: {msg}")))
         self.busy.emit(what)
         self.job = job.start()
@@ -141,7 +160,7 @@ class AnalysisController(QtCore.QObject):
         _, ck, ds = got
         return self._start(
             "attractor audit",
-            lambda p, c: attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
+            lambda p, c: measures.attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
             self.audited.emit,
         )
 
@@ -149,13 +168,46 @@ class AnalysisController(QtCore.QObject):
         got = self._inputs()
         if got is None:
             return None
-        s, ck, ds = got
-        ref = s.train_tensor()
+        _, ck, ds = got
         return self._start(
             "basin recovery",
-            lambda p, c: basin_recovery(ck.model, ck.value_range, ds.x, sigmas, reference=ref, progress=p, cancelled=c),
+            lambda p, c: measures.basin_recovery(ck.model, ck.value_range, ds.x, sigmas, progress=p, cancelled=c),
             lambda rates: self.recovered.emit(list(sigmas), [float(r) for r in rates]),
         )
+
+    def mixing_scan(self, steps: int = 200) -> Job | None:
+        """How often each chain's class (or nearest training example) changes after burn-in, for each ε of
+        MIXING_EPS and noise kind of MIXING_KINDS: fresh chains from the current start, ``steps`` steps each
+        (core's ``measures.mixing_scan``)."""
+        got = self._inputs()
+        if got is None:
+            return None
+        s, ck, ds = got
+        cfg = s.config
+        array_start = cfg.start not in ("uniform", "normal")
+
+        def work(progress, cancelled):
+            start_array = s.state(0) if array_start else None
+            ref = measures.reference_for(
+                ds, cfg.n, progress=self._reference_progress(ds, progress), cancelled=cancelled
+            )
+            if cancelled():
+                raise Cancelled("mixing scan cancelled")
+            return measures.mixing_scan(
+                ck.model,
+                ck.spec,
+                cfg,
+                int(steps),
+                ds.x,
+                ref,
+                eps_list=MIXING_EPS,
+                kinds=MIXING_KINDS,
+                start_array=start_array,
+                progress=lambda d, n: progress(d, n, f"mixing scan: run {d} of {n} ({int(steps)} steps each)"),
+                cancelled=cancelled,
+            )
+
+        return self._start("mixing scan", work, lambda rows: self.mixed.emit(list(rows)))
 
     def cancel(self) -> None:
         for j in (self.job, self.sweep):

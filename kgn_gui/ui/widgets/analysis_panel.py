@@ -1,69 +1,209 @@
-"""The Analysis dock: the kaleidoscope's measures at the shown step, and two longer audits.
+"""The Analysis dock: the kaleidoscope's measures at the shown step, each beside its 95 % interval and the same
+measure of real data, and three longer jobs (attractor audit, basin recovery, the mixing scan).
 
 Cheap measures follow the shown step whenever playback pauses (computed off the GUI thread); the
-attractor audit and the basin recovery are background jobs with a progress bar and Cancel. Every
-number has a tooltip with its formula (see :mod:`kgn_gui.core.measures`).
+attractor audit, the basin recovery and the mixing scan are background jobs with a progress bar and Cancel.
+Every number has a tooltip with its formula (see :mod:`kgn_gui.core.measures`). The line above the table
+names the feature space the class and distribution measures use and what the real-data baseline is.
 """
 
 from __future__ import annotations
+
+import math
+from typing import NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-ROWS = [  # key, label, tooltip
-    (
+VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
+
+
+class Row(NamedTuple):
+    key: str  # the summary key of the value
+    label: str
+    tip: str  # the formula
+    ci: bool = False  # summary[key + "_ci"] = [lo, hi]
+    real: str | None = None  # the summary key of the baseline (its own interval: real + "_ci")
+    real_tip: str = ""  # what the baseline is
+
+
+REAL_TIP = "the same measure for real samples of the data set (the line above the table says which)"
+IDENTITY_TIP = "baseline: the identity map f(z) = z on the same inputs (the value with no model at all)"
+
+ROWS = [
+    Row(
         "burn_in",
         "burn-in (steps)",
-        "First step where the median step size ‖x_{t+1} − x_t‖/√D falls below the tolerance",
+        "First step t after which the median over chains of the noise-free residual ‖f(x_t) − x_t‖/√D\n"
+        "stays below the tolerance (– when it ends above it)",
     ),
-    (
+    Row(
         "converged",
         "converged",
-        "Fraction of chains whose last step size is below the tolerance\n"
-        "(tolerance = 1e-3 above the noise floor 2·ε·r)",
+        "Fraction of chains with ‖f(x_T) − x_T‖/√D < tol, the same for every noise kind\n"
+        "(noise-free residual at the shown step; tol = 2.5 % of the value range's span)",
     ),
-    ("fixed_points", "fixed points", "Fraction of chains with ‖x_t − x_{t−1}‖/√D below the tolerance (period 1)"),
-    ("cycles", "cycles", "Fraction of chains that repeat with a period 2 … 8 (‖x_t − x_{t−k}‖/√D below the tolerance)"),
-    ("contraction_last", "contraction q", "q_t = s_t / s_{t−1}, median over chains, at the last step: < 1 contracts"),
-    (
+    Row(
+        "cycles",
+        "cycles",
+        "Fraction of the chains that did not converge whose noise-free continuation from x_T\n"
+        "returns within tol of x_T after k = 2 … 8 steps (a k-cycle)",
+    ),
+    Row(
+        "contraction_last",
+        "contraction q",
+        "q_t = s_t / s_{t−1} with s_t = ‖x_{t+1} − x_t‖/√D, median over chains, at the last step: < 1 contracts",
+    ),
+    Row(
         "copy_fraction",
         "copies",
         "Fraction of chains within 0.05 (RMS per value) of a training example: memorized samples",
     ),
-    ("distinct", "distinct examples", "How many different training examples are some chain's nearest (coverage)"),
-    ("top_basin_share", "largest basin", "Share of the chains whose nearest training example is the most common one"),
-    (
+    Row("distinct", "distinct", "How many different training examples are some chain's nearest (coverage)"),
+    Row(
+        "top_basin_share", "largest basin", "Share of the chains whose nearest training example is the most common one"
+    ),
+    Row(
         "nearest_mean",
         "nearest distance",
-        "Mean over chains of the distance to the nearest training example (RMS per value)",
+        "Mean over chains of the RMS distance ‖x − x_j‖/√D to the nearest training example x_j.\n"
+        "Below the real data's value the samples sit closer to the training set than unseen data\n"
+        "does: lower is not better past that level",
+        ci=True,
+        real="nearest_mean_real",
+        real_tip=REAL_TIP,
     ),
-    (
+    Row(
         "class_entropy",
         "class entropy",
-        "Entropy of the classifier's labels of the samples / log(classes):\n"
+        "Entropy of the feature classifier's labels of the samples / log(classes):\n"
         "1 = every class equally often, 0 = a single class",
+        ci=True,
+        real="class_entropy_real",
+        real_tip=REAL_TIP,
     ),
-    ("confidence", "confidence", "Mean top-class probability the classifier gives the samples"),
-    (
+    Row("confidence", "confidence", "Mean top-class probability the feature classifier gives the samples"),
+    Row(
         "frechet",
-        "Fréchet distance",
-        "‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½) between the samples and the MNIST test set in\n"
-        "the project classifier's 128-d features. FID-style, NOT comparable with Inception FID.",
+        "Fréchet",
+        "Fréchet distance ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½) between Gaussians fitted to the\n"
+        "features of the samples and of the reference set (the feature space is named above the table).\n"
+        "FID-style, NOT comparable with Inception FID; it has a floor at small n: compare it with real data's",
+        ci=True,
+        real="frechet_real",
+        real_tip=REAL_TIP,
     ),
-    (
+    Row(
+        "kid",
+        "KID",
+        "Kernel distance: unbiased MMD² between the features of the samples and of the reference set\n"
+        "with the cubic polynomial kernel k(a, b) = (aᵀb / d + 1)³ (d = feature dimension).\n"
+        "≈ 0 for two samples of one distribution; unbiased, so meaningful at small n (may dip below 0)",
+        ci=True,
+        real="kid_real",
+        real_tip=REAL_TIP,
+    ),
+    Row(
+        "precision",
+        "precision",
+        "Kynkäänniemi et al. 2019: the fraction of the samples' features inside the reference set's\n"
+        "k-NN manifold (the union of balls around each reference feature reaching its k-th nearest\n"
+        "reference neighbour, k = 3): how many samples look real (quality)",
+        ci=True,
+        real="precision_real",
+        real_tip=REAL_TIP,
+    ),
+    Row(
+        "recall",
+        "recall",
+        "Kynkäänniemi et al. 2019: the fraction of the reference set's features inside the samples'\n"
+        "k-NN manifold (k = 3): how much of the real data the samples cover (coverage)",
+        ci=True,
+        real="recall_real",
+        real_tip=REAL_TIP,
+    ),
+    Row(
+        "mixing",
+        "mixing",
+        "Class changes per 100 steps after burn-in: for each chain, how often the feature classifier's\n"
+        "class of x_t changes from one look to the next (its nearest training example's when there are no\n"
+        "classes), averaged over chains. 0: each chain stays with what it found (a retrieval);\n"
+        "higher: it wanders between classes (a sampler). – when not measured: Mixing… measures it\n"
+        "against ε and the noise kind (the Mixing tab)",
+    ),
+    Row(
         "inside_training_range",
-        "outputs in training range",
-        "Over-generalization: fraction of f(z) values, z uniform on the\n"
-        "whole input box, inside the training data's per-value [min, max]",
+        "in training range",
+        "Outputs in training range (over-generalization): the fraction of f(z) values, z uniform on the\n"
+        "whole input box, inside the training data's per-value [min, max]. Depends on the model only",
+        real="inside_training_range_identity",
+        real_tip=IDENTITY_TIP,
     ),
-    ("saturated", "saturated outputs", "Fraction of f(z) values within 1e-3 of the output bounds"),
-    (
+    Row(
+        "saturated",
+        "saturated",
+        "Saturated outputs: the fraction of f(z) values, z uniform on the whole input box, within\n"
+        "1e-3 of the span of the output bounds. Depends on the model only",
+        real="saturated_identity",
+        real_tip=IDENTITY_TIP,
+    ),
+    Row(
         "attractor_fraction",
         "attractors (audit)",
-        "Fraction of audited training examples whose refined fixed point has\nJacobian spectral radius ρ < 1",
+        "Attractor audit: training examples refined to fixed points of f (iterated without noise);\n"
+        "among those whose residual ‖f(x*) − x*‖/√D is below the tolerance (fixed), the fraction whose\n"
+        "Jacobian spectral radius ρ < 1 (attracting). Points that did not reach a fixed point are left\n"
+        "out: ρ means nothing there",
     ),
 ]
+ROW_OF = {r.key: r for r in ROWS}
+MODEL_ROWS = ("attractor_fraction",)  # the model's, not the chains': kept when only the chains change
+
+NO_FEATURES = "no feature space: distribution measures need ≥ 100 samples of the data set"
+KIND_COLOURS = {"normal": "#4c9be8", "uniform": "#f0a04b", "none": "#50b060", "reference": "#c060c0"}
+
+
+def fmt(v) -> str:
+    """A number as the table shows it: 3 significant digits, '–' for none or not finite."""
+    if v is None or isinstance(v, bool):
+        return "–" if v is None else str(v)
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+
+
+def _interval(ci) -> tuple[float, float] | None:
+    try:
+        lo, hi = float(ci[0]), float(ci[1])
+    except (TypeError, ValueError, IndexError, KeyError):
+        return None
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+
+
+def _plus_minus(ci) -> str:
+    iv = _interval(ci)
+    return "–" if iv is None else f"± {fmt((iv[1] - iv[0]) / 2)}"
+
+
+def _bracket(ci) -> str:
+    iv = _interval(ci)
+    return "" if iv is None else f"[{iv[0]:.4g}, {iv[1]:.4g}]"
+
+
+def eps_positions(eps) -> dict[float, float]:
+    """x positions of ε values on a log axis, with ε = 0 one step left of the smallest positive ε."""
+    pos = sorted({float(e) for e in eps if float(e) > 0})
+    out = {e: math.log10(e) for e in pos}
+    if any(float(e) <= 0 for e in eps):
+        out[0.0] = (math.log10(pos[0]) - 0.6) if pos else 0.0
+    return out
 
 
 class AnalysisPanel(QtWidgets.QWidget):
@@ -71,10 +211,19 @@ class AnalysisPanel(QtWidgets.QWidget):
     come back here."""
 
     IDLE = "not measured yet: press Measure (Ctrl+M), or pause playback, to measure the shown step"
+    HEADERS = ("measure", "value", "± 95 %", "real data")
+    HEADER_TIPS = (
+        "What is measured (hover a name for its formula)",
+        "The measure at the shown step",
+        "Half-width h of the 95 % interval, shown as ± h (hover for the exact [lo, hi] and how it was made)",
+        "The same measure for real data of the data set, the baseline that says what “good” is\n"
+        "(for the output-range rows: the identity map's value)",
+    )
 
     measureRequested = QtCore.Signal()
     auditRequested = QtCore.Signal(int)
     recoveryRequested = QtCore.Signal(list)
+    mixingRequested = QtCore.Signal(int)
     cancelRequested = QtCore.Signal()
 
     def __init__(self, parent=None):
@@ -85,20 +234,38 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.status.setWordWrap(True)
         self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
         v.addWidget(self.status)
-        self.table = QtWidgets.QTableWidget(len(ROWS), 2)
-        self.table.setHorizontalHeaderLabels(["measure", "value"])
+        self.header = QtWidgets.QLabel("")
+        self.header.setWordWrap(True)
+        self.header.setToolTip(
+            "The feature space of the class and distribution measures (a classifier of the model's own\n"
+            "data set, or a label-free PCA of it) and the real samples the baselines are measured on"
+        )
+        v.addWidget(self.header)
+        self.table = QtWidgets.QTableWidget(len(ROWS), len(self.HEADERS))
+        for c, (name, tip) in enumerate(zip(self.HEADERS, self.HEADER_TIPS)):
+            h = QtWidgets.QTableWidgetItem(name)
+            h.setToolTip(tip)
+            self.table.setHorizontalHeaderItem(c, h)
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().lineSpacing() + 6)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setWordWrap(False)
         self._row = {}
-        for i, (key, label, tip) in enumerate(ROWS):
-            a, b = QtWidgets.QTableWidgetItem(label), QtWidgets.QTableWidgetItem("–")
-            a.setToolTip(tip)
-            b.setToolTip(tip)
-            self.table.setItem(i, 0, a)
-            self.table.setItem(i, 1, b)
-            self._row[key] = i
-        self.table.resizeColumnToContents(0)
+        for i, r in enumerate(ROWS):
+            self._row[r.key] = i
+            for c in range(len(self.HEADERS)):
+                item = QtWidgets.QTableWidgetItem(r.label if c == 0 else "")
+                if c:
+                    item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(i, c, item)
+        self._audit_row = self._row["attractor_fraction"]
+        self.table.setSpan(self._audit_row, VALUE, 1, 3)  # "0.94 (47 of 50 fixed)"
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        hh.setStretchLastSection(True)
+        for key in self._row:
+            self._reset(key)
+        self._size_columns()
         self.table.setMinimumHeight(180)
         v.addWidget(self.table, 3)
 
@@ -113,24 +280,45 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.audit_n.setToolTip("Training examples to audit")
         self.audit_btn = QtWidgets.QPushButton("Attractor audit")
         self.audit_btn.setToolTip(
-            "Refine training examples to fixed points of f and compute the spectral radius ρ of\n"
-            "the Jacobian there (exact eigenvalues for D ≤ 1024, Arnoldi above): ρ < 1 attracts"
+            "Refine training examples to fixed points of f; where the residual ‖f(x*) − x*‖/√D is below the\n"
+            "tolerance, compute the spectral radius ρ of the Jacobian there (exact eigenvalues for D ≤ 1024,\n"
+            "Arnoldi above): ρ < 1 attracts"
         )
         self.audit_btn.clicked.connect(lambda: self.auditRequested.emit(self.audit_n.value()))
         row.addWidget(self.audit_btn)
         row.addWidget(self.audit_n)
         v.addLayout(row)
         row = QtWidgets.QHBoxLayout()
-        self.sigmas = QtWidgets.QLineEdit("0.05, 0.1, 0.2, 0.4")
-        self.sigmas.setToolTip("Corruption levels σ (value units): each training example gets N(0, σ²) noise per value")
+        self.sigmas = QtWidgets.QLineEdit("0, 0.05, 0.1, 0.2, 0.4")
+        self.sigmas.setToolTip(
+            "Corruption levels σ ≥ 0 (value units): each training example gets N(0, σ²) noise per value"
+        )
         self.recovery_btn = QtWidgets.QPushButton("Basin recovery")
         self.recovery_btn.setToolTip(
-            "Corrupt training examples by σ, iterate 50 steps without noise, and count those\n"
-            "that end nearest the example they started from"
+            "Corrupt training examples by σ, iterate 50 steps without noise, and count those that end\n"
+            "where the clean example's own noise-free chain ends: ‖f^T(corrupted) − f^T(clean)‖/√D < tol.\n"
+            "σ = 0 gives 1 by construction"
         )
         self.recovery_btn.clicked.connect(self._recovery_clicked)
         row.addWidget(self.recovery_btn)
         row.addWidget(self.sigmas, 1)
+        v.addLayout(row)
+        row = QtWidgets.QHBoxLayout()
+        self.mixing_btn = QtWidgets.QPushButton("Mixing…")
+        self.mixing_btn.setToolTip(
+            "Run fresh chains from the current start for ε = 0, 0.003, 0.01, 0.03, 0.1 and each noise kind\n"
+            "(normal, uniform, none), and plot the class changes per 100 steps after burn-in against ε\n"
+            "(the Mixing tab): a chain that mixes is a sampler, one that stays is a retrieval"
+        )
+        self.mixing_btn.clicked.connect(lambda: self.mixingRequested.emit(self.mixing_steps.value()))
+        self.mixing_steps = QtWidgets.QSpinBox()
+        self.mixing_steps.setRange(10, 5000)
+        self.mixing_steps.setValue(200)
+        self.mixing_steps.setSuffix(" steps")
+        self.mixing_steps.setToolTip("Steps of every run of the mixing scan")
+        row.addWidget(self.mixing_btn)
+        row.addWidget(self.mixing_steps)
+        row.addStretch(1)
         v.addLayout(row)
         row = QtWidgets.QHBoxLayout()
         self.progress = QtWidgets.QProgressBar()
@@ -147,24 +335,30 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.basin_plot = self._plot("basin (rank)", "chains")
         self.rho_plot = self._plot("spectral radius ρ", "examples")
         self.recovery_plot = self._plot("σ", "recovered")
+        self.mixing_plot = self._plot("ε (log scale; 0 at the left)", "class changes per 100 steps")
+        self.mixing_plot.addLegend(offset=(-10, 10))
         for w, name in (
             (self.class_plot, "Classes"),
             (self.basin_plot, "Basins"),
             (self.rho_plot, "ρ"),
             (self.recovery_plot, "Recovery"),
+            (self.mixing_plot, "Mixing"),
         ):
             self.plots.addTab(w, name)
         v.addWidget(self.plots, 2)
+        self.mixing_rows: list[dict] | None = None
 
     def bind(self, ctl) -> None:
         """Show an AnalysisController: requests go to it; its results, progress and state come back here."""
         self.measureRequested.connect(ctl.measure_now)
         self.auditRequested.connect(ctl.attractor_audit)
         self.recoveryRequested.connect(ctl.basin_recovery)
+        self.mixingRequested.connect(ctl.mixing_scan)
         self.cancelRequested.connect(ctl.cancel)
         ctl.measured.connect(self.show_analysis)
         ctl.audited.connect(self.show_audit)
         ctl.recovered.connect(self.show_recovery)
+        ctl.mixed.connect(self.show_mixing)
         ctl.busy.connect(lambda what: self.set_busy(what or None))
         ctl.progress.connect(self.set_progress)
         ctl.status.connect(self.status.setText)
@@ -173,12 +367,17 @@ class AnalysisPanel(QtWidgets.QWidget):
 
     def clear(self, model_too: bool = True) -> None:
         """No numbers of chains that are gone; with ``model_too`` (a new model or new weights) none of the
-        model's either (the attractor audit and basin recovery)."""
+        model's either (the attractor audit, basin recovery and the mixing scan)."""
         for key in self._row:
-            if model_too or key != "attractor_fraction":
-                self._set(key, None)
-        for plot in (self.class_plot, self.basin_plot) + ((self.rho_plot, self.recovery_plot) if model_too else ()):
+            if model_too or key not in MODEL_ROWS:
+                self._reset(key)
+        plots = (self.class_plot, self.basin_plot)
+        if model_too:
+            plots += (self.rho_plot, self.recovery_plot, self.mixing_plot)
+            self.mixing_rows = None
+        for plot in plots:
             plot.clear()
+        self.header.setText("")
         self.status.setText(self.IDLE)
 
     @staticmethod
@@ -192,18 +391,18 @@ class AnalysisPanel(QtWidgets.QWidget):
     def _recovery_clicked(self) -> None:
         try:
             sig = sorted({float(s) for s in self.sigmas.text().replace(";", ",").split(",") if s.strip()})
-            if not sig or sig[0] < 0:
+            if not sig or sig[0] < 0 or not all(math.isfinite(s) for s in sig):
                 raise ValueError
         except ValueError:
-            self.status.setText("σ: give numbers ≥ 0 separated by commas, e.g. 0.05, 0.1, 0.2")
+            self.status.setText("σ: give numbers ≥ 0 separated by commas, e.g. 0, 0.05, 0.1, 0.2")
             return
         self.recoveryRequested.emit(sig)
 
     def set_busy(self, what: str | None) -> None:
         self.progress.setVisible(what is not None)
         self.cancel_btn.setVisible(what is not None)
-        self.audit_btn.setEnabled(what is None)
-        self.recovery_btn.setEnabled(what is None)
+        for b in (self.audit_btn, self.recovery_btn, self.mixing_btn):
+            b.setEnabled(what is None)
         if what:
             self.progress.setFormat(f"{what} %p%")
             self.progress.setValue(0)
@@ -212,46 +411,140 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.progress.setMaximum(max(1, total))
         self.progress.setValue(done)
 
-    def value(self, key: str) -> str:
-        return self.table.item(self._row[key], 1).text()
+    # -- cells
+    def _item(self, key: str, col: int) -> QtWidgets.QTableWidgetItem:
+        return self.table.item(self._row[key], col)
 
-    def _set(self, key: str, v) -> None:
-        if v is None or (isinstance(v, float) and not np.isfinite(v)):
-            text = "–"
-        elif isinstance(v, float):
-            text = f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
-        else:
-            text = str(v)
-        self.table.item(self._row[key], 1).setText(text)
+    def value(self, key: str) -> str:
+        return self._item(key, VALUE).text()
+
+    def interval(self, key: str) -> str:
+        return self._item(key, INTERVAL).text()
+
+    def real(self, key: str) -> str:
+        return self._item(key, REAL).text()
+
+    def tip(self, key: str, col: int = VALUE) -> str:
+        return self._item(key, col).toolTip()
+
+    def _reset(self, key: str) -> None:
+        r = ROW_OF[key]
+        self._item(key, 0).setToolTip(r.tip)
+        self._cell(key, VALUE, "–", r.tip)
+        if self._row[key] != self._audit_row:
+            self._cell(key, INTERVAL, "" if not r.ci else "–", self.HEADER_TIPS[INTERVAL] if r.ci else "")
+            self._cell(key, REAL, "" if r.real is None else "–", r.real_tip)
+
+    def _cell(self, key: str, col: int, text: str, tip: str) -> None:
+        item = self._item(key, col)
+        item.setText(text)
+        item.setToolTip(tip)
+
+    def _set(self, key: str, v, tip: str | None = None) -> None:
+        self._cell(key, VALUE, fmt(v), ROW_OF[key].tip if tip is None else tip)
+
+    def _size_columns(self) -> None:
+        w = self.table.fontMetrics().horizontalAdvance
+        for c, sample in ((VALUE, "0.000000"), (INTERVAL, "± 0.0000")):
+            self.table.setColumnWidth(c, max(w(sample), w(self.HEADERS[c])) + 14)
 
     def show_analysis(self, t: int, a) -> None:
         summary = a.summary()
-        for key, _, _ in ROWS:
-            if key in summary:
-                self._set(key, summary[key])
-            elif key != "attractor_fraction":
-                self._set(key, None)
-        self.status.setText(f"step {t}: {a.n} chains, tolerance {a.tol:.2g}")
+        how = summary.get("interval") or "bootstrap 95 %"
+        for r in ROWS:
+            if r.key in MODEL_ROWS:
+                continue
+            if r.key == "mixing":
+                self._show_mixing_row(summary)
+                continue
+            tip = r.tip
+            if r.key in ("converged", "burn_in", "cycles") and summary.get("tol") is not None:
+                tip = f"{tip}\ntol = {fmt(summary['tol'])} here"
+            self._set(r.key, summary.get(r.key), tip)
+            if r.ci:
+                ci = summary.get(f"{r.key}_ci")
+                iv = _bracket(ci)
+                self._cell(
+                    r.key,
+                    INTERVAL,
+                    _plus_minus(ci),
+                    f"95 % interval {iv} ({how})" if iv else "no interval (too few samples, or not measured)",
+                )
+            if r.real is not None:
+                base = summary.get(r.real)
+                ci = summary.get(f"{r.real}_ci")
+                iv = _bracket(ci)
+                text = fmt(base)
+                if r.real.endswith("_identity"):
+                    tip = f"{text}: {IDENTITY_TIP}"
+                else:
+                    real = summary.get("real") or "real samples of the data set"
+                    tip = f"{text}{' ' + _plus_minus(ci) if iv else ''}{', 95 % interval ' + iv if iv else ''}\n"
+                    tip += f"the same measure for {real}"
+                self._cell(r.key, REAL, text, tip)
+        self._show_header(summary)
+        self.status.setText(f"step {t}: {a.n} chains, tolerance {fmt(a.tol)}")
         self.class_plot.clear()
-        if a.classes is not None:
+        if getattr(a, "classes", None) is not None:
             h = a.classes["histogram"]
             self.class_plot.addItem(pg.BarGraphItem(x=np.arange(len(h)), height=h, width=0.8, brush="#4c9be8"))
         self.basin_plot.clear()
         occ = a.memo["occupancy"][:30]
         self.basin_plot.addItem(pg.BarGraphItem(x=np.arange(1, len(occ) + 1), height=occ, width=0.8, brush="#f0a04b"))
 
+    def _show_header(self, summary: dict) -> None:
+        space = summary.get("feature_space")
+        parts = [f"features: {space}" if space else NO_FEATURES]
+        if summary.get("real"):
+            parts.append(f"real: {summary['real']}")
+        self.header.setText(" · ".join(parts))
+
+    def _show_mixing_row(self, summary: dict) -> None:
+        mc, mn = summary.get("mixing_class"), summary.get("mixing_nearest")
+        tip = ROW_OF["mixing"].tip
+        if _finite(mc):
+            self._set("mixing", mc, f"{tip}\nhere: class changes per 100 steps")
+        elif _finite(mn):
+            self._set("mixing", mn, f"{tip}\nhere: nearest-training-example changes per 100 steps (no classes)")
+        else:
+            self._set("mixing", None)
+
     def show_audit(self, audit) -> None:
-        self._set("attractor_fraction", audit.attractor_fraction)
-        counts, edges = audit.histogram()
+        s = audit.summary() if hasattr(audit, "summary") else {}
+        n = int(s.get("audit_n", len(audit.rho)))
+        fixed_mask = np.asarray(getattr(audit, "fixed", np.ones(len(audit.rho), bool)), bool)
+        n_fixed = int(s.get("audit_fixed", getattr(audit, "n_fixed", int(fixed_mask.sum()))))
+        frac = s.get("attractor_fraction", audit.attractor_fraction)
+        tol = s.get("audit_tol", getattr(audit, "tol", None))
+        res_max = s.get("residual_max", float(np.max(audit.residual)) if len(audit.residual) else None)
+        rho_med, rho_max = s.get("rho_median"), s.get("rho_max")
+        tip = (
+            f"{ROW_OF['attractor_fraction'].tip}\n{n_fixed} of {n} audited examples reached a fixed point"
+            f" (residual < {fmt(tol)}); residual max {fmt(res_max)}"
+        )
+        if rho_med is not None:
+            tip += f"; ρ at the fixed points: median {fmt(rho_med)}, max {fmt(rho_max)}"
+        self._cell("attractor_fraction", VALUE, f"{fmt(frac)} ({n_fixed} of {n} fixed)", tip)
+        self._item("attractor_fraction", 0).setToolTip(tip)
+        rho = np.asarray(audit.rho, float)
+        finite = np.isfinite(rho)
+        hi = max(2.0, float(rho[finite].max()) if finite.any() else 2.0)
+        edges = np.linspace(0.0, hi, 31)
         self.rho_plot.clear()
-        self.rho_plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=(76, 155, 232, 120))
+        for mask, brush in ((fixed_mask, (76, 155, 232, 150)), (~fixed_mask, (150, 150, 150, 120))):
+            m = mask & finite
+            if m.any():
+                counts, _ = np.histogram(rho[m], bins=edges)
+                self.rho_plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=brush)
         self.rho_plot.addItem(
             pg.InfiniteLine(1.0, angle=90, pen=pg.mkPen("#e05050", style=QtCore.Qt.PenStyle.DashLine))
         )
         self.plots.setCurrentWidget(self.rho_plot)
+        attract = "" if not _finite(frac) else f", {100 * frac:.0f} % of those attract"
+        med = f" (median ρ {fmt(rho_med)})" if rho_med is not None else ""
         self.status.setText(
-            f"attractor audit: {len(audit.rho)} examples, {100 * audit.attractor_fraction:.0f} % "
-            f"attract (median ρ {np.median(audit.rho):.3f})"
+            f"attractor audit: {n} examples, {n_fixed} fixed (residual < {fmt(tol)}){attract}{med}; "
+            "grey: ρ where no fixed point was reached"
         )
 
     def show_recovery(self, sigmas, rates) -> None:
@@ -259,4 +552,53 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.recovery_plot.plot(sigmas, rates, symbol="o", pen=pg.mkPen("#4c9be8", width=2))
         self.recovery_plot.setYRange(0, 1)
         self.plots.setCurrentWidget(self.recovery_plot)
-        self.status.setText("basin recovery: " + ", ".join(f"σ={s:g}: {100 * r:.0f} %" for s, r in zip(sigmas, rates)))
+        self.status.setText(
+            "basin recovery (ends where the clean example's own chain ends): "
+            + ", ".join(f"σ={s:g}: {100 * r:.0f} %" for s, r in zip(sigmas, rates))
+        )
+
+    def show_mixing(self, rows: list[dict]) -> None:
+        """The mixing scan: changes per 100 steps after burn-in against ε, one curve per noise kind. At ε = 0
+        every kind is the same noise-free chain (the scan runs it once, as ``none``): each kind's curve starts
+        from that point."""
+        self.mixing_rows = list(rows)
+        use = "mixing_class" if any(_finite(r.get("mixing_class")) for r in rows) else "mixing_nearest"
+        what = "class" if use == "mixing_class" else "nearest-example"
+        p = self.mixing_plot
+        p.clear()
+        p.setLabel("left", f"{what} changes per 100 steps")
+        pos = eps_positions([r["eps"] for r in rows])
+        p.getAxis("bottom").setTicks([[(x, "0" if e == 0 else f"{e:g}") for e, x in sorted(pos.items())]])
+        at_zero = [r.get(use) for r in rows if float(r["eps"]) <= 0 and _finite(r.get(use))]
+        kinds = list(dict.fromkeys(r["noise"] for r in rows))
+        for kind in kinds:
+            pts = {float(r["eps"]): r.get(use) for r in rows if r["noise"] == kind}
+            if kind != "none" and 0.0 not in pts and at_zero:
+                pts[0.0] = at_zero[0]  # ε = 0: no noise of any kind
+            pts = sorted((e, float(y)) for e, y in pts.items() if _finite(y))
+            colour = KIND_COLOURS.get(kind, "#888888")
+            name = "none (ε = 0)" if kind == "none" and all(e <= 0 for e, _ in pts) else kind
+            pen = None if len(pts) < 2 else pg.mkPen(colour, width=2)
+            p.plot(
+                [pos[max(e, 0.0)] for e, _ in pts],
+                [y for _, y in pts],
+                pen=pen,
+                symbol="o",
+                symbolBrush=colour,
+                symbolSize=9,
+                name=name,
+            )
+        if pos:
+            p.setXRange(min(pos.values()) - 0.15, max(pos.values()) + 0.15)
+        self.plots.setCurrentWidget(p)
+        self.status.setText(
+            f"mixing scan: {what} changes per 100 steps after burn-in against ε, one curve per noise kind "
+            "(the Mixing tab)"
+        )
+
+
+def _finite(v) -> bool:
+    try:
+        return v is not None and not isinstance(v, bool) and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
