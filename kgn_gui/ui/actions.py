@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6 import QtGui, QtWidgets
 
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from ..core.data import DataError, Dataset
+from ..core.data import POINT_PRESETS, DataError, Dataset
 from ..core.export import ExportError
 from ..core.models import count_parameters
 from ..core.preflight import check_sweep
@@ -331,6 +331,21 @@ class TrainingActions:
         if ev.kind == "diverged":
             self.show_error("Training diverged", ev.message)
         self.statusBar().showMessage(ev.message, 10_000)
+
+    def pick_points_preset(self, name: str) -> bool:
+        """A preset picked in the Points tab: its shipped model (``models/<name>.safetensors``) becomes the
+        current one, so the view shows it working at once; without one, the tab says to train."""
+        path = DEFAULT_MODEL.parent / f"{name}.safetensors"
+        ck = self.checkpoint
+        if ck is not None and ck.path is not None and ck.path.resolve() == path.resolve() and not self.model_dirty:
+            return True  # already shown
+        if not path.is_file():
+            if name in POINT_PRESETS:
+                self.statusBar().showMessage(f"no shipped model for {name}: press “Train on these points”", 10_000)
+            return False
+        if not self.confirm_unsaved(f"open the shipped {name} model"):
+            return False
+        return self.load_model(path)
 
     def train_points(self, preset: str, depth: int | None = None) -> bool:
         """Train on the Points tab's points with the paper's recipe (or another depth); the result becomes

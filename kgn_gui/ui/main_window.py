@@ -85,11 +85,75 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
 
     # ------------------------------------------------------------------ layout
     def _dock(self, title: str, widget: QtWidgets.QWidget, area, name: str) -> QtWidgets.QDockWidget:
+        """A dock whose panel scrolls when the dock is smaller than the panel: a panel's minimum size never
+        becomes the window's, so the window fits small screens (issue 18)."""
         d = QtWidgets.QDockWidget(title, self)
         d.setObjectName(name)
-        d.setWidget(widget)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setObjectName(f"{name}_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        scroll.setMinimumSize(120, 80)
+        d.setWidget(scroll)
+        d.visibilityChanged.connect(lambda _shown: QtCore.QTimer.singleShot(0, self.fit_to_screen))
         self.addDockWidget(area, d)
         return d
+
+    def _screen_rect(self) -> QtCore.QRect:
+        scr = self.screen() or QtGui.QGuiApplication.primaryScreen()
+        return scr.availableGeometry()
+
+    def fit_to_screen(self) -> None:
+        """Keep the whole window on its screen: never larger than the screen's free area, never past its edges
+        (a dock shown, the inspector opened, Compare depths: the docks shrink and scroll instead)."""
+        if self.isMaximized() or self.isFullScreen():
+            return
+        avail = self._screen_rect()
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()
+        w = min(self.width(), avail.width() - extra_w)
+        h = min(self.height(), avail.height() - extra_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), avail.x()), avail.right() + 1 - frame.width())
+        y = min(max(frame.y(), avail.y()), avail.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def default_layout(self) -> None:
+        """The layout a first launch gets and View → Reset layout gives: sized to the screen — the window at
+        most 1400×900 and 95 % of the screen's free area, the side docks about a quarter of its width, the
+        plots about 30 % of its height."""
+        avail = self._screen_rect()
+        if not (self.isMaximized() or self.isFullScreen()):
+            w, h = min(1400, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
+            self.resize(w, h)
+            self.move(avail.x() + (avail.width() - w) // 2, avail.y() + (avail.height() - h) // 2)
+        W, H = self.width(), self.height()
+        self.restoreState(self._built_state)
+        self.resizeDocks([self.plots_dock], [max(160, int(H * 0.3))], QtCore.Qt.Orientation.Vertical)
+        right = max(300, min(440, int(W * 0.27)))
+        self.resizeDocks(
+            [self.training_dock, self.analysis_dock], [self._left_width(), right], QtCore.Qt.Orientation.Horizontal
+        )
+        self.fit_to_screen()
+
+    def _left_width(self) -> int:
+        panels = (self.training_panel, self.start_panel)
+        return min(max(p.minimumSizeHint().width() for p in panels) + 20, int(self.width() * 0.32))  # + a scroll bar
+
+    def keep_side_docks(self) -> None:
+        """Side docks at least as wide as their panels need (they would scroll sideways), the views taking
+        what is left."""
+        right = max(self.analysis.minimumSizeHint().width() + 20, self.analysis_dock.width())
+        left = max(self._left_width(), self.training_dock.width())
+        self.resizeDocks([self.training_dock, self.analysis_dock], [left, right], QtCore.Qt.Orientation.Horizontal)
+        if self.compare_view.isVisible():
+            half = max(1, sum(self.points_split.sizes()) // 2)
+            self.points_split.setSizes([half, half])
+        self.fit_to_screen()
 
     def _build_layout(self) -> None:
         central = QtWidgets.QWidget()
@@ -112,14 +176,13 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.tabifyDockWidget(self.training_dock, self.start_dock)
         self.start_dock.raise_()
         self.plots_dock = self._dock("Plots", self.plots, A.BottomDockWidgetArea, "plots")
-        self.inspector_dock = self._dock("Inspector", self.inspector, A.RightDockWidgetArea, "inspector")
-        self.inspector_dock.hide()
         self.analysis_dock = self._dock("Analysis", self.analysis, A.RightDockWidgetArea, "analysis")
-        self.resize(1400, 900)
-        self.resizeDocks([self.plots_dock], [300], QtCore.Qt.Orientation.Vertical)
-        docks = [self.training_dock, self.inspector_dock, self.analysis_dock]
-        self.resizeDocks(docks, [330, 380, 330], QtCore.Qt.Orientation.Horizontal)
-        self._default_state = self.saveState()
+        self.inspector_dock = self._dock("Inspector", self.inspector, A.RightDockWidgetArea, "inspector")
+        self.tabifyDockWidget(self.analysis_dock, self.inspector_dock)  # a tab beside Analysis: never a new column
+        self.inspector_dock.hide()
+        self.analysis_dock.raise_()
+        self._built_state = self.saveState()
+        self._laid_out = self._restored_layout = False
 
     def _build_status(self) -> None:
         sb = self.statusBar()
@@ -150,6 +213,9 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.analysis.bind(self.measures)
         self.measures.sweepDone.connect(self._show_sweep)
         self.points_view.trainRequested.connect(lambda preset: self.train_points(preset))
+        self.points_view.presetPicked.connect(self.pick_points_preset)
+        # Compare depths puts a second view beside the first: the side docks keep their panels' width.
+        self.points.comparisonChanged.connect(lambda _s: QtCore.QTimer.singleShot(0, self.keep_side_docks))
         self.points_view.compareRequested.connect(self.compare_depths)
         self.points.status.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.points.error.connect(self.show_error)
@@ -255,7 +321,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         if geo is not None:
             self.restoreGeometry(geo)
         if state is not None:
-            self.restoreState(state)
+            self._restored_layout = bool(self.restoreState(state))
         self._fill_recent(self.models.recent())
         for panel in (self.transport, self.start_panel, self.training_panel):
             panel.restore_settings(st)
@@ -268,6 +334,14 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         for panel in (self.transport, self.start_panel, self.training_panel):
             panel.save_settings(st)
         st.sync()
+
+    def showEvent(self, ev: QtGui.QShowEvent) -> None:
+        super().showEvent(ev)
+        if not self._laid_out:  # the first show: now the screen is known, lay out for it (or fit a restored one)
+            self._laid_out = True
+            if not self._restored_layout:
+                self.default_layout()
+            QtCore.QTimer.singleShot(0, self.fit_to_screen)
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         if not self.confirm_unsaved("quit"):

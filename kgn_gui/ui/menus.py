@@ -84,7 +84,7 @@ def build_menus(w) -> None:
     for d in (w.training_dock, w.start_dock, w.plots_dock, w.inspector_dock, w.analysis_dock):
         v.addAction(d.toggleViewAction())
     v.addSeparator()
-    _action(w, v, "Reset &layout", lambda: w.restoreState(w._default_state))
+    _action(w, v, "Reset &layout", w.default_layout)
 
     h = w.menuBar().addMenu("&Help")
     _action(w, h, "&About Kaleidoscope Studio", lambda: dialogs.about(w))

@@ -9,7 +9,7 @@ from PySide6 import QtWidgets
 
 from ...core.metrics import CURVES
 from ...core.render import to_uint8
-from .plots import COLOURS
+from .plots import COLOURS, plain_axes
 
 
 class ImageView(pg.GraphicsLayoutWidget):
@@ -42,6 +42,7 @@ class Inspector(QtWidgets.QWidget):
         self.plot.setBackground("#1e1e1e")
         self.plot.addLegend(offset=(-5, 5))
         self.plot.setLabel("bottom", "step t")
+        plain_axes(self.plot)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLogMode(y=True)
         self.plot.setToolTip("This chain's step size, residual and nearest-example distance over the steps")

@@ -27,6 +27,37 @@ CURVE_TIPS = {
 }
 
 
+def nice_ticks(lo: float, hi: float, log: bool = False) -> list[tuple[float, str]]:
+    """Two to five labelled major ticks inside [lo, hi] (view units: log10 of the value on a log axis), so a
+    short plot never shows a single tick: round values of a 1-2-5 step on a linear axis, whole decades on a
+    log axis (half decades when fewer than two whole ones fit)."""
+    import math
+
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return []
+    if log:
+        ticks = [float(e) for e in range(math.ceil(lo), math.floor(hi) + 1)]
+        if len(ticks) < 2:
+            ticks = [e / 2 for e in range(math.ceil(lo * 2), math.floor(hi * 2) + 1)]
+        return [(t, f"{10**t:.2g}") for t in ticks]
+    raw = (hi - lo) / 3
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    first = math.ceil(lo / step) * step
+    ticks = [first + k * step for k in range(int((hi - first) / step) + 1)]
+    if len(ticks) < 2:
+        ticks = [lo + (hi - lo) * 0.25, lo + (hi - lo) * 0.75]
+    return [(t, f"{t:.3g}") for t in ticks]
+
+
+def plain_axes(plot: pg.PlotWidget) -> None:
+    """No SI-prefix scaling ("step t (x0.001)") on any axis."""
+    for name in ("bottom", "left"):
+        axis = plot.getAxis(name)
+        axis.setSIPrefixEnableRanges(())  # pyqtgraph 0.14 scales by 1000 whenever a range fits in [0, 1]
+        axis.enableAutoSIPrefix(False)
+
+
 def fit_y_range(plot: pg.PlotWidget, lo: float, hi: float, current: tuple | None) -> tuple:
     """Auto-range on y with hysteresis; returns the new state to pass back next time.
 
@@ -51,6 +82,7 @@ def fit_y_range(plot: pg.PlotWidget, lo: float, hi: float, current: tuple | None
         mid = (hi + lo) / 2
         lo, hi = mid - 1.0, mid + 1.0
     plot.setYRange(lo - pad, hi + pad, padding=0)
+    plot.getAxis("left").setTicks([nice_ticks(lo - pad, hi + pad, log), []])
     return (lo - pad, hi + pad, log)
 
 
@@ -63,8 +95,7 @@ class CurvePlot(pg.PlotWidget):
         self.setBackground("#1e1e1e")
         self.setTitle(CURVE_TITLES[key], size="9pt")
         self.setToolTip(CURVE_TIPS[key])
-        if key == CURVES[-1]:
-            self.setLabel("bottom", "step t")  # once, under the last of the stacked curves
+        self.setLabel("bottom", "step t")
         self.showGrid(x=True, y=True, alpha=0.2)
         self.getAxis("left").setStyle(maxTextLevel=0)  # major tick labels only: the plots are short
         col = pg.mkColor(COLOURS[key])
@@ -90,8 +121,11 @@ class CurvePlot(pg.PlotWidget):
         self._x_hi = 0
         self._y_range = None
         self.enableAutoRange(x=False, y=False)
+        plain_axes(self)
+        self.setXRange(0, 16, padding=0.01)  # step 0: a range of steps ahead, not −400…400
         self.scene().sigMouseMoved.connect(self._hover)
-        self.setMinimumHeight(70)
+        self.setMinimumHeight(140)  # room for the title, two labelled y ticks and the step axis
+        self.setMinimumWidth(150)
         add_save_action(self, key)
 
     def set_data(self, t, mean, p10, p90) -> None:
@@ -128,6 +162,7 @@ class CurvePlot(pg.PlotWidget):
         self._clear_items()
         self._x_hi = 0
         self._y_range = None
+        self.setXRange(0, 16, padding=0.01)
         self.cursor.setValue(0)
         self.readout.setText("")
 
@@ -171,14 +206,17 @@ class HistogramPlot(pg.PlotWidget):
         )
         self.setLabel("bottom", "value")
         self.setLabel("left", "density")
-        self.addLegend(offset=(-5, 5))
+        plain_axes(self)
         self.chain_curve = self.plot(
             stepMode="center", fillLevel=0, brush=(255, 159, 28, 120), pen=pg.mkPen("#ff9f1c"), name="chains at t"
         )
         self.train_curve = self.plot(stepMode="center", pen=pg.mkPen("#4cc9f0", width=2), name="training data")
-        self.sat_text = pg.TextItem("", color="#dddddd", anchor=(0, 0))
-        self.sat_text.setParentItem(self.getPlotItem().vb)
-        self.sat_text.setPos(4, 2)
+        # The key and the saturated share sit in a line under the plot (PlotsPanel), never over the bars.
+        self.key = QtWidgets.QLabel(
+            '<span style="color:#ff9f1c">■</span> chains at t &nbsp; <span style="color:#4cc9f0">■</span> training data'
+        )
+        self.sat_text = QtWidgets.QLabel("")
+        self.sat_text.setToolTip("Share of the chains' values within 1e-3 of the span from either bound")
         self.log = False
         self.value_range = (0.0, 1.0)
         self.saturation = 0.0
@@ -209,7 +247,7 @@ class HistogramPlot(pg.PlotWidget):
         self.chain_density = dens
         self.chain_curve.setData(edges, self._floor(dens))
         self.saturation = saturation_fraction(x, self.value_range)
-        self.sat_text.setText(f"saturated at the bounds: {100 * self.saturation:.1f}%")
+        self.sat_text.setText(f"saturated: {100 * self.saturation:.1f} %")
 
     def _floor(self, d: np.ndarray) -> np.ndarray:
         # Log axes cannot show zero; a tiny floor keeps empty bins drawable.
@@ -229,11 +267,18 @@ class PlotsPanel(QtWidgets.QWidget):
         self.log_curves = QtWidgets.QCheckBox("log curves")
         self.log_curves.setToolTip("Logarithmic y axes for the step-size and residual curves")
         self.log_curves.toggled.connect(self._set_log_curves)
-        left = QtWidgets.QVBoxLayout()
+        # Side by side, not stacked: a dock a third of a laptop screen tall leaves a stacked curve ~60 px,
+        # one y tick; in a row each plot gets the dock's whole height.
+        left = QtWidgets.QHBoxLayout()
         for k in CURVES:
-            left.addWidget(self.curves[k])
+            left.addWidget(self.curves[k], 1)
         right = QtWidgets.QVBoxLayout()
         right.addWidget(self.histogram, 1)
+        key = QtWidgets.QHBoxLayout()
+        key.addWidget(self.histogram.key)
+        key.addStretch(1)
+        key.addWidget(self.histogram.sat_text)
+        right.addLayout(key)
         row = QtWidgets.QHBoxLayout()
         row.addWidget(self.log_box)
         row.addWidget(self.log_curves)
@@ -242,7 +287,7 @@ class PlotsPanel(QtWidgets.QWidget):
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(left, 3)
-        lay.addLayout(right, 2)
+        lay.addLayout(right, 1)
         self._last_x = None
         # Log axes by default: the curves span decades once chains settle, and the histogram's spikes at
         # the bounds would otherwise hide everything in between.

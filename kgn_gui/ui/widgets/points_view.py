@@ -25,6 +25,7 @@ from ...core.points import (
     output_of,
     vector_field,
 )
+from .plots import plain_axes
 
 BASIN_COLOURS = [
     (76, 201, 240),
@@ -69,6 +70,7 @@ class PointsView(QtWidgets.QWidget):
 
     pointsChanged = QtCore.Signal()
     trainRequested = QtCore.Signal(str)  # the preset name, or "" for hand-made points
+    presetPicked = QtCore.Signal(str)  # a person picked a preset in the box (not a model setting it)
     compareRequested = QtCore.Signal(int, int)  # depths L_a, L_b
 
     def __init__(self, parent=None, read_only: bool = False):
@@ -88,6 +90,7 @@ class PointsView(QtWidgets.QWidget):
             "The paper's point sets, or your own: click to add a point, drag to move it, right-click to remove it"
         )
         self.preset_box.currentTextChanged.connect(self.load_preset)
+        self.preset_box.textActivated.connect(self.presetPicked)
         self.train_button = QtWidgets.QPushButton("Train on these points")
         self.train_button.setToolTip("Train with the paper's recipe for this kind of experiment (Training dock)")
         self.train_button.clicked.connect(lambda: self.trainRequested.emit(self.preset))
@@ -104,8 +107,6 @@ class PointsView(QtWidgets.QWidget):
         bar.addWidget(QtWidgets.QLabel("Points"))
         bar.addWidget(self.preset_box)
         bar.addWidget(self.train_button)
-        bar.addWidget(QtWidgets.QLabel("2-D background"))
-        bar.addWidget(self.background)
         self.depth_a, self.depth_b = QtWidgets.QSpinBox(), QtWidgets.QSpinBox()
         for box, v in ((self.depth_a, 2), (self.depth_b, 7)):
             box.setRange(1, 32)
@@ -126,14 +127,19 @@ class PointsView(QtWidgets.QWidget):
         self.cobweb_chain.setToolTip("1-D: which chain's cobweb x_t → f(x_t) → identity is drawn")
         self.cobweb_chain.valueChanged.connect(lambda v: setattr(self, "selected_chain", v))
         bar.addStretch(1)
-        bar2 = QtWidgets.QHBoxLayout()  # a second row keeps the window's minimum width small
+        bar2 = QtWidgets.QHBoxLayout()  # three short rows keep the view narrow: two fit side by side
         bar2.addWidget(self.cobweb_chain)
-        bar2.addWidget(self.depth_a)
-        bar2.addWidget(QtWidgets.QLabel("vs"))
-        bar2.addWidget(self.depth_b)
-        bar2.addWidget(self.compare_button)
+        bar2.addWidget(QtWidgets.QLabel("2-D background"))
+        bar2.addWidget(self.background)
         bar2.addStretch(1)
+        bar3 = QtWidgets.QHBoxLayout()
+        bar3.addWidget(self.depth_a)
+        bar3.addWidget(QtWidgets.QLabel("vs"))
+        bar3.addWidget(self.depth_b)
+        bar3.addWidget(self.compare_button)
+        bar3.addStretch(1)
         self.title = QtWidgets.QLabel("")
+        self.title.setWordWrap(True)
         self.title.setStyleSheet("font-weight: bold")
         self.title.hide()
 
@@ -142,7 +148,7 @@ class PointsView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         if read_only:
-            for b in (bar, bar2):
+            for b in (bar, bar2, bar3):
                 for i in range(b.count()):
                     w = b.itemAt(i).widget()
                     if w is not None:
@@ -151,6 +157,7 @@ class PointsView(QtWidgets.QWidget):
         lay.addWidget(self.title)
         lay.addLayout(bar)
         lay.addLayout(bar2)
+        lay.addLayout(bar3)
         lay.addWidget(self.layout_widget, 1)
         lay.addWidget(self.info)
         self._build(1)
@@ -164,6 +171,7 @@ class PointsView(QtWidgets.QWidget):
         lo, hi = self.value_range
         self.vb = EditViewBox(self)
         self.main = lw.addPlot(row=0, col=0, viewBox=self.vb)
+        plain_axes(self.main)
         self.main.showGrid(x=True, y=True, alpha=0.2)
         self.main.setXRange(lo, hi, padding=0.02)
         self.main.setYRange(lo, hi, padding=0.02)
@@ -186,12 +194,14 @@ class PointsView(QtWidgets.QWidget):
             self.main.addItem(self.train_scatter)
             self.main.addItem(self.chain_scatter)
             self.loss_plot = lw.addPlot(row=1, col=0)
+            plain_axes(self.loss_plot)
             self.loss_plot.setTitle("loss manifold (f(x) − x)²", size="9pt")
             self.loss_plot.setLogMode(y=True)
             self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
             self.loss_plot.setXLink(self.main)
             self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f72585", width=2))
             self.hist_plot = lw.addPlot(row=2, col=0)
+            plain_axes(self.hist_plot)
             self.hist_plot.setTitle("chain positions at the current step", size="9pt")
             self.hist_plot.setXLink(self.main)
             self.hist_curve = self.hist_plot.plot(

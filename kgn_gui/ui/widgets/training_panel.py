@@ -10,8 +10,8 @@ from PySide6 import QtCore, QtWidgets
 from ...core.data import POINT_PRESETS
 from ...core.models import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_parameter_count
 from ...core.recipes import PRESET_NAMES, Recipe, RecipeError, recipe_for
-from ...core.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration
-from .plots import fit_y_range
+from ...core.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration, format_loss
+from .plots import fit_y_range, plain_axes
 
 SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [
     (f"points: {k}", f"points:{k}") for k in POINT_PRESETS
@@ -201,11 +201,26 @@ class TrainingPanel(QtWidgets.QWidget):
         self.loss_plot.setTitle("training loss (MSE per value)", size="9pt")
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
-        self.loss_plot.setToolTip("Manifold loss (1/(B·D)) Σ‖x − f(x)‖² of each minibatch, log scale")
+        self.loss_plot.setToolTip(
+            "Batch loss: the manifold loss (1/(B·D)) Σ‖x − f(x)‖² of each minibatch, log scale.\n"
+            "The best evaluation loss (in the line above) is the same loss on a fixed subset of the training\n"
+            "data, checked every few steps; it picks the weights that are kept, and, being measured on\n"
+            "other samples than the last batch, can sit above the batch loss."
+        )
         self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f72585", width=1.5))
         self.loss_curve.setDownsampling(auto=True, method="peak")
         self.loss_curve.setClipToView(True)
-        self.loss_plot.setMinimumHeight(80)
+        self.loss_plot.setMinimumHeight(90)
+        self.zero_line = pg.InfiniteLine(
+            angle=0,
+            movable=False,
+            pen=pg.mkPen("#aaaaaa", width=1, style=QtCore.Qt.PenStyle.DashLine),
+            label="exact 0",
+            labelOpts={"position": 0.05, "color": "#aaaaaa", "anchors": [(0, 1), (0, 1)]},
+        )
+        self.zero_line.setVisible(False)
+        self.loss_plot.addItem(self.zero_line)
+        plain_axes(self.loss_plot)
         self.loss_plot.enableAutoRange(y=False)
         self.loss_plot.setYRange(-3, 0, padding=0)  # log10 units: 1e-3 … 1 until a run sets its own range
         self._y_state = None
@@ -366,6 +381,7 @@ class TrainingPanel(QtWidgets.QWidget):
     def reset_loss(self) -> None:
         """An empty loss plot for a new run."""
         self.loss_curve.setData([], [])
+        self.zero_line.setVisible(False)
         self._y_state = None
 
     # -- settings
@@ -454,16 +470,28 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress.setValue(int(1000 * ev.step / max(ev.steps, 1)))
         self.progress.setFormat(f"step {ev.step:,}/{ev.steps:,} – %p%")
         self.status.setText(
-            f"loss {ev.loss:.3e} · best {ev.best_loss:.3e} · {ev.samples_per_s:,.0f} samples/s "
+            f"batch loss {format_loss(ev.loss)} · best evaluation loss {format_loss(ev.best_loss)} · "
+            f"{ev.samples_per_s:,.0f} samples/s "
             f"({ev.samples_per_s / max(1, self.batch.value()):.1f} steps/s) · ETA {format_duration(ev.eta_s)}"
         )
         if losses is not None:
             n = ev.step
-            y = losses[:n]
-            ok = np.isfinite(y) & (y > 0)
-            if ok.any():
-                self.loss_curve.setData(np.arange(1, n + 1)[ok], y[ok], skipFiniteCheck=True)
-                self._y_state = fit_y_range(self.loss_plot, float(y[ok].min()), float(y[ok].max()), self._y_state)
+            y = np.asarray(losses[:n], np.float64)
+            fin = np.isfinite(y)
+            pos = fin & (y > 0)
+            zero = fin & (y == 0)
+            if pos.any() or zero.any():
+                # Exact zeros cannot sit on a log axis: they are drawn on a marked floor a decade below the
+                # smallest loss above zero (or at 1e-12), with a dashed line saying so.
+                floor = float(y[pos].min()) / 10 if pos.any() else 1e-12
+                self.zero_line.setValue(np.log10(floor))
+                self.zero_line.setVisible(bool(zero.any()))
+                shown = np.where(zero, floor, y)
+                ok = pos | zero
+                self.loss_curve.setData(np.arange(1, n + 1)[ok], shown[ok], skipFiniteCheck=True)
+                self._y_state = fit_y_range(
+                    self.loss_plot, float(shown[ok].min()), float(shown[ok].max()), self._y_state
+                )
 
     def show_message(self, text: str) -> None:
         self.status.setText(text)

@@ -1,0 +1,40 @@
+"""Issue 18: the window fits common screens and shows whole texts in its main states (scripts/layout_check.py,
+run in its own process on an offscreen screen of each size), and Points presets open their shipped models."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+@pytest.mark.parametrize("size", ["1366x768", "1920x1080"])
+def test_every_main_state_fits_the_screen_with_whole_texts(tmp_path, size):
+    report = tmp_path / "report.json"
+    shots = tmp_path / "shots"
+    run = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "layout_check.py"), "--size", size, "--out", str(shots),
+         "--json", str(report)],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    got = json.loads(report.read_text()) if report.exists() else {"problems": [run.stdout[-2000:], run.stderr[-2000:]]}
+    assert got["problems"] == [] and run.returncode == 0
+    names = sorted(p.name for p in shots.glob("*.png"))
+    states = ("analysis", "compare", "inspector", "launch", "points_1d", "points_2d", "training")
+    assert names == [f"{s}_{size}.png" for s in states]
+
+
+def test_a_points_preset_opens_its_shipped_model_and_says_when_there_is_none(make_window):
+    w = make_window()
+    assert w.checkpoint.spec.D == 784
+    w.views.setCurrentIndex(1)
+    w.points_view.preset_box.setCurrentText("2d-corners")
+    w.points_view.presetPicked.emit("2d-corners")
+    assert w.checkpoint.path.name == "2d-corners.safetensors" and w.points_view.model is not None
+    assert w.points_view.preset == "2d-corners"
+    w.points_view.preset_box.setCurrentText("2d-center")
+    assert w.pick_points_preset("2d-center") is False
+    assert "no shipped model for 2d-center" in w.statusBar().currentMessage()
+    assert w.checkpoint.path.name == "2d-corners.safetensors"  # the last model stays
