@@ -8,7 +8,7 @@ import pytest
 
 from kgn_gui.cli import _recipe_from_args, _reference_data, _start_from_args, build_parser, main
 from kgn_gui.core.checkpoint import load_checkpoint
-from kgn_gui.core.data import POINT_PRESETS, make_points
+from kgn_gui.core.data import POINT_PRESETS, Dataset, make_points
 from kgn_gui.core.export import read_frames
 from kgn_gui.core.recipes import Recipe, RecipeError, recipe_for
 from kgn_gui.core.start import Start, StartError, parse_start
@@ -161,7 +161,7 @@ def test_the_feature_space_fits_the_data_set_and_kgn_and_the_window_pick_the_sam
     ref = reference_for(cli_ref, 32)
     assert ref.space is space and ref.what == "32 of the 10,000 MNIST test digits"
     # another data set of 784 values never gets the digit classifier; too few samples get none
-    other = make_points(np.random.default_rng(0).uniform(size=(150, 784)), (0.0, 1.0), name="noise-784")
+    other = Dataset(np.random.default_rng(0).uniform(size=(150, 784)), (1, 28, 28), (0.0, 1.0), name="noise-784")
     assert feature_space_for(other).kind == "pca" and feature_space_for(other) is not space
     assert feature_space_for(make_points([[0.2], [0.8]], (0.0, 1.0))) is None
 
