@@ -9,21 +9,25 @@ import pytest
 
 from tests.conftest import REPO
 
+ALL = ("analysis", "compare", "inspector", "launch", "points_1d", "points_2d", "training")
 
-@pytest.mark.parametrize("size", ["1366x768", "1920x1080"])
-def test_every_main_state_fits_the_screen_with_whole_texts(tmp_path, size):
+
+@pytest.mark.parametrize(
+    "size, dpr, states",
+    [("1366x768", 1, ALL), ("1920x1080", 1, ALL), ("2560x1440", 1, ("inspector", "launch")),
+     ("1366x768", 2, ("inspector", "launch"))],  # the last: a 2732×1536 screen at 200 % scaling
+)  # fmt: skip
+def test_every_main_state_fits_the_screen_with_whole_texts(tmp_path, size, dpr, states):
     report = tmp_path / "report.json"
     shots = tmp_path / "shots"
     run = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "layout_check.py"), "--size", size, "--out", str(shots),
-         "--json", str(report)],
+        [sys.executable, str(REPO / "scripts" / "layout_check.py"), "--size", size, "--dpr", str(dpr),
+         "--states", ",".join(states), "--out", str(shots), "--json", str(report)],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     got = json.loads(report.read_text()) if report.exists() else {"problems": [run.stdout[-2000:], run.stderr[-2000:]]}
     assert got["problems"] == [] and run.returncode == 0
-    names = sorted(p.name for p in shots.glob("*.png"))
-    states = ("analysis", "compare", "inspector", "launch", "points_1d", "points_2d", "training")
-    assert names == [f"{s}_{size}.png" for s in states]
+    assert sorted(p.name for p in shots.glob("*.png")) == [f"{s}_{size}.png" for s in states]
 
 
 def test_a_points_preset_opens_its_shipped_model_and_says_when_there_is_none(make_window):
