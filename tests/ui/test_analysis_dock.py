@@ -129,7 +129,7 @@ def test_the_header_names_the_feature_space_and_the_real_data(panel):
 def test_the_tooltips_give_the_formulas_and_the_tolerance(panel):
     panel.show_analysis(40, analysis(summary()))
     assert "‖f(x_T) − x_T‖/√D < tol, the same for every noise kind" in panel.tip("converged")
-    assert "tol = 0.05" in panel.tip("converged")
+    assert "tol = 0.05" in panel.tip("converged") and "median residual at this step 0.04" in panel.tip("converged")
     assert "cubic polynomial kernel" in panel.tip("kid") and "unbiased MMD²" in panel.tip("kid")
     assert "Kynkäänniemi et al. 2019" in panel.tip("precision") and "k = 3" in panel.tip("recall")
     assert "tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½)" in panel.tip("frechet")
@@ -176,7 +176,14 @@ def test_the_audit_says_how_many_reached_a_fixed_point(panel):
     assert panel.value("attractor_fraction") == "0.94 (47 of 50 fixed)"
     tip = panel.tip("attractor_fraction")
     assert "residual max 0.039" in tip and "residual < 0.05" in tip
-    assert "50 examples, 47 fixed" in panel.status.text()
+    assert "50 examples, 47 fixed (residual < 0.05), 94 % of those attract" in panel.status.text()
+    fake = audit()
+    fake.summary = lambda: {**audit().summary(), "audit_tol": 1e-4, "residual_max": 0.000123}
+    panel.show_audit(fake)
+    assert "residual < 0.0001" in panel.tip("attractor_fraction") and "residual max 0.000123" in panel.tip(
+        "attractor_fraction"
+    )
+    panel.show_audit(audit())
     assert panel.plots.currentWidget() is panel.rho_plot
     # new chains keep the model's audit; a new model drops it
     panel.clear(model_too=False)
@@ -230,6 +237,8 @@ def test_the_mixing_plot_draws_one_curve_per_noise_kind_against_eps(panel):
     assert [t for _, t in ticks] == ["0", "0.003", "0.01", "0.03", "0.1"]
     assert panel.mixing_plot.getAxis("left").labelText == "class changes per 100 steps"
     assert panel.plots.currentWidget() is panel.mixing_plot
+    assert panel.mixing_plot.getViewBox().viewRange()[1][0] == 0  # a rate: its axis starts at 0
+    assert curves[0].zValue() > curves[1].zValue()  # the shared ε = 0 point drawn over the curves from it
     # no classes: the nearest training example's changes
     panel.show_mixing(mixing_rows(with_classes=False))
     curves = panel.mixing_plot.getPlotItem().listDataItems()
@@ -253,13 +262,35 @@ def test_the_mixing_button_asks_for_a_scan_and_long_jobs_disable_it(panel):
     assert panel.mixing_btn.isEnabled()
 
 
-def test_the_columns_fit_and_show_their_numbers(panel):
-    panel.show_analysis(40, analysis(summary()))
-    t = panel.table
+def test_numbers_read_short_and_plain(panel):
+    panel.show_analysis(
+        0,
+        analysis(
+            summary(
+                frechet=1460.3, frechet_ci=[1420.0, 1465.6], kid=2130.0, kid_ci=[2000.0, 2270.0], class_entropy=-0.0
+            )
+        ),
+    )
+    assert (panel.value("frechet"), panel.interval("frechet")) == ("1,460", "± 23")
+    assert (panel.value("kid"), panel.interval("kid")) == ("2,130", "± 135")
+    assert panel.value("class_entropy") == "0"  # never "-0"
+    panel.show_analysis(0, analysis(summary(nearest_mean=1.07, nearest_mean_ci=[1.0669, 1.0731])))
+    assert panel.interval("nearest_mean") == "± 0.0031"
+
+
+def test_the_columns_fit_a_dock_300_pixels_wide(qtbot):
+    p = AnalysisPanel()
+    qtbot.addWidget(p)
+    p.resize(300, 900)
+    p.show()
+    qtbot.waitExposed(p)
+    p.show_analysis(40, analysis(summary(frechet=1460.3, frechet_ci=[1420.0, 1465.6], kid_real=0.000123)))
+    t = p.table
     fm = t.fontMetrics()
-    for key in ("frechet", "kid", "inside_training_range"):
-        i = panel._row[key]
+    assert sum(t.columnWidth(c) for c in range(4)) <= t.viewport().width() + 1  # no column cut off at the right
+    for key in ("frechet", "kid", "nearest_mean", "inside_training_range", "precision"):
+        i = p._row[key]
         for c in (VALUE, INTERVAL, REAL):
-            assert fm.horizontalAdvance(t.item(i, c).text()) < t.columnWidth(c), (key, c)
+            assert fm.horizontalAdvance(t.item(i, c).text()) + 6 < t.columnWidth(c), (key, c, t.item(i, c).text())
     for r in ROWS:
-        assert fm.horizontalAdvance(r.label) < t.columnWidth(0) + 1, r.label
+        assert fm.horizontalAdvance(r.label) < t.columnWidth(0), r.label

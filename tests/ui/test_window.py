@@ -654,6 +654,23 @@ def test_a_feature_space_being_made_says_so_in_the_dock(window, qtbot, monkeypat
     assert an.value("converged") != "–"
 
 
+def test_a_step_asked_for_while_a_measurement_runs_is_measured_when_it_ends(window, qtbot):
+    ctl, an = window.measures, window.analysis
+    window.analysis_dock.hide()  # no measuring on pause meanwhile: only the two asked for here
+    if ctl.measure_job is not None:
+        ctl.measure_job.wait(120)
+    got, current = [], []
+    ctl.measured.connect(lambda t, _a: got.append(t))
+    ctl.current.connect(current.append)
+    window.chain.step_by(3)
+    assert window.measure_now() is not None
+    window.chain.step_by(2)
+    assert window.measure_now() is None  # one at a time: this one waits for it
+    qtbot.waitUntil(lambda: got == [3, 5], timeout=120_000)
+    assert False in current and current[-1] is True  # step 3's numbers greyed while step 5 was shown
+    assert an.table.isEnabled() and an.status.text().startswith("step 5")
+
+
 def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
     job = window.run_attractor_audit(500)
     job.cancel()
@@ -765,4 +782,4 @@ def test_measuring_replays_past_states_off_the_gui_thread(window, qtbot):
         job.wait(60)
     finally:
         del s.state
-    assert len(callers) >= 10 and threading.main_thread() not in callers
+    assert callers and threading.main_thread() not in callers  # the shown step, fetched in the Job

@@ -42,6 +42,7 @@ class AnalysisController(QtCore.QObject):
         self.job: Job | None = None  # the audit or the recovery
         self.sweep = None
         self.measured_t: int | None = None  # the step the shown measures belong to
+        self._again = False  # a measurement was asked for while one ran
         self._current = False
         chain.stepShown.connect(lambda t: self._set_current(self.measured_t == t))
         chain.playingChanged.connect(self._playing)
@@ -53,6 +54,7 @@ class AnalysisController(QtCore.QObject):
         if self.measure_job is not None and self.measure_job.running():
             self.measure_job.cancel()
         self.measured_t = None
+        self._again = False
         self._set_current(False)
         if model_too and self.job is not None and self.job.running():
             self.job.cancel()  # an audit or recovery of the old weights
@@ -90,8 +92,12 @@ class AnalysisController(QtCore.QObject):
             self.status.emit("playing: pause the chain to measure the shown step")
             return None
         got = self._inputs()
-        if got is None or (self.measure_job is not None and self.measure_job.running()):
+        if got is None:
             return None
+        if self.measure_job is not None and self.measure_job.running():
+            self._again = True  # measured when this one ends (the first one makes the feature space: seconds)
+            return None
+        self._again = False
         s, ck, ds = got
         t = self.chain.view_t
         residuals = np.array(s.curves.chains("residual")[:t])  # a copy: the curves grow while it measures
@@ -117,6 +123,8 @@ class AnalysisController(QtCore.QObject):
         job.message.connect(lambda msg: self._measure_message(session, msg))
         job.done.connect(lambda a: self._measured(session, t, a))
         job.failed.connect(lambda msg: None if job.was_cancelled else self.status.emit(f"measuring failed: {msg}"))
+        job.done.connect(self._measure_again)
+        job.failed.connect(self._measure_again)
         self.status.emit(f"measuring step {t}…")
         self.measure_job = job.start()
         return job
@@ -130,7 +138,15 @@ class AnalysisController(QtCore.QObject):
             return  # the chains changed while it measured: the numbers belong to nothing shown
         self.measured_t = t
         self.measured.emit(t, a)
-        self._set_current(self.chain.view_t == t)
+        self._current = self.chain.view_t == t
+        self.current.emit(self._current)  # always: numbers shown for the first time may be of another step
+
+    def _measure_again(self, _result=None) -> None:
+        """A request that came while the last measurement ran: the shown step now, unless it is the one just
+        measured or the chain plays (new chains cancel it: _invalidate)."""
+        if self._again and not self.chain.playing and self.measured_t != self.chain.view_t:
+            QtCore.QTimer.singleShot(0, self.measure_now)
+        self._again = False
 
     # -- audit, recovery and the mixing scan (the model's: one at a time)
     def _start(self, what: str, work, on_done) -> Job | None:

@@ -176,7 +176,21 @@ def fmt(v) -> str:
         return str(v)
     if not math.isfinite(v):
         return "–"
-    return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+    if v == 0:
+        return "0"  # never "-0"
+    if 1000 <= abs(v) < 1e6:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def fmt_half(h: float) -> str:
+    """A half-width: 2 significant digits (whole numbers from 10 on), short enough for its column."""
+    h = abs(float(h))
+    if h == 0:
+        return "0"
+    if h >= 10:
+        return f"{h:,.0f}"
+    return f"{h:.2g}" if h >= 1e-3 else f"{h:.1e}"
 
 
 def _interval(ci) -> tuple[float, float] | None:
@@ -189,7 +203,7 @@ def _interval(ci) -> tuple[float, float] | None:
 
 def _plus_minus(ci) -> str:
     iv = _interval(ci)
-    return "–" if iv is None else f"± {fmt((iv[1] - iv[0]) / 2)}"
+    return "–" if iv is None else f"± {fmt_half((iv[1] - iv[0]) / 2)}"
 
 
 def _bracket(ci) -> str:
@@ -261,13 +275,20 @@ class AnalysisPanel(QtWidgets.QWidget):
         self._audit_row = self._row["attractor_fraction"]
         self.table.setSpan(self._audit_row, VALUE, 1, 3)  # "0.94 (47 of 50 fixed)"
         hh = self.table.horizontalHeader()
-        hh.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        # Each column as wide as what it shows; the real data's takes the rest (the dock is ~300 px wide).
+        for c in (0, VALUE, INTERVAL):
+            hh.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        # The last column's least width is its size when the stretch is set (the default 100 px is too wide).
+        hh.resizeSection(REAL, self.fontMetrics().horizontalAdvance("real data") + 10)
         hh.setStretchLastSection(True)
         for key in self._row:
             self._reset(key)
-        self._size_columns()
-        self.table.setMinimumHeight(180)
-        v.addWidget(self.table, 3)
+        # Every row in sight (the dock scrolls, not the table): a scroll bar of its own would take the width.
+        self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        frame = 2 * self.table.frameWidth()
+        rows = len(ROWS) * self.table.verticalHeader().defaultSectionSize()
+        self.table.setFixedHeight(rows + hh.sizeHint().height() + frame + 2)
+        v.addWidget(self.table)
 
         row = QtWidgets.QHBoxLayout()
         self.measure_btn = QtWidgets.QPushButton("Measure")
@@ -443,11 +464,6 @@ class AnalysisPanel(QtWidgets.QWidget):
     def _set(self, key: str, v, tip: str | None = None) -> None:
         self._cell(key, VALUE, fmt(v), ROW_OF[key].tip if tip is None else tip)
 
-    def _size_columns(self) -> None:
-        w = self.table.fontMetrics().horizontalAdvance
-        for c, sample in ((VALUE, "0.000000"), (INTERVAL, "± 0.0000")):
-            self.table.setColumnWidth(c, max(w(sample), w(self.HEADERS[c])) + 14)
-
     def show_analysis(self, t: int, a) -> None:
         summary = a.summary()
         how = summary.get("interval") or "bootstrap 95 %"
@@ -460,6 +476,8 @@ class AnalysisPanel(QtWidgets.QWidget):
             tip = r.tip
             if r.key in ("converged", "burn_in", "cycles") and summary.get("tol") is not None:
                 tip = f"{tip}\ntol = {fmt(summary['tol'])} here"
+                if r.key == "converged" and _finite(summary.get("residual_median")):
+                    tip += f"; median residual at this step {fmt(summary['residual_median'])}"
             self._set(r.key, summary.get(r.key), tip)
             if r.ci:
                 ci = summary.get(f"{r.key}_ci")
@@ -527,25 +545,19 @@ class AnalysisPanel(QtWidgets.QWidget):
         self._cell("attractor_fraction", VALUE, f"{fmt(frac)} ({n_fixed} of {n} fixed)", tip)
         self._item("attractor_fraction", 0).setToolTip(tip)
         rho = np.asarray(audit.rho, float)
-        finite = np.isfinite(rho)
-        hi = max(2.0, float(rho[finite].max()) if finite.any() else 2.0)
-        edges = np.linspace(0.0, hi, 31)
+        keep = fixed_mask & np.isfinite(rho)  # ρ is only measured (and only means something) at fixed points
+        hi = max(2.0, float(rho[keep].max()) if keep.any() else 2.0)
         self.rho_plot.clear()
-        for mask, brush in ((fixed_mask, (76, 155, 232, 150)), (~fixed_mask, (150, 150, 150, 120))):
-            m = mask & finite
-            if m.any():
-                counts, _ = np.histogram(rho[m], bins=edges)
-                self.rho_plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=brush)
+        if keep.any():
+            counts, edges = np.histogram(rho[keep], bins=30, range=(0.0, hi))
+            self.rho_plot.plot(edges, counts, stepMode="center", fillLevel=0, brush=(76, 155, 232, 150))
         self.rho_plot.addItem(
             pg.InfiniteLine(1.0, angle=90, pen=pg.mkPen("#e05050", style=QtCore.Qt.PenStyle.DashLine))
         )
         self.plots.setCurrentWidget(self.rho_plot)
         attract = "" if not _finite(frac) else f", {100 * frac:.0f} % of those attract"
         med = f" (median ρ {fmt(rho_med)})" if rho_med is not None else ""
-        self.status.setText(
-            f"attractor audit: {n} examples, {n_fixed} fixed (residual < {fmt(tol)}){attract}{med}; "
-            "grey: ρ where no fixed point was reached"
-        )
+        self.status.setText(f"attractor audit: {n} examples, {n_fixed} fixed (residual < {fmt(tol)}){attract}{med}")
 
     def show_recovery(self, sigmas, rates) -> None:
         self.recovery_plot.clear()
@@ -571,6 +583,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         p.getAxis("bottom").setTicks([[(x, "0" if e == 0 else f"{e:g}") for e, x in sorted(pos.items())]])
         at_zero = [r.get(use) for r in rows if float(r["eps"]) <= 0 and _finite(r.get(use))]
         kinds = list(dict.fromkeys(r["noise"] for r in rows))
+        top = 0.0
         for kind in kinds:
             pts = {float(r["eps"]): r.get(use) for r in rows if r["noise"] == kind}
             if kind != "none" and 0.0 not in pts and at_zero:
@@ -579,7 +592,7 @@ class AnalysisPanel(QtWidgets.QWidget):
             colour = KIND_COLOURS.get(kind, "#888888")
             name = "none (ε = 0)" if kind == "none" and all(e <= 0 for e, _ in pts) else kind
             pen = None if len(pts) < 2 else pg.mkPen(colour, width=2)
-            p.plot(
+            item = p.plot(
                 [pos[max(e, 0.0)] for e, _ in pts],
                 [y for _, y in pts],
                 pen=pen,
@@ -588,8 +601,11 @@ class AnalysisPanel(QtWidgets.QWidget):
                 symbolSize=9,
                 name=name,
             )
+            item.setZValue(2 if kind == "none" else 1)  # the shared ε = 0 point on top of the curves from it
+            top = max([top] + [y for _, y in pts])
         if pos:
             p.setXRange(min(pos.values()) - 0.15, max(pos.values()) + 0.15)
+        p.setYRange(0, 1.15 * top if top > 0 else 1, padding=0)  # from 0: a rate, not a difference
         self.plots.setCurrentWidget(p)
         self.status.setText(
             f"mixing scan: {what} changes per 100 steps after burn-in against ε, one curve per noise kind "
