@@ -691,7 +691,7 @@ def _print_analysis(out: dict) -> None:
 
 def cmd_sweep(args) -> int:
     from .core.preflight import check_sweep
-    from .core.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep, sweep_classifier
+    from .core.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep
 
     try:
         try:
@@ -730,13 +730,10 @@ def cmd_sweep(args) -> int:
         check_sweep(cfg, out)
     except ValueError as e:
         raise CLIError(str(e)) from None
-    clf, test_features = sweep_classifier(cfg.source)
     bar = Progress()
     rows = run_sweep(
         cfg,
         out,
-        classifier=clf,
-        test_features=test_features,
         log=lambda s: print(s, file=sys.stderr),
         progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1),
     )
@@ -937,7 +934,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--noise", default="normal", choices=NOISE_KINDS)
     w.add_argument("--eps", type=float, default=0.01)
     w.add_argument("--audit", type=nonneg_int, default=32)
-    w.add_argument("--sigmas", type=_floats, default=[0.05, 0.1, 0.2, 0.4])
+    w.add_argument("--sigmas", type=_floats, default=[0.0, 0.05, 0.1, 0.2, 0.4])
     w.add_argument(
         "-o", "--output", required=True, help="a new folder for the models, sweep.csv, sweep_runs.csv and sweep.png"
     )

@@ -211,6 +211,14 @@ def test_analyze_measures_the_corner_model(tmp_path, capsys):
     assert "copy_fraction" in capsys.readouterr().out
 
 
+def _is_float(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return True
+
+
 def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
     out = tmp_path / "sw"
     assert (
@@ -235,26 +243,41 @@ def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
                 "2",
                 "--sigmas",
                 "0.1",
+                "--seeds",
+                "0,1",
                 "-o",
                 str(out),
             ]
         )
         == 0
     )
-    lines = (out / "sweep.csv").read_text().splitlines()
-    assert lines[0].startswith("# source=points:2d-corners") and lines[1].startswith("depth,parameters,")
-    rows = [dict(zip(lines[1].split(","), ln.split(","))) for ln in lines[2:]]
-    assert [r["depth"] for r in rows] == ["1", "3"] and [r["chains"] for r in rows] == ["30", "30"]
     from kgn_gui.core.models import ModelSpec, spec_parameter_count
-    from kgn_gui.core.sweep import PLOTTED
+    from kgn_gui.core.sweep import plotted_keys, read_csv
 
+    lines = (out / "sweep.csv").read_text().splitlines()
+    assert lines[0].startswith("# source=points:2d-corners") and "seeds=0,1" in lines[0]
+    assert lines[1].startswith("depth,seeds,parameters,")
+    rows, runs = read_csv(out / "sweep.csv"), read_csv(out / "sweep_runs.csv")
+    assert [r["depth"] for r in rows] == ["1", "3"] and [r["seeds"] for r in rows] == ["2", "2"]
+    assert [(r["depth"], r["seed"]) for r in runs] == [("1", "0"), ("1", "1"), ("3", "0"), ("3", "1")]
+    assert [r["chains"] for r in rows] == ["30", "30"]
     assert [int(r["parameters"]) for r in rows] == [
         spec_parameter_count(ModelSpec(D=2, L=L, H=8, bound="sigmoid")) for L in (1, 3)
     ]  # 42 and 186
+    for r in rows:  # the mean over the two seeds, inside its t-interval (t = 12.71 for one degree of freedom)
+        a, b = (float(x["train_loss"]) for x in runs if x["depth"] == r["depth"])
+        m, h = (a + b) / 2, 12.7062047 * abs(a - b) / 2
+        assert float(r["train_loss"]) == pytest.approx(m, rel=1e-4)
+        assert float(r["train_loss_lo"]) == pytest.approx(m - h, abs=1e-5)  # 6 significant digits in the CSV
+        assert float(r["train_loss_hi"]) == pytest.approx(m + h, abs=1e-5)
+        assert r["steps_trained"] == "60" and r["steps_trained_lo"] == "60"  # a fixed budget
     # The figure: one 260×180 panel per plotted measure, four a row, under a 30-pixel title.
-    panels = sum(k in rows[0] for k in PLOTTED) + sum(k.startswith("recovery_") for k in rows[0])
-    assert Image.open(out / "sweep.png").size == (4 * 260, -(-panels // 4) * 180 + 30)
-    assert (out / "depth_1.safetensors").exists() and (out / "depth_3.safetensors").exists()
+    numeric = [{k: float(v) for k, v in r.items() if v not in ("", None) and _is_float(v)} for r in rows]
+    panels = len(plotted_keys(numeric))
+    assert panels >= 6 and Image.open(out / "sweep.png").size == (4 * 260, -(-panels // 4) * 180 + 30)
+    assert sorted(p.name for p in out.glob("*.safetensors")) == [
+        f"depth_{L}_seed_{s}.safetensors" for L in (1, 3) for s in (0, 1)
+    ]
     r = run("sweep", "--data", "points:2d-corners", "--depths", "1", "-o", str(out))
     assert r.returncode == 2 and "not empty" in r.stderr and "Traceback" not in r.stderr
 
@@ -416,6 +439,8 @@ def test_depth_sweep_runs_for_a_convolutional_architecture(tmp_path):
                 "1",
                 "--sigmas",
                 "0.1",
+                "--seeds",
+                "0",
                 "-o",
                 str(out),
             ]
@@ -426,7 +451,7 @@ def test_depth_sweep_runs_for_a_convolutional_architecture(tmp_path):
     assert "arch=cnn" in lines[0] and [ln.split(",")[0] for ln in lines[2:]] == ["1", "2"]
     from kgn_gui.core.checkpoint import load_checkpoint
 
-    assert load_checkpoint(out / "depth_2.safetensors").spec.arch == "cnn"
+    assert load_checkpoint(out / "depth_2_seed_0.safetensors").spec.arch == "cnn"
 
 
 def test_the_fast_preset_fills_the_recipe_and_explicit_options_win(tmp_path):

@@ -1,10 +1,32 @@
-"""The depth sweep: one model per depth (same data, seed, steps, width), each sampled the same way and
-measured (no Qt). ``kgn sweep`` calls :func:`run_sweep` directly; the window runs it in a child process
-(``core/sweep_worker.py``) that reports typed events (``core/messages.py``).
+"""The depth sweep: one model per (depth, seed), all on the same data with the same width and recipe, each
+sampled the same way and measured (no Qt). ``kgn sweep`` calls :func:`run_sweep` directly; the window runs
+it in a child process (``core/sweep_worker.py``) that reports typed events (``core/messages.py``).
 
-Output folder: ``depth_L.safetensors`` for each depth, ``sweep.csv`` (one row per depth, every
-measure of :class:`~kgn_gui.core.measures.Analysis` plus training loss, attractor fraction and
-recovery rates) and ``sweep.png`` (each measure against depth).
+Training. With ``target_loss`` None every model trains a fixed budget of ``steps`` (a constant learning
+rate, the paper's); with a number, each trains until its best evaluation loss (``Trainer.best_loss``, the
+loss on a fixed evaluation subset, checked every ``eval_every`` steps) is ≤ ``target_loss``, with ``steps``
+as the cap, so that every depth is compared at the same fit. The rate is constant: no schedule is tied to a
+step count that is not known in advance. A row records ``steps_trained`` and ``reached_target``.
+
+Seeds. Each seed sets a model's initial weights and minibatch order, its chains' starts and noise, the
+examples of its attractor audit and basin recovery, and the real samples its baselines are measured on.
+The training data are the same for every seed (a ``subset`` is drawn with seed 0), so the seeds show how
+much a measure moves between training runs of one recipe.
+
+Output folder:
+
+* ``depth_L_seed_S.safetensors``: every model;
+* ``sweep_runs.csv``: one row per run (depth, seed): every measure;
+* ``sweep.csv``: one row per depth: for every numeric measure m, ``m`` (the mean over seeds) and ``m_lo``,
+  ``m_hi``: the 95 % t-interval over seeds, mean ± t₀.₉₇₅,ₙ₋₁·sd/√n (with one seed lo = hi = the value);
+  ``seeds`` = n. A value that is not defined for some seed (a burn-in that never came, say) is left out of
+  that measure's statistics and named in ``missing`` ("burn_in:1"). The per-run bootstrap intervals
+  (``…_ci_lo``, ``…_ci_hi``) are in sweep_runs.csv only;
+* ``sweep.png``: each measure against depth: the mean, its interval as an error bar, each seed as a dot,
+  and the real-data baseline (``m_real``) as a dashed line where there is one.
+
+Both CSVs start with a comment line of the settings, are rewritten whole (atomically) after every run, and
+so always hold every finished run and nothing half-written.
 """
 
 from __future__ import annotations
@@ -22,35 +44,41 @@ import numpy as np
 
 from .chain import ChainConfig
 from .files import atomic_path
-from .measures import Cancelled, analyze_chain, attractor_audit, basin_recovery
+from .measures import Cancelled, analyze_chain, attractor_audit, basin_recovery, reference_for
 
 if TYPE_CHECKING:
     from .models import ModelSpec
 
+MAX_SEEDS = 16
+DATA_SEED = 0  # the seed of the training subset: the same data for every seed
+
 
 @dataclass
 class SweepConfig:
-    """What to train (data, width, bound, recipe) and how to sample and measure each depth."""
+    """What to train (data, width, bound, recipe), for how long, on which seeds, and how to sample and
+    measure each model."""
 
     source: str = "mnist"
     depths: tuple[int, ...] = (1, 2, 4, 6, 8, 10)
     H: int | None = None  # None: 256 for the MLP, the architecture's default width for the others
     bound: str = "tanh"
-    steps: int = 2000
+    steps: int = 2000  # the budget of every model, or with target_loss the most steps one may take
     lr: float | None = None  # None: 1e-3 for the MLP (short runs), the architecture's default for the others
     arch: str = "mlp"
     bottleneck: int = 0
     patch: int = 0
     heads: int = 0
     batch: int = 256
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2)
+    target_loss: float | None = None  # None: a fixed budget of ``steps``; else train until best eval loss ≤ it
+    eval_every: int = 100
     subset: int = 10_000
     chains: int = 256
     sample_steps: int = 200
     noise: str = "normal"
     eps: float = 0.01
     audit: int = 32
-    sigmas: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4)
+    sigmas: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
     recovery_n: int = 200
     recovery_T: int = 50
     device: str = "cpu"
@@ -65,6 +93,11 @@ class SweepConfig:
             self.H = 256 if self.arch == "mlp" else ARCH_DEFAULTS[self.arch]["H"]
         if self.lr is None:
             self.lr = 1e-3 if self.arch == "mlp" else ARCH_DEFAULTS[self.arch]["lr"]
+        if isinstance(self.seeds, int):
+            self.seeds = (self.seeds,)
+        self.seeds = tuple(self.seeds)
+        self.depths = tuple(self.depths)
+        self.sigmas = tuple(self.sigmas)
 
     def spec(self, L: int, ds) -> ModelSpec:
         """The model spec of depth ``L`` for data set ``ds``."""
@@ -82,21 +115,41 @@ class SweepConfig:
             heads=self.heads,
         )
 
+    @property
+    def runs(self) -> list[tuple[int, int]]:
+        """Every (depth, seed) in the order they run: each depth's seeds, depth by depth."""
+        return [(L, s) for L in self.depths for s in self.seeds]
+
     def validate(self) -> None:
-        if not self.depths or any(d < 1 or d > 64 for d in self.depths):
+        if not self.depths or any(not _whole(d) or d < 1 or d > 64 for d in self.depths):
             raise ValueError("depths must be whole numbers in 1 … 64")
-        for name in ("H", "steps", "batch", "chains", "sample_steps"):
+        if len(set(self.depths)) != len(self.depths):
+            raise ValueError("depths must not repeat")
+        if not self.seeds or any(not _whole(s) or s < 0 or s >= 2**63 for s in self.seeds):
+            raise ValueError("seeds must be whole numbers ≥ 0, e.g. 0,1,2")
+        if len(self.seeds) > MAX_SEEDS:
+            raise ValueError(f"at most {MAX_SEEDS} seeds, got {len(self.seeds)}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds must not repeat")
+        if self.target_loss is not None and not (
+            isinstance(self.target_loss, (int, float)) and math.isfinite(self.target_loss) and self.target_loss > 0
+        ):
+            raise ValueError(f"the target loss must be a number > 0, got {self.target_loss!r}")
+        for name in ("H", "steps", "batch", "chains", "sample_steps", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be ≥ 1")
 
+    def settings_line(self) -> str:
+        """The settings as one comment line for the CSVs: "# source=mnist depths=1,2,4 … seeds=0,1,2"."""
 
-def sweep_classifier(source: str):
-    """(classifier, its features of the MNIST test digits) for measuring samples of the data source
-    ``source``, or (None, None): :func:`classifier.classifier_for` of that source (the bundled MNIST sources
-    are the only ones with a fitting classifier, and they have 784 values a sample)."""
-    from .classifier import classifier_for
+        def text(v) -> str:
+            return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) if isinstance(v, tuple) else str(v)
 
-    return classifier_for(source, 784)
+        return "# " + " ".join(f"{k}={text(v)}" for k, v in asdict(self).items() if k != "extra")
+
+
+def _whole(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def check_output_folder(out_dir: str | os.PathLike) -> Path:
@@ -107,25 +160,160 @@ def check_output_folder(out_dir: str | os.PathLike) -> Path:
     return out
 
 
+def model_name(L: int, seed: int) -> str:
+    """The file name of the model of depth ``L`` and seed ``seed``."""
+    return f"depth_{L}_seed_{seed}.safetensors"
+
+
+# --- training -------------------------------------------------------------------------------------
+
+
+def train_run(
+    cfg: SweepConfig,
+    spec,
+    ds,
+    seed: int,
+    *,
+    cancelled: Callable[[], bool] | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+):
+    """Train one model of the sweep: ``steps`` steps, or with ``target_loss`` until the best evaluation loss
+    is ≤ it (at most ``steps``). Returns (trainer, facts): the trainer holds the best weights; facts:
+    train_loss (the best evaluation loss), steps_trained, best_step, train_seconds and, with a target,
+    reached_target. ``on_step(step, cap)`` after every step; Cancelled when ``cancelled()``."""
+    from .train import TrainConfig, Trainer
+
+    tc = TrainConfig(
+        lr=cfg.lr,
+        batch=cfg.batch,
+        steps=cfg.steps,
+        seed=seed,
+        device=cfg.device,
+        eval_size=min(1000, ds.M),
+        eval_every=cfg.eval_every,
+        report_interval_s=0.0,  # an event after every step read back: the target is checked at each evaluation
+    )
+    tr = Trainer(spec, ds, tc)
+    target = cfg.target_loss
+    diverged = False
+    t0 = time.time()
+    for ev in tr.run():
+        if cancelled is not None and cancelled():
+            tr.stop()
+        elif target is not None and tr.best_loss <= target:
+            tr.stop()  # it ends before the next step, with the best weights
+        diverged = diverged or ev.kind == "diverged"
+        if on_step is not None:
+            on_step(ev.step, ev.steps)
+    if cancelled is not None and cancelled():
+        raise Cancelled("sweep cancelled")
+    facts = {
+        "train_loss": float(tr.best_loss),
+        "steps_trained": int(tr.step),
+        "best_step": int(tr.best_step),
+        "train_seconds": round(time.time() - t0, 1),
+    }
+    if target is not None:
+        facts["reached_target"] = bool(tr.best_loss <= target)
+    facts["diverged"] = diverged  # the loss became NaN or infinite: the best weights before it were kept
+    return tr, facts
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def measure_run(
+    cfg: SweepConfig,
+    model,
+    spec,
+    ds,
+    seed: int,
+    *,
+    reference=None,
+    begin: Callable[[str], None] = lambda s: None,
+    where: str = "",
+    progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> dict:
+    """The measures of one trained model (flat: numbers, and a few words): its chains' analysis (with the
+    distribution measures and their real baselines when ``reference``, :func:`measures.reference_for` of the
+    data, is given), the attractor audit and basin recovery, all seeded by ``seed``. ``progress(fraction of
+    this run's measuring)``."""
+    vr = spec.value_range
+    chain = ChainConfig(n=cfg.chains, noise=cfg.noise, eps=cfg.eps, seed=seed)
+    begin(f"{where}: sampling {cfg.chains} chains")
+    a = analyze_chain(
+        model,
+        spec,
+        chain,
+        cfg.sample_steps,
+        ds.x,
+        reference=reference,
+        cancelled=cancelled,
+        progress=None if progress is None else (lambda d, m: progress(0.67 * d / m)),
+    )
+    row = flatten(a.summary())
+    if cfg.audit:
+        begin(f"{where}: attractor audit")
+        row.update(attractor_audit(model, vr, ds.x, n=cfg.audit, seed=seed, cancelled=cancelled).summary())
+    if progress is not None:
+        progress(0.85)
+    if cfg.sigmas:
+        begin(f"{where}: basin recovery")
+        rec = basin_recovery(
+            model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=seed, cancelled=cancelled
+        )
+        row.update({f"recovery_{s:g}": float(r) for s, r in zip(cfg.sigmas, rec)})
+    return row
+
+
+def flatten(summary: dict) -> dict:
+    """A summary as flat CSV columns: an interval [lo, hi] under ``k`` becomes ``k_lo``, ``k_hi``; a dict
+    ``k`` becomes ``k_<key>`` for each of its plain values; numpy numbers become Python numbers."""
+    out: dict = {}
+    for k, v in summary.items():
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                if vv is None or isinstance(vv, (str, bool, int, float, np.number, np.bool_)):
+                    out[f"{k}_{kk}"] = _plain(vv)
+        elif isinstance(v, (list, tuple, np.ndarray)):
+            if len(v) == 2:
+                out[f"{k}_lo"], out[f"{k}_hi"] = _plain(v[0]), _plain(v[1])
+        else:
+            out[k] = _plain(v)
+    return out
+
+
+def _plain(v):
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.floating):
+        return float(v)
+    return v
+
+
+# --- the sweep ------------------------------------------------------------------------------------
+
+
 def run_sweep(
     cfg: SweepConfig,
     out_dir: str | os.PathLike,
     *,
-    classifier=None,
-    test_features=None,
     log: Callable[[str], None] | None = None,
     progress: Callable[[float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     stage: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """Train, sample and measure every depth; write the models, CSV and PNG into ``out_dir``.
-    log(line): what ``kgn sweep`` prints; progress(fraction done); stage(what runs now, in one line:
-    "depth 4: training", "depth 4: sampling", …) as each stage begins; cancelled() is polled between
-    training steps and chain steps (then :class:`~kgn_gui.core.measures.Cancelled` is raised)."""
+    """Train, sample and measure every (depth, seed); write the models, both CSVs and the PNG into
+    ``out_dir``; return the rows of sweep.csv (one per depth). log(line): what ``kgn sweep`` prints;
+    progress(fraction done); stage(what runs now, in one line: "depth 4, seed 1: training", …) as each stage
+    begins; cancelled() is polled between training steps and chain steps (then
+    :class:`~kgn_gui.core.measures.Cancelled` is raised; the CSVs hold the runs finished before)."""
     from .checkpoint import save_checkpoint
     from .data import open_source
     from .models import BOUNDS, spec_parameter_count
-    from .train import TrainConfig, Trainer
 
     cfg.validate()
     out = Path(out_dir)
@@ -133,80 +321,193 @@ def run_sweep(
     vr = BOUNDS[cfg.bound]
     ds = open_source(cfg.source, vr)
     if cfg.subset and cfg.subset < ds.M:
-        ds = ds.subset(cfg.subset, seed=cfg.seed)
+        ds = ds.subset(cfg.subset, seed=DATA_SEED)
     say = log or (lambda s: None)
     begin = stage or (lambda s: None)
-    specs = [cfg.spec(L, ds) for L in cfg.depths]  # a spec the data cannot take fails before any training
-    rows = []
-    n = len(cfg.depths)
-    for k, (L, spec) in enumerate(zip(cfg.depths, specs)):
-        tc = TrainConfig(
-            lr=cfg.lr, batch=cfg.batch, steps=cfg.steps, seed=cfg.seed, device=cfg.device, eval_size=min(1000, ds.M)
+    specs = {L: cfg.spec(L, ds) for L in cfg.depths}  # a spec the data cannot take fails before any training
+    # the feature space and the real-data baselines of each seed (the same for every depth), before any
+    # training: a classifier trained on demand for labelled data that are not MNIST, or a PCA; None for
+    # data too small for distribution measures
+    refs = {}
+    for seed in cfg.seeds:
+        begin(f"seed {seed}: feature space and real-data baselines")
+        refs[seed] = reference_for(ds, cfg.chains, seed=seed, cancelled=cancelled, log=say)
+    ref0 = refs[cfg.seeds[0]]
+    say(
+        f"measured in {ref0.space.name}; baselines: {ref0.what}"
+        if ref0 is not None
+        else f"no feature space for {ds.name}: no distribution measures"
+    )
+    runs: list[dict] = []
+    plan = cfg.runs
+    n = len(plan)
+    for k, (L, seed) in enumerate(plan):
+        spec = specs[L]
+        where = f"depth {L}, seed {seed}"
+        params = spec_parameter_count(spec)
+        begin(f"{where}: training")
+        how = (
+            f"until its evaluation loss is ≤ {cfg.target_loss:g} (at most {cfg.steps} steps)"
+            if cfg.target_loss is not None
+            else f"for {cfg.steps} steps"
         )
-        tr = Trainer(spec, ds, tc)
-        begin(f"depth {L}: training")
-        say(f"depth {L}: training {spec_parameter_count(spec):,} parameters for {cfg.steps} steps")
-        t0 = time.time()
-        for ev in tr.run():
-            if cancelled is not None and cancelled():
-                tr.stop()
-            if progress is not None:
-                progress((k + 0.7 * ev.step / max(1, ev.steps)) / n)
-        if cancelled is not None and cancelled():
-            raise Cancelled("sweep cancelled")
-        train_s = time.time() - t0
+        say(f"{where}: training {params:,} parameters {how}")
+        tr, facts = train_run(
+            cfg,
+            spec,
+            ds,
+            seed,
+            cancelled=cancelled,
+            on_step=None if progress is None else (lambda s, cap, k=k: progress((k + 0.7 * s / max(1, cap)) / n)),
+        )
         model = tr.model.eval().cpu()
         save_checkpoint(
-            out / f"depth_{L}.safetensors",
+            out / model_name(L, seed),
             model,
             spec,
             dataset=ds.name,
             data_shape=ds.shape,
             recipe=tr.recipe(),
-            name=f"sweep depth {L}",
+            name=f"sweep depth {L} seed {seed}",
         )
-        chain = ChainConfig(n=cfg.chains, noise=cfg.noise, eps=cfg.eps, seed=cfg.seed)
-        begin(f"depth {L}: sampling {cfg.chains} chains")
-        a = analyze_chain(
+        reached = (
+            ""
+            if "reached_target" not in facts
+            else (", target reached" if facts["reached_target"] else ", target NOT reached")
+        )
+        say(f"{where}: evaluation loss {facts['train_loss']:.3g} after {facts['steps_trained']} steps{reached}")
+        measured = measure_run(
+            cfg,
             model,
             spec,
-            chain,
-            cfg.sample_steps,
-            ds.x,
-            classifier=classifier,
-            test_features=test_features,
+            ds,
+            seed,
+            reference=refs[seed],
+            begin=begin,
+            where=where,
+            progress=None if progress is None else (lambda f, k=k: progress((k + 0.7 + 0.3 * f) / n)),
             cancelled=cancelled,
-            progress=None if progress is None else (lambda d, m, k=k: progress((k + 0.7 + 0.2 * d / m) / n)),
         )
-        begin(f"depth {L}: attractor audit")
-        audit = attractor_audit(model, vr, ds.x, n=cfg.audit, seed=cfg.seed, cancelled=cancelled)
-        begin(f"depth {L}: basin recovery")
-        rec = basin_recovery(
-            model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=cfg.seed, cancelled=cancelled
-        )
-        row = {
-            "depth": L,
-            "parameters": spec_parameter_count(spec),
-            "train_loss": tr.best_loss,
-            "train_seconds": round(train_s, 1),
-            **a.summary(),
-            "attractor_fraction": audit.attractor_fraction,
-            "rho_median": float(np.median(audit.rho)),
-            **{f"recovery_{s:g}": float(r) for s, r in zip(cfg.sigmas, rec)},
-        }
-        rows.append(row)
-        say(
-            "depth {depth}: loss {train_loss:.3g}, copies {copy_fraction:.2f}, distinct {distinct}, "
-            "attractors {attractor_fraction:.2f}".format(**row)
-        )
+        row = {"depth": L, "seed": seed, "parameters": params, **facts, **measured}
+        runs.append(row)
+        say(f"{where}: " + ", ".join(_said(row)))
         if progress is not None:
             progress((k + 1) / n)
-        write_csv(rows, out / "sweep.csv", cfg)
+        write_csv(runs, out / "sweep_runs.csv", cfg)
+        write_csv(aggregate(runs), out / "sweep.csv", cfg)
+    rows = aggregate(runs)
     begin("drawing the chart")
+    how = (
+        f"to eval loss ≤ {cfg.target_loss:g} (cap {cfg.steps})" if cfg.target_loss is not None else f"{cfg.steps} steps"
+    )
     plot_rows(
-        rows, "depth", out / "sweep.png", title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {cfg.steps} steps)"
+        rows,
+        "depth",
+        out / "sweep.png",
+        title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {how}, {len(cfg.seeds)} seeds)",
+        runs=runs,
     )
     return rows
+
+
+def _said(row: dict) -> list[str]:
+    """The log line's numbers of one run."""
+    got = []
+    for k, name, fmt in (
+        ("converged", "converged", ".2f"),
+        ("copy_fraction", "copies", ".2f"),
+        ("distinct", "distinct", "d"),
+        ("frechet", "Fréchet", ".3g"),
+        ("precision", "precision", ".2f"),
+        ("recall", "recall", ".2f"),
+    ):
+        if _finite(row.get(k)):
+            got.append(f"{name} {row[k]:{fmt}}")
+    if _finite(row.get("attractor_fraction")):
+        got.append(f"attractors {row['attractor_fraction']:.2f} of {row['audit_fixed']} fixed of {row['audit_n']}")
+    return got
+
+
+# --- over seeds -----------------------------------------------------------------------------------
+
+# two-sided 95 % quantiles of Student's t, t_{0.975, df} for df = 1 … MAX_SEEDS − 1
+T975 = (
+    12.7062047,
+    4.30265273,
+    3.18244631,
+    2.77644511,
+    2.57058184,
+    2.44691185,
+    2.36462425,
+    2.30600414,
+    2.26215716,
+    2.22813885,
+    2.20098516,
+    2.17881283,
+    2.16036866,
+    2.14478669,
+    2.13144955,
+)
+
+
+def t_interval(values) -> tuple[float, float, float]:
+    """(mean, lo, hi): the 95 % t-interval of the mean, mean ± t_{0.975, n−1}·sd/√n (sd with n − 1); one
+    value gives lo = hi = it; no values give NaNs."""
+    v = np.asarray([float(x) for x in values], np.float64)
+    if len(v) == 0:
+        return (math.nan,) * 3
+    m = float(v.mean())
+    if len(v) == 1:
+        return m, m, m
+    df = len(v) - 1
+    t = T975[df - 1] if df <= len(T975) else 1.959964
+    half = t * float(v.std(ddof=1)) / math.sqrt(len(v))
+    return m, m - half, m + half
+
+
+# columns that are settings of a depth, not measures: written once, no interval
+SETTING_COLUMNS = ("parameters", "chains", "steps", "tol", "audit_n", "audit_tol")
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float, np.number, np.bool_)) or v is None
+
+
+def aggregate(runs: list[dict], by: str = "depth") -> list[dict]:
+    """One row per value of ``by`` (in the order first seen): ``seeds`` (the runs), then for every numeric
+    column m the mean over its runs as ``m`` and the 95 % t-interval as ``m_lo``, ``m_hi`` (bools count as
+    0/1: ``reached_target`` is the fraction that reached it). Settings (:data:`SETTING_COLUMNS`) are written
+    once; a text column keeps its text when every run has the same; per-run intervals (``…_ci_lo``,
+    ``…_ci_hi``) and ``seed`` are left out. Values that are missing or not finite are left out of their
+    measure's statistics and counted in ``missing`` ("burn_in:1 frechet:2")."""
+    groups: dict = {}
+    for r in runs:
+        groups.setdefault(r[by], []).append(r)
+    out = []
+    for value, rs in groups.items():
+        row: dict = {by: value, "seeds": len(rs)}
+        missing = []
+        keys = list(dict.fromkeys(k for r in rs for k in r))
+        for k in keys:
+            if k in (by, "seed") or k.endswith(("_ci_lo", "_ci_hi")):
+                continue
+            vals = [r.get(k) for r in rs]
+            if (k in SETTING_COLUMNS and len({repr(v) for v in vals}) == 1) or all(v is None for v in vals):
+                row[k] = vals[0]  # a setting, or a measure that does not apply (no feature space, say)
+            elif all(_number(v) for v in vals):
+                ok = [float(v) for v in vals if v is not None and math.isfinite(float(v))]
+                if len(ok) < len(vals):
+                    missing.append(f"{k}:{len(vals) - len(ok)}")
+                row[k], row[f"{k}_lo"], row[f"{k}_hi"] = t_interval(ok)
+            else:
+                texts = list(dict.fromkeys(str(v) for v in vals))
+                row[k] = texts[0] if len(texts) == 1 else " | ".join(texts)
+        row["missing"] = " ".join(missing)
+        out.append(row)
+    return out
+
+
+# --- files ----------------------------------------------------------------------------------------
 
 
 def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None) -> None:
@@ -214,15 +515,22 @@ def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None) -> N
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         if cfg is not None:
-            f.write("# " + " ".join(f"{k}={v}" for k, v in asdict(cfg).items() if k != "extra") + "\n")
+            f.write(cfg.settings_line() + "\n")
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         for r in rows:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
+def read_csv(path: str | os.PathLike) -> list[dict]:
+    """A sweep CSV back as rows of text (the comment line skipped)."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(ln for ln in f if not ln.startswith("#")))
+
+
 PLOTTED = (
     "train_loss",
+    "steps_trained",
     "converged",
     "copy_fraction",
     "distinct",
@@ -231,50 +539,108 @@ PLOTTED = (
     "class_entropy",
     "confidence",
     "frechet",
+    "kid",
+    "precision",
+    "recall",
     "attractor_fraction",
     "rho_median",
     "saturated",
 )
 
 
-def plot_rows(rows: list[dict], x_key: str, path: Path, title: str = "", keys: tuple[str, ...] = PLOTTED) -> Path:
-    """Small multiples: each measure in ``keys`` (present in the rows) against ``x_key``, as a PNG
-    drawn with Pillow (no plotting library needed headless)."""
+def _finite(v) -> bool:
+    return isinstance(v, (int, float, np.number)) and math.isfinite(float(v))
+
+
+def plotted_keys(rows: list[dict], keys: tuple[str, ...] = PLOTTED) -> list[str]:
+    """The panels of the chart: each key of ``keys`` with a finite value in some row, then the recovery
+    rates."""
+    got = [k for k in keys if any(_finite(r.get(k)) for r in rows)]
+    return got + [k for k in (rows[0] if rows else {}) if k.startswith("recovery_") and not k.endswith(("_lo", "_hi"))]
+
+
+def plot_rows(
+    rows: list[dict],
+    x_key: str,
+    path: Path,
+    title: str = "",
+    keys: tuple[str, ...] = PLOTTED,
+    runs: list[dict] | None = None,
+) -> Path:
+    """Small multiples: each measure in ``keys`` (present in the rows) against ``x_key``, as a PNG drawn
+    with Pillow (no plotting library needed headless): the mean (a line), its interval ``k_lo`` … ``k_hi``
+    as an error bar, each run of ``runs`` as a grey dot, and the real-data baseline ``k_real`` (its mean
+    over the rows) as a dashed orange line."""
     from PIL import Image, ImageDraw
 
-    keys = [k for k in keys if any(isinstance(r.get(k), (int, float)) and math.isfinite(r.get(k)) for r in rows)]
-    keys += [k for k in rows[0] if k.startswith("recovery_")] if rows else []
+    keys = plotted_keys(rows, keys)
     cols = 4
     pw, ph = 260, 180
     rows_n = max(1, math.ceil(len(keys) / cols))
     img = Image.new("RGB", (cols * pw, rows_n * ph + 30), (255, 255, 255))
     d = ImageDraw.Draw(img)
-    d.text((8, 8), title, fill=(0, 0, 0))
+    d.text((8, 3), title, fill=(0, 0, 0))
+    d.text(
+        (8, 16),
+        "line: mean over seeds; bars: 95 % t-interval; grey dots: each seed; dashed orange: real data",
+        fill=(90, 90, 90),
+    )
     xs = np.array([float(r[x_key]) for r in rows])
+    blue, grey, orange = (31, 119, 180), (170, 170, 170), (230, 120, 20)
+
+    def col(rs, k) -> np.ndarray:
+        return np.array([float(r[k]) if _finite(r.get(k)) else np.nan for r in rs])
+
     for i, k in enumerate(keys):
         ox, oy = (i % cols) * pw, 30 + (i // cols) * ph
-        ys = np.array([float(r.get(k, np.nan)) for r in rows])
+        ys, lo, hi = col(rows, k), col(rows, f"{k}_lo"), col(rows, f"{k}_hi")
+        real = col(rows, f"{k}_real")
+        base = float(np.nanmean(real)) if np.isfinite(real).any() else None
+        each = [(float(r[x_key]), float(r[k])) for r in runs or [] if _finite(r.get(k))]
         ok = np.isfinite(ys)
-        d.text((ox + 10, oy + 4), k, fill=(0, 0, 0))
+        d.text((ox + 10, oy + 4), k if base is None else f"{k}  (real {base:.3g})", fill=(0, 0, 0))
         left, t, r_, b = ox + 48, oy + 22, ox + pw - 12, oy + ph - 26
         d.rectangle((left, t, r_, b), outline=(180, 180, 180))
         if not ok.any():
             continue
-        y0, y1 = float(ys[ok].min()), float(ys[ok].max())
+        span = np.concatenate([ys, lo, hi, [base if base is not None else np.nan], [v for _, v in each]])
+        span = span[np.isfinite(span)]
+        y0, y1 = float(span.min()), float(span.max())
         if y1 - y0 < 1e-12:
             y0, y1 = y0 - 0.5 * max(abs(y0), 1e-3), y1 + 0.5 * max(abs(y1), 1e-3)
         x0, x1 = float(xs.min()), float(xs.max()) if xs.max() > xs.min() else float(xs.min()) + 1
-        px = left + (xs - x0) / (x1 - x0) * (r_ - left)
-        py = b - (ys - y0) / (y1 - y0) * (b - t)
-        pts = [(float(a), float(c)) for a, c, o in zip(px, py, ok) if o]
+        # a little room at both ends so the end points' bars are not on the frame
+        pad = 0.04 * (x1 - x0)
+
+        def px(x, left=left, x0=x0, x1=x1, pad=pad, r_=r_):
+            return left + (np.asarray(x, float) - x0 + pad) / (x1 - x0 + 2 * pad) * (r_ - left)
+
+        def py(y, b=b, t=t, y0=y0, y1=y1):
+            return b - (np.asarray(y, float) - y0) / (y1 - y0) * (b - t)
+
+        if base is not None:
+            yb = float(py(base))
+            for a in range(int(left), int(r_), 8):
+                d.line([(a, yb), (min(a + 4, r_), yb)], fill=orange, width=1)
+        for xv, v in each:
+            a, c = float(px(xv)), float(py(v))
+            d.ellipse((a - 2, c - 2, a + 2, c + 2), fill=grey)
+        for xv, l_, h_ in zip(xs, lo, hi):
+            if np.isfinite(l_) and np.isfinite(h_) and h_ > l_:
+                a = float(px(xv))
+                cl, ch = float(py(l_)), float(py(h_))
+                d.line([(a, cl), (a, ch)], fill=blue, width=1)
+                d.line([(a - 4, cl), (a + 4, cl)], fill=blue, width=1)
+                d.line([(a - 4, ch), (a + 4, ch)], fill=blue, width=1)
+        pts = [(float(px(a)), float(py(c))) for a, c, o in zip(xs, ys, ok) if o]
         if len(pts) > 1:
-            d.line(pts, fill=(31, 119, 180), width=2)
+            d.line(pts, fill=blue, width=2)
         for a, c in pts:
-            d.ellipse((a - 3, c - 3, a + 3, c + 3), fill=(31, 119, 180))
+            d.ellipse((a - 3, c - 3, a + 3, c + 3), fill=blue)
         d.text((ox + 4, t - 2), f"{y1:.3g}", fill=(90, 90, 90))
         d.text((ox + 4, b - 10), f"{y0:.3g}", fill=(90, 90, 90))
-        for xv, a in zip(xs, px):
-            d.text((float(a) - 4, b + 4), f"{xv:g}", fill=(90, 90, 90))
+        for xv in xs:
+            d.text((float(px(xv)) - 4, b + 4), f"{xv:g}", fill=(90, 90, 90))
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
     return path

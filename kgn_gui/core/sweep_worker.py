@@ -7,7 +7,7 @@ Protocol (the types are in ``core/messages.py``). The parent may send ``Command.
 (anything else is ignored; a closed pipe counts as STOP): the sweep stops at its next check, between
 training steps and chain steps. The child answers on a queue with:
 
-* ``SweepProgress(fraction, message)``: the fraction done (0 … 1) and what runs now ("depth 4:
+* ``SweepProgress(fraction, message)``: the fraction done (0 … 1) and what runs now ("depth 4, seed 1:
   training"); at most every ``PROGRESS_INTERVAL_S`` seconds, and always when the stage changes or
   the sweep reaches 1;
 * ``SweepLog(line)``: a line of the sweep's log (what ``kgn sweep`` prints);
@@ -46,7 +46,7 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
 
         torch.set_num_threads(int(job.get("threads") or max(1, (os.cpu_count() or 2) - 1)))
         from .measures import Cancelled
-        from .sweep import check_output_folder, run_sweep, sweep_classifier
+        from .sweep import check_output_folder, run_sweep
         from .train import TrainError
 
         cfg = job["config"]
@@ -70,14 +70,11 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
         try:
             cfg.validate()
             check_output_folder(out)
-            clf, test_features = sweep_classifier(cfg.source)
             if stop.is_set():
                 raise Cancelled("sweep cancelled")
             rows = run_sweep(
                 cfg,
                 out,
-                classifier=clf,
-                test_features=test_features,
                 log=lambda line: out_q.put(SweepLog(line)),
                 progress=progress,
                 cancelled=stop.is_set,

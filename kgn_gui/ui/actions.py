@@ -244,7 +244,7 @@ class AnalysisActions:
             self,
             "Depth sweep",
             f"Depths of the {tp.arch.currentText()} on {tp.source_key()} (width H={tp.H.value()}, "
-            f"{tp.steps.value()} steps each, same seed and recipe):",
+            f"{tp.steps.value()} steps each, the form's seed and recipe; kgn sweep --seeds repeats it over seeds):",
             text="1,2,4,6,8,10",
         )
         folder = ok and QtWidgets.QFileDialog.getExistingDirectory(
@@ -266,7 +266,7 @@ class AnalysisActions:
                 steps=r.steps,
                 lr=r.lr,
                 batch=r.batch,
-                seed=r.seed,
+                seeds=(r.seed,),  # one training run per depth: kgn sweep --seeds gives intervals over seeds
                 arch=r.arch,
                 bottleneck=r.bottleneck,
                 patch=r.patch,

@@ -20,8 +20,12 @@ def test_the_sweep_runs_in_a_child_and_returns_its_rows(tmp_path):
     assert permille[0] == 0 and permille[-1] == 1000 and permille == sorted(permille)
     assert all(n == 1000 for _, n, _ in seen)
     texts = [t for _, _, t in seen if t]
-    assert texts[:2] == ["depth 1: training", "depth 1: training 25 parameters for 50 steps"]
-    assert "depth 2: training" in texts and texts[-1] == "drawing the chart"
+    assert texts[:3] == [
+        "seed 0: feature space and real-data baselines",
+        "no feature space for 1d-sigmoid: no distribution measures",
+        "depth 1, seed 0: training",
+    ]
+    assert "depth 1, seed 0: training 25 parameters for 50 steps" in texts and "depth 2, seed 0: training" in texts and texts[-1] == "drawing the chart"
     with open(out / "sweep.csv") as f:
         got = list(csv.DictReader(ln for ln in f if not ln.startswith("#")))
     assert [r["depth"] for r in got] == ["1", "2"] and [r["parameters"] for r in got] == ["25", "97"]
@@ -32,7 +36,7 @@ def test_cancel_stops_the_child_by_itself(tmp_path):
     seen, procs = [], []
 
     def cancelled():
-        return any("depth 1: training" in t for t in seen)
+        return any("depth 1, seed 0: training" in t for t in seen)
 
     with pytest.raises(Cancelled, match="cancelled"):
         run_sweep_in_child(

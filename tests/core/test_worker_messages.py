@@ -23,7 +23,7 @@ from kgn_gui.core.messages import (
     SweepProgress,
     TrainWarning,
 )
-from kgn_gui.core.sweep import SweepConfig, check_output_folder, sweep_classifier
+from kgn_gui.core.sweep import SweepConfig, check_output_folder
 from kgn_gui.core.sweep_worker import sweep_worker
 from kgn_gui.core.train import TrainEvent
 from kgn_gui.core.train_worker import train_worker
@@ -127,6 +127,7 @@ def tiny_sweep(**kw) -> SweepConfig:
         sigmas=(0.1,),
         recovery_n=8,
         recovery_T=5,
+        seeds=(0,),
     )
     return SweepConfig(**{**base, **kw})
 
@@ -152,18 +153,28 @@ def test_the_sweep_worker_reports_progress_logs_and_its_rows(tmp_path):
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     stages = list(dict.fromkeys(m.message for m in got if isinstance(m, SweepProgress)))
     assert stages == [
-        "depth 1: training",
-        "depth 1: sampling 8 chains",
-        "depth 1: attractor audit",
-        "depth 1: basin recovery",
-        "depth 2: training",
-        "depth 2: sampling 8 chains",
-        "depth 2: attractor audit",
-        "depth 2: basin recovery",
+        "seed 0: feature space and real-data baselines",
+        "depth 1, seed 0: training",
+        "depth 1, seed 0: sampling 8 chains",
+        "depth 1, seed 0: attractor audit",
+        "depth 1, seed 0: basin recovery",
+        "depth 2, seed 0: training",
+        "depth 2, seed 0: sampling 8 chains",
+        "depth 2, seed 0: attractor audit",
+        "depth 2, seed 0: basin recovery",
         "drawing the chart",
     ]
     logs = [m.line for m in got if isinstance(m, SweepLog)]
-    assert logs[0] == "depth 1: training 25 parameters for 50 steps" and len(logs) == 4
+    assert logs[:2] == [
+        "no feature space for 1d-sigmoid: no distribution measures",  # 1-d points: no distribution measures
+        "depth 1, seed 0: training 25 parameters for 50 steps",
+    ]
+    assert len(logs) == 7 and logs[2].startswith("depth 1, seed 0: evaluation loss ")
+    assert (
+        done.rows[0]["seeds"] == 1
+        and done.rows[0]["feature_space"] is None
+        and done.rows[0]["missing"] == "mixing_class:1"
+    )  # no classes for points
     assert (out / "sweep.csv").read_text().count("\n") == 4 and (out / "sweep.png").exists()
 
 
@@ -189,9 +200,7 @@ def test_a_closed_pipe_stops_the_sweep_worker_too(tmp_path):
         q.get(timeout=0.2)  # nothing follows the last word
 
 
-def test_the_sweep_classifier_rule_and_the_output_folder_check(tmp_path):
-    assert sweep_classifier("points:2d-corners") == (None, None)
-    assert sweep_classifier("/data/faces.npz") == (None, None)
+def test_the_output_folder_check(tmp_path):
     assert check_output_folder(tmp_path / "new") == tmp_path / "new"
     assert check_output_folder(tmp_path) == tmp_path  # empty
     (tmp_path / "f").write_text("x")
