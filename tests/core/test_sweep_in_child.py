@@ -25,7 +25,11 @@ def test_the_sweep_runs_in_a_child_and_returns_its_rows(tmp_path):
         "no feature space for 1d-sigmoid: no distribution measures",
         "depth 1, seed 0: training",
     ]
-    assert "depth 1, seed 0: training 25 parameters for 50 steps" in texts and "depth 2, seed 0: training" in texts and texts[-1] == "drawing the chart"
+    assert (
+        "depth 1, seed 0: training 25 parameters for 50 steps" in texts
+        and "depth 2, seed 0: training" in texts
+        and texts[-1] == "drawing the chart"
+    )
     with open(out / "sweep.csv") as f:
         got = list(csv.DictReader(ln for ln in f if not ln.startswith("#")))
     assert [r["depth"] for r in got] == ["1", "2"] and [r["parameters"] for r in got] == ["25", "97"]
