@@ -294,3 +294,29 @@ def test_the_columns_fit_a_dock_300_pixels_wide(qtbot):
             assert fm.horizontalAdvance(t.item(i, c).text()) + 6 < t.columnWidth(c), (key, c, t.item(i, c).text())
     for r in ROWS:
         assert fm.horizontalAdvance(r.label) < t.columnWidth(0), r.label
+
+
+def test_the_dock_says_which_step_it_measured_and_whether_it_is_shown(panel):
+    panel.show_analysis(120, analysis(summary()))
+    panel.set_current(True)
+    assert panel.step_label.text() == "measured at step 120, the step shown" and panel.table.isEnabled()
+    panel.set_current(False)  # the user scrubbed away
+    assert panel.step_label.text().startswith("measured at step 120, not the step shown")
+    assert not panel.table.isEnabled()
+    panel.clear()
+    assert panel.step_label.text() == "" and panel.measured_t is None
+
+
+def test_class_rows_and_the_classes_plot_hide_without_a_classifier(panel):
+    tall = panel.table.height()
+    panel.show_analysis(5, analysis(summary()))
+    classes_tab = panel.plots.indexOf(panel.class_plot)
+    assert not panel.table.isRowHidden(ROWS.index(next(r for r in ROWS if r.key == "class_entropy")))
+    assert panel.plots.isTabVisible(classes_tab)
+    points = summary(class_entropy=None, confidence=None, classifier=None, feature_space=None, class_0=None)
+    panel.show_analysis(5, analysis(points))
+    hidden = [r.key for i, r in enumerate(ROWS) if panel.table.isRowHidden(i)]
+    assert hidden == ["class_entropy", "confidence"] and not panel.plots.isTabVisible(classes_tab)
+    assert panel.table.height() == tall - 2 * panel.table.verticalHeader().defaultSectionSize()
+    panel.show_analysis(6, analysis(summary()))  # an MNIST model again
+    assert not any(panel.table.isRowHidden(i) for i in range(len(ROWS))) and panel.table.height() == tall

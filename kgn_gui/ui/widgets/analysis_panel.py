@@ -158,6 +158,7 @@ ROWS = [
     ),
 ]
 ROW_OF = {r.key: r for r in ROWS}
+CLASS_ROWS = ("class_entropy", "confidence")  # rows that need a feature classifier (hidden without one)
 MODEL_ROWS = ("attractor_fraction",)  # the model's, not the chains': kept when only the chains change
 
 NO_FEATURES = "no feature space: distribution measures need ≥ 100 samples of the data set"
@@ -255,6 +256,11 @@ class AnalysisPanel(QtWidgets.QWidget):
             "data set, or a label-free PCA of it) and the real samples the baselines are measured on"
         )
         v.addWidget(self.header)
+        self.step_label = QtWidgets.QLabel("")
+        self.step_label.setWordWrap(True)
+        self.step_label.setToolTip("The step the numbers below were measured at, and whether it is the step shown")
+        v.addWidget(self.step_label)
+        self.measured_t: int | None = None
         self.table = QtWidgets.QTableWidget(len(ROWS), len(self.HEADERS))
         for c, (name, tip) in enumerate(zip(self.HEADERS, self.HEADER_TIPS)):
             h = QtWidgets.QTableWidgetItem(name)
@@ -285,9 +291,7 @@ class AnalysisPanel(QtWidgets.QWidget):
             self._reset(key)
         # Every row in sight (the dock scrolls, not the table): a scroll bar of its own would take the width.
         self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        frame = 2 * self.table.frameWidth()
-        rows = len(ROWS) * self.table.verticalHeader().defaultSectionSize()
-        self.table.setFixedHeight(rows + hh.sizeHint().height() + frame + 2)
+        self._fit_height()
         v.addWidget(self.table)
 
         row = QtWidgets.QHBoxLayout()
@@ -384,7 +388,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         ctl.progress.connect(self.set_progress)
         ctl.status.connect(self.status.setText)
         ctl.cleared.connect(self.clear)
-        ctl.current.connect(self.table.setEnabled)  # another step's numbers are greyed
+        ctl.current.connect(self.set_current)  # another step's numbers are greyed, and the label says so
 
     def clear(self, model_too: bool = True) -> None:
         """No numbers of chains that are gone; with ``model_too`` (a new model or new weights) none of the
@@ -399,7 +403,36 @@ class AnalysisPanel(QtWidgets.QWidget):
         for plot in plots:
             plot.clear()
         self.header.setText("")
+        self.measured_t = None
+        self.step_label.setText("")
         self.status.setText(self.IDLE)
+
+    def _fit_height(self) -> None:
+        """The table exactly as tall as its shown rows."""
+        shown = sum(not self.table.isRowHidden(i) for i in range(self.table.rowCount()))
+        rows = shown * self.table.verticalHeader().defaultSectionSize()
+        head = self.table.horizontalHeader().sizeHint().height()
+        self.table.setFixedHeight(rows + head + 2 * self.table.frameWidth() + 2)
+
+    def set_current(self, current: bool) -> None:
+        """Whether the numbers shown are of the step shown: greyed, and said, when they are not."""
+        self.table.setEnabled(current)
+        if self.measured_t is None:
+            self.step_label.setText("")
+        elif current:
+            self.step_label.setText(f"measured at step {self.measured_t}, the step shown")
+        else:
+            self.step_label.setText(
+                f"measured at step {self.measured_t}, not the step shown (greyed): pause, or press Measure"
+            )
+
+    def show_classes(self, classes: bool) -> None:
+        """Show the class rows and the Classes plot only where the model's data have classes (a feature
+        classifier): not for points data or an unlabelled set, where they do not apply."""
+        for key in CLASS_ROWS:
+            self.table.setRowHidden(self._row[key], not classes)
+        self.plots.setTabVisible(self.plots.indexOf(self.class_plot), classes)
+        self._fit_height()
 
     @staticmethod
     def _plot(x: str, y: str) -> pg.PlotWidget:
@@ -501,6 +534,9 @@ class AnalysisPanel(QtWidgets.QWidget):
                     tip += f"the same measure for {real}"
                 self._cell(r.key, REAL, text, tip)
         self._show_header(summary)
+        self.show_classes(summary.get("classifier") is not None or _finite(summary.get("class_entropy")))
+        self.measured_t = t
+        self.set_current(self.table.isEnabled())
         self.status.setText(f"step {t}: {a.n} chains, tolerance {fmt(a.tol)}")
         self.class_plot.clear()
         if getattr(a, "classes", None) is not None:
