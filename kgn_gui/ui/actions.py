@@ -238,13 +238,31 @@ class AnalysisActions:
     def run_basin_recovery(self, sigmas: list[float]):
         return self.measures.basin_recovery(sigmas)
 
+    def sweep_target(self) -> tuple[str, dict]:
+        """What a depth sweep trains: the loaded model's data set and architecture (width, bound and the
+        architecture's options) when its data set is a bundled one, else the Training dock's source and
+        form; the recipe (steps, rate, batch, seed) is always the form's. Returns (source key, the
+        SweepConfig fields)."""
+        from ..core.data import source_for_name
+
+        tp, r = self.training_panel, self.training_panel.recipe()
+        fields = dict(steps=r.steps, lr=r.lr, batch=r.batch, seeds=(r.seed,))
+        ck = self.checkpoint
+        source = source_for_name(str(ck.meta.get("dataset", ""))) if ck is not None else None
+        if source is not None:
+            sp = ck.spec
+            arch = dict(H=sp.H, bound=sp.bound, arch=sp.arch, bottleneck=sp.bottleneck, patch=sp.patch, heads=sp.heads)
+            return source, {**fields, **arch}
+        arch = dict(H=r.H, bound=r.bound, arch=r.arch, bottleneck=r.bottleneck, patch=r.patch, heads=r.heads)
+        return tp.source_key(), {**fields, **arch}
+
     def sweep_dialog(self) -> None:
-        tp = self.training_panel
+        source, f = self.sweep_target()
         depths, ok = QtWidgets.QInputDialog.getText(
             self,
             "Depth sweep",
-            f"Depths of the {tp.arch.currentText()} on {tp.source_key()} (width H={tp.H.value()}, "
-            f"{tp.steps.value()} steps each, the form's seed and recipe; kgn sweep --seeds repeats it over seeds):",
+            f"Depths of the {f['arch']} on {source} (width H={f['H']}, {f['bound']}, {f['steps']} steps each, "
+            "the Training form's seed and recipe; kgn sweep --seeds repeats it over seeds):",
             text="1,2,4,6,8,10",
         )
         folder = ok and QtWidgets.QFileDialog.getExistingDirectory(
@@ -254,23 +272,12 @@ class AnalysisActions:
             self.start_sweep(depths, folder)
 
     def start_sweep(self, depths: str, folder: str):
-        """core.sweep on the Training dock's source and recipe, in a child process, with progress in the
-        Analysis dock; when it ends the chart opens."""
-        r, tp = self.training_panel.recipe(), self.training_panel
+        """core.sweep on the loaded model's data and architecture (:meth:`sweep_target`), in a child process,
+        with progress in the Analysis dock; when it ends the chart opens."""
+        source, fields = self.sweep_target()
         try:
             cfg = SweepConfig(
-                source=tp.source_key(),
-                depths=tuple(int(d) for d in depths.replace(" ", "").split(",") if d),
-                H=r.H,
-                bound=r.bound,
-                steps=r.steps,
-                lr=r.lr,
-                batch=r.batch,
-                seeds=(r.seed,),  # one training run per depth: kgn sweep --seeds gives intervals over seeds
-                arch=r.arch,
-                bottleneck=r.bottleneck,
-                patch=r.patch,
-                heads=r.heads,
+                source=source, depths=tuple(int(d) for d in depths.replace(" ", "").split(",") if d), **fields
             )
             cfg.validate()
             check_output_folder(folder)

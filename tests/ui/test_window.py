@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from kgn_gui.ui.actions import DEFAULT_MODEL
 from kgn_gui.ui.main_window import MainWindow
 from kgn_gui.ui.widgets.analysis_panel import ROWS
 
@@ -680,12 +681,16 @@ def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
 
 
 def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtbot, tmp_path, errors):
-    window.training_panel.set_recipe("points:2d-corners", H=8, bound="sigmoid", lr=1e-3, batch=100, steps=40)
+    # The sweep follows the loaded model (its data and architecture), with the Training form's recipe.
+    window.training_panel.set_recipe("mnist:test", H=8, bound="tanh", lr=1e-3, batch=100, steps=40)
+    assert window.load_model(DEFAULT_MODEL.parent / "2d-corners.safetensors")  # MLP L=6 H=50 sigmoid
     window.analysis_dock.hide()  # no measures of the shown step writing the status line meanwhile
     run = window.start_sweep("1,2", str(tmp_path / "sw"))
     with qtbot.waitSignal(run.done, timeout=180_000):
         pass
-    assert (tmp_path / "sw" / "sweep.csv").read_text().count("\n") == 4  # comment, header, 2 depths
+    text = (tmp_path / "sw" / "sweep.csv").read_text()
+    assert text.count("\n") == 4  # comment, header, 2 depths
+    assert "source=points:2d-corners" in text and " H=50 bound=sigmoid " in text and " steps=40 " in text
     assert window._sweep_view.isVisible() and "written" in window.analysis.status.text()
     errors.clear()
     assert window.start_sweep("1,2", str(tmp_path / "sw")) is None  # the folder is not empty now
