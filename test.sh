@@ -3,4 +3,4 @@
 source "$(dirname "$0")/scripts/bootstrap.sh"
 cd "$ROOT"
 export QT_QPA_PLATFORM=offscreen
-exec "$VENV/bin/python" -m pytest "$@"
+exec "$VENV/bin/python" -m pytest --durations=15 "$@"  # the 15 slowest tests at the end: the suite stays under ~10 min
