@@ -435,12 +435,14 @@ def reference_for(
 
 @torch.no_grad()
 def refine_fixed_points(
-    model, x: torch.Tensor, value_range, steps: int = 1000, tol: float = 1e-7
+    model, x: torch.Tensor, value_range, steps: int = 1000, tol: float = 1e-7, cancelled=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Iterate x ← clamp(f(x)) without noise up to ``steps`` times (stopping early when every row
-    moves less than tol). Returns (x*, residual ‖clamp(f(x*)) − x*‖/√D per row)."""
+    moves less than tol; :class:`Cancelled` when ``cancelled()``, checked every step). Returns (x*,
+    residual ‖clamp(f(x*)) − x*‖/√D per row)."""
     lo, hi = value_range
     for _ in range(steps):
+        _check(cancelled)
         nx = model(x).clamp_(lo, hi)
         moved = _rms(nx, x)
         x = nx
@@ -540,7 +542,7 @@ def attractor_audit(
     idx = np.sort(rng.choice(len(train_x), size=min(n, len(train_x)), replace=False))
     dev = _device(model)
     x0 = torch.from_numpy(np.asarray(train_x[idx], np.float32)).to(dev)
-    xs, res = refine_fixed_points(model, x0.clone(), value_range, steps=refine_steps)
+    xs, res = refine_fixed_points(model, x0.clone(), value_range, steps=refine_steps, cancelled=cancelled)
     drift = _rms(xs, x0).float().cpu().numpy()
     res = res.float().cpu().numpy()
     rho = np.full(len(idx), np.nan)

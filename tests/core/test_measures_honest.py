@@ -198,3 +198,19 @@ def test_mixing_scan_of_a_map_that_swaps_basins_every_step_and_one_that_stays():
     assert stay == [
         {"noise": "none", "eps": 0.0, "burn_in": 1, "mixing_class": stay[0]["mixing_class"], "mixing_nearest": 0.0}
     ] and np.isnan(stay[0]["mixing_class"])  # no classes: not measured
+
+
+def test_the_attractor_audit_stops_during_refinement_when_cancelled():
+    from kgn_gui.core.measures import Cancelled, attractor_audit
+
+    calls = []
+
+    class Slow(torch.nn.Module):  # never settles: x ↦ 1 − x swaps two points forever
+        def forward(self, x):
+            calls.append(1)
+            return 1.0 - x
+
+    x = np.random.default_rng(0).uniform(0.2, 0.8, (8, 3)).astype(np.float32)
+    with pytest.raises(Cancelled):
+        attractor_audit(Slow(), (0.0, 1.0), x, n=4, cancelled=lambda: len(calls) >= 5)
+    assert len(calls) == 5  # it stopped at the next step of the refinement, not after its 1000 steps
