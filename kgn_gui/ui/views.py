@@ -6,6 +6,9 @@ that shows chains (curves and their band, histogram, inspector, selection) befor
 model sets their geometry and training data; each shown step redraws them. While playing, the plots and
 the inspector follow a few times a second (pyqtgraph costs several ms of Python per plot, better spent on
 the grid and the chain); paused or scrubbing, and at once on pause, every view follows every step.
+
+When the chain runs slower than the speed asked, a label in the status bar says so and why (the chain
+controller's ``rateNote``); it is hidden while the speed is met.
 """
 
 from __future__ import annotations
@@ -13,11 +16,12 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6 import QtCore
+from PySide6 import QtCore, QtWidgets
 
 
 class ChainViews(QtCore.QObject):
-    """inspected: the chain shown in the inspector (None: none)."""
+    """inspected: the chain shown in the inspector (None: none). rate_label: the status bar's note of a chain
+    slower than the speed asked."""
 
     curves_interval_s = 0.35  # while playing, the plots follow at most this often
     slider_interval_s = 0.066  # … and the timeline slider (it paints in Python) at ~15 Hz
@@ -34,6 +38,12 @@ class ChainViews(QtCore.QObject):
         w.models.modelChanged.connect(self.set_model)
         w.points.comparisonChanged.connect(self._comparison)
         w.grid.tileClicked.connect(self.inspect)
+        self.rate_label = QtWidgets.QLabel()
+        self.rate_label.setObjectName("slow_chain_note")
+        self.rate_label.setToolTip("The chain runs slower than the speed asked in the transport bar")
+        self.rate_label.hide()
+        w.statusBar().insertPermanentWidget(0, self.rate_label)
+        w.chain.rateNote.connect(self._rate_note)
 
     # -- a new session or model
     def reset(self) -> None:
@@ -107,6 +117,10 @@ class ChainViews(QtCore.QObject):
             self._last_inspect = now
             self._inspect_step(t, x)
 
+    def _rate_note(self, note: str) -> None:
+        self.rate_label.setText(note)
+        self.rate_label.setVisible(bool(note))
+
     def _replaying(self, t: int) -> None:
         self.w.transport.step_label.setToolTip("replaying from the nearest stored keyframe; the step shows when ready")
         self.w.transport.step_label.setText(f"step {t} / {self.w.chain.t_max} · replaying…")
@@ -116,6 +130,8 @@ class ChainViews(QtCore.QObject):
         w = self.w
         self.inspected = i
         w.grid.select(i)
+        if i is not None:
+            w.grid.set_page(i // w.grid.max_tiles)  # the inspected chain's tile is in sight
         if i is None or w.chain.session is None:
             w.inspector.clear()
             return

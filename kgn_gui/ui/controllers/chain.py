@@ -6,6 +6,9 @@ so compute speed and frame rate are independent (the ScopeFoundry pattern). Scru
 stepping and seeking set the shown step in the GUI thread; a paused jump to a step that must be
 replayed from its keyframe (seconds, for long histories of many chains) is replayed by the worker
 thread — the window keeps the previous frame, says ``replaying(t)``, and shows the step when it is ready.
+
+The worker logs when each step was reached and how long it took to compute; over a sliding window that
+gives the step rate actually run, and ``rateNote`` says when it falls short of the speed asked, and why.
 """
 
 from __future__ import annotations
@@ -27,13 +30,19 @@ class ChainController(QtCore.QObject):
     sessionChanged(): a new session (model, start or chain count) replaced the old one; every view that
     shows the chains resets from it (before the first stepShown of the new session).
     replaying(int): a paused jump to this step is being replayed from a keyframe.
-    error(str): the worker failed (the chain stops; the app stays usable)."""
+    error(str): the worker failed (the chain stops; the app stays usable).
+    rateNote(str): the chain runs slower than the speed asked, and why ("" when the speed is met or paused)."""
 
     stepShown = QtCore.Signal(int)
     replaying = QtCore.Signal(int)
     playingChanged = QtCore.Signal(bool)
     sessionChanged = QtCore.Signal()
     error = QtCore.Signal(str)
+    rateNote = QtCore.Signal(str)
+
+    rate_window_s = 2.0  # the step rate is measured over this much of the latest history (longer for slow steps)
+    rate_tolerance = 0.9  # a rate within 10 % of the asked one is met
+    rate_note_interval_s = 0.5  # rateNote is looked at this often
 
     def __init__(self, parent: QtCore.QObject | None = None, frame_ms: int = 13):
         super().__init__(parent)
@@ -54,7 +63,10 @@ class ChainController(QtCore.QObject):
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._error: str | None = None
-        self._steps_log: list[tuple[float, int]] = []
+        self._steps_log: list[tuple[float, int, float]] = []  # (when, step reached, seconds it took to compute)
+        self._rate_since = 0.0  # the rate is measured from here on (play, a new speed, session or noise)
+        self._rate_note = ""
+        self._rate_checked = 0.0
         self.frames = 0
         self._frame_log: list[float] = []
         self._thread = threading.Thread(target=self._work, name="kgn-chain", daemon=True)
@@ -89,6 +101,7 @@ class ChainController(QtCore.QObject):
         self._replay_to = None
         self.view_t = 0
         self._steps_log.clear()
+        self._rate_since = time.perf_counter()
         self.sessionChanged.emit()
         self.redraw()
         if was:
@@ -107,6 +120,7 @@ class ChainController(QtCore.QObject):
         if self.session is None or self._playing:
             return
         self._play_origin = (time.perf_counter(), self.view_t)
+        self._rate_since = self._play_origin[0]
         self._playing = True
         self._wake.set()
         self.playingChanged.emit(True)
@@ -124,6 +138,7 @@ class ChainController(QtCore.QObject):
 
     def set_speed(self, steps_per_s: float) -> None:
         self._play_origin = (time.perf_counter(), self.view_t)
+        self._rate_since = self._play_origin[0]
         self.speed = max(0.1, float(steps_per_s))
 
     def seek(self, t: int) -> None:
@@ -166,6 +181,7 @@ class ChainController(QtCore.QObject):
             return
         self.session.set_noise(kind, eps, at=self.view_t)
         self._play_origin = (time.perf_counter(), self.view_t)
+        self._rate_since = self._play_origin[0]
         self.redraw()
 
     def redraw(self) -> None:
@@ -195,13 +211,14 @@ class ChainController(QtCore.QObject):
                 self._wake.clear()
                 continue
             if self._desired() > sess.t_max:
+                began = time.perf_counter()
                 try:
                     sess.advance(1)
                 except Exception as e:  # a worker must never take the app down
                     self._error = f"the chain stopped: {type(e).__name__}: {e}"
                     continue
                 now = time.perf_counter()
-                self._steps_log.append((now, sess.t_max))
+                self._steps_log.append((now, sess.t_max, now - began))
                 if len(self._steps_log) > 400:
                     del self._steps_log[:200]
             else:
@@ -209,6 +226,13 @@ class ChainController(QtCore.QObject):
 
     # -- display: pull
     def _tick(self) -> None:
+        now = time.perf_counter()
+        if now - self._rate_checked > self.rate_note_interval_s:
+            self._rate_checked = now
+            note = self.rate_note()
+            if note != self._rate_note:
+                self._rate_note = note
+                self.rateNote.emit(note)
         if self._error:
             msg, self._error = self._error, None
             self.pause()
@@ -236,10 +260,40 @@ class ChainController(QtCore.QObject):
 
     def chain_rate(self) -> float:
         """Chain steps per second over the last second or so."""
-        log = [e for e in self._steps_log if e[0] > time.perf_counter() - 2.0]
+        log = [e for e in self._steps_log[:] if e[0] > time.perf_counter() - 2.0]
         if len(log) < 2:
             return 0.0
         return (log[-1][1] - log[0][1]) / max(log[-1][0] - log[0][0], 1e-6)
+
+    def _rate_log(self) -> list[tuple[float, int, float]]:
+        """The steps computed in the sliding window since the rate was last reset: the last ``rate_window_s``,
+        or three steps' time when a step takes longer than that."""
+        log = self._steps_log[:]  # a copy: the worker appends meanwhile
+        if not log:
+            return []
+        window = max(self.rate_window_s, 3 * log[-1][2])
+        since = max(time.perf_counter() - window, self._rate_since)
+        return [e for e in log if e[0] >= since]
+
+    def rate_note(self) -> str:
+        """While playing at the head of the chain: "" when the speed asked is met (within 10 %), else what runs,
+        what was asked and why — "running 15 steps/s of the 30 asked: each step takes 66 ms to compute
+        (compute bound)". Needs three steps over half a second of the window before it says anything."""
+        log = self._rate_log()
+        if not self._playing or self.session is None or len(log) < 3 or log[-1][0] - log[0][0] < 0.5:
+            return ""
+        rate = (log[-1][1] - log[0][1]) / (log[-1][0] - log[0][0])
+        if rate >= self.rate_tolerance * self.speed:
+            return ""
+        compute = sum(e[2] for e in log[1:]) / (len(log) - 1)  # the steps the rate's span covers
+        ran = f"running {_num(rate)} steps/s of the {_num(self.speed)} asked"
+        if compute * self.speed >= self.rate_tolerance:
+            return f"{ran}: each step takes {compute * 1000:.0f} ms to compute (compute bound)"
+        wait = 1000 / rate - compute * 1000
+        return (
+            f"{ran}: a step computes in {compute * 1000:.0f} ms and waits {wait:.0f} ms more for the CPU "
+            "(the display and other programs share it)"
+        )
 
     def frame_rate(self) -> float:
         log = [t for t in self._frame_log if t > time.perf_counter() - 2.0]
@@ -253,3 +307,8 @@ class ChainController(QtCore.QObject):
         self._stop.set()
         self._wake.set()
         self._thread.join(5.0)
+
+
+def _num(v: float) -> str:
+    """A rate as people say it: 15, 6.5, 0.5."""
+    return f"{v:.0f}" if v >= 10 or v == round(v) else f"{v:.1f}"
