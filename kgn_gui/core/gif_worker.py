@@ -20,18 +20,17 @@ import numpy as np
 
 from .render import zoom
 
-_HEADER = struct.Struct("<5I")  # small height, width, scale, patch height, width
+_HEADER = struct.Struct("<5I")  # small height, width, scale, band height, width
 
 
-def encode_frame(small: np.ndarray, scale: int, patch: np.ndarray | None) -> bytes:
-    """Palette indices at 1× → zoomed, the overlay's indices stamped top-left → the frame's LZW data
-    as GIF sub-blocks (without the terminator)."""
+def encode_frame(band: np.ndarray, small: np.ndarray, scale: int) -> bytes:
+    """A GIF frame's rectangle: ``band`` (rows of palette indices at full resolution, may be none) above
+    ``small`` (indices at 1×, zoomed by ``scale``) → its LZW data as GIF sub-blocks (without the terminator)."""
     from PIL import Image
 
-    idx = zoom(small, scale)
-    if patch is not None:
-        idx[: patch.shape[0], : patch.shape[1]] = patch
-    return Image.fromarray(idx, mode="P").tobytes("gif", "P")
+    grid = zoom(small, scale)
+    idx = grid if not band.shape[0] else np.concatenate([band, grid]) if grid.shape[0] else band
+    return Image.fromarray(np.ascontiguousarray(idx), mode="P").tobytes("gif", "P")
 
 
 class InProcess:
@@ -40,8 +39,8 @@ class InProcess:
     def __init__(self):
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgn-gif")
 
-    def encode(self, small, scale, patch) -> concurrent.futures.Future:
-        return self._pool.submit(encode_frame, small, scale, patch)
+    def encode(self, band, small, scale) -> concurrent.futures.Future:
+        return self._pool.submit(encode_frame, band, small, scale)
 
     def close(self, cancel: bool = False) -> None:
         self._pool.shutdown(wait=True, cancel_futures=cancel)
@@ -75,18 +74,16 @@ class WorkerProcesses:
         for r in self._readers:
             r.start()
 
-    def encode(self, small, scale, patch) -> concurrent.futures.Future:
+    def encode(self, band, small, scale) -> concurrent.futures.Future:
         fut: concurrent.futures.Future = concurrent.futures.Future()
         with self._lock:
             k = min(range(len(self._procs)), key=lambda j: len(self._waiting[j]))
             self._waiting[k].append(fut)
-        ph, pw = patch.shape if patch is not None else (0, 0)
         try:
             w = self._procs[k].stdin
-            w.write(_HEADER.pack(small.shape[0], small.shape[1], scale, ph, pw))
+            w.write(_HEADER.pack(small.shape[0], small.shape[1], scale, band.shape[0], band.shape[1]))
             w.write(np.ascontiguousarray(small, np.uint8).tobytes())
-            if patch is not None:
-                w.write(np.ascontiguousarray(patch, np.uint8).tobytes())
+            w.write(np.ascontiguousarray(band, np.uint8).tobytes())
             w.flush()
         except OSError as e:
             self._fail(k, RuntimeError(f"a GIF worker stopped: {e}"))
@@ -140,10 +137,10 @@ class WorkerProcesses:
 def main() -> None:
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     while len(head := inp.read(_HEADER.size)) == _HEADER.size:
-        h, w, scale, ph, pw = _HEADER.unpack(head)
+        h, w, scale, bh, bw = _HEADER.unpack(head)
         small = np.frombuffer(inp.read(h * w), np.uint8).reshape(h, w)
-        patch = np.frombuffer(inp.read(ph * pw), np.uint8).reshape(ph, pw) if ph else None
-        data = encode_frame(small, scale, patch)
+        band = np.frombuffer(inp.read(bh * bw), np.uint8).reshape(bh, bw)
+        data = encode_frame(band, small, scale)
         out.write(struct.pack("<I", len(data)))
         out.write(data)
         out.flush()

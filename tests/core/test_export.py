@@ -10,6 +10,7 @@ from kgn_gui.core.export import (
     ExportCancelled,
     ExportError,
     ExportOptions,
+    band_height,
     compose_frame,
     export_chain,
     parse_steps,
@@ -41,7 +42,8 @@ def test_every_format_reads_back_with_the_chain_states(tmp_path, model, fmt):
     frames = read_frames(path)
     expect = expected_frames(model, cfg, steps, opts)
     assert len(frames) == len(steps) == 11
-    assert frames[0].shape[:2] == expect[0].shape[:2] == (3 * 28, 3 * 28)  # 3×3 tiles of 8 px + padding, ×3
+    band = band_height(3 * 28, 3 * 28) if opts.overlay else 0  # the step label's band above the grid
+    assert frames[0].shape[:2] == expect[0].shape[:2] == (band + 3 * 28, 3 * 28)  # 3×3 tiles of 8 px + padding, ×3
     for got, want in ((frames[0], expect[0]), (frames[-1], expect[-1])):
         err = np.abs(got.astype(int) - want.astype(int))
         if fmt in ("apng", "png"):
@@ -148,7 +150,9 @@ def test_the_bundled_model_exports_an_mp4_from_the_cli(tmp_path):
         == 0
     )
     frames = read_frames(tmp_path / "m.mp4")
-    assert len(frames) == 11 and frames[0].shape == (234, 234, 3)  # 4×4 tiles of 28 px + padding, ×2
+    # 4×4 tiles of 28 px + padding, ×2, under the step label's band (14 rows at this size)
+    assert len(frames) == 11 and frames[0].shape == (band_height(234, 234) + 234, 234, 3)
+    assert band_height(234, 234) == 14
     # The frames are the bundled model's chain (the CLI's defaults: 16 chains, seed 0), to within the codec.
     ck = load_checkpoint(MODELS / "mnist.safetensors")
     cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)

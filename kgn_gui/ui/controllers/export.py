@@ -23,7 +23,7 @@ from ...core.export import (
     export_session,
     export_states,
     parse_steps,
-    stamp,
+    with_label,
 )
 from ...core.files import WriteError, atomic_path
 from ...core.preflight import PreflightError, check_export
@@ -250,7 +250,7 @@ class ViewDrawer(QtCore.QObject):
             self._chain.show_now(t)
             frame = render_rgb(self._widget, self._size, self._opts.scale)
             if self._opts.overlay:
-                stamp(frame, f"t = {t}")
+                frame = with_label(frame, f"t = {t}")
         except Exception as e:  # e.g. the chain failed: end the export with a message
             self._error = f"export failed at step {t}: {type(e).__name__}: {e}"
             self.stop()

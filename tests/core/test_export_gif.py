@@ -1,0 +1,109 @@
+"""GIFs of grey data: each frame after the first draws only what changed (exact, frame by frame), and the
+step label lives in a band above the grid, never on a tile."""
+
+import numpy as np
+import pytest
+
+from kgn_gui.core.chain import ChainConfig, run_chain
+from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.export import (
+    ExportOptions,
+    _grey_palette,
+    _write_gif,
+    band_height,
+    chain_frames,
+    compose_frame,
+    export_chain,
+    gif_piece,
+    read_frames,
+)
+from kgn_gui.core.render import states_to_grid, zoom
+from tests.conftest import MODELS
+
+# 248 greys: level v is shown as the palette grey nearest it (at most half a level off), as before.
+GREY_SHOWN = _grey_palette()[np.rint(np.arange(256) * (247 / 255)).astype(np.uint8), 0]
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    return load_checkpoint(MODELS / "mnist.safetensors")
+
+
+def _gif_sizes(tmp_path, ck, cfg, steps):
+    opts = ExportOptions(fmt="gif", scale=4, grey=True)
+    frames = list(chain_frames(ck.model, ck.spec, cfg, steps, opts))
+    whole = _write_gif(iter(frames), tmp_path, opts, len(frames), whole_frames=True).rename(tmp_path / "whole.gif")
+    diff = _write_gif(iter(frames), tmp_path, opts, len(frames))
+    return frames, whole, diff
+
+
+def test_a_settled_noise_free_chain_gifs_at_least_three_times_smaller_and_decodes_exactly(tmp_path, mnist):
+    # 16 chains of the bundled MNIST model, noise-free, steps 100 … 160: the tiles still move a little
+    # (14 % of pixels change over the first 60 steps, fewer later) and the label changes every frame.
+    cfg = ChainConfig(n=16, noise="none", eps=0.0, seed=0)
+    frames, whole, diff = _gif_sizes(tmp_path, mnist, cfg, list(range(100, 161)))
+    assert whole.stat().st_size >= 3 * diff.stat().st_size  # measured: 1,281,929 → 274,445 bytes (4.7×)
+    got, want = read_frames(diff), [f.rgb() for _, f in frames]
+    assert len(got) == len(want) == 61
+    band = frames[0][1].band_height
+    for g, w in zip(got, want):
+        assert g.shape == w.shape == (band + 468, 468, 3)
+        # The tiles: exactly the rendered grey levels, each shown as its palette grey.
+        assert np.array_equal(g[band:], GREY_SHOWN[w[band:]])
+    assert all(np.array_equal(a, b) for a, b in zip(got, read_frames(whole)))  # same pixels as whole frames
+
+
+def test_a_noisy_chain_gif_is_no_larger_than_whole_frames(tmp_path, mnist):
+    # With ε = 0.01 noise about half the pixels change by a level or two every step; those frames are sent
+    # as cropped rectangles without transparency (which made them 0.9× as compressible), never larger.
+    cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    frames, whole, diff = _gif_sizes(tmp_path, mnist, cfg, list(range(0, 30)))
+    assert diff.stat().st_size <= whole.stat().st_size
+    got = read_frames(diff)
+    band = frames[0][1].band_height
+    assert all(np.array_equal(g[band:], GREY_SHOWN[f.rgb()[band:]]) for g, (_, f) in zip(got, frames))
+
+
+def test_a_piece_is_the_changed_rectangle_in_whole_zoom_blocks():
+    band = np.zeros((2, 12), np.uint8)
+    small = np.zeros((3, 4), np.uint8)
+    new_small = small.copy()
+    new_small[1, 2] = 7  # one 1× pixel → a 3×3 block at rows 2 + 3…5, columns 6…8
+    p = gif_piece(band, new_small, 3, (band, small), transparency=True)
+    assert (p.left, p.top, p.size, p.transparent) == (6, 2 + 3, (3, 3), False)  # all of it changed
+    assert p.small.tolist() == [[7]]
+    new_band = band.copy()
+    new_band[1, 4] = 9  # and one band pixel: from band row 1 down to grid row 1, columns of blocks 1…2
+    p = gif_piece(new_band, new_small, 3, (band, small), transparency=True)
+    assert (p.left, p.top, p.size) == (3, 1, (1 + 2 * 3, 6))
+    assert p.transparent and p.band.tolist() == [[255, 9, 255, 255, 255, 255]]
+    assert p.small.tolist() == [[255, 255], [255, 7]]
+    p = gif_piece(band, small, 3, (band, small), transparency=True)  # nothing changed: one clear pixel
+    assert p.size == (1, 1) and p.transparent and p.small.tolist() == [[255]]
+
+
+def test_the_step_label_is_in_a_band_above_the_tiles_never_on_one(mnist):
+    spec = mnist.spec
+    cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    x = dict(run_chain(mnist.model, spec, cfg, 3, keep={3}))[3]
+    opts = ExportOptions(scale=4)
+    frame = compose_frame(x, spec.shape, spec.value_range, 3, opts)
+    tiles = zoom(states_to_grid(x, spec.shape, spec.value_range), 4)
+    band = band_height(*tiles.shape)
+    assert band == 28 and frame.shape == (band + 468, 468, 3)
+    assert np.array_equal(frame[band:], np.repeat(tiles[..., None], 3, axis=2))  # the tiles, and only them
+    amber = (frame[..., 0] > 100) & (frame[..., 2] < frame[..., 0] // 2)
+    assert amber[:band].sum() > 20 and not amber[band:].any()  # the label's pixels are all in the band
+    plain = compose_frame(x, spec.shape, spec.value_range, 3, ExportOptions(scale=4, overlay=False))
+    assert np.array_equal(plain, frame[band:])  # no overlay: the tiles alone, no band
+
+
+def test_an_exported_gif_has_the_band_and_exact_tiles(tmp_path, mnist):
+    cfg = ChainConfig(n=4, noise="normal", eps=0.01, seed=1)
+    path = export_chain(mnist.model, mnist.spec, cfg, [0, 1, 2], tmp_path / "a.gif", ExportOptions(scale=2))
+    got = read_frames(path)
+    states = dict(run_chain(mnist.model, mnist.spec, cfg, 2))
+    for t, g in enumerate(got):
+        tiles = zoom(states_to_grid(states[t], mnist.spec.shape, mnist.value_range), 2)
+        band = band_height(*tiles.shape)
+        assert np.array_equal(g[band:, :, 0], GREY_SHOWN[tiles]) and (g[:band] != 0).any()
