@@ -10,7 +10,7 @@ import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from kgn_gui.core.render import states_to_grid
-from kgn_gui.ui.controllers.chain import ChainController
+from kgn_gui.ui.controllers.chain import ChainController, slow_rate_note
 from kgn_gui.ui.widgets.chain_grid import ChainGrid
 
 Qt = QtCore.Qt
@@ -255,6 +255,21 @@ def test_a_fast_step_meets_the_speed_and_says_nothing(controller, qtbot):
         assert controller.rate_note() == ""
     assert controller.chain_rate() == pytest.approx(30, rel=0.1) and controller.t_max >= 50
     assert notes == []
+
+
+def test_the_note_names_compute_or_a_busy_cpu_as_the_cause():
+    assert (
+        slow_rate_note(15, 0.066, 30)
+        == "running 15 steps/s of the 30 asked: each step takes 66 ms to compute (compute bound)"
+    )
+    # 10 ms of computing in a step's 50 ms: the other 40 ms went waiting for the CPU.
+    assert slow_rate_note(20, 0.010, 30) == (
+        "running 20 steps/s of the 30 asked: a step computes in 10 ms and waits 40 ms more for the CPU "
+        "(the display and other programs share it)"
+    )
+    assert slow_rate_note(6.66, 0.15, 10).startswith("running 6.7 steps/s of the 10 asked: each step takes 150 ms")
+    assert slow_rate_note(0.3, 3.0, 0.5).startswith("running 0.3 steps/s of the 0.5 asked")
+    assert slow_rate_note(27.5, 0.02, 30) == ""  # within 10 %: met
 
 
 def test_the_window_says_when_the_chain_runs_slower_than_asked(make_window, qtbot, monkeypatch):

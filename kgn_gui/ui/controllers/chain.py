@@ -283,17 +283,8 @@ class ChainController(QtCore.QObject):
         if not self._playing or self.session is None or len(log) < 3 or log[-1][0] - log[0][0] < 0.5:
             return ""
         rate = (log[-1][1] - log[0][1]) / (log[-1][0] - log[0][0])
-        if rate >= self.rate_tolerance * self.speed:
-            return ""
         compute = sum(e[2] for e in log[1:]) / (len(log) - 1)  # the steps the rate's span covers
-        ran = f"running {_num(rate)} steps/s of the {_num(self.speed)} asked"
-        if compute * self.speed >= self.rate_tolerance:
-            return f"{ran}: each step takes {compute * 1000:.0f} ms to compute (compute bound)"
-        wait = 1000 / rate - compute * 1000
-        return (
-            f"{ran}: a step computes in {compute * 1000:.0f} ms and waits {wait:.0f} ms more for the CPU "
-            "(the display and other programs share it)"
-        )
+        return slow_rate_note(rate, compute, self.speed, self.rate_tolerance)
 
     def frame_rate(self) -> float:
         log = [t for t in self._frame_log if t > time.perf_counter() - 2.0]
@@ -307,6 +298,22 @@ class ChainController(QtCore.QObject):
         self._stop.set()
         self._wake.set()
         self._thread.join(5.0)
+
+
+def slow_rate_note(rate: float, step_s: float, asked: float, tolerance: float = 0.9) -> str:
+    """What to say of a chain running ``rate`` steps/s, each step computing in ``step_s`` seconds, when
+    ``asked`` steps/s were asked: "" when ``rate`` is at least ``tolerance`` × ``asked``; compute bound when
+    computing alone takes (nearly) the whole time a step is given, else the rest waited for the CPU."""
+    if rate >= tolerance * asked:
+        return ""
+    ran = f"running {_num(rate)} steps/s of the {_num(asked)} asked"
+    if step_s * asked >= tolerance:
+        return f"{ran}: each step takes {step_s * 1000:.0f} ms to compute (compute bound)"
+    wait = 1000 / max(rate, 1e-9) - step_s * 1000
+    return (
+        f"{ran}: a step computes in {step_s * 1000:.0f} ms and waits {wait:.0f} ms more for the CPU "
+        "(the display and other programs share it)"
+    )
 
 
 def _num(v: float) -> str:
