@@ -40,7 +40,7 @@ class ChainViews(QtCore.QObject):
         w.grid.tileClicked.connect(self.inspect)
         self.rate_label = QtWidgets.QLabel()
         self.rate_label.setObjectName("slow_chain_note")
-        self.rate_label.setToolTip("The chain runs slower than the speed asked in the transport bar")
+        self.rate_label.setMinimumWidth(80)  # a long note is cut, never widens the window past a small screen
         self.rate_label.hide()
         w.statusBar().insertPermanentWidget(0, self.rate_label)
         w.chain.rateNote.connect(self._rate_note)
@@ -119,6 +119,7 @@ class ChainViews(QtCore.QObject):
 
     def _rate_note(self, note: str) -> None:
         self.rate_label.setText(note)
+        self.rate_label.setToolTip(f"The chain runs slower than the speed asked in the transport bar: {note}")
         self.rate_label.setVisible(bool(note))
 
     def _replaying(self, t: int) -> None:
