@@ -115,7 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     first_frame: list[float] = []
     win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append((time.perf_counter(), time.time())))
     win.show()
-    if args.quit_after is None:  # interactive: after the first frame, offer interrupted training runs
+    if args.quit_after is None:  # interactive: after the first frame, the quick start (first launch, or asked
+        # for) beside the window, then interrupted training runs
+        from .dialogs import offer_quick_start
+
+        QtCore.QTimer.singleShot(300, lambda: offer_quick_start(win))
         QtCore.QTimer.singleShot(500, win.offer_recovery)
     freeze_startup_objects()
     win.chain.redraw()

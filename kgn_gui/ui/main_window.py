@@ -22,6 +22,7 @@ from .controllers.model import ModelController
 from .controllers.points import PointsController
 from .controllers.training import TrainingController
 from .menus import build_menus
+from .theme import Theme
 from .views import ChainViews
 from .widgets.analysis_panel import AnalysisPanel
 from .widgets.chain_grid import ChainGrid
@@ -62,6 +63,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.analysis, self.transport, self.inspector = AnalysisPanel(), TransportBar(), Inspector()
         self.training_panel, self.start_panel, self.plots = TrainingPanel(), StartPanel(), PlotsPanel()
         self._build_layout()
+        self.theme = Theme(self, self.settings, restore=restore_settings)  # View → Theme; the saved choice
         build_menus(self)
         self._build_status()
         self.views_ctl = ChainViews(self, self)

@@ -1,10 +1,98 @@
-"""The window's menus and keyboard shortcuts (every action a user can take from the menu bar)."""
+"""The window's menus and keyboard shortcuts (every action a user can take from the menu bar), and the keyboard
+focus: the transport's keys work anywhere in the window unless a text field is being edited, Enter or Esc
+leaves a field, clicking the chains takes the focus."""
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtGui
+from functools import partial
+
+import shiboken6
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import dialogs
+from .theme import THEMES
+
+GOTO_COMPUTE_MAX = 250  # the go-to box computes at most this many steps past the last one reached (~10 ms each)
+
+
+def is_text_field(w: QtWidgets.QWidget | None) -> bool:
+    """A widget that takes typed text (so it keeps Space, the arrows, Home and End while it has the focus)."""
+    if isinstance(w, QtWidgets.QComboBox):
+        return w.isEditable()
+    if isinstance(w, (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QPlainTextEdit, QtWidgets.QTextEdit)):
+        return not w.isReadOnly()
+    return False
+
+
+class KeyboardFocus(QtCore.QObject):
+    """Enter, Return or Esc in a single-line field of the window (Esc in a multi-line one) ends the edit: the
+    field handles the key first (a spin box takes its value, a line edit emits returnPressed), then the focus
+    goes back to the views, where Space and the arrows drive the transport again. Clicking the views (the
+    chain grid, which takes no focus itself) gives the central area the focus, so a field being edited lets
+    go. The filter sits only on the field that has the focus (an application-wide one would see every event
+    of the app)."""
+
+    def __init__(self, window: QtWidgets.QMainWindow):
+        super().__init__(window)
+        self.window = window
+        self.field: QtWidgets.QWidget | None = None
+        window.centralWidget().setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
+        QtWidgets.QApplication.instance().focusChanged.connect(self._focus_changed)
+
+    def _belongs(self, w: QtWidgets.QWidget) -> bool:
+        while w is not None:  # a floating dock is a window of its own: walk parents, not window()
+            if w is self.window:
+                return True
+            w = w.parentWidget()
+        return False
+
+    @QtCore.Slot(QtWidgets.QWidget, QtWidgets.QWidget)
+    def _focus_changed(self, _old, new) -> None:
+        if self.field is not None and shiboken6.isValid(self.field):
+            self.field.removeEventFilter(self)
+        self.field = new if is_text_field(new) and self._belongs(new) else None
+        if self.field is not None:
+            self.field.installEventFilter(self)
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        if ev.type() == QtCore.QEvent.Type.KeyPress and obj is self.field:
+            K = QtCore.Qt.Key
+            multi_line = isinstance(obj, (QtWidgets.QPlainTextEdit, QtWidgets.QTextEdit))
+            if ev.key() == K.Key_Escape or (ev.key() in (K.Key_Return, K.Key_Enter) and not multi_line):
+                QtCore.QTimer.singleShot(0, self, partial(self.leave, obj))
+        return False
+
+    def leave(self, field: QtWidgets.QWidget | None = None) -> None:
+        """The focus back to the views (the shown tab if it takes focus, else the central area), if ``field``
+        (default: whichever field) still has it."""
+        focus = QtWidgets.QApplication.focusWidget()
+        if focus is None or (field is not None and focus is not field) or not self._belongs(focus):
+            return
+        w = self.window
+        view = w.views.currentWidget() if hasattr(w, "views") else None
+        if view is not None and view.focusPolicy() & QtCore.Qt.FocusPolicy.ClickFocus:
+            view.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
+        else:
+            w.centralWidget().setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
+
+
+def go_to_step(w, t: int) -> None:
+    """Show step ``t``: a reached one at once; up to GOTO_COMPUTE_MAX steps past the last reached are computed,
+    further ones are left to playing (the last reached is shown, the status bar says why)."""
+    ch = w.chain
+    if ch.session is None:
+        return
+    if t <= ch.t_max:
+        ch.seek(t)
+    elif t - ch.t_max <= GOTO_COMPUTE_MAX:
+        ch.step_by(t - ch.view_t)
+    else:
+        ch.seek(ch.t_max)
+        w.statusBar().showMessage(
+            f"step {t:,} is not reached yet: the chains are at step {ch.t_max:,} (play to go further; "
+            f"the go-to box computes at most {GOTO_COMPUTE_MAX} steps ahead)",
+            10_000,
+        )
 
 
 def _action(w, menu, text, slot, shortcut=None, tip=None) -> QtGui.QAction:
@@ -59,6 +147,8 @@ def build_menus(w) -> None:
     _action(w, c, "Back 10", lambda: ch.step_by(-10), "Shift+Left")
     _action(w, c, "First step", lambda: ch.seek(0), K.Key_Home)
     _action(w, c, "Last step reached", ch.go_end, K.Key_End)
+    _action(w, c, "&Go to step…", w.transport.focus_goto, "Ctrl+G", "Type a step in the go-to box, then Enter")
+    w.transport.gotoRequested.connect(lambda t: go_to_step(w, t))
     c.addSeparator()
     _action(w, c, "&Reset to the start input", w.reset_chain, "Ctrl+R")
     _action(w, c, "&Randomize", w.start_panel.request_random, "Ctrl+Shift+R")
@@ -85,6 +175,20 @@ def build_menus(w) -> None:
         v.addAction(d.toggleViewAction())
     v.addSeparator()
     _action(w, v, "Reset &layout", w.default_layout)
+    th = v.addMenu("&Theme")
+    group = QtGui.QActionGroup(th)
+    w.theme_actions = {}
+    for choice in THEMES:
+        a = th.addAction("System (follow the desktop)" if choice == "system" else choice.capitalize())
+        a.setCheckable(True)
+        a.setChecked(choice == w.theme.choice)
+        a.triggered.connect(lambda _checked=False, c=choice: w.theme.set_choice(c))
+        group.addAction(a)
+        w.theme_actions[choice] = a
 
     h = w.menuBar().addMenu("&Help")
-    _action(w, h, "&About Kaleidoscope Studio", lambda: dialogs.about(w))
+    _action(w, h, "&Quick start", lambda: dialogs.quick_start(w), "F1", "What the kaleidoscope is and how to drive it")
+    _action(w, h, "&Keyboard shortcuts", lambda: dialogs.shortcuts(w), "Ctrl+/", "Every shortcut of the window")
+    h.addSeparator()
+    _action(w, h, "&About Kaleidoscope Studio", lambda: dialogs.about(w), tip="Version, method, libraries, licences")
+    w.keyboard = KeyboardFocus(w)

@@ -27,6 +27,7 @@ class PaintCanvas(QtWidgets.QWidget):
         self.setToolTip("Draw a start input with the mouse; it starts one chain or all of them. Ctrl+Z undoes.")
         sc = QtGui.QShortcut(QtGui.QKeySequence.StandardKey.Undo, self)
         sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.setWhatsThis("Undo the last paint stroke (Start input → Paint)")  # Help → Keyboard shortcuts lists it
         sc.activated.connect(self.undo)
 
     # -- editing
@@ -120,7 +121,7 @@ class PaintCanvas(QtWidgets.QWidget):
 
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
-        p.fillRect(self.rect(), QtGui.QColor("#2b2b2b"))
+        p.fillRect(self.rect(), self.palette().color(QtGui.QPalette.ColorRole.Window))  # the theme's
         a = np.ascontiguousarray((self.ink * 255).astype(np.uint8))
         h, w = a.shape
         img = QtGui.QImage(a.data, w, h, w, QtGui.QImage.Format.Format_Grayscale8)

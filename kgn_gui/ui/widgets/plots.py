@@ -17,6 +17,9 @@ from .figure import add_save_action
 
 TRAIN_HIST_ROWS = 5000
 COLOURS = {"step": "#4cc9f0", "residual": "#f72585", "nearest": "#90be6d"}
+# The step cursor and the hover readout in each theme (ui/theme.py recolours backgrounds and axes itself).
+CURSOR_COLOURS = {"light": "#c77800", "dark": "#ffd166"}
+READOUT_COLOURS = {"light": "#202020", "dark": "#dddddd"}
 CURVE_TIPS = {
     "step": "How far one step moves a chain (RMS per value). It falls as chains settle: the burn-in is over "
     "when it is small; with noise it stays near ε·σ.",
@@ -92,7 +95,7 @@ class CurvePlot(pg.PlotWidget):
     def __init__(self, key: str, parent=None):
         super().__init__(parent)
         self.key = key
-        self.setBackground("#1e1e1e")
+        self.setBackground("default")  # the theme's (ui/theme.py sets pyqtgraph's default)
         self.setTitle(CURVE_TITLES[key], size="9pt")
         self.setToolTip(CURVE_TIPS[key])
         self.setLabel("bottom", "step t")
@@ -112,9 +115,9 @@ class CurvePlot(pg.PlotWidget):
         self.mean = self.plot(pen=pg.mkPen(col, width=2), name="mean")
         for item in (self.lo, self.hi, self.mean):
             item.setDownsampling(auto=True, method="peak")
-        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffd166", width=1))
+        self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(CURSOR_COLOURS["dark"], width=1))
         self.addItem(self.cursor)
-        self.readout = pg.TextItem("", color="#dddddd", anchor=(1, 0))
+        self.readout = pg.TextItem("", color=READOUT_COLOURS["dark"], anchor=(1, 0))
         self.readout.setParentItem(self.getPlotItem().vb)
         self.readout.setPos(0, 0)
         self._data = (np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
@@ -127,6 +130,11 @@ class CurvePlot(pg.PlotWidget):
         self.setMinimumHeight(140)  # room for the title, two labelled y ticks and the step axis
         self.setMinimumWidth(150)
         add_save_action(self, key)
+
+    def set_theme(self, name: str) -> None:
+        """The cursor and readout in the colours of theme ``name`` ("light" or "dark"); called by ui/theme.py."""
+        self.cursor.setPen(pg.mkPen(CURSOR_COLOURS[name], width=1))
+        self.readout.setColor(READOUT_COLOURS[name])
 
     def set_data(self, t, mean, p10, p90) -> None:
         self._data = (t, mean, p10, p90)
@@ -197,7 +205,7 @@ class HistogramPlot(pg.PlotWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setBackground("#1e1e1e")
+        self.setBackground("default")
         self.setTitle("output-range histogram", size="9pt")
         self.setToolTip(
             "Values of every chain at the current step (bars) against the training data (line). "

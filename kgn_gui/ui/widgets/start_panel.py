@@ -114,7 +114,8 @@ class StartPanel(QtWidgets.QWidget):
         )
         self.preview = QtWidgets.QLabel()
         self.preview.setFixedSize(112, 112)
-        self.preview.setStyleSheet("background:#2b2b2b")
+        self.preview.setBackgroundRole(QtGui.QPalette.ColorRole.Dark)  # follows the theme
+        self.preview.setAutoFillBackground(True)
         self.index.valueChanged.connect(self._update_preview)
         f2.addRow("Data", self.data_label)
         f2.addRow("Index", self.index)

@@ -60,6 +60,7 @@ class TransportBar(QtWidgets.QWidget):
     playToggled = QtCore.Signal()
     stepBy = QtCore.Signal(int)
     seekRequested = QtCore.Signal(int)
+    gotoRequested = QtCore.Signal(int)  # a step typed in the go-to box (it may lie past the last step reached)
     resetRequested = QtCore.Signal()
     noiseChanged = QtCore.Signal(str, float)
     speedChanged = QtCore.Signal(float)
@@ -99,6 +100,13 @@ class TransportBar(QtWidgets.QWidget):
         # Room for the longest text it shows, so the slider beside it never changes width under a drag.
         widest = self.step_label.fontMetrics().horizontalAdvance("step 1000000 / 1000000 · replaying…")
         self.step_label.setFixedWidth(widest + 8)
+        self.goto = QtWidgets.QLineEdit()
+        self.goto.setObjectName("goto_step")
+        self.goto.setPlaceholderText("go to…")
+        self.goto.setValidator(QtGui.QIntValidator(0, 2**31 - 1, self.goto))
+        self.goto.setToolTip("Go to a step (Ctrl+G): type its number and press Enter")
+        self.goto.setFixedWidth(self.goto.fontMetrics().horizontalAdvance("go to 1000000") + 16)
+        self.goto.returnPressed.connect(self._goto_entered)
 
         self.speed = QtWidgets.QDoubleSpinBox()
         self.speed.setRange(0.5, 1000)
@@ -140,6 +148,7 @@ class TransportBar(QtWidgets.QWidget):
             top.addWidget(w)
         top.addWidget(self.slider, 1)
         top.addWidget(self.step_label)
+        top.addWidget(self.goto)
         bottom = QtWidgets.QHBoxLayout()
         for lab, w in (("Speed", self.speed), ("Noise", self.noise), (None, self.eps), (None, self.burn_in)):
             if lab:
@@ -155,6 +164,17 @@ class TransportBar(QtWidgets.QWidget):
     def _slider_moved(self, v: int) -> None:
         if not self._updating:
             self.seekRequested.emit(v)
+
+    def focus_goto(self) -> None:
+        """Focus the go-to box, its text selected (Ctrl+G)."""
+        self.goto.setFocus(QtCore.Qt.FocusReason.ShortcutFocusReason)
+        self.goto.selectAll()
+
+    def _goto_entered(self) -> None:
+        text = self.goto.text().strip()
+        self.goto.clear()
+        if text.isdigit():
+            self.gotoRequested.emit(int(text))
 
     def _noise_edited(self, *_):
         self.noiseChanged.emit(self.noise.currentText(), float(self.eps.value()))
