@@ -346,19 +346,28 @@ def _parse_steps(text: str, **kw) -> list[int]:
         raise CLIError(str(e)) from None
 
 
+def _export_target(args) -> tuple[str, Path]:
+    """(format, output path) of ``kgn export``: --format, else the format -o's extension names, else GIF; an
+    extension that names another format than --format is a bad option (exit 2), one without an extension
+    gets the format's (core.export.output_for). A bundle's -o is the bundle (a folder or .zip)."""
+    from .core.export import OutputNameError, format_of, output_for
+
+    if args.bundle:
+        return args.format or "gif", Path(args.output)
+    fmt = args.format or format_of(args.output) or "gif"
+    try:
+        return fmt, output_for(args.output, fmt)
+    except OutputNameError as e:
+        raise CLIError(str(e)) from None
+
+
 def cmd_export(args) -> int:
     from .core.checkpoint import load_checkpoint
-    from .core.export import ExportOptions, export_chain, frame_count_duration, target_path
-    from .core.preflight import check_export
+    from .core.export import ExportOptions, export_chain, frame_count_duration
 
     steps = _parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
     inputs = [*_existing(args.model), *_start_inputs(args.start)]
-    if args.bundle:
-        target = Path(args.output)
-    elif args.format == "npz":
-        target = Path(args.output) if args.output.endswith(".npz") else Path(args.output + ".npz")
-    else:
-        target = target_path(args.output, args.format)
+    fmt, target = _export_target(args)
     check_not_input(target, inputs)
     if args.bundle:
         from .core.bundle import MAX_STEP
@@ -367,12 +376,14 @@ def cmd_export(args) -> int:
             raise CLIError(f"a run bundle's steps go up to {MAX_STEP:,}; --steps asks for {max(steps):,}")
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
+    from .core.preflight import check_export
+
     check_export(
         len(steps),
         cfg.n,
         ck.spec.D,
         ck.spec.shape,
-        "gif" if args.bundle and args.format == "npz" else args.format,
+        "gif" if args.bundle and fmt == "npz" else fmt,
         args.scale,
         args.chain,
         max_step=max(steps),
@@ -382,7 +393,7 @@ def cmd_export(args) -> int:
         from .core.bundle import write_bundle
 
         opts = ExportOptions(
-            fmt=args.format if args.format != "npz" else "gif",
+            fmt=fmt if fmt != "npz" else "gif",
             fps=args.fps,
             scale=args.scale,
             overlay=not args.no_overlay,
@@ -401,7 +412,7 @@ def cmd_export(args) -> int:
         )
         print(f"wrote run bundle {path}")
         return 0
-    if args.format == "npz":
+    if fmt == "npz":
         from .core.export import export_states
 
         path = export_states(
@@ -416,7 +427,7 @@ def cmd_export(args) -> int:
         )
         print(f"wrote {path} ({len(steps)} steps of {cfg.n} chains)")
         return 0
-    opts = ExportOptions(fmt=args.format, fps=args.fps, scale=args.scale, overlay=not args.no_overlay, chain=args.chain)
+    opts = ExportOptions(fmt=fmt, fps=args.fps, scale=args.scale, overlay=not args.no_overlay, chain=args.chain)
     bar = Progress()
     path = export_chain(
         ck.model,
@@ -848,9 +859,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--steps", default="0:100:1", help="FROM:TO:EVERY (TO inclusive) or a list 0,10,30")
     e.add_argument(
         "--format",
-        default="gif",
+        default=None,
         choices=[*FORMATS, "npz"],
-        help="an animation, a folder of PNG frames, or npz: the states themselves with their metadata",
+        help="an animation, a folder of PNG frames, or npz: the states themselves with their metadata "
+        "(default: the one -o's extension names, else gif; an extension naming another format is an error)",
     )
     e.add_argument("--fps", type=float, default=20.0)
     e.add_argument("--scale", type=positive_int, default=4, help="whole-number nearest-neighbour zoom")
@@ -862,7 +874,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a run bundle (model, settings, metrics.csv, animation) to -o (a new folder or .zip)",
     )
     _add_chain_options(e)
-    e.add_argument("-o", "--output", required=True, help="file (suffix added if missing) or, for png, a new folder")
+    e.add_argument(
+        "-o", "--output", required=True, help="file (the format's extension added if it has none) or, for png, a folder"
+    )
     e.set_defaults(func=cmd_export)
 
     a = sub.add_parser("analyze", help="measure a model's kaleidoscope: convergence, copies, classes, attractors")

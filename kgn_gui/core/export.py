@@ -48,6 +48,10 @@ class ExportError(RuntimeError):
     """An export that cannot be done; the message says why."""
 
 
+class OutputNameError(ExportError):
+    """The output's extension names another format than the one asked for."""
+
+
 class ExportCancelled(ExportError):
     """The export was cancelled; nothing was written."""
 
@@ -253,6 +257,32 @@ def target_path(out: str | os.PathLike, fmt: str) -> Path:
             return p.resolve()
         raise ExportError(f"{out}: name the {fmt.upper()} file to write, not a folder")
     return p if (not suf or p.suffix.lower() == suf) else p.with_name(p.name + suf)
+
+
+# The formats a file name's extension names (``.png`` is an APNG: PNG frames are a folder); npz: states.
+FORMAT_OF_SUFFIX = {".gif": "gif", ".png": "apng", ".apng": "apng", ".mp4": "mp4", ".webm": "webm", ".npz": "npz"}
+
+
+def format_of(out: str | os.PathLike) -> str | None:
+    """The format the output's extension names, or None when it names none."""
+    return FORMAT_OF_SUFFIX.get(Path(out).suffix.lower())
+
+
+def output_for(out: str | os.PathLike, fmt: str) -> Path:
+    """The path an export of ``fmt`` writes for the name ``out``: the format's suffix added when the name has
+    no known extension; OutputNameError (one line) when its extension names another format — ``y.gif`` is
+    never written as ``y.gif.mp4``. The rule of ``kgn export -o`` and of the window's export dialog."""
+    named = format_of(out)
+    if named is not None and named != fmt:
+        what = "a folder of PNG frames" if fmt == "png" else f"{fmt.upper()}"
+        fix = Path(out).stem if fmt == "png" else Path(out).stem + SUFFIX.get(fmt, ".npz")
+        raise OutputNameError(
+            f"{Path(out).name} names a{'n' if named[0] in 'ae' else ''} {named.upper()} file but the format is "
+            f"{what}: name it {fix} or choose the format {named}"
+        )
+    if fmt == "npz":
+        return Path(out) if named == "npz" else Path(str(out) + ".npz")
+    return target_path(out, fmt)
 
 
 _FRAME_NAME = re.compile(r"frame_\d+\.png")

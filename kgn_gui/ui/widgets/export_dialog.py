@@ -11,6 +11,7 @@ from ...core.export import (
     SUFFIX,
     ExportError,
     ExportOptions,
+    output_for,
 )
 
 FORMAT_LABELS = {
@@ -123,4 +124,8 @@ class ExportDialog(QtWidgets.QDialog):
             overlay=self.overlay.isChecked(),
             chain=d if isinstance(d, int) else None,
         )
-        return list(range(a, b + 1, k)), opts, self.path.text().strip()
+        out = self.path.text().strip()
+        if not out:
+            raise ExportError("name the file to export to")
+        output_for(out, opts.fmt)  # y.gif is never written as y.gif.mp4: a clear message, nothing written
+        return list(range(a, b + 1, k)), opts, out
