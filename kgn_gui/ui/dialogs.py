@@ -149,13 +149,26 @@ def shortcut_rows(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
     for a in window.findChildren(QtGui.QAction):  # a widget's own actions (the grid's zoom, say)
         if id(a) not in seen and _keys(a.shortcuts()):
             seen.add(id(a))
-            owner = a.parent()
-            where = (owner.accessibleName() or owner.objectName()) if isinstance(owner, QtWidgets.QWidget) else ""
-            rows.append((where or type(owner).__name__, _plain(a.text()), _keys(a.shortcuts())))
+            rows.append((_place(a.parent(), window), _plain(a.text()), _keys(a.shortcuts())))
     for sc in window.findChildren(QtGui.QShortcut):
         if _keys([sc.key()]):
-            rows.append(("Widgets", sc.whatsThis() or sc.objectName() or "shortcut", _keys([sc.key()])))
+            rows.append((_place(sc.parent(), window), sc.whatsThis() or sc.objectName(), _keys([sc.key()])))
     return rows
+
+
+def _place(widget, window) -> str:
+    """Where a widget sits, in the names a user sees: its dock and tabs ("Start input → Paint", "Images")."""
+    names = []
+    w = widget
+    while isinstance(w, QtWidgets.QWidget) and w is not window:
+        parent = w.parentWidget()
+        if isinstance(w, QtWidgets.QDockWidget):
+            names.append(_plain(w.windowTitle()))
+        elif isinstance(parent, QtWidgets.QStackedWidget) and isinstance(parent.parentWidget(), QtWidgets.QTabWidget):
+            tabs = parent.parentWidget()
+            names.append(_plain(tabs.tabText(tabs.indexOf(w))))
+        w = parent
+    return " → ".join(reversed(names)) or "Window"
 
 
 FIELD_KEYS_NOTE = (

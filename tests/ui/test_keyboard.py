@@ -167,5 +167,7 @@ def test_the_shortcuts_dialog_lists_every_actions_shortcut(window, qtbot):
         ("Go to step", "Ctrl+G"),
     ]:
         assert expected in rows
-    assert ("Undo the last paint stroke (Start input → Paint)", "Ctrl+Z") in rows
+    assert ("Undo the last paint stroke", "Ctrl+Z") in rows
+    where = {t.item(r, 1).text(): t.item(r, 0).text() for r in range(t.rowCount())}
+    assert where["Play / pause"] == "Chain" and where["Undo the last paint stroke"] == "Start input → Paint"
     assert t.rowCount() == len(dialogs.shortcut_rows(window))

@@ -27,7 +27,7 @@ class PaintCanvas(QtWidgets.QWidget):
         self.setToolTip("Draw a start input with the mouse; it starts one chain or all of them. Ctrl+Z undoes.")
         sc = QtGui.QShortcut(QtGui.QKeySequence.StandardKey.Undo, self)
         sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        sc.setWhatsThis("Undo the last paint stroke (Start input → Paint)")  # Help → Keyboard shortcuts lists it
+        sc.setWhatsThis("Undo the last paint stroke")  # Help → Keyboard shortcuts lists it
         sc.activated.connect(self.undo)
 
     # -- editing
