@@ -361,6 +361,17 @@ def _export_target(args) -> tuple[str, Path]:
         raise CLIError(str(e)) from None
 
 
+def _picture_size(text: str) -> tuple[int, int]:
+    """ "WIDTHxHEIGHT" (or W×H) → (width, height), whole numbers of pixels."""
+    try:
+        w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not WIDTHxHEIGHT: {text!r} (e.g. 640x480)") from None
+    if min(w, h) < 16 or max(w, h) > 8192:
+        raise argparse.ArgumentTypeError(f"{w}x{h}: each side from 16 to 8192 pixels")
+    return w, h
+
+
 def cmd_export(args) -> int:
     from .core.checkpoint import load_checkpoint
     from .core.export import ExportOptions, export_chain, frame_count_duration
@@ -376,6 +387,20 @@ def cmd_export(args) -> int:
             raise CLIError(f"a run bundle's steps go up to {MAX_STEP:,}; --steps asks for {max(steps):,}")
     ck = load_checkpoint(args.model)
     cfg, start_array = _chain_from_args(args, ck)
+    points_model = len(ck.spec.shape) == 1
+    if points_model and fmt != "npz":
+        from .core.export import ExportError, check_points_options
+
+        if args.bundle:
+            raise CLIError("run bundles are made for image models; export the animation without --bundle")
+        try:
+            opts = ExportOptions(fmt=fmt, fps=args.fps, scale=args.scale, chain=args.chain, size=args.size)
+            check_points_options(ck.spec.shape, cfg.n, opts)
+            opts.validate()
+        except ExportError as e:
+            raise CLIError(str(e)) from None
+    elif args.size is not None:
+        raise CLIError("--size is the picture size of a 1-D or 2-D points model; an image model's is set by --scale")
     from .core.preflight import check_export
 
     check_export(
@@ -427,7 +452,17 @@ def cmd_export(args) -> int:
         )
         print(f"wrote {path} ({len(steps)} steps of {cfg.n} chains)")
         return 0
-    opts = ExportOptions(fmt=fmt, fps=args.fps, scale=args.scale, overlay=not args.no_overlay, chain=args.chain)
+    opts = ExportOptions(
+        fmt=fmt, fps=args.fps, scale=args.scale, overlay=not args.no_overlay, chain=args.chain, size=args.size
+    )
+    points = None
+    if points_model:  # the training points the window's Points view shows: the model's reference data
+        from .core.data import DataError, reference_data
+
+        try:
+            points = reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range).x
+        except DataError as e:
+            print(f"note: training points not drawn ({e})", file=sys.stderr)
     bar = Progress()
     path = export_chain(
         ck.model,
@@ -437,6 +472,7 @@ def cmd_export(args) -> int:
         args.output,
         opts,
         start_array=start_array,
+        points=points,
         progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
         inputs=inputs,
     )
@@ -867,7 +903,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fps", type=float, default=20.0)
     e.add_argument("--scale", type=positive_int, default=4, help="whole-number nearest-neighbour zoom")
     e.add_argument("--no-overlay", action="store_true", help="leave out the step number")
-    e.add_argument("--chain", type=int, default=None, help="export only this chain, enlarged")
+    e.add_argument(
+        "--chain",
+        type=int,
+        default=None,
+        help="export only this chain, enlarged; a 1-D points model: the chain whose cobweb is drawn (default 0)",
+    )
+    e.add_argument(
+        "--size",
+        type=_picture_size,
+        default=None,
+        help="a 1-D or 2-D points model: the picture's WIDTHxHEIGHT at scale 1 (default 320x320); --scale "
+        "draws it that many times larger, sharp",
+    )
     e.add_argument(
         "--bundle",
         action="store_true",

@@ -37,7 +37,7 @@ import numpy as np
 
 from .chain import ChainConfig, run_chain
 from .files import WriteError, atomic_path, check_not_input, check_own_folder, swap_in
-from .render import states_to_grid, zoom
+from .render import COBWEB_STEPS, MAX_POINTS_SIDE, POINTS_SIZE, TRAIL, PointsPicture, states_to_grid, zoom
 
 _OVERLAY_RGB = np.array([255, 209, 102], np.float32)  # the step label's amber
 FORMATS = ("gif", "apng", "mp4", "webm", "png")
@@ -100,7 +100,9 @@ def parse_steps(text: str, limit: int | None = None, what: str = "frames per exp
 class ExportOptions:
     """fmt: one of FORMATS. fps: frames per second. scale: whole-number nearest-neighbour zoom.
     overlay: the step label "t = …" in a band above the grid. chain: export only this chain (enlarged), else the grid of up to
-    ``max_tiles`` chains."""
+    ``max_tiles`` chains; on a 1-D points model, the chain whose cobweb is drawn (default 0). size: a points
+    model's picture, (width, height) pixels at 1× (default POINTS_SIZE; the window passes its Points view's);
+    image models are sized by their mosaic and take none."""
 
     fmt: str = "gif"
     fps: float = 20.0
@@ -109,6 +111,7 @@ class ExportOptions:
     chain: int | None = None
     max_tiles: int = 256
     grey: bool = False  # grey data: GIFs then use a fixed palette of 248 greys + 7 label shades
+    size: tuple[int, int] | None = None
 
     def validate(self) -> None:
         if self.fmt not in FORMATS:
@@ -117,6 +120,14 @@ class ExportOptions:
             raise ExportError("frames per second must be in [0.1, 240]")
         if not isinstance(self.scale, int) or not 1 <= self.scale <= 32:
             raise ExportError("scale must be a whole number in [1, 32]")
+        if self.size is not None:
+            w, h = self.size
+            if not all(isinstance(v, int) and v >= 16 for v in (w, h)):
+                raise ExportError("a points picture's size is whole numbers of pixels, at least 16×16")
+            if max(w, h) * self.scale > MAX_POINTS_SIDE:
+                raise ExportError(
+                    f"{w}×{h} at {self.scale}× is larger than {MAX_POINTS_SIDE} pixels; choose a smaller scale or size"
+                )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -756,6 +767,7 @@ def export_session(
     opts: ExportOptions,
     *,
     frames: Iterator[tuple[int, np.ndarray]] | None = None,
+    points: np.ndarray | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     inputs=(),
@@ -763,15 +775,24 @@ def export_session(
     """Write ``steps`` of a :class:`~kgn_gui.core.session.ChainSession` to ``out`` in ``opts.fmt``: the one
     export entry point of ``kgn export`` and the window. Steps the session has reached come from its
     timeline (what the window showed, noise changes included); later ones are computed on from its head
-    without changing it. ``frames``: (t, H×W×3 uint8) pictures drawn elsewhere (the window's Points view or
-    the whole window), in step order; then only the encoding happens here. It owns the step check, the frame
+    without changing it. An image model's frames are its grid (or one chain); a points model's (D = 1 or 2)
+    are its Points view drawn by :class:`~kgn_gui.core.render.PointsPicture` at ``opts.size`` × ``opts.scale``,
+    with ``points`` (M×D, or None: unknown) as its training points. ``frames``: (t, H×W×3 uint8) pictures
+    drawn elsewhere (the whole window), in step order; then only the encoding happens here. It owns the step check, the frame
     cap, grey detection (one-channel images get the 248-grey GIF palette) and torch's thread budget beside
     the encoder threads. ``inputs``: the files the export reads; the output may be none of them. Returns the
     path written (the format's suffix added when missing)."""
     steps = check_steps(steps)
     opts = replace(opts, grey=frames is None and len(session.shape) == 3 and session.shape[0] == 1)
     opts.validate()
-    source = session_frames(session, steps, opts) if frames is None else frames
+    if frames is not None:
+        source = frames
+    elif len(session.shape) == 3:
+        if opts.size is not None:
+            raise ExportError("an image model's frames are sized by the scale; a picture size is for points models")
+        source = session_frames(session, steps, opts)
+    else:
+        source = points_frames(session, steps, opts, points)
     with torch_threads_beside_encoders():
         return write_frames(source, len(steps), out, opts, progress=progress, cancelled=cancelled, inputs=inputs)
 
@@ -785,17 +806,21 @@ def export_chain(
     opts: ExportOptions,
     *,
     start_array: np.ndarray | None = None,
+    points: np.ndarray | None = None,
     progress=None,
     cancelled=None,
     inputs=(),
 ) -> Path:
-    """A new chain of ``model`` from its start, exported with :func:`export_session`. Returns the path."""
+    """A new chain of ``model`` from its start, exported with :func:`export_session` (``points``: a points
+    model's training points). Returns the path."""
     from .session import ChainSession
 
     opts.validate()
     _check_target(target_path(out, opts.fmt), opts.fmt, inputs)  # before the chain's memory is taken
     session = ChainSession(model, spec.shape, spec.value_range, cfg, start_array=start_array)
-    return export_session(session, steps, out, opts, progress=progress, cancelled=cancelled, inputs=inputs)
+    return export_session(
+        session, steps, out, opts, points=points, progress=progress, cancelled=cancelled, inputs=inputs
+    )
 
 
 def read_frames(path: str | os.PathLike) -> list[np.ndarray]:
@@ -819,27 +844,90 @@ def frame_count_duration(n_frames: int, fps: float) -> str:
     return f"{n_frames} frames, {s:.1f} s at {fps:g} fps" if math.isfinite(s) else f"{n_frames} frames"
 
 
-def session_frames(session, steps: list[int], opts: ExportOptions) -> Iterator[tuple[int, np.ndarray]]:
-    """Frames from a live :class:`~kgn_gui.core.session.ChainSession`: steps already reached come from its
-    timeline (exactly what the window showed, noise changes included); later ones are computed on from its
-    last state with its current step map, without touching the session."""
+def session_states(session, steps: list[int], back: int = 0):
+    """(t, x_t, history) for each of ``steps`` (sorted) of a live :class:`~kgn_gui.core.session.ChainSession`:
+    steps already reached come from its timeline (exactly what the window showed, noise changes included);
+    later ones are computed on from its last state with its current step map, without touching the session.
+    ``history(s)`` gives the states of any step t − ``back`` ≤ s ≤ t (for trails and cobwebs)."""
     import torch
 
-    shape, vr = session.shape, session.value_range
     t_max = session.t_max
-    x = None
-    t_x = None
+    reached: dict[int, np.ndarray] = {}  # read from the timeline, the last back + 1 asked for
+    recent: dict[int, np.ndarray] = {}  # computed past t_max, the last back + 1
+
+    def history(s: int) -> np.ndarray:
+        if s > t_max:
+            return recent[s]
+        if s not in reached:
+            reached[s] = session.state(s)
+        return reached[s]
+
+    x = t_x = chain = None
     for t in sorted(steps):
+        for kept in (reached, recent):
+            for s in [s for s in kept if s < t - back]:
+                del kept[s]
         if t <= t_max:
-            yield t, mosaic(session.state(t), shape, vr, t, opts)
+            yield t, history(t), history
             continue
         if x is None:
             x, t_x = torch.from_numpy(session.state(t_max).copy()).to(session.device), t_max
-        chain = session.timeline.chain_at(t_max)
+            chain = session.timeline.chain_at(t_max)
         while t_x < t:
             x = chain.step(x, t_x)
             t_x += 1
-        yield t, mosaic(x.cpu().numpy(), shape, vr, t, opts)
+            if t - t_x <= back:
+                recent[t_x] = x.cpu().numpy()
+        yield t, recent[t], history
+
+
+def session_frames(session, steps: list[int], opts: ExportOptions) -> Iterator[tuple[int, Mosaic]]:
+    """An image model's frames (:func:`mosaic`) from a live session (:func:`session_states`)."""
+    shape, vr = session.shape, session.value_range
+    for t, x, _ in session_states(session, steps):
+        yield t, mosaic(x, shape, vr, t, opts)
+
+
+def check_points_options(shape: tuple[int, ...], n_chains: int, opts: ExportOptions) -> None:
+    """What a points model's export (shape (1,) or (2,)) can be asked: ExportError, one line, for a model of
+    another kind, a chain on a 2-D model (its export draws every chain; in 1-D the chain picks the cobweb) or
+    a chain that is not there."""
+    if len(shape) != 1 or shape[0] not in (1, 2):
+        raise ExportError("only image models and 1-D or 2-D points models can be exported as animations")
+    if opts.chain is not None:
+        if shape[0] == 2:
+            raise ExportError("a 2-D points export draws every chain; a chain is chosen for the cobweb of 1-D models")
+        if not 0 <= opts.chain < n_chains:
+            raise ExportError(f"there is no chain {opts.chain} (0 … {n_chains - 1})")
+
+
+def points_picture(session, opts: ExportOptions, points: np.ndarray | None = None) -> PointsPicture:
+    """The :class:`~kgn_gui.core.render.PointsPicture` of a points session (D = 1 or 2) for ``opts``: its size
+    (default POINTS_SIZE) and scale; in 1-D ``opts.chain`` is the cobweb's chain. ExportError, one line, for a
+    model of another kind or a chain that is not there."""
+    check_points_options(session.shape, session.n, opts)
+    if points is not None and np.asarray(points).reshape(len(points), -1).shape[1] != session.D:
+        points = None  # training points of another dimension: unknown, as in the window
+    return PointsPicture(
+        session.model,
+        session.value_range,
+        session.D,
+        points,
+        size=opts.size or POINTS_SIZE,
+        scale=opts.scale,
+        cobweb_chain=opts.chain or 0,
+    )
+
+
+def points_frames(
+    session, steps: list[int], opts: ExportOptions, points: np.ndarray | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """A points model's frames: its :func:`points_picture` at each step, the step label in a band above."""
+    picture = points_picture(session, opts, points)
+    back = COBWEB_STEPS if session.D == 1 else TRAIL
+    for t, x, history in session_states(session, steps, back=back):
+        frame = picture.draw(x, t, history)
+        yield t, with_label(frame, f"t = {t}") if opts.overlay else frame
 
 
 def export_states(
