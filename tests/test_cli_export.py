@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kgn_gui.cli import main
-from kgn_gui.core.export import ExportError, output_for, read_frames
+from kgn_gui.core.export import ExportError, ExportOptions, output_for, read_frames
 from tests.conftest import MODELS
 
 MNIST = str(MODELS / "mnist.safetensors")
@@ -71,3 +71,69 @@ def test_the_window_dialog_refuses_the_same_mismatch(qtbot, tmp_path):
     steps, opts, out = d.values()
     assert opts.fmt == "mp4" and out == str(tmp_path / "y") and steps[0] == 0
     assert list(tmp_path.iterdir()) == []
+
+
+POINTS_2D = str(MODELS / "2d-corners.safetensors")
+POINTS_1D = str(MODELS / "1d-sigmoid.safetensors")
+
+
+@pytest.mark.parametrize(
+    ("model", "args", "says"),
+    [
+        (POINTS_2D, ["--chain", "1"], "a 2-D points export draws every chain"),
+        (POINTS_1D, ["--chain", "9"], "there is no chain 9 (0 … 3)"),
+        (POINTS_2D, ["--bundle"], "run bundles are made for image models"),
+        (MNIST, ["--size", "200x200"], "--size is the picture size of a 1-D or 2-D points model"),
+        (POINTS_2D, ["--size", "20000x10"], "each side from 16 to 8192 pixels"),
+        (POINTS_2D, ["--size", "300x300", "--scale", "32"], "larger than 8192 pixels"),
+    ],
+)
+def test_an_option_of_the_other_kind_of_model_is_one_line_and_exit_2(tmp_path, capsys, model, args, says):
+    argv = ["export", model, "--steps", "0:2", "-n", "4", "-o", str(tmp_path / "y.gif"), *args]
+    try:
+        rc = main(argv)
+    except SystemExit as e:  # argparse's own refusal (a --size it cannot read): exit 2 as well
+        rc = e.code
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err and says in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_points_model_exports_its_points_view_with_the_step_band(tmp_path, capsys):
+    from kgn_gui.core.export import band_height
+
+    out = tmp_path / "p.webm"
+    assert (
+        main(["export", POINTS_1D, "--steps", "0:6:2", "-n", "8", "--size", "160x120", "--scale", "2", "-o", str(out)])
+        == 0
+    )
+    frames = read_frames(out)
+    assert "wrote" in capsys.readouterr().out
+    assert len(frames) == 4 and frames[0].shape == (band_height(240, 320) + 240, 320, 3)
+
+
+@pytest.mark.parametrize("name", ["2d-corners", "1d-sigmoid"])
+def test_the_window_and_kgn_export_draw_the_same_frames(make_window, qtbot, tmp_path, name):
+    """The Points tab's export and kgn export of the same model, chains and size: identical frames."""
+    w = make_window(size=(1000, 760))
+    assert w.load_model(MODELS / f"{name}.safetensors")
+    cfg, view = w.session.config, w.points_view
+    if name == "1d-sigmoid":
+        view.cobweb_chain.setValue(2)  # the cobweb's chain: --chain 2
+    w.chain.step_by(4)
+    qtbot.waitUntil(lambda: w.points_split.isVisible())
+    qtbot.wait(50)  # laid out: the Points tab at its size on screen
+    size = w.points_split.size()
+    job = w.start_export([0, 3, 6], ExportOptions(fmt="apng", scale=1), str(tmp_path / "win"), target="points")
+    with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
+        pass
+    argv = ["export", str(MODELS / f"{name}.safetensors"), "--steps", "0,3,6", "--format", "apng", "--scale", "1"]
+    argv += ["-n", str(cfg.n), "--start", cfg.start, "--seed", str(cfg.seed), "--noise", cfg.noise]
+    argv += ["--eps", str(cfg.eps), "--size", f"{size.width()}x{size.height()}", "-o", str(tmp_path / "cli.png")]
+    argv += ["--chain", "2"] if name == "1d-sigmoid" else []
+    assert main(argv) == 0
+    win, cli = read_frames(blocker.args[0]), read_frames(tmp_path / "cli.png")
+    assert len(win) == len(cli) == 3 and win[0].shape[1] == size.width()
+    assert all(np.array_equal(a, b) for a, b in zip(win, cli))
+    assert not np.array_equal(win[0], win[2])  # the chains moved

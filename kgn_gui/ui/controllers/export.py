@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+from dataclasses import replace
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -65,13 +66,23 @@ class ExportController(QtCore.QObject):
 
     # -- animations
     def export(self, steps: list[int], opts: ExportOptions, out: str, widget: QtWidgets.QWidget | None = None):
-        """Export ``steps`` of the current chains to ``out``: the grid or one chain drawn from the states, or,
-        with ``widget`` (the Points view or the window), what Qt draws of it at each step."""
+        """Export ``steps`` of the current chains to ``out``: the grid or one chain drawn from the states; with
+        ``widget`` the Points view (or a splitter holding it first), the same picture ``kgn export`` draws of a
+        points model (core.render.PointsPicture) at the widget's size, with the view's training points and, in
+        1-D, its cobweb chain (the second depth of Compare depths is not drawn); with another ``widget`` (the
+        window), what Qt draws of it at each step."""
         s = self.chain.session
         if s is None:
             self.error.emit("Export", "open a model first")
             return None
         inputs = self._inputs()
+        view = points_view_in(widget)
+        points = None
+        if view is not None and len(s.shape) == 1:
+            size = widget.size()
+            chain = min(view.selected_chain, s.n - 1) if s.D == 1 else None
+            opts = replace(opts, size=(size.width(), size.height()), chain=chain)
+            points, widget = view.points.copy(), None
         try:
             steps = check_steps(steps)
             opts.validate()
@@ -84,7 +95,7 @@ class ExportController(QtCore.QObject):
         def work(progress, cancelled):
             frames = None if drawer is None else drawer.frames(cancelled)
             return export_session(
-                s, steps, out, opts, frames=frames, progress=progress, cancelled=cancelled, inputs=inputs
+                s, steps, out, opts, frames=frames, points=points, progress=progress, cancelled=cancelled, inputs=inputs
             )
 
         job = self._run("export", work, lambda path: f"exported {path}")
@@ -185,6 +196,15 @@ class ExportController(QtCore.QObject):
             self.job.wait(10.0)
 
 
+def points_view_in(widget: QtWidgets.QWidget | None):
+    """The PointsView that ``widget`` is, or that a splitter ``widget`` holds first (the Points tab); else None."""
+    from ..widgets.points_view import PointsView
+
+    if isinstance(widget, QtWidgets.QSplitter) and widget.count():
+        widget = widget.widget(0)
+    return widget if isinstance(widget, PointsView) else None
+
+
 def render_rgb(widget: QtWidgets.QWidget, size: QtCore.QSize, scale: int) -> np.ndarray:
     """``widget`` drawn by Qt at ``scale``× (sharp, not zoomed) into an H×W×3 uint8 array of ``size``×scale."""
     img = QtGui.QImage(size.width() * scale, size.height() * scale, QtGui.QImage.Format.Format_RGB888)
@@ -200,7 +220,7 @@ def render_rgb(widget: QtWidgets.QWidget, size: QtCore.QSize, scale: int) -> np.
 
 
 class ViewDrawer(QtCore.QObject):
-    """Frames of what a widget shows (the Points view or the whole window). Qt draws only in the GUI thread,
+    """Frames of what a widget shows (the whole window). Qt draws only in the GUI thread,
     so a zero-interval timer there shows each step (``chain.show_now``) and renders the widget, a few frames
     ahead of the export job's encoder; the window stays responsive between frames and goes back to the step
     it showed when the export ends."""
