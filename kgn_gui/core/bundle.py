@@ -162,6 +162,8 @@ _EXPORT_TYPES = {
     "chain": (lambda v: v is None or (_is_int(v) and v >= 0), "a chain number or null"),
     "max_tiles": (lambda v: _is_int(v) and 1 <= v <= 1 << 20, "a whole number in [1, 1048576]"),
     "grey": (lambda v: isinstance(v, bool), "true or false"),
+    "gif_hold": (lambda v: _is_int(v) and 0 <= v <= 16, "a whole number in [0, 16]"),
+    "size": (lambda v: v is None, "null (bundles are of image models)"),
 }
 
 
@@ -333,6 +335,8 @@ def read_bundle(path: str | os.PathLike):
         if not isinstance(run, dict) or run.get("format") != FORMAT:
             raise ExportError(f"{path}: unknown bundle format")
         cfg = _settings(path, run, "chain", ChainConfig, _CHAIN_TYPES)
+        if isinstance(run.get("export"), dict) and "gif_hold" not in run["export"]:
+            run["export"] = {**run["export"], "gif_hold": 0}  # written before GIFs held greys: every frame exact
         opts = _settings(path, run, "export", ExportOptions, _EXPORT_TYPES)
         if opts.chain is not None and opts.chain >= cfg.n:
             raise ExportError(f"{path}: run.json: export.chain {opts.chain} but there are {cfg.n} chains")

@@ -112,6 +112,10 @@ class ExportOptions:
     max_tiles: int = 256
     grey: bool = False  # grey data: GIFs then use a fixed palette of 248 greys + 7 label shades
     size: tuple[int, int] | None = None
+    # grey GIFs: a grid pixel keeps the grey it shows while its value stays within this many of the 248
+    # grey levels of it (shown − true ≤ gif_hold + ½ level; 3: ≤ 1.4 % of the value range), so that ε-noise
+    # flicker of a level or two is not sent again every frame; 0: every frame exact. Other formats are exact.
+    gif_hold: int = 3
 
     def validate(self) -> None:
         if self.fmt not in FORMATS:
@@ -120,6 +124,8 @@ class ExportOptions:
             raise ExportError("frames per second must be in [0.1, 240]")
         if not isinstance(self.scale, int) or not 1 <= self.scale <= 32:
             raise ExportError("scale must be a whole number in [1, 32]")
+        if not isinstance(self.gif_hold, int) or isinstance(self.gif_hold, bool) or not 0 <= self.gif_hold <= 16:
+            raise ExportError("the GIF grey hold must be a whole number of grey levels in [0, 16]")
         if self.size is not None:
             w, h = self.size
             if not all(isinstance(v, int) and v >= 16 for v in (w, h)):
@@ -520,6 +526,16 @@ def gif_piece(
     return GifPiece(c0 * scale, top, band_part, small_part, scale, False)
 
 
+def hold_greys(small: np.ndarray, shown: np.ndarray, hold: int) -> np.ndarray:
+    """Grey indices ``small`` with every pixel within ``hold`` levels of the one ``shown`` last frame kept
+    at that one: what is shown never strays more than ``hold`` levels from the true index, and a pixel that
+    moves further is redrawn exactly."""
+    if small.shape != shown.shape:
+        return small
+    near = np.abs(small.astype(np.int16) - shown.astype(np.int16)) <= hold
+    return np.where(near, shown, small).astype(np.uint8)
+
+
 # Exports with fewer pixels than this are encoded in this process: starting workers would cost more.
 PROCESS_MIN_PIXELS = 20_000_000
 
@@ -619,6 +635,8 @@ def _write_gif(frames, tmp_dir: Path, opts: ExportOptions, n_frames: int = 0, wh
                 band, small, scale = indices(f)
                 if band.shape[0] + small.shape[0] * scale != height or small.shape[1] * scale != width:
                     raise ExportError("every frame of an animation must have the same size")
+                if grey and opts.gif_hold and prev is not None and not whole_frames:
+                    small = hold_greys(small, prev[1], opts.gif_hold)
                 piece = gif_piece(band, small, scale, None if whole_frames else prev, transparency=grey)
                 prev = (band, small)
                 pending.append((n, piece, encoder.encode(piece.band, piece.small, piece.scale)))

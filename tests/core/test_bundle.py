@@ -39,8 +39,8 @@ def test_a_bundle_reproduces_the_same_frames(tmp_path, zipped):
 
 def test_bundles_from_the_cli_and_bad_bundles(tmp_path):
     out = tmp_path / "run"
-    assert main(["export", str(MODELS / "2d-corners.safetensors"), "--bundle", "--steps", "0:5:1", "-o", str(out)]) == 1
-    # (points models cannot be animated: a one-line error, nothing written)
+    assert main(["export", str(MODELS / "2d-corners.safetensors"), "--bundle", "--steps", "0:5:1", "-o", str(out)]) == 2
+    # (run bundles are of image models: a one-line error, nothing written)
     assert not out.exists()
     assert (
         main(

@@ -49,7 +49,8 @@ def test_every_format_reads_back_with_the_chain_states(tmp_path, model, fmt):
         if fmt in ("apng", "png"):
             assert err.max() == 0  # lossless
         elif fmt == "gif":
-            assert err.mean() < 0.5 and err.max() <= 1  # 248 greys: at most half a level off
+            # 248 greys, each pixel held while it drifts ≤ 3 levels (gif_hold): ≤ 3.5 levels = 3.6 of 255 off
+            assert err.mean() < 1.5 and err.max() <= 4
         else:
             assert err.mean() < 6.0  # lossy video
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary leftovers
@@ -201,7 +202,7 @@ def test_states_export_to_npz_with_metadata(tmp_path, model):
 def test_gif_keeps_grey_exact_and_the_overlay_coloured(tmp_path, model):
     cfg = ChainConfig(n=16, noise="normal", eps=0.05, seed=1)
     steps = list(range(0, 30, 3))
-    opts = ExportOptions(fmt="gif", fps=7, scale=4, overlay=True)
+    opts = ExportOptions(fmt="gif", fps=7, scale=4, overlay=True, gif_hold=0)  # every frame exact
     frames = read_frames(export_chain(model, SPEC, cfg, steps, tmp_path / "o.gif", opts))
     expect = expected_frames(model, cfg, steps, opts)
     assert len(frames) == len(steps)
