@@ -12,12 +12,20 @@ import sys
 
 from kgn_gui.core.sweep import read_csv
 
-MNIST = [  # header, key, format
+MNIST_FIT = [  # header, key, format: how each depth trained and where its chains went
     ("eval loss", "train_loss", "{:.3f}"),
     ("steps", "steps_trained", "{:.0f}"),
     ("converged", "converged", "{:.2f}"),
     ("distinct", "distinct", "{:.0f}"),
     ("largest basin", "top_basin_share", "{:.2f}"),
+    ("saturated", "saturated", "{:.2f}"),
+    ("fixed of 16", "audit_fixed", "{:.1f}"),
+    ("attractors", "attractor_fraction", "{:.2f}"),
+    ("median ρ", "rho_median", "{:.2f}"),
+    ("recovery σ=0.05", "recovery_0.05", "{:.2f}"),
+    ("σ=0.2", "recovery_0.2", "{:.2f}"),
+]
+MNIST_QUALITY = [  # the distribution measures, with the real-data row
     ("nearest", "nearest_mean", "{:.3f}"),
     ("class entropy", "class_entropy", "{:.2f}"),
     ("confidence", "confidence", "{:.2f}"),
@@ -25,11 +33,6 @@ MNIST = [  # header, key, format
     ("KID", "kid", "{:.0f}"),
     ("precision", "precision", "{:.2f}"),
     ("recall", "recall", "{:.2f}"),
-    ("attractors", "attractor_fraction", "{:.2f}"),
-    ("median ρ", "rho_median", "{:.2f}"),
-    ("saturated", "saturated", "{:.2f}"),
-    ("recovery σ=0.05", "recovery_0.05", "{:.2f}"),
-    ("σ=0.2", "recovery_0.2", "{:.2f}"),
 ]
 CORNERS = [
     ("eval loss", "train_loss", "{:.1e}"),
@@ -38,6 +41,7 @@ CORNERS = [
     ("copies", "copy_fraction", "{:.2f}"),
     ("distinct", "distinct", "{:.1f}"),
     ("largest basin", "top_basin_share", "{:.2f}"),
+    ("fixed of 4", "audit_fixed", "{:.1f}"),
     ("attractors", "attractor_fraction", "{:.2f}"),
     ("median ρ", "rho_median", "{:.2f}"),
     ("recovery σ=0.05", "recovery_0.05", "{:.2f}"),
@@ -77,4 +81,9 @@ def table(path: str, cols) -> None:
 
 
 if __name__ == "__main__":
-    table(sys.argv[1], CORNERS if sys.argv[2:] == ["corners"] else MNIST)
+    if sys.argv[2:] == ["corners"]:
+        table(sys.argv[1], CORNERS)
+    else:
+        table(sys.argv[1], MNIST_FIT)
+        print()
+        table(sys.argv[1], MNIST_QUALITY)

@@ -18,7 +18,8 @@ Output folder:
 * ``depth_L_seed_S.safetensors``: every model;
 * ``sweep_runs.csv``: one row per run (depth, seed): every measure;
 * ``sweep.csv``: one row per depth: for every numeric measure m, ``m`` (the mean over seeds) and ``m_lo``,
-  ``m_hi``: the 95 % t-interval over seeds, mean ± t₀.₉₇₅,ₙ₋₁·sd/√n (with one seed lo = hi = the value);
+  ``m_hi``: the 95 % t-interval over seeds, mean ± t₀.₉₇₅,ₙ₋₁·sd/√n (with one seed lo = hi = the value),
+  clipped to the range the measure can take (:func:`clip_to_range`);
   ``seeds`` = n. A value that is not defined for some seed (a burn-in that never came, say) is left out of
   that measure's statistics and named in ``missing`` ("burn_in:1"). The per-run bootstrap intervals
   (``…_ci_lo``, ``…_ci_hi``) are in sweep_runs.csv only;
@@ -465,6 +466,29 @@ def t_interval(values) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
+# measures that are fractions (their t-interval is clipped to [0, 1]) and ones that are never negative
+# (clipped at 0); KID, whose unbiased estimate can be negative, and the rest are left as they are
+FRACTIONS = (
+    "converged", "cycles", "copy_fraction", "top_basin_share", "class_entropy", "confidence", "precision",
+    "recall", "attractor_fraction", "saturated", "inside_training_range", "reached_target", "diverged",
+)  # fmt: skip
+NONNEGATIVE = (
+    "train_loss", "steps_trained", "best_step", "train_seconds", "burn_in", "distinct", "nearest_mean", "frechet",
+    "rho_median", "rho_max", "residual_median", "residual_max", "mixing_class", "mixing_nearest", "audit_fixed",
+)  # fmt: skip
+
+
+def clip_to_range(key: str, lo: float, hi: float) -> tuple[float, float]:
+    """A t-interval clipped to the range its measure can take: [0, 1] for fractions (recovery rates and
+    real-data baselines included), [0, ∞) for measures that are never negative."""
+    base = key.removesuffix("_real").removesuffix("_identity")
+    if base in FRACTIONS or base.startswith("recovery_"):
+        return max(0.0, lo), min(1.0, hi)
+    if base in NONNEGATIVE:
+        return max(0.0, lo), hi
+    return lo, hi
+
+
 # columns that are settings of a depth, not measures: written once, no interval
 SETTING_COLUMNS = ("parameters", "chains", "steps", "tol", "audit_n", "audit_tol")
 
@@ -498,7 +522,9 @@ def aggregate(runs: list[dict], by: str = "depth") -> list[dict]:
                 ok = [float(v) for v in vals if v is not None and math.isfinite(float(v))]
                 if len(ok) < len(vals):
                     missing.append(f"{k}:{len(vals) - len(ok)}")
-                row[k], row[f"{k}_lo"], row[f"{k}_hi"] = t_interval(ok)
+                m, lo, hi = t_interval(ok)
+                lo, hi = clip_to_range(k, lo, hi)
+                row[k], row[f"{k}_lo"], row[f"{k}_hi"] = m, lo, hi
             else:
                 texts = list(dict.fromkeys(str(v) for v in vals))
                 row[k] = texts[0] if len(texts) == 1 else " | ".join(texts)
@@ -510,12 +536,14 @@ def aggregate(runs: list[dict], by: str = "depth") -> list[dict]:
 # --- files ----------------------------------------------------------------------------------------
 
 
-def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None) -> None:
-    """Rows → CSV (atomically), with the sweep's settings as a leading comment line."""
+def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None, settings: str | None = None) -> None:
+    """Rows → CSV (atomically), with the sweep's settings (``cfg``'s, or the line ``settings``) as a
+    leading comment line."""
     keys = list(dict.fromkeys(k for r in rows for k in r))
+    line = cfg.settings_line() if cfg is not None else settings
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        if cfg is not None:
-            f.write(cfg.settings_line() + "\n")
+        if line:
+            f.write(line + "\n")
         w = csv.DictWriter(f, fieldnames=keys)
         w.writeheader()
         for r in rows:
@@ -526,6 +554,34 @@ def read_csv(path: str | os.PathLike) -> list[dict]:
     """A sweep CSV back as rows of text (the comment line skipped)."""
     with open(path, newline="") as f:
         return list(csv.DictReader(ln for ln in f if not ln.startswith("#")))
+
+
+def _value(text: str):
+    """A CSV cell back as what it was: a number, True/False, None (empty) or the text."""
+    if text in ("", "None"):
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        v = float(text)
+    except ValueError:
+        return text
+    return int(v) if v.is_integer() and "." not in text and "e" not in text.lower() and "n" not in text else v
+
+
+def rebuild(folder: str | os.PathLike) -> list[dict]:
+    """sweep.csv and sweep.png again from a folder's sweep_runs.csv (after a change to the statistics, or
+    of a sweep that was stopped part-way): the runs are read back, aggregated and drawn; the settings line
+    is kept. Returns the rows of sweep.csv."""
+    folder = Path(folder)
+    with open(folder / "sweep_runs.csv", newline="") as f:
+        settings = f.readline().rstrip("\n")
+    runs = [{k: _value(v) for k, v in r.items()} for r in read_csv(folder / "sweep_runs.csv")]
+    rows = aggregate(runs)
+    write_csv(rows, folder / "sweep.csv", settings=settings)
+    title = "depth sweep: " + settings.lstrip("# ")[:150]
+    plot_rows(rows, "depth", folder / "sweep.png", title=title, runs=runs)
+    return rows
 
 
 PLOTTED = (
@@ -582,7 +638,8 @@ def plot_rows(
     d.text((8, 3), title, fill=(0, 0, 0))
     d.text(
         (8, 16),
-        "line: mean over seeds; bars: 95 % t-interval; grey dots: each seed; dashed orange: real data",
+        "line: mean over seeds; bars: 95 % t-interval (clipped to the measure's range); grey dots: each seed; "
+        "dashed orange: real data",
         fill=(90, 90, 90),
     )
     xs = np.array([float(r[x_key]) for r in rows])
