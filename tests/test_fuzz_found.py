@@ -75,3 +75,10 @@ def test_the_writer_refuses_metadata_its_own_loader_would_refuse(tmp_path):
     with pytest.raises(CheckpointError, match="the metadata cannot be written"):
         save_checkpoint(tmp_path / "m.safetensors", ck.model, ck.spec, recipe={"steps_done": 10**60})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_infinite_shape_in_a_spec_is_a_spec_error():
+    from kgn_gui.core.models import ModelSpec, SpecError
+
+    with pytest.raises(SpecError, match="shape must be a list of integers"):
+        ModelSpec(D=4, shape=(float("inf"),))  # a model file's spec.shape [Infinity]: int(inf) overflows

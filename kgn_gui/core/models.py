@@ -101,8 +101,8 @@ class ModelSpec:
             object.__setattr__(self, "shape", (int(self.D),))
         try:
             object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
-        except (TypeError, ValueError):
-            raise SpecError(f"shape must be a list of integers, got {self.shape!r}") from None
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+            raise SpecError(f"shape must be a list of integers, got {str(self.shape)[:80]}") from None
         self.validate()
 
     def validate(self) -> None:
