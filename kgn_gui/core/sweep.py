@@ -562,11 +562,12 @@ def _value(text: str):
         return None
     if text in ("True", "False"):
         return text == "True"
-    try:
-        v = float(text)
-    except ValueError:
-        return text
-    return int(v) if v.is_integer() and "." not in text and "e" not in text.lower() and "n" not in text else v
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def rebuild(folder: str | os.PathLike) -> list[dict]:

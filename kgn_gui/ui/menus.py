@@ -174,6 +174,10 @@ def build_menus(w) -> None:
     for d in (w.training_dock, w.start_dock, w.plots_dock, w.inspector_dock, w.analysis_dock):
         v.addAction(d.toggleViewAction())
     v.addSeparator()
+    g = w.grid  # the grid's own actions (their shortcuts work over the grid; PgUp/PgDn only when it has focus)
+    for a in (g.zoom_in_action, g.zoom_out_action, g.zoom_fit_action, g.next_page_action, g.prev_page_action):
+        v.addAction(a)
+    v.addSeparator()
     _action(w, v, "Reset &layout", w.default_layout)
     th = v.addMenu("&Theme")
     group = QtGui.QActionGroup(th)

@@ -82,6 +82,8 @@ def restyle_plots(root: QtWidgets.QWidget, name: str) -> None:
     c = PLOT_COLOURS[name]
     pg.setConfigOptions(background=c["background"], foreground=c["foreground"])
     for view in root.findChildren(pg.GraphicsView):
+        if not getattr(view, "themed", True):  # a picture's dark mat (the inspector's images)
+            continue
         view.setBackground(c["background"])
         for item in view.scene().items():
             if isinstance(item, pg.AxisItem):

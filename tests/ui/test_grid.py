@@ -224,12 +224,18 @@ def controller():
     c.shutdown()
 
 
-def test_a_slow_step_says_how_fast_the_chain_runs_of_the_speed_asked_and_why(controller, qtbot):
+def _play(controller, step_s: float) -> list[str]:
+    """Play a session whose steps take ``step_s`` seconds at 30 steps/s asked; the rate notes it sends."""
     notes = []
     controller.rateNote.connect(notes.append)
-    controller.set_session(TimedSession(0.1))
+    controller.set_session(TimedSession(step_s))
     controller.set_speed(30)
     controller.play()
+    return notes
+
+
+def test_a_slow_step_says_how_fast_the_chain_runs_of_the_speed_asked_and_why(controller, qtbot):
+    notes = _play(controller, 0.1)
     qtbot.waitUntil(lambda: controller.rate_note() != "", timeout=5000)
     m = re.fullmatch(
         r"running ([\d.]+) steps/s of the 30 asked: each step takes (\d+) ms to compute \(compute bound\)",
@@ -244,11 +250,7 @@ def test_a_slow_step_says_how_fast_the_chain_runs_of_the_speed_asked_and_why(con
 
 
 def test_a_fast_step_meets_the_speed_and_says_nothing(controller, qtbot):
-    notes = []
-    controller.rateNote.connect(notes.append)
-    controller.set_session(TimedSession(0.0))
-    controller.set_speed(30)
-    controller.play()
+    notes = _play(controller, 0.0)
     deadline = time.perf_counter() + 2.0
     while time.perf_counter() < deadline:
         qtbot.wait(100)
@@ -296,3 +298,14 @@ def test_after_zooming_the_window_grid_still_inspects_the_chain_clicked(make_win
     assert g.zoom == pytest.approx(1.25**3)
     qtbot.mouseClick(g, Qt.MouseButton.LeftButton, pos=p.toPoint())
     assert w.inspector.index == 17 and g.selected == 17
+
+
+def test_the_view_menu_lists_the_grids_zoom_and_page_actions(make_window, qtbot):
+    window = make_window()
+    qtbot.waitUntil(lambda: window.grid.current_image() is not None, timeout=5000)
+    view = next(a.menu() for a in window.menuBar().actions() if a.text() == "&View")
+    g = window.grid
+    wanted = [g.zoom_in_action, g.zoom_out_action, g.zoom_fit_action, g.next_page_action, g.prev_page_action]
+    assert all(a in view.actions() for a in wanted)
+    g.zoom_in_action.trigger()  # from the menu: the same action as Ctrl++
+    assert g.zoom == pytest.approx(1.25)

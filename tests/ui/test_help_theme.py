@@ -105,6 +105,8 @@ def test_the_theme_follows_the_system_and_view_theme_switches_the_palette_and_th
     assert window_colour() == "#efefef" and plot_backgrounds(w) == {"#ffffff"}
     assert axis.textPen().color().name() == "#404040"
     assert names == ["dark", "light"]
+    # The inspector's pictures keep their dark mat in either theme.
+    assert w.inspector.chain_view.backgroundBrush().color().name() == "#181818"
 
 
 def test_the_theme_survives_a_restart(make_window, clean_settings):

@@ -259,11 +259,8 @@ class ChainController(QtCore.QObject):
                 del self._frame_log[:120]
 
     def chain_rate(self) -> float:
-        """Chain steps per second over the last second or so."""
-        log = [e for e in self._steps_log[:] if e[0] > time.perf_counter() - 2.0]
-        if len(log) < 2:
-            return 0.0
-        return (log[-1][1] - log[0][1]) / max(log[-1][0] - log[0][0], 1e-6)
+        """Chain steps per second over the sliding window of :meth:`_rate_log`."""
+        return _steps_per_s(self._rate_log())
 
     def _rate_log(self) -> list[tuple[float, int, float]]:
         """The steps computed in the sliding window since the rate was last reset: the last ``rate_window_s``,
@@ -282,9 +279,8 @@ class ChainController(QtCore.QObject):
         log = self._rate_log()
         if not self._playing or self.session is None or len(log) < 3 or log[-1][0] - log[0][0] < 0.5:
             return ""
-        rate = (log[-1][1] - log[0][1]) / (log[-1][0] - log[0][0])
         compute = sum(e[2] for e in log[1:]) / (len(log) - 1)  # the steps the rate's span covers
-        return slow_rate_note(rate, compute, self.speed, self.rate_tolerance)
+        return slow_rate_note(_steps_per_s(log), compute, self.speed, self.rate_tolerance)
 
     def frame_rate(self) -> float:
         log = [t for t in self._frame_log if t > time.perf_counter() - 2.0]
@@ -298,6 +294,13 @@ class ChainController(QtCore.QObject):
         self._stop.set()
         self._wake.set()
         self._thread.join(5.0)
+
+
+def _steps_per_s(log: list[tuple[float, int, float]]) -> float:
+    """Steps per second over a log of (when, step reached, compute seconds): 0 with fewer than two."""
+    if len(log) < 2:
+        return 0.0
+    return (log[-1][1] - log[0][1]) / max(log[-1][0] - log[0][0], 1e-6)
 
 
 def slow_rate_note(rate: float, step_s: float, asked: float, tolerance: float = 0.9) -> str:

@@ -52,8 +52,9 @@ class ExportDialog(QtWidgets.QDialog):
             self.what.addItem("the Points view (as on screen)", "points")
         self.what.addItem("the whole window (as on screen)", "window")
         self.what.setToolTip(
-            "The grid and a chain are drawn pixel for pixel; the Points view and the window are\n"
-            "rendered by Qt at each step (the window shows each step while it exports)"
+            "The grid and a chain are drawn pixel for pixel; the Points view is drawn as kgn export draws it\n"
+            "(its chains, trails and field or curve; Compare depths' second panel and the 2-D background are\n"
+            "left out); the whole window is rendered by Qt at each step (it shows each step while it exports)"
         )
         self.what.currentIndexChanged.connect(self._what_changed)
         f.addRow("Draw", self.what)
@@ -75,7 +76,7 @@ class ExportDialog(QtWidgets.QDialog):
             "For the Points view or the window: the rendering scale (drawn sharp, not zoomed)"
         )
         f.addRow("Scale", self.scale)
-        self.overlay = QtWidgets.QCheckBox("step number in a corner")
+        self.overlay = QtWidgets.QCheckBox("step number in a band above the picture")
         self.overlay.setChecked(True)
         f.addRow("", self.overlay)
         self.path = QtWidgets.QLineEdit(str(Path(start_dir) / "kaleidoscope"))

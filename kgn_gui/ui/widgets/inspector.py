@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ...core.metrics import CURVES
 from ...core.render import to_uint8
@@ -13,6 +13,10 @@ from .plots import COLOURS, plain_axes
 
 
 class ImageView(pg.GraphicsLayoutWidget):
+    """One chain's picture on a dark mat, whatever the theme (theme.restyle_plots leaves it: ``themed``)."""
+
+    themed = False
+
     def __init__(self, title: str):
         super().__init__()
         self.setBackground("#181818")
@@ -29,6 +33,16 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.img.setImage(a[0] if C == 1 else a.transpose(1, 2, 0), autoLevels=False, levels=(0, 255))
         self.vb.autoRange(padding=0.02)
         super().show()
+
+    def sizeHint(self) -> QtCore.QSize:
+        """A square the width of half the dock: pyqtgraph's 600-px-tall default made the inspector 1,000 px
+        tall, with the pictures below the fold."""
+        return QtCore.QSize(150, 150)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if getattr(self, "img", None) is not None and self.img.image is not None:  # resized while being built too
+            self.vb.autoRange(padding=0.02)  # centred in the new size, not where the last size left it
 
 
 class Inspector(QtWidgets.QWidget):

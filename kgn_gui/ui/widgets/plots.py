@@ -150,6 +150,7 @@ class CurvePlot(pg.PlotWidget):
             t, mean, p10, p90 = t[ok], mean[ok], p10[ok], p90[ok]
         if len(t) == 0:  # a new session, or no training data attached: no nearest distances
             self._clear_items()
+            self.empty_range()
             return
         # A floor keeps exact zeros (a chain at a fixed point, no noise) drawable on log axes.
         mean, p10, p90 = (np.maximum(a, 1e-9) for a in (mean, p10, p90))
@@ -173,6 +174,12 @@ class CurvePlot(pg.PlotWidget):
         self.setXRange(0, 16, padding=0.01)
         self.cursor.setValue(0)
         self.readout.setText("")
+
+    def empty_range(self) -> None:
+        """Before there is a value to show: y over 0.01 … 1 with labelled ticks, not pyqtgraph's default range,
+        whose minor ticks it labels on a log axis until they overlap."""
+        if self._y_range is None:
+            self._fit_y(0.01, 1.0)
 
     def _fit_y(self, lo: float, hi: float) -> None:
         self._y_range = fit_y_range(self, lo, hi, self._y_range)
@@ -309,6 +316,8 @@ class PlotsPanel(QtWidgets.QWidget):
             c._y_range = None
             if len(c._data[0]):
                 c.set_data(*c._data)
+            else:
+                c.empty_range()
 
     def _set_log(self, on: bool) -> None:
         self.histogram.set_log(on)
