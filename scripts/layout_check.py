@@ -1,6 +1,7 @@
 """Walk the real window through its main states on a screen of a given size and check that it fits (issue 18).
 
     python scripts/layout_check.py --size 1366x768 --out docs/screens [--json report.json] [--dpr 1]
+    python scripts/layout_check.py --size 1366x768 --readme docs      # the README's pictures
 
 Qt's offscreen platform is given one screen of that size (a config file), so no display is needed. In each
 state — launch, inspector open, analysis results, training running, Points 1-D, Points 2-D, Compare depths —
@@ -20,6 +21,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# The README's pictures: python scripts/layout_check.py --size 1366x768 --readme docs
+README_SHOTS = {"analysis": "screenshot.png", "points_1d": "points_1d.png", "points_2d": "points_2d.png",
+                "compare": "points_depth.png"}  # fmt: skip
 STATES = ("launch", "inspector", "analysis", "training", "points_1d", "points_2d", "compare")
 
 
@@ -85,6 +89,11 @@ def text_problems(window) -> list[str]:
                 out.append(
                     f"dock {w.windowTitle()!r} is {w.width()}×{w.height()}, under its minimum {m.width()}×{m.height()}"
                 )
+    central = window.centralWidget().geometry()
+    for bar in window.findChildren(QtWidgets.QTabBar):
+        if bar.parentWidget() is window and bar.isVisible() and bar.geometry().intersects(central):
+            g = bar.geometry()
+            out.append(f"a dock tab bar at {g.x()},{g.y()} ({g.width()}×{g.height()}) lies over the central views")
     return out
 
 
@@ -94,6 +103,7 @@ def main(argv=None) -> int:
     ap.add_argument("--dpr", type=float, default=1.0)
     ap.add_argument("--out", default=None, help="folder for one PNG per state")
     ap.add_argument("--json", default=None, help="write the problems found to this file")
+    ap.add_argument("--readme", default=None, help="also save the README's pictures in this folder (docs/)")
     ap.add_argument("--states", default=",".join(STATES))
     args = ap.parse_args(argv)
     W, H = (int(v) for v in args.size.lower().split("x"))
@@ -124,6 +134,7 @@ def main(argv=None) -> int:
 
     problems: list[str] = []
     out = Path(args.out) if args.out else None
+    readme = Path(args.readme) if args.readme else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
 
@@ -138,6 +149,14 @@ def main(argv=None) -> int:
         problems.extend(f"{state}: {p}" for p in text_problems(w))
         if out:
             w.grab().save(str(out / f"{state}_{W}x{H}.png"))
+        if readme and state in README_SHOTS:
+            w.grab().save(str(readme / README_SHOTS[state]))
+
+    def play_to(t: int) -> None:
+        """Step the chain to step t (a picture with something on it), then let the views settle."""
+        w.chain.step_by(t - w.chain.view_t)
+        pump(until=lambda: w.chain.view_t == t, limit=60)
+        pump(1.0)
 
     wanted = args.states.split(",")
     w.chain.play()
@@ -176,19 +195,19 @@ def main(argv=None) -> int:
         w.views.setCurrentIndex(1)
         w.points_view.preset_box.setCurrentText("1d-sigmoid")
         w.pick_points_preset("1d-sigmoid")
-        pump(2.0)
+        play_to(8)
         check("points_1d")
     if "points_2d" in wanted:
         w.views.setCurrentIndex(1)
         w.points_view.preset_box.setCurrentText("2d-corners")
         w.pick_points_preset("2d-corners")
-        pump(2.0)
+        play_to(8)
         check("points_2d")
     if "compare" in wanted:
         w.views.setCurrentIndex(1)
         if w.compare_depths(2, 6):
             pump(until=lambda: w.compare_session is not None, limit=180)
-            pump(2.0)
+            play_to(8)
             check("compare")
         else:
             problems.append("compare: did not start")

@@ -232,22 +232,6 @@ def bundled_classifier() -> LoadedClassifier | None:
         return _DEFAULT[0]
 
 
-def classifier_for(dataset_name: str, D: int) -> tuple[LoadedClassifier | None, np.ndarray | None]:
-    """The feature network that fits a data set, and its reference features: (classifier, features of the
-    10,000 MNIST test digits) for the bundled MNIST sets (a model file's dataset name ``mnist-train`` /
-    ``mnist-test``, or the source keys ``mnist``, ``mnist:train``, ``mnist:test``, with 784 values a
-    sample); (None, None) for every other data set: a digit classifier says nothing about another data
-    set's images. Loaded once and shared (thread-safe). Superseded by
-    :func:`kgn_gui.core.features.feature_space_for`, which gives every data set its own feature space."""
-    if D != 784 or dataset_name not in MNIST_NAMES:
-        return None, None
-    clf = bundled_classifier()
-    if clf is None:
-        return None, None
-    with _LOCK:
-        return clf, mnist_test_features(clf)
-
-
 def fit_classifier(
     x_unit: np.ndarray,
     y: np.ndarray,

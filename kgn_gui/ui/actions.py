@@ -178,7 +178,7 @@ class ExportActions:
         "chain" (drawn from the states), "points" or "window" (rendered by Qt step by step)."""
         widget = None
         if target == "points":
-            self.views.setCurrentWidget(self.points_split)
+            self.views.setCurrentWidget(self.points_tab)
             widget = self.points_split
         elif target == "window":
             widget = self
@@ -366,6 +366,10 @@ class TrainingActions:
         if not self.confirm_unsaved("compare depths (the results replace the current model)"):
             return False
         pv = self.points_view
+        for box, depth in ((pv.depth_a, depth_a), (pv.depth_b, depth_b)):  # the boxes say what is compared
+            box.blockSignals(True)
+            box.setValue(depth)
+            box.blockSignals(False)
         return self.points.compare(pv.points, pv.value_range, pv.preset, depth_a, depth_b)
 
     def use_trained_weights(self) -> None:

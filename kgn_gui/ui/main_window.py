@@ -86,7 +86,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
     compare_session = property(lambda self: self.points.comparison)
 
     # ------------------------------------------------------------------ layout
-    def _dock(self, title: str, widget: QtWidgets.QWidget, area, name: str) -> QtWidgets.QDockWidget:
+    def _dock(self, title: str, widget: QtWidgets.QWidget, name: str) -> QtWidgets.QDockWidget:
         """A dock whose panel scrolls when the dock is smaller than the panel: a panel's minimum size never
         becomes the window's, so the window fits small screens (issue 18)."""
         d = QtWidgets.QDockWidget(title, self)
@@ -99,7 +99,6 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         scroll.setMinimumSize(120, 80)
         d.setWidget(scroll)
         d.visibilityChanged.connect(lambda _shown: QtCore.QTimer.singleShot(0, self.fit_to_screen))
-        self.addDockWidget(area, d)
         return d
 
     def _screen_rect(self) -> QtCore.QRect:
@@ -134,7 +133,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             self.resize(w, h)
             self.move(avail.x() + (avail.width() - w) // 2, avail.y() + (avail.height() - h) // 2)
         W, H = self.width(), self.height()
-        self.restoreState(self._built_state)
+        self._place_docks()
         self.resizeDocks([self.plots_dock], [max(160, int(H * 0.3))], QtCore.Qt.Orientation.Vertical)
         right = max(300, min(440, int(W * 0.27)))
         self.resizeDocks(
@@ -167,24 +166,45 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.points_split = QtWidgets.QSplitter()
         self.points_split.addWidget(self.points_view)
         self.points_split.addWidget(self.compare_view)
-        self.views.addTab(self.points_split, "Points")
+        self.points_tab = QtWidgets.QWidget()
+        pv = QtWidgets.QVBoxLayout(self.points_tab)
+        pv.setContentsMargins(0, 0, 0, 0)
+        pv.setSpacing(0)
+        pv.addWidget(self.points_view.controls)
+        pv.addWidget(self.points_split, 1)
+        self.views.addTab(self.points_tab, "Points")
         self.views.setTabToolTip(1, "The paper's 1-D and 2-D experiments: place points, train, watch the chains")
         v.addWidget(self.views, 1)
         v.addWidget(self.transport)
         self.setCentralWidget(central)
         A = QtCore.Qt.DockWidgetArea
-        self.training_dock = self._dock("Training", self.training_panel, A.LeftDockWidgetArea, "training")
-        self.start_dock = self._dock("Start input", self.start_panel, A.LeftDockWidgetArea, "start")
-        self.tabifyDockWidget(self.training_dock, self.start_dock)
-        self.start_dock.raise_()
-        self.plots_dock = self._dock("Plots", self.plots, A.BottomDockWidgetArea, "plots")
-        self.analysis_dock = self._dock("Analysis", self.analysis, A.RightDockWidgetArea, "analysis")
-        self.inspector_dock = self._dock("Inspector", self.inspector, A.RightDockWidgetArea, "inspector")
-        self.tabifyDockWidget(self.analysis_dock, self.inspector_dock)  # a tab beside Analysis: never a new column
-        self.inspector_dock.hide()
-        self.analysis_dock.raise_()
-        self._built_state = self.saveState()
+        self.training_dock = self._dock("Training", self.training_panel, "training")
+        self.start_dock = self._dock("Start input", self.start_panel, "start")
+        self.plots_dock = self._dock("Plots", self.plots, "plots")
+        self.analysis_dock = self._dock("Analysis", self.analysis, "analysis")
+        self.inspector_dock = self._dock("Inspector", self.inspector, "inspector")
+        self._place_docks()
         self._laid_out = self._restored_layout = False
+
+    def _place_docks(self) -> None:
+        """Every dock in its default place: Training and Start input tabbed on the left, Plots below, Analysis
+        on the right with the Inspector as a hidden tab beside it (never a new column). Placed afresh rather
+        than through restoreState of a saved layout: that left the old tab bar drawn over the views."""
+        A = QtCore.Qt.DockWidgetArea
+        for dock, area in (
+            (self.training_dock, A.LeftDockWidgetArea),
+            (self.start_dock, A.LeftDockWidgetArea),
+            (self.plots_dock, A.BottomDockWidgetArea),
+            (self.analysis_dock, A.RightDockWidgetArea),
+            (self.inspector_dock, A.RightDockWidgetArea),
+        ):
+            dock.setFloating(False)
+            self.addDockWidget(area, dock)
+            dock.setVisible(dock is not self.inspector_dock)
+        self.tabifyDockWidget(self.training_dock, self.start_dock)
+        self.tabifyDockWidget(self.analysis_dock, self.inspector_dock)
+        self.start_dock.raise_()
+        self.analysis_dock.raise_()
 
     def _build_status(self) -> None:
         sb = self.statusBar()

@@ -65,7 +65,7 @@ class ChainViews(QtCore.QObject):
         if len(ck.spec.shape) == 1 and ck.spec.D <= 2:
             pts = train.x if train is not None else None
             w.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
-            w.views.setCurrentWidget(w.points_split)
+            w.views.setCurrentWidget(w.points_tab)
         else:
             w.views.setCurrentWidget(w.grid)
 
@@ -82,6 +82,8 @@ class ChainViews(QtCore.QObject):
         w.points_view.title.setText(f"L = {first.spec.L} (left)")
         w.points_view.title.show()
         w.compare_view.show()
+        half = max(1, sum(w.points_split.sizes()) // 2)  # the two depths share the width evenly
+        w.points_split.setSizes([half, half])
         w.chain.redraw()
 
     # -- each shown step

@@ -16,7 +16,7 @@ def window(make_window):
 def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):
     assert window.load_model(MODELS / "1d-sigmoid.safetensors")
     pv = window.points_view
-    assert window.views.currentWidget() is window.points_split and pv.dim == 1
+    assert window.views.currentWidget() is window.points_tab and pv.dim == 1
     assert pv.preset_box.currentText() == "1d-sigmoid"
     x, fx = pv.manifold.getData()
     # The curves are the model's own f(x) and (f(x) − x)² over [0, 1] (core.points, tested on their own).
@@ -86,7 +86,7 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
 
 def test_points_can_be_added_moved_and_removed_by_mouse(window, qtbot):
     pv = window.points_view
-    window.views.setCurrentWidget(window.points_split)
+    window.views.setCurrentWidget(window.points_tab)
     pv.preset_box.setCurrentText("custom 2-D")
     qtbot.wait(50)
     assert pv.points.shape == (1, 2)
@@ -113,7 +113,7 @@ def test_training_on_the_points_tab_switches_the_chain_to_the_result(window, qtb
     with qtbot.waitSignal(window.modelChanged, timeout=120_000):
         pv.train_button.click()
     ck = window.checkpoint
-    assert ck.spec.D == 1 and ck.spec.bound == "sigmoid" and window.views.currentWidget() is window.points_split
+    assert ck.spec.D == 1 and ck.spec.bound == "sigmoid" and window.views.currentWidget() is window.points_tab
     # Trained from the placed points as a source kgn takes too; the Training dock's form is left alone.
     assert window.training.run.dataset.name == "points" and np.allclose(window.training.run.dataset.x, pv.points)
     assert window.training_panel.source_key() == "mnist:train"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.metrics import CURVE_TITLES, CURVES, saturation_fraction, value_histogram
 from .figure import add_save_action
@@ -59,6 +59,25 @@ def plain_axes(plot: pg.PlotWidget) -> None:
         axis = plot.getAxis(name)
         axis.setSIPrefixEnableRanges(())  # pyqtgraph 0.14 scales by 1000 whenever a range fits in [0, 1]
         axis.enableAutoSIPrefix(False)
+
+
+def set_title(plot, text: str, size: str = "9pt") -> None:
+    """A plot title that never widens the plot: pyqtgraph makes a title's width the plot's minimum (again on
+    every resize), so a long title in a narrow view pushed the plot past its widget's edge (clipped axes).
+    The title is clipped at the plot's edges instead, and its whole text is the tooltip."""
+    item = plot.getPlotItem() if hasattr(plot, "getPlotItem") else plot
+    label = item.titleLabel
+    MIN = QtCore.Qt.SizeHint.MinimumSize
+
+    def update_min() -> None:  # pg.LabelItem.updateMin, less the width
+        pg.LabelItem.updateMin(label)
+        label.setMinimumWidth(0)
+        label._sizeHint[MIN] = (0, label._sizeHint[MIN][1])
+        label.updateGeometry()
+
+    label.updateMin = update_min
+    item.setTitle(text, size=size)
+    label.setToolTip(text)
 
 
 def fit_y_range(plot: pg.PlotWidget, lo: float, hi: float, current: tuple | None) -> tuple:

@@ -25,7 +25,7 @@ from ...core.points import (
     output_of,
     vector_field,
 )
-from .plots import plain_axes
+from .plots import plain_axes, set_title
 
 BASIN_COLOURS = [
     (76, 201, 240),
@@ -127,37 +127,38 @@ class PointsView(QtWidgets.QWidget):
         self.cobweb_chain.setToolTip("1-D: which chain's cobweb x_t → f(x_t) → identity is drawn")
         self.cobweb_chain.valueChanged.connect(lambda v: setattr(self, "selected_chain", v))
         bar.addStretch(1)
-        bar2 = QtWidgets.QHBoxLayout()  # three short rows keep the view narrow: two fit side by side
+        self.background_label = QtWidgets.QLabel("2-D background")
+        bar2 = QtWidgets.QHBoxLayout()  # the 1-D cobweb or the 2-D background, then the depths to compare
         bar2.addWidget(self.cobweb_chain)
-        bar2.addWidget(QtWidgets.QLabel("2-D background"))
+        bar2.addWidget(self.background_label)
         bar2.addWidget(self.background)
+        bar2.addSpacing(12)
+        bar2.addWidget(self.depth_a)
+        bar2.addWidget(QtWidgets.QLabel("vs"))
+        bar2.addWidget(self.depth_b)
+        bar2.addWidget(self.compare_button)
         bar2.addStretch(1)
-        bar3 = QtWidgets.QHBoxLayout()
-        bar3.addWidget(self.depth_a)
-        bar3.addWidget(QtWidgets.QLabel("vs"))
-        bar3.addWidget(self.depth_b)
-        bar3.addWidget(self.compare_button)
-        bar3.addStretch(1)
         self.title = QtWidgets.QLabel("")
         self.title.setWordWrap(True)
         self.title.setStyleSheet("font-weight: bold")
         self.title.hide()
+        # The controls sit above both views when two depths are compared (the window places them, see
+        # MainWindow._build_layout), so the two plots share the width evenly; a read-only view has none.
+        self.controls = QtWidgets.QWidget(self)
+        bars = QtWidgets.QVBoxLayout(self.controls)
+        bars.setContentsMargins(2, 2, 2, 0)
+        bars.addLayout(bar)
+        bars.addLayout(bar2)
+        if read_only:
+            self.controls.hide()
+            self.title.show()
 
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.setBackground("#1e1e1e")
+        self.layout_widget.setMinimumHeight(250)  # the 1-D view's three plots stay readable on a laptop screen
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
-        if read_only:
-            for b in (bar, bar2, bar3):
-                for i in range(b.count()):
-                    w = b.itemAt(i).widget()
-                    if w is not None:
-                        w.hide()
-            self.title.show()
         lay.addWidget(self.title)
-        lay.addLayout(bar)
-        lay.addLayout(bar2)
-        lay.addLayout(bar3)
         lay.addWidget(self.layout_widget, 1)
         lay.addWidget(self.info)
         self._build(1)
@@ -166,6 +167,9 @@ class PointsView(QtWidgets.QWidget):
     # ------------------------------------------------------------------ plots
     def _build(self, dim: int) -> None:
         self.dim = dim
+        self.cobweb_chain.setVisible(dim == 1)
+        self.background_label.setVisible(dim == 2)
+        self.background.setVisible(dim == 2)
         lw = self.layout_widget
         lw.clear()
         lo, hi = self.value_range
@@ -182,8 +186,7 @@ class PointsView(QtWidgets.QWidget):
         self.chain_scatter = pg.ScatterPlotItem(size=6, pen=None)
         self.chain_scatter.setZValue(15)
         if dim == 1:
-            self.main.setTitle("output manifold f(x) (white: identity, shaded: flat, many-to-one regions)", size="9pt")
-            self.main.setLabel("bottom", "x")
+            set_title(self.main, "f(x) against the identity (dashed); shaded: flat, many-to-one")
             self.main.setLabel("left", "f(x)")
             self.identity = self.main.plot(
                 [lo, hi], [lo, hi], pen=pg.mkPen("#bbbbbb", style=QtCore.Qt.PenStyle.DashLine)
@@ -195,22 +198,27 @@ class PointsView(QtWidgets.QWidget):
             self.main.addItem(self.chain_scatter)
             self.loss_plot = lw.addPlot(row=1, col=0)
             plain_axes(self.loss_plot)
-            self.loss_plot.setTitle("loss manifold (f(x) − x)²", size="9pt")
+            set_title(self.loss_plot, "loss manifold (f(x) − x)²")
             self.loss_plot.setLogMode(y=True)
             self.loss_plot.showGrid(x=True, y=True, alpha=0.2)
             self.loss_plot.setXLink(self.main)
             self.loss_curve = self.loss_plot.plot(pen=pg.mkPen("#f72585", width=2))
             self.hist_plot = lw.addPlot(row=2, col=0)
             plain_axes(self.hist_plot)
-            self.hist_plot.setTitle("chain positions at the current step", size="9pt")
+            set_title(self.hist_plot, "chain positions at the current step")
             self.hist_plot.setXLink(self.main)
             self.hist_curve = self.hist_plot.plot(
                 stepMode="center", fillLevel=0, brush=(255, 159, 28, 150), pen=pg.mkPen("#ff9f1c")
             )
-            for small in (self.loss_plot, self.hist_plot):
-                small.setMaximumHeight(95)
+            # One x axis, under the last of the three (they share x): the manifold gets the height.
+            self.main.hideAxis("bottom")
+            self.loss_plot.hideAxis("bottom")
+            self.hist_plot.setLabel("bottom", "x")
+            self.loss_plot.setMaximumHeight(75)
+            self.hist_plot.setMaximumHeight(95)
+            lw.ci.layout.setRowStretchFactor(0, 3)
         else:
-            self.main.setTitle("chains (orange, with trails) over f(x) − x arrows", size="9pt")
+            set_title(self.main, "chains (orange) over f(x) − x")
             self.main.setAspectLocked(True)
             self.bg = pg.ImageItem(axisOrder="row-major")
             self.bg.setZValue(-10)

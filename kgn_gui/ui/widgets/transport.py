@@ -54,6 +54,47 @@ class TimelineSlider(QtWidgets.QSlider):
         p.end()
 
 
+def glyph_icon(kind: str, color: QtGui.QColor, size: int = 32) -> QtGui.QIcon:
+    """A transport glyph drawn in ``color`` (the palette's button text), so it reads in a light and a dark
+    theme alike — the style's standard media icons are fixed dark pixmaps. ``kind``: play, pause, back,
+    forward or reset."""
+    pm = QtGui.QPixmap(size, size)
+    pm.fill(QtCore.Qt.GlobalColor.transparent)
+    p = QtGui.QPainter(pm)
+    p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    p.setPen(QtCore.Qt.PenStyle.NoPen)
+    p.setBrush(color)
+    s = size / 32.0
+
+    def poly(*pts):
+        p.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(x * s, y * s) for x, y in pts]))
+
+    if kind == "play":
+        poly((9, 6), (26, 16), (9, 26))
+    elif kind == "pause":
+        p.drawRect(QtCore.QRectF(8 * s, 6 * s, 6 * s, 20 * s))
+        p.drawRect(QtCore.QRectF(18 * s, 6 * s, 6 * s, 20 * s))
+    elif kind == "back":
+        poly((16, 8), (16, 24), (4, 16))
+        poly((28, 8), (28, 24), (16, 16))
+    elif kind == "forward":
+        poly((4, 8), (16, 16), (4, 24))
+        poly((16, 8), (28, 16), (16, 24))
+    elif kind == "reset":
+        pen = QtGui.QPen(color, 3.2 * s)
+        pen.setCapStyle(QtCore.Qt.PenCapStyle.FlatCap)
+        p.setPen(pen)
+        p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        p.drawArc(QtCore.QRectF(7 * s, 7 * s, 18 * s, 18 * s), 90 * 16, 270 * 16)
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(color)
+        poly((14, 2), (22, 7.5), (14, 13))
+    else:
+        raise ValueError(f"unknown glyph {kind!r}")
+    p.end()
+    return QtGui.QIcon(pm)
+
+
 class TransportBar(QtWidgets.QWidget):
     """Controls for the chain; emits what the user asks for, the window does it."""
 
@@ -68,26 +109,26 @@ class TransportBar(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        st = self.style()
-        SP = QtWidgets.QStyle.StandardPixmap
+        self._glyphs: dict[QtWidgets.QToolButton, str] = {}
+        self._playing = False
 
-        def button(icon, tip, slot):
+        def button(glyph, tip, slot):
             b = QtWidgets.QToolButton()
-            b.setIcon(st.standardIcon(icon))
+            self._glyphs[b] = glyph
             b.setToolTip(tip)
             b.setAutoRaise(True)
             b.clicked.connect(slot)
             return b
 
         self.back_button = button(
-            SP.SP_MediaSeekBackward, "Step back one step (←; Shift+← ten)", lambda: self.stepBy.emit(-1)
+            "back", "Step back one step (←; Shift+← ten)", lambda: self.stepBy.emit(-1)
         )
-        self.play_button = button(SP.SP_MediaPlay, "Play / pause the chain (Space)", self.playToggled.emit)
+        self.play_button = button("play", "Play / pause the chain (Space)", self.playToggled.emit)
         self.fwd_button = button(
-            SP.SP_MediaSeekForward, "Step forward one step (→; Shift+→ ten)", lambda: self.stepBy.emit(1)
+            "forward", "Step forward one step (→; Shift+→ ten)", lambda: self.stepBy.emit(1)
         )
         self.reset_button = button(
-            SP.SP_BrowserReload, "Reset: back to the start input, history cleared (Ctrl+R)", self.resetRequested.emit
+            "reset", "Reset: back to the start input, history cleared (Ctrl+R)", self.resetRequested.emit
         )
         self.slider = TimelineSlider()
         self.slider.valueChanged.connect(self._slider_moved)
@@ -160,6 +201,7 @@ class TransportBar(QtWidgets.QWidget):
         lay.addLayout(top)
         lay.addLayout(bottom)
         self._updating = False
+        self._paint_glyphs()
 
     def _slider_moved(self, v: int) -> None:
         if not self._updating:
@@ -192,8 +234,19 @@ class TransportBar(QtWidgets.QWidget):
         self.step_label.setText(f"step {t} / {t_max}")
 
     def set_playing(self, playing: bool) -> None:
-        SP = QtWidgets.QStyle.StandardPixmap
-        self.play_button.setIcon(self.style().standardIcon(SP.SP_MediaPause if playing else SP.SP_MediaPlay))
+        self._playing = playing
+        self._glyphs[self.play_button] = "pause" if playing else "play"
+        self._paint_glyphs()
+
+    def _paint_glyphs(self) -> None:
+        color = self.palette().color(QtGui.QPalette.ColorRole.ButtonText)
+        for b, glyph in self._glyphs.items():
+            b.setIcon(glyph_icon(glyph, color))
+
+    def changeEvent(self, ev: QtCore.QEvent) -> None:
+        super().changeEvent(ev)
+        if ev.type() == QtCore.QEvent.Type.PaletteChange:
+            self._paint_glyphs()
 
     def set_noise(self, kind: str, eps: float) -> None:
         self.noise.blockSignals(True)
