@@ -177,7 +177,6 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         v.addWidget(self.views, 1)
         v.addWidget(self.transport)
         self.setCentralWidget(central)
-        A = QtCore.Qt.DockWidgetArea
         self.training_dock = self._dock("Training", self.training_panel, "training")
         self.start_dock = self._dock("Start input", self.start_panel, "start")
         self.plots_dock = self._dock("Plots", self.plots, "plots")

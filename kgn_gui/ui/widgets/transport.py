@@ -120,13 +120,9 @@ class TransportBar(QtWidgets.QWidget):
             b.clicked.connect(slot)
             return b
 
-        self.back_button = button(
-            "back", "Step back one step (←; Shift+← ten)", lambda: self.stepBy.emit(-1)
-        )
+        self.back_button = button("back", "Step back one step (←; Shift+← ten)", lambda: self.stepBy.emit(-1))
         self.play_button = button("play", "Play / pause the chain (Space)", self.playToggled.emit)
-        self.fwd_button = button(
-            "forward", "Step forward one step (→; Shift+→ ten)", lambda: self.stepBy.emit(1)
-        )
+        self.fwd_button = button("forward", "Step forward one step (→; Shift+→ ten)", lambda: self.stepBy.emit(1))
         self.reset_button = button(
             "reset", "Reset: back to the start input, history cleared (Ctrl+R)", self.resetRequested.emit
         )
