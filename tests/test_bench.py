@@ -42,18 +42,42 @@ def test_the_runner_refuses_an_unknown_benchmark():
     assert r.returncode == 2 and "unknown benchmark" in r.stderr
 
 
-def test_timeline_jump_predicts_the_keyframe_interval_the_timeline_settles_on():
+def test_timeline_jump_predicts_the_keyframe_interval_the_disk_tier_settles_on(tmp_path):
     import torch
 
     from bench.timeline_jump import keyframe_interval
     from kgn_gui.core.chain import Chain
+    from kgn_gui.core.keyframes import DEFAULT_DISK_BYTES, open_store
     from kgn_gui.core.models import ModelSpec, build_model
     from kgn_gui.core.timeline import Timeline
 
-    assert keyframe_interval(100_000, 300 << 20, 256 * 784 * 4) == 640  # the issue's 256 MNIST chains
+    # The issue's 256 MNIST chains: 10,000 steps keep K = 8 in the default 2 GB; 100,000 steps need K = 64.
+    slots = DEFAULT_DISK_BYTES // (256 * 784 * 4)
+    assert keyframe_interval(10_000, slots) == 8 and keyframe_interval(100_000, slots) == 64
     spec = ModelSpec(D=2, L=1, H=4, bound="sigmoid")
     chain = Chain(build_model(spec, seed=0), spec.value_range, "normal", 0.01, 0, "cpu")
-    for steps, budget in ((200, 24 * 32), (1000, 50 * 32), (35, 100 * 32)):
-        tl = Timeline(chain, torch.rand(4, 2), keyframe_every=10, budget_bytes=budget)
+    for steps, slots in ((200, 24), (1000, 50), (35, 100)):
+        store = open_store((4, 2), budget_bytes=slots * 32, root=tmp_path)
+        tl = Timeline(chain, torch.rand(4, 2), budget_bytes=1 << 20, disk=store)
         tl.advance(steps)
-        assert tl.K == keyframe_interval(steps, budget, 32)
+        assert tl.K == keyframe_interval(steps, slots) and len(store) <= slots
+        tl.close()
+
+
+def test_timeline_jump_writes_the_rows_the_issue_names(tmp_path):
+    out = tmp_path / "t.json"
+    argv = ["--steps", "40", "--chains", "8", "--jumps", "3", "--long-steps", "400", "--rounds", "2"]
+    r = subprocess.run(
+        [sys.executable, "-m", "bench.timeline_jump", *argv, "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=REPO,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    names = [x["measure"] for x in json.loads(out.read_text())]
+    assert names == [
+        "timeline exact cold jump p95, 8 MNIST chains, 40 steps, ms",
+        "timeline first frame p95, 8 MNIST chains, 40 steps, ms",
+        "replayed step / bare f(x), 8 MNIST chains, ms",
+        "timeline exact cold jump p95, 8 MNIST chains, 400 steps (K = 8, scaled), ms",
+        "timeline first frame p95, 8 MNIST chains, 400 steps (K = 8, scaled), ms",
+        "timeline RAM, 8 MNIST chains, 40 steps, MB",
+    ]

@@ -18,6 +18,7 @@ from torch import nn
 from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
 from .data import Dataset
 from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
+from .keyframes import open_store
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 
 REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (the inspector uses all)
@@ -38,6 +39,7 @@ class ChainSession:
         keyframe_every: int = 10,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         track: int = 256,
+        history_disk: bool = False,
     ):
         config.validate()
         self.model = model.eval()
@@ -60,7 +62,10 @@ class ChainSession:
             config, self.D, self.value_range, shape=self.shape, start_array=start_array, device=self.device
         )
         chain = Chain(model, self.value_range, config.noise, config.eps, config.seed, self.device)
-        self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes)
+        # history_disk: keyframes on disk in the user's cache folder (core.keyframes), so any step of a long
+        # history is a short replay away; RAM only where that folder cannot be written or the tier is off.
+        disk = open_store((config.n, self.D)) if history_disk else None
+        self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes, disk=disk)
         self.curves = ChainCurves(track=track)
         self._latest: tuple[int, torch.Tensor] | None = (0, self.timeline.head())
 
@@ -86,6 +91,20 @@ class ChainSession:
                 # (on the CPU) the chains it draws, when it draws them.
                 self._latest = (self.timeline.t_max, self.timeline.head())
         return self.timeline.t_max
+
+    def close(self) -> None:
+        """Remove the history's disk tier now (it also goes when the session is garbage-collected or the
+        program exits); the session stays usable, its history in RAM only."""
+        with self.lock:
+            self.timeline.close()
+
+    def nearest_stored(self, t: int) -> tuple[int, np.ndarray]:
+        """(k, x_k) for the latest stored step k ≤ t, without replaying: what to show while t is replayed."""
+        latest = self._latest
+        if latest is not None and latest[0] == t:
+            return t, latest[1].cpu().numpy()
+        with self.lock:
+            return self.timeline.nearest(t)
 
     def ready(self, t: int) -> bool:
         """Whether ``state(t)`` answers at once (no replay from a keyframe)."""

@@ -107,6 +107,23 @@ def test_the_theme_follows_the_system_and_view_theme_switches_the_palette_and_th
     assert names == ["dark", "light"]
     # The inspector's pictures keep their dark mat in either theme.
     assert w.inspector.chain_view.backgroundBrush().color().name() == "#181818"
+    # The transport's glyphs are drawn in the theme's text colour: dark on light, light on dark.
+    assert glyph_lightness(w.transport.play_button) < 100
+    w.theme_actions["dark"].trigger()
+    assert glyph_lightness(w.transport.play_button) > 180
+    w.chain.play()
+    assert glyph_lightness(w.transport.play_button) > 180  # the pause glyph too
+    w.chain.pause()
+
+
+def glyph_lightness(button) -> int:
+    """The lightness of the most opaque pixels of a tool button's icon."""
+    img = button.icon().pixmap(32, 32).toImage()
+    best = max(
+        ((img.pixelColor(x, y).alpha(), img.pixelColor(x, y).lightness()) for x in range(32) for y in range(32)),
+    )
+    assert best[0] > 200  # the glyph is drawn
+    return best[1]
 
 
 def test_the_theme_survives_a_restart(make_window, clean_settings):

@@ -89,6 +89,7 @@ class ChainController(QtCore.QObject):
             start.chain_config(noise, eps),
             start_array=start.array,
             train=train,
+            history_disk=True,
         )
         self.start = start
         self.set_session(session)

@@ -235,14 +235,12 @@ class TransportBar(QtWidgets.QWidget):
         self._paint_glyphs()
 
     def _paint_glyphs(self) -> None:
-        color = self.palette().color(QtGui.QPalette.ColorRole.ButtonText)
+        color = QtWidgets.QApplication.palette().color(QtGui.QPalette.ColorRole.ButtonText)
         for b, glyph in self._glyphs.items():
             b.setIcon(glyph_icon(glyph, color))
 
-    def changeEvent(self, ev: QtCore.QEvent) -> None:
-        super().changeEvent(ev)
-        if ev.type() == QtCore.QEvent.Type.PaletteChange:
-            self._paint_glyphs()
+    def set_theme(self, name: str) -> None:  # theme.Theme.apply calls it once the new palette is set
+        self._paint_glyphs()
 
     def set_noise(self, kind: str, eps: float) -> None:
         self.noise.blockSignals(True)
