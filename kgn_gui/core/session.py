@@ -17,8 +17,8 @@ from torch import nn
 
 from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
 from .data import Dataset
-from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
 from .keyframes import open_store
+from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 
 REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (the inspector uses all)

@@ -169,7 +169,7 @@ class Timeline:
             self.K = K
             self.keyframes = OrderedDict((k, v) for k, v in self.keyframes.items() if k % K == 0)
             if self.disk is not None:
-                self.disk.keep_only(lambda k: k % K == 0)
+                self.disk.keep_only(lambda k, K=K: k % K == 0)
                 if not self.disk.full():
                     break
             elif len(self.keyframes) <= self._max_keyframes():
