@@ -98,13 +98,18 @@ class ChainSession:
         with self.lock:
             self.timeline.close()
 
-    def nearest_stored(self, t: int) -> tuple[int, np.ndarray]:
-        """(k, x_k) for the latest stored step k ≤ t, without replaying: what to show while t is replayed."""
+    def nearest_stored(self, t: int, wait_s: float = -1) -> tuple[int, np.ndarray] | None:
+        """(k, x_k) for the latest stored step k ≤ t, without replaying: what to show while t is replayed.
+        ``wait_s`` ≥ 0: wait at most that long for the lock (a replay may hold it), else None."""
         latest = self._latest
         if latest is not None and latest[0] == t:
             return t, latest[1].cpu().numpy()
-        with self.lock:
+        if not self.lock.acquire(timeout=wait_s):
+            return None
+        try:
             return self.timeline.nearest(t)
+        finally:
+            self.lock.release()
 
     def ready(self, t: int) -> bool:
         """Whether ``state(t)`` answers at once (no replay from a keyframe)."""

@@ -34,6 +34,7 @@ class ChainViews(QtCore.QObject):
         w.chain.stepShown.connect(self.show_step)
         w.chain.sessionChanged.connect(self.reset)
         w.chain.replaying.connect(self._replaying)
+        w.chain.provisional.connect(self._provisional)
         w.chain.playingChanged.connect(w.transport.set_playing)
         w.models.modelChanged.connect(self.set_model)
         w.points.comparisonChanged.connect(self._comparison)
@@ -62,6 +63,7 @@ class ChainViews(QtCore.QObject):
         w.start_panel.set_model_geometry(ck.spec.shape, ck.value_range)
         w.start_panel.set_dataset(train)
         w.plots.histogram.set_training(train.x if train is not None else None, ck.value_range)
+        w.inspector.set_image_model(len(ck.spec.shape) == 3)
         if len(ck.spec.shape) == 1 and ck.spec.D <= 2:
             pts = train.x if train is not None else None
             w.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
@@ -123,6 +125,23 @@ class ChainViews(QtCore.QObject):
         self.rate_label.setText(note)
         self.rate_label.setToolTip(f"The chain runs slower than the speed asked in the transport bar: {note}")
         self.rate_label.setVisible(bool(note))
+
+    def _provisional(self, k: int, t: int) -> None:
+        """While step t is replayed: the nearest stored exact state, step k, in the grid or the Points view,
+        labelled as step k; the timeline stays at t and says so."""
+        w, near = self.w, self.w.chain.provisional_state
+        s = w.chain.session
+        if s is None or near is None or near[0] != k or w.chain.view_t != t:
+            return
+        x = near[1]
+        if len(s.shape) == 3:
+            w.grid.show_states(x, k)
+        else:
+            w.points_view.show_states(x, k)
+        w.transport.step_label.setToolTip(
+            f"showing step {k}, the nearest stored state, while step {t} is replayed from it; step {t} follows"
+        )
+        w.transport.step_label.setText(f"step {k} → {t} · replaying…")
 
     def _replaying(self, t: int) -> None:
         self.w.transport.step_label.setToolTip("replaying from the nearest stored keyframe; the step shows when ready")

@@ -217,3 +217,13 @@ def test_a_cancelled_view_export_leaves_nothing_and_restores_the_step(window, qt
         pass
     assert "cancelled" in blocker.args[0]
     assert list(tmp_path.iterdir()) == [] and window.chain.view_t == 2
+
+
+def test_the_inspector_says_where_a_points_models_chains_are_instead_of_showing_black(window):
+    assert window.load_model(MODELS / "2d-corners.safetensors")
+    ins = window.inspector
+    assert not ins.images.isVisibleTo(ins) and ins.caption.text().startswith("A points model's chains")
+    window.start_panel.request_random()  # new chains of the same model: still said
+    assert ins.caption.text().startswith("A points model's chains")
+    assert window.load_model(MODELS / "mnist.safetensors")
+    assert ins.images.isVisibleTo(ins) and ins.caption.text().startswith("Click a tile")

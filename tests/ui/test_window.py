@@ -131,9 +131,14 @@ def test_a_jump_between_keyframes_is_replayed_off_the_gui_thread(window, qtbot, 
     monkeypatch.setattr(
         Chain, "step", lambda self, x, t: threads.append(threading.current_thread().name) or real_step(self, x, t)
     )
+    shown = []
+    window.chain.provisional.connect(lambda k, t: shown.append((k, t, window.transport.step_label.text())))
     with qtbot.waitSignal(window.chain.replaying, timeout=2000) as blocker:
         window.chain.seek(75)
     assert blocker.args == [75] and "replaying" in window.transport.step_label.text()
+    # At once, the nearest stored exact state (the keyframe at 50), labelled as step 50; step 75 follows.
+    assert shown == [(50, 75, "step 50 → 75 · replaying…")]
+    assert np.array_equal(window.chain.provisional_state[1], window.session.state(50))
     qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 75 / 120", timeout=10_000)
     assert threads and set(threads) == {"kgn-chain"}  # 25 steps, none on the GUI thread
     assert not np.array_equal(window.grid.current_image(), before)  # step 75 is drawn

@@ -30,11 +30,14 @@ class ChainController(QtCore.QObject):
     sessionChanged(): a new session (model, start or chain count) replaced the old one; every view that
     shows the chains resets from it (before the first stepShown of the new session).
     replaying(int): a paused jump to this step is being replayed from a keyframe.
+    provisional(int, int): (k, t) while t is replayed, the nearest stored exact state x_k is at hand in
+    ``provisional_state`` (k, x_k): the views show it, labelled as step k, until step t follows.
     error(str): the worker failed (the chain stops; the app stays usable).
     rateNote(str): the chain runs slower than the speed asked, and why ("" when the speed is met or paused)."""
 
     stepShown = QtCore.Signal(int)
     replaying = QtCore.Signal(int)
+    provisional = QtCore.Signal(int, int)
     playingChanged = QtCore.Signal(bool)
     sessionChanged = QtCore.Signal()
     error = QtCore.Signal(str)
@@ -60,6 +63,7 @@ class ChainController(QtCore.QObject):
         self._force = False
         self._replay_to: int | None = None  # a paused jump the worker is replaying
         self._replayed: int | None = None  # … and has replayed (shown next, even if its cache entry went)
+        self.provisional_state: tuple[int, object] | None = None  # (k, x_k) shown while the worker replays
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._error: str | None = None
@@ -244,10 +248,17 @@ class ChainController(QtCore.QObject):
             self.view_t = min(self._desired(), self.session.t_max)
         if self.view_t != self._shown or self._force:
             if not self._playing and self._replayed != self.view_t and not self.session.ready(self.view_t):
-                if self._replay_to != self.view_t:  # keep the last frame; the worker replays
-                    self._replay_to = self.view_t
+                if self._replay_to != self.view_t:  # the worker replays; meanwhile the nearest stored state
+                    t = self.view_t
+                    # Before the worker takes the lock for its replay; a lock held by an earlier replay is
+                    # not waited for long (the last frame stays instead).
+                    near = self.session.nearest_stored(t, wait_s=0.03)
+                    self._replay_to = t
                     self._wake.set()
-                    self.replaying.emit(self.view_t)
+                    self.replaying.emit(t)
+                    if near is not None:
+                        self.provisional_state = near
+                        self.provisional.emit(near[0], t)
                 return
             self._force = False
             self._replayed = None

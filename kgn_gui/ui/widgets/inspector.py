@@ -45,12 +45,19 @@ class ImageView(pg.GraphicsLayoutWidget):
             self.vb.autoRange(padding=0.02)  # centred in the new size, not where the last size left it
 
 
+CLICK_A_TILE = "Click a tile in the grid to inspect its chain."
+POINTS_TEXT = (
+    "A points model's chains are drawn in the Points tab (the 1-D view traces one chain's cobweb: pick it in "
+    "the box above the plots); the inspector shows image chains."
+)
+
+
 class Inspector(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.chain_view = ImageView("chain")
         self.nearest_view = ImageView("nearest")
-        self.caption = QtWidgets.QLabel("Click a tile in the grid to inspect its chain.")
+        self.caption = QtWidgets.QLabel(CLICK_A_TILE)
         self.caption.setWordWrap(True)
         self.plot = pg.PlotWidget()
         self.plot.setBackground("#1e1e1e")
@@ -64,7 +71,9 @@ class Inspector(QtWidgets.QWidget):
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffd166"))
         self.plot.addItem(self.cursor)
         self.plot.setMinimumHeight(120)
-        imgs = QtWidgets.QHBoxLayout()
+        self.images = QtWidgets.QWidget()
+        imgs = QtWidgets.QHBoxLayout(self.images)
+        imgs.setContentsMargins(0, 0, 0, 0)
         for lab, v in (("chain", self.chain_view), ("nearest training example", self.nearest_view)):
             col = QtWidgets.QVBoxLayout()
             col.addWidget(QtWidgets.QLabel(lab))
@@ -72,10 +81,11 @@ class Inspector(QtWidgets.QWidget):
             imgs.addLayout(col)
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(imgs, 2)
+        lay.addWidget(self.images, 2)
         lay.addWidget(self.caption)
         lay.addWidget(self.plot, 1)
         self.index: int | None = None
+        self.image_model = True
 
     def show_chain(self, i: int, t: int, state: np.ndarray, shape, value_range, nearest, curves) -> None:
         """nearest: (index, distance, image, label) or None."""
@@ -97,8 +107,18 @@ class Inspector(QtWidgets.QWidget):
             self.lines[k].setData(x[ok], y[ok])
         self.cursor.setValue(t)
 
-    def clear(self, text: str = "Click a tile in the grid to inspect its chain.") -> None:
-        """Nothing inspected (a new session: the old chain and step are gone)."""
+    def set_image_model(self, images: bool) -> None:
+        """An image model shows the chain's picture and its nearest example; a points model has no pictures
+        (its chains are drawn in the Points tab), so the inspector says so instead of showing black."""
+        self.image_model = images
+        self.images.setVisible(images)
+        self.clear()
+
+    def clear(self, text: str | None = None) -> None:
+        """Nothing inspected (a new session: the old chain and step are gone); ``text``: the caption (by
+        default, what to do next)."""
+        if text is None:
+            text = CLICK_A_TILE if self.image_model else POINTS_TEXT
         self.index = None
         for view in (self.chain_view, self.nearest_view):
             # A blank picture of the same size, not ImageItem.clear() or a smaller one: the view repaints only
