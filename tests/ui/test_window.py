@@ -156,6 +156,9 @@ def test_clicking_a_tile_opens_the_inspector_with_the_nearest_example(window, qt
     j, d = window.session.nearest(5, 3)
     diff = window.session.state(3)[5] - window.train_data.x
     assert d == pytest.approx(np.sqrt((diff**2).mean(1)).min(), rel=1e-4)
+    # Its curves' log axis spans ≥ 2 decades with labelled decades only (no crowded minor ticks).
+    major, minor = window.inspector.plot.getAxis("left")._tickLevels
+    assert len(major) >= 2 and minor == [] and all(v == int(v) for v, _ in major)
 
 
 def test_noise_change_applies_from_the_current_step(window):

@@ -9,7 +9,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ...core.metrics import CURVES
 from ...core.render import to_uint8
-from .plots import COLOURS, plain_axes
+from .plots import COLOURS, fit_y_range, plain_axes
 
 
 class ImageView(pg.GraphicsLayoutWidget):
@@ -86,6 +86,7 @@ class Inspector(QtWidgets.QWidget):
         lay.addWidget(self.plot, 1)
         self.index: int | None = None
         self.image_model = True
+        self._y_range = None
 
     def show_chain(self, i: int, t: int, state: np.ndarray, shape, value_range, nearest, curves) -> None:
         """nearest: (index, distance, image, label) or None."""
@@ -100,11 +101,16 @@ class Inspector(QtWidgets.QWidget):
             )
         else:
             self.caption.setText(f"chain {i} at step {t} (no training data attached for the nearest example)")
+        lo, hi = np.inf, -np.inf
         for k in CURVES:
             y = curves.chain(k, i)
             x = np.arange(len(y))
             ok = np.isfinite(y) & (y > 0)
             self.lines[k].setData(x[ok], y[ok])
+            if ok.any():
+                lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
+        if lo <= hi:  # ≥ 2.5 decades, labelled decades only: pyqtgraph's minor log ticks crowd a small plot
+            self._y_range = fit_y_range(self.plot, lo, hi, self._y_range)
         self.cursor.setValue(t)
 
     def set_image_model(self, images: bool) -> None:
