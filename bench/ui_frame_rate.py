@@ -4,6 +4,10 @@
 
 Measures, in one run on the bundled MNIST model:
 * frames/s drawn while playing 64 and 256 chains at full speed (targets ≥ 60 and ≥ 30);
+* frames/s of the Points tab with 1,024 chains of the 2-D corners model, trails on, alone and in Compare
+  depths (two views; the second depth is a second copy of the same model, so nothing is trained), target
+  ≥ 30; and how long Pause takes to show there (the pause glyph back to play, one event-loop turn; target:
+  within one frame, ≤ 33 ms);
   the baseline is the same display path redrawing a fixed step on the same timer (the most the
   display clock allows), so the ratio says how much of it playing keeps;
 * the longest event-loop stall (gap between 5 ms timer ticks) while the paper's MNIST model
@@ -16,6 +20,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -74,6 +81,38 @@ def main(argv=None) -> list[dict]:
         fps = frames_while(args.seconds, play=True)
         results[f"fps_{n}"] = (fps, base)
 
+    def pause_latency_ms() -> float:
+        """Play, then Pause: the time until the transport shows the play glyph again after one turn of the
+        event loop (what a user waits to see)."""
+        w.chain.play()
+        spin(1.0)
+        shown = []
+        t0 = time.perf_counter()
+        w.chain.pause()
+        QtCore.QTimer.singleShot(0, lambda: shown.append(time.perf_counter()))
+        while not shown:
+            app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        assert not w.transport._playing
+        return (shown[0] - t0) * 1000
+
+    from kgn_gui.core.checkpoint import load_checkpoint
+
+    corners = ROOT / "models" / "2d-corners.safetensors"
+    w.load_model(corners)
+    w.start_panel.n.setValue(1024)
+    w.start_panel.request_random()
+    spin(0.5)
+    results["points"] = (frames_while(args.seconds, play=True), frames_while(args.seconds, play=False))
+    results["points_pause"] = pause_latency_ms()
+    w.points.second = load_checkpoint(corners)  # Compare depths without training: a second copy
+    w.points._follow_session()
+    spin(0.5)
+    assert w.compare_view.isVisible() and w.points.comparison is not None
+    results["compare"] = (frames_while(args.seconds, play=True), frames_while(args.seconds, play=False))
+    results["compare_pause"] = pause_latency_ms()
+    w.points.drop()
+    w.load_model(ROOT / "models" / "mnist.safetensors")
+
     # Stalls: idle baseline, then while the paper's MNIST model trains.
     def longest_gap(seconds: float) -> float:
         ticks = []
@@ -108,6 +147,12 @@ def main(argv=None) -> list[dict]:
         print(
             f"{'frames/s playing ' + str(n) + ' chains':38s} {fps:9.1f} {base:9.1f} {fps / base:7.2f}  ≥ {target} fps"
         )
+    for key, label in (("points", "Points 2-D, 1024 chains"), ("compare", "Compare depths, 1024 chains")):
+        fps, base = results[key]
+        print(
+            f"{'frames/s, ' + label:38s} {fps:9.1f} {base:9.1f} {fps / base:7.2f}  ≥ 30 fps"
+            f"  (Pause shows in {results[key + '_pause']:.0f} ms)"
+        )
     tr, idle = results["stall_ms"]
     print(
         f"{'longest stall while training (ms)':38s} {tr:9.1f} {idle:9.1f} {tr / max(idle, 1e-3):7.2f}  ≤ 50 ms"
@@ -123,6 +168,20 @@ def main(argv=None) -> list[dict]:
         )
         for n, target in ((64, 60), (256, 30))
     ]
+    for key, label in (("points", "Points 2-D, 1024 chains"), ("compare", "Compare depths, 1024 chains")):
+        rows.append(
+            row(f"frames/s, {label}", *results[key], unit="fps", baseline_is="display clock", target="≥ 30 fps")
+        )
+        rows.append(
+            row(
+                f"Pause to visible, {label}, ms",
+                results[key + "_pause"],
+                1000 / results[key][1],
+                unit="ms",
+                baseline_is="one frame of the display clock",
+                target="≤ one frame",
+            )
+        )
     rows.append(
         row(
             "longest event-loop stall while the MNIST recipe trains",

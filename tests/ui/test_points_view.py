@@ -78,10 +78,16 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
     assert pv.bg.image.shape == (101, 101)
     window.chain.step_by(5)
     window.on_step_shown(5)
-    tx, ty = pv.trail_scatter.getData()
-    # The trails: the states of the 5 steps before the one shown, newest first.
-    trail = np.concatenate([window.session.state(t) for t in (4, 3, 2, 1, 0)])
-    assert len(tx) == 5 * window.session.n and np.allclose(np.stack([tx, ty], 1), trail)
+    # The trails: the states of the 5 steps before the one shown, newest first and most opaque; no more.
+    alphas = []
+    for k, item in enumerate(pv.trail_items, start=1):
+        tx, ty = item.getData()
+        if k <= 5:
+            assert np.array_equal(np.stack([tx, ty], 1), window.session.state(5 - k))
+        else:
+            assert len(tx) == 0
+        alphas.append(item.opts["brush"].color().alpha())
+    assert alphas == sorted(alphas, reverse=True) and alphas[0] > alphas[-1]
 
 
 def test_points_can_be_added_moved_and_removed_by_mouse(window, qtbot):
