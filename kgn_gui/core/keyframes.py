@@ -20,7 +20,6 @@ few steps) while RAM holds only the head, the keyframes used last and the steps 
 
 from __future__ import annotations
 
-import atexit
 import os
 import secrets
 import shutil
@@ -128,8 +127,8 @@ class DiskStore:
         self._next = 0
         self._lock = threading.Lock()
         self._fd: int | None = os.open(folder / "keyframes.bin", os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        # Runs when the store is collected, on close(), or at interpreter exit (finalize's atexit).
         self._finalizer = weakref.finalize(self, _remove, self._fd, str(folder))
-        atexit.register(self._finalizer)
 
     # -- slots
     def __contains__(self, t: int) -> bool:
@@ -227,7 +226,6 @@ class DiskStore:
             self._fd = None
             self._slots.clear()
         self._finalizer()
-        atexit.unregister(self._finalizer)
 
 
 def _remove(fd: int, folder: str) -> None:

@@ -170,3 +170,10 @@ def test_a_state_read_back_is_the_state_written(tmp_path):
     store.close()
     with pytest.raises(StoreError, match="closed"):
         store.get(9)
+
+
+def test_a_normal_exit_removes_the_folder(tmp_path):
+    script = KILLED.replace("os.kill(os.getpid(), signal.SIGKILL)", "")
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path), str(REPO)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() and list(tmp_path.iterdir()) == []
