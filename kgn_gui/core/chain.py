@@ -29,6 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .seeds import _seed, step_seed  # noqa: F401 (step_seed is part of this module's interface)
+
 NOISE_KINDS = ("none", "normal", "uniform", "reference", "reference-normal")
 START_KINDS = ("uniform", "normal", "array", "data")
 MAX_CHAINS = 1 << 20
@@ -136,17 +138,6 @@ class ChainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _seed(*words: int) -> int:
-    """A 63-bit seed from a tuple of non-negative integers (stable across platforms)."""
-    s = np.random.SeedSequence([int(w) for w in words]).generate_state(2, np.uint32)
-    return (int(s[0]) << 31) ^ int(s[1])
-
-
-def step_seed(seed: int, t: int) -> int:
-    """The seed of the noise added at step t (t ≥ 0 produces x_{t+1})."""
-    return _seed(seed, 1, t)
 
 
 def _gen(seed: int, device: torch.device) -> torch.Generator:

@@ -71,6 +71,34 @@ def install_error_hook(window) -> None:
     sys.excepthook = hook
 
 
+def load_in_background(app) -> None:
+    """Import torch and the core, and read the bundled model's training data, in a thread, while the GUI
+    thread keeps the first frame painted (moved, resized, exposed); returns when done. An import error is
+    raised here, in the GUI thread."""
+    import threading
+
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            from ..core.data import prefetch_mnist
+
+            prefetch_mnist("train", (-1.0, 1.0))  # the bundled model's training data, read in its own thread
+            from ..core import checkpoint, measures, session, train  # noqa: F401 (torch and what uses it)
+
+            configure_threads()
+        except BaseException as e:  # re-raised in the GUI thread
+            failed.append(e)
+
+    t = threading.Thread(target=load, name="kgn-load", daemon=True)
+    t.start()
+    while t.is_alive():
+        app.processEvents()
+        t.join(0.02)
+    if failed:
+        raise failed[0]
+
+
 def build_app(argv: list[str] | None = None):
     from PySide6 import QtWidgets
 
@@ -98,13 +126,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     if args.chains is not None and not 1 <= args.chains <= 1024:
         ap.error("--chains must be in [1, 1024]")
-    from ..core.data import prefetch_mnist
-
-    prefetch_mnist("train", (-1.0, 1.0))  # the bundled model's training data, read while torch imports
-    configure_threads()
     app = build_app()
-    import qasync  # after PySide6, so qasync binds to it
     from PySide6 import QtCore
+
+    # The first frame before torch (issue 19): the start grid from numpy and the model's header, at once.
+    from .first_frame import FirstFrame, first_model, first_start
+
+    settings = QtCore.QSettings()
+    first = FirstFrame(first_model(settings, args.model), first_start(settings, args.chains))
+    first.place(settings)
+    first.show()
+    app.processEvents()
+    load_in_background(app)  # torch, the core and the bundled model's training data; the first frame stays up
+    import qasync  # after PySide6, so qasync binds to it
 
     from .main_window import MainWindow
 
@@ -115,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     first_frame: list[float] = []
     win.chain.stepShown.connect(lambda _t: first_frame or first_frame.append((time.perf_counter(), time.time())))
     win.show()
+    first.close()
     if args.quit_after is None:  # interactive: after the first frame, the quick start (first launch, or asked
         # for) beside the window, then interrupted training runs
         from .dialogs import offer_quick_start
@@ -133,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     with loop:
         loop.run_until_complete(closed.wait())
     if args.quit_after is not None:
+        if first.painted_at is not None:
+            print(
+                f"first visible frame after {first.painted_at - _T_IMPORT:.2f} s (from importing the app), at unix "
+                f"time {first.painted_unix:.3f}; torch was {'' if first.torch_at_paint else 'not '}imported"
+            )
         ff = f"{first_frame[0][0] - _T_IMPORT:.2f} s" if first_frame else "none"
         wall = f", at unix time {first_frame[0][1]:.3f}" if first_frame else ""
-        print(f"first frame after {ff} (from importing the app){wall}; reached step {win.chain.t_max}")
+        print(f"playable after {ff} (from importing the app){wall}; reached step {win.chain.t_max}")
     return 0
