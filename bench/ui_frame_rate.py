@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The training this benchmark starts and stops leaves no recovery file in the user's folder.
+os.environ.setdefault("KGN_RECOVERY_DIR", __import__("tempfile").mkdtemp(prefix="kgn-bench-recovery-"))
 
 
 def main(argv=None) -> list[dict]:
