@@ -51,9 +51,9 @@ def test_timeline_jump_predicts_the_keyframe_interval_the_disk_tier_settles_on(t
     from kgn_gui.core.models import ModelSpec, build_model
     from kgn_gui.core.timeline import Timeline
 
-    # The issue's 256 MNIST chains: 10,000 steps keep K = 8 in the default 2 GB; 100,000 steps need K = 64.
+    # The issue's 256 MNIST chains: 10,000 steps keep K = 6 in the default 4 GB; 100,000 steps need K = 24.
     slots = DEFAULT_DISK_BYTES // (256 * 784 * 4)
-    assert keyframe_interval(10_000, slots) == 8 and keyframe_interval(100_000, slots) == 64
+    assert keyframe_interval(10_000, slots) == 6 and keyframe_interval(100_000, slots) == 24
     spec = ModelSpec(D=2, L=1, H=4, bound="sigmoid")
     chain = Chain(build_model(spec, seed=0), spec.value_range, "normal", 0.01, 0, "cpu")
     for steps, slots in ((200, 24), (1000, 50), (35, 100)):
@@ -77,7 +77,7 @@ def test_timeline_jump_writes_the_rows_the_issue_names(tmp_path):
         "timeline exact cold jump p95, 8 MNIST chains, 40 steps, ms",
         "timeline first frame p95, 8 MNIST chains, 40 steps, ms",
         "replayed step / bare f(x), 8 MNIST chains, ms",
-        "timeline exact cold jump p95, 8 MNIST chains, 400 steps (K = 8, scaled), ms",
-        "timeline first frame p95, 8 MNIST chains, 400 steps (K = 8, scaled), ms",
+        "timeline exact cold jump p95, 8 MNIST chains, 400 steps (K = 6, scaled), ms",
+        "timeline first frame p95, 8 MNIST chains, 400 steps (K = 6, scaled), ms",
         "timeline RAM, 8 MNIST chains, 40 steps, MB",
     ]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_DISK_BYTES = 2 << 30
+DEFAULT_DISK_BYTES = 4 << 30
 ENV_DISK_MB = "KGN_HISTORY_DISK_MB"
 
 

@@ -33,7 +33,7 @@ from .chain import Chain
 from .keyframes import DiskStore, StoreError
 
 DEFAULT_BUDGET_BYTES = 300 << 20
-DISK_KEYFRAME_EVERY = 8  # with a disk tier: a jump replays at most 7 steps until the disk budget fills
+DISK_KEYFRAME_EVERY = 6  # with a disk tier: a jump replays at most 5 steps until the disk budget fills
 
 
 class TimelineError(ValueError):

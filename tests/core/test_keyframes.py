@@ -66,9 +66,9 @@ def test_a_full_disk_thins_the_grid_and_stays_exact(chain, tmp_path):
     store = open_store((N, D), budget_bytes=10 * STATE, root=tmp_path)
     tl = Timeline(ch, x0.clone(), budget_bytes=8 * STATE, disk=store)
     tl.advance(200)
-    # 10 slots: K doubles 8 → 16 → 32 until 200 // K + 1 ≤ 10, i.e. K = 32 (7 keyframes).
-    assert tl.K == 32 and store.steps() == list(range(0, 201, 32)) and store.bytes_used <= 10 * STATE
-    for t in (199, 31, 32, 33, 100, 1):
+    # 10 slots: K doubles 6 → 12 → 24 until 200 // K + 1 ≤ 10, i.e. K = 24 (9 keyframes).
+    assert tl.K == 24 and store.steps() == list(range(0, 201, 24)) and store.bytes_used <= 10 * STATE
+    for t in (199, 23, 24, 25, 100, 1):
         assert np.array_equal(tl.state(t), rec[t]), t
 
 
