@@ -82,6 +82,7 @@ class Timeline:
         self._head = x0
         self.t_max = 0
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._host_is_free = x0.device.type == "cpu"
         if disk is not None:
             self._disk_put(0, self.keyframes[0])
 
@@ -138,6 +139,10 @@ class Timeline:
             self._head = x
             if self.t_max % self.K == 0:
                 self._add_keyframe(self.t_max, x)
+            elif self._host_is_free:
+                # On the CPU a state is kept without a copy: the latest steps stay at hand for a look back
+                # (the Points view's trails, a step back) without a replay.
+                self._remember(self.t_max, x)
         return x
 
     def rebase(self, t: int, chain: Chain) -> None:
@@ -288,4 +293,5 @@ class Timeline:
 def _host(x: torch.Tensor) -> np.ndarray:
     """x as a host array. On the CPU it shares x's memory — no copy: a step never writes into its input and
     the timeline never writes into a state, so a stored state cannot change under it."""
-    return x.detach().cpu().numpy()
+    x = x.detach()
+    return x.numpy() if x.device.type == "cpu" else x.cpu().numpy()

@@ -81,12 +81,12 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
     # The trails: the states of the 5 steps before the one shown, newest first and most opaque; no more.
     alphas = []
     for k, item in enumerate(pv.trail_items, start=1):
-        tx, ty = item.getData()
+        tx, ty = item.points()
         if k <= 5:
             assert np.array_equal(np.stack([tx, ty], 1), window.session.state(5 - k))
         else:
             assert len(tx) == 0
-        alphas.append(item.opts["brush"].color().alpha())
+        alphas.append(item.opts["pen"].color().alpha())
     assert alphas == sorted(alphas, reverse=True) and alphas[0] > alphas[-1]
 
 

@@ -25,7 +25,7 @@ from ...core.points import (
     output_of,
     vector_field,
 )
-from .plots import plain_axes, set_title
+from .plots import Dots, plain_axes, set_title
 
 BASIN_COLOURS = [
     (76, 201, 240),
@@ -226,13 +226,11 @@ class PointsView(QtWidgets.QWidget):
             self.arrows = self.main.plot(pen=pg.mkPen((230, 230, 230, 170), width=1), connect="pairs")
             self.heads = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(230, 230, 230, 170))
             self.main.addItem(self.heads)
-            # One item per trail age, each with one brush: pyqtgraph draws a one-brush scatter as pixmap fragments
-            # (about a millisecond for 1,024 points); one item with a brush per point took ~100 ms a frame.
+            # One path of dots per trail age, fading with age (plots.Dots: a scatter with a brush per point took
+            # ~100 ms a frame at 1,024 chains, one scatter per age ~35 ms).
             self.trail_items = []
             for k in range(1, TRAIL + 1):
-                item = pg.ScatterPlotItem(
-                    size=4, pen=None, brush=pg.mkBrush(255, 159, 28, int(180 * (1 - k / (TRAIL + 1))))
-                )
+                item = Dots((255, 159, 28, int(180 * (1 - k / (TRAIL + 1)))), size=4)
                 item.setZValue(14)
                 self.main.addItem(item)
                 self.trail_items.append(item)
@@ -369,9 +367,9 @@ class PointsView(QtWidgets.QWidget):
             for k, item in enumerate(self.trail_items, start=1):
                 if history is not None and t - k >= 0:
                     h = history(t - k)
-                    item.setData(h[:, 0], h[:, 1])
+                    item.set_points(h[:, 0], h[:, 1])
                 else:
-                    item.setData([], [])
+                    item.set_points([], [])
 
     # ------------------------------------------------------------------ editing
     def load_preset(self, name: str) -> None:
