@@ -78,16 +78,16 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
     assert pv.bg.image.shape == (101, 101)
     window.chain.step_by(5)
     window.on_step_shown(5)
-    # The trails: the states of the 5 steps before the one shown, newest first and most opaque; no more.
-    alphas = []
-    for k, item in enumerate(pv.trail_items, start=1):
-        tx, ty = item.points()
-        if k <= 5:
-            assert np.array_equal(np.stack([tx, ty], 1), window.session.state(5 - k))
-        else:
-            assert len(tx) == 0
-        alphas.append(item.opts["pen"].color().alpha())
-    assert alphas == sorted(alphas, reverse=True) and alphas[0] > alphas[-1]
+    # The trails: the states of the 5 steps before the one shown, oldest first, fading with age.
+    from kgn_gui.ui.widgets.points_view import trail_alpha
+
+    layers = pv.trails.layers
+    assert [a for _, a in layers] == [trail_alpha(k) for k in (5, 4, 3, 2, 1)]
+    assert all(np.array_equal(pts, window.session.state(5 - k)) for (pts, _), k in zip(layers, (5, 4, 3, 2, 1)))
+    img = pv.trails.image  # drawn: the newest step's dots at its opacity, where the chains were one step back
+    px = img.shape[0]
+    ij = np.rint(window.session.state(4) * (px - 1)).astype(int)
+    assert (img[ij[:, 1], ij[:, 0], 3] == trail_alpha(1)).all() and (img[..., 3] == 0).mean() > 0.5
 
 
 def test_points_can_be_added_moved_and_removed_by_mouse(window, qtbot):

@@ -64,6 +64,7 @@ class ChainController(QtCore.QObject):
         self._replay_to: int | None = None  # a paused jump the worker is replaying
         self._replayed: int | None = None  # … and has replayed (shown next, even if its cache entry went)
         self.provisional_state: tuple[int, object] | None = None  # (k, x_k) shown while the worker replays
+        self.companion: ChainSession | None = None  # a session stepped in lockstep with this one (Compare depths)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._error: str | None = None
@@ -219,6 +220,9 @@ class ChainController(QtCore.QObject):
                 began = time.perf_counter()
                 try:
                     sess.advance(1)
+                    other = self.companion  # Compare depths' second depth, in lockstep: computed here, not
+                    if other is not None and other.t_max < sess.t_max:  # by the display when it draws
+                        other.advance(sess.t_max - other.t_max)
                 except Exception as e:  # a worker must never take the app down
                     self._error = f"the chain stopped: {type(e).__name__}: {e}"
                     continue

@@ -151,6 +151,7 @@ class PointsController(QtCore.QObject):
         except (ChainError, TimelineError):
             self.drop()
             return
+        self.chain.companion = self.comparison  # stepped by the chain's worker, beside the main chains
         self.comparisonChanged.emit(self.comparison)
 
     def state(self, t: int):
@@ -169,5 +170,6 @@ class PointsController(QtCore.QObject):
     def drop(self) -> None:
         had = self.comparison is not None or self.second is not None
         self.comparison, self.second, self.first = None, None, None
+        self.chain.companion = None
         if had:
             self.comparisonChanged.emit(None)

@@ -59,30 +59,44 @@ def plain_axes(plot: pg.PlotWidget) -> None:
         axis = plot.getAxis(name)
         axis.setSIPrefixEnableRanges(())  # pyqtgraph 0.14 scales by 1000 whenever a range fits in [0, 1]
         axis.enableAutoSIPrefix(False)
+        # Kept as a pixmap between changes: replaying an axis's ticks and labels cost ~2 ms a paint, and every
+        # new frame of a plot repaints its whole view (a Points frame repainted its axes 30 times a second).
+        axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
-class Dots(pg.PlotCurveItem):
-    """Round dots of one colour, drawn as one path: a near-zero-length segment per dot with a round cap.
-    A one-brush ScatterPlotItem spends ~4 ms of Python per 1,024 points on every setData; this takes well under
-    one (the Points view's trails: eight of them a frame)."""
+class TrailImage(pg.ImageItem):
+    """Fading dots of one colour over a square [lo, hi]², drawn into one RGBA image with numpy: the Points
+    view's trails (eight ages of 1,024 chains a frame). As pyqtgraph items they cost 30–70 ms a frame to set
+    and paint (a scatter's Python per point, or stroking thousands of round caps); one image costs ~1 ms."""
 
-    def __init__(self, colour, size: float = 4.0):
-        pen = pg.mkPen(colour, width=size)
-        pen.setCapStyle(QtCore.Qt.PenCapStyle.RoundCap)
-        super().__init__(pen=pen, connect="pairs", skipFiniteCheck=True)
-        self._xy = (np.zeros(0, np.float32), np.zeros(0, np.float32))
+    def __init__(self, colour: tuple[int, int, int], value_range: tuple[float, float], dot_px: int = 3):
+        super().__init__(axisOrder="row-major")
+        self.colour = np.asarray(colour, np.uint8)
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.dot_px = int(dot_px)
+        self.layers: list[tuple[np.ndarray, int]] = []
 
-    def set_points(self, x, y) -> None:
-        x = np.asarray(x, np.float64)
-        y = np.asarray(y, np.float64)
-        self._xy = (x, y)
-        xx = np.repeat(x, 2)
-        xx[1::2] += 1e-6 * max(1.0, float(np.abs(x).max(initial=0.0)))  # a zero-length segment is not drawn
-        self.setData(xx, np.repeat(y, 2))
-
-    def points(self) -> tuple[np.ndarray, np.ndarray]:
-        """The dots' centres (x, y), as given."""
-        return self._xy
+    def set_layers(self, layers: list[tuple[np.ndarray, int]], px: int) -> None:
+        """``layers``: (N×2 points, alpha 0–255), drawn in order (a later layer over an earlier); ``px``: the
+        image's side in pixels (about the view's, so a dot stays ``dot_px`` wide)."""
+        self.layers = layers
+        lo, hi = self.value_range
+        px = int(min(max(px, 32), 2048))
+        img = np.zeros((px, px, 4), np.uint8)
+        img[..., :3] = self.colour
+        alpha = img[..., 3]
+        r = self.dot_px // 2
+        for pts, a in layers:
+            if not len(pts):
+                continue
+            ij = np.rint((np.asarray(pts, np.float64) - lo) / (hi - lo) * (px - 1)).astype(np.int64)
+            ix, iy = ij[:, 0], ij[:, 1]
+            for dy in range(-r, r + 1):
+                for dx in range(-r, r + 1):
+                    alpha[np.clip(iy + dy, 0, px - 1), np.clip(ix + dx, 0, px - 1)] = a
+        self.setImage(img, autoLevels=False, levels=(0, 255))
+        step = (hi - lo) / (px - 1)
+        self.setRect(QtCore.QRectF(lo - step / 2, lo - step / 2, (hi - lo) + step, (hi - lo) + step))
 
 
 def set_title(plot, text: str, size: str = "9pt") -> None:
