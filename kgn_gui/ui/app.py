@@ -94,7 +94,7 @@ def load_in_background(app) -> None:
     t.start()
     while t.is_alive():
         app.processEvents()
-        t.join(0.02)
+        t.join(0.1)  # the loading frame is static: events ten times a second are enough
     if failed:
         raise failed[0]
 
