@@ -112,7 +112,7 @@ def clean_stale(root: Path | None = None) -> list[Path]:
 
 
 class DiskStore:
-    """Keyframes on disk: ``put(t, x)``, ``get(t)``, ``drop(t)``, ``t in store``; ``close()`` removes the
+    """Keyframes on disk: ``put(t, x)``, ``get(t)``, ``keep_only(keep)``, ``t in store``; ``close()`` removes the
     folder. Thread-safe (a lock around the slot table; reads and writes are positioned, pread / pwrite)."""
 
     def __init__(self, folder: Path, state_shape: tuple[int, int], budget_bytes: int):
@@ -207,12 +207,6 @@ class DiskStore:
                     os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
             except OSError:
                 pass
-
-    def drop(self, t: int) -> None:
-        with self._lock:
-            slot = self._slots.pop(t, None)
-            if slot is not None:
-                self._free.append(slot)
 
     def keep_only(self, keep) -> None:
         """Drop every keyframe t for which ``keep(t)`` is false."""

@@ -92,12 +92,6 @@ class ChainSession:
                 self._latest = (self.timeline.t_max, self.timeline.head())
         return self.timeline.t_max
 
-    def close(self) -> None:
-        """Remove the history's disk tier now (it also goes when the session is garbage-collected or the
-        program exits); the session stays usable, its history in RAM only."""
-        with self.lock:
-            self.timeline.close()
-
     def nearest_stored(self, t: int, wait_s: float = -1) -> tuple[int, np.ndarray] | None:
         """(k, x_k) for the latest stored step k ≤ t, without replaying: what to show while t is replayed.
         ``wait_s`` ≥ 0: wait at most that long for the lock (a replay may hold it), else None."""

@@ -207,8 +207,8 @@ class Timeline:
         self.disk_error = why
         if disk is not None:
             disk.close()
-        while len(self.keyframes) > self._max_keyframes():
-            self._thin(self.K * 2)
+        if len(self.keyframes) > self._max_keyframes():
+            self._thin(self.K * 2)  # doubles K until the RAM keyframes fit
         while len(self._cache) > self._max_cache():
             self._cache.popitem(last=False)
 
@@ -219,15 +219,13 @@ class Timeline:
 
     def stored_at_or_before(self, t: int) -> int:
         """The latest step ≤ t whose state is stored (RAM, cache or disk): what :meth:`nearest` returns and
-        where a replay to t starts."""
-        best = max((k for k in self.keyframes if k <= t), default=0)
-        best = max((c for c in self._cache if best < c <= t), default=best)
-        if self.disk is not None and t - best >= 1:
-            k = (t // self.K) * self.K
-            while k > best and k not in self.disk:
-                k -= self.K
-            best = max(best, k)
-        return best
+        where a replay to t starts. Looks at most K steps back (the keyframe grid lies within them), then at
+        the RAM keyframes (a thinned grid or a disk tier given up); step 0 is always kept."""
+        disk = self.disk
+        for s in range(t, max(-1, t - self.K), -1):
+            if s in self._cache or s in self.keyframes or (disk is not None and s in disk):
+                return s
+        return max(k for k in self.keyframes if k <= t)
 
     def nearest(self, t: int) -> tuple[int, np.ndarray]:
         """(k, x_k) for the latest stored k ≤ t: fast (a RAM lookup or one disk read, no replay) — what a

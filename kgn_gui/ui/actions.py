@@ -15,9 +15,8 @@ from ..core.preflight import check_sweep
 from ..core.sweep import SweepConfig, check_output_folder
 from ..core.train import TrainError
 from . import dialogs
+from .first_frame import DEFAULT_MODEL
 from .widgets.export_dialog import ExportDialog
-
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist.safetensors"
 
 
 class ModelActions:

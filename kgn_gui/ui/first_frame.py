@@ -11,6 +11,7 @@ Nothing here imports torch (``tests/ui/test_first_frame.py`` checks it in a fres
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -27,6 +28,13 @@ def first_model(settings: QtCore.QSettings, model_path: str | None) -> Path:
     """The model the main window will open: the one asked for, else the last one opened, else the bundled
     MNIST model (as ``MainWindow.__init__`` chooses)."""
     return Path(model_path or settings.value("chain/last_model", "") or DEFAULT_MODEL)
+
+
+def first_launch_geometry(avail: QtCore.QRect) -> QtCore.QRect:
+    """Where a first launch puts the window on a screen's free area: at most 1400×900 and 95 % × 92 % of it,
+    centred (the main window's default layout and this first frame alike)."""
+    w, h = min(1400, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
+    return QtCore.QRect(avail.x() + (avail.width() - w) // 2, avail.y() + (avail.height() - h) // 2, w, h)
 
 
 def first_start(settings: QtCore.QSettings, n_chains: int | None) -> tuple[str, int, int]:
@@ -72,9 +80,7 @@ class FirstFrame(QtWidgets.QMainWindow):
         arch = f"{str(info['arch']).upper()} L={info['L']} H={info['H']} {info['bound']}"
         self.status.setText(f"loading model {info['name']} ({arch}) … the chains are playable in a moment")
         shape, vr = info["shape"], info["value_range"]
-        D = 1
-        for v in shape:
-            D *= v
+        D = math.prod(shape)
         x = preview_start(kind, min(n, self.grid.max_tiles), D, vr, seed) if len(shape) == 3 else None
         if x is not None:
             self.grid.set_geometry(shape, vr)
@@ -87,10 +93,9 @@ class FirstFrame(QtWidgets.QMainWindow):
         if saved is not None and self.restoreGeometry(saved):
             return
         screen = QtGui.QGuiApplication.primaryScreen()
-        avail = screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1400, 900)
-        w, h = min(1400, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
-        self.resize(w, h)
-        self.move(avail.x() + (avail.width() - w) // 2, avail.y() + (avail.height() - h) // 2)
+        g = first_launch_geometry(screen.availableGeometry() if screen is not None else QtCore.QRect(0, 0, 1400, 900))
+        self.resize(g.size())
+        self.move(g.topLeft())
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
         if obj is self.grid and ev.type() == QtCore.QEvent.Type.Paint and self.painted_at is None:

@@ -14,13 +14,14 @@ from ..core.data import Dataset, drop_prefetched
 from ..core.start import Start
 from ..core.timeline import TimelineError
 from . import dialogs
-from .actions import DEFAULT_MODEL, AnalysisActions, ExportActions, ModelActions, TrainingActions
+from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActions
 from .controllers.analysis import AnalysisController
 from .controllers.chain import ChainController
 from .controllers.export import ExportController
 from .controllers.model import ModelController
 from .controllers.points import PointsController
 from .controllers.training import TrainingController
+from .first_frame import DEFAULT_MODEL, first_launch_geometry, first_model
 from .menus import build_menus
 from .theme import Theme
 from .views import ChainViews
@@ -73,7 +74,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             self._restore_settings()
         if n_chains:
             self.start_panel.n.setValue(n_chains)
-        path = model_path or self.settings.value("chain/last_model", "") or DEFAULT_MODEL
+        path = first_model(self.settings, model_path)  # the model the first frame showed
         if not self.load_model(path, quiet=model_path is None) and Path(path) != DEFAULT_MODEL:
             self.load_model(DEFAULT_MODEL)
         drop_prefetched()  # the first model did not need what app.main read ahead: let it go
@@ -127,11 +128,10 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         """The layout a first launch gets and View → Reset layout gives: sized to the screen — the window at
         most 1400×900 and 95 % of the screen's free area, the side docks about a quarter of its width, the
         plots about 30 % of its height."""
-        avail = self._screen_rect()
         if not (self.isMaximized() or self.isFullScreen()):
-            w, h = min(1400, int(avail.width() * 0.95)), min(900, int(avail.height() * 0.92))
-            self.resize(w, h)
-            self.move(avail.x() + (avail.width() - w) // 2, avail.y() + (avail.height() - h) // 2)
+            g = first_launch_geometry(self._screen_rect())
+            self.resize(g.size())
+            self.move(g.topLeft())
         W, H = self.width(), self.height()
         self._place_docks()
         self.resizeDocks([self.plots_dock], [max(160, int(H * 0.3))], QtCore.Qt.Orientation.Vertical)
@@ -151,10 +151,14 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         right = max(self.analysis.minimumSizeHint().width() + 20, self.analysis_dock.width())
         left = max(self._left_width(), self.training_dock.width())
         self.resizeDocks([self.training_dock, self.analysis_dock], [left, right], QtCore.Qt.Orientation.Horizontal)
+        self.share_compare_width()
+        self.fit_to_screen()
+
+    def share_compare_width(self) -> None:
+        """Compare depths' two views share the Points tab's width evenly."""
         if self.compare_view.isVisible():
             half = max(1, sum(self.points_split.sizes()) // 2)
             self.points_split.setSizes([half, half])
-        self.fit_to_screen()
 
     def _build_layout(self) -> None:
         central = QtWidgets.QWidget()

@@ -84,8 +84,7 @@ class ChainViews(QtCore.QObject):
         w.points_view.title.setText(f"L = {first.spec.L} (left)")
         w.points_view.title.show()
         w.compare_view.show()
-        half = max(1, sum(w.points_split.sizes()) // 2)  # the two depths share the width evenly
-        w.points_split.setSizes([half, half])
+        w.share_compare_width()
         w.chain.redraw()
 
     # -- each shown step

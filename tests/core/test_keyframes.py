@@ -38,11 +38,17 @@ def recorded(ch, spec, steps):
     return x0, out
 
 
-def test_scrubbing_across_keyframes_on_disk_is_bit_exact_within_both_budgets(chain, tmp_path):
+def disk_history(chain, tmp_path, steps, disk_states, ram_states, **kw):
+    """The recorded states of ``steps`` steps, and a timeline of the same chain with a disk tier of
+    ``disk_states`` slots and a RAM budget of ``ram_states`` states (not advanced yet)."""
     ch, spec = chain
-    x0, rec = recorded(ch, spec, 300)
-    store = open_store((N, D), budget_bytes=1000 * STATE, root=tmp_path)
-    tl = Timeline(ch, x0.clone(), keyframe_every=10, budget_bytes=12 * STATE, disk=store)
+    x0, rec = recorded(ch, spec, steps)
+    store = open_store((N, D), budget_bytes=disk_states * STATE, root=tmp_path)
+    return rec, store, Timeline(ch, x0.clone(), budget_bytes=ram_states * STATE, disk=store, **kw)
+
+
+def test_scrubbing_across_keyframes_on_disk_is_bit_exact_within_both_budgets(chain, tmp_path):
+    rec, store, tl = disk_history(chain, tmp_path, 300, disk_states=1000, ram_states=12, keyframe_every=10)
     assert tl.K == DISK_KEYFRAME_EVERY
     tl.advance(300)
     # Every keyframe is on disk (K stayed small), RAM holds step 0 and a few.
@@ -61,10 +67,7 @@ def test_scrubbing_across_keyframes_on_disk_is_bit_exact_within_both_budgets(cha
 
 
 def test_a_full_disk_thins_the_grid_and_stays_exact(chain, tmp_path):
-    ch, spec = chain
-    x0, rec = recorded(ch, spec, 200)
-    store = open_store((N, D), budget_bytes=10 * STATE, root=tmp_path)
-    tl = Timeline(ch, x0.clone(), budget_bytes=8 * STATE, disk=store)
+    rec, store, tl = disk_history(chain, tmp_path, 200, disk_states=10, ram_states=8)
     tl.advance(200)
     # 10 slots: K doubles 6 → 12 → 24 until 200 // K + 1 ≤ 10, i.e. K = 24 (9 keyframes).
     assert tl.K == 24 and store.steps() == list(range(0, 201, 24)) and store.bytes_used <= 10 * STATE
@@ -73,10 +76,7 @@ def test_a_full_disk_thins_the_grid_and_stays_exact(chain, tmp_path):
 
 
 def test_a_failing_disk_falls_back_to_ram_without_losing_exactness(chain, tmp_path, monkeypatch):
-    ch, spec = chain
-    x0, rec = recorded(ch, spec, 120)
-    store = open_store((N, D), budget_bytes=100 * STATE, root=tmp_path)
-    tl = Timeline(ch, x0.clone(), budget_bytes=10 * STATE, disk=store)
+    rec, store, tl = disk_history(chain, tmp_path, 120, disk_states=100, ram_states=10)
     tl.advance(60)
 
     def broken(*a, **k):
@@ -91,10 +91,7 @@ def test_a_failing_disk_falls_back_to_ram_without_losing_exactness(chain, tmp_pa
 
 
 def test_truncate_and_rebase_drop_the_later_keyframes_on_disk(chain, tmp_path):
-    ch, spec = chain
-    x0, rec = recorded(ch, spec, 100)
-    store = open_store((N, D), budget_bytes=100 * STATE, root=tmp_path)
-    tl = Timeline(ch, x0.clone(), budget_bytes=10 * STATE, disk=store)
+    rec, store, tl = disk_history(chain, tmp_path, 100, disk_states=100, ram_states=10)
     tl.advance(100)
     tl.truncate(50)
     assert max(store.steps()) <= 50 and tl.t_max == 50
@@ -162,7 +159,7 @@ def test_a_state_read_back_is_the_state_written(tmp_path):
     store.put(7, a)
     store.put(9, a * 2)
     assert store.get(7).tobytes() == a.tobytes() and store.get(9).tobytes() == (a * 2).tobytes()
-    store.drop(7)
+    store.keep_only(lambda t: t != 7)
     store.put(11, a + 1)  # reuses the freed slot
     assert len(store) == 2 and store.get(11).tobytes() == (a + 1).tobytes()
     with pytest.raises(StoreError, match="does not fit"):
