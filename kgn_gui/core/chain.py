@@ -119,6 +119,8 @@ class ChainConfig:
     seed: int = 0
     sigma: float = 0.0
     mask: int = 0
+    schedule: str = ""  # an ε schedule, KIND:START:END:T (core.lab); empty: ε constant
+    damping: float = 1.0  # α: x ← (1 − α)·x + α·f(x) + ε(t)·n (1: the paper's step)
 
     def validate(self) -> None:
         if not isinstance(self.n, int) or not 1 <= self.n <= MAX_CHAINS:
@@ -135,6 +137,19 @@ class ChainConfig:
             raise ChainError("mask size must be ≥ 0")
         if not 0 <= self.seed < 2**63:
             raise ChainError("seed must be in [0, 2^63)")
+        from .lab import LabError, check_damping, parse_schedule
+
+        try:
+            parse_schedule(self.schedule)
+            check_damping(self.damping)
+        except LabError as e:
+            raise ChainError(str(e)) from None
+
+    def eps_schedule(self):
+        """The Schedule of ε (core.lab), or None when ε is constant."""
+        from .lab import parse_schedule
+
+        return parse_schedule(self.schedule)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -235,8 +250,13 @@ def _shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
 class Chain:
     """The step map of a kaleidoscopic chain for one model and one noise setting.
 
-    ``step(x, t)`` returns x_{t+1} from x_t: clamp(f(x_t) + ε·n_t, lo, hi). It never keeps state, so
-    a timeline can replay any stretch of steps.
+    ``step(x, t)`` returns x_{t+1} from x_t: clamp(f(x_t) + ε·n_t, lo, hi) — or, with the lab's settings
+    (core.lab), clamp((1 − α)·x_t + α·f(x_t) + ε(t)·n_t) followed by the edits of step t + 1 and the
+    condition. It never keeps state, so a timeline can replay any stretch of steps.
+
+    row_seeds: one noise seed per chain (branches: each row draws its own noise, so a branch does not depend
+    on how many there are). offset: the global step of the chain's local step 0 (a branch started at step s
+    steps its rows with t + s: the same noise seeds, schedule and edits as on the timeline it left).
     """
 
     def __init__(
@@ -247,6 +267,12 @@ class Chain:
         eps: float = 0.01,
         seed: int = 0,
         device: torch.device | str | None = None,
+        *,
+        schedule=None,
+        damping: float = 1.0,
+        lab=None,
+        row_seeds: list[int] | None = None,
+        offset: int = 0,
     ):
         if noise not in NOISE_KINDS:
             raise ChainError(f"unknown noise {noise!r}; choose one of {', '.join(NOISE_KINDS)}")
@@ -254,6 +280,21 @@ class Chain:
         self.value_range = (float(value_range[0]), float(value_range[1]))
         self.noise, self.eps, self.seed = noise, float(eps), int(seed)
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.schedule, self.damping, self.lab = schedule, float(damping), lab
+        self.row_seeds = None if row_seeds is None else [int(s) for s in row_seeds]
+        self.offset = int(offset)
+
+    @classmethod
+    def from_config(cls, model: nn.Module, value_range, cfg: ChainConfig, device=None, **kw) -> Chain:
+        """The step map of ``cfg`` (noise, ε or its schedule, damping, seed); kw: lab, row_seeds, offset."""
+        return cls(
+            model, value_range, cfg.noise, cfg.eps, cfg.seed, device,
+            schedule=cfg.eps_schedule(), damping=cfg.damping, **kw,
+        )  # fmt: skip
+
+    def eps_at(self, t: int) -> float:
+        """ε of the noise added at (local) step t."""
+        return self.eps if self.schedule is None else self.schedule.eps(t + self.offset)
 
     @torch.no_grad()
     def f(self, x: torch.Tensor) -> torch.Tensor:
@@ -263,22 +304,46 @@ class Chain:
     def step(self, x: torch.Tensor, t: int) -> torch.Tensor:
         """x_{t+1} from x_t (an N×D tensor on the chain's device); x_t itself is never changed."""
         y = self.model(x)
+        if self.damping != 1.0:
+            return self._perturb(y.mul(self.damping).add_(x, alpha=1.0 - self.damping), x, t)
         # The noise and the clamp work in place: on the model's own output, never on x_t (a model whose forward
         # returns its input, or a view of it, would otherwise overwrite the state it was given).
-        return self._perturb(y.clone() if _shares_memory(y, x) else y, t)
+        return self._perturb(y.clone() if _shares_memory(y, x) else y, x, t)
 
     @torch.no_grad()
     def step_with_f(self, x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(x_{t+1}, f(x_t)): the same step, also returning the noise-free image f(x_t)."""
         fx = self.model(x)
-        return self._perturb(fx.clone(), t), fx
+        if self.damping != 1.0:
+            return self._perturb(fx.mul(self.damping).add_(x, alpha=1.0 - self.damping), x, t), fx
+        return self._perturb(fx.clone(), x, t), fx
 
-    def _perturb(self, y: torch.Tensor, t: int) -> torch.Tensor:
-        """y + ε·n_t, clamped to the value range, in place on y (which the caller owns)."""
-        if self.noise != "none" and self.eps > 0:
-            n = step_noise(self.noise, tuple(y.shape), self.value_range, self.seed, t, y.device)
-            y.add_(n, alpha=self.eps)
-        return y.clamp_(*self.value_range)
+    def _perturb(self, y: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
+        """y + ε(t)·n_t, clamped to the value range, then the lab's edits and condition, in place on y (which
+        the caller owns)."""
+        eps = self.eps_at(t)
+        if self.noise != "none" and eps > 0:
+            y.add_(self._noise(tuple(y.shape), t + self.offset, y.device), alpha=eps)
+        y.clamp_(*self.value_range)
+        if self.lab is not None and not self.lab.empty:
+            self.lab.finish_(y, t + 1 + self.offset, self.value_range)
+        return y
+
+    def _noise(self, shape: tuple[int, int], t: int, device) -> torch.Tensor:
+        if self.row_seeds is None:
+            return step_noise(self.noise, shape, self.value_range, self.seed, t, device)
+        if len(self.row_seeds) != shape[0]:
+            raise ChainError(f"{len(self.row_seeds)} row seeds for {shape[0]} chains")
+        rows = [step_noise(self.noise, (1, shape[1]), self.value_range, s, t, device) for s in self.row_seeds]
+        return torch.cat(rows)
+
+    @torch.no_grad()
+    def begin(self, x0: torch.Tensor) -> torch.Tensor:
+        """The start as the chain sees it: x0 with the edits of (global) step ``offset`` and the condition
+        applied (in place on x0, which the caller owns)."""
+        if self.lab is not None and not self.lab.empty:
+            self.lab.finish_(x0, self.offset, self.value_range)
+        return x0
 
     def advance(self, x: torch.Tensor, t0: int, t1: int) -> torch.Tensor:
         """x_{t1} from x_{t0}."""
@@ -296,18 +361,43 @@ def run_chain(
     start_array: np.ndarray | None = None,
     keep: Iterable[int] | None = None,
     device: str | torch.device | None = None,
+    lab=None,
+    branch: tuple[int, int] | None = None,
 ) -> Iterator[tuple[int, np.ndarray | None]]:
     """Yield (t, x_t) for t = 0 … steps; x_t is a numpy copy only for t in ``keep`` (all when None)
-    and for the last step, else None (so long runs do not copy every state to the host)."""
+    and for the last step, else None (so long runs do not copy every state to the host).
+
+    lab: a core.lab.Lab (condition, edits). branch (STEP, K): from STEP on, each chain goes on as K rows that
+    differ only in their noise seeds (core.lab.branch_seeds): states from STEP on (STEP itself: K identical copies) have N·K rows, chain i's
+    branch k in row i·K + k."""
     cfg.validate()
     if steps < 0:
         raise ChainError("steps must be ≥ 0")
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     keep_set = None if keep is None else set(keep)
-    chain = Chain(model, spec.value_range, cfg.noise, cfg.eps, cfg.seed, dev)
+    if lab is not None:
+        lab.check(cfg.n * (branch[1] if branch else 1), spec.D)
+    chain = Chain.from_config(model, spec.value_range, cfg, dev, lab=lab)
     x = start_states(cfg, spec.D, spec.value_range, shape=spec.shape, start_array=start_array, device=dev)
+    x = chain.begin(x)
     for t in range(steps + 1):
         if t > 0:
             x = chain.step(x, t - 1)
+        if branch is not None and t == branch[0]:
+            chain, x = branched(chain, x, cfg.seed, *branch)
         want = keep_set is None or t in keep_set or t == steps
         yield t, (x.cpu().numpy().copy() if want else None)
+
+
+def branched(chain: Chain, x: torch.Tensor, seed: int, step: int, K: int) -> tuple[Chain, torch.Tensor]:
+    """(the chain of the branches, their state) for N chains at ``step`` going on K ways each: every row
+    repeated K times (row i·K + k), each row with its own noise seed; same model, ε, schedule and lab."""
+    from .lab import branch_seeds
+
+    rows = x.repeat_interleave(K, dim=0)
+    seeds = branch_seeds(seed, step, x.shape[0], K)
+    ch = Chain(
+        chain.model, chain.value_range, chain.noise, chain.eps, chain.seed, chain.device,
+        schedule=chain.schedule, damping=chain.damping, lab=chain.lab, row_seeds=seeds, offset=chain.offset,
+    )  # fmt: skip
+    return ch, rows

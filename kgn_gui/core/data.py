@@ -583,6 +583,21 @@ def _image_to_unit(im, mode: str, size: tuple[int, int]) -> np.ndarray:
     return small[None] if small.ndim == 2 else small.transpose(2, 0, 1)
 
 
+def load_image(path: str | os.PathLike, shape: tuple[int, ...], value_range: tuple[float, float]) -> np.ndarray:
+    """One image file as a state of ``shape`` (C, H, W) in ``value_range`` (resized to H×W, grey when C = 1);
+    any failure is one DataError line naming the file (never a traceback)."""
+    p = Path(path)
+    if len(shape) != 3:
+        raise DataError(f"{printable(p.name)}: an image needs an image model (this model's states are {shape})")
+    C, H, W = shape
+    try:
+        with _open_image(p) as im:
+            u = _image_to_unit(im, "L" if C == 1 else "RGB", (H, W))
+    except Exception as e:  # noqa: BLE001 - one line, whatever went wrong
+        raise DataError(f"{printable(p.name)}: {_describe_image_error(e)}") from None
+    return _from_unit(u, value_range).reshape(-1)
+
+
 def load_image_folder(
     folder: str | os.PathLike,
     size: tuple[int, int] = (28, 28),

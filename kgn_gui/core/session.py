@@ -18,6 +18,7 @@ from torch import nn
 from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
 from .data import Dataset
 from .keyframes import open_store
+from .lab import Condition, Edit, Lab
 from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 
@@ -40,6 +41,9 @@ class ChainSession:
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
         track: int = 256,
         history_disk: bool = False,
+        lab: Lab | None = None,
+        row_seeds: list[int] | None = None,
+        offset: int = 0,
     ):
         config.validate()
         self.model = model.eval()
@@ -58,16 +62,30 @@ class ChainSession:
             ref = train.subset(REFERENCE_SIZE, seed=0)
             self._reference = NearestIndex(torch.from_numpy(ref.x).to(self.device))
         check_chain_memory(config.n, self.D, budget_bytes)  # before the start states are allocated
-        x0 = start_states(
-            config, self.D, self.value_range, shape=self.shape, start_array=start_array, device=self.device
-        )
-        chain = Chain(model, self.value_range, config.noise, config.eps, config.seed, self.device)
+        # The lab (core.lab): a condition and live edits, read by every step map of this session; row_seeds and
+        # offset: the rows of a branch (each its own noise) and the global step of its step 0.
+        self.lab = lab if lab is not None else Lab()
+        self.lab.check(config.n, self.D)
+        self.row_seeds, self.offset = row_seeds, int(offset)
+        self._start_array = start_array
+        chain = self._chain(config)
+        x0 = chain.begin(self._start())
         # history_disk: keyframes on disk in the user's cache folder (core.keyframes), so any step of a long
         # history is a short replay away; RAM only where that folder cannot be written or the tier is off.
         disk = open_store((config.n, self.D)) if history_disk else None
         self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes, disk=disk)
         self.curves = ChainCurves(track=track)
         self._latest: tuple[int, torch.Tensor] | None = (0, self.timeline.head())
+
+    def _chain(self, cfg: ChainConfig) -> Chain:
+        return Chain.from_config(
+            self.model, self.value_range, cfg, self.device, lab=self.lab, row_seeds=self.row_seeds, offset=self.offset
+        )
+
+    def _start(self) -> torch.Tensor:
+        return start_states(
+            self.config, self.D, self.value_range, shape=self.shape, start_array=self._start_array, device=self.device
+        )
 
     @property
     def n(self) -> int:
@@ -120,17 +138,75 @@ class ChainSession:
             x = self.timeline.state(t)
         return x if rows is None else x[:rows]
 
-    def set_noise(self, noise: str, eps: float, at: int | None = None) -> None:
-        """Use a new noise kind / ε from step ``at`` (default: the head); later steps are forgotten."""
+    def set_noise(self, noise: str, eps: float, at: int | None = None, **lab) -> None:
+        """Use a new noise kind / ε (and, in ``lab``, a new ``schedule`` text or ``damping``: see ChainConfig)
+        from step ``at`` (default: the head); later steps and their edits are forgotten."""
         with self.lock:
             t = self.t_max if at is None else int(at)
-            cfg = ChainConfig(**{**self.config.to_dict(), "noise": noise, "eps": float(eps)})
+            unknown = set(lab) - {"schedule", "damping"}
+            if unknown:
+                raise TypeError(f"unknown chain settings: {', '.join(sorted(unknown))}")
+            cfg = ChainConfig(**{**self.config.to_dict(), "noise": noise, "eps": float(eps), **lab})
             cfg.validate()
             self.config = cfg
-            chain = Chain(self.model, self.value_range, noise, eps, cfg.seed, self.device)
             self._latest = None
-            self.timeline.rebase(t, chain)
+            self.timeline.rebase(t, self._chain(cfg))
+            self.lab.drop_after(t)
             self.curves.truncate(t)
+
+    def add_edit(self, edit: Edit) -> None:
+        """Record a live edit at its step t ≤ t_max (core.lab.Edit): x_t becomes the edited state and the steps
+        after t, with their edits, are forgotten (the chain goes on from the edit)."""
+        with self.lock:
+            t = int(edit.t) - self.offset
+            if not 0 <= t <= self.t_max:
+                raise ChainError(f"an edit at step {edit.t} lies outside the steps reached (0 … {self.t_max})")
+            edit.check(self.n, self.D)
+            self._latest = None
+            self.lab.drop_after(edit.t)
+            self.lab.add(edit)
+            self._redo(t)
+
+    def set_condition(self, condition: Condition | None) -> None:
+        """Condition the chains (or stop conditioning them) from the start: the whole history is recomputed
+        lazily from the conditioned start (the edits stay)."""
+        with self.lock:
+            if condition is not None and condition.D != self.D:
+                raise ChainError(f"the condition's image has {condition.D} values but the model expects {self.D}")
+            self.lab.condition = condition
+            self._latest = None
+            self._redo(0)
+
+    def _redo(self, t: int) -> None:
+        """Recompute x_t from x_{t-1} (or the start) with the lab as it is now; forget the steps after it."""
+        if t == 0:
+            self.timeline.restart(self.timeline.segments[0][1].begin(self._start()))
+            self.curves.truncate(0)
+        else:
+            self.timeline.truncate(t - 1)
+            self.curves.truncate(t - 1)
+            self.timeline.advance(1, observer=self._observe)
+        self._latest = (self.timeline.t_max, self.timeline.head())
+
+    def branch(self, t: int, rows: list[int] | None, K: int, **kw) -> ChainSession:
+        """K continuations of chains ``rows`` (default: all) from step t that differ only in their noise seeds:
+        a new session of len(rows)·K chains (row i·K + k: chain rows[i], branch k) whose step 0 is global
+        step t (``offset``), with this session's model, settings and lab. kw: ChainSession options."""
+        from .lab import branch_seeds
+
+        with self.lock:
+            x = self.state(t)
+        rows = list(range(self.n)) if rows is None else [int(r) for r in rows]
+        if not rows or min(rows) < 0 or max(rows) >= self.n:
+            raise ChainError(f"branch chains must be in 0 … {self.n - 1}")
+        x0 = np.repeat(x[rows], K, axis=0)
+        cfg = ChainConfig(**{**self.config.to_dict(), "n": len(rows) * K, "start": "array", "sigma": 0.0, "mask": 0})
+        seeds = branch_seeds(self.config.seed, t + self.offset, rows, K)
+        # The branch's lab: the same condition, no edits (they belong to the timeline it left).
+        return ChainSession(
+            self.model, self.shape, self.value_range, cfg, start_array=x0, train=self.train,
+            lab=Lab(self.lab.condition), row_seeds=seeds, offset=t + self.offset, **kw,
+        )  # fmt: skip
 
     def truncate(self, t: int) -> None:
         with self.lock:

@@ -168,6 +168,19 @@ class Timeline:
         if len(self.keyframes) > self._max_keyframes():
             self._thin(self.K * 2)
 
+    def restart(self, x0) -> None:
+        """Forget every step and begin again from ``x0`` (a start edited at step 0); the step maps stay."""
+        x0 = torch.as_tensor(x0, dtype=torch.float32, device=self.chain.device).contiguous()
+        if tuple(x0.shape) != tuple(self._head.shape):
+            raise TimelineError(f"a new start of shape {tuple(x0.shape)} for chains of {tuple(self._head.shape)}")
+        self.keyframes = OrderedDict({0: _host(x0).copy()})
+        self._cache = OrderedDict()
+        if self.disk is not None:
+            self.disk.keep_only(lambda k: False)
+            self._disk_put(0, self.keyframes[0])
+        self._head, self.t_max = x0, 0
+        self.segments = self.segments[:1]
+
     def _thin(self, K: int) -> None:
         """Keyframes only every K steps (K doubles until they fit)."""
         while True:

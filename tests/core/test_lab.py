@@ -1,0 +1,217 @@
+"""Issue 20, the sampling lab in core: ε schedules, damping, conditions, live edits and branches keep the chain a
+pure function of (model, start, settings, seed, t): scrubbing and a fresh run give the same states bit for bit."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from kgn_gui.core.chain import Chain, ChainConfig, ChainError, run_chain
+from kgn_gui.core.lab import (
+    Condition,
+    Edit,
+    Lab,
+    LabError,
+    branch_seeds,
+    brush_pixels,
+    divergence,
+    parse_branch,
+    parse_condition,
+    parse_schedule,
+    region_mask,
+)
+from kgn_gui.core.session import ChainSession
+
+SHAPE = (1, 4, 4)
+D = 16
+RANGE = (-1.0, 1.0)
+
+
+class Halve(torch.nn.Module):
+    """f(x) = x / 2 + 0.1: simple enough to check a step by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return x * 0.5 + 0.1
+
+
+class Spec:
+    shape, D, value_range = SHAPE, D, RANGE
+
+
+def _run(cfg, steps, **kw):
+    return dict(run_chain(Halve(), Spec(), cfg, steps, **kw))
+
+
+@pytest.mark.parametrize(
+    "text, t, want",
+    [
+        ("linear:0.1:0.0:10", 5, 0.05),
+        ("linear:0.1:0.0:10", 50, 0.0),
+        ("cosine:0.1:0.0:10", 5, 0.05),
+        ("cosine:0.1:0.02:10", 0, 0.1),
+        ("exp:0.1:0.001:10", 5, 0.01),
+        ("const:0.03", 7, 0.03),
+    ],
+)
+def test_each_schedule_matches_its_formula(text, t, want):
+    assert parse_schedule(text, default_T=99).eps(t) == pytest.approx(want, abs=1e-12)
+
+
+def test_a_schedule_without_T_takes_the_runs_steps_and_bad_texts_are_one_line_errors():
+    assert parse_schedule("linear:0.1:0", default_T=200).T == 200
+    assert parse_schedule("") is None
+    for bad in ("wiggle:0.1:0:5", "linear:a:0:5", "linear:0.1:0:x", "exp:0:0.1:5", "linear:0.1:0:0", "linear"):
+        with pytest.raises(LabError) as e:
+            parse_schedule(bad, default_T=10)
+        assert "\n" not in str(e.value)
+    with pytest.raises(ChainError):
+        ChainConfig(schedule="linear:0.1:0").validate()  # a stored config always names its T
+    with pytest.raises(ChainError):
+        ChainConfig(damping=0.0).validate()
+
+
+def test_the_noise_added_at_each_step_follows_the_schedule():
+    cfg = ChainConfig(n=3, noise="normal", eps=0.0, schedule="linear:0.2:0.0:4", seed=1)
+    got = _run(cfg, 6)
+    ch = Chain(Halve(), RANGE, "normal", 1.0, 1)
+    for t in range(6):
+        fx = torch.from_numpy(got[t]) * 0.5 + 0.1
+        n = ch._noise((3, D), t, torch.device("cpu"))
+        want = (fx + n * parse_schedule("linear:0.2:0.0:4").eps(t)).clamp(*RANGE)
+        assert torch.allclose(torch.from_numpy(got[t + 1]), want, atol=1e-6)
+    assert np.array_equal(got[6], np.clip(got[5] * 0.5 + 0.1, *RANGE).astype(np.float32))  # ε(5) = 0
+
+
+def test_damping_one_is_the_papers_step_and_damping_mixes_in_the_state():
+    plain = _run(ChainConfig(n=2, eps=0.0, noise="none"), 3)
+    one = _run(ChainConfig(n=2, eps=0.0, noise="none", damping=1.0), 3)
+    assert all(np.array_equal(plain[t], one[t]) for t in plain)
+    half = _run(ChainConfig(n=2, eps=0.0, noise="none", damping=0.5), 3)
+    x = half[0].astype(np.float64)
+    for t in range(1, 4):
+        x = np.clip(0.5 * x + 0.5 * (x * 0.5 + 0.1), *RANGE)
+        assert np.allclose(half[t], x, atol=1e-6)
+
+
+def test_conditioned_pixels_equal_the_known_image_at_every_step():
+    known = np.linspace(-1, 1, D).astype(np.float32)
+    cond = Condition(known, region_mask("top", SHAPE), source="test", region="top")
+    got = _run(ChainConfig(n=4, eps=0.05), 20, lab=Lab(cond))
+    for t, x in got.items():
+        assert np.array_equal(x[:, :8], np.broadcast_to(known[:8], (4, 8))), t
+    assert not np.array_equal(got[20][:, 8:], np.broadcast_to(known[8:], (4, 8)))  # the rest is free
+
+
+def test_known_regions_and_a_mask_file(tmp_path):
+    assert (
+        region_mask("left", SHAPE).reshape(4, 4)[:, :2].all()
+        and not region_mask("left", SHAPE).reshape(4, 4)[:, 2:].any()
+    )
+    assert region_mask("bottom", SHAPE).reshape(4, 4)[2:].all()
+    from PIL import Image
+
+    img = np.zeros((8, 8), np.uint8)
+    img[:, 4:] = 255  # right half white: known
+    Image.fromarray(img).save(tmp_path / "m.png")
+    from kgn_gui.core.lab import load_mask
+
+    assert np.array_equal(load_mask(tmp_path / "m.png", SHAPE), region_mask("right", SHAPE))
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "black.png")
+    with pytest.raises(LabError, match="no known pixel"):
+        load_mask(tmp_path / "black.png", SHAPE)
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(LabError, match="junk.png"):
+        load_mask(tmp_path / "junk.png", SHAPE)
+
+
+def test_parse_condition_reads_a_data_sample():
+    from types import SimpleNamespace
+
+    x = np.random.default_rng(0).uniform(-1, 1, (3, D)).astype(np.float32)
+    ds = SimpleNamespace(x=x, M=3, name="x", shape=SHAPE)
+    cond = parse_condition("data:x#2", "top", ds.shape, RANGE, open_source=lambda key, vr: ds)
+    assert np.array_equal(cond.known, ds.x[2]) and cond.source == "x#2" and cond.fraction == 0.5
+    with pytest.raises(LabError, match="--known"):
+        parse_condition("data:x#2", "", ds.shape, RANGE, open_source=lambda key, vr: ds)
+    with pytest.raises(LabError, match="unknown known region"):
+        parse_condition("data:x#2", "middle", ds.shape, RANGE, open_source=lambda key, vr: ds)
+
+
+def _session(cfg, **kw):
+    return ChainSession(Halve(), SHAPE, RANGE, cfg, keyframe_every=3, **kw)
+
+
+def test_edits_replay_bit_for_bit_when_scrubbing_across_them():
+    cfg = ChainConfig(n=5, eps=0.05, schedule="cosine:0.1:0.01:20", damping=0.9, seed=3)
+    cond = Condition(np.zeros(D, np.float32), region_mask("left", SHAPE))
+    s = _session(cfg, lab=Lab(cond))
+    s.advance(8)
+    kick = Edit(t=5, kind="kick", rows=(0, 3), sigma=0.5, seed=9)
+    s.add_edit(kick)  # the steps after 5 are recomputed from the kicked state
+    assert s.t_max == 5
+    s.advance(9)
+    brush = Edit(t=11, kind="brush", rows=(2,), pixels=brush_pixels(SHAPE, 1, 3, 1))
+    s.add_edit(brush)
+    s.advance(10)
+    on_the_way = [s.state(t).copy() for t in range(s.t_max + 1)]
+    # A fresh run with the same lab (what kgn does), and a cold scrub of the session, give the same states.
+    fresh = _run(cfg, s.t_max, lab=Lab(cond, [kick, brush]))
+    s.timeline._cache.clear()
+    for t in (21, 4, 5, 6, 11, 12, 0, 17):
+        assert np.array_equal(s.state(t), on_the_way[t]) and np.array_equal(fresh[t], on_the_way[t]), t
+    assert not np.array_equal(on_the_way[5], _run(cfg, 5, lab=Lab(cond))[5])  # the kick changed x_5
+    assert (on_the_way[11][2, list(brush.pixels)] == 1.0).all()
+    # an edit at step 0 edits the start
+    s.add_edit(Edit(t=0, kind="erase", rows=(1,)))
+    x0 = s.state(0)[1].reshape(4, 4)
+    assert s.t_max == 0 and (x0[:, 2:] == -1.0).all() and (x0[:, :2] == 0.0).all()  # the known pixels stay
+    with pytest.raises(ChainError):
+        s.add_edit(Edit(t=3, kind="kick", rows=(0,), sigma=0.1))  # past the head
+    with pytest.raises(LabError):
+        s.add_edit(Edit(t=0, kind="kick", rows=(7,), sigma=0.1))  # no chain 7
+
+
+def test_edits_read_back_from_their_dicts_and_refuse_damaged_ones():
+    e = Edit(t=4, kind="kick", rows=(1, 2), pixels=(3,), sigma=0.25, seed=8)
+    back = Edit.from_dict(e.to_dict())
+    assert back.to_dict() == e.to_dict()
+    for bad in ({"t": 1}, {"t": "1", "kind": "brush", "rows": [0]}, {"t": 1, "kind": "brush", "rows": [0], "x": 1},
+                {"t": 1, "kind": "kick", "rows": [0], "sigma": 0}, {"t": 1, "kind": "brush", "rows": "0"}):  # fmt: skip
+        with pytest.raises(LabError):
+            Edit.from_dict(bad)
+
+
+def test_branches_with_one_seed_are_identical_and_with_two_differ():
+    cfg = ChainConfig(n=3, eps=0.05, seed=2)
+    s = _session(cfg)
+    s.advance(6)
+    b = s.branch(4, [1], 3)
+    b.advance(10)
+    x = b.state(10)
+    assert not np.array_equal(x[0], x[1]) and divergence(x, 3) > 0 and divergence(b.state(0), 3) == 0
+    # The same branch seed twice: identical rows; and a branch is the same however many are made.
+    seeds = branch_seeds(2, 4, [1], 3)
+    twin = ChainSession(Halve(), SHAPE, RANGE, ChainConfig(n=2, start="array", eps=0.05, seed=2),
+                        start_array=np.repeat(s.state(4)[[1]], 2, 0), row_seeds=[seeds[0], seeds[0]], offset=4)  # fmt: skip
+    twin.advance(10)
+    assert np.array_equal(twin.state(10)[0], twin.state(10)[1]) and np.array_equal(twin.state(10)[0], x[0])
+    two = s.branch(4, [1], 2)
+    two.advance(10)
+    assert np.array_equal(two.state(10), x[:2])
+    # kgn's --branch gives the same rows
+    fresh = _run(cfg, 14, branch=(4, 3))
+    assert np.array_equal(fresh[14][3:6], x)
+    assert parse_branch("100:8") == (100, 8)
+    for bad in ("100", "a:2", "5:1", "5:65", "-1:2"):
+        with pytest.raises(LabError):
+            parse_branch(bad)
+
+
+def test_divergence_is_the_mean_pairwise_rms_distance():
+    x = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.0, 2.0]])  # two chains, K = 2
+    assert divergence(x, 2) == pytest.approx((1.0 + math.sqrt(2.0)) / 2)
