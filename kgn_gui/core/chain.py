@@ -21,6 +21,7 @@ on [−1, 1], clipped; ``array`` (one given state repeated, or one row per chain
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -303,22 +304,23 @@ class Chain:
     @torch.no_grad()
     def step(self, x: torch.Tensor, t: int) -> torch.Tensor:
         """x_{t+1} from x_t (an N×D tensor on the chain's device); x_t itself is never changed."""
-        y = self.model(x)
-        if self.damping != 1.0:
-            return self._perturb(y.mul(self.damping).add_(x, alpha=1.0 - self.damping), x, t)
-        # The noise and the clamp work in place: on the model's own output, never on x_t (a model whose forward
-        # returns its input, or a view of it, would otherwise overwrite the state it was given).
-        return self._perturb(y.clone() if _shares_memory(y, x) else y, x, t)
+        return self._perturb(self._mix(self.model(x), x, keep_f=False), t)
 
     @torch.no_grad()
     def step_with_f(self, x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(x_{t+1}, f(x_t)): the same step, also returning the noise-free image f(x_t)."""
         fx = self.model(x)
-        if self.damping != 1.0:
-            return self._perturb(fx.mul(self.damping).add_(x, alpha=1.0 - self.damping), x, t), fx
-        return self._perturb(fx.clone(), x, t), fx
+        return self._perturb(self._mix(fx, x, keep_f=True), t), fx
 
-    def _perturb(self, y: torch.Tensor, x: torch.Tensor, t: int) -> torch.Tensor:
+    def _mix(self, fx: torch.Tensor, x: torch.Tensor, keep_f: bool) -> torch.Tensor:
+        """(1 − α)·x + α·f(x) in a tensor the step may change: the noise and the clamp work in place on it, never
+        on x_t (a model whose forward returns its input, or a view of it, would otherwise overwrite the state
+        it was given) nor, with keep_f, on f(x_t)."""
+        if self.damping != 1.0:
+            return fx.mul(self.damping).add_(x, alpha=1.0 - self.damping)
+        return fx.clone() if keep_f or _shares_memory(fx, x) else fx
+
+    def _perturb(self, y: torch.Tensor, t: int) -> torch.Tensor:
         """y + ε(t)·n_t, clamped to the value range, then the lab's edits and condition, in place on y (which
         the caller owns)."""
         eps = self.eps_at(t)
@@ -394,10 +396,6 @@ def branched(chain: Chain, x: torch.Tensor, seed: int, step: int, K: int) -> tup
     repeated K times (row i·K + k), each row with its own noise seed; same model, ε, schedule and lab."""
     from .lab import branch_seeds
 
-    rows = x.repeat_interleave(K, dim=0)
-    seeds = branch_seeds(seed, step, x.shape[0], K)
-    ch = Chain(
-        chain.model, chain.value_range, chain.noise, chain.eps, chain.seed, chain.device,
-        schedule=chain.schedule, damping=chain.damping, lab=chain.lab, row_seeds=seeds, offset=chain.offset,
-    )  # fmt: skip
-    return ch, rows
+    ch = copy.copy(chain)
+    ch.row_seeds = branch_seeds(seed, step, x.shape[0], K)
+    return ch, x.repeat_interleave(K, dim=0)

@@ -221,11 +221,6 @@ class Condition:
         x[:, idx] = vals
         return x
 
-    def apply_np(self, x: np.ndarray) -> np.ndarray:
-        out = np.array(x, dtype=np.float32, copy=True)
-        out[:, self._index] = self.known[self._index]
-        return out
-
     def describe(self) -> str:
         return f"known {self.region or 'pixels'} ({self.fraction:.0%}) of {self.source or 'an image'}"
 

@@ -77,14 +77,18 @@ class Timeline:
         self.disk = disk
         self.disk_error: str | None = None  # why the disk tier was given up, if it was
         self.K = int(min(keyframe_every, DISK_KEYFRAME_EVERY) if disk is not None else keyframe_every)
+        self._host_is_free = x0.device.type == "cpu"
+        self._begin(x0)
+
+    def _begin(self, x0: torch.Tensor) -> None:
+        """A history of one state, x0."""
         # RAM keyframes: all of them without a disk tier; with one, step 0 and an LRU of those used last.
         self.keyframes: OrderedDict[int, np.ndarray] = OrderedDict({0: _host(x0).copy()})
-        self._head = x0
-        self.t_max = 0
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._host_is_free = x0.device.type == "cpu"
-        if disk is not None:
+        if self.disk is not None:
+            self.disk.keep_only(lambda k: False)
             self._disk_put(0, self.keyframes[0])
+        self._head, self.t_max = x0, 0
 
     # -- sizes
     @property
@@ -173,12 +177,7 @@ class Timeline:
         x0 = torch.as_tensor(x0, dtype=torch.float32, device=self.chain.device).contiguous()
         if tuple(x0.shape) != tuple(self._head.shape):
             raise TimelineError(f"a new start of shape {tuple(x0.shape)} for chains of {tuple(self._head.shape)}")
-        self.keyframes = OrderedDict({0: _host(x0).copy()})
-        self._cache = OrderedDict()
-        if self.disk is not None:
-            self.disk.keep_only(lambda k: False)
-            self._disk_put(0, self.keyframes[0])
-        self._head, self.t_max = x0, 0
+        self._begin(x0)
         self.segments = self.segments[:1]
 
     def _thin(self, K: int) -> None:
