@@ -330,10 +330,45 @@ def _start_from_args(args, ck):
         raise CLIError(str(e)) from None
 
 
-def _chain_from_args(args, ck):
-    """(ChainConfig, start array or None) from the shared chain options."""
+def _chain_from_args(args, ck, steps: int):
+    """(ChainConfig, start array or None) from the shared chain options; an ε schedule without its T runs over
+    the command's ``steps``."""
+    from dataclasses import replace
+
+    from .core.lab import LabError, check_damping, parse_schedule
+
     start = _start_from_args(args, ck)
-    return start.chain_config(args.noise, args.eps), start.array
+    try:
+        schedule = parse_schedule(args.eps_schedule, default_T=max(1, steps))
+        check_damping(args.damping)
+    except LabError as e:
+        raise CLIError(str(e)) from None
+    cfg = start.chain_config(args.noise, args.eps)
+    return replace(cfg, schedule=schedule.text() if schedule else "", damping=float(args.damping)), start.array
+
+
+def _lab_from_args(args, ck):
+    """The core.lab.Lab of ``--condition`` / ``--known``, or None."""
+    from .core.data import open_source
+    from .core.lab import Condition, Lab, LabError, parse_condition
+
+    if not args.condition:
+        if args.known:
+            raise CLIError("--known needs --condition (the known image: data:SOURCE#INDEX, a .npy or an image)")
+        return None
+    try:
+        cond: Condition = parse_condition(
+            args.condition, args.known, ck.spec.shape, ck.value_range, open_source=open_source
+        )
+    except LabError as e:
+        raise CLIError(str(e)) from None
+    return Lab(cond)
+
+
+def _lab_inputs(args) -> list[Path]:
+    """The files --condition and --known read."""
+    known = [] if args.known in (None, "top", "bottom", "left", "right") else _existing(args.known)
+    return [*_start_inputs(args.condition), *known]
 
 
 def _parse_steps(text: str, **kw) -> list[int]:
@@ -377,7 +412,7 @@ def cmd_export(args) -> int:
     from .core.export import ExportOptions, export_chain, frame_count_duration
 
     steps = _parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
-    inputs = [*_existing(args.model), *_start_inputs(args.start)]
+    inputs = [*_existing(args.model), *_start_inputs(args.start), *_lab_inputs(args)]
     fmt, target = _export_target(args)
     check_not_input(target, inputs)
     if args.bundle:
@@ -386,7 +421,8 @@ def cmd_export(args) -> int:
         if max(steps) > MAX_STEP:
             raise CLIError(f"a run bundle's steps go up to {MAX_STEP:,}; --steps asks for {max(steps):,}")
     ck = load_checkpoint(args.model)
-    cfg, start_array = _chain_from_args(args, ck)
+    cfg, start_array = _chain_from_args(args, ck, max(steps))
+    lab = _lab_from_args(args, ck)
     points_model = len(ck.spec.shape) == 1
     if points_model and fmt != "npz":
         from .core.export import ExportError, check_points_options
@@ -433,6 +469,7 @@ def cmd_export(args) -> int:
             steps,
             opts,
             start_array=start_array,
+            lab=lab,
             progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
             inputs=inputs,
         )
@@ -450,6 +487,7 @@ def cmd_export(args) -> int:
             start_array=start_array,
             meta={"model": str(args.model), "model_name": ck.name},
             inputs=inputs,
+            lab=lab,
         )
         print(f"wrote {path} ({len(steps)} steps of {cfg.n} chains)")
         return 0
@@ -482,6 +520,7 @@ def cmd_export(args) -> int:
         points=points,
         progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
         inputs=inputs,
+        lab=lab,
     )
     print(f"wrote {path} ({frame_count_duration(len(steps), args.fps)})")
     return 0
@@ -496,7 +535,33 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
 
     s.add_argument("--noise", default="normal", choices=NOISE_KINDS, help="per-step noise kind")
     s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
-    s.add_argument("--seed", type=nonneg_int, default=0)
+    s.add_argument(
+        "--eps-schedule",
+        default="",
+        metavar="KIND:START:END[:T]",
+        help="ε(t) instead of a constant ε: constant, linear, cosine or exp from START to END over T steps "
+        "(default T: the run's steps), e.g. cosine:0.05:0.005",
+    )
+    s.add_argument(
+        "--damping",
+        type=float,
+        default=1.0,
+        metavar="α",
+        help="damped step x ← (1 − α)·x + α·f(x) + ε·n, α in (0, 1] (1: the paper's step)",
+    )
+    s.add_argument(
+        "--condition",
+        default=None,
+        metavar="IMAGE",
+        help="inpaint: the known image (data:SOURCE#INDEX, a .npy state or an image file); with --known",
+    )
+    s.add_argument(
+        "--known",
+        default=None,
+        metavar="REGION",
+        help="the known pixels of --condition: top, bottom, left, right or a mask image (white = known)",
+    )
+    s.add_argument("--seed", type=nonneg_int, default=0, help="seeds the start and every step's noise")
 
 
 def cmd_reproduce(args) -> int:
@@ -509,8 +574,21 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-SAMPLE_FILES = ("final_states.npy", "grid.png", "sample.json")
+SAMPLE_FILES = ("final_states.npy", "grid.png", "sample.json", "divergence.csv")
 SAMPLE_WHAT = "a previous kgn sample result"
+
+
+def _lab_settings(cfg, lab) -> dict:
+    """What a result file records of the lab's settings: the ε schedule and damping when set, the condition
+    and the edits when there are any."""
+    out = {}
+    if cfg.schedule:
+        out["eps_schedule"] = cfg.schedule
+    if cfg.damping != 1.0:
+        out["damping"] = cfg.damping
+    if lab is not None and not lab.empty:
+        out["lab"] = lab.to_dict()
+    return out
 
 
 def cmd_sample(args) -> int:
@@ -518,6 +596,7 @@ def cmd_sample(args) -> int:
 
     from .core.chain import run_chain
     from .core.checkpoint import load_checkpoint
+    from .core.lab import LabError, divergence, parse_branch
     from .core.preflight import MAX_GRID_ROWS, check_output_folder, check_sample
     from .core.render import save_png, states_to_grid
 
@@ -525,31 +604,45 @@ def cmd_sample(args) -> int:
         return cmd_reproduce(args)
     if not args.model:
         raise CLIError("give a MODEL, or --bundle PATH")
+    try:
+        branch = parse_branch(args.branch) if args.branch else None
+    except LabError as e:
+        raise CLIError(str(e)) from None
+    if branch is not None and branch[0] > args.steps:
+        raise CLIError(f"--branch {args.branch}: the branch step must lie in [0, {args.steps}]")
     out = Path(args.output)
-    check_not_input(out, [*_existing(args.model), *_start_inputs(args.start)])
+    check_not_input(out, [*_existing(args.model), *_start_inputs(args.start), *_lab_inputs(args)])
     try:
         check_own_folder(out, SAMPLE_FILES.__contains__, SAMPLE_WHAT)  # a folder of other files: a bad -o
     except WriteError as e:
         raise CLIError(str(e)) from None
     grid_steps = _parse_steps(args.grid_steps, limit=MAX_GRID_ROWS, what="grid rows") if args.grid_steps else None
     ck = load_checkpoint(args.model)
-    cfg, start_array = _chain_from_args(args, ck)
+    cfg, start_array = _chain_from_args(args, ck, args.steps)
+    lab = _lab_from_args(args, ck)
     grid_steps = grid_steps or [0, args.steps]
     if grid_steps[-1] > args.steps:
         raise CLIError(f"grid steps must lie in [0, {args.steps}]")
     image = len(ck.spec.shape) == 3
-    check_sample(cfg.n, ck.spec.D, ck.spec.shape, grid_rows=len(grid_steps), grid_n=args.grid_n)
+    K = branch[1] if branch else 1
+    check_sample(cfg.n * K, ck.spec.D, ck.spec.shape, grid_rows=len(grid_steps), grid_n=args.grid_n)
     out.parent.mkdir(parents=True, exist_ok=True)  # as before: -o a/b/c makes a/b
     check_output_folder(out)
     bar = Progress()
     snaps: dict[int, np.ndarray] = {}
     final = None
-    # The three files are made in a folder beside OUT and swapped in together: a failure on the way leaves a
+    div: list[tuple[int, float]] = []  # (t, mean pairwise distance of the branches) from the branch step on
+    keep = set(grid_steps) | (set(range(branch[0], args.steps + 1)) if branch else set())
+    # The files are made in a folder beside OUT and swapped in together: a failure on the way leaves a
     # previous result in OUT whole. OUT holding other files is refused before the chain runs.
     with atomic_folder(out, owned=SAMPLE_FILES.__contains__, what=SAMPLE_WHAT) as tmp:
-        for t, x in run_chain(ck.model, ck.spec, cfg, args.steps, start_array=start_array, keep=set(grid_steps)):
+        for t, x in run_chain(
+            ck.model, ck.spec, cfg, args.steps, start_array=start_array, keep=keep, lab=lab, branch=branch
+        ):
             if t in grid_steps and image:
                 snaps[t] = np.array(x[: args.grid_n])  # only what the grid shows is kept
+            if branch is not None and t >= branch[0]:
+                div.append((t, divergence(x, K)))
             bar.update(t, args.steps, "steps", final=t == args.steps)
             final = x
         with open(tmp / "final_states.npy", "wb") as f:
@@ -558,8 +651,18 @@ def cmd_sample(args) -> int:
             rows = [states_to_grid(snaps[t], ck.spec.shape, ck.value_range, cols=args.grid_n) for t in grid_steps]
             save_png(tmp / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
         meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
+        meta.update(_lab_settings(cfg, lab))
+        if branch is not None:
+            meta["branch"] = {"step": branch[0], "K": K, "rows": "chain i's branch k is row i·K + k"}
+            meta["divergence_final"] = div[-1][1]
+            atomic_write_text(tmp / "divergence.csv", "t,divergence\n" + "".join(f"{t},{d:.6g}\n" for t, d in div))
         atomic_write_text(tmp / "sample.json", json.dumps(meta, indent=2))
     print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if image else ""))
+    if branch is not None:
+        print(
+            f"{cfg.n} chains × {K} branches from step {branch[0]}: divergence {div[0][1]:.4g} → {div[-1][1]:.4g} "
+            f"(mean pairwise RMS distance; {out / 'divergence.csv'})"
+        )
     return 0
 
 
@@ -626,12 +729,13 @@ def cmd_analyze(args) -> int:
     from .core.measures import analyze_chain, attractor_audit, basin_recovery, mixing_scan, reference_for
     from .core.preflight import check_analysis, check_output_file
 
-    inputs = [*_existing(args.model, args.data), *_start_inputs(args.start)]
+    inputs = [*_existing(args.model, args.data), *_start_inputs(args.start), *_lab_inputs(args)]
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         check_output_file(args.json)
     ck = load_checkpoint(args.model)
-    cfg, start_array = _chain_from_args(args, ck)
+    cfg, start_array = _chain_from_args(args, ck, args.steps)
+    lab = _lab_from_args(args, ck)
     ds = _reference_data(ck, args.data)
     if ds.D != ck.spec.D:
         raise CLIError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
@@ -662,6 +766,7 @@ def cmd_analyze(args) -> int:
         reference=ref,
         start_array=start_array,
         progress=lambda d, n: bar.update(d, n, "chain steps", final=d == n),
+        lab=lab,
     )
     out = a.summary()
     if args.audit:
@@ -700,7 +805,14 @@ def cmd_analyze(args) -> int:
             start_array=start_array,
             progress=lambda d, n: bar.update(d, n, "mixing scan", final=d == n),
         )
-    out = {"model": str(args.model), "reference": ds.name, "noise": cfg.noise, "eps": cfg.eps, **out}
+    out = {
+        "model": str(args.model),
+        "reference": ds.name,
+        "noise": cfg.noise,
+        "eps": cfg.eps,
+        **_lab_settings(cfg, lab),
+        **out,
+    }
     if scan is not None:
         out["mixing_scan"] = scan
     if args.json:
@@ -894,6 +1006,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_chain_options(s)
     s.add_argument("--grid-steps", default="", help="steps shown as rows of the PNG grid: 0,10,30 or 0:300:50")
     s.add_argument("--grid-n", type=positive_int, default=16, help="chains per row of the PNG grid")
+    s.add_argument(
+        "--branch",
+        default=None,
+        metavar="STEP:K",
+        help="from STEP on, each chain goes on K ways that differ only in their noise seed (row i·K + k); "
+        "writes divergence.csv, the branches' mean pairwise distance per step",
+    )
     s.add_argument("-o", "--output", default="kgn-sample", help="output folder")
     s.set_defaults(func=cmd_sample)
 

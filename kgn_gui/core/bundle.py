@@ -1,10 +1,11 @@
 """Run bundles: everything needed to reproduce a chain's pictures, in one folder or zip.
 
 A bundle holds ``model.safetensors`` (the weights and their metadata), ``run.json`` (the chain settings,
-the steps and the export options), ``start.npy`` when the start was an array (a painting or a data image),
+the steps, the export options and the lab's live edits), ``start.npy`` when the start was an array (a painting
+or a data image), ``condition.npy`` when the chains were conditioned (the known image and its mask),
 ``metrics.csv`` (step size, residual and nearest-distance mean / 10 % / 90 % for every step) and the
 animation itself. ``kgn sample --bundle PATH -o OUT`` recomputes the frames from the first three and
-writes them again: since the chain is a pure function of (weights, start, noise, ε, seed, t), they match.
+writes them again: since the chain is a pure function of (weights, start, settings, lab, seed, t), they match.
 
 A bundle is built in a temporary folder beside its target and renamed in whole; an existing target is never
 replaced (a bundle is a record: a new one takes a new name). No output is one of its inputs: a bundle is
@@ -43,13 +44,15 @@ def write_bundle(
     opts: ExportOptions,
     *,
     start_array: np.ndarray | None = None,
+    lab=None,
     curves=None,
     progress=None,
     cancelled=None,
     inputs=(),
 ) -> Path:
     """Write a bundle folder (or a .zip when ``out`` ends in .zip), atomically. ``curves``: a ChainCurves
-    to save as metrics.csv (else they are computed, without the nearest-distance columns). ``inputs``: files
+    to save as metrics.csv (else they are computed, without the nearest-distance columns). ``lab``: the
+    core.lab.Lab of the chains (a condition, live edits), stored and replayed. ``inputs``: files
     the caller read (the model's own file is always one); ``out`` may be none of them."""
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
@@ -70,6 +73,9 @@ def write_bundle(
         ck.save(folder / "model.safetensors")
         if start_array is not None:
             np.save(folder / "start.npy", np.asarray(start_array, np.float32), allow_pickle=False)
+        lab = None if lab is None or lab.empty else lab.copy()
+        if lab is not None and lab.condition is not None:
+            np.save(folder / "condition.npy", lab.condition.to_array(), allow_pickle=False)
         run = {
             "format": FORMAT,
             "version": __version__,
@@ -78,9 +84,11 @@ def write_bundle(
             "export": opts.to_dict(),
             "has_start": start_array is not None,
         }
+        if lab is not None:
+            run["lab"] = lab.to_dict()
         (folder / "run.json").write_text(json.dumps(run, indent=2))
         if curves is None or len(curves) < max(steps):
-            session = ChainSession(ck.model, ck.spec.shape, ck.value_range, cfg, start_array=start_array)
+            session = ChainSession(ck.model, ck.spec.shape, ck.value_range, cfg, start_array=start_array, lab=lab)
             session.advance(max(steps))
             curves = session.curves
         _write_metrics(folder / "metrics.csv", curves)
@@ -94,6 +102,7 @@ def write_bundle(
             start_array=start_array,
             progress=progress,
             cancelled=cancelled,
+            lab=lab,
         )
         (folder / "README.txt").write_text(
             "Kaleidoscope Studio run bundle.\n"
@@ -132,7 +141,13 @@ MAX_MODEL_BYTES = 4 << 30  # model.safetensors inside a zip (copied to a tempora
 MAX_ZIP_DIRECTORY_BYTES = 32 << 20  # a zip's table of contents (a folder of 100,000 frames: about 8 MB)
 MAX_STEP = 10_000_000  # the last step a bundle may ask for
 _ROOM = 64 << 20  # left free on the temporary folder's disk after extracting a zip's members
-_INPUTS = {"run.json": MAX_RUN_JSON_BYTES, "model.safetensors": MAX_MODEL_BYTES, "start.npy": MAX_START_BYTES}
+MAX_CONDITION_BYTES = 64 << 20  # condition.npy: 2×D float32
+_INPUTS = {
+    "run.json": MAX_RUN_JSON_BYTES,
+    "model.safetensors": MAX_MODEL_BYTES,
+    "start.npy": MAX_START_BYTES,
+    "condition.npy": MAX_CONDITION_BYTES,
+}
 
 
 def _is_int(v) -> bool:
@@ -153,6 +168,8 @@ _CHAIN_TYPES = {
     "seed": (_is_int, "a whole number"),
     "sigma": (_is_number, "a number"),
     "mask": (_is_int, "a whole number"),
+    "schedule": (lambda v: isinstance(v, str) and len(v) <= 200, "text (KIND:START:END:T)"),
+    "damping": (_is_number, "a number"),
 }
 _EXPORT_TYPES = {
     "fmt": (lambda v: isinstance(v, str), "text"),
@@ -280,6 +297,39 @@ def _read_input(path: Path, p: Path, cap: int) -> bytes:
     return data
 
 
+def _read_lab(path: Path, folder: Path, run: dict, n: int, D: int, value_range: tuple[float, float]):
+    """run.json's ``lab`` (edits, the condition's source) with condition.npy: a core.lab.Lab, or None."""
+    import io
+
+    from .lab import Lab, LabError
+    from .safe_io import Refused, read_npy
+
+    if "lab" not in run:
+        return None
+    known = None
+    cond_path = _inside(path, folder, "condition.npy")
+    if cond_path is not None:
+        data = _read_input(path, cond_path, MAX_CONDITION_BYTES)
+        try:
+            known = read_npy(io.BytesIO(data), "condition.npy", max_bytes=MAX_CONDITION_BYTES, available=len(data))
+        except Refused as e:
+            raise ExportError(f"{path}: {e}") from None
+        if not np.isfinite(known).all():
+            raise ExportError(f"{path}: condition.npy contains NaN or infinite values")
+        if (
+            known.ndim == 2
+            and known.shape[0] == 2
+            and not ((known[0] >= value_range[0]) & (known[0] <= value_range[1])).all()
+        ):
+            raise ExportError(f"{path}: condition.npy's known image leaves the model's value range {value_range}")
+    try:
+        lab = Lab.from_dict(run["lab"], known)
+        lab.check(n, D)
+    except LabError as e:
+        raise ExportError(f"{path}: run.json: {e}") from None
+    return lab
+
+
 def _read_start(path: Path, data: bytes, D: int) -> np.ndarray:
     """start.npy: read by core.safe_io (header first: numbers only, the declared size against the bytes
     present), then checked against the model (D values, or rows of D) and for finite values."""
@@ -300,7 +350,8 @@ def _read_start(path: Path, data: bytes, D: int) -> np.ndarray:
 
 
 def read_bundle(path: str | os.PathLike):
-    """(checkpoint, ChainConfig, start array or None, steps, ExportOptions) from a bundle folder or zip.
+    """(checkpoint, ChainConfig, start array or None, steps, ExportOptions, Lab or None) from a bundle folder
+    or zip.
     Everything in it is checked before use (run.json's fields by type, its step list by count and range,
     start.npy's header, zip members by declared size, paths that would lead outside the folder); every
     problem is one ExportError naming the bundle."""
@@ -365,7 +416,8 @@ def read_bundle(path: str | os.PathLike):
             if start_path is None:
                 raise ExportError(f"{path}: run.json says it has a start, but there is no start.npy")
             start = _read_start(path, _read_input(path, start_path, MAX_START_BYTES), ck.spec.D)
-        return ck, cfg, start, [int(t) for t in steps], opts
+        lab = _read_lab(path, folder, run, cfg.n, ck.spec.D, ck.value_range)
+        return ck, cfg, start, [int(t) for t in steps], opts, lab
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -389,10 +441,12 @@ def reproduce(path: str | os.PathLike, out: str | os.PathLike, progress=None) ->
     the bundle nor any file in it (nor a folder holding it)."""
     from .export import target_path
 
-    ck, cfg, start, steps, opts = read_bundle(path)
+    ck, cfg, start, steps, opts, lab = read_bundle(path)
     inputs = bundle_files(path)
     try:
         check_not_input(target_path(out, opts.fmt), inputs)
     except WriteError as e:
         raise ExportError(str(e)) from None
-    return export_chain(ck.model, ck.spec, cfg, steps, out, opts, start_array=start, progress=progress, inputs=inputs)
+    return export_chain(
+        ck.model, ck.spec, cfg, steps, out, opts, start_array=start, progress=progress, inputs=inputs, lab=lab
+    )

@@ -256,11 +256,19 @@ def _label_patch(text: str, height: int, width: int) -> np.ndarray:
 
 
 def chain_frames(
-    model, spec, cfg: ChainConfig, steps: list[int], opts: ExportOptions, *, start_array: np.ndarray | None = None
+    model,
+    spec,
+    cfg: ChainConfig,
+    steps: list[int],
+    opts: ExportOptions,
+    *,
+    start_array: np.ndarray | None = None,
+    lab=None,
 ) -> Iterator[tuple[int, Mosaic]]:
-    """Recompute the chain from its start and yield (t, frame) for each requested step."""
+    """Recompute the chain from its start (with the core.lab.Lab ``lab``) and yield (t, frame) for each
+    requested step."""
     want = set(steps)
-    for t, x in run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=want):
+    for t, x in run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=want, lab=lab):
         if t in want:
             yield t, mosaic(x, spec.shape, spec.value_range, t, opts)
 
@@ -828,14 +836,17 @@ def export_chain(
     progress=None,
     cancelled=None,
     inputs=(),
+    lab=None,
 ) -> Path:
-    """A new chain of ``model`` from its start, exported with :func:`export_session` (``points``: a points
-    model's training points). Returns the path."""
+    """A new chain of ``model`` from its start (with the core.lab.Lab ``lab``: a condition, live edits),
+    exported with :func:`export_session` (``points``: a points model's training points). Returns the path."""
     from .session import ChainSession
 
     opts.validate()
     _check_target(target_path(out, opts.fmt), opts.fmt, inputs)  # before the chain's memory is taken
-    session = ChainSession(model, spec.shape, spec.value_range, cfg, start_array=start_array)
+    session = ChainSession(
+        model, spec.shape, spec.value_range, cfg, start_array=start_array, lab=None if lab is None else lab.copy()
+    )
     return export_session(
         session, steps, out, opts, points=points, progress=progress, cancelled=cancelled, inputs=inputs
     )
@@ -959,11 +970,12 @@ def export_states(
     meta: dict | None = None,
     states=None,
     inputs=(),
+    lab=None,
 ) -> Path:
     """The chain's states at ``steps`` to an .npz: ``states`` (len(steps)×N×D float32), ``steps``,
     ``shape`` (one sample's shape), ``value_range`` and ``meta`` (a JSON string: chain settings, model
     name, package version). ``states``, if given, is a callable t → N×D (e.g. a live session's); else
-    the chain is recomputed from its start. ``inputs``: the files it reads; the output may be none of them.
+    the chain is recomputed from its start (with ``lab``, a core.lab.Lab). ``inputs``: the files it reads; the output may be none of them.
     Written atomically; loads with allow_pickle=False."""
     import json
 
@@ -979,9 +991,11 @@ def export_states(
     if states is not None:
         arr = np.stack([np.asarray(states(t), np.float32) for t in steps])
     else:
-        got = dict(run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=set(steps)))
+        got = dict(run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=set(steps), lab=lab))
         arr = np.stack([got[t] for t in steps]).astype(np.float32)
     info = {"chain": cfg.to_dict(), "version": __version__, **(meta or {})}
+    if lab is not None and not lab.empty:
+        info["lab"] = lab.to_dict()
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.savez_compressed(

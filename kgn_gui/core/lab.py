@@ -227,6 +227,19 @@ class Condition:
     def to_dict(self) -> dict:
         return {"source": self.source, "region": self.region}
 
+    def to_array(self) -> np.ndarray:
+        """The known image and the mask (1 where known) as one 2×D float32 array (a bundle's condition.npy)."""
+        return np.stack([self.known, self.mask.astype(np.float32)])
+
+    @classmethod
+    def from_array(cls, a: np.ndarray, source: str = "", region: str = "") -> Condition:
+        a = np.asarray(a)
+        if a.ndim != 2 or a.shape[0] != 2:
+            raise LabError(f"a condition array is 2×D (the known image, the mask), not {a.shape}")
+        if not np.isin(a[1], (0.0, 1.0)).all():
+            raise LabError("a condition's mask row must hold only 0 and 1")
+        return cls(a[0], a[1] != 0, source=str(source)[:200], region=str(region)[:200])
+
 
 def parse_condition(
     condition: str, known: str, shape: tuple[int, ...], value_range: tuple[float, float], *, open_source=None
@@ -427,6 +440,30 @@ class Lab:
     @property
     def empty(self) -> bool:
         return self.condition is None and not self.edits
+
+    def copy(self) -> Lab:
+        """A snapshot (an export in progress does not see the edits made after it began)."""
+        return Lab(self.condition, self.all_edits())
+
+    @classmethod
+    def from_dict(cls, d, known: np.ndarray | None = None) -> Lab:
+        """The Lab of :meth:`to_dict`'s ``d`` (untrusted: every field checked, LabError), with ``known`` the
+        condition's 2×D array (:meth:`Condition.to_array`) when ``d`` has a condition."""
+        if not isinstance(d, dict) or set(d) - {"condition", "edits"}:
+            raise LabError("lab must be a JSON object with condition and edits")
+        cond, edits = d.get("condition"), d.get("edits", [])
+        if not isinstance(edits, list) or len(edits) > MAX_EDITS:
+            raise LabError(f"lab.edits must be a list of at most {MAX_EDITS:,} edits")
+        condition = None
+        if cond is not None:
+            if not isinstance(cond, dict) or not all(isinstance(cond.get(k, ""), str) for k in ("source", "region")):
+                raise LabError("lab.condition must be an object with text source and region")
+            if known is None:
+                raise LabError("lab.condition is set, but there is no condition array")
+            condition = Condition.from_array(known, cond.get("source", ""), cond.get("region", ""))
+        elif known is not None:
+            raise LabError("a condition array without lab.condition")
+        return cls(condition, [Edit.from_dict(e) for e in edits])
 
     def to_dict(self) -> dict:
         return {

@@ -747,11 +747,17 @@ def _boot_indices(n: int, boot: int, seed: int = 0):
     return [rng.integers(0, n, n) for _ in range(boot)]
 
 
-def _run(model, spec, cfg: ChainConfig, steps: int, start_array, train_t, reference, progress, cancelled, stride):
-    """Run a chain: (final states on the device, residual per step T+1×N, looks for mixing)."""
+def _run(
+    model, spec, cfg: ChainConfig, steps: int, start_array, train_t, reference, progress, cancelled, stride, lab=None
+):
+    """Run a chain (its ε schedule, damping and ``lab`` included): (final states on the device, residual per
+    step T+1×N, looks for mixing)."""
     dev = _device(model)
-    chain = Chain(model, spec.value_range, cfg.noise, cfg.eps, cfg.seed, dev)
+    if lab is not None:
+        lab.check(cfg.n, spec.D)
+    chain = Chain.from_config(model, spec.value_range, cfg, dev, lab=lab)
     x = start_states(cfg, spec.D, spec.value_range, shape=spec.shape, start_array=start_array, device=dev)
+    x = chain.begin(x)
     r = np.zeros((steps + 1, cfg.n), np.float32)
     looks = Looks(stride)
     for t in range(steps):
@@ -784,15 +790,16 @@ def analyze_chain(
     stride: int | None = None,
     progress=None,
     cancelled=None,
+    lab=None,
 ) -> Analysis:
-    """Run the chain ``steps`` steps from its start and measure it, with its mixing (looks every
-    ``stride`` steps, default steps/50). ``reference``: :func:`reference_for` of the training data (the
+    """Run the chain ``steps`` steps from its start (with the core.lab.Lab ``lab``) and measure it, with its
+    mixing (looks every ``stride`` steps, default steps/50). ``reference``: :func:`reference_for` of the training data (the
     distribution measures and their baselines; None: without them). ``tol``: the convergence tolerance
     (default :func:`converge_tolerance`)."""
     tol = converge_tolerance(spec.value_range) if tol is None else float(tol)
     train_t = torch.from_numpy(np.asarray(train_x, np.float32))
     stride = max(1, steps // 50) if stride is None else int(stride)
-    x, r, looks = _run(model, spec, cfg, steps, start_array, train_t, reference, progress, cancelled, stride)
+    x, r, looks = _run(model, spec, cfg, steps, start_array, train_t, reference, progress, cancelled, stride, lab)
     a = measure_states(
         model, spec, x.float().cpu().numpy(), r[:-1], train_x, tol=tol, copy_tol=copy_tol,
         reference=reference, n_chains=cfg.n, train_t=train_t, final_residual=r[-1],
@@ -877,7 +884,7 @@ def mixing_scan(
     runs = ([("none", 0.0)] if "none" in kinds or 0 in eps_list else []) + runs
     rows = []
     for i, (kind, eps) in enumerate(runs):
-        c = replace(cfg, noise=kind, eps=eps)
+        c = replace(cfg, noise=kind, eps=eps, schedule="")  # the scan's own ε, constant
         _, r, looks = _run(model, spec, c, steps, start_array, train_t, reference, None, cancelled, stride)
         b = burn_in(np.median(r, axis=1), tol)
         cls, near = looks.rates(b if b is not None else steps // 2)

@@ -19,7 +19,7 @@ def test_a_bundle_reproduces_the_same_frames(tmp_path, zipped):
     cfg = ChainConfig(n=4, start="array", noise="normal", eps=0.02, seed=9)
     out = tmp_path / ("b.zip" if zipped else "b")
     write_bundle(out, ck, cfg, list(range(0, 12, 2)), ExportOptions(fmt="apng", scale=2), start_array=painted)
-    ck2, cfg2, start, steps, opts = read_bundle(out)
+    ck2, cfg2, start, steps, opts, lab = read_bundle(out)
     assert cfg2 == cfg and steps == [0, 2, 4, 6, 8, 10] and np.array_equal(start, painted)
     rep = reproduce(out, tmp_path / "again")
     if zipped:

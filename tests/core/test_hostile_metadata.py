@@ -388,7 +388,7 @@ def test_a_valid_bundle_reads(tmp_path, zipped):
     b = make_bundle(tmp_path / "b")
     if zipped:
         b = zip_of(b, tmp_path / "b.zip")
-    ck, cfg, start, steps, opts = read_bundle(b)
+    ck, cfg, start, steps, opts, _ = read_bundle(b)
     assert ck.spec == SPEC and cfg.n == 2 and cfg.seed == 9 and steps == [0, 2, 4] and opts.fmt == "apng"
     assert start.dtype == np.float32 and np.array_equal(start, START)
 
@@ -593,7 +593,7 @@ def test_generated_run_json_reads_or_is_one_line(tmp_path_factory, edits):
     b = tmp_path_factory.mktemp("gen") / "b"
     make_bundle(b, json.dumps(run))
     try:
-        ck, cfg, start, steps, opts = read_bundle(b)
+        ck, cfg, start, steps, opts, _ = read_bundle(b)
     except ExportError as e:
         assert "\n" not in str(e)
         return

@@ -215,3 +215,68 @@ def test_branches_with_one_seed_are_identical_and_with_two_differ():
 def test_divergence_is_the_mean_pairwise_rms_distance():
     x = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0], [0.0, 2.0]])  # two chains, K = 2
     assert divergence(x, 2) == pytest.approx((1.0 + math.sqrt(2.0)) / 2)
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_a_bundle_with_edits_a_condition_and_a_schedule_reproduces_its_frames_exactly(tmp_path, zipped):
+    from kgn_gui.core.bundle import read_bundle, reproduce, write_bundle
+    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.export import ExportOptions, export_chain, read_frames
+    from tests.conftest import MODELS
+
+    ck = load_checkpoint(MODELS / "mnist.safetensors")
+    known = np.linspace(-1, 1, 784, dtype=np.float32)
+    cond = Condition(known, region_mask("left", (1, 28, 28)), source="ramp", region="left")
+    edits = [
+        Edit(t=3, kind="brush", rows=(0, 2), pixels=brush_pixels((1, 28, 28), 14, 20, 3)),
+        Edit(t=5, kind="kick", rows=(1,), sigma=0.5, seed=4),
+        Edit(t=5, kind="erase", rows=(3,), pixels=tuple(range(400, 500))),
+    ]
+    lab = Lab(cond, edits)
+    cfg = ChainConfig(n=4, noise="normal", eps=0.02, seed=5, schedule="cosine:0.1:0.01:8", damping=0.75)
+    out = tmp_path / ("b.zip" if zipped else "b")
+    steps = list(range(9))
+    opts = ExportOptions(fmt="apng", scale=1, overlay=False)
+    write_bundle(out, ck, cfg, steps, opts, lab=lab)
+    _, cfg2, _, _, _, lab2 = read_bundle(out)
+    assert cfg2 == cfg and lab2.to_dict() == lab.to_dict()
+    assert np.array_equal(lab2.condition.known, known) and np.array_equal(lab2.condition.mask, cond.mask)
+    again = read_frames(reproduce(out, tmp_path / "again"))
+    fresh = read_frames(export_chain(ck.model, ck.spec, cfg, steps, tmp_path / "fresh", opts, lab=lab))
+    plain = read_frames(export_chain(ck.model, ck.spec, cfg, steps, tmp_path / "plain", opts))
+    assert len(again) == len(fresh) == 9 and all(np.array_equal(a, b) for a, b in zip(again, fresh))
+    assert not np.array_equal(again[8], plain[8])  # the lab is in the frames, not lost on the way
+
+
+def test_damaged_lab_fields_of_a_bundle_are_one_line_errors(tmp_path):
+    import json
+
+    from kgn_gui.core.bundle import read_bundle, write_bundle
+    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.export import ExportError, ExportOptions
+    from tests.conftest import MODELS
+
+    ck = load_checkpoint(MODELS / "mnist.safetensors")
+    cond = Condition(np.zeros(784, np.float32), region_mask("top", (1, 28, 28)))
+    b = tmp_path / "b"
+    write_bundle(b, ck, ChainConfig(n=2), [0, 1], ExportOptions(scale=1), lab=Lab(cond, [Edit(1, "erase", (1,))]))
+    run = json.loads((b / "run.json").read_text())
+    cases = [
+        ({**run, "lab": {**run["lab"], "edits": [{"t": 1, "kind": "erase", "rows": [7]}]}}, None, "chain 7"),
+        ({**run, "lab": {**run["lab"], "edits": "x"}}, None, "edits must be a list"),
+        ({**run, "lab": {**run["lab"], "edits": [{"t": 1, "kind": "melt", "rows": [0]}]}}, None, "unknown edit"),
+        ({**run, "chain": {**run["chain"], "schedule": "linear:1"}}, None, "schedule"),
+        ({**run, "chain": {**run["chain"], "damping": 2.0}}, None, "damping"),
+        (run, np.full((2, 784), np.nan, np.float32), "NaN"),
+        (run, np.stack([np.full(784, 5.0), np.ones(784)]).astype(np.float32), "value range"),
+        (run, np.zeros((3, 784), np.float32), "2×D"),
+    ]
+    for damaged, arr, msg in cases:
+        (b / "run.json").write_text(json.dumps(damaged))
+        np.save(b / "condition.npy", cond.to_array() if arr is None else arr)
+        with pytest.raises(ExportError, match=msg):
+            read_bundle(b)
+    (b / "run.json").write_text(json.dumps(run))
+    (b / "condition.npy").unlink()
+    with pytest.raises(ExportError, match="no condition array"):
+        read_bundle(b)

@@ -120,8 +120,11 @@ class ExportController(QtCore.QObject):
                 "chain (Ctrl+R) and play it again",
             )
             return None
+        if s.row_seeds is not None:
+            self.error.emit("Run bundle", "a bundle records one chain from its start; save it from the main timeline")
+            return None
         steps = list(range(0, max(s.t_max, 1) + 1))
-        cfg, curves = s.config, s.curves
+        cfg, curves, lab = s.config, s.curves, s.lab.copy()  # the edits as they are now
         array = start.array if start is not None else None
         inputs = self._inputs()
         try:
@@ -138,6 +141,7 @@ class ExportController(QtCore.QObject):
                 steps,
                 ExportOptions(fmt="gif", scale=4),
                 start_array=array,
+                lab=lab,
                 curves=curves,
                 progress=progress,
                 cancelled=cancelled,
@@ -162,7 +166,7 @@ class ExportController(QtCore.QObject):
             self.error.emit("Export states", str(e))
             return None
         meta = {"model_name": ck.name, "model": str(ck.path) if ck.path else None}
-        inputs = self._inputs()
+        inputs, lab = self._inputs(), s.lab.copy()
 
         def work(progress, cancelled):
             done = itertools.count(1)  # core asks for each step once, in order
@@ -173,7 +177,9 @@ class ExportController(QtCore.QObject):
                 progress(next(done), len(steps))
                 return s.state(t)
 
-            return export_states(ck.model, ck.spec, s.config, steps, path, states=state, meta=meta, inputs=inputs)
+            return export_states(
+                ck.model, ck.spec, s.config, steps, path, states=state, meta=meta, inputs=inputs, lab=lab
+            )
 
         return self._run("state export", work, lambda out: f"exported {out}")
 
