@@ -37,6 +37,26 @@ MAX_EDITS = 100_000
 MAX_BRANCHES = 64
 
 
+# Named sampler settings (ChainConfig fields), in kgn (--preset) and the window (Lab → Sampler). "diverse" is the
+# best row of the recipe search (docs/recipe_search.md, bench/recipe_search.py).
+SAMPLER_PRESETS = {
+    "paper": {
+        "noise": "normal",
+        "eps": 0.01,
+        "schedule": "",
+        "damping": 1.0,
+        "about": "The published sampler: normal noise, ε 0.01, the full step",
+    },
+    "diverse": {
+        "noise": "normal",
+        "eps": 0.05,
+        "schedule": "",
+        "damping": 1.0,
+        "about": "The recipe search's best: more classes at no lower precision (docs/recipe_search.md)",
+    },
+}
+
+
 class LabError(ValueError):
     """A lab setting that cannot be used; the message says why (one line)."""
 
@@ -507,3 +527,18 @@ def divergence(x: np.ndarray, K: int) -> float:
     b = x[: n * K].reshape(n, K, -1)
     pairs = [np.sqrt(((b[:, j] - b[:, k]) ** 2).mean(-1)) for j in range(K) for k in range(j + 1, K)]
     return float(np.mean(pairs))
+
+
+# -- settling after an edit
+
+
+def settle_time(step_sizes: np.ndarray, t_edit: int, tol: float, hold: int = 5) -> int | None:
+    """Steps from an edit at ``t_edit`` until the chain has settled again: the first s ≥ 1 such that the step
+    sizes at t_edit + s … t_edit + s + hold − 1 (step size at t: RMS of x_{t+1} − x_t) are all below ``tol``;
+    None when that has not happened within the steps recorded."""
+    y = np.asarray(step_sizes, dtype=np.float64)
+    for s in range(1, max(0, len(y) - t_edit - hold + 1)):
+        w = y[t_edit + s : t_edit + s + hold]
+        if len(w) == hold and (w < tol).all():
+            return s
+    return None

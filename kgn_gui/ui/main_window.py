@@ -18,6 +18,7 @@ from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActio
 from .controllers.analysis import AnalysisController
 from .controllers.chain import ChainController
 from .controllers.export import ExportController
+from .controllers.lab import LabController
 from .controllers.model import ModelController
 from .controllers.points import PointsController
 from .controllers.training import TrainingController
@@ -28,8 +29,10 @@ from .views import ChainViews
 from .widgets.analysis_panel import AnalysisPanel
 from .widgets.chain_grid import ChainGrid
 from .widgets.inspector import Inspector
+from .widgets.lab_panel import LabPanel
 from .widgets.plots import PlotsPanel
 from .widgets.points_view import PointsView
+from .widgets.projection_view import ProjectionView
 from .widgets.start_panel import StartPanel
 from .widgets.training_panel import TrainingPanel
 from .widgets.transport import TransportBar
@@ -63,6 +66,8 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.compare_view.hide()
         self.analysis, self.transport, self.inspector = AnalysisPanel(), TransportBar(), Inspector()
         self.training_panel, self.start_panel, self.plots = TrainingPanel(), StartPanel(), PlotsPanel()
+        self.lab_panel, self.projection_view = LabPanel(), ProjectionView()
+        self.lab = LabController(self, self)
         self._build_layout()
         self.theme = Theme(self, self.settings, restore=restore_settings)  # View → Theme; the saved choice
         build_menus(self)
@@ -178,11 +183,17 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         pv.addWidget(self.points_split, 1)
         self.views.addTab(self.points_tab, "Points")
         self.views.setTabToolTip(1, "The paper's 1-D and 2-D experiments: place points, train, watch the chains")
+        self.views.addTab(self.projection_view, "Projection")
+        self.views.setTabToolTip(
+            2, "The training set in 2-D (PCA) by class, with the chains' paths over it: watch them flow into basins"
+        )
+        self.views.currentChanged.connect(lambda _i: self.chain.redraw())
         v.addWidget(self.views, 1)
         v.addWidget(self.transport)
         self.setCentralWidget(central)
         self.training_dock = self._dock("Training", self.training_panel, "training")
         self.start_dock = self._dock("Start input", self.start_panel, "start")
+        self.lab_dock = self._dock("Lab", self.lab_panel, "lab")
         self.plots_dock = self._dock("Plots", self.plots, "plots")
         self.analysis_dock = self._dock("Analysis", self.analysis, "analysis")
         self.inspector_dock = self._dock("Inspector", self.inspector, "inspector")
@@ -197,6 +208,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         for dock, area in (
             (self.training_dock, A.LeftDockWidgetArea),
             (self.start_dock, A.LeftDockWidgetArea),
+            (self.lab_dock, A.LeftDockWidgetArea),
             (self.plots_dock, A.BottomDockWidgetArea),
             (self.analysis_dock, A.RightDockWidgetArea),
             (self.inspector_dock, A.RightDockWidgetArea),
@@ -205,6 +217,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             self.addDockWidget(area, dock)
             dock.setVisible(dock is not self.inspector_dock)
         self.tabifyDockWidget(self.training_dock, self.start_dock)
+        self.tabifyDockWidget(self.start_dock, self.lab_dock)
         self.tabifyDockWidget(self.analysis_dock, self.inspector_dock)
         self.start_dock.raise_()
         self.analysis_dock.raise_()
@@ -245,6 +258,16 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.points.status.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.points.error.connect(self.show_error)
         self.start_panel.startRequested.connect(self.start_chains)
+        self.start_panel.conditionRequested.connect(self.on_condition)
+        lp, lab = self.lab_panel, self.lab
+        lp.presetPicked.connect(lab.preset)
+        lp.editRequested.connect(lab.apply)
+        lp.brushingChanged.connect(lambda on: setattr(self.grid, "brushing", on))
+        lp.branchRequested.connect(lab.branch)
+        self.grid.strokeFinished.connect(lab.stroke)
+        lab.changed.connect(lab.refresh)
+        lab.error.connect(self.show_error)
+        lab.branchReady.connect(self.show_branches)
         tp.trainRequested.connect(self.start_training)
         tp.pauseRequested.connect(tc.pause)
         tp.resumeRequested.connect(tc.resume)
@@ -289,7 +312,10 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
     def _begin(self, ck: Checkpoint, start: Start, train: Dataset | None, show_errors: bool = True) -> bool:
         tr = self.transport
         try:
-            self.chain.begin(ck, start, tr.noise.currentText(), float(tr.eps.value()), train=train)
+            self.chain.begin(
+                ck, start, tr.noise.currentText(), float(tr.eps.value()), train=train, lab=self.lab.new_lab(),
+                **tr.lab_settings(),
+            )  # fmt: skip
         except (ChainError, TimelineError) as e:
             if show_errors:
                 self.show_error("Cannot start the chains", str(e))
@@ -318,16 +344,41 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         return ck is not None and self.start_chains(self._start_for(ck), show_errors)
 
     def on_noise_changed(self, kind: str, eps: float) -> None:
-        s = self.session
-        if s is not None and s.config.noise == kind and abs(s.config.eps - eps) < 1e-12:
+        s, lab = self.session, self.transport.lab_settings()
+        if (
+            s is not None
+            and s.config.noise == kind
+            and abs(s.config.eps - eps) < 1e-12
+            and (s.config.schedule, s.config.damping) == (lab["schedule"], lab["damping"])
+        ):
             return  # nothing changed (the ε box fires on every loss of focus): keep the history
         try:
-            self.chain.set_noise(kind, eps)
+            self.chain.set_noise(kind, eps, **lab)
             self.points.set_noise(kind, eps, at=self.chain.view_t)
         except ChainError as e:
             self.show_error("Noise", str(e))
+        self.lab.refresh()
         self.settings.setValue("chain/noise", kind)
         self.settings.setValue("chain/eps", eps)
+
+    def on_condition(self, condition, restart: bool) -> None:
+        """The Condition tab: new conditioned chains (from the Random tab's noise), or the current ones
+        conditioned from their start; None stops conditioning."""
+        if restart and condition is not None:
+            self.lab.condition = condition
+            self.start_chains(self.start_panel.random_start())
+            self.lab.refresh()
+        else:
+            self.lab.set_condition(condition)
+
+    def show_branches(self, session, info: dict) -> None:
+        from .widgets.branch_view import BranchWindow
+
+        ck = self.checkpoint
+        win = BranchWindow(session, info, ck.spec.shape, ck.value_range, self)
+        win.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.branch_window = win
+        win.show()
 
     def on_step_shown(self, t: int) -> None:
         self.views_ctl.show_step(t)

@@ -54,6 +54,8 @@ class ChainViews(QtCore.QObject):
         self.inspected = None
         w.grid.select(None)
         w.inspector.clear()
+        w.projection_view.set_session(w.chain.session)
+        w.lab.refresh()
         self._last_curves = self._last_slider = 0.0
 
     def set_model(self, ck) -> None:
@@ -64,6 +66,7 @@ class ChainViews(QtCore.QObject):
         w.start_panel.set_dataset(train)
         w.plots.histogram.set_training(train.x if train is not None else None, ck.value_range)
         w.inspector.set_image_model(len(ck.spec.shape) == 3)
+        w.projection_view.set_data(train if len(ck.spec.shape) == 3 else None, ck.spec.shape, ck.value_range)
         if len(ck.spec.shape) == 1 and ck.spec.D <= 2:
             pts = train.x if train is not None else None
             w.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
@@ -112,6 +115,8 @@ class ChainViews(QtCore.QObject):
             self._last_curves = now
             w.plots.set_step(t, x)
             w.plots.update_curves(s.curves)
+            if w.views.currentWidget() is w.projection_view:
+                w.projection_view.show_step(t)
         if (
             self.inspected is not None
             and w.inspector_dock.isVisible()
@@ -172,3 +177,4 @@ class ChainViews(QtCore.QObject):
             lab = int(train.labels[j]) if train.labels is not None else None
             nearest = (j, d, train.x[j], lab)
         w.inspector.show_chain(i, t, x[i], ck.spec.shape, ck.value_range, nearest, s.curves)
+        w.inspector.show_edits(*w.lab.settle_note(i))

@@ -83,18 +83,22 @@ class ChainController(QtCore.QObject):
         self.timer.start()
 
     # -- session
-    def begin(self, ck, start: Start, noise: str, eps: float, train=None) -> ChainSession:
+    def begin(self, ck, start: Start, noise: str, eps: float, train=None, *, lab=None, **settings) -> ChainSession:
         """Start new chains of the model ``ck`` from ``start`` (a core.start.Start) with the given per-step
-        noise; ``train``: the data the live nearest-training curve measures against. Raises ChainError or
-        TimelineError (the old session stays) with a one-line message."""
+        noise; ``train``: the data the live nearest-training curve measures against; ``lab``: a core.lab.Lab
+        (a condition); ``settings``: ChainConfig's schedule and damping. Raises ChainError or TimelineError
+        (the old session stays) with a one-line message."""
+        from dataclasses import replace
+
         session = ChainSession(
             ck.model,
             ck.spec.shape,
             ck.value_range,
-            start.chain_config(noise, eps),
+            replace(start.chain_config(noise, eps), **settings),
             start_array=start.array,
             train=train,
             history_disk=True,
+            lab=lab,
         )
         self.start = start
         self.set_session(session)
@@ -181,11 +185,12 @@ class ChainController(QtCore.QObject):
     def go_end(self) -> None:
         self.seek(self.t_max)
 
-    def set_noise(self, kind: str, eps: float) -> None:
-        """New noise from the shown step on; the history after it is recomputed as needed."""
+    def set_noise(self, kind: str, eps: float, **settings) -> None:
+        """New noise (``settings``: an ε schedule, damping) from the shown step on; the history after it is
+        recomputed as needed."""
         if self.session is None:
             return
-        self.session.set_noise(kind, eps, at=self.view_t)
+        self.session.set_noise(kind, eps, at=self.view_t, **settings)
         self._play_origin = (time.perf_counter(), self.view_t)
         self._rate_since = self._play_origin[0]
         self.redraw()

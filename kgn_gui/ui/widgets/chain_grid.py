@@ -52,6 +52,7 @@ class ChainGrid(QtWidgets.QWidget):
     tileClicked = QtCore.Signal(int)
     pageChanged = QtCore.Signal(int)
     hovered = QtCore.Signal(str)
+    strokeFinished = QtCore.Signal(int, object)  # brushing: (chain, [(x, y), …] the pixels the stroke crossed)
 
     def __init__(self, parent=None, max_tiles: int = 256):
         super().__init__(parent)
@@ -69,6 +70,8 @@ class ChainGrid(QtWidgets.QWidget):
         self._label = ""
         self._message = ""
         self._selected: int | None = None
+        self.brushing = False  # left-drag on a tile is a brush stroke (the Lab's live edits), not a pan
+        self._stroke: tuple[int, list[tuple[int, int]]] | None = None
         self._zoom = 1.0  # × the fitted scale
         self._center: tuple[float, float] | None = None  # mosaic point at the view's centre (None: centred)
         self._press: tuple[QtCore.QPointF, QtCore.Qt.MouseButton, tuple[float, float]] | None = None
@@ -374,6 +377,12 @@ class ChainGrid(QtWidgets.QWidget):
         b = ev.button()
         if b not in (QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.MouseButton.MiddleButton):
             return super().mousePressEvent(ev)
+        if self.brushing and b == QtCore.Qt.MouseButton.LeftButton:
+            hit = self.pixel_at(ev.position())
+            if hit is not None:
+                self._stroke = (hit[0], [(hit[1], hit[2])])
+                self.select(hit[0])
+            return
         self._press = (ev.position(), b, self._view_center())
         self._dragging = b == QtCore.Qt.MouseButton.MiddleButton
         if self._dragging:
@@ -381,6 +390,10 @@ class ChainGrid(QtWidgets.QWidget):
 
     def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:
         p = ev.position()
+        if self._stroke is not None:
+            hit = self.pixel_at(p)
+            if hit is not None and hit[0] == self._stroke[0] and self._stroke[1][-1] != (hit[1], hit[2]):
+                self._stroke[1].append((hit[1], hit[2]))
         if self._press is not None:
             p0, _b, (cx, cy) = self._press
             if not self._dragging and (p - p0).manhattanLength() >= QtWidgets.QApplication.startDragDistance():
@@ -394,6 +407,11 @@ class ChainGrid(QtWidgets.QWidget):
         self._update_hover()
 
     def mouseReleaseEvent(self, ev: QtGui.QMouseEvent) -> None:
+        if self._stroke is not None and ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            chain, pts = self._stroke
+            self._stroke = None
+            self.strokeFinished.emit(chain, pts)
+            return
         if self._press is None or ev.button() != self._press[1]:
             return super().mouseReleaseEvent(ev)
         clicked = not self._dragging and ev.button() == QtCore.Qt.MouseButton.LeftButton

@@ -87,6 +87,7 @@ class Inspector(QtWidgets.QWidget):
         self.index: int | None = None
         self.image_model = True
         self._y_range = None
+        self._edit_lines: list[pg.InfiniteLine] = []
 
     def show_chain(self, i: int, t: int, state: np.ndarray, shape, value_range, nearest, curves) -> None:
         """nearest: (index, distance, image, label) or None."""
@@ -113,6 +114,19 @@ class Inspector(QtWidgets.QWidget):
             self._y_range = fit_y_range(self.plot, lo, hi, self._y_range)
         self.cursor.setValue(t)
 
+    def show_edits(self, steps: list[int], note: str) -> None:
+        """The steps where the inspected chain was edited (red lines on its curves) and how long it took to
+        settle after the last one (in the caption)."""
+        for line in self._edit_lines:
+            self.plot.removeItem(line)
+        self._edit_lines = [
+            pg.InfiniteLine(t, angle=90, movable=False, pen=pg.mkPen("#e84855", width=1.5)) for t in steps[-20:]
+        ]
+        for line in self._edit_lines:
+            self.plot.addItem(line)
+        if note:
+            self.caption.setText(f"{self.caption.text()} · {note}")
+
     def set_image_model(self, images: bool) -> None:
         """An image model shows the chain's picture and its nearest example; a points model has no pictures
         (its chains are drawn in the Points tab), so the inspector says so instead of showing black."""
@@ -135,4 +149,5 @@ class Inspector(QtWidgets.QWidget):
         self.caption.setText(text)
         for line in self.lines.values():
             line.setData([], [])
+        self.show_edits([], "")
         self.cursor.setValue(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ...core.lab import KNOWN_REGIONS, Condition, LabError, load_mask, region_mask
 from ...core.start import NOISE_STARTS, Start, StartError, data_start
 from .paint import PaintCanvas
 
@@ -29,6 +30,7 @@ class StartPanel(QtWidgets.QWidget):
     """Emits ``startRequested(Start)``; saves and restores its own settings."""
 
     startRequested = QtCore.Signal(object)
+    conditionRequested = QtCore.Signal(object, bool)  # (a core.lab.Condition or None, start new chains)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -131,6 +133,52 @@ class StartPanel(QtWidgets.QWidget):
         f2.addRow(paint_it)
         tabs.addTab(dat, "From data")
 
+        # Condition (inpainting: the known pixels are reset to the known image after every step)
+        cnd = QtWidgets.QWidget()
+        f3 = QtWidgets.QFormLayout(cnd)
+        self.cond_source = QtWidgets.QComboBox()
+        self.cond_source.setObjectName("condition_source")
+        self.cond_source.addItems(["data-set image", "the painting"])
+        self.cond_source.setToolTip("The known image: a data-set image (index below) or the Paint tab's canvas")
+        self.cond_index = _spin(0, 0, 0, "Which data-set image is known")
+        self.cond_region = QtWidgets.QComboBox()
+        self.cond_region.setObjectName("condition_region")
+        self.cond_region.addItems([*KNOWN_REGIONS, "mask file…"])
+        self.cond_region.setToolTip(
+            "The known pixels: a half of the image, or a mask image (white = known) or .npy (non-zero = known)"
+        )
+        self.mask_path = ""
+        self.cond_region.textActivated.connect(self._pick_mask)
+        self.cond_preview = QtWidgets.QLabel()
+        self.cond_preview.setFixedSize(112, 112)
+        self.cond_preview.setBackgroundRole(QtGui.QPalette.ColorRole.Dark)
+        self.cond_preview.setAutoFillBackground(True)
+        self.cond_preview.setToolTip("The known image; the pixels the chains fill in are dimmed")
+        for w in (self.cond_source, self.cond_region):
+            w.currentIndexChanged.connect(self._update_condition_preview)
+        self.cond_index.valueChanged.connect(self._update_condition_preview)
+        f3.addRow("Known image", self.cond_source)
+        f3.addRow("Index", self.cond_index)
+        f3.addRow("Known pixels", self.cond_region)
+        f3.addRow("", self.cond_preview)
+        go = QtWidgets.QPushButton("Start conditioned chains")
+        go.setObjectName("start_conditioned")
+        go.setToolTip(
+            "New chains from the Random tab's noise; after every step the known pixels are reset to the known "
+            "image and the chains fill in the rest"
+        )
+        go.clicked.connect(lambda: self._request_condition(restart=True))
+        now = QtWidgets.QPushButton("Condition the current chains")
+        now.setToolTip("The chains now running, conditioned from their start (their history is recomputed)")
+        now.clicked.connect(lambda: self._request_condition(restart=False))
+        off = QtWidgets.QPushButton("Stop conditioning")
+        off.setObjectName("stop_conditioning")
+        off.clicked.connect(lambda: self.conditionRequested.emit(None, False))
+        f3.addRow(go)
+        f3.addRow(now)
+        f3.addRow(off)
+        tabs.addTab(cnd, "Condition")
+
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(tabs)
@@ -149,7 +197,9 @@ class StartPanel(QtWidgets.QWidget):
             return
         self.data_label.setText(f"{ds.name} ({ds.M:,})")
         self.index.setRange(0, ds.M - 1)
+        self.cond_index.setRange(0, ds.M - 1)
         self._update_preview()
+        self._update_condition_preview()
 
     def _image(self, i: int) -> np.ndarray | None:
         ds = self.dataset
@@ -174,6 +224,65 @@ class StartPanel(QtWidgets.QWidget):
         if img is not None:
             self.canvas.set_ink(img.mean(0))
             self.tabs.setCurrentIndex(1)
+
+    # -- the Condition tab
+    def _pick_mask(self, text: str) -> None:
+        if text != "mask file…":
+            return
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Known-pixel mask", "", "Masks (*.png *.jpg *.jpeg *.bmp *.gif *.npy);;All files (*)"
+        )
+        if path:
+            self.mask_path = path
+            self.cond_region.setItemText(len(KNOWN_REGIONS), f"mask: {path.rsplit('/', 1)[-1]}")
+            self._update_condition_preview()
+        elif not self.mask_path:
+            self.cond_region.setCurrentIndex(0)
+
+    def condition(self) -> Condition:
+        """The Condition the tab describes (raises LabError with one line)."""
+        if len(self.shape) != 3:
+            raise LabError("conditions are for image models")
+        if self.cond_source.currentIndex() == 0:
+            ds, i = self.dataset, self.cond_index.value()
+            if ds is None or self._image(i) is None:
+                raise LabError("load a data set whose images fit this model first, or use the painting")
+            known, source = np.asarray(ds.x[i], np.float32), f"{ds.name}#{i}"
+        else:
+            known, source = self.painted_state(), "painting"
+        region = self.cond_region.currentIndex()
+        if region < len(KNOWN_REGIONS):
+            name = KNOWN_REGIONS[region]
+            mask = region_mask(name, self.shape)
+        else:
+            if not self.mask_path:
+                raise LabError("choose a mask file")
+            name = self.mask_path.rsplit("/", 1)[-1]
+            mask = load_mask(self.mask_path, self.shape)
+        lo, hi = self.value_range
+        return Condition(np.clip(known, lo, hi), mask, source=source, region=name)
+
+    def _update_condition_preview(self, *_) -> None:
+        try:
+            c = self.condition()
+        except (LabError, ValueError):
+            self.cond_preview.clear()
+            return
+        lo, hi = self.value_range
+        img = ((c.known - lo) / (hi - lo)).reshape(self.shape).mean(0)
+        m = c.mask.reshape(self.shape)[0]
+        shown = np.where(m, img, 0.25 + 0.35 * img)  # the unknown part dimmed and lifted: visibly not known
+        a = np.ascontiguousarray((shown * 255).astype(np.uint8))
+        q = QtGui.QImage(a.data, a.shape[1], a.shape[0], a.shape[1], QtGui.QImage.Format.Format_Grayscale8).copy()
+        self.cond_preview.setPixmap(QtGui.QPixmap.fromImage(q).scaled(112, 112))
+
+    def _request_condition(self, restart: bool) -> None:
+        try:
+            c = self.condition()
+        except LabError as e:
+            QtWidgets.QMessageBox.information(self, "Condition", str(e))
+            return
+        self.conditionRequested.emit(c, restart)
 
     # -- requests
     def random_start(self) -> Start:

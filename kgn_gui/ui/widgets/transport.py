@@ -17,25 +17,36 @@ NOISE_TIPS = {
 }
 
 
+DEFAULT_SCHEDULE_T = 1000  # the steps a schedule typed without its T runs over, in the window
+
+
 class TimelineSlider(QtWidgets.QSlider):
-    """A horizontal slider over steps 0 … t_max that marks the burn-in B."""
+    """A horizontal slider over steps 0 … t_max that marks the burn-in B, the steps of live edits (small
+    triangles) and, when ε follows a schedule, ε(t) as a thin curve along the groove."""
 
     def __init__(self, parent=None):
         super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
         self.burn_in = 0
+        self.marks: list[int] = []
+        self.schedule = None  # a core.lab.Schedule, or None (ε constant)
         self.setRange(0, 0)
+        self.setMinimumHeight(26)
         self.setToolTip(
-            "Scrub through every step reached so far. The orange mark is the burn-in B: "
-            "iterates after it are treated as samples."
+            "Scrub through every step reached so far. The orange mark is the burn-in B: iterates after it are "
+            "treated as samples. Triangles mark live edits; the thin line is ε(t) when ε follows a schedule."
         )
 
     def set_burn_in(self, b: int) -> None:
         self.burn_in = b
         self.update()
 
+    def set_lab(self, marks: list[int], schedule) -> None:
+        self.marks, self.schedule = list(marks), schedule
+        self.update()
+
     def paintEvent(self, ev: QtGui.QPaintEvent) -> None:
         super().paintEvent(ev)
-        if self.maximum() <= 0 or self.burn_in <= 0:
+        if self.maximum() <= 0 or (self.burn_in <= 0 and not self.marks and self.schedule is None):
             return
         opt = QtWidgets.QStyleOptionSlider()
         self.initStyleOption(opt)
@@ -46,11 +57,35 @@ class TimelineSlider(QtWidgets.QSlider):
             QtWidgets.QStyle.ComplexControl.CC_Slider, opt, QtWidgets.QStyle.SubControl.SC_SliderHandle, self
         )
         span = groove.width() - handle.width()
-        frac = min(1.0, self.burn_in / self.maximum())
-        x = groove.left() + handle.width() / 2 + frac * span
+        left = groove.left() + handle.width() / 2
+
+        def x_of(t: float) -> float:
+            return left + min(1.0, t / self.maximum()) * span
+
         p = QtGui.QPainter(self)
-        p.setPen(QtGui.QPen(QtGui.QColor("#ff9f1c"), 3))
-        p.drawLine(QtCore.QPointF(x, groove.top() - 2), QtCore.QPointF(x, groove.bottom() + 2))
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        if self.schedule is not None:
+            n = max(2, min(int(span), 400))
+            ts = [self.maximum() * i / (n - 1) for i in range(n)]
+            eps = [self.schedule.eps(int(t)) for t in ts]
+            top = max(eps) or 1.0
+            y0, h = self.height() - 2.0, self.height() - 4.0
+            path = QtGui.QPainterPath(QtCore.QPointF(x_of(ts[0]), y0 - h * eps[0] / top))
+            for t, e in zip(ts[1:], eps[1:]):
+                path.lineTo(QtCore.QPointF(x_of(t), y0 - h * e / top))
+            p.setPen(QtGui.QPen(QtGui.QColor(90, 170, 255, 200), 1.5))
+            p.drawPath(path)
+        if self.burn_in > 0:
+            x = x_of(self.burn_in)
+            p.setPen(QtGui.QPen(QtGui.QColor("#ff9f1c"), 3))
+            p.drawLine(QtCore.QPointF(x, groove.top() - 2), QtCore.QPointF(x, groove.bottom() + 2))
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.setBrush(QtGui.QColor("#e84855"))
+        for t in self.marks:
+            x, y = x_of(t), float(groove.top() - 1)
+            p.drawPolygon(
+                QtGui.QPolygonF([QtCore.QPointF(x - 4, y - 6), QtCore.QPointF(x + 4, y - 6), QtCore.QPointF(x, y)])
+            )
         p.end()
 
 
@@ -172,6 +207,28 @@ class TransportBar(QtWidgets.QWidget):
         )
         self.noise.currentTextChanged.connect(self._noise_edited)
         self.eps.editingFinished.connect(self._noise_edited)
+        self.schedule = QtWidgets.QLineEdit()
+        self.schedule.setObjectName("eps_schedule")
+        self.schedule.setPlaceholderText("ε(t): constant")
+        self.schedule.setToolTip(
+            "An ε schedule instead of a constant ε: KIND:START:END[:T] with KIND constant, linear, cosine or exp, "
+            f"from ε START to ε END over T steps (default {DEFAULT_SCHEDULE_T:,}), e.g. cosine:0.3:0.01:500. "
+            "Empty: the constant ε beside it. Drawn along the timeline."
+        )
+        self.schedule.setFixedWidth(self.schedule.fontMetrics().horizontalAdvance("cosine:0.3:0.01:10000") + 14)
+        self.schedule.editingFinished.connect(self._schedule_edited)
+        self.damping = QtWidgets.QDoubleSpinBox()
+        self.damping.setObjectName("damping")
+        self.damping.setDecimals(2)
+        self.damping.setRange(0.01, 1.0)
+        self.damping.setSingleStep(0.05)
+        self.damping.setValue(1.0)
+        self.damping.setPrefix("α ")
+        self.damping.setToolTip(
+            "Damping α: x ← clamp((1 − α)·x + α·f(x) + ε·n). 1 is the paper's step; smaller α moves each chain "
+            "part of the way toward f(x)."
+        )
+        self.damping.editingFinished.connect(self._noise_edited)
         self.burn_in = QtWidgets.QSpinBox()
         self.burn_in.setRange(0, 1_000_000)
         self.burn_in.setValue(20)
@@ -187,7 +244,8 @@ class TransportBar(QtWidgets.QWidget):
         top.addWidget(self.step_label)
         top.addWidget(self.goto)
         bottom = QtWidgets.QHBoxLayout()
-        for lab, w in (("Speed", self.speed), ("Noise", self.noise), (None, self.eps), (None, self.burn_in)):
+        row = (("Speed", self.speed), ("Noise", self.noise), (None, self.eps), (None, self.schedule))
+        for lab, w in (*row, (None, self.damping), (None, self.burn_in)):
             if lab:
                 bottom.addWidget(QtWidgets.QLabel(lab))
             bottom.addWidget(w)
@@ -216,6 +274,30 @@ class TransportBar(QtWidgets.QWidget):
 
     def _noise_edited(self, *_):
         self.noiseChanged.emit(self.noise.currentText(), float(self.eps.value()))
+
+    def _schedule_edited(self) -> None:
+        """A schedule typed without its T gets the default T, and is shown in its canonical form."""
+        from ...core.lab import LabError, parse_schedule
+
+        try:
+            sch = parse_schedule(self.schedule.text(), default_T=DEFAULT_SCHEDULE_T)
+        except LabError:
+            sch = None  # left as typed: the window says what is wrong when it is applied
+        else:
+            self.schedule.setText(sch.text() if sch is not None else "")
+        self._noise_edited()
+
+    def lab_settings(self) -> dict:
+        """The schedule text and damping α the chain should use (ChainConfig fields)."""
+        from ...core.lab import LabError, parse_schedule
+
+        text = self.schedule.text().strip()
+        try:
+            sch = parse_schedule(text, default_T=DEFAULT_SCHEDULE_T)
+            text = sch.text() if sch is not None else ""
+        except LabError:
+            pass  # ChainConfig.validate says why
+        return {"schedule": text, "damping": round(float(self.damping.value()), 6)}
 
     def _burn_in_edited(self, b: int) -> None:
         self.slider.set_burn_in(b)

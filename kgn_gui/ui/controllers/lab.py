@@ -1,0 +1,156 @@
+"""The window's face of the sampling lab (issue 20): conditions, live edits, branches and sampler presets.
+
+Every request becomes a core call on the chain controller's session (``ChainSession.add_edit``,
+``set_condition``, ``branch``), so the window, ``kgn`` and bundles give the same states. The edits are events
+of the session's Lab: the timeline draws them as marks, scrubbing replays them, a bundle stores them.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore
+
+from ...core.chain import ChainError
+from ...core.lab import SAMPLER_PRESETS, Condition, Edit, Lab, LabError, brush_pixels, settle_time
+from ...core.measures import converge_tolerance
+
+
+class LabController(QtCore.QObject):
+    """changed(): the edits, the condition or the schedule changed (the marks and labels follow).
+    error(str, str): (title, one line). branchReady(object): a new branch session, for a BranchWindow."""
+
+    changed = QtCore.Signal()
+    error = QtCore.Signal(str, str)
+    branchReady = QtCore.Signal(object, object)
+
+    def __init__(self, window, parent=None):
+        super().__init__(parent)
+        self.w = window
+        self.condition: Condition | None = None  # what new chains are conditioned on (the Condition tab)
+        self._seed = 0
+
+    # -- what new chains carry
+    def new_lab(self) -> Lab:
+        """The Lab of new chains: the condition set in the Condition tab (no edits)."""
+        return Lab(self.condition)
+
+    def set_condition(self, condition: Condition | None) -> None:
+        """Condition the current chains from their start (and every chain started after), or stop."""
+        self.condition = condition
+        s = self.w.chain.session
+        if s is not None:
+            try:
+                s.set_condition(condition)
+            except ChainError as e:
+                self.error.emit("Condition", str(e))
+                return
+            self.w.chain.seek(self.w.chain.view_t)
+        self.changed.emit()
+
+    # -- edits
+    def _rows(self, all_chains: bool) -> tuple[int, ...] | None:
+        s = self.w.chain.session
+        if all_chains:
+            return tuple(range(s.n))
+        i = self.w.grid.selected
+        if i is None:
+            self.error.emit("Edit", "select a chain first (click its tile), or choose all chains")
+            return None
+        return (int(i),)
+
+    def _add(self, edit: Edit) -> bool:
+        ch = self.w.chain
+        was = ch.playing
+        ch.pause()
+        try:
+            ch.session.add_edit(edit)
+        except (ChainError, LabError) as e:
+            self.error.emit("Edit", str(e))
+            return False
+        ch.seek(ch.view_t)
+        if was:
+            ch.play()
+        self.changed.emit()
+        return True
+
+    def apply(self, kind: str, all_chains: bool) -> bool:
+        """Kick or erase (or brush, with ink) the chosen chains' whole state at the shown step."""
+        s = self.w.chain.session
+        if s is None:
+            return False
+        rows = self._rows(all_chains)
+        if rows is None:
+            return False
+        self._seed += 1
+        t = self.w.chain.view_t + s.offset
+        sigma = float(self.w.lab_panel.sigma.value()) if kind == "kick" else 0.0
+        return self._add(Edit(t=t, kind=kind, rows=rows, sigma=sigma, seed=self._seed))
+
+    def stroke(self, chain: int, points: list[tuple[int, int]]) -> bool:
+        """A brush stroke on the grid over chain ``chain``'s tile: the pixels within the brush radius of the
+        points (x, y), brushed (ink) or erased with the panel's tool, on that chain or on all."""
+        s = self.w.chain.session
+        if s is None or len(s.shape) != 3 or not points:
+            return False
+        panel = self.w.lab_panel
+        kind = "erase" if panel.tool.currentText() == "erase" else "brush"
+        r = float(panel.radius.value())
+        px: set[int] = set()
+        for x, y in points:
+            px.update(brush_pixels(s.shape, y, x, r))
+        rows = tuple(range(s.n)) if panel.all_chains else (int(chain),)
+        t = self.w.chain.view_t + s.offset
+        return self._add(Edit(t=t, kind=kind, rows=rows, pixels=tuple(sorted(px))))
+
+    def settle_note(self, i: int) -> tuple[list[int], str]:
+        """(the steps where chain i was edited, how long it took to settle after the last one)."""
+        s = self.w.chain.session
+        if s is None:
+            return [], ""
+        steps = [e.t - s.offset for e in s.lab.all_edits() if i in e.rows]
+        if not steps:
+            return [], ""
+        te = steps[-1]
+        y = s.curves.chain("step", i)
+        if len(y) == 0:
+            return steps, ""
+        settled = settle_time(y, te, converge_tolerance(s.value_range))
+        if settled is None:
+            return steps, f"edited at step {te}: not settled yet (step size ≥ {converge_tolerance(s.value_range):g})"
+        return steps, f"edited at step {te}: settled again after {settled} steps"
+
+    # -- branches
+    def branch(self, K: int, steps: int) -> None:
+        """K continuations of the chosen chains (the selected one, else the first four) from the shown step."""
+        s = self.w.chain.session
+        if s is None:
+            return
+        i = self.w.grid.selected
+        rows = [int(i)] if (i is not None and not self.w.lab_panel.all_chains) else list(range(min(4, s.n)))
+        try:
+            b = s.branch(self.w.chain.view_t, rows, K)
+        except (ChainError, LabError) as e:
+            self.error.emit("Branch", str(e))
+            return
+        self.branchReady.emit(b, {"rows": rows, "K": K, "steps": steps, "t": self.w.chain.view_t + s.offset})
+
+    # -- presets
+    def preset(self, name: str) -> None:
+        p = SAMPLER_PRESETS[name]
+        tr = self.w.transport
+        tr.set_noise(p["noise"], p["eps"])
+        tr.schedule.setText(p["schedule"])
+        tr.damping.setValue(p["damping"])
+        self.w.on_noise_changed(p["noise"], p["eps"])
+
+    def refresh(self) -> None:
+        """The timeline's marks (edit steps) and ε curve, and the panel's edit list, from the session."""
+        s = self.w.chain.session
+        if s is None:
+            return
+        steps = sorted({e.t - s.offset for e in s.lab.all_edits()})
+        try:
+            sch = s.config.eps_schedule()
+        except Exception:  # noqa: BLE001 — validated when set; a curve is never a reason to fail
+            sch = None
+        self.w.transport.slider.set_lab(steps, sch)
+        self.w.lab_panel.show_edits(steps, len(s.lab.all_edits()))

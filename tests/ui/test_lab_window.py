@@ -1,0 +1,146 @@
+"""Issue 20 in the window: the Condition tab, ε schedule and damping beside ε, live edits (kick, erase, a brush
+stroke on a tile) marked on the timeline and replayed exactly by scrubbing, branches with their divergence, the
+projection view, and the sampler presets — each the same core call kgn makes."""
+
+import numpy as np
+import pytest
+from PySide6 import QtCore
+
+from kgn_gui.core.chain import ChainConfig, run_chain
+from kgn_gui.core.lab import SAMPLER_PRESETS, Edit, Lab
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
+
+
+def _settle(qtbot, window, t):
+    qtbot.waitUntil(lambda: window.transport.step_label.text().startswith(f"step {t} /"), timeout=5000)
+
+
+def test_the_condition_tab_conditions_new_chains(window, qtbot):
+    sp = window.start_panel
+    sp.tabs.setCurrentIndex(3)
+    assert sp.tabs.tabText(3) == "Condition"
+    sp.cond_index.setValue(3)
+    sp.cond_region.setCurrentIndex(0)  # top
+    sp.n.setValue(8)
+    sp._request_condition(restart=True)
+    s = window.session
+    assert s.n == 8 and s.lab.condition is not None and s.lab.condition.region == "top"
+    window.chain.step_by(5)
+    c = s.lab.condition
+    for t in range(6):
+        x = s.state(t)
+        assert np.array_equal(x[:, c.mask], np.broadcast_to(c.known[c.mask], (8, int(c.mask.sum()))))
+    window.start_panel.conditionRequested.emit(None, False)  # Stop conditioning
+    assert window.session.lab.condition is None
+
+
+def test_schedule_and_damping_beside_eps_follow_into_the_chain_and_the_timeline(window, qtbot):
+    tr = window.transport
+    tr.schedule.setText("cosine:0.2:0.01")
+    tr._schedule_edited()
+    assert tr.schedule.text() == "cosine:0.2:0.01:1000"  # T filled in, canonical
+    tr.damping.setValue(0.6)
+    tr._noise_edited()
+    cfg = window.session.config
+    assert (cfg.schedule, cfg.damping) == ("cosine:0.2:0.01:1000", 0.6)
+    assert tr.slider.schedule is not None and tr.slider.schedule.eps(0) == pytest.approx(0.2)
+    tr.schedule.setText("wobble:1:2")
+    tr._schedule_edited()
+    assert window._errors and "wobble" in window._errors[-1]
+    assert window.session.config.schedule == "cosine:0.2:0.01:1000"  # a bad text changes nothing
+
+
+def test_edits_are_marked_replayed_by_scrubbing_and_match_core(window, qtbot):
+    window.start_panel.n.setValue(6)
+    window.start_panel.request_random()
+    ch, s = window.chain, window.session
+    ch.step_by(4)
+    window.grid.select(2)
+    lp = window.lab_panel
+    lp.tool.setCurrentText("kick")
+    lp.sigma.setValue(0.7)
+    assert window.lab.apply("kick", False)
+    ch.step_by(3)
+    lp.tool.setCurrentText("erase")
+    assert window.lab.apply("erase", True)
+    ch.step_by(3)
+    # a brush stroke on chain 1's tile, at step 10
+    lp.tool.setCurrentText("brush")
+    assert window.lab.stroke(1, [(10, 10), (11, 10), (12, 11)])
+    ch.step_by(5)
+    assert window.transport.slider.marks == [4, 7, 10]
+    assert "3 edits" in lp.edits_label.text()
+    states = {t: s.state(t).copy() for t in range(16)}
+    # scrub back across the edits: the same states, bit for bit
+    for t in (3, 4, 8, 10, 15, 0, 12):
+        ch.seek(t)
+        assert np.array_equal(s.state(t), states[t])
+    # the same edits in kgn's core call give the same states
+    edits = s.lab.all_edits()
+    cfg = s.config
+    got = dict(run_chain(window.checkpoint.model, window.checkpoint.spec, cfg, 15, lab=Lab(None, edits)))
+    assert all(np.array_equal(got[t], states[t]) for t in range(16))
+    assert np.all(states[7] == -1.0)  # erased at 7, before the step that leaves it
+    # the inspector marks the edits of the inspected chain and says when it settled
+    window.views_ctl.inspect(2)
+    assert len(window.inspector._edit_lines) == 2 and "edited at step 7" in window.inspector.caption.text()
+
+
+def test_a_stroke_on_the_grid_brushes_the_tile(window, qtbot):
+    window.start_panel.n.setValue(4)
+    window.start_panel.request_random()
+    qtbot.waitUntil(lambda: window.grid.current_image() is not None, timeout=5000)
+    window.lab_panel.brushing.setChecked(True)
+    window.lab_panel.tool.setCurrentText("brush")
+    g = window.grid
+    r = g.tile_rect(0)
+    a = g.mosaic_to_widget(r.x() + 5, r.y() + 5).toPoint()
+    b = g.mosaic_to_widget(r.x() + 20, r.y() + 5).toPoint()
+    qtbot.mousePress(g, QtCore.Qt.MouseButton.LeftButton, pos=a)
+    for k in range(1, 11):
+        qtbot.mouseMove(g, pos=a + (b - a) * (k / 10))
+    qtbot.mouseRelease(g, QtCore.Qt.MouseButton.LeftButton, pos=b)
+    (edit,) = window.session.lab.all_edits()
+    assert edit.kind == "brush" and edit.rows == (0,) and len(edit.pixels) > 20
+    x = window.session.state(0).reshape(4, 28, 28)
+    assert np.all(x[0, 5, 6:19] == 1.0)
+
+
+def test_branches_open_side_by_side_with_their_divergence(window, qtbot):
+    window.start_panel.n.setValue(4)
+    window.start_panel.request_random()
+    window.chain.step_by(10)
+    window.grid.select(1)
+    window.lab_panel.K.setValue(4)
+    window.lab_panel.branch_steps.setValue(12)
+    window.lab_panel.branchRequested.emit(4, 12)
+    win = window.branch_window
+    qtbot.waitUntil(lambda: win.session.t_max >= 12 and win.slider.maximum() >= 12, timeout=30_000)
+    assert win.session.n == 4 and win.div[0] == 0.0 and win.div[-1] > 0
+    assert np.array_equal(win.session.state(0)[0], window.session.state(10)[1])
+    win.close()
+
+
+def test_the_projection_view_draws_the_training_set_and_the_chains_paths(window, qtbot):
+    window.views.setCurrentWidget(window.projection_view)
+    pv = window.projection_view
+    qtbot.waitUntil(lambda: pv.projection is not None, timeout=60_000)
+    assert len(pv.classes) == 10 and sum(len(c.data) for c in pv.classes) == 6000
+    window.chain.step_by(5)
+    qtbot.waitUntil(lambda: getattr(pv, "_t", -1) == 5 and len(pv.heads.data) == 64, timeout=5000)
+    x = window.session.state(5)[:64]
+    want = pv.projection.project(x)
+    assert np.allclose(np.c_[pv.heads.data["x"], pv.heads.data["y"]], want, atol=1e-5)
+
+
+def test_presets_set_the_sampler(window):
+    window.lab_panel.presetPicked.emit("diverse")
+    p, cfg = SAMPLER_PRESETS["diverse"], window.session.config
+    assert (cfg.noise, cfg.eps, cfg.schedule, cfg.damping) == (p["noise"], p["eps"], p["schedule"], p["damping"])
+    window.lab_panel.presetPicked.emit("paper")
+    assert (window.session.config.eps, window.session.config.damping) == (0.01, 1.0)
+    assert isinstance(ChainConfig(), ChainConfig) and Edit  # (imports used)
