@@ -36,6 +36,12 @@ GRID = [
     ("damping 0.3, cosine 0.3 → 0.01", ["--noise", "normal", "--eps-schedule", "cosine:0.3:0.01", "--damping", "0.3"]),
     ("damping 0.5, cosine 0.5 → 0.01", ["--noise", "normal", "--eps-schedule", "cosine:0.5:0.01", "--damping", "0.5"]),
     ("uniform, cosine 0.5 → 0.01", ["--noise", "uniform", "--eps-schedule", "cosine:0.5:0.01"]),
+    ("damping 0.3, ε 0.01", ["--noise", "normal", "--eps", "0.01", "--damping", "0.3"]),
+    ("damping 0.2, ε 0.01", ["--noise", "normal", "--eps", "0.01", "--damping", "0.2"]),
+    ("damping 0.1, ε 0.01", ["--noise", "normal", "--eps", "0.01", "--damping", "0.1"]),
+    ("damping 0.3, ε 0.05", ["--noise", "normal", "--eps", "0.05", "--damping", "0.3"]),
+    ("damping 0.2, ε 0.03", ["--noise", "normal", "--eps", "0.03", "--damping", "0.2"]),
+    ("damping 0.2, ε 0.01, 1,000 steps", ["--noise", "normal", "--eps", "0.01", "--damping", "0.2", "--steps", "1000"]),
 ]
 KEYS = ("class_entropy", "precision", "recall", "kid")
 
@@ -83,6 +89,16 @@ def main(argv=None) -> int:
 
 
 def _write(path: Path, rows: list[dict], args) -> None:
+    """The table of every row run so far (this run's replace earlier ones of the same label), in GRID order;
+    the rows themselves beside it as JSON."""
+    store = path.with_suffix(".json")
+    old = json.loads(store.read_text()) if store.exists() else []
+    by = {r["label"]: r for r in old} | {r["label"]: r for r in rows}
+    order = [label for label, _ in GRID]
+    rows = sorted(by.values(), key=lambda r: order.index(r["label"]) if r["label"] in order else len(order))
+    tmp = store.with_suffix(".part")
+    tmp.write_text(json.dumps(rows, indent=1, default=float))
+    tmp.replace(store)
     base = rows[0]
     lines = [
         f"Recipe search, {time.strftime('%Y-%m-%d %H:%M')}: `python -m bench.recipe_search --n {args.n} --steps "

@@ -140,10 +140,12 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         W, H = self.width(), self.height()
         self._place_docks()
         self.resizeDocks([self.plots_dock], [max(160, int(H * 0.3))], QtCore.Qt.Orientation.Vertical)
-        right = max(300, min(440, int(W * 0.27)))
-        self.resizeDocks(
-            [self.training_dock, self.analysis_dock], [self._left_width(), right], QtCore.Qt.Orientation.Horizontal
-        )
+        left, right = self._left_width(), max(300, min(440, int(W * 0.27)))
+        # The views keep at least what the transport bar needs; the right dock gives way first, down to its panel.
+        room = W - self.centralWidget().minimumSizeHint().width() - 60
+        panels = max(self.analysis.minimumSizeHint().width(), self.inspector.minimumSizeHint().width())
+        right = max(panels + 24, min(right, room - left))  # 24: the dock frame and scroll area around it
+        self.resizeDocks([self.training_dock, self.analysis_dock], [left, right], QtCore.Qt.Orientation.Horizontal)
         self.fit_to_screen()
 
     def _left_width(self) -> int:

@@ -31,6 +31,7 @@ class TimelineSlider(QtWidgets.QSlider):
         self.schedule = None  # a core.lab.Schedule, or None (ε constant)
         self.setRange(0, 0)
         self.setMinimumHeight(26)
+        self.setMinimumWidth(140)  # the timeline stays a timeline on a small screen
         self.setToolTip(
             "Scrub through every step reached so far. The orange mark is the burn-in B: iterates after it are "
             "treated as samples. Triangles mark live edits; the thin line is ε(t) when ε follows a schedule."
@@ -170,23 +171,28 @@ class TransportBar(QtWidgets.QWidget):
         f.setFamily("monospace")
         self.step_label.setFont(f)
         # Room for the longest text it shows, so the slider beside it never changes width under a drag.
-        widest = self.step_label.fontMetrics().horizontalAdvance("step 1000000 / 1000000 · replaying…")
+        widest = self.step_label.fontMetrics().horizontalAdvance("step 10000 / 10000 · replaying…")
         self.step_label.setFixedWidth(widest + 8)
         self.goto = QtWidgets.QLineEdit()
         self.goto.setObjectName("goto_step")
         self.goto.setPlaceholderText("go to…")
         self.goto.setValidator(QtGui.QIntValidator(0, 2**31 - 1, self.goto))
         self.goto.setToolTip("Go to a step (Ctrl+G): type its number and press Enter")
-        self.goto.setFixedWidth(self.goto.fontMetrics().horizontalAdvance("go to 1000000") + 16)
+        self.goto.setFixedWidth(self.goto.fontMetrics().horizontalAdvance("go to…100") + 16)
         self.goto.returnPressed.connect(self._goto_entered)
 
         self.speed = QtWidgets.QDoubleSpinBox()
         self.speed.setRange(0.5, 1000)
         self.speed.setValue(30)
+        self.speed.setDecimals(1)
         self.speed.setSuffix(" steps/s")
         self.speed.setToolTip("How many chain steps per second while playing (the display redraws on its own clock)")
         self.speed.valueChanged.connect(self.speedChanged.emit)
         self.noise = QtWidgets.QComboBox()
+        # As wide as "uniform" plus the arrow: "reference-normal" is elided in the box (its list shows it whole),
+        # so the bar fits a 1366-pixel screen beside the docks.
+        self.noise.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.noise.setMinimumContentsLength(6)
         for k in NOISE_KINDS:
             self.noise.addItem(k)
             self.noise.setItemData(self.noise.count() - 1, NOISE_TIPS[k], QtCore.Qt.ItemDataRole.ToolTipRole)
@@ -209,13 +215,13 @@ class TransportBar(QtWidgets.QWidget):
         self.eps.editingFinished.connect(self._noise_edited)
         self.schedule = QtWidgets.QLineEdit()
         self.schedule.setObjectName("eps_schedule")
-        self.schedule.setPlaceholderText("ε(t): constant")
+        self.schedule.setPlaceholderText("ε(t) schedule")
         self.schedule.setToolTip(
             "An ε schedule instead of a constant ε: KIND:START:END[:T] with KIND constant, linear, cosine or exp, "
             f"from ε START to ε END over T steps (default {DEFAULT_SCHEDULE_T:,}), e.g. cosine:0.3:0.01:500. "
             "Empty: the constant ε beside it. Drawn along the timeline."
         )
-        self.schedule.setFixedWidth(self.schedule.fontMetrics().horizontalAdvance("cosine:0.3:0.01:10000") + 14)
+        self.schedule.setFixedWidth(self.schedule.fontMetrics().horizontalAdvance("cos:0.3:0.01:10") + 10)
         self.schedule.editingFinished.connect(self._schedule_edited)
         self.damping = QtWidgets.QDoubleSpinBox()
         self.damping.setObjectName("damping")
@@ -230,7 +236,7 @@ class TransportBar(QtWidgets.QWidget):
         )
         self.damping.editingFinished.connect(self._noise_edited)
         self.burn_in = QtWidgets.QSpinBox()
-        self.burn_in.setRange(0, 1_000_000)
+        self.burn_in.setRange(0, 100_000)
         self.burn_in.setValue(20)
         self.burn_in.setPrefix("B ")
         self.burn_in.setToolTip("Burn-in B: the steps before the iterates look like samples (marked on the timeline)")
@@ -244,10 +250,9 @@ class TransportBar(QtWidgets.QWidget):
         top.addWidget(self.step_label)
         top.addWidget(self.goto)
         bottom = QtWidgets.QHBoxLayout()
-        row = (("Speed", self.speed), ("Noise", self.noise), (None, self.eps), (None, self.schedule))
-        for lab, w in (*row, (None, self.damping), (None, self.burn_in)):
-            if lab:
-                bottom.addWidget(QtWidgets.QLabel(lab))
+        # No text labels: each box says what it is (steps/s, the noise kind, ε, α, B) and has a tooltip; the bar
+        # then fits beside the docks on a 1366-pixel screen.
+        for w in (self.speed, self.noise, self.eps, self.schedule, self.damping, self.burn_in):
             bottom.addWidget(w)
         bottom.addStretch(1)
         lay = QtWidgets.QVBoxLayout(self)
