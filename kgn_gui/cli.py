@@ -337,6 +337,8 @@ def _chain_from_args(args, ck, steps: int):
 
     from .core.lab import LabError, check_damping, parse_schedule
 
+    if args.preset:
+        _apply_preset(args)
     start = _start_from_args(args, ck)
     try:
         schedule = parse_schedule(args.eps_schedule, default_T=max(1, steps))
@@ -345,6 +347,21 @@ def _chain_from_args(args, ck, steps: int):
         raise CLIError(str(e)) from None
     cfg = start.chain_config(args.noise, args.eps)
     return replace(cfg, schedule=schedule.text() if schedule else "", damping=float(args.damping)), start.array
+
+
+def _apply_preset(args) -> None:
+    """--preset NAME sets --noise, --eps, --eps-schedule and --damping; giving one of them too is an error
+    (which would win is not obvious)."""
+    from .core.lab import SAMPLER_PRESETS
+
+    p = SAMPLER_PRESETS[args.preset]
+    given = {"noise": args.noise, "eps": args.eps, "schedule": args.eps_schedule, "damping": args.damping}
+    defaults = {"noise": "normal", "eps": 0.01, "schedule": "", "damping": 1.0}
+    names = {"noise": "--noise", "eps": "--eps", "schedule": "--eps-schedule", "damping": "--damping"}
+    clash = [names[k] for k in given if given[k] != defaults[k]]
+    if clash:
+        raise CLIError(f"--preset {args.preset} sets {', '.join(clash)}: give the preset or the option, not both")
+    args.noise, args.eps, args.eps_schedule, args.damping = p["noise"], p["eps"], p["schedule"], p["damping"]
 
 
 def _lab_from_args(args, ck):
@@ -560,6 +577,15 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
         default=None,
         metavar="REGION",
         help="the known pixels of --condition: top, bottom, left, right or a mask image (white = known)",
+    )
+    from .core.lab import SAMPLER_PRESETS
+
+    s.add_argument(
+        "--preset",
+        default=None,
+        choices=list(SAMPLER_PRESETS),
+        help="named sampler settings (--noise, --eps, --eps-schedule, --damping): paper, the published sampler; "
+        "diverse, the sampler search's best (docs/sampler_search.md)",
     )
     s.add_argument("--seed", type=nonneg_int, default=0, help="seeds the start and every step's noise")
 

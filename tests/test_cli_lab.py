@@ -72,3 +72,21 @@ def test_a_condition_file_is_never_an_output(tmp_path, capsys):
     before = mask.read_bytes()
     assert main(["export", MNIST, "--condition", "data:mnist:test#1", "--known", str(mask), "-o", str(mask)]) == 2
     assert "input" in capsys.readouterr().err and mask.read_bytes() == before
+
+
+def test_a_preset_sets_the_sampler_and_refuses_a_clashing_option(tmp_path, capsys):
+    from kgn_gui.core.lab import SAMPLER_PRESETS
+
+    out = tmp_path / "p"
+    assert main(["sample", MNIST, "-n", "2", "--steps", "3", "--preset", "diverse", "-o", str(out)]) == 0
+    chain = json.loads((out / "sample.json").read_text())["chain"]
+    p = SAMPLER_PRESETS["diverse"]
+    T = "" if not p["schedule"] else p["schedule"] + ("" if p["schedule"].count(":") == 3 else ":3")
+    assert (chain["noise"], chain["eps"], chain["schedule"], chain["damping"]) == (
+        p["noise"],
+        p["eps"],
+        T,
+        p["damping"],
+    )
+    assert main(["sample", MNIST, "--preset", "paper", "--eps", "0.2", "-o", str(tmp_path / "q")]) == 2
+    assert "give the preset or the option" in capsys.readouterr().err

@@ -318,8 +318,8 @@ def _read_lab(path: Path, folder: Path, run: dict, n: int, D: int, value_range: 
             raise ExportError(f"{path}: condition.npy contains NaN or infinite values")
         if (
             known.ndim == 2
-            and known.shape[0] == 2
-            and not ((known[0] >= value_range[0]) & (known[0] <= value_range[1])).all()
+            and known.shape[0] >= 2
+            and not ((known[:-1] >= value_range[0]) & (known[:-1] <= value_range[1])).all()
         ):
             raise ExportError(f"{path}: condition.npy's known image leaves the model's value range {value_range}")
     try:

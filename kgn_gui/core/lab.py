@@ -196,8 +196,9 @@ def load_mask(path: str | os.PathLike, shape: tuple[int, ...]) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Condition:
-    """known: the known image (D float32, in the model's value range). mask: D bools, True where known.
-    source and region say where they came from (``mnist:test#3``, ``top``), for descriptions and files."""
+    """known: the known image (D float32, in the model's value range), or one per chain (N×D: each chain
+    completes its own image, as the class-match measure does). mask: D bools, True where known. source and
+    region say where they came from (``mnist:test#3``, ``top``), for descriptions and files."""
 
     known: np.ndarray = field(repr=False)
     mask: np.ndarray = field(repr=False)
@@ -205,10 +206,11 @@ class Condition:
     region: str = ""
 
     def __post_init__(self) -> None:
-        known = np.ascontiguousarray(np.asarray(self.known, dtype=np.float32).reshape(-1))
+        known = np.asarray(self.known, dtype=np.float32)
         mask = np.asarray(self.mask).reshape(-1).astype(bool)
-        if known.shape != mask.shape:
-            raise LabError(f"the known image has {known.size} values but the mask {mask.size}")
+        known = np.ascontiguousarray(known if known.ndim == 2 else known.reshape(-1))
+        if known.shape[-1] != mask.size or known.ndim == 2 and known.shape[0] < 1:
+            raise LabError(f"the known image has {known.shape[-1]} values but the mask {mask.size}")
         if not np.isfinite(known).all():
             raise LabError("the known image contains NaN or infinite values")
         if not mask.any():
@@ -220,7 +222,12 @@ class Condition:
 
     @property
     def D(self) -> int:
-        return int(self.known.size)
+        return int(self.known.shape[-1])
+
+    @property
+    def rows(self) -> int | None:
+        """The chains it is made for (one known image each), or None: one image for every chain."""
+        return int(self.known.shape[0]) if self.known.ndim == 2 else None
 
     @property
     def fraction(self) -> float:
@@ -232,7 +239,7 @@ class Condition:
         key = str(device)
         if key not in self._cache:
             idx = torch.from_numpy(self._index).to(device)
-            self._cache[key] = (idx, torch.from_numpy(self.known[self._index]).to(device))
+            self._cache[key] = (idx, torch.from_numpy(np.ascontiguousarray(self.known[..., self._index])).to(device))
         return self._cache[key]
 
     def apply_(self, x):
@@ -248,17 +255,19 @@ class Condition:
         return {"source": self.source, "region": self.region}
 
     def to_array(self) -> np.ndarray:
-        """The known image and the mask (1 where known) as one 2×D float32 array (a bundle's condition.npy)."""
-        return np.stack([self.known, self.mask.astype(np.float32)])
+        """The known image (or one per chain) and, last, the mask (1 where known) as one float32 array of 2×D
+        (or (N + 1)×D): a bundle's condition.npy."""
+        return np.vstack([self.known.reshape(-1, self.D), self.mask.astype(np.float32)[None]])
 
     @classmethod
     def from_array(cls, a: np.ndarray, source: str = "", region: str = "") -> Condition:
         a = np.asarray(a)
-        if a.ndim != 2 or a.shape[0] != 2:
-            raise LabError(f"a condition array is 2×D (the known image, the mask), not {a.shape}")
-        if not np.isin(a[1], (0.0, 1.0)).all():
+        if a.ndim != 2 or a.shape[0] < 2:
+            raise LabError(f"a condition array is 2×D (the known image, the mask) or (N + 1)×D, not {a.shape}")
+        if not np.isin(a[-1], (0.0, 1.0)).all():
             raise LabError("a condition's mask row must hold only 0 and 1")
-        return cls(a[0], a[1] != 0, source=str(source)[:200], region=str(region)[:200])
+        known = a[0] if a.shape[0] == 2 else a[:-1]
+        return cls(known, a[-1] != 0, source=str(source)[:200], region=str(region)[:200])
 
 
 def parse_condition(
@@ -444,8 +453,11 @@ class Lab:
         return sorted(self.edits)
 
     def check(self, n: int, D: int) -> None:
-        if self.condition is not None and self.condition.D != D:
-            raise LabError(f"the condition's image has {self.condition.D} values but the model expects {D}")
+        c = self.condition
+        if c is not None and c.D != D:
+            raise LabError(f"the condition's image has {c.D} values but the model expects {D}")
+        if c is not None and c.rows is not None and c.rows != n:
+            raise LabError(f"the condition has {c.rows} known images for {n} chains")
         for e in self.all_edits():
             e.check(n, D)
 

@@ -269,7 +269,9 @@ def test_damaged_lab_fields_of_a_bundle_are_one_line_errors(tmp_path):
         ({**run, "chain": {**run["chain"], "damping": 2.0}}, None, "damping"),
         (run, np.full((2, 784), np.nan, np.float32), "NaN"),
         (run, np.stack([np.full(784, 5.0), np.ones(784)]).astype(np.float32), "value range"),
-        (run, np.zeros((3, 784), np.float32), "2×D"),
+        (run, np.zeros((3, 784), np.float32), "no known pixel"),
+        (run, np.vstack([np.zeros((3, 784)), np.ones((1, 784))]).astype(np.float32), "3 known images for 2 chains"),
+        (run, np.ones((1, 784), np.float32), "2×D"),
     ]
     for damaged, arr, msg in cases:
         (b / "run.json").write_text(json.dumps(damaged))
@@ -280,3 +282,33 @@ def test_damaged_lab_fields_of_a_bundle_are_one_line_errors(tmp_path):
     (b / "condition.npy").unlink()
     with pytest.raises(ExportError, match="no condition array"):
         read_bundle(b)
+
+
+def test_condition_match_counts_a_completions_class_against_its_sources():
+    from kgn_gui.core.measures import condition_match
+
+    class Erase(torch.nn.Module):
+        """f(x) = −1 everywhere: a free chain forgets its start; a conditioned one keeps the known half."""
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return torch.full_like(x, -1.0) + 0 * self.w
+
+    class TopBright:
+        """Class 1 when the top half is brighter than the background, else 0."""
+
+        def predict(self, x_unit):
+            top = np.asarray(x_unit).reshape(-1, 4, 4)[:, :2].mean((1, 2))
+            return np.stack([top <= 0.25, top > 0.25], 1).astype(np.float32), None
+
+    rng = np.random.default_rng(0)
+    images = np.where(rng.random((10, 16)) < 0.5, 1.0, -1.0).astype(np.float32)
+    labels = ((images.reshape(10, 4, 4)[:, :2] + 1) / 2).mean((1, 2)) > 0.25
+    labels = labels.astype(int)
+    out = condition_match(Erase(), Spec(), images, labels, TopBright(), "top", chains=3, steps=5, noise="none")
+    assert out["conditioned"] == 1.0  # the known top half decides the class: always the source's
+    assert out["free"] == pytest.approx(float((labels == 0).mean()))  # everything erased: class 0
+    assert out["conditioned_ci"][0] <= 1.0 and out["images"] == 10 and out["chains"] == 3

@@ -38,13 +38,16 @@ class ProjectionView(QtWidgets.QWidget):
         self.plot.setLabel("left", "PC 2")
         self.legend = self.plot.addLegend(offset=(-8, 8), labelTextSize="8pt")
         self.classes: list[pg.ScatterPlotItem] = []
-        self.paths = pg.PlotCurveItem(pen=pg.mkPen((255, 255, 255, 70), width=1), connect="finite")
+        # Colours that read on the light and the dark theme alike: grey paths, orange steps, a yellow head.
+        self.paths = pg.PlotCurveItem(pen=pg.mkPen((110, 110, 110, 150), width=1.2), connect="finite")
         self.dots = pg.ScatterPlotItem(size=5, pen=None)
         self.heads = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=1), brush=pg.mkBrush("#ffd166"))
         for item in (self.paths, self.dots, self.heads):
             item.setZValue(10)
             self.plot.addItem(item)
         self.status = QtWidgets.QLabel("open a model with image data to see its projection")
+        self.status.setWordWrap(True)  # a long note wraps, never widens the views past the docks
+        self.status.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self.hover = QtWidgets.QLabel(self.plot)
         self.hover.setObjectName("projection_hover")
         self.hover.setStyleSheet("background: rgba(20,20,20,210); color: white; padding: 3px;")
@@ -59,6 +62,7 @@ class ProjectionView(QtWidgets.QWidget):
         self.value_range = (-1.0, 1.0)
         self._paths: dict[int, np.ndarray] = {}  # step → P×2 projected states
         self._session = None
+        self._t = 0
         self._want = None  # the data set whose map is being computed
         self._result = None
         self._poll = QtCore.QTimer(self)
@@ -168,9 +172,9 @@ class ProjectionView(QtWidgets.QWidget):
         self.heads.setData([], [])
 
     def show_step(self, t: int) -> None:
+        self._t = int(t)  # remembered even before the map is ready: it is drawn at this step when it is
         if self.projection is None or self._session is None or not self.isVisible():
             return
-        self._t = int(t)
         self._redraw()
 
     def _project(self, t: int) -> np.ndarray | None:
@@ -189,7 +193,7 @@ class ProjectionView(QtWidgets.QWidget):
         s = self._session
         if self.projection is None or s is None:
             return
-        t = min(getattr(self, "_t", 0), s.t_max)
+        t = min(self._t, s.t_max)
         # Only the steps already projected, plus the shown one: a path never replays history to be drawn.
         steps = [k for k in range(max(0, t - TRAIL), t) if k in self._paths] + [t]
         pts = [self._project(k) for k in steps]
@@ -202,6 +206,6 @@ class ProjectionView(QtWidgets.QWidget):
         ys = np.concatenate([P[:, :, 1].T, np.full((N, 1), np.nan)], axis=1).reshape(-1)
         self.paths.setData(xs, ys)
         age = np.repeat(np.linspace(0.15, 1.0, L)[:, None], N, axis=1).reshape(-1)
-        brushes = [pg.mkBrush(255, 209, 102, int(255 * a)) for a in age]
+        brushes = [pg.mkBrush(230, 110, 20, int(255 * a)) for a in age]
         self.dots.setData(P[:, :, 0].reshape(-1), P[:, :, 1].reshape(-1), brush=brushes)
         self.heads.setData(P[-1, :, 0], P[-1, :, 1])

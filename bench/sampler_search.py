@@ -1,6 +1,6 @@
-"""The recipe search of issue 20: which sampler settings give MNIST samples of every class?
+"""The sampler search of issue 20: which sampler settings give MNIST samples of every class?
 
-    python -m bench.recipe_search [--model models/mnist.safetensors] [--n 256] [--out docs/recipe_search.md]
+    python -m bench.sampler_search [--model models/mnist.safetensors] [--n 256] [--out docs/sampler_search.md]
 
 Each row is one ``kgn analyze`` run (the command is in the table, and reproduces the row): class entropy
 (normalised by log 10; real digits ≈ 0.99), precision, recall and KID of the final states against the bundled
@@ -42,6 +42,13 @@ GRID = [
     ("damping 0.3, ε 0.05", ["--noise", "normal", "--eps", "0.05", "--damping", "0.3"]),
     ("damping 0.2, ε 0.03", ["--noise", "normal", "--eps", "0.03", "--damping", "0.2"]),
     ("damping 0.2, ε 0.01, 1,000 steps", ["--noise", "normal", "--eps", "0.01", "--damping", "0.2", "--steps", "1000"]),
+    ("damping 0.2, cosine 0.3 → 0.01", ["--noise", "normal", "--eps-schedule", "cosine:0.3:0.01", "--damping", "0.2"]),
+    ("damping 0.1, cosine 0.3 → 0.01", ["--noise", "normal", "--eps-schedule", "cosine:0.3:0.01", "--damping", "0.1"]),
+    ("damping 0.3, cosine 0.5 → 0.01", ["--noise", "normal", "--eps-schedule", "cosine:0.5:0.01", "--damping", "0.3"]),
+    (
+        "damping 0.3, cosine 0.3 → 0.01, 1,000 steps",
+        ["--noise", "normal", "--eps-schedule", "cosine:0.3:0.01", "--damping", "0.3", "--steps", "1000"],
+    ),
 ]
 KEYS = ("class_entropy", "precision", "recall", "kid")
 
@@ -62,7 +69,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=300, help="chain steps before measuring")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", default="", help="comma list of row numbers (0-based) to run")
-    ap.add_argument("--out", default=str(ROOT / "docs" / "recipe_search.md"))
+    ap.add_argument("--out", default=str(ROOT / "docs" / "sampler_search.md"))
     args = ap.parse_args(argv)
     grid = [g for i, g in enumerate(GRID) if not args.only or str(i) in args.only.split(",")]
     rows = []
@@ -101,7 +108,7 @@ def _write(path: Path, rows: list[dict], args) -> None:
     tmp.replace(store)
     base = rows[0]
     lines = [
-        f"Recipe search, {time.strftime('%Y-%m-%d %H:%M')}: `python -m bench.recipe_search --n {args.n} --steps "
+        f"Sampler search, {time.strftime('%Y-%m-%d %H:%M')}: `python -m bench.sampler_search --n {args.n} --steps "
         f"{args.steps} --seed {args.seed}` ({args.model}; {args.n} chains, measured at step {args.steps}; "
         "bootstrap 95 % intervals). Real MNIST test digits: class entropy "
         f"{_fmt(base.get('class_entropy_real'))}, precision {_fmt(base.get('precision_real'))}, recall "
