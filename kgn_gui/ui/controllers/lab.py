@@ -95,7 +95,12 @@ class LabController(QtCore.QObject):
         kind = "erase" if panel.tool.currentText() == "erase" else "brush"
         r = float(panel.radius.value())
         px: set[int] = set()
-        for x, y in points:
+        # Mouse events come a few pixels apart on a fast drag: the stroke is the line through them.
+        path = [points[0]]
+        for (x0, y0), (x1, y1) in zip(points, points[1:]):
+            n = max(1, int(2 * max(abs(x1 - x0), abs(y1 - y0))))
+            path += [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(1, n + 1)]
+        for x, y in path:
             px.update(brush_pixels(s.shape, y, x, r))
         rows = tuple(range(s.n)) if panel.all_chains else (int(chain),)
         t = self.w.chain.view_t + s.offset

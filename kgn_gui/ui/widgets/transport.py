@@ -290,6 +290,7 @@ class TransportBar(QtWidgets.QWidget):
             sch = None  # left as typed: the window says what is wrong when it is applied
         else:
             self.schedule.setText(sch.text() if sch is not None else "")
+            self.schedule.setCursorPosition(0)  # the kind and ε start in sight; the whole text in the tooltip
         self._noise_edited()
 
     def lab_settings(self) -> dict:
