@@ -6,4 +6,5 @@ if [ -n "${DISPLAY:-}" ] && [ "${QT_QPA_PLATFORM:-}" != "offscreen" ]; then
     ensure_system_packages libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 \
         libxcb-render-util0 libxcb-shape0
 fi
+echo "starting Kaleidoscope Studio" >&2
 exec "$VENV/bin/python" "$ROOT/main.py" "$@"

@@ -3,4 +3,4 @@
 H. Shrivastava, "Generative Kaleidoscopic Networks", arXiv 2402.11793.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -697,6 +698,11 @@ def cmd_info(args) -> int:
     from .core.jsonsafe import dumps_strict
     from .core.models import ModelSpec, spec_parameter_count
 
+    if args.list:
+        return cmd_models(args)
+    if not args.model:
+        raise CLIError("give a MODEL (a .safetensors file or a bundled model's name), or --list")
+
     meta = read_metadata(args.model)
     if args.json:
         print(dumps_strict(meta, indent=2))
@@ -944,13 +950,19 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .core.chain import NOISE_KINDS
     from .core.export import FORMATS
     from .core.models import BOUNDS
     from .core.recipes import PRESET_NAMES
     from .core.train import DEVICES, PRECISIONS, SCHEDULES
 
-    ap = OneLineErrorParser(prog="kgn", description="Generative Kaleidoscopic Networks, headless.")
+    ap = OneLineErrorParser(
+        prog="kgn",
+        description="Generative Kaleidoscopic Networks, headless. A MODEL is a .safetensors file or the name of a "
+        "bundled model (kgn models lists them).",
+    )
+    ap.add_argument("--version", action="version", version=f"kgn {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True, parser_class=OneLineErrorParser)
 
     t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
@@ -1164,11 +1176,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.set_defaults(func=cmd_sweep)
 
-    i = sub.add_parser("info", help="show a model file's metadata")
-    i.add_argument("model")
-    i.add_argument("--json", action="store_true")
+    i = sub.add_parser("info", help="show a model file's metadata (--list: the bundled models)")
+    i.add_argument("model", nargs="?")
+    i.add_argument("--json", action="store_true", help="the whole metadata as JSON")
+    i.add_argument("--list", action="store_true", help="list the bundled models, one line each")
     i.set_defaults(func=cmd_info)
+
+    m = sub.add_parser("models", help="list the bundled models, one line each (a name works wherever a MODEL does)")
+    m.set_defaults(func=cmd_models)
     return ap
+
+
+def cmd_models(args) -> int:
+    from .core.bundled import bundled_models, model_summary
+
+    models = bundled_models()
+    if not models:
+        raise CLIError("no bundled models found (an installation without its models folder)")
+    width = max(map(len, models))
+    for name, path in models.items():
+        print(f"{name:<{width}}  {model_summary(path)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1184,6 +1212,16 @@ def main(argv: list[str] | None = None) -> int:
     from .core.train import TrainError
 
     bad_option = (CLIError, PreflightError, OutputIsInputError)  # exit 2: the command line asks for it
+    if getattr(args, "model", None):
+        from .core.bundled import resolve_model
+
+        args.model = resolve_model(args.model)  # a bundled model's name → its file
+        if not os.path.lexists(args.model):
+            from .core.bundled import bundled_models
+
+            names = ", ".join(bundled_models()) or "none found"
+            print(f"kgn {args.cmd}: error: {args.model}: no such file, nor a bundled model ({names})", file=sys.stderr)
+            return 2
     try:
         return args.func(args)
     except (*bad_option, CheckpointError, DataError, SpecError, TrainError, ChainError, ExportError) as e:

@@ -12,9 +12,13 @@ ensure_system_packages() {
         dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
+    if [ -n "${KGN_SKIP_APT:-}" ]; then
+        echo "skipping apt-get (KGN_SKIP_APT is set): Qt may not start without ${missing[*]}" >&2
+        return 0
+    fi
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
-    echo "installing system packages: ${missing[*]}" >&2
+    echo "Qt needs the system libraries ${missing[*]}: installing them with ${sudo:+sudo }apt-get (set KGN_SKIP_APT=1 to skip)" >&2
     $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
         || echo "warning: could not install ${missing[*]}; install them with apt-get" >&2
 }
@@ -38,10 +42,14 @@ STAMP="$VENV/.kgn-installed"
 WANT="$(cat "$ROOT/constraints.txt" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     ensure_system_packages
-    echo "installing pinned dependencies into $VENV (first run only)" >&2
-    "$VENV/bin/python" -m pip install -q --upgrade pip
-    # torch first and exactly pinned: a loose torch requirement pulls a multi-GB CUDA build.
-    "$VENV/bin/python" -m pip install -q "torch==2.13.0"
-    "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[test]"
+    echo "installing the pinned dependencies into $VENV (first run only; log: $VENV/install.log)" >&2
+    LOG="$VENV/install.log"
+    # pip's own notes (the build backend's banners) go to the log; a failure shows it.
+    {
+        "$VENV/bin/python" -m pip install -q --upgrade pip &&
+        # torch first and exactly pinned: a loose torch requirement pulls a multi-GB CUDA build.
+        "$VENV/bin/python" -m pip install -q "torch==2.13.0" &&
+        "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[test]"
+    } >"$LOG" 2>&1 || { cat "$LOG" >&2; echo "error: installing the dependencies failed (above; $LOG)" >&2; exit 1; }
     echo "$WANT" > "$STAMP"
 fi

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .bundled import MODELS_DIR
 from .checkpoint import CheckpointError, atomic_write_bytes, read_header
 
 FORMAT = "kgn-classifier/1"
@@ -195,7 +196,7 @@ def load_classifier(path: str | Path) -> LoadedClassifier:
     return LoadedClassifier(model.eval(), meta)
 
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "models" / "mnist-classifier.safetensors"
+DEFAULT_PATH = MODELS_DIR / "mnist-classifier.safetensors"
 
 
 def default_classifier() -> LoadedClassifier | None:

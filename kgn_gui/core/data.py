@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bundled import RESOURCES_DIR
 from .safe_io import (
     MAX_DEFLATE_RATIO,
     RATIO_SLACK_BYTES,
@@ -34,7 +35,7 @@ from .safe_io import (
     shown,
 )
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+RESOURCES = RESOURCES_DIR  # the bundled data (core.bundled: inside the package, or the checkout's)
 MNIST_FILE = RESOURCES / "mnist" / "mnist.npz"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 IMAGE_KINDS = "PNG, JPEG, BMP, GIF, TIFF or WebP"  # in messages

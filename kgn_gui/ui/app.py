@@ -106,13 +106,32 @@ def build_app(argv: list[str] | None = None):
     app.setApplicationName("Kaleidoscope Studio")
     app.setOrganizationName("Kaleidoscope Studio")
     app.setOrganizationDomain("kaleidoscope.studio")
+    app.setDesktopFileName("kgn-gui")  # the window is matched to its menu entry (kgn-gui --install-desktop)
+    from PySide6 import QtGui
+
+    from .desktop import ICON_PNG
+
+    if ICON_PNG.exists():
+        app.setWindowIcon(QtGui.QIcon(str(ICON_PNG)))
     return app
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .. import __version__
+
     ap = argparse.ArgumentParser(prog="kgn-gui", description="Kaleidoscope Studio: Generative Kaleidoscopic Networks")
     ap.add_argument(
-        "model", nargs="?", help="a .safetensors model (default: the last one used, else the bundled MNIST model)"
+        "model",
+        nargs="?",
+        help="a .safetensors model or a bundled model's name (kgn models lists them; default: the last one used, "
+        "else the bundled MNIST model)",
+    )
+    ap.add_argument("--version", action="version", version=f"kgn-gui {__version__}")
+    ap.add_argument(
+        "--install-desktop",
+        action="store_true",
+        help="add Kaleidoscope Studio to your application menu (a .desktop entry and the icon under "
+        "$XDG_DATA_HOME, default ~/.local/share) and exit",
     )
     ap.add_argument("-n", "--chains", type=int, default=None, help="number of chains (1–1024)")
     ap.add_argument("--play", action="store_true", help="start playing at once")
@@ -126,6 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     if args.chains is not None and not 1 <= args.chains <= 1024:
         ap.error("--chains must be in [1, 1024]")
+    if args.install_desktop:
+        from .desktop import install_desktop
+
+        try:
+            files = install_desktop()
+        except OSError as e:
+            print(f"kgn-gui: error: cannot install the desktop entry: {e.strerror or e}", file=sys.stderr)
+            return 1
+        print("installed " + ", ".join(map(str, files)))
+        return 0
+    if args.model:
+        from ..core.bundled import resolve_model
+
+        args.model = resolve_model(args.model)
     app = build_app()
     from PySide6 import QtCore
 

@@ -17,11 +17,12 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.bundled import MODELS_DIR
 from ..core.model_file import first_look
 from ..core.start_preview import preview_start
 from .widgets.chain_grid import ChainGrid
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "mnist.safetensors"
+DEFAULT_MODEL = MODELS_DIR / "mnist.safetensors"
 
 
 def first_model(settings: QtCore.QSettings, model_path: str | None) -> Path:

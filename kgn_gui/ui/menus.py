@@ -114,6 +114,14 @@ def build_menus(w) -> None:
     m = w.menuBar().addMenu("&File")
     _action(w, m, "&Open model…", w.open_model_dialog, SK.Open, "Open a .safetensors model (Ctrl+O)")
     w.recent_menu = m.addMenu("Open &recent")
+    w.bundled_menu = m.addMenu("Open &bundled model")
+    from ..core.bundled import bundled_models, model_summary
+
+    for name, path in bundled_models().items():
+        a = w.bundled_menu.addAction(name)
+        a.setToolTip(model_summary(path))
+        a.triggered.connect(lambda _c=False, p=path: w.load_model(p))
+    w.bundled_menu.setToolTipsVisible(True)
     _action(w, m, "&Save model as…", w.save_model_dialog, SK.Save, "Save the current model (Ctrl+S)")
     m.addSeparator()
     _action(w, m, "Import &data file…", lambda: w.import_data_dialog(False), tip="IDX (raw or .gz), .npz or .npy")
