@@ -3,7 +3,7 @@
     python -m bench [--quick] [--only train_flops,chain_speed] [--out bench/results.md] [--device cpu]
 
 Each benchmark measures its own baseline in the same run and reports value, baseline and ratio. The
-table (Markdown) starts with the machine it ran on; the README shows the latest one.
+table (Markdown) starts with the machine it ran on; docs/performance.md shows the latest one.
 """
 
 from __future__ import annotations

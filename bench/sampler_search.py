@@ -49,6 +49,11 @@ GRID = [
         "damping 0.3, cosine 0.3 → 0.01, 1,000 steps",
         ["--noise", "normal", "--eps-schedule", "cosine:0.3:0.01", "--damping", "0.3", "--steps", "1000"],
     ),
+    ("damping 0.3, ε 0.05, 1,000 steps", ["--noise", "normal", "--eps", "0.05", "--damping", "0.3", "--steps", "1000"]),
+    ("damping 0.1, ε 0.01, 1,000 steps", ["--noise", "normal", "--eps", "0.01", "--damping", "0.1", "--steps", "1000"]),
+    ("damping 0.05, ε 0.01", ["--noise", "normal", "--eps", "0.01", "--damping", "0.05"]),
+    ("damping 0.3, ε 0.05, seed 1", ["--noise", "normal", "--eps", "0.05", "--damping", "0.3", "--seed", "1"]),
+    ("paper: normal ε 0.01, seed 1", ["--noise", "normal", "--eps", "0.01", "--seed", "1"]),
 ]
 KEYS = ("class_entropy", "precision", "recall", "kid")
 

@@ -949,6 +949,23 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (unless the help already says it, or there is none)."""
+
+    def _get_help_string(self, action):
+        h = action.help or ""
+        d = action.default
+        if "default" in h.lower() or d is None or d is False or d is argparse.SUPPRESS or not action.option_strings:
+            return h
+        return super()._get_help_string(action)
+
+
+class _HelpWithDefaults(OneLineErrorParser):
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", _DefaultsFormatter)
+        super().__init__(*a, **kw)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .core.chain import NOISE_KINDS
@@ -963,7 +980,7 @@ def build_parser() -> argparse.ArgumentParser:
         "bundled model (kgn models lists them).",
     )
     ap.add_argument("--version", action="version", version=f"kgn {__version__}")
-    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=OneLineErrorParser)
+    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_HelpWithDefaults)
 
     t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
     t.add_argument(
@@ -1031,16 +1048,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--subset", type=nonneg_int, default=0, help="train on a random subset of this many samples")
     t.add_argument("--image-size", type=positive_int, default=28, help="image folders are resized to this square size")
-    t.add_argument("--eval-size", type=positive_int, default=1000)
-    t.add_argument("--eval-every", type=positive_int, default=100)
+    t.add_argument("--eval-size", type=positive_int, default=1000, help="samples in the fixed evaluation subset")
+    t.add_argument("--eval-every", type=positive_int, default=100, help="steps between evaluations of the loss")
     t.add_argument("--name", default=None, type=text_at_most(200), help="the model's name (default: the file's)")
     t.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("sample", help="run kaleidoscopic chains from a model (or reproduce a run bundle)")
-    s.add_argument("model", nargs="?")
+    s.add_argument("model", nargs="?", help="a .safetensors file or a bundled model's name (kgn models lists them)")
     s.add_argument("--bundle", default=None, help="reproduce this run bundle's frames into -o OUT")
-    s.add_argument("--steps", type=nonneg_int, default=100)
+    s.add_argument("--steps", type=nonneg_int, default=100, help="chain steps to run")
     _add_chain_options(s)
     s.add_argument("--grid-steps", default="", help="steps shown as rows of the PNG grid: 0,10,30 or 0:300:50")
     s.add_argument("--grid-n", type=positive_int, default=16, help="chains per row of the PNG grid")
@@ -1055,7 +1072,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("export", help="export a chain's animation: GIF, APNG, MP4, WebM or PNG frames")
-    e.add_argument("model")
+    e.add_argument("model", help="a .safetensors file or a bundled model's name (kgn models lists them)")
     e.add_argument("--steps", default="0:100:1", help="FROM:TO:EVERY (TO inclusive) or a list 0,10,30")
     e.add_argument(
         "--format",
@@ -1064,7 +1081,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="an animation, a folder of PNG frames, or npz: the states themselves with their metadata "
         "(default: the one -o's extension names, else gif; an extension naming another format is an error)",
     )
-    e.add_argument("--fps", type=float, default=20.0)
+    e.add_argument("--fps", type=float, default=20.0, help="frames per second of the animation")
     e.add_argument("--scale", type=positive_int, default=4, help="whole-number nearest-neighbour zoom")
     e.add_argument("--no-overlay", action="store_true", help="leave out the step number")
     e.add_argument(
@@ -1102,7 +1119,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_export)
 
     a = sub.add_parser("analyze", help="measure a model's kaleidoscope: convergence, copies, classes, attractors")
-    a.add_argument("model")
+    a.add_argument("model", help="a .safetensors file or a bundled model's name (kgn models lists them)")
     a.add_argument("--steps", type=nonneg_int, default=300, help="chain steps before measuring")
     _add_chain_options(a)
     a.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
@@ -1126,8 +1143,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.0, 0.05, 0.1, 0.2, 0.4],
         help="corruption levels σ (value units) for basin recovery (σ = 0 recovers by construction)",
     )
-    a.add_argument("--recovery-n", type=positive_int, default=200)
-    a.add_argument("--recovery-T", type=positive_int, default=50)
+    a.add_argument("--recovery-n", type=positive_int, default=200, help="training examples in basin recovery")
+    a.add_argument("--recovery-T", type=positive_int, default=50, help="steps each corrupted example runs")
     a.add_argument(
         "--mixing",
         type=_floats,
@@ -1139,10 +1156,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_analyze)
 
     w = sub.add_parser("sweep", help="train one model per depth and seed and measure each: CSVs + PNG")
-    w.add_argument("--data", default="mnist")
-    w.add_argument("--depths", type=_ints, default=[1, 2, 4, 6, 8, 10])
+    w.add_argument("--data", default="mnist", help="the training data (as kgn train --data)")
+    w.add_argument("--depths", type=_ints, default=[1, 2, 4, 6, 8, 10], help="depths L to train, e.g. 1,2,4,8")
     _add_arch_options(w, depth=False)
-    w.add_argument("--bound", default="tanh", choices=BOUNDS)
+    w.add_argument("--bound", default="tanh", choices=BOUNDS, help="the output bound")
     w.add_argument(
         "--steps",
         type=positive_int,
@@ -1157,27 +1174,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--eval-every", type=positive_int, default=100, help="steps between evaluations of the loss")
     w.add_argument("--lr", type=float, default=None, help="Adam learning rate (default: 1e-3; U-Net 3e-4)")
-    w.add_argument("--batch", type=positive_int, default=256)
+    w.add_argument("--batch", type=positive_int, default=256, help="minibatch size")
     w.add_argument("--subset", type=nonneg_int, default=10_000, help="train on this many samples (0: all)")
     w.add_argument(
         "--seeds",
         default="0,1,2",
         help="training seeds, a comma list of whole numbers ≥ 0 (at most 16): one model per depth and seed",
     )
-    w.add_argument("--device", default="cpu")
+    w.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     w.add_argument("--n", type=positive_int, default=256, help="chains sampled per model")
-    w.add_argument("--sample-steps", type=positive_int, default=200)
-    w.add_argument("--noise", default="normal", choices=NOISE_KINDS)
-    w.add_argument("--eps", type=float, default=0.01)
-    w.add_argument("--audit", type=nonneg_int, default=32)
-    w.add_argument("--sigmas", type=_floats, default=[0.0, 0.05, 0.1, 0.2, 0.4])
+    w.add_argument("--sample-steps", type=positive_int, default=200, help="chain steps before measuring")
+    w.add_argument("--noise", default="normal", choices=NOISE_KINDS, help="per-step noise kind")
+    w.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
+    w.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
+    w.add_argument(
+        "--sigmas", type=_floats, default=[0.0, 0.05, 0.1, 0.2, 0.4], help="corruption levels σ of basin recovery"
+    )
     w.add_argument(
         "-o", "--output", required=True, help="a new folder for the models, sweep.csv, sweep_runs.csv and sweep.png"
     )
     w.set_defaults(func=cmd_sweep)
 
     i = sub.add_parser("info", help="show a model file's metadata (--list: the bundled models)")
-    i.add_argument("model", nargs="?")
+    i.add_argument("model", nargs="?", help="a .safetensors file or a bundled model's name (kgn models lists them)")
     i.add_argument("--json", action="store_true", help="the whole metadata as JSON")
     i.add_argument("--list", action="store_true", help="list the bundled models, one line each")
     i.set_defaults(func=cmd_info)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The runs behind the README's measurement tables (issue 17): JSON into ${OUT:-/tmp/tbl}, then
+# The runs behind the measurement tables of docs/science.md (issue 17): JSON into ${OUT:-/tmp/tbl}, then
 #   python scripts/readme_tables.py ${OUT:-/tmp/tbl}
 # prints the tables. About 12 minutes on two cores.
 set -e

@@ -1,4 +1,4 @@
-"""The README's measurement tables from the JSON of ``scripts/readme_measures.sh`` (issue 17).
+"""The measurement tables of docs/science.md from the JSON of ``scripts/readme_measures.sh`` (issue 17).
 
     python scripts/readme_tables.py /tmp/tbl
 

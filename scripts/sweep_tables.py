@@ -1,4 +1,4 @@
-"""The README's depth-sweep tables from a sweep's ``sweep.csv`` (issue 17): every measure as the mean over
+"""The depth-sweep tables of docs/science.md from a sweep's ``sweep.csv`` (issue 17): every measure as the mean over
 seeds with its 95 % t-interval over seeds, and the real-data baseline in a last row.
 
     python scripts/sweep_tables.py docs/sweep_mnist.csv

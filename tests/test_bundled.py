@@ -44,3 +44,18 @@ def test_version_and_the_desktop_entry(tmp_path, capsys):
     assert "Exec=" in entry and "Icon=kgn-gui" in entry and "Name=Kaleidoscope Studio" in entry
     png = tmp_path / "icons" / "hicolor" / "256x256" / "apps" / "kgn-gui.png"
     assert png in files and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_kgn_option_has_help_and_shows_its_default():
+    import argparse
+
+    from kgn_gui.cli import build_parser
+
+    ap = build_parser()
+    sub = next(a for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    for name, p in sub.choices.items():
+        for a in p._actions:
+            if not isinstance(a, argparse._HelpAction):
+                assert a.help, (name, a.option_strings or a.dest)
+    text = " ".join(sub.choices["sample"].format_help().split())
+    assert "chain steps to run (default: 100)" in text and "(default: 0.01)" in text
