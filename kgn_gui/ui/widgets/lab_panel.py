@@ -39,8 +39,8 @@ class LabPanel(QtWidgets.QWidget):
             self.preset.addItem(name)
             self.preset.setItemData(self.preset.count() - 1, p["about"], QtCore.Qt.ItemDataRole.ToolTipRole)
         self.preset.setToolTip(
-            "paper: the published sampler (normal noise, ε 0.01). diverse: the settings of the recipe search "
-            "(docs/recipe_search.md) that keep more classes. Sets noise, ε, the ε schedule and damping."
+            "paper: the published sampler (normal noise, ε 0.01). diverse: the settings of the sampler search "
+            "(docs/sampler_search.md) that keep more classes. Sets noise, ε, the ε schedule and damping."
         )
         self.preset.textActivated.connect(lambda name: name != "custom" and self.presetPicked.emit(name))
         f.addRow("Preset", self.preset)
