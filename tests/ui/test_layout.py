@@ -12,21 +12,36 @@ from tests.conftest import REPO
 ALL = ("analysis", "compare", "inspector", "launch", "points_1d", "points_2d", "training")
 
 
-@pytest.mark.parametrize(
-    "size, dpr, states",
-    [("1366x768", 1, ALL), ("1920x1080", 1, ALL), ("2560x1440", 1, ("inspector", "launch")),
-     ("1366x768", 2, ("inspector", "launch"))],  # the last: a 2732×1536 screen at 200 % scaling
-)  # fmt: skip
-def test_every_main_state_fits_the_screen_with_whole_texts(tmp_path, size, dpr, states):
-    report = tmp_path / "report.json"
-    shots = tmp_path / "shots"
-    run = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "layout_check.py"), "--size", size, "--dpr", str(dpr),
-         "--states", ",".join(states), "--out", str(shots), "--json", str(report)],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    got = json.loads(report.read_text()) if report.exists() else {"problems": [run.stdout[-2000:], run.stderr[-2000:]]}
-    assert got["problems"] == [] and run.returncode == 0
+CASES = [("1366x768", 1, ALL), ("1920x1080", 1, ALL), ("2560x1440", 1, ("inspector", "launch")),
+         ("1366x768", 2, ("inspector", "launch"))]  # the last: a 2732×1536 screen at 200 % scaling  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def layout_runs(tmp_path_factory):
+    """Every case's layout check, two processes at a time (one per core): {case index: (report, returncode,
+    stdout, stderr, shots folder)}."""
+    todo, running, done = list(enumerate(CASES)), [], {}
+    while todo or running:
+        while todo and len(running) < 2:
+            i, (size, dpr, states) = todo.pop(0)
+            d = tmp_path_factory.mktemp(f"layout{i}")
+            cmd = [sys.executable, str(REPO / "scripts" / "layout_check.py"), "--size", size, "--dpr", str(dpr),
+                   "--states", ",".join(states), "--out", str(d / "shots"), "--json", str(d / "report.json")]  # fmt: skip
+            proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            running.append((i, d, proc))
+        i, d, proc = running.pop(0)
+        out, err = proc.communicate(timeout=600)
+        report = d / "report.json"
+        got = json.loads(report.read_text()) if report.exists() else {"problems": [out[-2000:], err[-2000:]]}
+        done[i] = (got, proc.returncode, d / "shots")
+    return done
+
+
+@pytest.mark.parametrize("case", range(len(CASES)), ids=[f"{s}-{d}" for s, d, _ in CASES])
+def test_every_main_state_fits_the_screen_with_whole_texts(layout_runs, case):
+    size, _dpr, states = CASES[case]
+    got, rc, shots = layout_runs[case]
+    assert got["problems"] == [] and rc == 0
     assert sorted(p.name for p in shots.glob("*.png")) == [f"{s}_{size}.png" for s in states]
 
 
