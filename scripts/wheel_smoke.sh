@@ -9,6 +9,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 echo "wheel smoke test: building the wheel"
+rm -rf "$ROOT/build" "$ROOT"/*.egg-info   # nothing left over from an earlier build may reach the wheel
 "$PY" -m pip wheel "$ROOT" --no-deps -q -w "$WORK/dist" >/dev/null
 rm -rf "$ROOT/build" "$ROOT"/*.egg-info
 WHEEL="$(ls "$WORK"/dist/kgn_gui-*.whl)"

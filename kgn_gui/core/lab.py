@@ -101,10 +101,6 @@ class Schedule:
             return b + (a - b) * (1.0 + math.cos(math.pi * u)) / 2.0
         return a * (b / a) ** u
 
-    def curve(self, steps: int) -> np.ndarray:
-        """ε(t) for t = 0 … steps − 1 (float64)."""
-        return np.array([self.eps(t) for t in range(int(steps))], dtype=np.float64)
-
     def text(self) -> str:
         """The canonical ``KIND:START:END:T`` form (what run files and bundles store)."""
         return f"{self.kind}:{self.start!r}:{self.end!r}:{self.T}"
@@ -249,9 +245,6 @@ class Condition:
         x[:, idx] = vals
         return x
 
-    def describe(self) -> str:
-        return f"known {self.region or 'pixels'} ({self.fraction:.0%}) of {self.source or 'an image'}"
-
     def to_dict(self) -> dict:
         return {"source": self.source, "region": self.region}
 
@@ -323,12 +316,14 @@ class Edit:
             raise LabError(f"unknown edit {self.kind!r}; choose one of {', '.join(EDIT_KINDS)}")
         if not (isinstance(self.t, int) and 0 <= self.t):
             raise LabError(f"an edit's step must be a whole number ≥ 0, got {self.t!r}")
-        rows = tuple(int(r) for r in self.rows)
+        # Sorted and unique: a hostile list of one row repeated millions of times is one row, not millions of
+        # index entries (and a CUDA scatter with repeated indices would not be deterministic).
+        rows = tuple(sorted({int(r) for r in self.rows}))
         if not rows or min(rows) < 0:
             raise LabError("an edit needs the chains it changes (rows ≥ 0)")
         object.__setattr__(self, "rows", rows)
         if self.pixels is not None:
-            px = tuple(int(p) for p in self.pixels)
+            px = tuple(sorted({int(p) for p in self.pixels}))
             if not px or min(px) < 0:
                 raise LabError("an edit's pixels must be indices ≥ 0")
             object.__setattr__(self, "pixels", px)
@@ -450,9 +445,6 @@ class Lab:
     def all_edits(self) -> list[Edit]:
         return [e for t in sorted(self.edits) for e in self.edits[t]]
 
-    def edit_steps(self) -> list[int]:
-        return sorted(self.edits)
-
     def check(self, n: int, D: int) -> None:
         c = self.condition
         if c is not None and c.D != D:
@@ -551,7 +543,6 @@ def settle_time(step_sizes: np.ndarray, t_edit: int, tol: float, hold: int = 5) 
     None when that has not happened within the steps recorded."""
     y = np.asarray(step_sizes, dtype=np.float64)
     for s in range(1, max(0, len(y) - t_edit - hold + 1)):
-        w = y[t_edit + s : t_edit + s + hold]
-        if len(w) == hold and (w < tol).all():
+        if (y[t_edit + s : t_edit + s + hold] < tol).all():
             return s
     return None

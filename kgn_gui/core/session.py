@@ -18,7 +18,7 @@ from torch import nn
 from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
 from .data import Dataset
 from .keyframes import open_store
-from .lab import Condition, Edit, Lab
+from .lab import Condition, Edit, Lab, LabError
 from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 
@@ -151,7 +151,7 @@ class ChainSession:
             self.config = cfg
             self._latest = None
             self.timeline.rebase(t, self._chain(cfg))
-            self.lab.drop_after(t)
+            self.lab.drop_after(t + self.offset)  # edits are keyed by global step
             self.curves.truncate(t)
 
     def add_edit(self, edit: Edit) -> None:
@@ -162,17 +162,20 @@ class ChainSession:
             if not 0 <= t <= self.t_max:
                 raise ChainError(f"an edit at step {edit.t} lies outside the steps reached (0 … {self.t_max})")
             edit.check(self.n, self.D)
+            kept = Lab(None, [e for e in self.lab.all_edits() if e.t <= edit.t] + [edit])  # raises before any change
             self._latest = None
-            self.lab.drop_after(edit.t)
-            self.lab.add(edit)
+            self.lab.edits = kept.edits
             self._redo(t)
 
     def set_condition(self, condition: Condition | None) -> None:
         """Condition the chains (or stop conditioning them) from the start: the whole history is recomputed
         lazily from the conditioned start (the edits stay)."""
         with self.lock:
-            if condition is not None and condition.D != self.D:
-                raise ChainError(f"the condition's image has {condition.D} values but the model expects {self.D}")
+            if condition is not None:
+                try:
+                    Lab(condition).check(self.n, self.D)
+                except LabError as e:
+                    raise ChainError(str(e)) from None
             self.lab.condition = condition
             self._latest = None
             self._redo(0)
@@ -200,12 +203,21 @@ class ChainSession:
         if not rows or min(rows) < 0 or max(rows) >= self.n:
             raise ChainError(f"branch chains must be in 0 … {self.n - 1}")
         x0 = np.repeat(x[rows], K, axis=0)
-        cfg = ChainConfig(**{**self.config.to_dict(), "n": len(rows) * K, "start": "array", "sigma": 0.0, "mask": 0})
+        ch = self.timeline.chain_at(t)  # the settings that step x_t on, not only the latest ones
+        cfg = ChainConfig(**{
+            **self.config.to_dict(), "n": len(rows) * K, "start": "array", "sigma": 0.0, "mask": 0,
+            "noise": ch.noise, "eps": ch.eps, "damping": ch.damping,
+            "schedule": ch.schedule.text() if ch.schedule else "",
+        })  # fmt: skip
         seeds = branch_seeds(self.config.seed, t + self.offset, rows, K)
-        # The branch's lab: the same condition, no edits (they belong to the timeline it left).
+        # The branch's lab: the same condition (a per-chain one: each branch keeps its chain's known image), no
+        # edits (they belong to the timeline it left).
+        cond = self.lab.condition
+        if cond is not None and cond.rows is not None:
+            cond = Condition(np.repeat(cond.known[rows], K, axis=0), cond.mask, source=cond.source, region=cond.region)
         return ChainSession(
             self.model, self.shape, self.value_range, cfg, start_array=x0, train=self.train,
-            lab=Lab(self.lab.condition), row_seeds=seeds, offset=t + self.offset, **kw,
+            lab=Lab(cond), row_seeds=seeds, offset=t + self.offset, **kw,
         )  # fmt: skip
 
     def truncate(self, t: int) -> None:

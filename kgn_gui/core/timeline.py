@@ -173,12 +173,12 @@ class Timeline:
             self._thin(self.K * 2)
 
     def restart(self, x0) -> None:
-        """Forget every step and begin again from ``x0`` (a start edited at step 0); the step maps stay."""
+        """Forget every step and begin again from ``x0`` (a start edited at step 0); the step maps stay (a
+        setting changed at step s still applies from s on)."""
         x0 = torch.as_tensor(x0, dtype=torch.float32, device=self.chain.device).contiguous()
         if tuple(x0.shape) != tuple(self._head.shape):
             raise TimelineError(f"a new start of shape {tuple(x0.shape)} for chains of {tuple(self._head.shape)}")
         self._begin(x0)
-        self.segments = self.segments[:1]
 
     def _thin(self, K: int) -> None:
         """Keyframes only every K steps (K doubles until they fit)."""
@@ -297,7 +297,8 @@ class Timeline:
         if self.disk is not None:
             self.disk.keep_only(lambda k: k <= t)
         self._head, self.t_max = x, t
-        self.segments = [(f, c) for f, c in self.segments if f <= t] or self.segments[:1]
+        # The step maps stay: a setting changed at a later step still applies there when the chain gets there
+        # again (only rebase replaces them).
 
 
 def _host(x: torch.Tensor) -> np.ndarray:

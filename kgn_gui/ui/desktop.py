@@ -8,7 +8,6 @@ renamed); running it again replaces them. No Qt here, so it runs before a displa
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -29,7 +28,19 @@ def launcher() -> str:
     here = Path(sys.executable).parent / "kgn-gui"
     if here.exists():
         exe = str(here)
-    return shlex.quote(exe) if exe else f"{shlex.quote(sys.executable)} -m kgn_gui"
+    return _exec_arg(exe) if exe else f"{_exec_arg(sys.executable)} -m kgn_gui"
+
+
+def _exec_arg(path: str) -> str:
+    """One argument of a desktop entry's Exec key: double-quoted when it must be, with ", `, $ and \\ escaped,
+    % written %%, and then every backslash doubled (the freedesktop Desktop Entry specification's two escape
+    rules; shell quoting is not what it reads)."""
+    s = path.replace("%", "%%")
+    if not any(c in s for c in " \t\n\"'\\><~|&;$*?#()`"):
+        return s
+    for c in ("\\", '"', "`", "$"):
+        s = s.replace(c, "\\" + c)
+    return f'"{s}"'.replace("\\", "\\\\")  # the string-type escape, applied before the quoting one
 
 
 def desktop_entry(exec_cmd: str) -> str:

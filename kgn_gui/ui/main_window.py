@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.chain import ChainError
 from ..core.checkpoint import Checkpoint
 from ..core.data import Dataset, drop_prefetched
+from ..core.lab import LabError
 from ..core.start import Start
 from ..core.timeline import TimelineError
 from . import dialogs
@@ -313,12 +314,13 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
     # ------------------------------------------------------------------ chains
     def _begin(self, ck: Checkpoint, start: Start, train: Dataset | None, show_errors: bool = True) -> bool:
         tr = self.transport
+        self.lab.fit_model(ck.spec.D)  # a condition made for another image size is dropped, not an error
         try:
             self.chain.begin(
                 ck, start, tr.noise.currentText(), float(tr.eps.value()), train=train, lab=self.lab.new_lab(),
                 **tr.lab_settings(),
             )  # fmt: skip
-        except (ChainError, TimelineError) as e:
+        except (ChainError, TimelineError, LabError) as e:
             if show_errors:
                 self.show_error("Cannot start the chains", str(e))
             return False

@@ -312,3 +312,28 @@ def test_condition_match_counts_a_completions_class_against_its_sources():
     assert out["conditioned"] == 1.0  # the known top half decides the class: always the source's
     assert out["free"] == pytest.approx(float((labels == 0).mean()))  # everything erased: class 0
     assert out["conditioned_ci"][0] <= 1.0 and out["images"] == 10 and out["chains"] == 3
+
+
+def test_a_setting_changed_at_a_step_survives_an_edit_there_and_a_restart():
+    """Review: an edit at the step where ε changed (or at step 0) dropped the new step map; the chain went on
+    with the old ε while the session said the new one."""
+    s = ChainSession(Halve(), SHAPE, RANGE, ChainConfig(n=3, eps=0.01, seed=2))
+    s.advance(8)
+    s.set_noise("normal", 0.2, at=5)
+    s.add_edit(Edit(t=5, kind="kick", rows=(1,), sigma=0.3, seed=1))
+    assert s.timeline.chain_at(5).eps == 0.2 and s.timeline.chain_at(4).eps == 0.01
+    s.advance(4)
+    fresh = Chain(Halve(), RANGE, "normal", 0.2, 2, lab=s.lab)
+    assert torch.equal(torch.from_numpy(s.state(6)), fresh.step(torch.from_numpy(s.state(5).copy()), 5))
+    s.add_edit(Edit(t=0, kind="erase", rows=(0,)))  # a restart from an edited start
+    assert s.timeline.chain_at(7).eps == 0.2
+
+
+def test_hostile_edits_and_conditions_are_bounded_or_refused():
+    e = Edit(t=0, kind="erase", rows=[0] * 1_000_000, pixels=[3, 3, 1] * 100_000)
+    assert e.rows == (0,) and e.pixels == (1, 3)  # one row, two pixels — not millions of index entries
+    s = ChainSession(Halve(), SHAPE, RANGE, ChainConfig(n=3))
+    per_chain = Condition(np.zeros((5, D), np.float32), region_mask("top", SHAPE))
+    with pytest.raises(ChainError, match="5 known images for 3 chains"):
+        s.set_condition(per_chain)
+    assert s.lab.condition is None

@@ -144,3 +144,14 @@ def test_presets_set_the_sampler(window):
     window.lab_panel.presetPicked.emit("paper")
     assert (window.session.config.eps, window.session.config.damping) == (0.01, 1.0)
     assert isinstance(ChainConfig(), ChainConfig) and Edit  # (imports used)
+
+
+def test_a_condition_for_another_image_size_is_dropped_when_the_model_changes(window):
+    window.start_panel.n.setValue(4)
+    window.start_panel._request_condition(restart=True)
+    assert window.session.lab.condition is not None
+    from tests.conftest import MODELS
+
+    assert window.load_model(MODELS / "2d-corners.safetensors")
+    assert window.session is not None and window.session.D == 2 and window.session.lab.condition is None
+    assert window.lab.condition is None and not window._errors

@@ -120,9 +120,6 @@ class ExportController(QtCore.QObject):
                 "chain (Ctrl+R) and play it again",
             )
             return None
-        if s.row_seeds is not None:
-            self.error.emit("Run bundle", "a bundle records one chain from its start; save it from the main timeline")
-            return None
         steps = list(range(0, max(s.t_max, 1) + 1))
         cfg, curves, lab = s.config, s.curves, s.lab.copy()  # the edits as they are now
         array = start.array if start is not None else None

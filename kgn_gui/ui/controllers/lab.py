@@ -35,7 +35,6 @@ class LabController(QtCore.QObject):
 
     def set_condition(self, condition: Condition | None) -> None:
         """Condition the current chains from their start (and every chain started after), or stop."""
-        self.condition = condition
         s = self.w.chain.session
         if s is not None:
             try:
@@ -44,7 +43,13 @@ class LabController(QtCore.QObject):
                 self.error.emit("Condition", str(e))
                 return
             self.w.chain.seek(self.w.chain.view_t)
+        self.condition = condition  # only once the chains took it
         self.changed.emit()
+
+    def fit_model(self, D: int) -> None:
+        """A new model: a condition made for another image size no longer applies."""
+        if self.condition is not None and self.condition.D != D:
+            self.condition = None
 
     # -- edits
     def _rows(self, all_chains: bool) -> tuple[int, ...] | None:
@@ -125,12 +130,16 @@ class LabController(QtCore.QObject):
 
     # -- branches
     def branch(self, K: int, steps: int) -> None:
-        """K continuations of the chosen chains (the selected one, else the first four) from the shown step."""
+        """K continuations of the chosen chains (all chains, the selected one, or with none selected the first
+        four) from the shown step."""
         s = self.w.chain.session
         if s is None:
             return
         i = self.w.grid.selected
-        rows = [int(i)] if (i is not None and not self.w.lab_panel.all_chains) else list(range(min(4, s.n)))
+        if self.w.lab_panel.all_chains or i is None:
+            rows = list(range(s.n)) if self.w.lab_panel.all_chains else list(range(min(4, s.n)))
+        else:
+            rows = [int(i)]
         try:
             b = s.branch(self.w.chain.view_t, rows, K)
         except (ChainError, LabError) as e:
@@ -148,10 +157,12 @@ class LabController(QtCore.QObject):
         self.w.on_noise_changed(p["noise"], p["eps"])
 
     def refresh(self) -> None:
-        """The timeline's marks (edit steps) and ε curve, and the panel's edit list, from the session."""
+        """The timeline's marks (edit steps) and ε curve, and the panel's edit list, from the session; the
+        projection's paths are drawn afresh (the steps after an edit or a new setting were recomputed)."""
         s = self.w.chain.session
         if s is None:
             return
+        self.w.projection_view.set_session(s)
         steps = sorted({e.t - s.offset for e in s.lab.all_edits()})
         try:
             sch = s.config.eps_schedule()

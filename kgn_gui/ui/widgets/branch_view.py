@@ -31,6 +31,7 @@ class BranchWindow(QtWidgets.QDialog):
         self.div: list[float] = [divergence(session.state(0), self.K)]
         self._stop = threading.Event()
         self._lock = threading.Lock()
+        self.error: str | None = None  # the worker's failure, shown by _poll
 
         self.picture = QtWidgets.QLabel()
         self.picture.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -80,7 +81,11 @@ class BranchWindow(QtWidgets.QDialog):
 
     def _poll(self) -> None:
         with self._lock:
-            div = list(self.div)
+            div, error = list(self.div), self.error
+        if error is not None:
+            self.timer.stop()
+            self.label.setText(f"the branches stopped: {error}")
+            return
         n = len(div) - 1
         follow = self.slider.value() == self.slider.maximum()
         self.slider.setMaximum(n)

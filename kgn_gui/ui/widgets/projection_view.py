@@ -26,8 +26,6 @@ TRAIL = 60  # steps of each path
 
 
 class ProjectionView(QtWidgets.QWidget):
-    ready = QtCore.Signal()  # the map of a new data set is drawn
-
     def __init__(self, parent=None):
         super().__init__(parent)
         self.plot = pg.PlotWidget()
@@ -119,7 +117,6 @@ class ProjectionView(QtWidgets.QWidget):
             return
         self.projection = res
         self._draw_map()
-        self.ready.emit()
 
     def _draw_map(self) -> None:
         p = self.projection
@@ -161,7 +158,6 @@ class ProjectionView(QtWidgets.QWidget):
         self.hover.adjustSize()
         self.hover.move(60, 8)
         self.hover.show()
-        self.hover_index = j
 
     # -- the chains
     def set_session(self, session) -> None:
