@@ -355,9 +355,8 @@ def _apply_preset(args) -> None:
     (which would win is not obvious)."""
     from .core.lab import SAMPLER_PRESETS
 
-    p = SAMPLER_PRESETS[args.preset]
+    p, defaults = SAMPLER_PRESETS[args.preset], SAMPLER_PRESETS["paper"]  # the paper's sampler: the options' defaults
     given = {"noise": args.noise, "eps": args.eps, "schedule": args.eps_schedule, "damping": args.damping}
-    defaults = {"noise": "normal", "eps": 0.01, "schedule": "", "damping": 1.0}
     names = {"noise": "--noise", "eps": "--eps", "schedule": "--eps-schedule", "damping": "--damping"}
     clash = [names[k] for k in given if given[k] != defaults[k]]
     if clash:
@@ -385,7 +384,9 @@ def _lab_from_args(args, ck):
 
 def _lab_inputs(args) -> list[Path]:
     """The files --condition and --known read."""
-    known = [] if args.known in (None, "top", "bottom", "left", "right") else _existing(args.known)
+    from .core.lab import KNOWN_REGIONS
+
+    known = [] if args.known is None or args.known in KNOWN_REGIONS else _existing(args.known)
     return [*_start_inputs(args.condition), *known]
 
 

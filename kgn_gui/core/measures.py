@@ -928,11 +928,11 @@ def condition_match(
     mask = region_mask(region, spec.shape)
     known = np.repeat(images, chains, axis=0)
     cfg = ChainConfig(n=M * chains, start="uniform", noise=noise, eps=eps, seed=seed)
-    x0 = start_states(cfg, spec.D, spec.value_range).numpy()
-    x0[:, mask] = known[:, mask]
+    cond = Condition(known, mask, region=region)
+    x0 = cond.apply_(start_states(cfg, spec.D, spec.value_range)).numpy()  # the conditioned chains' own start
     free_cfg = replace(cfg, start="array")
     rates = {}
-    runs = (("conditioned", cfg, None, Lab(Condition(known, mask, region=region))), ("free", free_cfg, x0, None))
+    runs = (("conditioned", cfg, None, Lab(cond)), ("free", free_cfg, x0, None))
     for k, (name, c, start, lab) in enumerate(runs):
         final = None
         for t, x in run_chain(model, spec, c, steps, start_array=start, keep=[steps], lab=lab):

@@ -54,8 +54,7 @@ class ChainViews(QtCore.QObject):
         self.inspected = None
         w.grid.select(None)
         w.inspector.clear()
-        w.projection_view.set_session(w.chain.session)
-        w.lab.refresh()
+        w.lab.refresh()  # the timeline's marks and ε(t); the projection view gets the new session
         self._last_curves = self._last_slider = 0.0
 
     def set_model(self, ck) -> None:

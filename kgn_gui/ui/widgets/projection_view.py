@@ -11,10 +11,11 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ...core.projection import ProjectionError, projection_for
 from .plots import plain_axes
+from .start_panel import grey_pixmap
 
 CLASS_COLOURS = [
     (31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -59,6 +60,7 @@ class ProjectionView(QtWidgets.QWidget):
         self.shape = None
         self.value_range = (-1.0, 1.0)
         self._paths: dict[int, np.ndarray] = {}  # step → P×2 projected states
+        self._brushes: dict[tuple[int, int], list] = {}
         self._session = None
         self._t = 0
         self._want = None  # the data set whose map is being computed
@@ -149,10 +151,8 @@ class ProjectionView(QtWidgets.QWidget):
         j = int(points[0].data())
         lo, hi = self.value_range
         img = ((self.ds.x[j] - lo) / (hi - lo)).reshape(self.shape).mean(0)
-        a = np.ascontiguousarray((np.clip(img, 0, 1) * 255).astype(np.uint8))
-        q = QtGui.QImage(a.data, a.shape[1], a.shape[0], a.shape[1], QtGui.QImage.Format.Format_Grayscale8).copy()
         label = f"class {self.ds.labels[j]}" if self.ds.labels is not None else ""
-        self.hover.setPixmap(QtGui.QPixmap.fromImage(q).scaled(84, 84))
+        self.hover.setPixmap(grey_pixmap(img, 84))
         self.hover.setToolTip(f"training sample #{j} {label}")
         self.hover.setText("")
         self.hover.adjustSize()
@@ -201,7 +201,8 @@ class ProjectionView(QtWidgets.QWidget):
         xs = np.concatenate([P[:, :, 0].T, np.full((N, 1), np.nan)], axis=1).reshape(-1)
         ys = np.concatenate([P[:, :, 1].T, np.full((N, 1), np.nan)], axis=1).reshape(-1)
         self.paths.setData(xs, ys)
-        age = np.repeat(np.linspace(0.15, 1.0, L)[:, None], N, axis=1).reshape(-1)
-        brushes = [pg.mkBrush(230, 110, 20, int(255 * a)) for a in age]
-        self.dots.setData(P[:, :, 0].reshape(-1), P[:, :, 1].reshape(-1), brush=brushes)
+        if (L, N) not in self._brushes:  # older steps fainter; made once per path length, not on every frame
+            age = np.repeat(np.linspace(0.15, 1.0, L)[:, None], N, axis=1).reshape(-1)
+            self._brushes = {(L, N): [pg.mkBrush(230, 110, 20, int(255 * a)) for a in age]}
+        self.dots.setData(P[:, :, 0].reshape(-1), P[:, :, 1].reshape(-1), brush=self._brushes[(L, N)])
         self.heads.setData(P[-1, :, 0], P[-1, :, 1])

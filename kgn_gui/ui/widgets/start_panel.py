@@ -12,6 +12,22 @@ from .paint import PaintCanvas
 MAX_DRAWN = 256
 
 
+def grey_pixmap(img: np.ndarray, side: int) -> QtGui.QPixmap:
+    """An H×W picture of values in [0, 1] as a grey pixmap, scaled to side × side."""
+    a = np.ascontiguousarray((np.clip(img, 0.0, 1.0) * 255).astype(np.uint8))
+    q = QtGui.QImage(a.data, a.shape[1], a.shape[0], a.shape[1], QtGui.QImage.Format.Format_Grayscale8).copy()
+    return QtGui.QPixmap.fromImage(q).scaled(side, side)
+
+
+def _preview_label() -> QtWidgets.QLabel:
+    """A 112-pixel preview on the theme's dark background."""
+    label = QtWidgets.QLabel()
+    label.setFixedSize(112, 112)
+    label.setBackgroundRole(QtGui.QPalette.ColorRole.Dark)  # follows the theme
+    label.setAutoFillBackground(True)
+    return label
+
+
 def _spin(lo, hi, value, tip, suffix="", double=False, decimals=3, step=None):
     w = QtWidgets.QDoubleSpinBox() if double else QtWidgets.QSpinBox()
     if double:
@@ -114,10 +130,7 @@ class StartPanel(QtWidgets.QWidget):
         self.mask = _spin(
             0, 64, 0, "Side in pixels of a square set to the background at a random place (one per chain)"
         )
-        self.preview = QtWidgets.QLabel()
-        self.preview.setFixedSize(112, 112)
-        self.preview.setBackgroundRole(QtGui.QPalette.ColorRole.Dark)  # follows the theme
-        self.preview.setAutoFillBackground(True)
+        self.preview = _preview_label()
         self.index.valueChanged.connect(self._update_preview)
         f2.addRow("Data", self.data_label)
         f2.addRow("Index", self.index)
@@ -149,10 +162,7 @@ class StartPanel(QtWidgets.QWidget):
         )
         self.mask_path = ""
         self.cond_region.textActivated.connect(self._pick_mask)
-        self.cond_preview = QtWidgets.QLabel()
-        self.cond_preview.setFixedSize(112, 112)
-        self.cond_preview.setBackgroundRole(QtGui.QPalette.ColorRole.Dark)
-        self.cond_preview.setAutoFillBackground(True)
+        self.cond_preview = _preview_label()
         self.cond_preview.setToolTip("The known image; the pixels the chains fill in are dimmed")
         for w in (self.cond_source, self.cond_region):
             w.currentIndexChanged.connect(self._update_condition_preview)
@@ -213,9 +223,7 @@ class StartPanel(QtWidgets.QWidget):
         if img is None or len(self.shape) != 3:
             self.preview.clear()
             return
-        a = np.ascontiguousarray((img.mean(0) * 255).astype(np.uint8))
-        q = QtGui.QImage(a.data, a.shape[1], a.shape[0], a.shape[1], QtGui.QImage.Format.Format_Grayscale8).copy()
-        self.preview.setPixmap(QtGui.QPixmap.fromImage(q).scaled(112, 112))
+        self.preview.setPixmap(grey_pixmap(img.mean(0), 112))
         if self.dataset.labels is not None:
             self.preview.setToolTip(f"label {self.dataset.labels[self.index.value()]}")
 
@@ -272,9 +280,7 @@ class StartPanel(QtWidgets.QWidget):
         img = ((c.known - lo) / (hi - lo)).reshape(self.shape).mean(0)
         m = c.mask.reshape(self.shape)[0]
         shown = np.where(m, img, 0.25 + 0.35 * img)  # the unknown part dimmed and lifted: visibly not known
-        a = np.ascontiguousarray((shown * 255).astype(np.uint8))
-        q = QtGui.QImage(a.data, a.shape[1], a.shape[0], a.shape[1], QtGui.QImage.Format.Format_Grayscale8).copy()
-        self.cond_preview.setPixmap(QtGui.QPixmap.fromImage(q).scaled(112, 112))
+        self.cond_preview.setPixmap(grey_pixmap(shown, 112))
 
     def _request_condition(self, restart: bool) -> None:
         try:

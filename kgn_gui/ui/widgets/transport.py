@@ -280,30 +280,28 @@ class TransportBar(QtWidgets.QWidget):
     def _noise_edited(self, *_):
         self.noiseChanged.emit(self.noise.currentText(), float(self.eps.value()))
 
-    def _schedule_edited(self) -> None:
-        """A schedule typed without its T gets the default T, and is shown in its canonical form."""
-        from ...core.lab import LabError, parse_schedule
-
-        try:
-            sch = parse_schedule(self.schedule.text(), default_T=DEFAULT_SCHEDULE_T)
-        except LabError:
-            sch = None  # left as typed: the window says what is wrong when it is applied
-        else:
-            self.schedule.setText(sch.text() if sch is not None else "")
-            self.schedule.setCursorPosition(0)  # the kind and ε start in sight; the whole text in the tooltip
-        self._noise_edited()
-
-    def lab_settings(self) -> dict:
-        """The schedule text and damping α the chain should use (ChainConfig fields)."""
+    def _schedule_text(self) -> tuple[str, bool]:
+        """(the schedule box's text in canonical form — a missing T is the default T —, whether it parsed); an
+        unparsed text is returned as typed (ChainConfig.validate says what is wrong when it is applied)."""
         from ...core.lab import LabError, parse_schedule
 
         text = self.schedule.text().strip()
         try:
             sch = parse_schedule(text, default_T=DEFAULT_SCHEDULE_T)
-            text = sch.text() if sch is not None else ""
         except LabError:
-            pass  # ChainConfig.validate says why
-        return {"schedule": text, "damping": round(float(self.damping.value()), 6)}
+            return text, False
+        return (sch.text() if sch is not None else ""), True
+
+    def _schedule_edited(self) -> None:
+        text, ok = self._schedule_text()
+        if ok:
+            self.schedule.setText(text)
+            self.schedule.setCursorPosition(0)  # the kind and ε start in sight
+        self._noise_edited()
+
+    def lab_settings(self) -> dict:
+        """The schedule text and damping α the chain should use (ChainConfig fields)."""
+        return {"schedule": self._schedule_text()[0], "damping": round(float(self.damping.value()), 6)}
 
     def _burn_in_edited(self, b: int) -> None:
         self.slider.set_burn_in(b)
