@@ -19,6 +19,7 @@ import torch
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.chain import Chain
 from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.train import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +51,7 @@ def main(argv=None) -> list[dict]:
         torch.set_float32_matmul_precision("high")
     mode = ", TF32" if args.tf32 and dev.type == "cuda" else ""
     ck = load_checkpoint(ROOT / "models" / "mnist.safetensors", device=dev)
-    chain = Chain(ck.model, ck.value_range, "normal", 0.01, 0, dev)
+    chain = Chain(ck.model, ck.value_range, Sampler.PAPER, 0, dev)
 
     @torch.no_grad()
     def bare(x, t):

@@ -26,6 +26,7 @@ from bench._rows import add_json_option, finish, row
 from kgn_gui.core.chain import ChainConfig
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.export import ExportOptions, _write_gif, chain_frames, export_chain
+from kgn_gui.core.sampler import Sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"gif": 3.0, "mp4": 2.0, "apng": None, "webm": None, "png": None}
@@ -38,7 +39,7 @@ def main(argv=None) -> list[dict]:
     add_json_option(ap)
     args = ap.parse_args(argv)
     ck = load_checkpoint(ROOT / "models" / "mnist.safetensors")
-    cfg = ChainConfig(n=64, noise="normal", eps=0.01, seed=0)
+    cfg = ChainConfig(n=64, seed=0, sampler=Sampler(noise="normal", eps=0.01))
     steps = list(range(args.frames))
     t0 = time.perf_counter()
     for _ in chain_frames(ck.model, ck.spec, cfg, steps, ExportOptions(scale=4)):
@@ -76,11 +77,16 @@ def gif_size_rows(ck, folder: Path) -> list[dict]:
     """GIF bytes of the same frames, whole (the baseline) and as written now (the default grey hold of 3
     levels, and exact frames, gif_hold 0)."""
     rows = []
-    noisy = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    noisy = ChainConfig(n=16, seed=0, sampler=Sampler(noise="normal", eps=0.01))
     cases = (
         ("ε = 0.01 noise, steps 0…100", noisy, range(0, 101), 3),
         ("ε = 0.01 noise, steps 0…100, exact (--gif-hold 0)", noisy, range(0, 101), 0),
-        ("no noise, steps 100…160", ChainConfig(n=16, noise="none", eps=0.0, seed=0), range(100, 161), 3),
+        (
+            "no noise, steps 100…160",
+            ChainConfig(n=16, seed=0, sampler=Sampler(noise="none", eps=0.0)),
+            range(100, 161),
+            3,
+        ),
     )
     for what, cfg, steps, hold in cases:
         opts = ExportOptions(fmt="gif", scale=4, grey=True, gif_hold=hold)

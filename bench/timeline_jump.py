@@ -35,6 +35,7 @@ from bench._rows import add_json_option, finish, row
 from kgn_gui.core.chain import Chain, ChainConfig, start_states
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.keyframes import DEFAULT_DISK_BYTES, open_store
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.timeline import DEFAULT_BUDGET_BYTES, DISK_KEYFRAME_EVERY, Timeline
 from kgn_gui.core.train import resolve_device
 
@@ -111,7 +112,7 @@ def main(argv=None) -> list[dict]:
     ck = load_checkpoint(ROOT / "models" / "mnist.safetensors", device=dev)
     N, D = args.chains, ck.spec.D
     state_bytes = N * D * 4
-    chain = Chain(ck.model, ck.value_range, "normal", 0.01, 0, dev)
+    chain = Chain(ck.model, ck.value_range, Sampler.PAPER, 0, dev)
     x0 = start_states(ChainConfig(n=N), D, ck.value_range, device=dev)
     root = Path(tempfile.mkdtemp(prefix="kgn-bench-history-"))
     try:

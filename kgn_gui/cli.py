@@ -322,7 +322,7 @@ def _train(args, ds, spec, recipe, device: str, rank: int) -> int:
 
 def _start_from_args(args, ck):
     """The chains' start (core.start.Start) from the shared chain options of ``sample``, ``export`` and
-    ``analyze``; the ChainConfig is ``start.chain_config(args.noise, args.eps)``."""
+    ``analyze``; the ChainConfig is ``start.chain_config(sampler)``."""
     from .core.start import StartError, parse_start
 
     try:
@@ -334,34 +334,35 @@ def _start_from_args(args, ck):
 def _chain_from_args(args, ck, steps: int):
     """(ChainConfig, start array or None) from the shared chain options; an ε schedule without its T runs over
     the command's ``steps``."""
-    from dataclasses import replace
-
-    from .core.lab import LabError, check_damping, parse_schedule
-
-    if args.preset:
-        _apply_preset(args)
     start = _start_from_args(args, ck)
-    try:
-        schedule = parse_schedule(args.eps_schedule, default_T=max(1, steps))
-        check_damping(args.damping)
-    except LabError as e:
-        raise CLIError(str(e)) from None
-    cfg = start.chain_config(args.noise, args.eps)
-    return replace(cfg, schedule=schedule.text() if schedule else "", damping=float(args.damping)), start.array
+    return start.chain_config(_sampler_from_args(args, steps)), start.array
 
 
-def _apply_preset(args) -> None:
-    """--preset NAME sets --noise, --eps, --eps-schedule and --damping; giving one of them too is an error
+_SAMPLER_OPTIONS = {"noise": "--noise", "eps": "--eps", "eps_schedule": "--eps-schedule", "damping": "--damping"}
+
+
+def _sampler_from_args(args, steps: int):
+    """The core.sampler.Sampler of ``--sampler`` / ``--preset`` or of --noise, --eps, --eps-schedule and
+    --damping (each unset one: the paper's). A whole sampler and one of its settings together is an error
     (which would win is not obvious)."""
-    from .core.lab import SAMPLER_PRESETS
+    from .core.sampler import Sampler, SamplerError, parse_schedule
 
-    p, defaults = SAMPLER_PRESETS[args.preset], SAMPLER_PRESETS["paper"]  # the paper's sampler: the options' defaults
-    given = {"noise": args.noise, "eps": args.eps, "schedule": args.eps_schedule, "damping": args.damping}
-    names = {"noise": "--noise", "eps": "--eps", "schedule": "--eps-schedule", "damping": "--damping"}
-    clash = [names[k] for k in given if given[k] != defaults[k]]
-    if clash:
-        raise CLIError(f"--preset {args.preset} sets {', '.join(clash)}: give the preset or the option, not both")
-    args.noise, args.eps, args.eps_schedule, args.damping = p["noise"], p["eps"], p["schedule"], p["damping"]
+    given = [flag for key, flag in _SAMPLER_OPTIONS.items() if getattr(args, key) is not None]
+    whole = [f"--{k} {getattr(args, k)}" for k in ("sampler", "preset") if getattr(args, k, None)]
+    if whole and (given or len(whole) > 1):
+        raise CLIError(f"{whole[0]} sets {', '.join(given or ['the sampler'])}: give it or the option, not both")
+    try:
+        if whole:
+            return Sampler.parse(args.sampler or args.preset, steps=steps)
+        paper = Sampler.PAPER
+        return Sampler(
+            noise=paper.noise if args.noise is None else args.noise,
+            eps=paper.eps if args.eps is None else args.eps,
+            schedule=parse_schedule(args.eps_schedule or "", steps),
+            damping=paper.damping if args.damping is None else args.damping,
+        )
+    except SamplerError as e:
+        raise CLIError(str(e)) from None
 
 
 def _lab_from_args(args, ck):
@@ -550,13 +551,21 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
     s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
     s.add_argument("--mask", type=nonneg_int, default=0, help="side of a masked square on a data start")
-    from .core.chain import NOISE_KINDS
+    from .core.sampler import NOISE_KINDS, PRESETS, Sampler
 
-    s.add_argument("--noise", default="normal", choices=NOISE_KINDS, help="per-step noise kind")
-    s.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
+    paper = Sampler.PAPER  # each sampler option unset: the paper's (core.sampler), never a copy here
+    s.add_argument(
+        "--sampler",
+        default=None,
+        metavar="TEXT",
+        help="the whole sampler as text: a preset name and/or KEY=VALUE settings, e.g. diverse,eps=0.02 or "
+        "noise=uniform,eps=0.05,schedule=cosine:0.05:0.005:300,damping=0.5 (docs/api.md)",
+    )
+    s.add_argument("--noise", default=None, choices=NOISE_KINDS, help=f"per-step noise kind (default: {paper.noise})")
+    s.add_argument("--eps", type=float, default=None, help=f"per-step noise scale ε (default: {paper.eps:g})")
     s.add_argument(
         "--eps-schedule",
-        default="",
+        default=None,
         metavar="KIND:START:END[:T]",
         help="ε(t) instead of a constant ε: constant, linear, cosine or exp from START to END over T steps "
         "(default T: the run's steps), e.g. cosine:0.05:0.005",
@@ -564,9 +573,9 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument(
         "--damping",
         type=float,
-        default=1.0,
+        default=None,
         metavar="α",
-        help="damped step x ← (1 − α)·x + α·f(x) + ε·n, α in (0, 1] (1: the paper's step)",
+        help=f"damped step x ← (1 − α)·x + α·f(x) + ε·n, α in (0, 1] (default: {paper.damping:g}, the paper's step)",
     )
     s.add_argument(
         "--condition",
@@ -580,14 +589,12 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
         metavar="REGION",
         help="the known pixels of --condition: top, bottom, left, right or a mask image (white = known)",
     )
-    from .core.lab import SAMPLER_PRESETS
-
     s.add_argument(
         "--preset",
         default=None,
-        choices=list(SAMPLER_PRESETS),
+        choices=list(PRESETS),
         help="named sampler settings (--noise, --eps, --eps-schedule, --damping): paper, the published sampler; "
-        "diverse, the sampler search's best (docs/sampler_search.md)",
+        "diverse, the sampler search's best (docs/sampler_search.md); the same as --sampler NAME",
     )
     s.add_argument("--seed", type=nonneg_int, default=0, help="seeds the start and every step's noise")
 
@@ -610,10 +617,11 @@ def _lab_settings(cfg, lab) -> dict:
     """What a result file records of the lab's settings: the ε schedule and damping when set, the condition
     and the edits when there are any."""
     out = {}
-    if cfg.schedule:
-        out["eps_schedule"] = cfg.schedule
-    if cfg.damping != 1.0:
-        out["damping"] = cfg.damping
+    sampler = cfg.sampler
+    if sampler.schedule is not None:
+        out["eps_schedule"] = sampler.schedule.text()
+    if sampler.damping != 1.0:
+        out["damping"] = sampler.damping
     if lab is not None and not lab.empty:
         out["lab"] = lab.to_dict()
     return out
@@ -841,8 +849,8 @@ def cmd_analyze(args) -> int:
     out = {
         "model": str(args.model),
         "reference": ds.name,
-        "noise": cfg.noise,
-        "eps": cfg.eps,
+        "noise": cfg.sampler.noise,
+        "eps": cfg.sampler.eps,
         **_lab_settings(cfg, lab),
         **out,
     }

@@ -38,12 +38,13 @@ def main(argv=None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
     QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, tempfile.mkdtemp())
+    from kgn_gui.core.sampler import Sampler
     from kgn_gui.ui.main_window import MainWindow
 
     w = MainWindow(args.model, restore_settings=False)
     w.resize(*map(int, args.size.split("x")))
     w.show()
-    w.transport.set_noise(args.noise, args.eps)
+    w.transport.set_sampler(Sampler(args.noise, args.eps))
     if args.arch:
         w.training_panel.set_arch(args.arch)
     w.start_panel.n.setValue(args.chains)

@@ -49,13 +49,14 @@ def test_timeline_jump_predicts_the_keyframe_interval_the_disk_tier_settles_on(t
     from kgn_gui.core.chain import Chain
     from kgn_gui.core.keyframes import DEFAULT_DISK_BYTES, open_store
     from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.sampler import Sampler
     from kgn_gui.core.timeline import Timeline
 
     # The 256 MNIST chains: 10,000 steps keep K = 6 in the default 4 GB; 100,000 steps need K = 24.
     slots = DEFAULT_DISK_BYTES // (256 * 784 * 4)
     assert keyframe_interval(10_000, slots) == 6 and keyframe_interval(100_000, slots) == 24
     spec = ModelSpec(D=2, L=1, H=4, bound="sigmoid")
-    chain = Chain(build_model(spec, seed=0), spec.value_range, "normal", 0.01, 0, "cpu")
+    chain = Chain(build_model(spec, seed=0), spec.value_range, Sampler("normal", 0.01), 0, "cpu")
     for steps, slots in ((200, 24), (1000, 50), (35, 100)):
         store = open_store((4, 2), budget_bytes=slots * 32, root=tmp_path)
         tl = Timeline(chain, torch.rand(4, 2), budget_bytes=1 << 20, disk=store)

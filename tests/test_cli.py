@@ -55,7 +55,7 @@ def test_train_info_sample_end_to_end(tmp_path, capsys):
     rec = json.loads((outdir / "sample.json").read_text())
     assert rec["chain"]["n"] == 10 and rec["chain"]["noise"] == "none" and rec["steps"] == 5
     ck = load_checkpoint(model)
-    *_, (_, want) = run_chain(ck.model, ck.spec, ChainConfig(**rec["chain"]), 5)
+    *_, (_, want) = run_chain(ck.model, ck.spec, ChainConfig.from_dict(rec["chain"]), 5)
     assert final.shape == (10, 2) and np.array_equal(final, want)
 
 

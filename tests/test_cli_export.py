@@ -129,8 +129,8 @@ def test_the_window_and_kgn_export_draw_the_same_frames(make_window, qtbot, tmp_
     with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
     argv = ["export", str(MODELS / f"{name}.safetensors"), "--steps", "0,3,6", "--format", "apng", "--scale", "1"]
-    argv += ["-n", str(cfg.n), "--start", cfg.start, "--seed", str(cfg.seed), "--noise", cfg.noise]
-    argv += ["--eps", str(cfg.eps), "--size", f"{size.width()}x{size.height()}", "-o", str(tmp_path / "cli.png")]
+    argv += ["-n", str(cfg.n), "--start", cfg.start, "--seed", str(cfg.seed), "--sampler", cfg.sampler.text()]
+    argv += ["--size", f"{size.width()}x{size.height()}", "-o", str(tmp_path / "cli.png")]
     argv += ["--chain", "2"] if name == "1d-sigmoid" else []
     assert main(argv) == 0
     win, cli = read_frames(blocker.args[0]), read_frames(tmp_path / "cli.png")

@@ -9,6 +9,7 @@ from kgn_gui.cli import main
 from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.lab import Lab, divergence, parse_condition
+from kgn_gui.core.sampler import Sampler, parse_schedule
 from tests.conftest import MODELS
 
 MNIST = str(MODELS / "mnist.safetensors")
@@ -24,7 +25,7 @@ def test_sample_with_a_condition_and_a_schedule_matches_core(tmp_path):
     assert meta["chain"]["damping"] == 0.8 and meta["lab"]["condition"] == {"source": "mnist:test#3", "region": "top"}
     ck = load_checkpoint(MNIST)
     cond = parse_condition("data:mnist:test#3", "top", ck.spec.shape, ck.value_range)
-    cfg = ChainConfig(n=6, seed=3, schedule="linear:0.05:0.01:12", damping=0.8)
+    cfg = ChainConfig(n=6, seed=3, sampler=Sampler(schedule=parse_schedule("linear:0.05:0.01:12"), damping=0.8))
     want = dict(run_chain(ck.model, ck.spec, cfg, 12, keep=[12], lab=Lab(cond)))[12]
     got = np.load(out / "final_states.npy")
     assert np.array_equal(got, want)
@@ -75,18 +76,17 @@ def test_a_condition_file_is_never_an_output(tmp_path, capsys):
 
 
 def test_a_preset_sets_the_sampler_and_refuses_a_clashing_option(tmp_path, capsys):
-    from kgn_gui.core.lab import SAMPLER_PRESETS
-
     out = tmp_path / "p"
     assert main(["sample", MNIST, "-n", "2", "--steps", "3", "--preset", "diverse", "-o", str(out)]) == 0
     chain = json.loads((out / "sample.json").read_text())["chain"]
-    p = SAMPLER_PRESETS["diverse"]
-    T = "" if not p["schedule"] else p["schedule"] + ("" if p["schedule"].count(":") == 3 else ":3")
-    assert (chain["noise"], chain["eps"], chain["schedule"], chain["damping"]) == (
-        p["noise"],
-        p["eps"],
-        T,
-        p["damping"],
-    )
+    assert Sampler.from_dict(chain) == Sampler.DIVERSE
     assert main(["sample", MNIST, "--preset", "paper", "--eps", "0.2", "-o", str(tmp_path / "q")]) == 2
-    assert "give the preset or the option" in capsys.readouterr().err
+    assert "give it or the option, not both" in capsys.readouterr().err
+    assert main(["sample", MNIST, "--sampler", "diverse", "--damping", "0.5", "-o", str(tmp_path / "q")]) == 2
+    assert "--damping" in capsys.readouterr().err
+    # --sampler's text, --preset's name and the single options: one sampler, however it is said
+    out2 = tmp_path / "p2"
+    argv = ["sample", MNIST, "-n", "2", "--steps", "3", "--sampler", "noise=normal,eps=0.01,damping=0.1", "-o"]
+    assert main([*argv, str(out2)]) == 0
+    assert json.loads((out2 / "sample.json").read_text())["chain"] == chain
+    assert np.array_equal(np.load(out2 / "final_states.npy"), np.load(out / "final_states.npy"))

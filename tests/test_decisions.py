@@ -11,6 +11,7 @@ from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import POINT_PRESETS, Dataset, make_points
 from kgn_gui.core.export import read_frames
 from kgn_gui.core.recipes import Recipe, RecipeError, recipe_for
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.start import Start, StartError, parse_start
 from kgn_gui.ui.controllers.points import points_plan, points_source
 
@@ -117,7 +118,7 @@ def test_a_data_start_from_kgn_and_from_the_start_panel_is_the_same_x0(window):
     sp.request_data()
     shown = window.chain.start
     assert (shown.kind, shown.n, shown.seed, shown.sigma, shown.mask) == ("data", 8, 4, 0.3, 6)
-    assert cli.chain_config("normal", 0.01) == shown.chain_config("normal", 0.01)
+    assert cli.chain_config(Sampler.PAPER) == shown.chain_config(Sampler.PAPER)
     assert np.array_equal(cli.array, shown.array)
     from kgn_gui.core.chain import start_states
 
@@ -186,7 +187,7 @@ def test_a_model_of_hand_placed_points_uses_the_points_in_hand(window):
 
 # -- export
 def test_the_windows_export_and_kgn_export_write_the_same_frames(window, qtbot, tmp_path):
-    window.transport.set_noise("normal", 0.01)
+    window.transport.set_sampler(Sampler.PAPER)
     sp = window.start_panel
     sp.n.setValue(9)
     sp.seed.setValue(3)

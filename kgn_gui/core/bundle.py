@@ -191,7 +191,8 @@ def _settings(path: Path, run: dict, key: str, cls, types: dict):
     d = run.get(key)
     if not isinstance(d, dict):
         raise ExportError(f"{path}: damaged run.json: {key} must be a JSON object")
-    known = {f.name for f in dataclasses.fields(cls)}
+    flat = getattr(cls, "FILE_FIELDS", None)  # a config whose file form is flat (ChainConfig: its sampler's fields)
+    known = set(flat) if flat is not None else {f.name for f in dataclasses.fields(cls)}
     extra = sorted(set(d) - known)
     if extra:
         raise ExportError(f"{path}: damaged run.json: {key} has unknown fields: {', '.join(map(str, extra))[:100]}")
@@ -199,7 +200,7 @@ def _settings(path: Path, run: dict, key: str, cls, types: dict):
         if name in d and not ok(d[name]):
             raise ExportError(f"{path}: damaged run.json: {key}.{name} must be {expected}, got {str(d[name])[:40]!r}")
     try:
-        obj = cls(**d)
+        obj = cls.from_dict(d) if flat is not None else cls(**d)
         obj.validate()
     except (TypeError, ValueError, ArithmeticError, RuntimeError) as e:  # ChainError / ExportError included
         raise ExportError(f"{path}: run.json: {e}") from None

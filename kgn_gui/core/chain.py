@@ -24,21 +24,19 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from .seeds import _seed, step_seed  # noqa: F401 (step_seed is part of this module's interface)
+from .errors import ChainError
+from .sampler import NOISE_KINDS, Sampler
+from .seeds import _seed, branch_seeds, step_seed
 
-NOISE_KINDS = ("none", "normal", "uniform", "reference", "reference-normal")
+__all__ = ["NOISE_KINDS", "Chain", "ChainConfig", "ChainError", "run_chain", "start_states", "step_seed"]
 START_KINDS = ("uniform", "normal", "array", "data")
 MAX_CHAINS = 1 << 20
-
-
-class ChainError(ValueError):
-    """Chain settings that cannot be used; the message says why."""
 
 
 def _cgroup_headroom(root: str = "/sys/fs/cgroup") -> int | None:
@@ -109,51 +107,50 @@ def check_chain_memory(n: int, D: int, history_bytes: int | None = None, availab
 
 @dataclass
 class ChainConfig:
-    """n: number of chains. start: one of START_KINDS. noise: one of NOISE_KINDS. eps: noise scale ε.
-    seed: seeds the start and every step's noise. sigma: Gaussian corruption (std, in value units) of a
-    ``data`` start. mask: side in pixels of a square set to ``lo`` at a random place on a ``data`` start."""
+    """n: number of chains. start: one of START_KINDS. sampler: how the chains step (core.sampler: noise kind,
+    ε or its schedule, damping). seed: seeds the start and every step's noise. sigma: Gaussian corruption (std,
+    in value units) of a ``data`` start. mask: side in pixels of a square set to ``lo`` at a random place on a
+    ``data`` start.
+
+    Files (run files, bundles, sample.json) hold it flat, the sampler's fields beside the others
+    (:meth:`to_dict`, :meth:`from_dict`)."""
 
     n: int = 64
     start: str = "uniform"
-    noise: str = "normal"
-    eps: float = 0.01
+    sampler: Sampler = Sampler.PAPER
     seed: int = 0
     sigma: float = 0.0
     mask: int = 0
-    schedule: str = ""  # an ε schedule, KIND:START:END:T (core.lab); empty: ε constant
-    damping: float = 1.0  # α: x ← (1 − α)·x + α·f(x) + ε(t)·n (1: the paper's step)
+
+    FILE_FIELDS = ("n", "start", "noise", "eps", "seed", "sigma", "mask", "schedule", "damping")
 
     def validate(self) -> None:
         if not isinstance(self.n, int) or not 1 <= self.n <= MAX_CHAINS:
             raise ChainError(f"number of chains must be in [1, {MAX_CHAINS}], got {self.n!r}")
         if self.start not in START_KINDS:
             raise ChainError(f"unknown start {self.start!r}; choose one of {', '.join(START_KINDS)}")
-        if self.noise not in NOISE_KINDS:
-            raise ChainError(f"unknown noise {self.noise!r}; choose one of {', '.join(NOISE_KINDS)}")
-        if not (0.0 <= self.eps <= 10.0):
-            raise ChainError(f"ε must be in [0, 10], got {self.eps}")
+        if not isinstance(self.sampler, Sampler):
+            raise ChainError(f"the sampler must be a Sampler, got {type(self.sampler).__name__}")
         if not (0.0 <= self.sigma <= 10.0):
             raise ChainError(f"σ must be in [0, 10], got {self.sigma}")
         if self.mask < 0:
             raise ChainError("mask size must be ≥ 0")
         if not 0 <= self.seed < 2**63:
             raise ChainError("seed must be in [0, 2^63)")
-        from .lab import LabError, check_damping, parse_schedule
-
-        try:
-            parse_schedule(self.schedule)
-            check_damping(self.damping)
-        except LabError as e:
-            raise ChainError(str(e)) from None
-
-    def eps_schedule(self):
-        """The Schedule of ε (core.lab), or None when ε is constant."""
-        from .lab import parse_schedule
-
-        return parse_schedule(self.schedule)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = {"n": self.n, "start": self.start, **self.sampler.to_dict()}
+        d.update(seed=self.seed, sigma=self.sigma, mask=self.mask)
+        return {k: d[k] for k in self.FILE_FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ChainConfig:
+        """The config of a file's flat fields; unknown fields are an error (a damaged or foreign file)."""
+        extra = sorted(set(d) - set(cls.FILE_FIELDS))
+        if extra:
+            raise ChainError(f"unknown chain settings: {', '.join(map(str, extra))[:100]}")
+        plain = {k: d[k] for k in ("n", "start", "seed", "sigma", "mask") if k in d}
+        return cls(**plain, sampler=Sampler.from_dict(d))
 
 
 def _gen(seed: int, device: torch.device) -> torch.Generator:
@@ -264,38 +261,36 @@ class Chain:
         self,
         model: nn.Module,
         value_range: tuple[float, float],
-        noise: str = "normal",
-        eps: float = 0.01,
+        sampler: Sampler = Sampler.PAPER,
         seed: int = 0,
         device: torch.device | str | None = None,
         *,
-        schedule=None,
-        damping: float = 1.0,
         lab=None,
         row_seeds: list[int] | None = None,
         offset: int = 0,
     ):
-        if noise not in NOISE_KINDS:
-            raise ChainError(f"unknown noise {noise!r}; choose one of {', '.join(NOISE_KINDS)}")
+        if not isinstance(sampler, Sampler):
+            raise ChainError(f"the sampler must be a Sampler, got {type(sampler).__name__}")
         self.model = model.eval()
         self.value_range = (float(value_range[0]), float(value_range[1]))
-        self.noise, self.eps, self.seed = noise, float(eps), int(seed)
+        self.sampler, self.seed = sampler, int(seed)
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        self.schedule, self.damping, self.lab = schedule, float(damping), lab
+        self.lab = lab
         self.row_seeds = None if row_seeds is None else [int(s) for s in row_seeds]
         self.offset = int(offset)
 
     @classmethod
     def from_config(cls, model: nn.Module, value_range, cfg: ChainConfig, device=None, **kw) -> Chain:
-        """The step map of ``cfg`` (noise, ε or its schedule, damping, seed); kw: lab, row_seeds, offset."""
-        return cls(
-            model, value_range, cfg.noise, cfg.eps, cfg.seed, device,
-            schedule=cfg.eps_schedule(), damping=cfg.damping, **kw,
-        )  # fmt: skip
+        """The step map of ``cfg`` (its sampler and seed); kw: lab, row_seeds, offset."""
+        return cls(model, value_range, cfg.sampler, cfg.seed, device, **kw)
+
+    # The sampler's settings, as the step reads them.
+    noise = property(lambda self: self.sampler.noise)
+    damping = property(lambda self: self.sampler.damping)
 
     def eps_at(self, t: int) -> float:
         """ε of the noise added at (local) step t."""
-        return self.eps if self.schedule is None else self.schedule.eps(t + self.offset)
+        return self.sampler.eps_at(t + self.offset)
 
     @torch.no_grad()
     def f(self, x: torch.Tensor) -> torch.Tensor:
@@ -394,8 +389,6 @@ def run_chain(
 def branched(chain: Chain, x: torch.Tensor, seed: int, step: int, K: int) -> tuple[Chain, torch.Tensor]:
     """(the chain of the branches, their state) for N chains at ``step`` going on K ways each: every row
     repeated K times (row i·K + k), each row with its own noise seed; same model, ε, schedule and lab."""
-    from .lab import branch_seeds
-
     ch = copy.copy(chain)
     ch.row_seeds = branch_seeds(seed, step, x.shape[0], K)
     return ch, x.repeat_interleave(K, dim=0)

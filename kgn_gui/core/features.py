@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from . import classifier as clf_mod
+from .errors import Cancelled
 
 MIN_SAMPLES = 100  # below this a data set gets no feature space: distribution measures need more
 PCA_COMPONENTS = 32
@@ -208,7 +209,7 @@ def feature_space_for(
     the rule. ``train=False``: a labelled set whose classifier is neither in memory nor in ``cache_dir``
     (default :func:`default_cache_dir`) gets None instead of training one. Training calls
     ``progress(done, total)`` after every batch and checks ``cancelled()`` (then
-    ``measures.Cancelled`` is raised and nothing is cached). The same ``ds`` object or the same data give
+    ``errors.Cancelled`` is raised and nothing is cached). The same ``ds`` object or the same data give
     the same FeatureSpace object (thread-safe). ``log(str)`` hears what was loaded, trained or not cached."""
     if ds is None or ds.M < MIN_SAMPLES:
         return None
@@ -309,18 +310,6 @@ def _pca_space(ds, why: str) -> FeatureSpace:
     )
 
 
-def _cancelled_error() -> type[Exception]:
-    try:
-        from .measures import Cancelled
-    except Exception:  # noqa: BLE001 - measures.py unimportable: a local stand-in, same meaning
-        return _Cancelled
-    return Cancelled
-
-
-class _Cancelled(Exception):
-    """A training of a feature network was cancelled."""
-
-
 def _classifier_space(ds, key, values, train, cache_dir, progress, cancelled, say) -> FeatureSpace | None:
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"{clf_mod.arch_for(ds.shape)}-{key[:40]}.safetensors"
@@ -400,7 +389,7 @@ def _train(ds, values, progress, cancelled, say):
     if len(tr) > cfg["max_samples"]:
         tr = np.sort(rng.choice(tr, size=cfg["max_samples"], replace=False))
     epochs = max(cfg["epochs"], min(cfg["max_epochs"], math.ceil(cfg["min_seen"] / len(tr))))
-    stop = _cancelled_error()
+    stop = Cancelled
 
     def step(done: int, total: int) -> None:
         if progress is not None:

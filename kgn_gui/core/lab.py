@@ -3,9 +3,7 @@
 Every feature here keeps the chain a pure function of (model, start, settings, seed, t), so a scrubbed,
 replayed, exported or bundled chain gives the same states bit for bit:
 
-* a **noise schedule** ε(t) (:class:`Schedule`): constant, linear, cosine or exponential from ε_start to ε_end
-  over T steps (ε_end after T), read from ``KIND:START:END[:T]``;
-* **damping** α ∈ (0, 1]: x ← clamp((1 − α)·x + α·f(x) + ε(t)·n) (α = 1 is the paper's step);
+* the sampler's settings — a **noise schedule** ε(t) and **damping** α — are one value, ``core.sampler.Sampler``;
 * a **condition** (:class:`Condition`): a known image and a known-pixel mask; after every step (and on the
   start) the known pixels are reset to the known image, so the chain fills in the rest (inpainting, as the
   denoising-autoencoder chains of Bengio et al. 2013 do);
@@ -27,118 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .seeds import _seed
+from .errors import LabError
+from .seeds import MAX_BRANCHES, _seed, branch_seeds
 
-SCHEDULE_KINDS = ("constant", "linear", "cosine", "exp")
+__all__ = ["Condition", "Edit", "Lab", "LabError", "branch_seeds", "divergence", "parse_branch", "parse_condition"]
+
 KNOWN_REGIONS = ("top", "bottom", "left", "right")
 EDIT_KINDS = ("brush", "erase", "kick")
-MAX_SCHEDULE_T = 10_000_000
 MAX_EDITS = 100_000
-MAX_BRANCHES = 64
-
-
-# Named sampler settings (ChainConfig fields), in kgn (--preset) and the window (Lab → Sampler). "diverse" is the
-# best row of the sampler search (docs/sampler_search.md, bench/sampler_search.py).
-SAMPLER_PRESETS = {
-    "paper": {
-        "noise": "normal",
-        "eps": 0.01,
-        "schedule": "",
-        "damping": 1.0,
-        "about": "The published sampler: normal noise, ε 0.01, the full step",
-    },
-    "diverse": {
-        "noise": "normal",
-        "eps": 0.01,
-        "schedule": "",
-        "damping": 0.1,
-        "about": "The sampler search's best: damping 0.1 keeps more classes at no lower precision (class entropy "
-        "0.82 at step 1,000 against the paper's 0.64; docs/sampler_search.md)",
-    },
-}
-
-
-class LabError(ValueError):
-    """A lab setting that cannot be used; the message says why (one line)."""
-
-
-# -- ε schedules
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """ε(t) for the noise added at step t (which makes x_{t+1}); u = min(t, T)/T:
-
-    constant: ε_start · linear: ε_start + (ε_end − ε_start)·u · cosine: ε_end + (ε_start − ε_end)·(1 + cos πu)/2 ·
-    exp: ε_start·(ε_end/ε_start)^u (both > 0)."""
-
-    kind: str = "constant"
-    start: float = 0.01
-    end: float = 0.01
-    T: int = 1
-
-    def __post_init__(self) -> None:
-        if self.kind not in SCHEDULE_KINDS:
-            raise LabError(f"unknown ε schedule {self.kind!r}; choose one of {', '.join(SCHEDULE_KINDS)}")
-        for name, v in (("start", self.start), ("end", self.end)):
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and 0.0 <= v <= 10.0):
-                raise LabError(f"the schedule's ε {name} must be in [0, 10], got {v!r}")
-        if not (isinstance(self.T, int) and 1 <= self.T <= MAX_SCHEDULE_T):
-            raise LabError(
-                f"the schedule's T must be a whole number of steps in [1, {MAX_SCHEDULE_T:,}], got {self.T!r}"
-            )
-        if self.kind == "exp" and (self.start <= 0 or self.end <= 0):
-            raise LabError("an exponential ε schedule needs ε start and ε end > 0")
-
-    def eps(self, t: int) -> float:
-        u = min(max(int(t), 0), self.T) / self.T
-        a, b = float(self.start), float(self.end)
-        if self.kind == "constant":
-            return a
-        if self.kind == "linear":
-            return a + (b - a) * u
-        if self.kind == "cosine":
-            return b + (a - b) * (1.0 + math.cos(math.pi * u)) / 2.0
-        return a * (b / a) ** u
-
-    def text(self) -> str:
-        """The canonical ``KIND:START:END:T`` form (what run files and bundles store)."""
-        return f"{self.kind}:{self.start!r}:{self.end!r}:{self.T}"
-
-
-def parse_schedule(text: str, default_T: int | None = None) -> Schedule | None:
-    """``KIND:START:END[:T]`` (``const`` for constant; T defaults to ``default_T``, the run's steps) → a
-    Schedule; an empty text → None (constant ε). Raises LabError with one line."""
-    text = str(text or "").strip()
-    if not text:
-        return None
-    parts = text.split(":")
-    kind = {"const": "constant", "exponential": "exp", "cos": "cosine"}.get(parts[0].lower(), parts[0].lower())
-    if kind not in SCHEDULE_KINDS:
-        raise LabError(f"unknown ε schedule {parts[0]!r} in {text!r}; choose one of {', '.join(SCHEDULE_KINDS)}")
-    if len(parts) not in (3, 4) and not (kind == "constant" and len(parts) == 2):
-        raise LabError(f"an ε schedule reads KIND:START:END[:T] (e.g. linear:0.05:0.005:1000), not {text!r}")
-    try:
-        start = float(parts[1])
-        end = float(parts[2]) if len(parts) > 2 else start
-    except ValueError:
-        raise LabError(f"the ε of a schedule must be numbers: {text!r}") from None
-    if len(parts) == 4:
-        try:
-            T = int(parts[3])
-        except ValueError:
-            raise LabError(f"the T of a schedule must be a whole number of steps: {text!r}") from None
-    elif default_T is not None:
-        T = max(1, int(default_T))
-    else:
-        raise LabError(f"give the schedule's T (the steps it runs over): {text}:T")
-    return Schedule(kind, start, end, T)
-
-
-def check_damping(alpha) -> float:
-    if not (isinstance(alpha, (int, float)) and math.isfinite(alpha) and 0.0 < alpha <= 1.0):
-        raise LabError(f"damping α must be in (0, 1] (1: the paper's step), got {alpha!r}")
-    return float(alpha)
 
 
 # -- conditions (inpainting)
@@ -498,16 +392,6 @@ class Lab:
 
 
 # -- branching
-
-
-def branch_seeds(seed: int, step: int, chains, K: int) -> list[int]:
-    """The noise seed of each row of chains branched K ways at ``step``: row j·K + k is branch k of
-    ``chains[j]`` (a chain's index, or a count n for chains 0 … n − 1). A branch's seed depends only on
-    (seed, step, chain, k), so the same branch is the same however many are made, in kgn and the window."""
-    if not (isinstance(K, int) and 1 <= K <= MAX_BRANCHES):
-        raise LabError(f"branches K must be in [1, {MAX_BRANCHES}], got {K!r}")
-    chains = range(chains) if isinstance(chains, int) else chains
-    return [_seed(seed, 3, step, int(i), k) for i in chains for k in range(K)]
 
 
 def parse_branch(text: str) -> tuple[int, int]:

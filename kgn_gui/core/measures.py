@@ -65,7 +65,9 @@ import numpy as np
 import torch
 
 from .chain import Chain, ChainConfig, start_states
+from .errors import Cancelled
 from .metrics import nearest_training
+from .sampler import Sampler
 
 RESIDUAL_TOL_SPAN = 0.025  # the convergence tolerance as a share of the value range's span
 FIXED_TOL = 1e-4  # residual (RMS per value) below which a refined point counts as a fixed point
@@ -77,10 +79,6 @@ POOL_MAX = 10_000  # real samples drawn from a bigger pool (seeded): their featu
 INTERVAL = f"bootstrap 95 % interval ({BOOT} resamples of the samples, percentiles recentred on the estimate)"
 DISTRIBUTION = ("class_entropy", "frechet", "kid", "precision", "recall")
 _BOUNDS = {"class_entropy": (0.0, 1.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "frechet": (0.0, math.inf)}
-
-
-class Cancelled(Exception):
-    """A long measurement was cancelled."""
 
 
 def _check(cancelled: Callable[[], bool] | None) -> None:
@@ -884,7 +882,7 @@ def mixing_scan(
     runs = ([("none", 0.0)] if "none" in kinds or 0 in eps_list else []) + runs
     rows = []
     for i, (kind, eps) in enumerate(runs):
-        c = replace(cfg, noise=kind, eps=eps, schedule="")  # the scan's own ε, constant
+        c = replace(cfg, sampler=cfg.sampler.replace(noise=kind, eps=eps, schedule=None))  # the scan's own ε, constant
         _, r, looks = _run(model, spec, c, steps, start_array, train_t, reference, None, cancelled, stride)
         b = burn_in(np.median(r, axis=1), tol)
         cls, near = looks.rates(b if b is not None else steps // 2)
@@ -927,7 +925,7 @@ def condition_match(
     M = len(images)
     mask = region_mask(region, spec.shape)
     known = np.repeat(images, chains, axis=0)
-    cfg = ChainConfig(n=M * chains, start="uniform", noise=noise, eps=eps, seed=seed)
+    cfg = ChainConfig(n=M * chains, start="uniform", seed=seed, sampler=Sampler(noise=noise, eps=eps))
     cond = Condition(known, mask, region=region)
     x0 = cond.apply_(start_states(cfg, spec.D, spec.value_range)).numpy()  # the conditioned chains' own start
     free_cfg = replace(cfg, start="array")

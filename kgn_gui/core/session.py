@@ -10,6 +10,7 @@ reads ``state(t)`` for scrubbing.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -18,8 +19,9 @@ from torch import nn
 from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
 from .data import Dataset
 from .keyframes import open_store
-from .lab import Condition, Edit, Lab, LabError
+from .lab import Condition, Edit, Lab, LabError, branch_seeds
 from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
+from .sampler import Sampler
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 
 REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (the inspector uses all)
@@ -138,21 +140,24 @@ class ChainSession:
             x = self.timeline.state(t)
         return x if rows is None else x[:rows]
 
-    def set_noise(self, noise: str, eps: float, at: int | None = None, **lab) -> None:
-        """Use a new noise kind / ε (and, in ``lab``, a new ``schedule`` text or ``damping``: see ChainConfig)
-        from step ``at`` (default: the head); later steps and their edits are forgotten."""
+    def set_sampler(self, sampler: Sampler, at: int | None = None) -> None:
+        """Step with ``sampler`` (core.sampler) from step ``at`` (default: the head) on; later steps and their
+        edits are forgotten."""
+        if not isinstance(sampler, Sampler):
+            raise ChainError(f"the sampler must be a Sampler, got {type(sampler).__name__}")
         with self.lock:
             t = self.t_max if at is None else int(at)
-            unknown = set(lab) - {"schedule", "damping"}
-            if unknown:
-                raise TypeError(f"unknown chain settings: {', '.join(sorted(unknown))}")
-            cfg = ChainConfig(**{**self.config.to_dict(), "noise": noise, "eps": float(eps), **lab})
-            cfg.validate()
+            cfg = replace(self.config, sampler=sampler)
             self.config = cfg
             self._latest = None
             self.timeline.rebase(t, self._chain(cfg))
             self.lab.drop_after(t + self.offset)  # edits are keyed by global step
             self.curves.truncate(t)
+
+    def sampler_changes(self) -> list[tuple[int, Sampler]]:
+        """(step, sampler) of every stretch of the history: the sampler that steps x_t on from each step t."""
+        with self.lock:
+            return [(t, ch.sampler) for t, ch in self.timeline.segments]
 
     def add_edit(self, edit: Edit) -> None:
         """Record a live edit at its step t ≤ t_max (core.lab.Edit): x_t becomes the edited state and the steps
@@ -195,8 +200,6 @@ class ChainSession:
         """K continuations of chains ``rows`` (default: all) from step t that differ only in their noise seeds:
         a new session of len(rows)·K chains (row i·K + k: chain rows[i], branch k) whose step 0 is global
         step t (``offset``), with this session's model, settings and lab. kw: ChainSession options."""
-        from .lab import branch_seeds
-
         with self.lock:
             x = self.state(t)
         rows = list(range(self.n)) if rows is None else [int(r) for r in rows]
@@ -204,11 +207,7 @@ class ChainSession:
             raise ChainError(f"branch chains must be in 0 … {self.n - 1}")
         x0 = np.repeat(x[rows], K, axis=0)
         ch = self.timeline.chain_at(t)  # the settings that step x_t on, not only the latest ones
-        cfg = ChainConfig(**{
-            **self.config.to_dict(), "n": len(rows) * K, "start": "array", "sigma": 0.0, "mask": 0,
-            "noise": ch.noise, "eps": ch.eps, "damping": ch.damping,
-            "schedule": ch.schedule.text() if ch.schedule else "",
-        })  # fmt: skip
+        cfg = replace(self.config, n=len(rows) * K, start="array", sigma=0.0, mask=0, sampler=ch.sampler)
         seeds = branch_seeds(self.config.seed, t + self.offset, rows, K)
         # The branch's lab: the same condition (a per-chain one: each branch keeps its chain's known image), no
         # edits (they belong to the timeline it left).

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .chain import ChainConfig, ChainError
+from .sampler import Sampler
 
 START_KINDS = ("uniform", "normal", "data", "array", "painted")
 NOISE_STARTS = ("uniform", "normal")  # the random starts (the Start panel's choice list)
@@ -52,14 +53,13 @@ class Start:
         if self.kind != "data" and (self.sigma or self.mask):
             raise StartError("noise σ and a mask apply to a data start only")
 
-    def chain_config(self, noise: str = "normal", eps: float = 0.01) -> ChainConfig:
-        """The ChainConfig of chains from this start with the given per-step noise."""
+    def chain_config(self, sampler: Sampler = Sampler.PAPER) -> ChainConfig:
+        """The ChainConfig of chains from this start that step with ``sampler``."""
         start = {"painted": "array"}.get(self.kind, self.kind)
         return ChainConfig(
             n=int(self.n),
             start=start,
-            noise=noise,
-            eps=float(eps),
+            sampler=sampler,
             seed=int(self.seed),
             sigma=float(self.sigma),
             mask=int(self.mask),

@@ -44,8 +44,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .chain import ChainConfig
+from .errors import Cancelled
 from .files import atomic_path
-from .measures import Cancelled, analyze_chain, attractor_audit, basin_recovery, reference_for
+from .measures import analyze_chain, attractor_audit, basin_recovery, reference_for
+from .sampler import Sampler
 
 if TYPE_CHECKING:
     from .models import ModelSpec
@@ -241,7 +243,7 @@ def measure_run(
     data, is given), the attractor audit and basin recovery, all seeded by ``seed``. ``progress(fraction of
     this run's measuring)``."""
     vr = spec.value_range
-    chain = ChainConfig(n=cfg.chains, noise=cfg.noise, eps=cfg.eps, seed=seed)
+    chain = ChainConfig(n=cfg.chains, seed=seed, sampler=Sampler(noise=cfg.noise, eps=cfg.eps))
     begin(f"{where}: sampling {cfg.chains} chains")
     a = analyze_chain(
         model,

@@ -45,7 +45,7 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
         import torch
 
         torch.set_num_threads(int(job.get("threads") or max(1, (os.cpu_count() or 2) - 1)))
-        from .measures import Cancelled
+        from .errors import Cancelled
         from .sweep import check_output_folder, run_sweep
         from .train import TrainError
 
@@ -117,7 +117,7 @@ def run_sweep_in_child(
     SweepError with the child's one-line reason, or when the child ended without one."""
     import queue
 
-    from .measures import Cancelled
+    from .errors import Cancelled
     from .messages import close_channel, spawn_child
     from .sweep import check_output_folder
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from PySide6 import QtCore
 
-from ..core.measures import Cancelled
+from ..core.errors import Cancelled
 
 
 class Job(QtCore.QObject):

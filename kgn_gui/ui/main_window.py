@@ -151,7 +151,8 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
 
     def _left_width(self) -> int:
         panels = (self.training_panel, self.start_panel)
-        return min(max(p.minimumSizeHint().width() for p in panels) + 20, int(self.width() * 0.32))  # + a scroll bar
+        # + a scroll bar and the scroll area's frame (20 was a pixel short where the style's scroll bar is wider)
+        return min(max(p.minimumSizeHint().width() for p in panels) + 24, int(self.width() * 0.32))
 
     def keep_side_docks(self) -> None:
         """Side docks at least as wide as their panels need (they would scroll sideways), the views taking
@@ -249,7 +250,8 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         tr.stepBy.connect(ch.step_by)
         tr.seekRequested.connect(ch.seek)
         tr.resetRequested.connect(self.reset_chain)
-        tr.noiseChanged.connect(self.on_noise_changed)
+        tr.samplerChanged.connect(self.on_sampler_changed)
+        tr.samplerInvalid.connect(lambda msg: self.show_error("Sampler", msg))
         tr.speedChanged.connect(ch.set_speed)
         self.analysis.bind(self.measures)
         self.measures.sweepDone.connect(self._show_sweep)
@@ -316,10 +318,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         tr = self.transport
         self.lab.fit_model(ck.spec.D)  # a condition made for another image size is dropped, not an error
         try:
-            self.chain.begin(
-                ck, start, tr.noise.currentText(), float(tr.eps.value()), train=train, lab=self.lab.new_lab(),
-                **tr.lab_settings(),
-            )  # fmt: skip
+            self.chain.begin(ck, start, tr.sampler(), train=train, lab=self.lab.new_lab())
         except (ChainError, TimelineError, LabError) as e:
             if show_errors:
                 self.show_error("Cannot start the chains", str(e))
@@ -347,23 +346,18 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         ck = self.checkpoint
         return ck is not None and self.start_chains(self._start_for(ck), show_errors)
 
-    def on_noise_changed(self, kind: str, eps: float) -> None:
-        s, lab = self.session, self.transport.lab_settings()
-        if (
-            s is not None
-            and s.config.noise == kind
-            and abs(s.config.eps - eps) < 1e-12
-            and (s.config.schedule, s.config.damping) == (lab["schedule"], lab["damping"])
-        ):
+    def on_sampler_changed(self, sampler) -> None:
+        """The transport bar's (or a preset's) sampler, from the shown step on: the main chains and Compare
+        depths' second depth alike (ChainController.set_sampler)."""
+        s = self.session
+        if s is not None and s.config.sampler == sampler:
             return  # nothing changed (the ε box fires on every loss of focus): keep the history
         try:
-            self.chain.set_noise(kind, eps, **lab)
-            self.points.set_noise(kind, eps, at=self.chain.view_t)
+            self.chain.set_sampler(sampler)
         except ChainError as e:
-            self.show_error("Noise", str(e))
+            self.show_error("Sampler", str(e))
         self.lab.refresh()
-        self.settings.setValue("chain/noise", kind)
-        self.settings.setValue("chain/eps", eps)
+        self.settings.setValue("chain/sampler", sampler.text())
 
     def on_condition(self, condition, restart: bool) -> None:
         """The Condition tab: new conditioned chains (from the Random tab's noise), or the current ones

@@ -9,6 +9,7 @@ from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metad
 from kgn_gui.core.data import Dataset
 from kgn_gui.core.measures import attractor_audit
 from kgn_gui.core.models import ModelSpec
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.train import TrainConfig, Trainer
 
 # Every test here uses the four models the module fixture trains (400 steps each, minutes on two cores).
@@ -94,12 +95,12 @@ def test_a_chain_from_training_images_settles_on_them_and_one_from_noise_converg
     x = torch.from_numpy(ds.x)
     # Started on a training image with a little corruption, the noiseless chain returns to it.
     start = (x + 0.1 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))).clamp(-1, 1)
-    cfg = ChainConfig(n=4, start="array", noise="none", eps=0.0, seed=0)
+    cfg = ChainConfig(n=4, start="array", seed=0, sampler=Sampler(noise="none", eps=0.0))
     final = last(run_chain(model, spec, cfg, 60, start_array=start.numpy()))
     err = np.sqrt(((final - ds.x) ** 2).mean(1))
     assert err.max() < 0.15, f"{arch}: distance to the training images {err}"
     # From uniform noise the chain stops moving: x_T ≈ f(x_T).
-    noise = ChainConfig(n=16, noise="none", eps=0.0, seed=1, start="uniform")
+    noise = ChainConfig(n=16, seed=1, start="uniform", sampler=Sampler(noise="none", eps=0.0))
     xT = torch.from_numpy(last(run_chain(model, spec, noise, 200)))
     with torch.no_grad():
         move = (model(xT) - xT).pow(2).mean(1).sqrt()
@@ -114,7 +115,7 @@ def test_attractor_audit_takes_jacobians_through_every_architecture(trained, arc
     # Two of the four images, each refined to a fixed point next to it; ρ there is the spectral radius of the
     # Jacobian, here taken independently: autograd's full Jacobian at the end of a long noiseless chain.
     assert len(audit.indices) == 2 and audit.residual.max() < 1e-4 and audit.drift.max() < 0.05
-    cfg = ChainConfig(n=2, start="array", noise="none", eps=0.0)
+    cfg = ChainConfig(n=2, start="array", sampler=Sampler(noise="none", eps=0.0))
     fixed = torch.from_numpy(last(run_chain(model, models[arch][0], cfg, 400, start_array=ds.x[audit.indices])))
     rho = [
         float(torch.linalg.eigvals(torch.autograd.functional.jacobian(lambda v: model(v[None])[0], x)).abs().max())

@@ -8,6 +8,7 @@ from kgn_gui.core.bundle import read_bundle, reproduce, write_bundle
 from kgn_gui.core.chain import ChainConfig
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.export import ExportError, ExportOptions, read_frames
+from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 
@@ -16,7 +17,7 @@ def test_a_bundle_reproduces_the_same_frames(tmp_path, zipped):
     ck = load_checkpoint(MODELS / "mnist.safetensors")
     painted = np.full(784, -1.0, np.float32)
     painted[300:320] = 1.0
-    cfg = ChainConfig(n=4, start="array", noise="normal", eps=0.02, seed=9)
+    cfg = ChainConfig(n=4, start="array", seed=9, sampler=Sampler(noise="normal", eps=0.02))
     out = tmp_path / ("b.zip" if zipped else "b")
     write_bundle(out, ck, cfg, list(range(0, 12, 2)), ExportOptions(fmt="apng", scale=2), start_array=painted)
     ck2, cfg2, start, steps, opts, lab = read_bundle(out)

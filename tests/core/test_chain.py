@@ -7,6 +7,7 @@ from torch import nn
 
 from kgn_gui.core.chain import Chain, ChainConfig, ChainError, run_chain, start_states, step_noise
 from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.sampler import Sampler
 
 
 class Halve(nn.Module):
@@ -28,20 +29,20 @@ class Still(Halve):
 
 
 def test_noise_free_chain_is_the_plain_recursion():
-    chain = Chain(Halve(), (0.0, 1.0), noise="none")
+    chain = Chain(Halve(), (0.0, 1.0), Sampler(noise="none"))
     x = torch.tensor([[0.0], [1.0]])
     x3 = chain.advance(x, 0, 3)
     expect = torch.tensor([[0.5 - 0.5 / 8], [0.5 + 0.5 / 8]])
     assert torch.allclose(x3, expect)
     # f(x) = x (+ a zero parameter): every state is a fixed point, and a noise-free chain stays put exactly.
     x0 = torch.rand(5, 3, generator=torch.Generator().manual_seed(0))
-    assert torch.equal(Chain(Still(), (0.0, 1.0), noise="none").advance(x0, 0, 10), x0)
+    assert torch.equal(Chain(Still(), (0.0, 1.0), Sampler(noise="none")).advance(x0, 0, 10), x0)
     # and ε = 0 is noise-free whatever the kind
-    assert torch.equal(Chain(Halve(), (0.0, 1.0), noise="normal", eps=0.0).advance(x, 0, 3), x3)
+    assert torch.equal(Chain(Halve(), (0.0, 1.0), Sampler(noise="normal", eps=0.0)).advance(x, 0, 3), x3)
 
 
 def test_step_clamps_to_the_range():
-    chain = Chain(Halve(), (0.0, 1.0), noise="uniform", eps=10.0, seed=0)
+    chain = Chain(Halve(), (0.0, 1.0), Sampler(noise="uniform", eps=10.0), seed=0)
     x = chain.step(torch.full((500, 3), 0.5), 0)
     # f(0.5) = 0.5, plus 10·U(−0.5, 0.5): clamped to 0 below, 1 above (about 45 % each), unchanged between.
     raw = 0.5 + 10.0 * step_noise("uniform", (500, 3), (0.0, 1.0), 0, 0, torch.device("cpu"))
@@ -52,9 +53,9 @@ def test_step_clamps_to_the_range():
 
 def test_chain_is_deterministic_in_seed_and_step():
     m = build_model(ModelSpec(D=16, L=2, H=32, bound="tanh"), seed=0)
-    a = Chain(m, (-1.0, 1.0), "normal", 0.05, seed=7)
-    b = Chain(m, (-1.0, 1.0), "normal", 0.05, seed=7)
-    c = Chain(m, (-1.0, 1.0), "normal", 0.05, seed=8)
+    a = Chain(m, (-1.0, 1.0), Sampler("normal", 0.05), seed=7)
+    b = Chain(m, (-1.0, 1.0), Sampler("normal", 0.05), seed=7)
+    c = Chain(m, (-1.0, 1.0), Sampler("normal", 0.05), seed=8)
     x0 = torch.rand(10, 16) * 2 - 1
     assert torch.equal(a.advance(x0, 0, 5), b.advance(x0, 0, 5))
     assert not torch.equal(a.advance(x0, 0, 5), c.advance(x0, 0, 5))
@@ -86,7 +87,7 @@ def test_noise_kinds_have_the_documented_distributions(vr):
 
 
 def test_reference_mode_drifts_upward_before_the_clamp():
-    chain = Chain(Halve(), (0.0, 1.0), noise="reference", eps=0.1, seed=0)
+    chain = Chain(Halve(), (0.0, 1.0), Sampler(noise="reference", eps=0.1), seed=0)
     x = chain.advance(torch.full((100, 1), 0.5), 0, 20)
     # fixed point of x/2+0.25 is 0.5; the always-positive noise, 0.1·n with n in [1, 2), moves the fixed
     # point of every step into [0.7, 0.9): after 20 halvings every chain is there (to 0.2·2⁻²⁰).
@@ -133,9 +134,12 @@ def test_starts():
 
 
 def test_bad_settings_are_refused():
-    for cfg in (ChainConfig(n=0), ChainConfig(noise="pink"), ChainConfig(eps=-1), ChainConfig(start="zeros")):
+    for cfg in (ChainConfig(n=0), ChainConfig(start="zeros"), ChainConfig(sampler="normal")):
         with pytest.raises(ChainError):
             cfg.validate()
+    for bad in (dict(noise="pink"), dict(eps=-1), dict(eps=float("nan")), dict(damping=0), dict(eps=True)):
+        with pytest.raises(ChainError):  # a Sampler is checked when made: one that exists can be used
+            Sampler(**bad)
     with pytest.raises(ChainError):
         start_states(ChainConfig(start="array"), 4, (0, 1), start_array=np.zeros(5))
 
@@ -194,7 +198,7 @@ def test_a_model_that_returns_its_input_never_changes_the_state_it_was_given():
         def forward(self, x):
             return x
 
-    chain = Chain(Same(), (0.0, 1.0), noise="uniform", eps=0.5, seed=0, device="cpu")
+    chain = Chain(Same(), (0.0, 1.0), Sampler(noise="uniform", eps=0.5), seed=0, device="cpu")
     x = torch.full((4, 3), 0.5)
     y = chain.step(x, 0)
     assert torch.equal(x, torch.full((4, 3), 0.5)) and not torch.equal(y, x)

@@ -18,6 +18,7 @@ from kgn_gui.core.export import (
 )
 from kgn_gui.core.models import ModelSpec, build_model
 from kgn_gui.core.render import to_uint8
+from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 SPEC = ModelSpec(D=64, L=2, H=32, bound="tanh", shape=(1, 8, 8))
@@ -35,7 +36,7 @@ def expected_frames(model, cfg, steps, opts):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_every_format_reads_back_with_the_chain_states(tmp_path, model, fmt):
-    cfg = ChainConfig(n=9, noise="normal", eps=0.05, seed=3)
+    cfg = ChainConfig(n=9, seed=3, sampler=Sampler(noise="normal", eps=0.05))
     steps = parse_steps("0:20:2")
     opts = ExportOptions(fmt=fmt, fps=10, scale=3, overlay=(fmt != "gif"))
     path = export_chain(model, SPEC, cfg, steps, tmp_path / "anim", opts)
@@ -156,7 +157,7 @@ def test_the_bundled_model_exports_an_mp4_from_the_cli(tmp_path):
     assert band_height(234, 234) == 14
     # The frames are the bundled model's chain (the CLI's defaults: 16 chains, seed 0), to within the codec.
     ck = load_checkpoint(MODELS / "mnist.safetensors")
-    cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    cfg = ChainConfig(n=16, seed=0, sampler=Sampler(noise="normal", eps=0.01))
     want = dict(run_chain(ck.model, ck.spec, cfg, 10, keep={0, 10}))
     opts = ExportOptions(fmt="mp4", scale=2)
     for t, got in ((0, frames[0]), (10, frames[-1])):
@@ -200,7 +201,7 @@ def test_states_export_to_npz_with_metadata(tmp_path, model):
 
 
 def test_gif_keeps_grey_exact_and_the_overlay_coloured(tmp_path, model):
-    cfg = ChainConfig(n=16, noise="normal", eps=0.05, seed=1)
+    cfg = ChainConfig(n=16, seed=1, sampler=Sampler(noise="normal", eps=0.05))
     steps = list(range(0, 30, 3))
     opts = ExportOptions(fmt="gif", fps=7, scale=4, overlay=True, gif_hold=0)  # every frame exact
     frames = read_frames(export_chain(model, SPEC, cfg, steps, tmp_path / "o.gif", opts))
@@ -224,7 +225,7 @@ def test_gif_keeps_grey_exact_and_the_overlay_coloured(tmp_path, model):
 def test_colour_models_export_in_colour(tmp_path):
     spec = ModelSpec(D=3 * 6 * 6, L=2, H=32, bound="sigmoid", shape=(3, 6, 6))
     m = build_model(spec, seed=2).eval()
-    cfg = ChainConfig(n=4, noise="uniform", eps=0.2, seed=0)
+    cfg = ChainConfig(n=4, seed=0, sampler=Sampler(noise="uniform", eps=0.2))
     for fmt in ("gif", "mp4", "apng"):
         p = export_chain(m, spec, cfg, [0, 1, 2], tmp_path / f"c_{fmt}", ExportOptions(fmt=fmt, scale=5, overlay=False))
         got = read_frames(p)
@@ -254,7 +255,7 @@ def test_long_gifs_are_encoded_in_worker_processes_with_the_same_bytes(tmp_path,
     import kgn_gui.core.export as E
     from kgn_gui.core.gif_worker import WorkerProcesses
 
-    cfg = ChainConfig(n=9, noise="normal", eps=0.05, seed=3)
+    cfg = ChainConfig(n=9, seed=3, sampler=Sampler(noise="normal", eps=0.05))
     opts = ExportOptions(fmt="gif", scale=3, overlay=True)
     here = export_chain(model, SPEC, cfg, list(range(12)), tmp_path / "here.gif", opts)
     used = []

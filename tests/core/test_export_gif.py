@@ -20,6 +20,7 @@ from kgn_gui.core.export import (
     read_frames,
 )
 from kgn_gui.core.render import states_to_grid, zoom
+from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 # 248 greys: level v is shown as the palette grey nearest it (at most half a level off), as before.
@@ -42,7 +43,7 @@ def _gif_sizes(tmp_path, ck, cfg, steps, hold=0):
 def test_a_settled_noise_free_chain_gifs_at_least_three_times_smaller_and_decodes_exactly(tmp_path, mnist):
     # 16 chains of the bundled MNIST model, noise-free, steps 100 … 160: the tiles still move a little
     # (14 % of pixels change over the first 60 steps, fewer later) and the label changes every frame.
-    cfg = ChainConfig(n=16, noise="none", eps=0.0, seed=0)
+    cfg = ChainConfig(n=16, seed=0, sampler=Sampler(noise="none", eps=0.0))
     frames, whole, diff = _gif_sizes(tmp_path, mnist, cfg, list(range(100, 161)))
     assert whole.stat().st_size >= 3 * diff.stat().st_size  # measured: 1,281,929 → 274,445 bytes (4.7×)
     got, want = read_frames(diff), [f.rgb() for _, f in frames]
@@ -58,7 +59,7 @@ def test_a_settled_noise_free_chain_gifs_at_least_three_times_smaller_and_decode
 def test_a_noisy_chain_gif_is_no_larger_than_whole_frames_when_exact(tmp_path, mnist):
     # With ε = 0.01 noise about half the pixels change by a level or two every step; exact frames are sent
     # as cropped rectangles without transparency (which made them 0.9× as compressible), never larger.
-    cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    cfg = ChainConfig(n=16, seed=0, sampler=Sampler(noise="normal", eps=0.01))
     frames, whole, diff = _gif_sizes(tmp_path, mnist, cfg, list(range(0, 30)))
     assert diff.stat().st_size <= whole.stat().st_size
     got = read_frames(diff)
@@ -69,7 +70,7 @@ def test_a_noisy_chain_gif_is_no_larger_than_whole_frames_when_exact(tmp_path, m
 def test_the_grey_hold_makes_a_noisy_chain_gif_three_times_smaller_within_its_bound(tmp_path, mnist):
     # The case: 16 chains, ε = 0.01 normal noise, steps 0 … 100. Holding a pixel's grey while it
     # drifts ≤ 3 of 248 levels stops the noise's flicker from being sent again every frame.
-    cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    cfg = ChainConfig(n=16, seed=0, sampler=Sampler(noise="normal", eps=0.01))
     frames, whole, held = _gif_sizes(tmp_path, mnist, cfg, list(range(0, 101)), hold=3)
     assert whole.stat().st_size >= 3 * held.stat().st_size  # measured: 3,778,585 → 1,102,713 bytes (3.4×)
     band = frames[0][1].band_height
@@ -105,7 +106,7 @@ def test_a_piece_is_the_changed_rectangle_in_whole_zoom_blocks():
 
 def test_the_step_label_is_in_a_band_above_the_tiles_never_on_one(mnist):
     spec = mnist.spec
-    cfg = ChainConfig(n=16, noise="normal", eps=0.01, seed=0)
+    cfg = ChainConfig(n=16, seed=0, sampler=Sampler(noise="normal", eps=0.01))
     x = dict(run_chain(mnist.model, spec, cfg, 3, keep={3}))[3]
     opts = ExportOptions(scale=4)
     frame = compose_frame(x, spec.shape, spec.value_range, 3, opts)
@@ -120,7 +121,7 @@ def test_the_step_label_is_in_a_band_above_the_tiles_never_on_one(mnist):
 
 
 def test_an_exported_gif_has_the_band_and_exact_tiles(tmp_path, mnist):
-    cfg = ChainConfig(n=4, noise="normal", eps=0.01, seed=1)
+    cfg = ChainConfig(n=4, seed=1, sampler=Sampler(noise="normal", eps=0.01))
     path = export_chain(mnist.model, mnist.spec, cfg, [0, 1, 2], tmp_path / "a.gif", ExportOptions(scale=2, gif_hold=0))
     got = read_frames(path)
     states = dict(run_chain(mnist.model, mnist.spec, cfg, 2))

@@ -8,6 +8,7 @@ from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.export import ExportError, ExportOptions, band_height, export_session, read_frames
 from kgn_gui.core.points import output_of
 from kgn_gui.core.render import CHAIN_RGB, COBWEB_RGB, CURVE_RGB, POINTS_BG, TRAINING_RGB
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.session import ChainSession
 from tests.conftest import MODELS
 
@@ -15,7 +16,7 @@ from tests.conftest import MODELS
 def _session(name, start, noise="none", eps=0.0):
     ck = load_checkpoint(MODELS / f"{name}.safetensors")
     start = np.asarray(start, np.float32)
-    cfg = ChainConfig(n=len(start), start="array", noise=noise, eps=eps)
+    cfg = ChainConfig(n=len(start), start="array", sampler=Sampler(noise=noise, eps=eps))
     return ck, cfg, ChainSession(ck.model, ck.spec.shape, ck.value_range, cfg, start_array=start)
 
 

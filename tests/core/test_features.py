@@ -192,7 +192,7 @@ def test_an_unusable_cache_folder_still_gives_a_space_kept_in_memory(tmp_path):
 
 
 def test_training_reports_progress_and_stops_when_cancelled_caching_nothing(tmp_path):
-    from kgn_gui.core.measures import Cancelled
+    from kgn_gui.core.errors import Cancelled
 
     ds = patterns(shape=(1, 10, 10), name="tens")
     calls = []

@@ -14,6 +14,7 @@ from kgn_gui.core import keyframes
 from kgn_gui.core.chain import Chain, ChainConfig, start_states
 from kgn_gui.core.keyframes import StoreError, clean_stale, disk_budget, open_store
 from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.session import ChainSession
 from kgn_gui.core.timeline import DISK_KEYFRAME_EVERY, Timeline
 from tests.conftest import REPO
@@ -25,7 +26,7 @@ STATE = N * D * 4
 @pytest.fixture
 def chain():
     spec = ModelSpec(D=D, L=3, H=64, bound="tanh")
-    return Chain(build_model(spec, seed=0), spec.value_range, "normal", 0.05, seed=3), spec
+    return Chain(build_model(spec, seed=0), spec.value_range, Sampler("normal", 0.05), seed=3), spec
 
 
 def recorded(ch, spec, steps):

@@ -18,9 +18,9 @@ from kgn_gui.core.lab import (
     divergence,
     parse_branch,
     parse_condition,
-    parse_schedule,
     region_mask,
 )
+from kgn_gui.core.sampler import Sampler, SamplerError, parse_schedule
 from kgn_gui.core.session import ChainSession
 
 SHAPE = (1, 4, 4)
@@ -59,26 +59,28 @@ def _run(cfg, steps, **kw):
     ],
 )
 def test_each_schedule_matches_its_formula(text, t, want):
-    assert parse_schedule(text, default_T=99).eps(t) == pytest.approx(want, abs=1e-12)
+    assert parse_schedule(text, steps=99).eps(t) == pytest.approx(want, abs=1e-12)
 
 
 def test_a_schedule_without_T_takes_the_runs_steps_and_bad_texts_are_one_line_errors():
-    assert parse_schedule("linear:0.1:0", default_T=200).T == 200
+    assert parse_schedule("linear:0.1:0", steps=200).T == 200
     assert parse_schedule("") is None
     for bad in ("wiggle:0.1:0:5", "linear:a:0:5", "linear:0.1:0:x", "exp:0:0.1:5", "linear:0.1:0:0", "linear"):
-        with pytest.raises(LabError) as e:
-            parse_schedule(bad, default_T=10)
+        with pytest.raises(SamplerError) as e:
+            parse_schedule(bad, steps=10)
         assert "\n" not in str(e.value)
     with pytest.raises(ChainError):
-        ChainConfig(schedule="linear:0.1:0").validate()  # a stored config always names its T
+        Sampler.from_dict({"schedule": "linear:0.1:0"})  # a stored config always names its T
     with pytest.raises(ChainError):
-        ChainConfig(damping=0.0).validate()
+        Sampler(damping=0.0)
 
 
 def test_the_noise_added_at_each_step_follows_the_schedule():
-    cfg = ChainConfig(n=3, noise="normal", eps=0.0, schedule="linear:0.2:0.0:4", seed=1)
+    cfg = ChainConfig(
+        n=3, seed=1, sampler=Sampler(noise="normal", eps=0.0, schedule=parse_schedule("linear:0.2:0.0:4"))
+    )
     got = _run(cfg, 6)
-    ch = Chain(Halve(), RANGE, "normal", 1.0, 1)
+    ch = Chain(Halve(), RANGE, Sampler("normal", 1.0), 1)
     for t in range(6):
         fx = torch.from_numpy(got[t]) * 0.5 + 0.1
         n = ch._noise((3, D), t, torch.device("cpu"))
@@ -88,10 +90,10 @@ def test_the_noise_added_at_each_step_follows_the_schedule():
 
 
 def test_damping_one_is_the_papers_step_and_damping_mixes_in_the_state():
-    plain = _run(ChainConfig(n=2, eps=0.0, noise="none"), 3)
-    one = _run(ChainConfig(n=2, eps=0.0, noise="none", damping=1.0), 3)
+    plain = _run(ChainConfig(n=2, sampler=Sampler(eps=0.0, noise="none")), 3)
+    one = _run(ChainConfig(n=2, sampler=Sampler(eps=0.0, noise="none", damping=1.0)), 3)
     assert all(np.array_equal(plain[t], one[t]) for t in plain)
-    half = _run(ChainConfig(n=2, eps=0.0, noise="none", damping=0.5), 3)
+    half = _run(ChainConfig(n=2, sampler=Sampler(eps=0.0, noise="none", damping=0.5)), 3)
     x = half[0].astype(np.float64)
     for t in range(1, 4):
         x = np.clip(0.5 * x + 0.5 * (x * 0.5 + 0.1), *RANGE)
@@ -101,7 +103,7 @@ def test_damping_one_is_the_papers_step_and_damping_mixes_in_the_state():
 def test_conditioned_pixels_equal_the_known_image_at_every_step():
     known = np.linspace(-1, 1, D).astype(np.float32)
     cond = Condition(known, region_mask("top", SHAPE), source="test", region="top")
-    got = _run(ChainConfig(n=4, eps=0.05), 20, lab=Lab(cond))
+    got = _run(ChainConfig(n=4, sampler=Sampler(eps=0.05)), 20, lab=Lab(cond))
     for t, x in got.items():
         assert np.array_equal(x[:, :8], np.broadcast_to(known[:8], (4, 8))), t
     assert not np.array_equal(got[20][:, 8:], np.broadcast_to(known[8:], (4, 8)))  # the rest is free
@@ -147,7 +149,9 @@ def _session(cfg, **kw):
 
 
 def test_edits_replay_bit_for_bit_when_scrubbing_across_them():
-    cfg = ChainConfig(n=5, eps=0.05, schedule="cosine:0.1:0.01:20", damping=0.9, seed=3)
+    cfg = ChainConfig(
+        n=5, seed=3, sampler=Sampler(eps=0.05, schedule=parse_schedule("cosine:0.1:0.01:20"), damping=0.9)
+    )
     cond = Condition(np.zeros(D, np.float32), region_mask("left", SHAPE))
     s = _session(cfg, lab=Lab(cond))
     s.advance(8)
@@ -187,7 +191,7 @@ def test_edits_read_back_from_their_dicts_and_refuse_damaged_ones():
 
 
 def test_branches_with_one_seed_are_identical_and_with_two_differ():
-    cfg = ChainConfig(n=3, eps=0.05, seed=2)
+    cfg = ChainConfig(n=3, seed=2, sampler=Sampler(eps=0.05))
     s = _session(cfg)
     s.advance(6)
     b = s.branch(4, [1], 3)
@@ -196,7 +200,7 @@ def test_branches_with_one_seed_are_identical_and_with_two_differ():
     assert not np.array_equal(x[0], x[1]) and divergence(x, 3) > 0 and divergence(b.state(0), 3) == 0
     # The same branch seed twice: identical rows; and a branch is the same however many are made.
     seeds = branch_seeds(2, 4, [1], 3)
-    twin = ChainSession(Halve(), SHAPE, RANGE, ChainConfig(n=2, start="array", eps=0.05, seed=2),
+    twin = ChainSession(Halve(), SHAPE, RANGE, ChainConfig(n=2, start="array", seed=2, sampler=Sampler(eps=0.05)),
                         start_array=np.repeat(s.state(4)[[1]], 2, 0), row_seeds=[seeds[0], seeds[0]], offset=4)  # fmt: skip
     twin.advance(10)
     assert np.array_equal(twin.state(10)[0], twin.state(10)[1]) and np.array_equal(twin.state(10)[0], x[0])
@@ -233,7 +237,11 @@ def test_a_bundle_with_edits_a_condition_and_a_schedule_reproduces_its_frames_ex
         Edit(t=5, kind="erase", rows=(3,), pixels=tuple(range(400, 500))),
     ]
     lab = Lab(cond, edits)
-    cfg = ChainConfig(n=4, noise="normal", eps=0.02, seed=5, schedule="cosine:0.1:0.01:8", damping=0.75)
+    cfg = ChainConfig(
+        n=4,
+        seed=5,
+        sampler=Sampler(noise="normal", eps=0.02, schedule=parse_schedule("cosine:0.1:0.01:8"), damping=0.75),
+    )
     out = tmp_path / ("b.zip" if zipped else "b")
     steps = list(range(9))
     opts = ExportOptions(fmt="apng", scale=1, overlay=False)
@@ -317,16 +325,16 @@ def test_condition_match_counts_a_completions_class_against_its_sources():
 def test_a_setting_changed_at_a_step_survives_an_edit_there_and_a_restart():
     """Review: an edit at the step where ε changed (or at step 0) dropped the new step map; the chain went on
     with the old ε while the session said the new one."""
-    s = ChainSession(Halve(), SHAPE, RANGE, ChainConfig(n=3, eps=0.01, seed=2))
+    s = ChainSession(Halve(), SHAPE, RANGE, ChainConfig(n=3, seed=2, sampler=Sampler(eps=0.01)))
     s.advance(8)
-    s.set_noise("normal", 0.2, at=5)
+    s.set_sampler(Sampler("normal", 0.2), at=5)
     s.add_edit(Edit(t=5, kind="kick", rows=(1,), sigma=0.3, seed=1))
-    assert s.timeline.chain_at(5).eps == 0.2 and s.timeline.chain_at(4).eps == 0.01
+    assert s.timeline.chain_at(5).sampler.eps == 0.2 and s.timeline.chain_at(4).sampler.eps == 0.01
     s.advance(4)
-    fresh = Chain(Halve(), RANGE, "normal", 0.2, 2, lab=s.lab)
+    fresh = Chain(Halve(), RANGE, Sampler("normal", 0.2), 2, lab=s.lab)
     assert torch.equal(torch.from_numpy(s.state(6)), fresh.step(torch.from_numpy(s.state(5).copy()), 5))
     s.add_edit(Edit(t=0, kind="erase", rows=(0,)))  # a restart from an edited start
-    assert s.timeline.chain_at(7).eps == 0.2
+    assert s.timeline.chain_at(7).sampler.eps == 0.2
 
 
 def test_hostile_edits_and_conditions_are_bounded_or_refused():

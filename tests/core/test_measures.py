@@ -23,6 +23,7 @@ from kgn_gui.core.measures import (
     spectral_radius,
 )
 from kgn_gui.core.models import ModelSpec
+from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 
@@ -47,7 +48,7 @@ def test_a_linear_contraction_has_its_scale_as_spectral_radius(D, exact_max_d):
 def test_the_2d_corners_model_reaches_all_four_corners_and_they_attract():
     ck = load_checkpoint(MODELS / "2d-corners.safetensors")
     pts = point_preset("2d-corners").x
-    cfg = ChainConfig(n=400, noise="none", eps=0.0, seed=0, start="uniform")
+    cfg = ChainConfig(n=400, seed=0, start="uniform", sampler=Sampler(noise="none", eps=0.0))
     a = analyze_chain(ck.model, ck.spec, cfg, 200, pts, tol=1e-4, copy_tol=0.02)
     assert a.memo["distinct"] == 4 and a.burn_in is not None and a.residual_median[-1] < 1e-4
     assert a.memo["copy_fraction"] == 1.0 and a.memo["occupancy"].sum() == 400
@@ -97,7 +98,7 @@ class Flip(nn.Module):
 
 def test_a_cycle_of_period_two_is_found_as_period_two():
     spec = ModelSpec(D=1, L=1, H=4, bound="sigmoid", shape=(1,))
-    cfg = ChainConfig(n=50, noise="none", eps=0.0, seed=0, start="uniform")
+    cfg = ChainConfig(n=50, seed=0, start="uniform", sampler=Sampler(noise="none", eps=0.0))
     a = analyze_chain(Flip(), spec, cfg, 30, np.array([[0.2], [0.8]], np.float32))
     # every chain but one started within tol of 0.5 (the fixed point) is on a 2-cycle
     assert (a.periods[a.final_residual >= a.tol] == 2).all() and a.summary()["cycles"] > 0.9

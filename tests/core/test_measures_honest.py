@@ -23,6 +23,7 @@ from kgn_gui.core.measures import (
     switch_rate,
 )
 from kgn_gui.core.models import ModelSpec
+from kgn_gui.core.sampler import Sampler
 
 
 @dataclass
@@ -142,9 +143,9 @@ def test_one_convergence_tolerance_for_every_noise_kind():
     train = np.array([[0.5, 0.5]], np.float32)
     tols, conv = set(), {}
     for kind in NOISE_KINDS:
-        cfg = ChainConfig(n=64, noise=kind, eps=0.002, seed=0, start="uniform")
+        cfg = ChainConfig(n=64, seed=0, start="uniform", sampler=Sampler(noise=kind, eps=0.002))
         start = np.random.default_rng(0).uniform(0.1, 1.0, size=(64, 2)).astype(np.float32)
-        cfg = ChainConfig(n=64, noise=kind, eps=0.002, seed=0, start="array")
+        cfg = ChainConfig(n=64, seed=0, start="array", sampler=Sampler(noise=kind, eps=0.002))
         a = analyze_chain(model, spec, cfg, 20, train, start_array=start)
         tols.add(a.tol)
         conv[kind] = a.converged
@@ -188,12 +189,12 @@ class Swap(nn.Module):
 def test_mixing_scan_of_a_map_that_swaps_basins_every_step_and_one_that_stays():
     spec = ModelSpec(D=2, L=1, H=4, bound="tanh", shape=(2,))
     train = np.array([[0.5, 0.5], [-0.5, -0.5]], np.float32)
-    cfg = ChainConfig(n=16, noise="none", eps=0.0, seed=0, start="uniform")
+    cfg = ChainConfig(n=16, seed=0, start="uniform", sampler=Sampler(noise="none", eps=0.0))
     swap = mixing_scan(Swap(), spec, cfg, 20, train, None, eps_list=(0.0, 0.01), kinds=("none", "normal"), stride=1)
     assert [(r["noise"], r["eps"]) for r in swap] == [("none", 0.0), ("normal", 0.01)]
     assert all(r["mixing_nearest"] == 100.0 and r["burn_in"] is None for r in swap)
     start = np.random.default_rng(0).uniform(0.1, 1.0, size=(16, 2)).astype(np.float32)
-    cfg = ChainConfig(n=16, noise="none", eps=0.0, seed=0, start="array")
+    cfg = ChainConfig(n=16, seed=0, start="array", sampler=Sampler(noise="none", eps=0.0))
     stay = mixing_scan(Toward(a=0.0), spec, cfg, 20, train, None, kinds=("none",), stride=1, start_array=start)
     assert stay == [
         {"noise": "none", "eps": 0.0, "burn_in": 1, "mixing_class": stay[0]["mixing_class"], "mixing_nearest": 0.0}
@@ -201,7 +202,8 @@ def test_mixing_scan_of_a_map_that_swaps_basins_every_step_and_one_that_stays():
 
 
 def test_the_attractor_audit_stops_during_refinement_when_cancelled():
-    from kgn_gui.core.measures import Cancelled, attractor_audit
+    from kgn_gui.core.errors import Cancelled
+    from kgn_gui.core.measures import attractor_audit
 
     calls = []
 

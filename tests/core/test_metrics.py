@@ -15,6 +15,7 @@ from kgn_gui.core.metrics import (
     value_histogram,
 )
 from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.session import ChainSession
 
 
@@ -68,7 +69,7 @@ def session():
         model,
         spec.shape,
         spec.value_range,
-        ChainConfig(n=20, noise="normal", eps=0.05, seed=1),
+        ChainConfig(n=20, seed=1, sampler=Sampler(noise="normal", eps=0.05)),
         train=point_preset("2d-corners"),
     )
 
@@ -87,7 +88,7 @@ def test_session_records_curves_for_every_step_and_replays_exactly(session):
 def test_session_noise_change_rebases_from_a_step(session):
     session.advance(10)
     x4 = session.state(4).copy()
-    session.set_noise("none", 0.0, at=4)
+    session.set_sampler(Sampler("none", 0.0), at=4)
     assert session.t_max == 4 and len(session.curves) == 4 and np.array_equal(session.state(4), x4)
     session.advance(6)
     x8 = session.state(8).copy()

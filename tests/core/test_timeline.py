@@ -6,13 +6,14 @@ from hypothesis import strategies as st
 
 from kgn_gui.core.chain import Chain, ChainConfig, start_states
 from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.timeline import Timeline, TimelineError
 
 
 @pytest.fixture
 def chain():
     spec = ModelSpec(D=64, L=3, H=64, bound="tanh")
-    return Chain(build_model(spec, seed=0), spec.value_range, "normal", 0.05, seed=3), spec
+    return Chain(build_model(spec, seed=0), spec.value_range, Sampler("normal", 0.05), seed=3), spec
 
 
 def test_replay_from_a_keyframe_equals_the_recorded_state_bit_for_bit(chain):
@@ -71,7 +72,7 @@ def test_unreached_steps_are_an_error_and_truncate_forgets(chain):
 )
 def test_any_reached_step_replays_exactly_whatever_the_keyframe_interval_and_budget(K, steps, budget_states, queries):
     spec = ModelSpec(D=8, L=1, H=8, bound="sigmoid")
-    ch = Chain(build_model(spec, seed=1), spec.value_range, "uniform", 0.1, seed=5)
+    ch = Chain(build_model(spec, seed=1), spec.value_range, Sampler("uniform", 0.1), seed=5)
     x = torch.full((3, 8), 0.5)
     recorded = [x.numpy().copy()]
     for t in range(steps):

@@ -8,6 +8,7 @@ import kgn_gui.core.train as train_mod
 from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.data import load_mnist, make_points, point_preset
 from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.train import TrainConfig, Trainer, TrainError, draw_batch, train
 
 SIGMOID_1D = ModelSpec(D=1, L=6, H=10, bound="sigmoid")
@@ -29,7 +30,7 @@ def test_1d_sigmoid_recipe_trains_to_loss_below_1e_6_within_1000_steps(sigmoid_1
 def test_1d_sigmoid_chains_land_on_the_training_points(sigmoid_1d):
     """≥ 95% of 1000 chains from the paper's noise, N(0.5, 0.5) clipped, end within 0.01 of 0.2 or 0.8."""
     model, _ = sigmoid_1d
-    cfg = ChainConfig(n=1000, start="normal", noise="none", seed=0)
+    cfg = ChainConfig(n=1000, start="normal", seed=0, sampler=Sampler(noise="none"))
     *_, (t, x) = run_chain(model, SIGMOID_1D, cfg, 30)
     d = np.minimum(np.abs(x - 0.2), np.abs(x - 0.8)).ravel()
     assert (d < 0.01).mean() >= 0.95

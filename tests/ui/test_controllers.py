@@ -8,8 +8,9 @@ import pytest
 from PySide6 import QtCore
 
 from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.errors import Cancelled
 from kgn_gui.core.export import ExportOptions, compose_frame, read_frames
-from kgn_gui.core.measures import Cancelled
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.start import Start
 from kgn_gui.ui.controllers.analysis import AnalysisController
 from kgn_gui.ui.controllers.chain import ChainController
@@ -105,7 +106,7 @@ def test_trained_weights_are_dirty_until_saved(qtbot, settings, tmp_path):
 def trio(qtbot, settings):
     mc = ModelController(settings)
     chain = ChainController()
-    mc.accept = lambda ck, train: chain.begin(ck, Start("uniform", n=8, seed=1), "normal", 0.01, train) is not None
+    mc.accept = lambda ck, train: chain.begin(ck, Start("uniform", n=8, seed=1), Sampler.PAPER, train) is not None
     an, ex = AnalysisController(mc, chain), ExportController(mc, chain)
     assert mc.load(MODELS / "2d-corners.safetensors")
     yield mc, chain, an, ex
@@ -123,7 +124,7 @@ def test_measures_belong_to_their_chains(qtbot, trio):
         assert an.measure_now() is not None
     t, a = blocker.args
     assert t == 20 and a.n == 8 and an.measured_t == 20
-    chain.begin(mc.checkpoint, Start("normal", n=8, seed=2), "normal", 0.01, mc.train_data)
+    chain.begin(mc.checkpoint, Start("normal", n=8, seed=2), Sampler.PAPER, mc.train_data)
     assert cleared == [False] and an.measured_t is None  # a new start: the chains' numbers go, the model's stay
     assert mc.load(MODELS / "2d-corners.safetensors") and cleared[-1] is True
 

@@ -7,7 +7,8 @@ import pytest
 from PySide6 import QtCore
 
 from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.lab import SAMPLER_PRESETS, Edit, Lab
+from kgn_gui.core.lab import Edit, Lab
+from kgn_gui.core.sampler import Sampler
 
 
 @pytest.fixture
@@ -45,13 +46,13 @@ def test_schedule_and_damping_beside_eps_follow_into_the_chain_and_the_timeline(
     assert tr.schedule.text() == "cosine:0.2:0.01:1000"  # T filled in, canonical
     tr.damping.setValue(0.6)
     tr._noise_edited()
-    cfg = window.session.config
-    assert (cfg.schedule, cfg.damping) == ("cosine:0.2:0.01:1000", 0.6)
+    sampler = window.session.config.sampler
+    assert (sampler.schedule.text(), sampler.damping) == ("cosine:0.2:0.01:1000", 0.6)
     assert tr.slider.schedule is not None and tr.slider.schedule.eps(0) == pytest.approx(0.2)
     tr.schedule.setText("wobble:1:2")
     tr._schedule_edited()
     assert window._errors and "wobble" in window._errors[-1]
-    assert window.session.config.schedule == "cosine:0.2:0.01:1000"  # a bad text changes nothing
+    assert window.session.config.sampler == sampler  # a bad text changes nothing
 
 
 def test_edits_are_marked_replayed_by_scrubbing_and_match_core(window, qtbot):
@@ -139,10 +140,9 @@ def test_the_projection_view_draws_the_training_set_and_the_chains_paths(window,
 
 def test_presets_set_the_sampler(window):
     window.lab_panel.presetPicked.emit("diverse")
-    p, cfg = SAMPLER_PRESETS["diverse"], window.session.config
-    assert (cfg.noise, cfg.eps, cfg.schedule, cfg.damping) == (p["noise"], p["eps"], p["schedule"], p["damping"])
+    assert window.session.config.sampler == Sampler.DIVERSE and window.transport.sampler() == Sampler.DIVERSE
     window.lab_panel.presetPicked.emit("paper")
-    assert (window.session.config.eps, window.session.config.damping) == (0.01, 1.0)
+    assert window.session.config.sampler == Sampler.PAPER
     assert isinstance(ChainConfig(), ChainConfig) and Edit  # (imports used)
 
 

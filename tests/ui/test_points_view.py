@@ -5,6 +5,7 @@ import pytest
 from PySide6 import QtCore
 
 from kgn_gui.core.points import flat_regions, output_manifold
+from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 
@@ -35,8 +36,8 @@ def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):
 
 def test_1d_chains_move_along_the_axis_and_land_on_the_points(window):
     window.load_model(MODELS / "1d-sigmoid.safetensors")
-    window.transport.set_noise("none", 0.0)
-    window.on_noise_changed("none", 0.0)
+    window.transport.set_sampler(Sampler("none", 0.0))
+    window.on_sampler_changed(Sampler("none", 0.0))
     sp = window.start_panel
     sp.kind.setCurrentText("normal")
     sp.n.setValue(200)
@@ -169,7 +170,7 @@ def test_a_points_model_with_unknown_training_points_still_opens(window, tmp_pat
 def test_an_unchanged_noise_setting_keeps_the_history(window):
     window.chain.step_by(10)
     window.chain.seek(3)
-    window.on_noise_changed(window.session.config.noise, window.session.config.eps)
+    window.on_sampler_changed(window.session.config.sampler)
     assert window.session.t_max == 10
 
 
@@ -233,3 +234,32 @@ def test_the_inspector_says_where_a_points_models_chains_are_instead_of_showing_
     assert ins.caption.text().startswith("A points model's chains")
     assert window.load_model(MODELS / "mnist.safetensors")
     assert ins.images.isVisibleTo(ins) and ins.caption.text().startswith("Click a tile")
+
+
+def test_compare_depths_follows_the_main_chains_sampler_schedule_damping_and_edits(window):
+    """Issue 27: the second depth took only the noise kind and ε of a change (its schedule and damping were
+    dropped) and none of the edits. With the same weights on both sides the two must agree bit for bit."""
+    from kgn_gui.core.checkpoint import load_checkpoint
+
+    assert window.load_model(MODELS / "2d-corners.safetensors")
+    ch, pts = window.chain, window.points
+    ch.step_by(4)
+    early = Sampler("uniform", 0.05, damping=0.5)  # set before the comparison exists: it must be replayed
+    window.transport.set_sampler(early)
+    window.on_sampler_changed(early)
+    ch.step_by(2)
+    pts.second = load_checkpoint(MODELS / "2d-corners.safetensors")  # a twin: other objects, the same weights
+    pts._follow_session()
+    other = window.compare_session
+    assert other is not None and other.model is not window.session.model
+    ch.step_by(3)
+    later = Sampler.parse("noise=normal,eps=0.08,schedule=cosine:0.3:0.01:40,damping=0.7")
+    window.transport.set_sampler(later)
+    window.on_sampler_changed(later)
+    window.lab_panel.sigma.setValue(0.2)
+    assert window.lab.apply("kick", all_chains=True)
+    ch.step_by(12)
+    s = window.session
+    assert other.config.sampler == s.config.sampler == later and len(other.lab.all_edits()) == 1
+    for t in range(s.t_max + 1):
+        assert np.array_equal(s.state(t), pts.state(t)), t  # (the views ask the controller: it catches up)

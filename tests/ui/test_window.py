@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from kgn_gui.core.sampler import Sampler
 from kgn_gui.ui.actions import DEFAULT_MODEL
 from kgn_gui.ui.main_window import MainWindow
 from kgn_gui.ui.widgets.analysis_panel import ROWS
@@ -167,11 +168,11 @@ def test_noise_change_applies_from_the_current_step(window):
         window.chain.step_by(1)
     window.chain.seek(4)
     before = window.session.state(4).copy()
-    window.transport.set_noise("none", 0.0)
-    window.on_noise_changed("none", 0.0)
+    window.transport.set_sampler(Sampler("none", 0.0))
+    window.on_sampler_changed(Sampler("none", 0.0))
     assert window.session.t_max == 4 and np.array_equal(window.session.state(4), before)
     window.chain.step_by(1)
-    assert window.session.config.noise == "none"
+    assert window.session.config.sampler.noise == "none"
 
 
 def test_training_runs_in_the_background_while_the_event_loop_turns(window, qtbot):
@@ -585,7 +586,7 @@ def test_a_run_bundle_of_the_window_chain_reproduces(window, qtbot, tmp_path, er
     rep = reproduce(out, tmp_path / "again")
     frames = read_frames(rep)
     assert len(frames) == 7
-    window.on_noise_changed("none", 0.0)
+    window.on_sampler_changed(Sampler("none", 0.0))
     assert window.save_bundle(str(tmp_path / "run2.zip")) is None and "noise settings changed" in errors[-1][1]
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from ...core import measures
-from ...core.measures import Cancelled
+from ...core.errors import Cancelled
 from ..jobs import Job
 
 MIXING_EPS = (0.0, 0.003, 0.01, 0.03, 0.1)

@@ -19,6 +19,7 @@ import time
 
 from PySide6 import QtCore
 
+from ...core.sampler import Sampler
 from ...core.session import ChainSession
 from ...core.start import Start
 
@@ -83,18 +84,15 @@ class ChainController(QtCore.QObject):
         self.timer.start()
 
     # -- session
-    def begin(self, ck, start: Start, noise: str, eps: float, train=None, *, lab=None, **settings) -> ChainSession:
-        """Start new chains of the model ``ck`` from ``start`` (a core.start.Start) with the given per-step
-        noise; ``train``: the data the live nearest-training curve measures against; ``lab``: a core.lab.Lab
-        (a condition); ``settings``: ChainConfig's schedule and damping. Raises ChainError or TimelineError
-        (the old session stays) with a one-line message."""
-        from dataclasses import replace
-
+    def begin(self, ck, start: Start, sampler: Sampler, train=None, *, lab=None) -> ChainSession:
+        """Start new chains of the model ``ck`` from ``start`` (a core.start.Start) that step with ``sampler``;
+        ``train``: the data the live nearest-training curve measures against; ``lab``: a core.lab.Lab (a
+        condition). Raises ChainError or TimelineError (the old session stays) with a one-line message."""
         session = ChainSession(
             ck.model,
             ck.spec.shape,
             ck.value_range,
-            replace(start.chain_config(noise, eps), **settings),
+            start.chain_config(sampler),
             start_array=start.array,
             train=train,
             history_disk=True,
@@ -185,15 +183,58 @@ class ChainController(QtCore.QObject):
     def go_end(self) -> None:
         self.seek(self.t_max)
 
-    def set_noise(self, kind: str, eps: float, **settings) -> None:
-        """New noise (``settings``: an ε schedule, damping) from the shown step on; the history after it is
-        recomputed as needed."""
+    # -- what the chains do: the main session and its companion alike
+    def set_sampler(self, sampler: Sampler) -> None:
+        """Step with ``sampler`` from the shown step on (the companion too); the history after it is recomputed
+        as needed."""
         if self.session is None:
             return
-        self.session.set_noise(kind, eps, at=self.view_t, **settings)
+        self.session.set_sampler(sampler, at=self.view_t)
+        other = self.companion
+        if other is not None:
+            self._catch_up(other, self.view_t)
+            other.set_sampler(sampler, at=self.view_t)
         self._play_origin = (time.perf_counter(), self.view_t)
         self._rate_since = self._play_origin[0]
         self.redraw()
+
+    def add_edit(self, edit) -> None:
+        """A live edit (core.lab.Edit) of the chains, and of the companion's. Raises ChainError / LabError."""
+        self.session.add_edit(edit)
+        other = self.companion
+        if other is not None:
+            self._catch_up(other, int(edit.t) - other.offset)
+            other.add_edit(edit)
+
+    def set_condition(self, condition) -> None:
+        """Condition the chains (and the companion's) from their start, or stop. Raises ChainError."""
+        self.session.set_condition(condition)
+        if self.companion is not None:
+            self.companion.set_condition(condition)
+
+    def attach_companion(self, other: ChainSession | None) -> None:
+        """Step ``other`` in lockstep with the chains (Compare depths' second depth): it takes their history of
+        samplers, their condition and their edits, so the two differ only in their model."""
+        if other is not None and self.session is not None:
+            s = self.session
+            edits = s.lab.all_edits()
+            changes = s.sampler_changes()
+            other.set_condition(s.lab.condition)
+            marks = sorted({t for t, _ in changes} | {e.t - s.offset for e in edits})
+            for t in marks:
+                self._catch_up(other, t)
+                for at, sampler in changes:
+                    if at == t and sampler != other.config.sampler:
+                        other.set_sampler(sampler, at=t)
+                for e in edits:
+                    if e.t - s.offset == t:
+                        other.add_edit(e)
+        self.companion = other
+
+    @staticmethod
+    def _catch_up(other: ChainSession, t: int) -> None:
+        if other.t_max < t:
+            other.advance(t - other.t_max)
 
     def redraw(self) -> None:
         self._force = True

@@ -10,8 +10,9 @@ from __future__ import annotations
 from PySide6 import QtCore
 
 from ...core.chain import ChainError
-from ...core.lab import SAMPLER_PRESETS, Condition, Edit, Lab, LabError, brush_pixels, settle_time
+from ...core.lab import Condition, Edit, Lab, LabError, brush_pixels, settle_time
 from ...core.measures import converge_tolerance
+from ...core.sampler import PRESETS
 
 
 class LabController(QtCore.QObject):
@@ -38,7 +39,7 @@ class LabController(QtCore.QObject):
         s = self.w.chain.session
         if s is not None:
             try:
-                s.set_condition(condition)
+                self.w.chain.set_condition(condition)
             except ChainError as e:
                 self.error.emit("Condition", str(e))
                 return
@@ -67,7 +68,7 @@ class LabController(QtCore.QObject):
         was = ch.playing
         ch.pause()
         try:
-            ch.session.add_edit(edit)
+            ch.add_edit(edit)
         except (ChainError, LabError) as e:
             self.error.emit("Edit", str(e))
             return False
@@ -149,12 +150,10 @@ class LabController(QtCore.QObject):
 
     # -- presets
     def preset(self, name: str) -> None:
-        p = SAMPLER_PRESETS[name]
-        tr = self.w.transport
-        tr.set_noise(p["noise"], p["eps"])
-        tr.schedule.setText(p["schedule"])
-        tr.damping.setValue(p["damping"])
-        self.w.on_noise_changed(p["noise"], p["eps"])
+        """A named sampler (core.sampler.PRESETS) in the transport bar and on the chains."""
+        sampler = PRESETS[name]
+        self.w.transport.set_sampler(sampler)
+        self.w.on_sampler_changed(sampler)
 
     def refresh(self) -> None:
         """The timeline's marks (edit steps) and ε curve, and the panel's edit list, from the session; the
@@ -164,9 +163,5 @@ class LabController(QtCore.QObject):
             return
         self.w.projection_view.set_session(s)
         steps = sorted({e.t - s.offset for e in s.lab.all_edits()})
-        try:
-            sch = s.config.eps_schedule()
-        except Exception:  # noqa: BLE001 — validated when set; a curve is never a reason to fail
-            sch = None
-        self.w.transport.slider.set_lab(steps, sch)
+        self.w.transport.slider.set_lab(steps, s.config.sampler.schedule)
         self.w.lab_panel.show_edits(steps, len(s.lab.all_edits()))

@@ -17,7 +17,7 @@ from PySide6 import QtCore
 
 from ...core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ...core.data import DataError, Dataset, open_source, reference_data
-from ...core.measures import Cancelled
+from ...core.errors import Cancelled
 from ..jobs import Job
 
 MAX_RECENT = 8

@@ -12,6 +12,8 @@ Signals (GUI thread): ``comparisonChanged(object)`` the second depth's ChainSess
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PySide6 import QtCore
 
@@ -130,7 +132,7 @@ class PointsController(QtCore.QObject):
         self._use_weights(first, self.model.train_data, True)
 
     def _follow_session(self) -> None:
-        """Same start, same seed, same noise as the main chains: only the depth differs."""
+        """Same start, seed, sampler history, condition and edits as the main chains: only the depth differs."""
         second = self.second
         s = self.chain.session
         if second is None or s is None or s.model is second.model:
@@ -144,14 +146,14 @@ class PointsController(QtCore.QObject):
                 second.model,
                 second.spec.shape,
                 second.value_range,
-                s.config,
+                s.config if s.t_max == 0 else replace(s.config, sampler=s.sampler_changes()[0][1]),
                 start_array=start.array if start is not None else None,
                 train=self.model.train_data,
             )
         except (ChainError, TimelineError):
             self.drop()
             return
-        self.chain.companion = self.comparison  # stepped by the chain's worker, beside the main chains
+        self.chain.attach_companion(self.comparison)  # stepped by the chain's worker, beside the main chains
         self.comparisonChanged.emit(self.comparison)
 
     def state(self, t: int):
@@ -163,13 +165,9 @@ class PointsController(QtCore.QObject):
             cs.advance(t - cs.t_max)
         return cs.state(t)
 
-    def set_noise(self, kind: str, eps: float, at: int) -> None:
-        if self.comparison is not None:
-            self.comparison.set_noise(kind, eps, at=min(at, self.comparison.t_max))
-
     def drop(self) -> None:
         had = self.comparison is not None or self.second is not None
         self.comparison, self.second, self.first = None, None, None
-        self.chain.companion = None
+        self.chain.attach_companion(None)
         if had:
             self.comparisonChanged.emit(None)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.lab import EDIT_KINDS, SAMPLER_PRESETS
+from ...core.lab import EDIT_KINDS
+from ...core.sampler import PRESET_ABOUT, PRESETS
 
 EDIT_TIPS = {
     "kick": "Add Gaussian noise of σ to the chosen chains' whole state at the shown step",
@@ -35,9 +36,10 @@ class LabPanel(QtWidgets.QWidget):
         self.preset = QtWidgets.QComboBox()
         self.preset.setObjectName("sampler_preset")
         self.preset.addItem("custom")
-        for name, p in SAMPLER_PRESETS.items():
+        for name, sampler in PRESETS.items():
             self.preset.addItem(name)
-            self.preset.setItemData(self.preset.count() - 1, p["about"], QtCore.Qt.ItemDataRole.ToolTipRole)
+            tip = f"{PRESET_ABOUT[name]} ({sampler.text()})"
+            self.preset.setItemData(self.preset.count() - 1, tip, QtCore.Qt.ItemDataRole.ToolTipRole)
         self.preset.setToolTip(
             "paper: the published sampler (normal noise, ε 0.01). diverse: the settings of the sampler search "
             "(docs/sampler_search.md) that keep more classes. Sets noise, ε, the ε schedule and damping."

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.chain import NOISE_KINDS
+from ...core.sampler import DEFAULT_SCHEDULE_T, NOISE_KINDS, Sampler, SamplerError, parse_schedule
 
 NOISE_TIPS = {
     "none": "No noise: the plain recursion f(f(…f(z)…)); chains settle on fixed points.",
@@ -15,9 +15,6 @@ NOISE_TIPS = {
     "drifts upward before the clamp. For reproducing the paper.",
     "reference-normal": "The published code's normal noise: N(0.5, 0.5) on [0,1] data, N(0, 1) on [−1,1].",
 }
-
-
-DEFAULT_SCHEDULE_T = 1000  # the steps a schedule typed without its T runs over, in the window
 
 
 class TimelineSlider(QtWidgets.QSlider):
@@ -139,7 +136,8 @@ class TransportBar(QtWidgets.QWidget):
     seekRequested = QtCore.Signal(int)
     gotoRequested = QtCore.Signal(int)  # a step typed in the go-to box (it may lie past the last step reached)
     resetRequested = QtCore.Signal()
-    noiseChanged = QtCore.Signal(str, float)
+    samplerChanged = QtCore.Signal(object)  # the core.sampler.Sampler the boxes now show
+    samplerInvalid = QtCore.Signal(str)  # what is wrong with them (a schedule that does not parse)
     speedChanged = QtCore.Signal(float)
     burnInChanged = QtCore.Signal(int)
 
@@ -278,30 +276,45 @@ class TransportBar(QtWidgets.QWidget):
             self.gotoRequested.emit(int(text))
 
     def _noise_edited(self, *_):
-        self.noiseChanged.emit(self.noise.currentText(), float(self.eps.value()))
-
-    def _schedule_text(self) -> tuple[str, bool]:
-        """(the schedule box's text in canonical form — a missing T is the default T —, whether it parsed); an
-        unparsed text is returned as typed (ChainConfig.validate says what is wrong when it is applied)."""
-        from ...core.lab import LabError, parse_schedule
-
-        text = self.schedule.text().strip()
         try:
-            sch = parse_schedule(text, default_T=DEFAULT_SCHEDULE_T)
-        except LabError:
-            return text, False
-        return (sch.text() if sch is not None else ""), True
+            sampler = self.sampler()
+        except SamplerError as e:
+            self.samplerInvalid.emit(str(e))
+            return
+        self.samplerChanged.emit(sampler)
+
+    def sampler(self) -> Sampler:
+        """The Sampler the boxes show (a schedule typed without its T runs over core.sampler's
+        DEFAULT_SCHEDULE_T steps: the window's chains have no length). Raises SamplerError with one line."""
+        return Sampler(
+            noise=self.noise.currentText(),
+            eps=float(self.eps.value()),
+            schedule=parse_schedule(self.schedule.text()),
+            damping=round(float(self.damping.value()), 6),
+        )
 
     def _schedule_edited(self) -> None:
-        text, ok = self._schedule_text()
-        if ok:
-            self.schedule.setText(text)
+        try:
+            sch = parse_schedule(self.schedule.text())
+        except SamplerError:
+            sch = False  # left as typed: _noise_edited says what is wrong
+        if sch is not False:
+            self.schedule.setText(sch.text() if sch is not None else "")  # canonical: the T made explicit
             self.schedule.setCursorPosition(0)  # the kind and ε start in sight
         self._noise_edited()
 
-    def lab_settings(self) -> dict:
-        """The schedule text and damping α the chain should use (ChainConfig fields)."""
-        return {"schedule": self._schedule_text()[0], "damping": round(float(self.damping.value()), 6)}
+    def set_sampler(self, sampler: Sampler) -> None:
+        """Show ``sampler`` in the boxes without emitting samplerChanged."""
+        boxes = (self.noise, self.eps, self.schedule, self.damping)
+        for b in boxes:
+            b.blockSignals(True)
+        self.noise.setCurrentText(sampler.noise)
+        self.eps.setValue(sampler.eps)
+        self.schedule.setText(sampler.schedule.text() if sampler.schedule is not None else "")
+        self.schedule.setCursorPosition(0)
+        self.damping.setValue(sampler.damping)
+        for b in boxes:
+            b.blockSignals(False)
 
     def _burn_in_edited(self, b: int) -> None:
         self.slider.set_burn_in(b)
@@ -328,18 +341,12 @@ class TransportBar(QtWidgets.QWidget):
     def set_theme(self, name: str) -> None:  # theme.Theme.apply calls it once the new palette is set
         self._paint_glyphs()
 
-    def set_noise(self, kind: str, eps: float) -> None:
-        self.noise.blockSignals(True)
-        self.eps.blockSignals(True)
-        self.noise.setCurrentText(kind)
-        self.eps.setValue(eps)
-        self.noise.blockSignals(False)
-        self.eps.blockSignals(False)
-
     # -- settings
     def save_settings(self, st) -> None:
-        st.setValue("chain/noise", self.noise.currentText())
-        st.setValue("chain/eps", self.eps.value())
+        try:
+            st.setValue("chain/sampler", self.sampler().text())
+        except SamplerError:
+            pass  # a schedule that does not parse is not kept
         st.setValue("chain/speed", self.speed.value())
         st.setValue("chain/burn_in", self.burn_in.value())
 
@@ -350,7 +357,9 @@ class TransportBar(QtWidgets.QWidget):
             except (TypeError, ValueError):
                 return default
 
-        kind = str(st.value("chain/noise", "normal"))
-        self.set_noise(kind if kind in NOISE_KINDS else "normal", num("chain/eps", 0.01))
+        try:
+            self.set_sampler(Sampler.parse(str(st.value("chain/sampler", "paper"))))
+        except SamplerError:
+            self.set_sampler(Sampler.PAPER)  # a damaged setting: the paper's sampler
         self.speed.setValue(num("chain/speed", 30.0))
         self.burn_in.setValue(num("chain/burn_in", 20, int))
