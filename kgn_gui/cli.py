@@ -630,7 +630,7 @@ def _lab_settings(cfg, lab) -> dict:
 def cmd_sample(args) -> int:
     import numpy as np
 
-    from .core.chain import run_chain
+    from . import api
     from .core.checkpoint import load_checkpoint
     from .core.lab import LabError, divergence, parse_branch
     from .core.preflight import MAX_GRID_ROWS, check_output_folder, check_sample
@@ -654,7 +654,8 @@ def cmd_sample(args) -> int:
         raise CLIError(str(e)) from None
     grid_steps = _parse_steps(args.grid_steps, limit=MAX_GRID_ROWS, what="grid rows") if args.grid_steps else None
     ck = load_checkpoint(args.model)
-    cfg, start_array = _chain_from_args(args, ck, args.steps)
+    start, sampler = _start_from_args(args, ck), _sampler_from_args(args, args.steps)
+    cfg = start.chain_config(sampler)
     lab = _lab_from_args(args, ck)
     grid_steps = grid_steps or [0, args.steps]
     if grid_steps[-1] > args.steps:
@@ -665,38 +666,43 @@ def cmd_sample(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)  # as before: -o a/b/c makes a/b
     check_output_folder(out)
     bar = Progress()
-    snaps: dict[int, np.ndarray] = {}
-    final = None
-    div: list[tuple[int, float]] = []  # (t, mean pairwise distance of the branches) from the branch step on
-    keep = set(grid_steps) | (set(range(branch[0], args.steps + 1)) if branch else set())
+    # The chains: one API call (kgn_gui.sample), then the branches from their step (Run.branch).
+    b = branch[0] if branch else args.steps
+    run = api.sample(
+        api.Model(ck), n=cfg.n, steps=b, seed=cfg.seed, sampler=sampler, start=start,
+        condition=lab.condition if lab is not None else None,
+        progress=lambda d, n: bar.update(d, args.steps, "steps", final=d == args.steps),
+    )  # fmt: skip
+    br = run.branch(b, K) if branch else None
+    if br is not None:
+        br.advance(args.steps - b, lambda d, n: bar.update(b + d, args.steps, "steps", final=b + d == args.steps))
+
+    def state(t: int):
+        return run.state(t) if br is None or t < b else br.state(t - b)
+
     # The files are made in a folder beside OUT and swapped in together: a failure on the way leaves a
     # previous result in OUT whole. OUT holding other files is refused before the chain runs.
     with atomic_folder(out, owned=SAMPLE_FILES.__contains__, what=SAMPLE_WHAT) as tmp:
-        for t, x in run_chain(
-            ck.model, ck.spec, cfg, args.steps, start_array=start_array, keep=keep, lab=lab, branch=branch
-        ):
-            if t in grid_steps and image:
-                snaps[t] = np.array(x[: args.grid_n])  # only what the grid shows is kept
-            if branch is not None and t >= branch[0]:
-                div.append((t, divergence(x, K)))
-            bar.update(t, args.steps, "steps", final=t == args.steps)
-            final = x
         with open(tmp / "final_states.npy", "wb") as f:
-            np.save(f, final)
+            np.save(f, state(args.steps))
         if image:
-            rows = [states_to_grid(snaps[t], ck.spec.shape, ck.value_range, cols=args.grid_n) for t in grid_steps]
+            rows = [
+                states_to_grid(state(t)[: args.grid_n], ck.spec.shape, ck.value_range, cols=args.grid_n)
+                for t in grid_steps
+            ]
             save_png(tmp / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
         meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
         meta.update(_lab_settings(cfg, lab))
-        if branch is not None:
-            meta["branch"] = {"step": branch[0], "K": K, "rows": "chain i's branch k is row i·K + k"}
+        if br is not None:
+            div = [(t, divergence(br.state(t - b), K)) for t in range(b, args.steps + 1)]
+            meta["branch"] = {"step": b, "K": K, "rows": "chain i's branch k is row i·K + k"}
             meta["divergence_final"] = div[-1][1]
             atomic_write_text(tmp / "divergence.csv", "t,divergence\n" + "".join(f"{t},{d:.6g}\n" for t, d in div))
         atomic_write_text(tmp / "sample.json", json.dumps(meta, indent=2))
     print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if image else ""))
-    if branch is not None:
+    if br is not None:
         print(
-            f"{cfg.n} chains × {K} branches from step {branch[0]}: divergence {div[0][1]:.4g} → {div[-1][1]:.4g} "
+            f"{cfg.n} chains × {K} branches from step {b}: divergence {div[0][1]:.4g} → {div[-1][1]:.4g} "
             f"(mean pairwise RMS distance; {out / 'divergence.csv'})"
         )
     return 0
@@ -765,97 +771,28 @@ def _ints(text: str) -> list[int]:
 
 
 def cmd_analyze(args) -> int:
+    from . import api
     from .core.checkpoint import load_checkpoint
     from .core.jsonsafe import dumps_strict
-    from .core.measures import analyze_chain, attractor_audit, basin_recovery, mixing_scan, reference_for
-    from .core.preflight import check_analysis, check_output_file
+    from .core.preflight import check_output_file
 
     inputs = [*_existing(args.model, args.data), *_start_inputs(args.start), *_lab_inputs(args)]
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         check_output_file(args.json)
     ck = load_checkpoint(args.model)
-    cfg, start_array = _chain_from_args(args, ck, args.steps)
+    start, sampler = _start_from_args(args, ck), _sampler_from_args(args, args.steps)
     lab = _lab_from_args(args, ck)
-    ds = _reference_data(ck, args.data)
-    if ds.D != ck.spec.D:
-        raise CLIError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
-    check_analysis(
-        cfg.n,
-        ck.spec.D,
-        args.steps,
-        M=ds.M,
-        recovery_n=args.recovery_n if args.sigmas else 0,
-        audit=args.audit,
-    )
     bar = Progress()
-    ref = reference_for(
-        ds,
-        cfg.n,
-        seed=args.seed,
-        progress=lambda d, n: bar.update(d, n, f"feature classifier for {ds.name}", final=d == n),
+    out = api.analyze(
+        api.Model(ck), steps=args.steps, n=args.n, seed=args.seed, sampler=sampler, start=start,
+        condition=lab.condition if lab is not None else None, data=_reference_data(ck, args.data),
+        tol=args.tol, copy_tol=args.copy_tol, audit=args.audit, sigmas=args.sigmas, recovery_n=args.recovery_n,
+        recovery_T=args.recovery_T, mixing=args.mixing or (),
+        progress=lambda stage, d, n: bar.update(d, n, stage, final=d == n),
         log=lambda s: print(s, file=sys.stderr),
-    )
-    a = analyze_chain(
-        ck.model,
-        ck.spec,
-        cfg,
-        args.steps,
-        ds.x,
-        tol=args.tol,
-        copy_tol=args.copy_tol,
-        reference=ref,
-        start_array=start_array,
-        progress=lambda d, n: bar.update(d, n, "chain steps", final=d == n),
-        lab=lab,
-    )
-    out = a.summary()
-    if args.audit:
-        audit = attractor_audit(
-            ck.model,
-            ck.value_range,
-            ds.x,
-            n=args.audit,
-            seed=args.seed,
-            progress=lambda d, n: bar.update(d, n, "attractor audit", final=d == n),
-        )
-        out.update(audit.summary())
-    if args.sigmas:
-        rec = basin_recovery(
-            ck.model,
-            ck.value_range,
-            ds.x,
-            args.sigmas,
-            n=args.recovery_n,
-            T=args.recovery_T,
-            seed=args.seed,
-            progress=lambda d, n: bar.update(d, n, "basin recovery", final=d == n),
-        )
-        out.update({f"recovery_{s:g}": float(r) for s, r in zip(args.sigmas, rec)})
-    scan = None
-    if args.mixing:
-        scan = mixing_scan(
-            ck.model,
-            ck.spec,
-            cfg,
-            args.steps,
-            ds.x,
-            ref,
-            eps_list=args.mixing,
-            kinds=("normal", "uniform", "none"),
-            start_array=start_array,
-            progress=lambda d, n: bar.update(d, n, "mixing scan", final=d == n),
-        )
-    out = {
-        "model": str(args.model),
-        "reference": ds.name,
-        "noise": cfg.sampler.noise,
-        "eps": cfg.sampler.eps,
-        **_lab_settings(cfg, lab),
-        **out,
-    }
-    if scan is not None:
-        out["mixing_scan"] = scan
+    )  # fmt: skip
+    out["model"] = str(args.model)  # as the command line named it
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         atomic_write_text(args.json, dumps_strict(out, indent=1, default=float))

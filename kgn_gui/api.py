@@ -1,0 +1,327 @@
+"""The public Python API of Kaleidoscope Studio: ``import kgn_gui as kgn``.
+
+One set of calls that ``kgn`` (the CLI), the window, notebooks and engines share, so the same request gives
+the same answer everywhere (docs/api.md has runnable examples):
+
+* :func:`load` — a bundled model by name, or a ``.safetensors`` file → :class:`Model`;
+* :class:`~kgn_gui.core.sampler.Sampler` — how a chain steps (noise kind, ε, ε(t) schedule, damping);
+* :func:`sample` — N chains of a model → :class:`Run`, whose :meth:`Run.state` is exact for any step;
+* :func:`analyze` — the measures of a model's chains (the numbers ``kgn analyze`` prints and writes).
+
+Nothing here imports Qt. Every error is a one-line ``ValueError`` (or ``OSError`` for files) that says why.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from .core.bundled import resolve_model
+from .core.chain import ChainConfig, ChainError
+from .core.checkpoint import Checkpoint, load_checkpoint
+from .core.lab import Condition, Edit, Lab
+from .core.sampler import Sampler
+from .core.session import ChainSession
+from .core.start import Start, parse_start
+
+__all__ = ["Model", "Run", "Sampler", "analyze", "load", "sample"]
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+class Model:
+    """A trained network and what its file says of it. ``spec``: its architecture (core.models.ModelSpec);
+    ``name``; ``value_range``: (lo, hi) of its inputs and outputs; ``data``: its reference data (the training
+    set it is measured against, loaded on first use); ``checkpoint``: the core object underneath."""
+
+    def __init__(self, checkpoint: Checkpoint):
+        self.checkpoint = checkpoint
+        self._data = None
+
+    spec = property(lambda self: self.checkpoint.spec)
+    name = property(lambda self: self.checkpoint.name)
+    path = property(lambda self: self.checkpoint.path)
+    value_range = property(lambda self: self.checkpoint.value_range)
+    network = property(lambda self: self.checkpoint.model)
+
+    @property
+    def data(self):
+        """The reference data (core.data.Dataset) the model's file names; raises DataError when it cannot be
+        had here."""
+        if self._data is None:
+            from .core.data import reference_data
+
+            ck = self.checkpoint
+            self._data = reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range)
+        return self._data
+
+    def save(self, path: str | os.PathLike, name: str | None = None) -> Path:
+        """Write the model, with its metadata, to ``path`` (.safetensors, atomically)."""
+        return self.checkpoint.save(path, name=name)
+
+    def __repr__(self) -> str:
+        return f"<kgn Model {self.name!r}: {self.spec.describe()}, values in {list(self.value_range)}>"
+
+
+def load(model: str | os.PathLike | Model, device: str = "cpu") -> Model:
+    """A bundled model's name (``mnist``, ``2d-corners``, …; ``kgn models`` lists them) or the path of a
+    ``.safetensors`` file → a :class:`Model`. Model files are read as tensors and JSON, never unpickled."""
+    if isinstance(model, Model):
+        return model
+    path = resolve_model(str(model))
+    if not os.path.lexists(path):
+        from .core.bundled import bundled_models
+
+        names = ", ".join(bundled_models()) or "none found"
+        raise FileNotFoundError(f"{model}: no such file, nor a bundled model ({names})")
+    return Model(load_checkpoint(path, device=device))
+
+
+def _start(model: Model, start, n: int, seed: int) -> Start:
+    """A Start of n chains seeded ``seed`` from what :func:`sample` was given."""
+    if start is None:
+        return Start("uniform", n=n, seed=seed)
+    if isinstance(start, Start):
+        return start.with_chains(n, seed)
+    if isinstance(start, np.ndarray):
+        return Start("array", n=n, seed=seed, array=np.asarray(start, np.float32))
+    return parse_start(str(start), model.value_range, n=n, seed=seed)
+
+
+class Run:
+    """N chains of a model from a start, stepped by a sampler: x_t for any step t, exact (computed on demand,
+    kept as keyframes and replayed, so a long run takes bounded memory).
+
+    ``model``, ``config`` (core.chain.ChainConfig: n, start, sampler, seed), ``steps`` (the steps asked of
+    :func:`sample`), ``lab`` (the condition and the edits)."""
+
+    def __init__(self, model: Model, config: ChainConfig, steps: int, *, start: Start, lab: Lab, session=None):
+        self.model, self.config, self.steps, self.start, self.lab = model, config, int(steps), start, lab
+        ck = model.checkpoint
+        self._session = session or ChainSession(
+            ck.model, ck.spec.shape, ck.value_range, config, start_array=start.array, lab=lab.copy()
+        )
+
+    # -- states
+    @property
+    def n(self) -> int:
+        return self._session.n
+
+    @property
+    def sampler(self) -> Sampler:
+        return self.config.sampler
+
+    def advance(self, t: int, progress: Progress | None = None) -> None:
+        """Compute the steps up to t (``progress(done, t)`` as they come)."""
+        s = self._session
+        while s.t_max < t:
+            s.advance(min(t - s.t_max, 16))
+            if progress is not None:
+                progress(s.t_max, t)
+
+    def state(self, t: int | None = None) -> np.ndarray:
+        """x_t (N×D float32, a copy) for any step t ≥ 0 (default: the run's last step)."""
+        t = self.steps if t is None else int(t)
+        if t < 0:
+            raise ChainError(f"step {t}: steps are ≥ 0")
+        self.advance(t)
+        return np.array(self._session.state(t))
+
+    def images(self, t: int | None = None) -> np.ndarray:
+        """x_t shaped as the model's data (N×C×H×W for images, N×D for points)."""
+        return self.state(t).reshape(self.n, *self.model.spec.shape)
+
+    # -- what a run can be asked to do
+    def branch(self, t: int, k: int, rows: Iterable[int] | None = None) -> Run:
+        """K continuations of chains ``rows`` (default all) from step t, differing only in their noise seeds:
+        a Run of len(rows)·K chains (row i·K + k: chain rows[i], branch k) whose step 0 is step t of this one."""
+        self.advance(t)
+        b = self._session.branch(int(t), None if rows is None else list(rows), int(k))
+        start = Start("array", n=b.n, seed=self.config.seed, array=b.state(0))
+        return Run(self.model, b.config, max(0, self.steps - int(t)), start=start, lab=b.lab, session=b)
+
+    def edit(self, edit: Edit) -> Run:
+        """Apply a live edit (core.lab.Edit) at its step; later steps follow from the edited state. Returns self."""
+        self.advance(int(edit.t))
+        self._session.add_edit(edit)
+        self.lab = self._session.lab.copy()
+        return self
+
+    def measures(self, t: int | None = None, **kw) -> dict:
+        """:func:`analyze` of these chains after t steps (default: the run's steps)."""
+        return analyze(self, steps=self.steps if t is None else int(t), **kw)
+
+    def export(self, path: str | os.PathLike, steps: Iterable[int] | None = None, **options) -> Path:
+        """Write the chains at ``steps`` (default 0 … the run's steps) as an animation, mosaic or states file;
+        the format is the path's extension (gif, webp, apng, mp4, webm, png, npz). ``options``: fps, scale,
+        overlay, chain, gif_hold (core.export.ExportOptions). The same frames as ``kgn export``."""
+        from .core.export import ExportOptions, export_session, export_states, format_of, output_for
+
+        steps = list(range(self.steps + 1)) if steps is None else [int(t) for t in steps]
+        fmt = options.pop("fmt", None) or format_of(path) or "gif"
+        target = output_for(path, fmt)
+        ck = self.model.checkpoint
+        inputs = [ck.path] if ck.path else []
+        if fmt == "npz":
+            return export_states(
+                ck.model, ck.spec, self.config, steps, target, start_array=self.start.array,
+                meta={"model": str(ck.path), "model_name": ck.name}, inputs=inputs, lab=self.lab,
+            )  # fmt: skip
+        opts = ExportOptions(fmt=fmt, **options)
+        points = None
+        if len(ck.spec.shape) == 1:  # a points model's pictures show its training points, when they can be had
+            from .core.data import DataError
+
+            try:
+                points = self.model.data.x
+            except DataError:
+                points = None
+        self.advance(max(steps))
+        return export_session(self._session, steps, target, opts, points=points, inputs=inputs)
+
+    def bundle(self, path: str | os.PathLike, steps: Iterable[int] | None = None, **options) -> Path:
+        """A run bundle (a folder, or a .zip) that ``kgn sample --bundle`` reproduces frame for frame."""
+        from .core.bundle import write_bundle
+        from .core.export import ExportOptions
+
+        steps = list(range(self.steps + 1)) if steps is None else [int(t) for t in steps]
+        opts = ExportOptions(**{"fmt": "gif", **options})
+        ck = self.model.checkpoint
+        return write_bundle(path, ck, self.config, steps, opts, start_array=self.start.array, lab=self.lab)
+
+    # -- display
+    def _repr_html_(self) -> str:
+        """An animated GIF of the run (up to 64 chains, every step up to 120 frames), for Jupyter."""
+        import tempfile
+
+        steps = np.unique(np.linspace(0, self.steps, min(self.steps + 1, 120)).round().astype(int)).tolist()
+        with tempfile.TemporaryDirectory(prefix="kgn-run-") as tmp:
+            path = self.export(Path(tmp) / "run.gif", steps=steps, fps=20, scale=2, max_tiles=64)
+            data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+        what = f"{self.n} chains of {self.model.name}, steps 0 … {self.steps}, sampler {self.sampler.text()}"
+        return f'<img src="data:image/gif;base64,{data}" alt="{what}" title="{what}"/>'
+
+    def __repr__(self) -> str:
+        return f"<kgn Run: {self.n} chains of {self.model.name!r}, {self.steps} steps, {self.sampler.text()}>"
+
+
+def sample(
+    model: str | os.PathLike | Model,
+    n: int = 64,
+    steps: int = 300,
+    seed: int = 0,
+    sampler: Sampler | str = Sampler.PAPER,
+    start=None,
+    condition: Condition | None = None,
+    progress: Progress | None = None,
+) -> Run:
+    """Run ``n`` chains of ``model`` for ``steps`` steps and return the :class:`Run`.
+
+    sampler: a Sampler or its text (``"diverse"``, ``"noise=uniform,eps=0.05"``; a schedule without its T runs
+    over ``steps``). start: None (uniform noise), ``"normal"``, ``"data:mnist:test#3"``, a .npy path, an array
+    (one state or one per chain) or a core.start.Start; its chain count and seed are ``n`` and ``seed``.
+    condition: a core.lab.Condition (inpainting). ``progress(done, total)`` as steps are computed.
+    The same states as ``kgn sample MODEL -n N --steps STEPS --seed SEED`` bit for bit."""
+    m = load(model)
+    if isinstance(sampler, str):
+        sampler = Sampler.parse(sampler, steps=steps)
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ChainError(f"steps must be a whole number ≥ 0, got {steps!r}")
+    st = _start(m, start, n, seed)
+    cfg = st.chain_config(sampler)
+    cfg.validate()
+    lab = Lab(condition)
+    run = Run(m, cfg, steps, start=st, lab=lab)
+    run.advance(steps, progress)
+    return run
+
+
+def analyze(
+    model_or_run: str | os.PathLike | Model | Run,
+    *,
+    steps: int = 300,
+    n: int = 64,
+    seed: int = 0,
+    sampler: Sampler | str = Sampler.PAPER,
+    start=None,
+    condition: Condition | None = None,
+    data=None,
+    tol: float | None = None,
+    copy_tol: float = 0.05,
+    audit: int = 0,
+    sigmas: Iterable[float] = (),
+    recovery_n: int = 200,
+    recovery_T: int = 50,
+    mixing: Iterable[float] = (),
+    progress: Callable[[str, int, int], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict:
+    """The measures of a model's chains after ``steps`` steps: convergence, memorization, the distribution
+    measures against the reference data with their real-data baselines and intervals, and (when asked) the
+    attractor audit of ``audit`` training examples, basin recovery at each σ of ``sigmas`` and the mixing scan
+    over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
+    against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
+    edits) are measured. The dict ``kgn analyze --json`` writes. ``progress(stage, done, total)``."""
+    from .core.measures import analyze_chain, attractor_audit, basin_recovery, mixing_scan, reference_for
+    from .core.preflight import check_analysis
+
+    if isinstance(model_or_run, Run):
+        run = model_or_run
+        m, cfg, lab, start_array = run.model, run.config, run.lab, run.start.array
+    else:
+        m = load(model_or_run)
+        if isinstance(sampler, str):
+            sampler = Sampler.parse(sampler, steps=steps)
+        st = _start(m, start, n, seed)
+        cfg, lab, start_array = st.chain_config(sampler), Lab(condition), st.array
+    ck = m.checkpoint
+    sigmas, mixing = [float(s) for s in sigmas], [float(e) for e in mixing]
+    say = (lambda stage: None) if progress is None else (lambda stage: lambda d, t: progress(stage, d, t))
+    if isinstance(data, str):
+        from .core.data import reference_data
+
+        ds = reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range, source=data)
+    else:
+        ds = m.data if data is None else data
+    if ds.D != ck.spec.D:
+        raise ChainError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
+    check_analysis(cfg.n, ck.spec.D, steps, M=ds.M, recovery_n=recovery_n if sigmas else 0, audit=audit)
+    ref = reference_for(ds, cfg.n, seed=cfg.seed, progress=say(f"feature classifier for {ds.name}"), log=log)
+    lab = None if lab is None or lab.empty else lab
+    a = analyze_chain(
+        ck.model, ck.spec, cfg, steps, ds.x, tol=tol, copy_tol=copy_tol, reference=ref,
+        start_array=start_array, progress=say("chain steps"), lab=lab,
+    )  # fmt: skip
+    out = a.summary()
+    if audit:
+        out.update(
+            attractor_audit(
+                ck.model, ck.value_range, ds.x, n=audit, seed=cfg.seed, progress=say("attractor audit")
+            ).summary()
+        )
+    if sigmas:
+        rec = basin_recovery(
+            ck.model, ck.value_range, ds.x, sigmas, n=recovery_n, T=recovery_T, seed=cfg.seed,
+            progress=say("basin recovery"),
+        )  # fmt: skip
+        out.update({f"recovery_{s:g}": float(r) for s, r in zip(sigmas, rec)})
+    sampler = cfg.sampler
+    head = {"model": str(ck.path) if ck.path else ck.name, "reference": ds.name}
+    head.update(noise=sampler.noise, eps=sampler.eps)
+    if sampler.schedule is not None:
+        head["eps_schedule"] = sampler.schedule.text()
+    if sampler.damping != 1.0:
+        head["damping"] = sampler.damping
+    if lab is not None:
+        head["lab"] = lab.to_dict()
+    out = {**head, **out}
+    if mixing:
+        out["mixing_scan"] = mixing_scan(
+            ck.model, ck.spec, cfg, steps, ds.x, ref, eps_list=mixing, kinds=("normal", "uniform", "none"),
+            start_array=start_array, progress=say("mixing scan"),
+        )  # fmt: skip
+    return out
