@@ -28,7 +28,7 @@ from .core.sampler import Sampler
 from .core.session import ChainSession
 from .core.start import Start, parse_start
 
-__all__ = ["Model", "Run", "Sampler", "analyze", "load", "sample"]
+__all__ = ["Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of"]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -92,28 +92,49 @@ def _start(model: Model, start, n: int, seed: int) -> Start:
     return parse_start(str(start), model.value_range, n=n, seed=seed)
 
 
+def _chains(model, n: int, steps: int, seed: int, sampler: Sampler | str, start) -> tuple[Model, Start, ChainConfig]:
+    """(the model, the start, the checked chain config) of :func:`sample`'s and :func:`analyze`'s arguments; a
+    sampler's text is read with the run's steps (the T of a schedule given without one)."""
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+        raise ChainError(f"steps must be a whole number ≥ 0, got {steps!r}")
+    m = load(model)
+    if isinstance(sampler, str):
+        sampler = Sampler.parse(sampler, steps=steps)
+    st = _start(m, start, n, seed)
+    cfg = st.chain_config(sampler)
+    cfg.validate()
+    return m, st, cfg
+
+
+def settings_of(config: ChainConfig, lab: Lab | None) -> dict:
+    """What a result file (sample.json, kgn analyze's JSON) records of a run's sampler and lab beyond noise and
+    ε: the ε schedule and damping when set, the condition and the edits when there are any."""
+    out = {}
+    sampler = config.sampler
+    if sampler.schedule is not None:
+        out["eps_schedule"] = sampler.schedule.text()
+    if sampler.damping != 1.0:
+        out["damping"] = sampler.damping
+    if lab is not None and not lab.empty:
+        out["lab"] = lab.to_dict()
+    return out
+
+
 class Run:
     """N chains of a model from a start, stepped by a sampler: x_t for any step t, exact (computed on demand,
     kept as keyframes and replayed, so a long run takes bounded memory).
 
-    ``model``, ``config`` (core.chain.ChainConfig: n, start, sampler, seed), ``steps`` (the steps asked of
-    :func:`sample`), ``lab`` (the condition and the edits)."""
+    ``model``, ``steps`` (the steps asked of :func:`sample`), ``start`` (core.start.Start), and from the
+    chains themselves ``config`` (core.chain.ChainConfig: n, start, sampler, seed), ``sampler`` and ``lab`` (a
+    snapshot of the condition and the edits)."""
 
-    def __init__(self, model: Model, config: ChainConfig, steps: int, *, start: Start, lab: Lab, session=None):
-        self.model, self.config, self.steps, self.start, self.lab = model, config, int(steps), start, lab
-        ck = model.checkpoint
-        self._session = session or ChainSession(
-            ck.model, ck.spec.shape, ck.value_range, config, start_array=start.array, lab=lab.copy()
-        )
+    def __init__(self, model: Model, session: ChainSession, steps: int, start: Start):
+        self.model, self._session, self.steps, self.start = model, session, int(steps), start
 
-    # -- states
-    @property
-    def n(self) -> int:
-        return self._session.n
-
-    @property
-    def sampler(self) -> Sampler:
-        return self.config.sampler
+    n = property(lambda self: self._session.n)
+    config = property(lambda self: self._session.config)
+    sampler = property(lambda self: self._session.config.sampler)
+    lab = property(lambda self: self._session.lab.copy())
 
     def advance(self, t: int, progress: Progress | None = None) -> None:
         """Compute the steps up to t (``progress(done, t)`` as they come)."""
@@ -142,13 +163,12 @@ class Run:
         self.advance(t)
         b = self._session.branch(int(t), None if rows is None else list(rows), int(k))
         start = Start("array", n=b.n, seed=self.config.seed, array=b.state(0))
-        return Run(self.model, b.config, max(0, self.steps - int(t)), start=start, lab=b.lab, session=b)
+        return Run(self.model, b, max(0, self.steps - int(t)), start)
 
     def edit(self, edit: Edit) -> Run:
         """Apply a live edit (core.lab.Edit) at its step; later steps follow from the edited state. Returns self."""
         self.advance(int(edit.t))
         self._session.add_edit(edit)
-        self.lab = self._session.lab.copy()
         return self
 
     def measures(self, t: int | None = None, **kw) -> dict:
@@ -226,16 +246,12 @@ def sample(
     (one state or one per chain) or a core.start.Start; its chain count and seed are ``n`` and ``seed``.
     condition: a core.lab.Condition (inpainting). ``progress(done, total)`` as steps are computed.
     The same states as ``kgn sample MODEL -n N --steps STEPS --seed SEED`` bit for bit."""
-    m = load(model)
-    if isinstance(sampler, str):
-        sampler = Sampler.parse(sampler, steps=steps)
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
-        raise ChainError(f"steps must be a whole number ≥ 0, got {steps!r}")
-    st = _start(m, start, n, seed)
-    cfg = st.chain_config(sampler)
-    cfg.validate()
-    lab = Lab(condition)
-    run = Run(m, cfg, steps, start=st, lab=lab)
+    m, st, cfg = _chains(model, n, steps, seed, sampler, start)
+    ck = m.checkpoint
+    session = ChainSession(
+        ck.model, ck.spec.shape, ck.value_range, cfg, start_array=st.array, lab=Lab(condition)
+    )  # fmt: skip
+    run = Run(m, session, steps, st)
     run.advance(steps, progress)
     return run
 
@@ -273,11 +289,8 @@ def analyze(
         run = model_or_run
         m, cfg, lab, start_array = run.model, run.config, run.lab, run.start.array
     else:
-        m = load(model_or_run)
-        if isinstance(sampler, str):
-            sampler = Sampler.parse(sampler, steps=steps)
-        st = _start(m, start, n, seed)
-        cfg, lab, start_array = st.chain_config(sampler), Lab(condition), st.array
+        m, st, cfg = _chains(model_or_run, n, steps, seed, sampler, start)
+        lab, start_array = Lab(condition), st.array
     ck = m.checkpoint
     sigmas, mixing = [float(s) for s in sigmas], [float(e) for e in mixing]
     say = (lambda stage: None) if progress is None else (lambda stage: lambda d, t: progress(stage, d, t))
@@ -309,15 +322,8 @@ def analyze(
             progress=say("basin recovery"),
         )  # fmt: skip
         out.update({f"recovery_{s:g}": float(r) for s, r in zip(sigmas, rec)})
-    sampler = cfg.sampler
     head = {"model": str(ck.path) if ck.path else ck.name, "reference": ds.name}
-    head.update(noise=sampler.noise, eps=sampler.eps)
-    if sampler.schedule is not None:
-        head["eps_schedule"] = sampler.schedule.text()
-    if sampler.damping != 1.0:
-        head["damping"] = sampler.damping
-    if lab is not None:
-        head["lab"] = lab.to_dict()
+    head.update(noise=cfg.sampler.noise, eps=cfg.sampler.eps, **settings_of(cfg, lab))
     out = {**head, **out}
     if mixing:
         out["mixing_scan"] = mixing_scan(

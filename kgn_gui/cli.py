@@ -613,20 +613,6 @@ SAMPLE_FILES = ("final_states.npy", "grid.png", "sample.json", "divergence.csv")
 SAMPLE_WHAT = "a previous kgn sample result"
 
 
-def _lab_settings(cfg, lab) -> dict:
-    """What a result file records of the lab's settings: the ε schedule and damping when set, the condition
-    and the edits when there are any."""
-    out = {}
-    sampler = cfg.sampler
-    if sampler.schedule is not None:
-        out["eps_schedule"] = sampler.schedule.text()
-    if sampler.damping != 1.0:
-        out["damping"] = sampler.damping
-    if lab is not None and not lab.empty:
-        out["lab"] = lab.to_dict()
-    return out
-
-
 def cmd_sample(args) -> int:
     import numpy as np
 
@@ -692,7 +678,7 @@ def cmd_sample(args) -> int:
             ]
             save_png(tmp / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
         meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
-        meta.update(_lab_settings(cfg, lab))
+        meta.update(api.settings_of(cfg, lab))
         if br is not None:
             div = [(t, divergence(br.state(t - b), K)) for t in range(b, args.steps + 1)]
             meta["branch"] = {"step": b, "K": K, "rows": "chain i's branch k is row i·K + k"}

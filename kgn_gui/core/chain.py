@@ -284,10 +284,6 @@ class Chain:
         """The step map of ``cfg`` (its sampler and seed); kw: lab, row_seeds, offset."""
         return cls(model, value_range, cfg.sampler, cfg.seed, device, **kw)
 
-    # The sampler's settings, as the step reads them.
-    noise = property(lambda self: self.sampler.noise)
-    damping = property(lambda self: self.sampler.damping)
-
     def eps_at(self, t: int) -> float:
         """ε of the noise added at (local) step t."""
         return self.sampler.eps_at(t + self.offset)
@@ -311,15 +307,16 @@ class Chain:
         """(1 − α)·x + α·f(x) in a tensor the step may change: the noise and the clamp work in place on it, never
         on x_t (a model whose forward returns its input, or a view of it, would otherwise overwrite the state
         it was given) nor, with keep_f, on f(x_t)."""
-        if self.damping != 1.0:
-            return fx.mul(self.damping).add_(x, alpha=1.0 - self.damping)
+        a = self.sampler.damping
+        if a != 1.0:
+            return fx.mul(a).add_(x, alpha=1.0 - a)
         return fx.clone() if keep_f or _shares_memory(fx, x) else fx
 
     def _perturb(self, y: torch.Tensor, t: int) -> torch.Tensor:
         """y + ε(t)·n_t, clamped to the value range, then the lab's edits and condition, in place on y (which
         the caller owns)."""
         eps = self.eps_at(t)
-        if self.noise != "none" and eps > 0:
+        if self.sampler.noise != "none" and eps > 0:
             y.add_(self._noise(tuple(y.shape), t + self.offset, y.device), alpha=eps)
         y.clamp_(*self.value_range)
         if self.lab is not None and not self.lab.empty:
@@ -328,10 +325,11 @@ class Chain:
 
     def _noise(self, shape: tuple[int, int], t: int, device) -> torch.Tensor:
         if self.row_seeds is None:
-            return step_noise(self.noise, shape, self.value_range, self.seed, t, device)
+            return step_noise(self.sampler.noise, shape, self.value_range, self.seed, t, device)
         if len(self.row_seeds) != shape[0]:
             raise ChainError(f"{len(self.row_seeds)} row seeds for {shape[0]} chains")
-        rows = [step_noise(self.noise, (1, shape[1]), self.value_range, s, t, device) for s in self.row_seeds]
+        kind = self.sampler.noise
+        rows = [step_noise(kind, (1, shape[1]), self.value_range, s, t, device) for s in self.row_seeds]
         return torch.cat(rows)
 
     @torch.no_grad()

@@ -882,7 +882,7 @@ def mixing_scan(
     runs = ([("none", 0.0)] if "none" in kinds or 0 in eps_list else []) + runs
     rows = []
     for i, (kind, eps) in enumerate(runs):
-        c = replace(cfg, sampler=cfg.sampler.replace(noise=kind, eps=eps, schedule=None))  # the scan's own ε, constant
+        c = replace(cfg, sampler=replace(cfg.sampler, noise=kind, eps=eps, schedule=None))  # the scan's own ε, constant
         _, r, looks = _run(model, spec, c, steps, start_array, train_t, reference, None, cancelled, stride)
         b = burn_in(np.median(r, axis=1), tol)
         cls, near = looks.rates(b if b is not None else steps // 2)

@@ -155,12 +155,6 @@ class Sampler:
         """ε of the noise added at (global) step t."""
         return self.eps if self.schedule is None else self.schedule.eps(t)
 
-    def replace(self, **changes) -> Sampler:
-        """This sampler with some settings changed (checked again); ``schedule`` may be given as text."""
-        if isinstance(changes.get("schedule"), str):
-            changes["schedule"] = parse_schedule(changes["schedule"])
-        return replace(self, **changes)
-
     # -- the text form
     def text(self) -> str:
         """``noise=KIND,eps=ε[,schedule=KIND:START:END:T][,damping=α]``: what :meth:`parse` reads back."""

@@ -142,15 +142,14 @@ class ChainSession:
 
     def set_sampler(self, sampler: Sampler, at: int | None = None) -> None:
         """Step with ``sampler`` (core.sampler) from step ``at`` (default: the head) on; later steps and their
-        edits are forgotten."""
-        if not isinstance(sampler, Sampler):
-            raise ChainError(f"the sampler must be a Sampler, got {type(sampler).__name__}")
+        edits are forgotten. Raises ChainError (nothing changed) for what is not a Sampler."""
         with self.lock:
             t = self.t_max if at is None else int(at)
             cfg = replace(self.config, sampler=sampler)
+            chain = self._chain(cfg)  # checks the sampler before anything changes
             self.config = cfg
             self._latest = None
-            self.timeline.rebase(t, self._chain(cfg))
+            self.timeline.rebase(t, chain)
             self.lab.drop_after(t + self.offset)  # edits are keyed by global step
             self.curves.truncate(t)
 

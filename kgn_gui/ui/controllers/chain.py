@@ -215,20 +215,19 @@ class ChainController(QtCore.QObject):
     def attach_companion(self, other: ChainSession | None) -> None:
         """Step ``other`` in lockstep with the chains (Compare depths' second depth): it takes their history of
         samplers, their condition and their edits, so the two differ only in their model."""
-        if other is not None and self.session is not None:
-            s = self.session
-            edits = s.lab.all_edits()
-            changes = s.sampler_changes()
-            other.set_condition(s.lab.condition)
-            marks = sorted({t for t, _ in changes} | {e.t - s.offset for e in edits})
-            for t in marks:
+        s = self.session
+        if other is not None and s is not None:
+            if s.lab.condition is not None:
+                other.set_condition(s.lab.condition)
+            # In the order they happened at: a step's sampler before its edits (a sampler drops later edits).
+            events = [(t, 0, sampler) for t, sampler in s.sampler_changes()]
+            events += [(e.t - s.offset, 1, e) for e in s.lab.all_edits()]
+            for t, is_edit, what in sorted(events, key=lambda ev: ev[:2]):
                 self._catch_up(other, t)
-                for at, sampler in changes:
-                    if at == t and sampler != other.config.sampler:
-                        other.set_sampler(sampler, at=t)
-                for e in edits:
-                    if e.t - s.offset == t:
-                        other.add_edit(e)
+                if is_edit:
+                    other.add_edit(what)
+                else:
+                    other.set_sampler(what, at=t)
         self.companion = other
 
     @staticmethod

@@ -12,8 +12,6 @@ Signals (GUI thread): ``comparisonChanged(object)`` the second depth's ChainSess
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from PySide6 import QtCore
 
@@ -146,7 +144,7 @@ class PointsController(QtCore.QObject):
                 second.model,
                 second.spec.shape,
                 second.value_range,
-                s.config if s.t_max == 0 else replace(s.config, sampler=s.sampler_changes()[0][1]),
+                s.config,  # (its history of samplers follows: ChainController.attach_companion)
                 start_array=start.array if start is not None else None,
                 train=self.model.train_data,
             )

@@ -297,8 +297,8 @@ class TransportBar(QtWidgets.QWidget):
         try:
             sch = parse_schedule(self.schedule.text())
         except SamplerError:
-            sch = False  # left as typed: _noise_edited says what is wrong
-        if sch is not False:
+            pass  # left as typed: _noise_edited says what is wrong
+        else:
             self.schedule.setText(sch.text() if sch is not None else "")  # canonical: the T made explicit
             self.schedule.setCursorPosition(0)  # the kind and ε start in sight
         self._noise_edited()
