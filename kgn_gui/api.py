@@ -93,7 +93,7 @@ def _start(model: Model, start, n: int, seed: int) -> Start:
 
 
 def _chains(model, n: int, steps: int, seed: int, sampler: Sampler | str, start) -> tuple[Model, Start, ChainConfig]:
-    """(the model, the start, the checked chain config) of :func:`sample`'s and :func:`analyze`'s arguments; a
+    """(the model, the start, the chain config) of :func:`sample`'s and :func:`analyze`'s arguments; a
     sampler's text is read with the run's steps (the T of a schedule given without one)."""
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise ChainError(f"steps must be a whole number ≥ 0, got {steps!r}")
@@ -101,9 +101,7 @@ def _chains(model, n: int, steps: int, seed: int, sampler: Sampler | str, start)
     if isinstance(sampler, str):
         sampler = Sampler.parse(sampler, steps=steps)
     st = _start(m, start, n, seed)
-    cfg = st.chain_config(sampler)
-    cfg.validate()
-    return m, st, cfg
+    return m, st, st.chain_config(sampler)  # (checked where it is used: the session, or after analyze's preflight)
 
 
 def settings_of(config: ChainConfig, lab: Lab | None) -> dict:

@@ -141,8 +141,11 @@ def test_the_projection_view_draws_the_training_set_and_the_chains_paths(window,
 def test_presets_set_the_sampler(window):
     window.lab_panel.presetPicked.emit("diverse")
     assert window.session.config.sampler == Sampler.DIVERSE and window.transport.sampler() == Sampler.DIVERSE
+    assert window.lab_panel.preset.currentText() == "diverse"
+    window.on_sampler_changed(Sampler(eps=0.02, damping=0.1))
+    assert window.lab_panel.preset.currentText() == "custom"  # no longer a preset: the box says so
     window.lab_panel.presetPicked.emit("paper")
-    assert window.session.config.sampler == Sampler.PAPER
+    assert window.session.config.sampler == Sampler.PAPER and window.lab_panel.preset.currentText() == "paper"
     assert isinstance(ChainConfig(), ChainConfig) and Edit  # (imports used)
 
 

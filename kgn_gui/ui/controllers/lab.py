@@ -156,7 +156,7 @@ class LabController(QtCore.QObject):
         self.w.on_sampler_changed(sampler)
 
     def refresh(self) -> None:
-        """The timeline's marks (edit steps) and ε curve, and the panel's edit list, from the session; the
+        """The timeline's marks (edit steps) and ε curve, the panel's edit list and preset, from the session; the
         projection's paths are drawn afresh (the steps after an edit or a new setting were recomputed)."""
         s = self.w.chain.session
         if s is None:
@@ -165,3 +165,4 @@ class LabController(QtCore.QObject):
         steps = sorted({e.t - s.offset for e in s.lab.all_edits()})
         self.w.transport.slider.set_lab(steps, s.config.sampler.schedule)
         self.w.lab_panel.show_edits(steps, len(s.lab.all_edits()))
+        self.w.lab_panel.show_sampler(s.config.sampler)

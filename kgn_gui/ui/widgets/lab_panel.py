@@ -118,6 +118,11 @@ class LabPanel(QtWidgets.QWidget):
     def all_chains(self) -> bool:
         return self.scope.currentIndex() == 1
 
+    def show_sampler(self, sampler) -> None:
+        """The preset box names the chains' sampler when it is a preset, else says custom."""
+        name = next((n for n, s in PRESETS.items() if s == sampler), "custom")
+        self.preset.setCurrentText(name)  # (textActivated, what presetPicked follows, is the user's alone)
+
     def show_edits(self, steps: list[int], count: int) -> None:
         if not count:
             self.edits_label.setText("no edits")
