@@ -29,7 +29,7 @@ def run(ds, preset: str, scale: float, device: str, eval_every: int, bar: float 
     cfg = r.train_config(device=device, eval_every=eval_every, report_interval_s=0.0)
     tr = Trainer(r.spec(ds.D, ds.shape), ds, cfg)
     reached = math.inf
-    for ev in tr.run():
+    for ev in tr.events():
         if bar is not None and ev.best_loss <= bar and not math.isfinite(reached):
             reached = ev.elapsed_s
             tr.stop()  # the bar is reached: the rest of the run does not change the answer

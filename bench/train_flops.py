@@ -55,7 +55,7 @@ def trainer_seconds(ds, batch: int, steps: int, dev: torch.device) -> float:
         TrainConfig(lr=1e-4, batch=batch, steps=steps + 3, device=str(dev), eval_every=10**6, report_interval_s=0.0),
     )
     t0 = None
-    for ev in tr.run():
+    for ev in tr.events():
         if ev.step >= 3 and t0 is None:  # after warm-up
             if dev.type == "cuda":
                 torch.cuda.synchronize()

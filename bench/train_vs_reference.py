@@ -77,7 +77,7 @@ def ours(model: nn.Module, ds, steps: int, lr: float, batch: int, device: str, v
         model=model,
     )
     t0 = time.perf_counter()
-    for _ in tr.run():
+    for _ in tr.events():
         pass
     if tr.device.type == "cuda":
         torch.cuda.synchronize()

@@ -6,7 +6,8 @@ the same answer everywhere (docs/api.md has runnable examples):
 * :func:`load` — a bundled model by name, or a ``.safetensors`` file → :class:`Model`;
 * :class:`~kgn_gui.core.sampler.Sampler` — how a chain steps (noise kind, ε, ε(t) schedule, damping);
 * :func:`sample` — N chains of a model → :class:`Run`, whose :meth:`Run.state` is exact for any step;
-* :func:`analyze` — the measures of a model's chains (the numbers ``kgn analyze`` prints and writes).
+* :func:`analyze` — the measures of a model's chains (the numbers ``kgn analyze`` prints and writes);
+* :func:`train` — a model trained on a data source by a named recipe (what ``kgn train`` runs).
 
 Nothing here imports Qt. Every error is a one-line ``ValueError`` (or ``OSError`` for files) that says why.
 """
@@ -28,7 +29,7 @@ from .core.sampler import Sampler
 from .core.session import ChainSession
 from .core.start import Start, parse_start
 
-__all__ = ["Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of"]
+__all__ = ["Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of", "train", "train_recipe"]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -38,8 +39,9 @@ class Model:
     ``name``; ``value_range``: (lo, hi) of its inputs and outputs; ``data``: its reference data (the training
     set it is measured against, loaded on first use); ``checkpoint``: the core object underneath."""
 
-    def __init__(self, checkpoint: Checkpoint):
+    def __init__(self, checkpoint: Checkpoint, trained=None):
         self.checkpoint = checkpoint
+        self.trained = trained  # how :func:`train` ended (core.train.TrainEvent); None for a loaded model
         self._data = None
 
     spec = property(lambda self: self.checkpoint.spec)
@@ -329,3 +331,107 @@ def analyze(
             start_array=start_array, progress=say("mixing scan"),
         )  # fmt: skip
     return out
+
+
+def _existing(*paths) -> list[Path]:
+    return [Path(p) for p in paths if p and os.path.lexists(p)]
+
+
+def train_recipe(source: str, preset: str | None = "fast", *, arch: str = "mlp", **overrides):
+    """The recipe (core.recipes.Recipe) that :func:`train` runs for a data source: the preset's, with each
+    override that is not None in its place (``kgn train`` and the window's training form plan the same)."""
+    from .core.recipes import recipe_for
+
+    return recipe_for(source, preset, arch=arch).with_overrides(**overrides)
+
+
+def train(
+    data,
+    preset: str = "fast",
+    *,
+    arch: str = "mlp",
+    output: str | os.PathLike | None = None,
+    name: str | None = None,
+    save_every: float = 0.0,
+    subset: int = 0,
+    image_size: int = 28,
+    device: str = "auto",
+    eval_size: int = 1000,
+    eval_every: int = 100,
+    precision: str = "fp32",
+    graphs: bool = True,
+    progress: Callable | None = None,
+    log: Callable[[str], None] | None = None,
+    **overrides,
+) -> Model:
+    """Train a network on ``data`` by the named recipe and return the :class:`Model` (its best weights).
+
+    data: a data source (``mnist``, ``fashion-mnist``, ``points:2d-corners``, a .npy/.npz/IDX file or an image
+    folder) or a core.data.Dataset. preset: ``fast`` or ``paper`` (core.recipes); ``overrides`` replace the
+    recipe's L, H, bound, lr, batch, steps, schedule, warmup, seed, bottleneck, patch, heads. output: also
+    write the model file there (atomically), and with ``save_every`` seconds the best weights so far while it
+    trains. ``progress(event)`` with each core.train.TrainEvent (step, steps, loss, best_loss, samples_per_s,
+    eta_s); ``log(line)`` for what is said once (the data, the network, a warning). Ctrl-C ends the training
+    with the best weights so far; how it ended is ``model.trained``. The same weights as ``kgn train`` with the
+    same options, bit for bit. Under ``torchrun`` each process trains its share; only rank 0 writes."""
+    from .core.checkpoint import CheckpointError
+    from .core.data import Dataset, open_source
+    from .core.models import spec_parameter_count
+    from .core.preflight import PreflightError, check_image_source, check_train_output, check_training
+    from .core.train import Trainer, TrainHooks
+
+    say = log or (lambda line: None)
+    out = None if output is None else Path(output)
+    source = data.name if isinstance(data, Dataset) else str(data)
+    if out is not None:
+        from .core.files import check_not_input
+
+        if out.suffix != ".safetensors":
+            raise PreflightError(f"output must end in .safetensors: {out}")
+        if not out.parent.exists():
+            raise PreflightError(f"output folder does not exist: {out.parent}")
+        check_not_input(out, [] if isinstance(data, Dataset) else _existing(source), "output")
+        check_train_output(out)  # the folder takes a file: before the data is read
+    recipe = train_recipe(source, preset, arch=arch, **overrides)
+    if isinstance(data, Dataset):
+        ds = data
+    else:
+        check_image_source(source, image_size)  # before an image folder is resized into memory
+        ds = open_source(source, recipe.value_range, image_size=(image_size, image_size))
+        if ds.skipped:
+            say(ds.import_report())
+    if subset:
+        ds = ds.subset(subset, seed=recipe.seed)
+    spec = recipe.spec(ds.D, ds.shape)
+    cfg = recipe.train_config(
+        device=device, eval_size=eval_size, eval_every=eval_every, precision=precision, graphs=graphs
+    )
+    # Preflight, before the first step: the network fits the device, and the file fits its disk.
+    check_training(spec, ds.M, cfg.batch, cfg.eval_size, device=device)
+    tr = Trainer(spec, ds, cfg)
+    lead = tr.rank == 0  # one process reports and writes the file
+    label = name or (out.stem if out is not None else f"{source} {preset}")
+    if lead:
+        if out is not None:
+            check_train_output(out, spec)
+        procs = f" × {tr.world} processes" if tr.world > 1 else ""
+        say(f"{ds.describe()}\nmodel: {spec.describe()}, {spec_parameter_count(spec):,} parameters, "
+            f"device {tr.device}{procs}, {cfg.precision}")  # fmt: skip
+
+    def save_partial(tr) -> None:
+        # the best weights so far, as the final save writes them: a kill loses at most save_every seconds
+        try:
+            tr.save(out, name=label, extra={"partial": {"step": tr.step}})
+        except CheckpointError as e:  # a failed write is a warning, never the end of the run
+            say(f"warning: could not save the weights so far: {e}")
+
+    partial = save_partial if lead and out is not None else None
+    hooks = TrainHooks(progress if lead else None, partial, float(save_every or 0), interrupt_stops=True)
+    final = tr.run(hooks)
+    if lead and final.kind != "done":  # diverged, or stopped by Ctrl-C: the best weights are kept all the same
+        say(("warning: " if final.kind == "diverged" else "") + final.message)
+    if lead and out is not None:
+        tr.save(out, name=label)
+    meta = {"name": label, "dataset": ds.name, "data_shape": list(ds.shape), "recipe": tr.recipe()}
+    meta["value_range"] = list(spec.value_range)
+    return Model(Checkpoint(model=tr.model.eval(), spec=spec, meta=meta, path=out if lead else None), final)

@@ -104,30 +104,6 @@ class Progress:
         self.stream.flush()
 
 
-def _recipe_from_args(args):
-    """The recipe ``kgn train`` runs: the preset's for the data source (core.recipes), with every option
-    given on the command line in its place."""
-    from .core.recipes import RecipeError, recipe_for
-
-    try:
-        return recipe_for(args.data, args.preset, arch=args.arch).with_overrides(
-            L=args.L,
-            H=args.H,
-            bound=args.bound,
-            lr=args.lr,
-            batch=args.batch,
-            steps=args.steps,
-            schedule=args.schedule,
-            warmup=args.warmup,
-            seed=args.seed,
-            bottleneck=args.bottleneck,
-            patch=args.patch,
-            heads=args.heads,
-        )
-    except RecipeError as e:
-        raise CLIError(str(e)) from None
-
-
 def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
     from .core.models import ARCH_DEFAULTS, ARCHITECTURES
 
@@ -179,37 +155,57 @@ def _start_inputs(text: str | None) -> list[Path]:
 
 
 def cmd_train(args) -> int:
-    from .core.data import open_source
+    from .api import train
     from .core.models import SpecError
-    from .core.preflight import check_image_source, check_train_output
+    from .core.recipes import RecipeError
+    from .core.train import format_duration
 
-    out = Path(args.output)
-    if out.suffix != ".safetensors":
-        raise CLIError(f"output must end in .safetensors: {out}")
-    if not out.parent.exists():
-        raise CLIError(f"output folder does not exist: {out.parent}")
-    check_not_input(out, _existing(args.data), "output")
-    check_train_output(out)  # the folder takes a file: before the data is read
-    recipe = _recipe_from_args(args)
-    check_image_source(args.data, args.image_size)  # before an image folder is resized into memory
-    ds = open_source(args.data, recipe.value_range, image_size=(args.image_size, args.image_size))
-    if ds.skipped:
-        print(ds.import_report(), file=sys.stderr)
-    if args.subset:
-        ds = ds.subset(args.subset, seed=recipe.seed)
-    try:
-        spec = recipe.spec(ds.D, ds.shape)
-    except SpecError as e:
-        raise CLIError(str(e)) from None
+    bar = Progress()
+
+    def progress(ev) -> None:
+        rate = f"{ev.samples_per_s * world:,.0f} samples/s ETA {format_duration(ev.eta_s)}"
+        bar.update(ev.step, ev.steps, f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {rate}", final=ev.kind != "progress")
+
     device, rank = _join_process_group(args.device)
-    if rank is not None:
-        try:
-            return _train(args, ds, spec, recipe, device, rank)
-        finally:
+    world = _world()
+    options = ("L", "H", "bound", "lr", "batch", "steps", "schedule", "warmup", "seed", "bottleneck", "patch", "heads")
+    try:
+        model = train(
+            args.data,
+            args.preset,
+            arch=args.arch,
+            output=args.output,
+            name=args.name,
+            save_every=args.save_every,
+            subset=args.subset,
+            image_size=args.image_size,
+            device=device,
+            eval_size=args.eval_size,
+            eval_every=args.eval_every,
+            precision=args.precision,
+            graphs=not args.no_graphs,
+            progress=progress,
+            log=lambda line: print(line, file=sys.stderr),
+            **{k: getattr(args, k) for k in options},
+        )
+    except (RecipeError, SpecError) as e:
+        raise CLIError(str(e)) from None
+    finally:
+        if rank is not None:
             import torch.distributed as dist
 
             dist.destroy_process_group()
-    return _train(args, ds, spec, recipe, args.device, 0)
+    r = model.checkpoint.meta["recipe"]
+    if model.path is not None:
+        print(
+            f"saved {model.path} (best evaluation loss {r['best_eval_loss']:.4e}, last batch loss "
+            f"{r['final_batch_loss']:.4e}, {r['elapsed_s']:.1f} s)"
+        )
+    return 1 if model.trained.kind == "diverged" else 0
+
+
+def _world() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
 
 
 def _join_process_group(device: str) -> tuple[str, int | None]:
@@ -217,7 +213,7 @@ def _join_process_group(device: str) -> tuple[str, int | None]:
     per process (cuda:LOCAL_RANK), else gloo on the CPU — and return (device, rank); else (device, None)."""
     import os
 
-    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    world = _world()
     if world <= 1:
         return device, None
     import torch
@@ -232,92 +228,6 @@ def _join_process_group(device: str) -> tuple[str, int | None]:
         device = "cpu"
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
     return device, dist.get_rank()
-
-
-def _save_partial(out: Path, tr, spec, ds, name: str) -> None:
-    """Write the best weights so far to the output (as the final save will), so a kill loses at most
-    --save-every seconds; a failed write is a warning, never the end of the run."""
-    import copy
-
-    from .core.checkpoint import CheckpointError, save_checkpoint
-
-    model = tr.model
-    if tr.best_state is not None:
-        model = copy.deepcopy(tr.model)
-        model.load_state_dict(tr.best_state)
-    try:
-        save_checkpoint(
-            out,
-            model,
-            spec,
-            dataset=ds.name,
-            data_shape=ds.shape,
-            recipe=tr.recipe(),
-            name=name,
-            extra={"partial": {"step": tr.step}},
-        )
-    except CheckpointError as e:
-        print(f"\nwarning: could not save the weights so far: {e}", file=sys.stderr)
-
-
-def _train(args, ds, spec, recipe, device: str, rank: int) -> int:
-    from .core.models import spec_parameter_count
-    from .core.preflight import check_train_output, check_training
-    from .core.train import Trainer, format_duration
-
-    out = Path(args.output)
-    quiet = rank != 0  # one process reports and writes the file
-    cfg = recipe.train_config(
-        device=device,
-        eval_size=args.eval_size,
-        eval_every=args.eval_every,
-        precision=args.precision,
-        graphs=not args.no_graphs,
-    )
-    # Preflight, before the first step: the network fits the device, and the file fits its disk.
-    check_training(spec, ds.M, cfg.batch, cfg.eval_size, device=device)
-    if not quiet:
-        check_train_output(out, spec)
-    tr = Trainer(spec, ds, cfg)
-    procs = f" × {tr.world} processes" if tr.world > 1 else ""
-    if not quiet:
-        print(
-            f"{ds.describe()}\nmodel: {spec.describe()}, "
-            f"{spec_parameter_count(spec):,} parameters, device {tr.device}{procs}, {cfg.precision}",
-            file=sys.stderr,
-        )
-    bar = Progress()
-    final = None
-    last_save = time.monotonic()
-    try:
-        for ev in tr.run():
-            text = (
-                f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {ev.samples_per_s * tr.world:,.0f} samples/s "
-                f"ETA {format_duration(ev.eta_s)}"
-            )
-            if not quiet:
-                bar.update(ev.step, ev.steps, text, final=ev.kind != "progress")
-                if args.save_every and ev.kind == "progress" and time.monotonic() - last_save >= args.save_every:
-                    _save_partial(out, tr, spec, ds, args.name or out.stem)
-                    last_save = time.monotonic()
-            final = ev
-    except KeyboardInterrupt:
-        tr.restore_best()  # the generator was abandoned mid-step: put the best weights back ourselves
-        print("\ninterrupted; saving the best weights so far", file=sys.stderr)
-    if final is not None and final.kind == "diverged" and not quiet:
-        print(f"warning: {final.message}", file=sys.stderr)
-    if quiet:
-        return 1 if final is not None and final.kind == "diverged" else 0
-    from .core.checkpoint import save_checkpoint
-
-    save_checkpoint(
-        out, tr.model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(), name=args.name or out.stem
-    )
-    print(
-        f"saved {out} (best evaluation loss {tr.best_loss:.4e}, last batch loss {tr.last_loss:.4e}, "
-        f"{tr.elapsed_s:.1f} s)"
-    )
-    return 1 if final is not None and final.kind == "diverged" else 0
 
 
 def _start_from_args(args, ck):
@@ -724,16 +634,6 @@ def cmd_info(args) -> int:
     return 0
 
 
-def _reference_data(ck, source: str | None):
-    """The training data a model is measured against: --data, else the data set its file names."""
-    from .core.data import DataError, reference_data
-
-    try:
-        return reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range, source=source)
-    except DataError as e:
-        raise CLIError(f"{e}; pass --data" if source is None else str(e)) from None
-
-
 def _floats(text: str) -> list[float]:
     try:
         vals = [float(v) for v in text.split(",") if v.strip()]
@@ -759,6 +659,7 @@ def _ints(text: str) -> list[int]:
 def cmd_analyze(args) -> int:
     from . import api
     from .core.checkpoint import load_checkpoint
+    from .core.data import DataError
     from .core.jsonsafe import dumps_strict
     from .core.preflight import check_output_file
 
@@ -770,14 +671,17 @@ def cmd_analyze(args) -> int:
     start, sampler = _start_from_args(args, ck), _sampler_from_args(args, args.steps)
     lab = _lab_from_args(args, ck)
     bar = Progress()
-    out = api.analyze(
-        api.Model(ck), steps=args.steps, n=args.n, seed=args.seed, sampler=sampler, start=start,
-        condition=lab.condition if lab is not None else None, data=_reference_data(ck, args.data),
-        tol=args.tol, copy_tol=args.copy_tol, audit=args.audit, sigmas=args.sigmas, recovery_n=args.recovery_n,
-        recovery_T=args.recovery_T, mixing=args.mixing or (),
-        progress=lambda stage, d, n: bar.update(d, n, stage, final=d == n),
-        log=lambda s: print(s, file=sys.stderr),
-    )  # fmt: skip
+    try:
+        out = api.analyze(
+            api.Model(ck), steps=args.steps, n=args.n, seed=args.seed, sampler=sampler, start=start,
+            condition=lab.condition if lab is not None else None, data=args.data,
+            tol=args.tol, copy_tol=args.copy_tol, audit=args.audit, sigmas=args.sigmas, recovery_n=args.recovery_n,
+            recovery_T=args.recovery_T, mixing=args.mixing or (),
+            progress=lambda stage, d, n: bar.update(d, n, stage, final=d == n),
+            log=lambda s: print(s, file=sys.stderr),
+        )  # fmt: skip
+    except DataError as e:  # the model's own data cannot be had here
+        raise CLIError(f"{e}; pass --data" if args.data is None else str(e)) from None
     out["model"] = str(args.model)  # as the command line named it
     if args.json:
         check_not_input(args.json, inputs, "--json file")

@@ -51,7 +51,7 @@ def reach(ds, lr, batch, steps, precision, bar, device, warmup_frac=0.05):
     tr = Trainer(paper_mnist_spec(), ds, cfg)
     first = math.inf
     t0 = time.perf_counter()
-    for ev in tr.run():
+    for ev in tr.events():
         if ev.best_loss <= bar and not math.isfinite(first):
             first = ev.step
     return first, tr.best_loss, time.perf_counter() - t0, ev.kind

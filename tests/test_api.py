@@ -106,6 +106,10 @@ def test_the_api_refuses_bad_requests_with_one_line():
         lambda: kgn.load("no-such-model"),
         lambda: Sampler.parse("eps=0.1,eps=0.2"),
         lambda: Sampler(eps=float("inf")),
+        lambda: kgn.train("points:1d-sigmoid", lr=-1),
+        lambda: kgn.train("points:1d-sigmoid", depth=3),
+        lambda: kgn.train("points:1d-sigmoid", steps=5, output="x.txt"),
+        lambda: kgn.train("no-such-data"),
     ):
         with pytest.raises((ValueError, OSError)) as e:
             call()
@@ -119,3 +123,49 @@ def test_model_save_keeps_the_metadata(tmp_path):
     back = kgn.load(p)
     assert back.spec == m.spec and back.checkpoint.meta["dataset"] == m.checkpoint.meta["dataset"]
     assert np.array_equal(kgn.sample(back, n=4, steps=5).state(5), kgn.sample(m, n=4, steps=5).state(5))
+
+
+def test_train_gives_kgn_trains_weights_bit_for_bit(tmp_path):
+    """kgn.train, kgn train and the core loop (Trainer.run) on the same recipe: the same weights."""
+    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.data import point_preset
+    from kgn_gui.core.recipes import recipe_for
+    from kgn_gui.core.train import Trainer
+
+    out = tmp_path / "cli.safetensors"
+    argv = ["train", "--data", "points:2d-corners", "--preset", "paper", "--steps", "150", "--seed", "2"]
+    assert main([*argv, "--save-every", "0", "-o", str(out)]) == 0
+    m = kgn.train("points:2d-corners", "paper", steps=150, seed=2)
+    r = recipe_for("points:2d-corners", "paper").with_overrides(steps=150, seed=2)
+    ds = point_preset("2d-corners")
+    core = Trainer(r.spec(ds.D, ds.shape), ds, r.train_config())
+    assert core.run().kind == "done" and m.trained.kind == "done"
+    cli = load_checkpoint(out)
+    assert cli.spec == m.spec and cli.meta["recipe"]["config"] == m.checkpoint.meta["recipe"]["config"]
+    for k, v in core.model.state_dict().items():
+        assert np.array_equal(v.numpy(), cli.model.state_dict()[k].numpy())
+        assert np.array_equal(v.numpy(), m.network.state_dict()[k].numpy())
+    # saved from the API, it is the file kgn train wrote (but for the date and the name)
+    back = load_checkpoint(m.save(tmp_path / "api.safetensors", name="cli"))
+    drop = ("date", "recipe")
+    assert {k: v for k, v in back.meta.items() if k not in drop} == {k: v for k, v in cli.meta.items() if k not in drop}
+
+
+def test_train_writes_its_output_and_the_best_weights_so_far_while_it_trains(tmp_path, monkeypatch):
+    from kgn_gui.core import train as train_mod
+    from kgn_gui.core.checkpoint import load_checkpoint
+
+    clock = iter(range(0, 10**6, 7))  # each reading of the clock 7 s after the last: a save is due at once
+    monkeypatch.setattr(train_mod.time, "monotonic", lambda: next(clock))
+    writes, real = [], train_mod.Trainer.save
+
+    def spy(self, path, **kw):
+        writes.append((kw.get("extra") or {}).get("partial"))
+        return real(self, path, **kw)
+
+    monkeypatch.setattr(train_mod.Trainer, "save", spy)
+    out = tmp_path / "m.safetensors"
+    m = kgn.train("points:1d-sigmoid", "paper", steps=300, output=out, save_every=5, progress=lambda ev: None)
+    assert m.path == out and len(writes) >= 2 and writes[-1] is None  # partial saves, then the whole run's
+    assert all(0 < p["step"] < 300 for p in writes[:-1])
+    assert "partial" not in load_checkpoint(out).meta

@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgn_gui.cli import _recipe_from_args, _reference_data, _start_from_args, build_parser, main
+import kgn_gui as kgn
+from kgn_gui.api import train_recipe
+from kgn_gui.cli import main
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import POINT_PRESETS, Dataset, make_points
 from kgn_gui.core.export import read_frames
@@ -19,8 +21,14 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO / "models"
 
 
-def cli_args(*argv):
-    return build_parser().parse_args(list(argv))
+def trained_recipe(tmp_path, *argv) -> Recipe:
+    """The recipe ``kgn train`` ran with ``argv``, read back from the model file it wrote."""
+    out = tmp_path / "cli.safetensors"
+    assert main(["train", *argv, "--save-every", "0", "-o", str(out)]) == 0
+    ck = load_checkpoint(out)
+    c, sp = ck.meta["recipe"]["config"], ck.spec
+    opt = {k: c[k] for k in ("lr", "batch", "steps", "schedule", "warmup", "seed")}
+    return Recipe(arch=sp.arch, L=sp.L, H=sp.H, bound=sp.bound, **opt)
 
 
 # -- recipes
@@ -28,11 +36,13 @@ def cli_args(*argv):
     "preset, L, H, bound, seed",
     [("1d-sigmoid", 6, 10, "sigmoid", 0), ("1d-tanh", 10, 10, "tanh", 3), ("2d-corners", 6, 50, "sigmoid", 0)],
 )
-def test_the_points_tab_and_kgn_train_preset_paper_plan_the_same_recipe(preset, L, H, bound, seed):
+def test_the_points_tab_and_kgn_train_preset_paper_plan_the_same_recipe(preset, L, H, bound, seed, tmp_path):
     pts, vr = POINT_PRESETS[preset]
     src, window = points_plan(np.array(pts, np.float32), vr, preset)
-    cli = _recipe_from_args(cli_args("train", "--data", f"points:{preset}", "--preset", "paper", "-o", "x.safetensors"))
+    cli = train_recipe(f"points:{preset}", "paper")
     assert src == f"points:{preset}" and window == cli
+    ran = trained_recipe(tmp_path, "--data", src, "--preset", "paper", "--steps", "3")
+    assert ran == window.with_overrides(steps=3)
     assert (cli.L, cli.H, cli.bound, cli.lr, cli.steps, cli.seed, cli.schedule) == (
         L,
         H,
@@ -44,10 +54,11 @@ def test_the_points_tab_and_kgn_train_preset_paper_plan_the_same_recipe(preset, 
     )
 
 
-def test_hand_placed_points_train_from_a_source_kgn_takes_too():
+def test_hand_placed_points_train_from_a_source_kgn_takes_too(tmp_path):
     src, window = points_plan(np.array([[0.31], [0.77]], np.float32), (0.0, 1.0))
     assert src == "points:0.31,0.77"
-    assert window == _recipe_from_args(cli_args("train", "--data", src, "-o", "x.safetensors"))
+    assert window == train_recipe(src, None)
+    assert trained_recipe(tmp_path, "--data", src, "--steps", "3") == window.with_overrides(steps=3)
     assert (window.L, window.H, window.bound) == (6, 10, "sigmoid")
     src2, r2 = points_plan(np.array([[0.2, 0.2], [-0.5, 0.8]], np.float32), (-1.0, 1.0))
     assert src2 == "points:0.2/0.2,-0.5/0.8" and (r2.H, r2.bound) == (50, "tanh")
@@ -61,12 +72,12 @@ def test_the_training_forms_preset_and_kgn_train_default_are_the_papers_mnist_re
     qtbot.addWidget(tp)
     tp.set_recipe("mnist:train", L=3, lr=0.5)
     tp.fill_preset()
-    cli = _recipe_from_args(cli_args("train", "-o", "x.safetensors"))
+    cli = train_recipe("mnist", None)  # kgn train's default preset: the paper's
     assert tp.recipe() == cli == recipe_for("mnist", "paper")
     assert (cli.L, cli.H, cli.bound, cli.lr, cli.batch, cli.steps) == (10, 500, "tanh", 1e-4, 1000, 10_000)
     tp.preset.setCurrentIndex(tp.preset.findData("fast"))
     tp.fill_preset()
-    fast = _recipe_from_args(cli_args("train", "--preset", "fast", "-o", "x.safetensors"))
+    fast = train_recipe("mnist", "fast")
     assert tp.recipe() == fast and (fast.lr, fast.batch, fast.steps, fast.schedule, fast.warmup) == (
         1e-3,
         256,
@@ -76,9 +87,13 @@ def test_the_training_forms_preset_and_kgn_train_default_are_the_papers_mnist_re
     )
 
 
-def test_explicit_options_win_over_the_preset_and_a_short_run_shortens_the_warm_up():
-    r = _recipe_from_args(cli_args("train", "--preset", "fast", "--steps", "100", "--L", "3", "-o", "x.safetensors"))
+def test_explicit_options_win_over_the_preset_and_a_short_run_shortens_the_warm_up(tmp_path):
+    r = train_recipe("mnist", "fast", steps=100, L=3)
     assert (r.L, r.H, r.steps, r.warmup, r.lr) == (3, 500, 100, 10, 1e-3)
+    argv = ["--data", "points:2d-corners", "--preset", "fast", "--steps", "20", "--L", "3", "--H", "7"]
+    ran = trained_recipe(tmp_path, *argv, "--lr", "0.002", "--seed", "5")
+    assert ran == train_recipe("points:2d-corners", "fast", steps=20, L=3, H=7, lr=0.002, seed=5)
+    assert (ran.L, ran.H, ran.steps, ran.warmup, ran.lr, ran.seed) == (3, 7, 20, 2, 0.002, 5)
     assert Recipe().with_overrides(L=None) == Recipe()
     with pytest.raises(RecipeError, match="not a recipe option"):
         Recipe().with_overrides(depth=3)
@@ -100,14 +115,12 @@ def test_the_points_tab_trains_exactly_what_kgn_train_trains(window, qtbot, tmp_
 
 
 # -- starts
-def test_a_data_start_from_kgn_and_from_the_start_panel_is_the_same_x0(window):
+def test_a_data_start_from_kgn_and_from_the_start_panel_is_the_same_x0(window, tmp_path):
     ck = window.checkpoint
-    cli = _start_from_args(
-        cli_args(
-            "sample", "m", "--start", "data:mnist:test#5", "--sigma", "0.3", "--mask", "6", "-n", "8", "--seed", "4"
-        ),
-        ck,
-    )
+    argv = ["sample", "mnist", "--start", "data:mnist:test#5", "--sigma", "0.3", "--mask", "6", "-n", "8"]
+    assert main([*argv, "--seed", "4", "--steps", "0", "-o", str(tmp_path / "s")]) == 0
+    x_kgn = np.load(tmp_path / "s" / "final_states.npy")
+    cli = parse_start("data:mnist:test#5", ck.value_range, n=8, seed=4, sigma=0.3, mask=6)
     sp = window.start_panel
     sp.set_dataset(window.dataset("mnist:test", ck.value_range))
     sp.index.setValue(5)
@@ -123,7 +136,7 @@ def test_a_data_start_from_kgn_and_from_the_start_panel_is_the_same_x0(window):
     from kgn_gui.core.chain import start_states
 
     x_cli = start_states(cli.chain_config(), 784, ck.value_range, shape=ck.spec.shape, start_array=cli.array)
-    assert np.array_equal(x_cli.numpy(), window.session.state(0))
+    assert np.array_equal(x_cli.numpy(), window.session.state(0)) and np.array_equal(x_kgn, window.session.state(0))
 
 
 def test_start_strings_parse_to_typed_starts_and_bad_ones_are_one_line(tmp_path):
@@ -152,8 +165,7 @@ def test_the_feature_space_fits_the_data_set_and_kgn_and_the_window_pick_the_sam
     from kgn_gui.core.features import feature_space_for
     from kgn_gui.core.measures import reference_for
 
-    ck = window.checkpoint
-    cli_ref = _reference_data(ck, None)
+    cli_ref = kgn.load("mnist").data  # what kgn analyze measures against without --data
     assert window.train_data.name == cli_ref.name == "mnist-train"
     assert np.array_equal(window.train_data.x, cli_ref.x)
     # one feature space for the data set, whoever asks: the bundled MNIST classifier, loaded once
@@ -169,8 +181,7 @@ def test_the_feature_space_fits_the_data_set_and_kgn_and_the_window_pick_the_sam
 
 def test_reference_data_of_a_points_model_is_the_same_in_kgn_and_the_window(window):
     window.load_model(MODELS / "2d-corners.safetensors")
-    ck = window.checkpoint
-    cli_ref = _reference_data(ck, None)
+    cli_ref = kgn.load(MODELS / "2d-corners.safetensors").data
     assert window.train_data.name == cli_ref.name
     assert np.array_equal(window.train_data.x, cli_ref.x)
     assert np.allclose(window.train_data.x, POINT_PRESETS["2d-corners"][0])

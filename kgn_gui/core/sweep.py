@@ -184,7 +184,7 @@ def train_run(
     is ≤ it (at most ``steps``). Returns (trainer, facts): the trainer holds the best weights; facts:
     train_loss (the best evaluation loss), steps_trained, best_step, train_seconds and, with a target,
     reached_target. ``on_step(step, cap)`` after every step; Cancelled when ``cancelled()``."""
-    from .train import TrainConfig, Trainer
+    from .train import TrainConfig, Trainer, TrainHooks
 
     tc = TrainConfig(
         lr=cfg.lr,
@@ -198,16 +198,9 @@ def train_run(
     )
     tr = Trainer(spec, ds, tc)
     target = cfg.target_loss
-    diverged = False
     t0 = time.time()
-    for ev in tr.run():
-        if cancelled is not None and cancelled():
-            tr.stop()
-        elif target is not None and tr.best_loss <= target:
-            tr.stop()  # it ends before the next step, with the best weights
-        diverged = diverged or ev.kind == "diverged"
-        if on_step is not None:
-            on_step(ev.step, ev.steps)
+    progress = None if on_step is None else (lambda ev: on_step(ev.step, ev.steps))
+    diverged = tr.run(TrainHooks(progress, target_loss=target, cancelled=cancelled)).kind == "diverged"
     if cancelled is not None and cancelled():
         raise Cancelled("sweep cancelled")
     facts = {
@@ -314,7 +307,6 @@ def run_sweep(
     progress(fraction done); stage(what runs now, in one line: "depth 4, seed 1: training", …) as each stage
     begins; cancelled() is polled between training steps and chain steps (then
     :class:`~kgn_gui.core.measures.Cancelled` is raised; the CSVs hold the runs finished before)."""
-    from .checkpoint import save_checkpoint
     from .data import open_source
     from .models import BOUNDS, spec_parameter_count
 
@@ -364,15 +356,7 @@ def run_sweep(
             on_step=None if progress is None else (lambda s, cap, k=k: progress((k + 0.7 * s / max(1, cap)) / n)),
         )
         model = tr.model.eval().cpu()
-        save_checkpoint(
-            out / model_name(L, seed),
-            model,
-            spec,
-            dataset=ds.name,
-            data_shape=ds.shape,
-            recipe=tr.recipe(),
-            name=f"sweep depth {L} seed {seed}",
-        )
+        tr.save(out / model_name(L, seed), name=f"sweep depth {L} seed {seed}")
         reached = (
             ""
             if "reached_target" not in facts

@@ -28,21 +28,25 @@ so the recipe, the seed and the checkpoint mean the same with one process or man
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import save_checkpoint
 from .data import Dataset
 from .models import ModelSpec, build_model
 
 
-class TrainError(RuntimeError):
+class TrainError(ValueError):
     """Training cannot start or cannot go on; the message says why."""
 
 
@@ -132,6 +136,23 @@ class TrainEvent:
     eta_s: float
     elapsed_s: float
     message: str = ""
+
+
+@dataclass
+class TrainHooks:
+    """What a caller of :meth:`Trainer.run` adds to the loop; every field is optional.
+
+    progress(event): each event (progress, then the last one). save(trainer): every ``save_every_s`` seconds
+    of training (at a progress event), e.g. to write the best weights so far. target_loss: stop once the
+    best evaluation loss is ≤ it. cancelled(): polled at each event; True stops the run. interrupt_stops:
+    Ctrl-C ends the run as a stop does (the best weights kept, a "stopped" event) instead of raising."""
+
+    progress: Callable[[TrainEvent], None] | None = None
+    save: Callable[[Trainer], None] | None = None
+    save_every_s: float = 0.0
+    target_loss: float | None = None
+    cancelled: Callable[[], bool] | None = None
+    interrupt_stops: bool = False
 
 
 def format_loss(v: float) -> str:
@@ -283,9 +304,11 @@ class _GraphStep:
 class Trainer:
     """Fits a kaleidoscopic network to a data set.
 
-    Iterate :meth:`run` for progress events; call :meth:`stop` (any thread) to end it after the
-    current step, :meth:`pause` / :meth:`resume` to hold it. After the run, ``model`` holds the
-    best weights found (by the evaluation-subset loss) and ``losses`` the loss of every step.
+    :meth:`run` trains to the end with :class:`TrainHooks` (the one loop the CLI, the window's child
+    process, the sweep and ``kgn.train`` use); :meth:`events` is the same loop as a generator of progress
+    events. :meth:`stop` (any thread) ends it after the current step, :meth:`pause` / :meth:`resume` hold
+    it. After the run, ``model`` holds the best weights found (by the evaluation-subset loss) and
+    ``losses`` the loss of every step; :meth:`save` writes a model file with the recipe.
     """
 
     def __init__(
@@ -352,7 +375,40 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
 
-    def run(self) -> Iterator[TrainEvent]:
+    def run(self, hooks: TrainHooks | None = None) -> TrainEvent:
+        """Train to the end (done, stopped, diverged) with ``hooks``; returns the last event."""
+        h = hooks or TrainHooks()
+        last: TrainEvent | None = None
+        saved_at = time.monotonic()
+        try:
+            for ev in self.events():
+                if h.cancelled is not None and h.cancelled():
+                    self.stop()
+                elif h.target_loss is not None and self.best_loss <= h.target_loss:
+                    self.stop()  # it ends before the next step, with the best weights
+                if h.progress is not None:
+                    h.progress(ev)
+                due = h.save_every_s and time.monotonic() - saved_at >= h.save_every_s
+                if h.save is not None and due and ev.kind == "progress":
+                    h.save(self)
+                    saved_at = time.monotonic()
+                last = ev
+        except KeyboardInterrupt:
+            if not h.interrupt_stops:
+                raise
+            self.restore_best()  # the loop was left mid-step: put the best weights back here
+            msg = f"interrupted at step {self.step}; kept the best weights (step {self.best_step})"
+            el, B = self.elapsed_s, min(self.config.batch, self.dataset.M)
+            rate = self.step * B / el if el > 0 else 0.0
+            last = TrainEvent("stopped", self.step, self.config.steps, self.last_loss, self.best_loss,
+                              rate, math.inf, el, msg)  # fmt: skip
+            if h.progress is not None:
+                h.progress(last)
+        assert last is not None  # the loop always ends with an event
+        return last
+
+    def events(self) -> Iterator[TrainEvent]:
+        """The training loop as a generator of :class:`TrainEvent` (progress, then done/stopped/diverged)."""
         # The precision setting is process-wide: it holds while the loop computes, and is put back whenever
         # an event goes out, so the caller's own torch code between events runs as it expects.
         loop = self._run()
@@ -515,11 +571,26 @@ class Trainer:
             "elapsed_s": round(self.elapsed_s, 2),
         }
 
+    def save(
+        self, path: str | os.PathLike, *, name: str | None = None, best: bool = True, extra: dict | None = None
+    ) -> Path:
+        """Write a model file of the best weights so far (``best``) or of the current ones, with the spec,
+        the data set's name and shape and :meth:`recipe` — the one way a trained model is saved. Safe to call
+        between events or from another thread while the loop runs (the weights are copied first). Raises
+        CheckpointError."""
+        model = copy.deepcopy(self.model)
+        if best and self.best_state is not None:
+            model.load_state_dict(self.best_state)
+        ds = self.dataset
+        return save_checkpoint(
+            path, model, self.spec, dataset=ds.name, data_shape=ds.shape, recipe=self.recipe(), name=name, extra=extra
+        )
+
 
 def train(spec: ModelSpec, dataset: Dataset, config: TrainConfig | None = None) -> tuple[nn.Module, Trainer]:
-    """Train to the end and return (model with the best weights, trainer)."""
+    """Train to the end and return (model with the best weights, trainer); a divergence raises TrainError."""
     tr = Trainer(spec, dataset, config)
-    for ev in tr.run():
-        if ev.kind == "diverged":
-            raise TrainError(ev.message)
+    ev = tr.run()
+    if ev.kind == "diverged":
+        raise TrainError(ev.message)
     return tr.model, tr

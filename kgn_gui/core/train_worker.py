@@ -23,9 +23,7 @@ PAUSE, RESUME, STOP, SNAPSHOT (anything else is ignored). The child answers on a
 
 from __future__ import annotations
 
-import copy
 import threading
-import time
 from pathlib import Path
 
 from .messages import Command, Ended, Failed, Progress, RecoverySaved, Snapshot, SnapshotFailed, TrainWarning
@@ -38,10 +36,9 @@ def train_worker(job: dict, out_q, ctrl) -> None:
         import torch
 
         torch.set_num_threads(int(job.get("threads", 1)))
-        from .checkpoint import save_checkpoint
         from .data import Dataset, open_source
         from .models import ModelSpec
-        from .train import TrainConfig, Trainer
+        from .train import TrainConfig, Trainer, TrainHooks
 
         if job.get("source") is not None:
             key, vr, size = job["source"]
@@ -59,10 +56,8 @@ def train_worker(job: dict, out_q, ctrl) -> None:
     out_dir = Path(job["out_dir"])
     snapshots = [0]
 
-    def save(model, name: str) -> str:
-        path = out_dir / f"{name}.safetensors"
-        save_checkpoint(path, model, spec, dataset=ds.name, data_shape=ds.shape, recipe=tr.recipe(), name=name)
-        return str(path)
+    def save(name: str, best: bool = True) -> str:
+        return str(tr.save(out_dir / f"{name}.safetensors", name=name, best=best))
 
     def control() -> None:
         while True:
@@ -81,7 +76,7 @@ def train_worker(job: dict, out_q, ctrl) -> None:
                 case Command.SNAPSHOT:
                     snapshots[0] += 1
                     try:
-                        out_q.put(Snapshot(save(copy.deepcopy(tr.model), f"snapshot-{snapshots[0]}")))
+                        out_q.put(Snapshot(save(f"snapshot-{snapshots[0]}", best=False)))
                     except Exception as e:
                         out_q.put(SnapshotFailed(str(e)))
                 case _:  # not a command: ignored
@@ -93,9 +88,8 @@ def train_worker(job: dict, out_q, ctrl) -> None:
 
     rec = job.get("recovery")
     rec_name = recovery_name()  # one file per run, rewritten each time
-    last_saved = [time.monotonic()]
 
-    def save_recovery() -> None:
+    def save_recovery(_tr=None) -> None:
         try:
             p = write_recovery(
                 Path(rec["folder"]),
@@ -112,21 +106,20 @@ def train_worker(job: dict, out_q, ctrl) -> None:
             out_q.put(RecoverySaved(str(p)))
         except Exception as e:  # a full disk must not stop training: say so, try again next time
             out_q.put(TrainWarning(f"could not write the recovery checkpoint: {e}"))
-        last_saved[0] = time.monotonic()
 
-    sent = 0
-    last = None
+    sent = [0]
+
+    def progress(ev) -> None:
+        n = tr.step
+        out_q.put(Progress(ev, sent[0], tr.losses[sent[0] : n].copy()))
+        sent[0] = n
+
+    hooks = TrainHooks(progress, save_recovery if rec else None, rec.get("every_s", 60) if rec else 0.0)
     try:
-        for ev in tr.run():
-            n = tr.step
-            out_q.put(Progress(ev, sent, tr.losses[sent:n].copy()))
-            sent = n
-            last = ev
-            if rec and ev.kind == "progress" and time.monotonic() - last_saved[0] >= rec.get("every_s", 60):
-                save_recovery()
+        last = tr.run(hooks)
         if rec:
             save_recovery()  # the final (best) weights: kept until the app has them
-        path = save(tr.model, "trained")
+        path = save("trained")
         out_q.put(Ended(last, path, tr.recipe()))
     except Exception as e:
         out_q.put(Failed(f"training failed: {type(e).__name__}: {e}"))

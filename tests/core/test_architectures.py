@@ -46,7 +46,7 @@ def trained():
     for arch, kw in SPECS.items():
         spec = ModelSpec(D=64, arch=arch, shape=SHAPE, bound="tanh", **kw)
         tr = Trainer(spec, ds, TrainConfig(lr=3e-3, batch=4, steps=400, seed=0, report_interval_s=60))
-        for _ in tr.run():
+        for _ in tr.events():
             pass
         out[arch] = (spec, tr.model.eval(), tr.best_loss)
     return ds, out

@@ -59,7 +59,7 @@ def test_minibatches_have_no_repeats():
 def test_progress_events_report_step_loss_rate_and_eta():
     ds = point_preset("2d-corners")
     tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), ds, TrainConfig(lr=1e-3, steps=200, report_interval_s=0))
-    events = list(tr.run())
+    events = list(tr.events())
     assert events[-1].kind == "done" and events[-1].step == 200
     progress = events[:-1]
     # No report interval: one progress event after every step but the last; each carries that step's loss,
@@ -73,7 +73,7 @@ def test_progress_events_report_step_loss_rate_and_eta():
 def test_progress_rate_is_bounded():
     ds = point_preset("2d-corners")
     tr = Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), ds, TrainConfig(lr=1e-3, steps=300, report_interval_s=60))
-    events = list(tr.run())
+    events = list(tr.events())
     # One report at the first step, then none for 60 s: only the end (300 steps of a tiny net take < 60 s).
     assert [(e.kind, e.step) for e in events] == [("progress", 1), ("done", 300)]
 
@@ -82,7 +82,7 @@ def test_stop_ends_training_cleanly_with_the_best_weights():
     ds = load_mnist("test").subset(500)
     spec = ModelSpec(D=784, L=2, H=32, bound="tanh", shape=(1, 28, 28))
     tr = Trainer(spec, ds, TrainConfig(lr=1e-3, batch=100, steps=10_000, report_interval_s=0))
-    for ev in tr.run():
+    for ev in tr.events():
         if ev.step >= 5:
             tr.stop()
     # Stopped before the next step; the best evaluated weights (the first evaluation, at step 100, was not
@@ -107,7 +107,7 @@ def test_nan_loss_stops_training_and_keeps_the_last_good_weights(monkeypatch):
         point_preset("2d-corners"),
         TrainConfig(lr=1e-3, steps=100, eval_every=5),
     )
-    events = list(tr.run())
+    events = list(tr.events())
     # manifold_loss calls: 1 = the evaluation at step 0, then 5 steps and an evaluation, five times (31 calls,
     # the last, step 25's evaluation, already NaN and not kept): step 26's loss is the first NaN one.
     assert events[-1].kind == "diverged" and "NaN or infinite at step 26" in events[-1].message
@@ -137,7 +137,7 @@ def test_full_batch_when_batch_at_least_M(monkeypatch):
     seen = []
     real = train_mod.manifold_loss
     monkeypatch.setattr(train_mod, "manifold_loss", lambda model, x: seen.append(x.clone()) or real(model, x))
-    list(tr.run())
+    list(tr.events())
     assert tr.step == 3
     # Every training step (between the evaluations at steps 0 and 3) sees both points, in order.
     assert len(seen) == 5 and all(torch.equal(x, torch.from_numpy(ds.x)) for x in seen)
@@ -173,6 +173,81 @@ def test_the_schedule_sets_the_optimizer_learning_rate_each_step(monkeypatch):
     monkeypatch.setattr(torch.optim.Adam, "step", spy)
     cfg = TrainConfig(lr=1e-2, steps=6, schedule="cosine", warmup=2, report_interval_s=60)
     tr = Trainer(ModelSpec(D=2, L=1, H=4, bound="sigmoid"), point_preset("2d-corners"), cfg)
-    for _ in tr.run():
+    for _ in tr.events():
         pass
     assert seen == pytest.approx([cfg.lr_at(s) for s in range(6)])
+
+
+# -- Trainer.run(hooks): the one loop of kgn train, the window's child process, the sweep and kgn.train
+def _corners(steps, **kw):
+    cfg = TrainConfig(lr=1e-3, steps=steps, report_interval_s=0, eval_every=10, **kw)
+    return Trainer(ModelSpec(D=2, L=2, H=8, bound="sigmoid"), point_preset("2d-corners"), cfg)
+
+
+def test_run_with_no_hooks_is_the_event_loop_and_returns_its_last_event():
+    a, b = _corners(40), _corners(40)
+    events = list(a.events())
+    last = b.run()
+    assert (last.kind, last.step) == (events[-1].kind, events[-1].step) == ("done", 40)
+    assert np.array_equal(a.losses, b.losses) and a.best_step == b.best_step
+
+
+def test_run_hooks_report_save_stop_at_a_target_and_cancel(monkeypatch):
+    seen, saves = [], []
+    clock = iter(range(0, 10_000, 5))  # each monotonic() reading is 5 s after the one before
+    monkeypatch.setattr(train_mod.time, "monotonic", lambda: next(clock))
+    tr = _corners(400)
+    from kgn_gui.core.train import TrainHooks
+
+    last = tr.run(TrainHooks(seen.append, lambda t: saves.append(t.step), save_every_s=12))
+    assert last is seen[-1] and last.kind == "done" and seen[0].kind == "progress"
+    # the save hook runs at progress events once 12 s have passed since the start or the last save
+    assert saves and all(b > a for a, b in zip(saves, saves[1:])) and saves[-1] < 400
+    monkeypatch.undo()
+    # target: the run stops once the best evaluation loss is ≤ it, keeping those weights
+    full = _corners(400)
+    full.run()
+    target = float(np.nanmedian(full.losses[:200]))
+    tr = _corners(400)
+    last = tr.run(TrainHooks(target_loss=target))
+    assert last.kind == "stopped" and tr.best_loss <= target and tr.step < 400
+    # cancelled(): polled at each event
+    calls = []
+    tr = _corners(400)
+    last = tr.run(TrainHooks(cancelled=lambda: len(calls) > 3 or calls.append(1)))
+    assert last.kind == "stopped" and tr.step == 5
+
+
+def test_ctrl_c_ends_a_run_with_the_best_weights_only_when_the_hooks_say_so():
+    from kgn_gui.core.train import TrainHooks
+
+    def interrupt_at(n):
+        def hook(ev):
+            if ev.step == n and ev.kind == "progress":
+                raise KeyboardInterrupt
+
+        return hook
+
+    tr = _corners(400)
+    last = tr.run(TrainHooks(interrupt_at(50), interrupt_stops=True))
+    assert last.kind == "stopped" and last.step == 50 and last.message.startswith("interrupted at step 50")
+    best = {k: v.clone() for k, v in tr.best_state.items()}
+    assert all(torch.equal(best[k], v) for k, v in tr.model.state_dict().items())  # the best weights are back
+    with pytest.raises(KeyboardInterrupt):
+        _corners(400).run(TrainHooks(interrupt_at(50)))
+
+
+def test_save_writes_the_best_or_the_current_weights_with_the_recipe(tmp_path):
+    from kgn_gui.core.checkpoint import load_checkpoint
+
+    tr = _corners(400)
+    for ev in tr.events():
+        if ev.step >= 55:
+            break  # mid-run: the best weights (step 50) are not the current ones
+    best = tr.save(tmp_path / "best.safetensors", name="b", extra={"partial": {"step": tr.step}})
+    now = tr.save(tmp_path / "now.safetensors", best=False)
+    b, n = load_checkpoint(best), load_checkpoint(now)
+    assert b.meta["partial"] == {"step": tr.step} and b.meta["recipe"]["best_step"] == 50 and b.name == "b"
+    assert all(torch.equal(v, tr.best_state[k]) for k, v in b.model.state_dict().items())
+    assert all(torch.equal(v, tr.model.state_dict()[k]) for k, v in n.model.state_dict().items())
+    assert not all(torch.equal(v, tr.best_state[k]) for k, v in n.model.state_dict().items())

@@ -30,7 +30,7 @@ def train(spec, ds, **kw):
         **{"lr": 1e-3, "batch": 250, "steps": 60, "device": "cuda", "eval_every": 20, "report_interval_s": 0.0, **kw}
     )
     tr = Trainer(spec, ds, cfg)
-    events = list(tr.run())
+    events = list(tr.events())
     return tr, events
 
 
@@ -81,7 +81,7 @@ def test_divergence_and_stop_under_graphs():
         ds,
         TrainConfig(lr=1e-3, batch=250, steps=1000, device="cuda", eval_every=50, report_interval_s=0.0),
     )
-    for e in tr.run():
+    for e in tr.events():
         if e.step >= 100 and e.kind == "progress":
             with torch.no_grad():  # poison a weight the captured graph reads: the next loss is NaN
                 next(tr.model.parameters())[0, 0] = float("nan")
@@ -93,7 +93,7 @@ def test_divergence_and_stop_under_graphs():
     tr = Trainer(
         paper_mnist_spec(), ds, TrainConfig(lr=1e-3, batch=250, steps=100_000, device="cuda", report_interval_s=0.0)
     )
-    for e in tr.run():
+    for e in tr.events():
         if e.step >= 200:
             tr.stop()
     assert e.kind == "stopped" and tr.step == e.step == 200  # progress comes every 50 steps: stopped at 200

@@ -40,7 +40,7 @@ def test_training_in_the_child_reports_every_loss_and_the_trained_weights(ctl, q
     assert seen and all(e.kind == "progress" for e in seen) and [e.step for e in seen] == sorted(e.step for e in seen)
     # The same recipe in this process gives the same losses, step by step: none lost or shifted on the way.
     here = Trainer(SPEC, ds, cfg)
-    for _ in here.run():
+    for _ in here.events():
         pass
     np.testing.assert_allclose(run.losses, here.losses[:50], rtol=1e-5)
     assert run.best_loss == pytest.approx(here.best_loss, rel=1e-5)
