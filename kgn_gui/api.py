@@ -25,11 +25,12 @@ from .core.bundled import resolve_model
 from .core.chain import ChainConfig, ChainError
 from .core.checkpoint import Checkpoint, load_checkpoint
 from .core.lab import Condition, Edit, Lab
+from .core.registry import Measures
 from .core.sampler import Sampler
 from .core.session import ChainSession
 from .core.start import Start, parse_start
 
-__all__ = ["Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of", "train", "train_recipe"]
+__all__ = ["Measures", "Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of", "train", "train_recipe"]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -275,13 +276,14 @@ def analyze(
     mixing: Iterable[float] = (),
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] | None = None,
-) -> dict:
+) -> Measures:
     """The measures of a model's chains after ``steps`` steps: convergence, memorization, the distribution
     measures against the reference data with their real-data baselines and intervals, and (when asked) the
     attractor audit of ``audit`` training examples, basin recovery at each σ of ``sigmas`` and the mixing scan
     over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
-    edits) are measured. The dict ``kgn analyze --json`` writes. ``progress(stage, done, total)``."""
+    edits) are measured. The dict ``kgn analyze --json`` writes, as core.registry.Measures (``estimate(key)``:
+    a value with its interval; ``lines()``: what ``kgn analyze`` prints). ``progress(stage, done, total)``."""
     from .core.measures import analyze_chain, attractor_audit, basin_recovery, mixing_scan, reference_for
     from .core.preflight import check_analysis
 
@@ -330,7 +332,7 @@ def analyze(
             ck.model, ck.spec, cfg, steps, ds.x, ref, eps_list=mixing, kinds=("normal", "uniform", "none"),
             start_array=start_array, progress=say("mixing scan"),
         )  # fmt: skip
-    return out
+    return Measures(out)
 
 
 def _existing(*paths) -> list[Path]:

@@ -686,41 +686,8 @@ def cmd_analyze(args) -> int:
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         atomic_write_text(args.json, dumps_strict(out, indent=1, default=float))
-    _print_analysis(out)
+    print("\n".join(out.lines()))
     return 0
-
-
-def _shown_value(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)) and all(isinstance(x, float) for x in v):
-        return "[" + ", ".join(f"{x:.4g}" for x in v) + "]"
-    if isinstance(v, dict):
-        return ", ".join(f"{k} {_shown_value(x)}" for k, x in v.items())
-    return "–" if v is None else str(v)
-
-
-def _print_analysis(out: dict) -> None:
-    """One line a measure: value, its 95 % interval and the real-data baseline beside it."""
-    shown = {k: v for k, v in out.items() if k != "mixing_scan" and not k.endswith(("_ci", "_real"))}
-    width = max(len(k) for k in shown)
-    for k, v in shown.items():
-        line = f"{k:<{width}}  {_shown_value(v)}"
-        if out.get(f"{k}_ci") is not None:
-            line += f"  95 % {_shown_value(out[f'{k}_ci'])}"
-        if f"{k}_real" in out:
-            line += f"  real {_shown_value(out[f'{k}_real'])}"
-            if out.get(f"{k}_real_ci") is not None:
-                line += f" {_shown_value(out[f'{k}_real_ci'])}"
-        print(line)
-    if out.get("mixing_scan"):
-        print("mixing (changes per 100 steps per chain, after burn-in):")
-        print(f"  {'noise':<9} {'eps':>7} {'burn-in':>8} {'class':>8} {'nearest':>8}")
-        for r in out["mixing_scan"]:
-            print(
-                f"  {r['noise']:<9} {r['eps']:>7g} {_shown_value(r['burn_in']):>8} "
-                f"{_shown_value(r['mixing_class']):>8} {_shown_value(r['mixing_nearest']):>8}"
-            )
 
 
 def cmd_sweep(args) -> int:

@@ -67,6 +67,7 @@ import torch
 from .chain import Chain, ChainConfig, start_states
 from .errors import Cancelled
 from .metrics import nearest_training
+from .registry import clip
 from .sampler import Sampler
 
 RESIDUAL_TOL_SPAN = 0.025  # the convergence tolerance as a share of the value range's span
@@ -78,7 +79,6 @@ MIN_POOL = 100  # fewer real samples than this: no distribution measures
 POOL_MAX = 10_000  # real samples drawn from a bigger pool (seeded): their features are computed once
 INTERVAL = f"bootstrap 95 % interval ({BOOT} resamples of the samples, percentiles recentred on the estimate)"
 DISTRIBUTION = ("class_entropy", "frechet", "kid", "precision", "recall")
-_BOUNDS = {"class_entropy": (0.0, 1.0), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "frechet": (0.0, math.inf)}
 
 
 def _check(cancelled: Callable[[], bool] | None) -> None:
@@ -352,8 +352,7 @@ class Reference:
         draws = [stats(rng.integers(0, n, n)) for _ in range(boot)]
         for key in list(point):
             ci = _ci([d[key] for d in draws], point[key])
-            lo, hi = _BOUNDS.get(key, (-math.inf, math.inf))
-            point[f"{key}_ci"] = None if ci is None else [max(lo, ci[0]), min(hi, ci[1])]
+            point[f"{key}_ci"] = None if ci is None else list(clip(key, ci[0], ci[1]))  # to the measure's range
         return point
 
 

@@ -47,6 +47,7 @@ from .chain import ChainConfig
 from .errors import Cancelled
 from .files import atomic_path
 from .measures import analyze_chain, attractor_audit, basin_recovery, reference_for
+from .registry import MEASURE, clip
 from .sampler import Sampler
 
 if TYPE_CHECKING:
@@ -400,16 +401,16 @@ def run_sweep(
 def _said(row: dict) -> list[str]:
     """The log line's numbers of one run."""
     got = []
-    for k, name, fmt in (
-        ("converged", "converged", ".2f"),
-        ("copy_fraction", "copies", ".2f"),
-        ("distinct", "distinct", "d"),
-        ("frechet", "Fréchet", ".3g"),
-        ("precision", "precision", ".2f"),
-        ("recall", "recall", ".2f"),
+    for k, fmt in (
+        ("converged", ".2f"),
+        ("copy_fraction", ".2f"),
+        ("distinct", "d"),
+        ("frechet", ".3g"),
+        ("precision", ".2f"),
+        ("recall", ".2f"),
     ):
         if _finite(row.get(k)):
-            got.append(f"{name} {row[k]:{fmt}}")
+            got.append(f"{MEASURE[k].label} {row[k]:{fmt}}")
     if _finite(row.get("attractor_fraction")):
         got.append(f"attractors {row['attractor_fraction']:.2f} of {row['audit_fixed']} fixed of {row['audit_n']}")
     return got
@@ -452,29 +453,6 @@ def t_interval(values) -> tuple[float, float, float]:
     return m, m - half, m + half
 
 
-# measures that are fractions (their t-interval is clipped to [0, 1]) and ones that are never negative
-# (clipped at 0); KID, whose unbiased estimate can be negative, and the rest are left as they are
-FRACTIONS = (
-    "converged", "cycles", "copy_fraction", "top_basin_share", "class_entropy", "confidence", "precision",
-    "recall", "attractor_fraction", "saturated", "inside_training_range", "reached_target", "diverged",
-)  # fmt: skip
-NONNEGATIVE = (
-    "train_loss", "steps_trained", "best_step", "train_seconds", "burn_in", "distinct", "nearest_mean", "frechet",
-    "rho_median", "rho_max", "residual_median", "residual_max", "mixing_class", "mixing_nearest", "audit_fixed",
-)  # fmt: skip
-
-
-def clip_to_range(key: str, lo: float, hi: float) -> tuple[float, float]:
-    """A t-interval clipped to the range its measure can take: [0, 1] for fractions (recovery rates and
-    real-data baselines included), [0, ∞) for measures that are never negative."""
-    base = key.removesuffix("_real").removesuffix("_identity")
-    if base in FRACTIONS or base.startswith("recovery_"):
-        return max(0.0, lo), min(1.0, hi)
-    if base in NONNEGATIVE:
-        return max(0.0, lo), hi
-    return lo, hi
-
-
 # columns that are settings of a depth, not measures: written once, no interval
 SETTING_COLUMNS = ("parameters", "chains", "steps", "tol", "audit_n", "audit_tol")
 
@@ -509,7 +487,7 @@ def aggregate(runs: list[dict], by: str = "depth") -> list[dict]:
                 if len(ok) < len(vals):
                     missing.append(f"{k}:{len(vals) - len(ok)}")
                 m, lo, hi = t_interval(ok)
-                lo, hi = clip_to_range(k, lo, hi)
+                lo, hi = clip(k, lo, hi)  # to the range the measure can take (registry)
                 row[k], row[f"{k}_lo"], row[f"{k}_hi"] = m, lo, hi
             else:
                 texts = list(dict.fromkeys(str(v) for v in vals))

@@ -10,156 +10,19 @@ names the feature space the class and distribution measures use and what the rea
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ...core.registry import CLASS_MEASURES, IDENTITY_ABOUT, MEASURE, MODEL_MEASURES, PANEL, Estimate
+
 VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
 
 
-class Row(NamedTuple):
-    key: str  # the summary key of the value
-    label: str
-    tip: str  # the formula
-    ci: bool = False  # summary[key + "_ci"] = [lo, hi]
-    real: str | None = None  # the summary key of the baseline (its own interval: real + "_ci")
-    real_tip: str = ""  # what the baseline is
-
-
-REAL_TIP = "the same measure for real samples of the data set (the line above the table says which)"
-IDENTITY_TIP = "baseline: the identity map f(z) = z on the same inputs (the value with no model at all)"
-
-ROWS = [
-    Row(
-        "burn_in",
-        "burn-in (steps)",
-        "First step t after which the median over chains of the noise-free residual ‖f(x_t) − x_t‖/√D\n"
-        "stays below the tolerance (– when it ends above it)",
-    ),
-    Row(
-        "converged",
-        "converged",
-        "Fraction of chains with ‖f(x_T) − x_T‖/√D < tol, the same for every noise kind\n"
-        "(noise-free residual at the shown step; tol = 2.5 % of the value range's span)",
-    ),
-    Row(
-        "cycles",
-        "cycles",
-        "Fraction of the chains that did not converge whose noise-free continuation from x_T\n"
-        "returns within tol of x_T after k = 2 … 8 steps (a k-cycle)",
-    ),
-    Row(
-        "contraction_last",
-        "contraction q",
-        "q_t = s_t / s_{t−1} with s_t = ‖x_{t+1} − x_t‖/√D, median over chains, at the last step: < 1 contracts",
-    ),
-    Row(
-        "copy_fraction",
-        "copies",
-        "Fraction of chains within 0.05 (RMS per value) of a training example: memorized samples",
-    ),
-    Row("distinct", "distinct", "How many different training examples are some chain's nearest (coverage)"),
-    Row(
-        "top_basin_share", "largest basin", "Share of the chains whose nearest training example is the most common one"
-    ),
-    Row(
-        "nearest_mean",
-        "nearest distance",
-        "Mean over chains of the RMS distance ‖x − x_j‖/√D to the nearest training example x_j.\n"
-        "Below the real data's value the samples sit closer to the training set than unseen data\n"
-        "does: lower is not better past that level",
-        ci=True,
-        real="nearest_mean_real",
-        real_tip=REAL_TIP,
-    ),
-    Row(
-        "class_entropy",
-        "class entropy",
-        "Entropy of the feature classifier's labels of the samples / log(classes):\n"
-        "1 = every class equally often, 0 = a single class",
-        ci=True,
-        real="class_entropy_real",
-        real_tip=REAL_TIP,
-    ),
-    Row("confidence", "confidence", "Mean top-class probability the feature classifier gives the samples"),
-    Row(
-        "frechet",
-        "Fréchet",
-        "Fréchet distance ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½) between Gaussians fitted to the\n"
-        "features of the samples and of the reference set (the feature space is named above the table).\n"
-        "FID-style, NOT comparable with Inception FID; it has a floor at small n: compare it with real data's",
-        ci=True,
-        real="frechet_real",
-        real_tip=REAL_TIP,
-    ),
-    Row(
-        "kid",
-        "KID",
-        "Kernel distance: unbiased MMD² between the features of the samples and of the reference set\n"
-        "with the cubic polynomial kernel k(a, b) = (aᵀb / d + 1)³ (d = feature dimension).\n"
-        "≈ 0 for two samples of one distribution; unbiased, so meaningful at small n (may dip below 0)",
-        ci=True,
-        real="kid_real",
-        real_tip=REAL_TIP,
-    ),
-    Row(
-        "precision",
-        "precision",
-        "Kynkäänniemi et al. 2019: the fraction of the samples' features inside the reference set's\n"
-        "k-NN manifold (the union of balls around each reference feature reaching its k-th nearest\n"
-        "reference neighbour, k = 3): how many samples look real (quality)",
-        ci=True,
-        real="precision_real",
-        real_tip=REAL_TIP,
-    ),
-    Row(
-        "recall",
-        "recall",
-        "Kynkäänniemi et al. 2019: the fraction of the reference set's features inside the samples'\n"
-        "k-NN manifold (k = 3): how much of the real data the samples cover (coverage)",
-        ci=True,
-        real="recall_real",
-        real_tip=REAL_TIP,
-    ),
-    Row(
-        "mixing",
-        "mixing",
-        "Class changes per 100 steps after burn-in: for each chain, how often the feature classifier's\n"
-        "class of x_t changes from one look to the next (its nearest training example's when there are no\n"
-        "classes), averaged over chains. 0: each chain stays with what it found (a retrieval);\n"
-        "higher: it wanders between classes (a sampler). – when not measured: Mixing… measures it\n"
-        "against ε and the noise kind (the Mixing tab)",
-    ),
-    Row(
-        "inside_training_range",
-        "in training range",
-        "Outputs in training range (over-generalization): the fraction of f(z) values, z uniform on the\n"
-        "whole input box, inside the training data's per-value [min, max]. Depends on the model only",
-        real="inside_training_range_identity",
-        real_tip=IDENTITY_TIP,
-    ),
-    Row(
-        "saturated",
-        "saturated",
-        "Saturated outputs: the fraction of f(z) values, z uniform on the whole input box, within\n"
-        "1e-3 of the span of the output bounds. Depends on the model only",
-        real="saturated_identity",
-        real_tip=IDENTITY_TIP,
-    ),
-    Row(
-        "attractor_fraction",
-        "attractors (audit)",
-        "Attractor audit: training examples refined to fixed points of f (iterated without noise);\n"
-        "among those whose residual ‖f(x*) − x*‖/√D is below the tolerance (fixed), the fraction whose\n"
-        "Jacobian spectral radius ρ < 1 (attracting). Points that did not reach a fixed point are left\n"
-        "out: ρ means nothing there",
-    ),
-]
-ROW_OF = {r.key: r for r in ROWS}
-CLASS_ROWS = ("class_entropy", "confidence")  # rows that need a feature classifier (hidden without one)
-MODEL_ROWS = ("attractor_fraction",)  # the model's, not the chains': kept when only the chains change
+# The rows are the registry's (core.registry): label, formula, interval and baseline of each measure
+ROWS = [MEASURE[k] for k in PANEL]
+ROW_OF = MEASURE
 
 NO_FEATURES = "no feature space: distribution measures need ≥ 100 samples of the data set"
 KIND_COLOURS = {"normal": "#4c9be8", "uniform": "#f0a04b", "none": "#50b060", "reference": "#c060c0"}
@@ -194,22 +57,12 @@ def fmt_half(h: float) -> str:
     return f"{h:.2g}" if h >= 1e-3 else f"{h:.1e}"
 
 
-def _interval(ci) -> tuple[float, float] | None:
-    try:
-        lo, hi = float(ci[0]), float(ci[1])
-    except (TypeError, ValueError, IndexError, KeyError):
-        return None
-    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
+def _plus_minus(e: Estimate) -> str:
+    return "–" if e.half is None else f"± {fmt_half(e.half)}"
 
 
-def _plus_minus(ci) -> str:
-    iv = _interval(ci)
-    return "–" if iv is None else f"± {fmt_half((iv[1] - iv[0]) / 2)}"
-
-
-def _bracket(ci) -> str:
-    iv = _interval(ci)
-    return "" if iv is None else f"[{iv[0]:.4g}, {iv[1]:.4g}]"
+def _bracket(e: Estimate) -> str:
+    return "" if e.lo is None else f"[{e.lo:.4g}, {e.hi:.4g}]"
 
 
 def eps_positions(eps) -> dict[float, float]:
@@ -394,7 +247,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         """No numbers of chains that are gone; with ``model_too`` (a new model or new weights) none of the
         model's either (the attractor audit, basin recovery and the mixing scan)."""
         for key in self._row:
-            if model_too or key not in MODEL_ROWS:
+            if model_too or key not in MODEL_MEASURES:
                 self._reset(key)
         plots = (self.class_plot, self.basin_plot)
         if model_too:
@@ -429,7 +282,7 @@ class AnalysisPanel(QtWidgets.QWidget):
     def show_classes(self, classes: bool) -> None:
         """Show the class rows and the Classes plot only where the model's data have classes (a feature
         classifier): not for points data or an unlabelled set, where they do not apply."""
-        for key in CLASS_ROWS:
+        for key in CLASS_MEASURES:
             self.table.setRowHidden(self._row[key], not classes)
         self.plots.setTabVisible(self.plots.indexOf(self.class_plot), classes)
         self._fit_height()
@@ -483,11 +336,11 @@ class AnalysisPanel(QtWidgets.QWidget):
 
     def _reset(self, key: str) -> None:
         r = ROW_OF[key]
-        self._item(key, 0).setToolTip(r.tip)
-        self._cell(key, VALUE, "–", r.tip)
+        self._item(key, 0).setToolTip(r.formula)
+        self._cell(key, VALUE, "–", r.formula)
         if self._row[key] != self._audit_row:
-            self._cell(key, INTERVAL, "" if not r.ci else "–", self.HEADER_TIPS[INTERVAL] if r.ci else "")
-            self._cell(key, REAL, "" if r.real is None else "–", r.real_tip)
+            self._cell(key, INTERVAL, "–" if r.interval else "", self.HEADER_TIPS[INTERVAL] if r.interval else "")
+            self._cell(key, REAL, "" if r.real is None else "–", r.real_about)
 
     def _cell(self, key: str, col: int, text: str, tip: str) -> None:
         item = self._item(key, col)
@@ -495,42 +348,41 @@ class AnalysisPanel(QtWidgets.QWidget):
         item.setToolTip(tip)
 
     def _set(self, key: str, v, tip: str | None = None) -> None:
-        self._cell(key, VALUE, fmt(v), ROW_OF[key].tip if tip is None else tip)
+        self._cell(key, VALUE, fmt(v), ROW_OF[key].formula if tip is None else tip)
 
     def show_analysis(self, t: int, a) -> None:
         summary = a.summary()
         how = summary.get("interval") or "bootstrap 95 %"
         for r in ROWS:
-            if r.key in MODEL_ROWS:
+            if r.key in MODEL_MEASURES:
                 continue
             if r.key == "mixing":
                 self._show_mixing_row(summary)
                 continue
-            tip = r.tip
+            tip = r.formula
             if r.key in ("converged", "burn_in", "cycles") and summary.get("tol") is not None:
                 tip = f"{tip}\ntol = {fmt(summary['tol'])} here"
                 if r.key == "converged" and _finite(summary.get("residual_median")):
                     tip += f"; median residual at this step {fmt(summary['residual_median'])}"
             self._set(r.key, summary.get(r.key), tip)
-            if r.ci:
-                ci = summary.get(f"{r.key}_ci")
-                iv = _bracket(ci)
+            if r.interval:
+                e = Estimate.of(summary, r.key)
+                iv = _bracket(e)
                 self._cell(
                     r.key,
                     INTERVAL,
-                    _plus_minus(ci),
+                    _plus_minus(e),
                     f"95 % interval {iv} ({how})" if iv else "no interval (too few samples, or not measured)",
                 )
             if r.real is not None:
-                base = summary.get(r.real)
-                ci = summary.get(f"{r.real}_ci")
-                iv = _bracket(ci)
-                text = fmt(base)
+                base = Estimate.of(summary, r.real)
+                iv = _bracket(base)
+                text = fmt(base.value)
                 if r.real.endswith("_identity"):
-                    tip = f"{text}: {IDENTITY_TIP}"
+                    tip = f"{text}: {IDENTITY_ABOUT}"
                 else:
                     real = summary.get("real") or "real samples of the data set"
-                    tip = f"{text}{' ' + _plus_minus(ci) if iv else ''}{', 95 % interval ' + iv if iv else ''}\n"
+                    tip = f"{text}{' ' + _plus_minus(base) if iv else ''}{', 95 % interval ' + iv if iv else ''}\n"
                     tip += f"the same measure for {real}"
                 self._cell(r.key, REAL, text, tip)
         self._show_header(summary)
@@ -555,7 +407,7 @@ class AnalysisPanel(QtWidgets.QWidget):
 
     def _show_mixing_row(self, summary: dict) -> None:
         mc, mn = summary.get("mixing_class"), summary.get("mixing_nearest")
-        tip = ROW_OF["mixing"].tip
+        tip = ROW_OF["mixing"].formula
         if _finite(mc):
             self._set("mixing", mc, f"{tip}\nhere: class changes per 100 steps")
         elif _finite(mn):
@@ -573,7 +425,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         res_max = s.get("residual_max", float(np.max(audit.residual)) if len(audit.residual) else None)
         rho_med, rho_max = s.get("rho_median"), s.get("rho_max")
         tip = (
-            f"{ROW_OF['attractor_fraction'].tip}\n{n_fixed} of {n} audited examples reached a fixed point"
+            f"{ROW_OF['attractor_fraction'].formula}\n{n_fixed} of {n} audited examples reached a fixed point"
             f" (residual < {fmt(tol)}); residual max {fmt(res_max)}"
         )
         if rho_med is not None:

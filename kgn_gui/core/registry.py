@@ -1,0 +1,270 @@
+"""The registry of measures: what each number ``kgn analyze``, the sweep and the Analysis dock report means.
+
+Each :class:`Measure` says once what was said in five places before: its summary key, its label, its
+formula, the range it can take (intervals are clipped to it), whether it comes with a 95 % interval
+(``key + "_ci"`` in a summary) and the key of its baseline (the same measure of real data, ``key + "_real"``,
+or of the identity map, ``key + "_identity"``). :class:`Estimate` is a value with its interval, read from a
+summary; :class:`Measures` is the summary :func:`kgn_gui.analyze` returns (a dict, as the JSON writes it),
+with ``estimate(key)`` and ``lines()`` (what ``kgn analyze`` prints).
+
+No torch, no numpy beyond numbers: the window and the CLI read it before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+INF = math.inf
+FRACTION = (0.0, 1.0)
+NONNEGATIVE = (0.0, INF)
+ANY = (-INF, INF)
+
+REAL_ABOUT = "the same measure for real samples of the data set (the line above the table says which)"
+IDENTITY_ABOUT = "baseline: the identity map f(z) = z on the same inputs (the value with no model at all)"
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One measure. key: its summary key. label: its short name for people. formula: what it is (a
+    tooltip's text). range: (lo, hi) it can take. interval: a summary has its 95 % interval under
+    ``key + "_ci"``. real: the key of its baseline (``…_real`` or ``…_identity``), with ``real_about`` saying
+    what the baseline is."""
+
+    key: str
+    label: str
+    formula: str
+    range: tuple[float, float] = ANY
+    interval: bool = False
+    real: str | None = None
+
+    @property
+    def real_about(self) -> str:
+        if self.real is None:
+            return ""
+        return IDENTITY_ABOUT if self.real.endswith("_identity") else REAL_ABOUT
+
+    def clip(self, lo: float, hi: float) -> tuple[float, float]:
+        """An interval clipped to the range the measure can take."""
+        return max(self.range[0], lo), min(self.range[1], hi)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its 95 % interval [lo, hi] (None when it has none)."""
+
+    value: float | None
+    lo: float | None = None
+    hi: float | None = None
+
+    @property
+    def half(self) -> float | None:
+        return None if self.lo is None or self.hi is None else (self.hi - self.lo) / 2
+
+    @classmethod
+    def of(cls, summary: dict, key: str) -> Estimate:
+        """The value under ``key`` and its interval under ``key + "_ci"`` (kept only when both ends are finite
+        numbers)."""
+        lo = hi = None
+        ci = summary.get(f"{key}_ci")
+        try:
+            a, b = float(ci[0]), float(ci[1])
+            if math.isfinite(a) and math.isfinite(b):
+                lo, hi = a, b
+        except (TypeError, ValueError, IndexError, KeyError):
+            pass
+        return cls(summary.get(key), lo, hi)
+
+
+def _m(key, label, formula, range=ANY, interval=False, real=None) -> Measure:  # noqa: A002 - the field's name
+    return Measure(key, label, formula, range, interval, real)
+
+
+_TOL = "tol = 2.5 % of the value range's span"
+MEASURES: tuple[Measure, ...] = (
+    # the chains' convergence
+    _m("burn_in", "burn-in (steps)",
+       "First step t after which the median over chains of the noise-free residual ‖f(x_t) − x_t‖/√D\n"
+       "stays below the tolerance (– when it ends above it)", NONNEGATIVE),
+    _m("converged", "converged",
+       "Fraction of chains with ‖f(x_T) − x_T‖/√D < tol, the same for every noise kind\n"
+       f"(noise-free residual at the shown step; {_TOL})", FRACTION),
+    _m("cycles", "cycles",
+       "Fraction of the chains that did not converge whose noise-free continuation from x_T\n"
+       "returns within tol of x_T after k = 2 … 8 steps (a k-cycle)", FRACTION),
+    _m("residual_median", "median residual",
+       "Median over chains of the noise-free residual ‖f(x_T) − x_T‖/√D at the last step", NONNEGATIVE),
+    _m("contraction_last", "contraction q",
+       "q_t = s_t / s_{t−1} with s_t = ‖x_{t+1} − x_t‖/√D, median over chains, at the last step: < 1 contracts",
+       NONNEGATIVE),
+    # memorization
+    _m("copy_fraction", "copies",
+       "Fraction of chains within 0.05 (RMS per value) of a training example: memorized samples", FRACTION),
+    _m("distinct", "distinct", "How many different training examples are some chain's nearest (coverage)",
+       NONNEGATIVE),
+    _m("top_basin_share", "largest basin",
+       "Share of the chains whose nearest training example is the most common one", FRACTION),
+    _m("nearest_mean", "nearest distance",
+       "Mean over chains of the RMS distance ‖x − x_j‖/√D to the nearest training example x_j.\n"
+       "Below the real data's value the samples sit closer to the training set than unseen data\n"
+       "does: lower is not better past that level", NONNEGATIVE, True, "nearest_mean_real"),
+    # the distribution, in a feature space
+    _m("class_entropy", "class entropy",
+       "Entropy of the feature classifier's labels of the samples / log(classes):\n"
+       "1 = every class equally often, 0 = a single class", FRACTION, True, "class_entropy_real"),
+    _m("confidence", "confidence", "Mean top-class probability the feature classifier gives the samples",
+       FRACTION),
+    _m("frechet", "Fréchet",
+       "Fréchet distance ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^½) between Gaussians fitted to the\n"
+       "features of the samples and of the reference set (the feature space is named above the table).\n"
+       "FID-style, NOT comparable with Inception FID; it has a floor at small n: compare it with real data's",
+       NONNEGATIVE, True, "frechet_real"),
+    _m("kid", "KID",
+       "Kernel distance: unbiased MMD² between the features of the samples and of the reference set\n"
+       "with the cubic polynomial kernel k(a, b) = (aᵀb / d + 1)³ (d = feature dimension).\n"
+       "≈ 0 for two samples of one distribution; unbiased, so meaningful at small n (may dip below 0)",
+       ANY, True, "kid_real"),
+    _m("precision", "precision",
+       "Kynkäänniemi et al. 2019: the fraction of the samples' features inside the reference set's\n"
+       "k-NN manifold (the union of balls around each reference feature reaching its k-th nearest\n"
+       "reference neighbour, k = 3): how many samples look real (quality)", FRACTION, True, "precision_real"),
+    _m("recall", "recall",
+       "Kynkäänniemi et al. 2019: the fraction of the reference set's features inside the samples'\n"
+       "k-NN manifold (k = 3): how much of the real data the samples cover (coverage)",
+       FRACTION, True, "recall_real"),
+    # mixing
+    _m("mixing", "mixing",
+       "Class changes per 100 steps after burn-in: for each chain, how often the feature classifier's\n"
+       "class of x_t changes from one look to the next (its nearest training example's when there are no\n"
+       "classes), averaged over chains. 0: each chain stays with what it found (a retrieval);\n"
+       "higher: it wanders between classes (a sampler). – when not measured: Mixing… measures it\n"
+       "against ε and the noise kind (the Mixing tab)", NONNEGATIVE),
+    _m("mixing_class", "mixing (class)", "Class changes per 100 steps per chain after burn-in", NONNEGATIVE),
+    _m("mixing_nearest", "mixing (nearest)",
+       "Nearest-training-example changes per 100 steps per chain after burn-in", NONNEGATIVE),
+    # the model's output range
+    _m("inside_training_range", "in training range",
+       "Outputs in training range (over-generalization): the fraction of f(z) values, z uniform on the\n"
+       "whole input box, inside the training data's per-value [min, max]. Depends on the model only",
+       FRACTION, False, "inside_training_range_identity"),
+    _m("saturated", "saturated",
+       "Saturated outputs: the fraction of f(z) values, z uniform on the whole input box, within\n"
+       "1e-3 of the span of the output bounds. Depends on the model only", FRACTION, False, "saturated_identity"),
+    # the attractor audit
+    _m("attractor_fraction", "attractors (audit)",
+       "Attractor audit: training examples refined to fixed points of f (iterated without noise);\n"
+       "among those whose residual ‖f(x*) − x*‖/√D is below the tolerance (fixed), the fraction whose\n"
+       "Jacobian spectral radius ρ < 1 (attracting). Points that did not reach a fixed point are left\n"
+       "out: ρ means nothing there", FRACTION),
+    _m("audit_fixed", "fixed (audit)", "Audited training examples that reached a fixed point", NONNEGATIVE),
+    _m("rho_median", "median ρ", "Median Jacobian spectral radius ρ at the audit's fixed points", NONNEGATIVE),
+    _m("rho_max", "largest ρ", "Largest Jacobian spectral radius ρ at the audit's fixed points", NONNEGATIVE),
+    _m("residual_max", "largest residual", "Largest residual ‖f(x*) − x*‖/√D of the audit's refined points",
+       NONNEGATIVE),
+    _m("recovery", "basin recovery",
+       "Basin recovery at σ: the fraction of training examples, perturbed by Gaussian noise of σ and\n"
+       "iterated without noise, that come back to within tol of where they started", FRACTION),
+    # training (a sweep's runs)
+    _m("train_loss", "training loss", "Best loss on the fixed evaluation subset of the training data",
+       NONNEGATIVE),
+    _m("steps_trained", "steps trained", "Optimizer steps the training ran", NONNEGATIVE),
+    _m("best_step", "best step", "The step of the best evaluation loss (whose weights were kept)", NONNEGATIVE),
+    _m("train_seconds", "training time (s)", "Wall time of the training", NONNEGATIVE),
+    _m("reached_target", "reached target", "Whether (over seeds: how often) the target loss was reached",
+       FRACTION),
+    _m("diverged", "diverged", "Whether (over seeds: how often) the loss became NaN or infinite", FRACTION),
+)  # fmt: skip
+MEASURE: dict[str, Measure] = {m.key: m for m in MEASURES}
+
+# The Analysis dock's rows, in order; the class rows need a feature classifier; the model's rows are kept when
+# only the chains change
+PANEL = (
+    "burn_in", "converged", "cycles", "contraction_last", "copy_fraction", "distinct", "top_basin_share",
+    "nearest_mean", "class_entropy", "confidence", "frechet", "kid", "precision", "recall", "mixing",
+    "inside_training_range", "saturated", "attractor_fraction",
+)  # fmt: skip
+CLASS_MEASURES = ("class_entropy", "confidence")
+MODEL_MEASURES = ("attractor_fraction",)
+
+
+def measure_of(column: str) -> Measure | None:
+    """The measure a summary key or CSV column belongs to — ``frechet``, ``frechet_real``, ``frechet_ci``,
+    ``frechet_lo``, ``saturated_identity``, ``recovery_0.1`` — or None for a setting or a word."""
+    key = column
+    for suffix in ("_lo", "_hi", "_ci", "_real", "_identity"):
+        if key not in MEASURE:
+            key = key.removesuffix(suffix)
+    if key.startswith("recovery_"):
+        key = "recovery"
+    return MEASURE.get(key)
+
+
+def clip(column: str, lo: float, hi: float) -> tuple[float, float]:
+    """An interval of ``column`` clipped to the range its measure can take (as it is, for a column that is
+    not a measure's)."""
+    m = measure_of(column)
+    return (lo, hi) if m is None else m.clip(lo, hi)
+
+
+def shown(v) -> str:
+    """A value as ``kgn analyze`` prints it: 4 significant digits, – for none."""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)) and all(isinstance(x, float) for x in v):
+        return "[" + ", ".join(f"{x:.4g}" for x in v) + "]"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {shown(x)}" for k, x in v.items())
+    return "–" if v is None else str(v)
+
+
+class Measures(dict):
+    """The measures of a model's chains, as :func:`kgn_gui.analyze` returns them: the dict ``kgn analyze
+    --json`` writes (settings, values, ``…_ci`` intervals, ``…_real`` / ``…_identity`` baselines), with
+    :meth:`estimate` and :meth:`lines`."""
+
+    def estimate(self, key: str) -> Estimate:
+        """The value of ``key`` with its interval."""
+        return Estimate.of(self, key)
+
+    def baseline(self, key: str) -> Estimate | None:
+        """The baseline of the measure ``key`` (real data's, or the identity map's), with its interval."""
+        m = MEASURE.get(key)
+        return None if m is None or m.real is None or m.real not in self else Estimate.of(self, m.real)
+
+    def lines(self) -> list[str]:
+        """One line a key, as ``kgn analyze`` prints: a measure's value, its 95 % interval and its baseline
+        beside it (``real`` or ``identity``); the mixing scan as a table at the end."""
+        folded = set()
+        for k in self:
+            m = MEASURE.get(k)
+            if m is not None:
+                folded.add(f"{k}_ci")
+                if m.real is not None:
+                    folded.update((m.real, f"{m.real}_ci"))
+        keys = [k for k in self if k != "mixing_scan" and k not in folded]
+        width = max((len(k) for k in keys), default=0)
+        out = []
+        for k in keys:
+            line = f"{k:<{width}}  {shown(self[k])}"
+            e = self.estimate(k)
+            if k in MEASURE and e.lo is not None:
+                line += f"  95 % {shown([e.lo, e.hi])}"
+            base = self.baseline(k)
+            if base is not None:
+                line += f"  {'identity' if MEASURE[k].real.endswith('_identity') else 'real'} {shown(base.value)}"
+                if base.lo is not None:
+                    line += f" {shown([base.lo, base.hi])}"
+            out.append(line)
+        scan = self.get("mixing_scan")
+        if scan:
+            out.append("mixing (changes per 100 steps per chain, after burn-in):")
+            out.append(f"  {'noise':<9} {'eps':>7} {'burn-in':>8} {'class':>8} {'nearest':>8}")
+            for r in scan:
+                out.append(
+                    f"  {r['noise']:<9} {r['eps']:>7g} {shown(r['burn_in']):>8} "
+                    f"{shown(r['mixing_class']):>8} {shown(r['mixing_nearest']):>8}"
+                )
+        return out
+
+
+__all__ = ["MEASURE", "MEASURES", "PANEL", "Estimate", "Measure", "Measures", "clip", "measure_of"]
