@@ -84,6 +84,7 @@ def make_window(qtbot, mnist_model_path, errors):
     yield make
     for w in made:
         w.ask_unsaved = lambda doing: "discard"
+        w.ask_unsaved_run = lambda what, doing: "discard"
         w.close()
 
 

@@ -46,13 +46,12 @@ class ModelActions:
         self.modelChanged.emit()
 
     def confirm_unsaved(self, doing: str) -> bool:
-        """Before weights that are not in a file would be dropped: Save / Discard / Cancel. True to go on."""
-        if not self.models.dirty or self.checkpoint is None:
-            return True
-        answer = self.ask_unsaved(doing)
-        if answer == "save":
-            return self.save_model_dialog()
-        return answer == "discard"
+        """Before weights that are not in a file would be dropped (the guard asks). True to go on."""
+        return self.guard.confirm(doing)
+
+    def open_bundled(self, path: str | Path) -> bool:
+        """File → Open bundled model."""
+        return self.confirm_unsaved(f"open the bundled {Path(path).stem} model") and self.load_model(path)
 
     def open_model_dialog(self) -> None:
         start = self.settings.value("chain/last_dir", str(DEFAULT_MODEL.parent))
@@ -77,6 +76,24 @@ class ModelActions:
             "Kaleidoscope models (*.safetensors)",
         )
         return bool(path) and self.save_model(path)
+
+    def save_run_dialog(self, run) -> bool:
+        """Save a training run's weights (the Training dock's, on Quit) with a file dialog; True when saved."""
+        start = Path(self.settings.value("chain/last_dir", str(Path.home())))
+        name = f"trained-{run.spec.arch}-L{run.spec.L}-H{run.spec.H}"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(
+            self, "Save the trained model", str(start / f"{name}.safetensors"), "Kaleidoscope models (*.safetensors)"
+        )
+        if not path:
+            return False
+        try:
+            run.checkpoint().save(path, name=Path(path).stem)
+        except CheckpointError as e:
+            self.show_error("Cannot save the trained model", str(e))
+            return False
+        run.used = True
+        self.statusBar().showMessage(f"saved {path}", 8000)
+        return True
 
     def save_model(self, path: str | Path) -> bool:
         out = self.models.save(path)
@@ -317,7 +334,7 @@ class TrainingActions:
         size = ds.shape[1:] if len(ds.shape) == 3 else (28, 28)
         if not self.training.start(spec, ds, cfg, source=(key, r.value_range, size)):
             return False
-        self._dock_run = self.training.run  # what "Use weights" uses, whatever the Points tab trains later
+        self.guard.dock_run = self.training.run  # what "Use weights" uses, whatever the Points tab trains later
         self.training_dock.show()
         self.training_dock.raise_()
         tp.show_message(f"starting a training process for {ds.describe()}…")
@@ -374,7 +391,7 @@ class TrainingActions:
     def use_trained_weights(self) -> None:
         """Switch the chain to the Training dock's model: its current weights while it trains, its best when
         done (runs of the Points tab are used by the Points tab itself)."""
-        run = self._dock_run
+        run = self.guard.dock_run
         if run is None:
             self.statusBar().showMessage("nothing trained in the Training dock yet", 5000)
         elif self.training.is_busy() and self.training.run is run:
@@ -389,7 +406,8 @@ class TrainingActions:
             except CheckpointError as e:
                 self.show_error("Cannot use the trained weights", str(e))
                 return
-            self.use_weights(ck, run.dataset, False)
+            if self.use_weights(ck, run.dataset, False):
+                run.used = True
 
     def _use_checkpoint(self, ck: Checkpoint) -> None:
         run = self.training.run

@@ -11,15 +11,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .. import __version__
 
 
-def ask_unsaved(parent: QtWidgets.QWidget, name: str, doing: str) -> str:
-    """Save / Discard / Cancel for weights that are not in a file yet. ``doing``: what would drop them
-    ("open another model", "quit"). Returns "save", "discard" or "cancel" (Esc or closing the box: cancel)."""
-    box = QtWidgets.QMessageBox(
-        QtWidgets.QMessageBox.Icon.Warning,
-        "Unsaved weights",
-        f"The weights of “{name}” came from training and are not saved in a file.\n\nSave them before you {doing}?",
-        parent=parent,
-    )
+def _save_discard_cancel(parent: QtWidgets.QWidget, title: str, text: str) -> str:
+    """A warning with Save / Discard / Cancel: "save", "discard" or "cancel" (Esc or closing the box: cancel)."""
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, title, text, parent=parent)
     B = QtWidgets.QMessageBox.StandardButton
     box.setStandardButtons(B.Save | B.Discard | B.Cancel)
     box.setDefaultButton(B.Save)
@@ -28,6 +22,19 @@ def ask_unsaved(parent: QtWidgets.QWidget, name: str, doing: str) -> str:
     clicked = box.clickedButton()
     role = box.standardButton(clicked) if clicked is not None else B.Cancel
     return {B.Save: "save", B.Discard: "discard"}.get(role, "cancel")
+
+
+def ask_unsaved(parent: QtWidgets.QWidget, name: str, doing: str) -> str:
+    """Save / Discard / Cancel for weights that are not in a file yet. ``doing``: what would drop them
+    ("open another model", "quit")."""
+    text = f"The weights of “{name}” came from training and are not saved in a file.\n\nSave them before you {doing}?"
+    return _save_discard_cancel(parent, "Unsaved weights", text)
+
+
+def ask_unsaved_run(parent: QtWidgets.QWidget, what: str, doing: str) -> str:
+    """Save / Discard / Cancel for a training run's weights (one that runs, or finished unused). ``what``:
+    the run, in a sentence."""
+    return _save_discard_cancel(parent, "Unsaved training", f"{what}\n\nSave its weights before you {doing}?")
 
 
 def ask_recovery(parent: QtWidgets.QWidget, rec) -> str:

@@ -19,6 +19,7 @@ from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActio
 from .controllers.analysis import AnalysisController
 from .controllers.chain import ChainController
 from .controllers.export import ExportController
+from .controllers.guard import UnsavedGuard
 from .controllers.lab import LabController
 from .controllers.model import ModelController
 from .controllers.points import PointsController
@@ -51,12 +52,21 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.settings = QtCore.QSettings()
         self._errors: list[str] = []
         self._reports: list[str] = []  # import reports shown (tests read them)
-        self._dock_run = None  # the Training dock's latest run (the Points tab trains runs of its own)
+        # the questions of the unsaved-work guard (tests answer them in place of the dialogs)
         self.ask_unsaved = lambda doing: dialogs.ask_unsaved(self, self.checkpoint.name, doing)
+        self.ask_unsaved_run = lambda what, doing: dialogs.ask_unsaved_run(self, what, doing)
 
         self.models = ModelController(self.settings, self)
         self.chain = ChainController(self)
         self.training = TrainingController(self)
+        self.guard = UnsavedGuard(
+            self.models,
+            self.training,
+            ask=lambda doing: self.ask_unsaved(doing),
+            ask_run=lambda what, doing: self.ask_unsaved_run(what, doing),
+            save_model=self.save_model_dialog,
+            save_run=self.save_run_dialog,
+        )
         self.measures = AnalysisController(self.models, self.chain, self)
         self.exports = ExportController(self.models, self.chain, self)
         self.points = PointsController(self.models, self.chain, self.training, self.use_weights, self)
@@ -418,7 +428,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             QtCore.QTimer.singleShot(0, self.fit_to_screen)
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
-        if not self.confirm_unsaved("quit"):
+        if not self.guard.confirm_quit():
             ev.ignore()
             return
         if self.training.is_busy():

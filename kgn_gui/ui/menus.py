@@ -120,7 +120,7 @@ def build_menus(w) -> None:
     for name, path in bundled_models().items():
         a = w.bundled_menu.addAction(name)
         a.setToolTip(model_summary(path))
-        a.triggered.connect(lambda _c=False, p=path: w.load_model(p))
+        a.triggered.connect(lambda _c=False, p=path: w.open_bundled(p))
     w.bundled_menu.setToolTipsVisible(True)
     _action(w, m, "&Save model as…", w.save_model_dialog, SK.Save, "Save the current model (Ctrl+S)")
     m.addSeparator()

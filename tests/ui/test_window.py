@@ -326,8 +326,10 @@ def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, error
     tp.set_recipe("mnist:test", L=2, H=32, steps=1_000_000)
     w.start_training()
     qtbot.waitUntil(lambda: w.training.run.step > 2, timeout=30_000)
+    asked = []
+    w.ask_unsaved_run = lambda what, doing: asked.append(doing) or "discard"  # Quit asks first (the guard)
     w.close()
-    assert not w.training.is_busy()
+    assert asked == ["quit"] and not w.training.is_busy()
     assert not w.chain._thread.is_alive()
 
 

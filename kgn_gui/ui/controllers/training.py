@@ -53,6 +53,7 @@ class TrainingRun:
     final_path: str | None = None
     recipe: dict = field(default_factory=dict)
     recovery_path: str | None = None  # the worker's latest recovery checkpoint (deleted once the run ends)
+    used: bool = False  # its weights became the current model, or were saved to a file
 
     def checkpoint(self, path: str | None = None) -> Checkpoint:
         """The trained model (or a snapshot file) as a checkpoint for the chain."""
@@ -254,6 +255,21 @@ class TrainingController(QtCore.QObject):
             return
         self._send(Command.STOP)
         self._set_state("stopping")
+
+    def finish_now(self, timeout_s: float = 60.0) -> TrainingRun | None:
+        """Stop the run and wait (at most ``timeout_s``) until the worker has saved its best weights; the run
+        (``final_path`` set), or None when it ended without weights or did not end in time."""
+        import time
+
+        run = self.run
+        if not self.is_busy():
+            return run if run is not None and run.final_path else None
+        self.stop()
+        deadline = time.monotonic() + timeout_s
+        while self._state != "idle" and time.monotonic() < deadline:
+            self._drain()
+            time.sleep(0.02)
+        return run if run is not None and run.final_path else None
 
     def request_weights(self) -> bool:
         """Ask the worker for its current weights; ``weightsReady`` brings them. False when not training."""
