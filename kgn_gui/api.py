@@ -121,6 +121,10 @@ def settings_of(config: ChainConfig, lab: Lab | None) -> dict:
     return out
 
 
+SAMPLE_FILES = ("final_states.npy", "grid.png", "sample.json", "divergence.csv")
+SAMPLE_WHAT = "a previous kgn sample result"
+
+
 class Run:
     """N chains of a model from a start, stepped by a sampler: x_t for any step t, exact (computed on demand,
     kept as keyframes and replayed, so a long run takes bounded memory).
@@ -176,43 +180,156 @@ class Run:
         """:func:`analyze` of these chains after t steps (default: the run's steps)."""
         return analyze(self, steps=self.steps if t is None else int(t), **kw)
 
-    def export(self, path: str | os.PathLike, steps: Iterable[int] | None = None, **options) -> Path:
-        """Write the chains at ``steps`` (default 0 … the run's steps) as an animation, mosaic or states file;
-        the format is the path's extension (gif, webp, apng, mp4, webm, png, npz). ``options``: fps, scale,
-        overlay, chain, gif_hold (core.export.ExportOptions). The same frames as ``kgn export``."""
-        from .core.export import ExportOptions, export_session, export_states, format_of, output_for
+    def export(
+        self,
+        path: str | os.PathLike,
+        steps: Iterable[int] | None = None,
+        *,
+        fmt: str | None = None,
+        progress: Progress | None = None,
+        inputs: Iterable = (),
+        log: Callable[[str], None] | None = None,
+        **options,
+    ) -> Path:
+        """Write the chains at ``steps`` (default 0 … the run's steps) as an animation, mosaic or states file:
+        ``fmt`` (gif, webp, apng, mp4, webm, png, npz), else the one the path's extension names, else gif.
+        ``options``: fps, scale, overlay, chain, size, gif_hold (core.export.ExportOptions). Checked before any
+        frame is drawn (an option the model cannot take: ExportOptionError; more than memory holds:
+        PreflightError). ``inputs``: files the caller read, which the output may not be. The frames ``kgn
+        export`` writes (it is this call)."""
+        from .core.export import (
+            ExportOptions,
+            check_points_options,
+            export_session,
+            export_states,
+            format_of,
+            output_for,
+        )
+        from .core.preflight import check_export
 
         steps = list(range(self.steps + 1)) if steps is None else [int(t) for t in steps]
-        fmt = options.pop("fmt", None) or format_of(path) or "gif"
+        fmt = fmt or format_of(path) or "gif"
         target = output_for(path, fmt)
         ck = self.model.checkpoint
-        inputs = [ck.path] if ck.path else []
+        inputs = [*([ck.path] if ck.path else []), *inputs]
+        points_model = len(ck.spec.shape) == 1
+        opts = ExportOptions(fmt="gif" if fmt == "npz" else fmt, **options)
+        if points_model and fmt != "npz":
+            check_points_options(ck.spec.shape, self.n, opts)
+        opts.validate()
+        check_export(len(steps), self.n, ck.spec.D, ck.spec.shape, fmt, opts.scale, opts.chain, max_step=max(steps))
         if fmt == "npz":
             return export_states(
                 ck.model, ck.spec, self.config, steps, target, start_array=self.start.array,
                 meta={"model": str(ck.path), "model_name": ck.name}, inputs=inputs, lab=self.lab,
             )  # fmt: skip
-        opts = ExportOptions(fmt=fmt, **options)
         points = None
-        if len(ck.spec.shape) == 1:  # a points model's pictures show its training points, when they can be had
+        if points_model:  # a points model's pictures show its training points, when they can be had
             from .core.data import DataError
 
             try:
                 points = self.model.data.x
-            except DataError:
-                points = None
+            except DataError as e:
+                (log or (lambda line: None))(f"note: training points not drawn ({e})")
         self.advance(max(steps))
-        return export_session(self._session, steps, target, opts, points=points, inputs=inputs)
+        return export_session(self._session, steps, target, opts, points=points, progress=progress, inputs=inputs)
 
-    def bundle(self, path: str | os.PathLike, steps: Iterable[int] | None = None, **options) -> Path:
-        """A run bundle (a folder, or a .zip) that ``kgn sample --bundle`` reproduces frame for frame."""
-        from .core.bundle import write_bundle
-        from .core.export import ExportOptions
+    def bundle(
+        self,
+        path: str | os.PathLike,
+        steps: Iterable[int] | None = None,
+        *,
+        progress: Progress | None = None,
+        inputs: Iterable = (),
+        **options,
+    ) -> Path:
+        """A run bundle (a folder, or a .zip) that ``kgn sample --bundle`` reproduces frame for frame: the model,
+        the chains' settings, metrics.csv and the animation (``options`` as for :meth:`export`; fmt gif by
+        default). For image models only."""
+        from .core.bundle import MAX_STEP, write_bundle
+        from .core.export import ExportOptionError, ExportOptions
+        from .core.preflight import check_export
 
         steps = list(range(self.steps + 1)) if steps is None else [int(t) for t in steps]
-        opts = ExportOptions(**{"fmt": "gif", **options})
         ck = self.model.checkpoint
-        return write_bundle(path, ck, self.config, steps, opts, start_array=self.start.array, lab=self.lab)
+        if max(steps) > MAX_STEP:
+            raise ExportOptionError(f"a run bundle's steps go up to {MAX_STEP:,}; the steps asked go to {max(steps):,}")
+        if len(ck.spec.shape) == 1:
+            raise ExportOptionError("run bundles are made for image models; export the animation without --bundle")
+        opts = ExportOptions(**{"fmt": "gif", **options})
+        opts.validate()
+        check_export(len(steps), self.n, ck.spec.D, ck.spec.shape, opts.fmt, opts.scale, opts.chain,
+                     max_step=max(steps), bundle=True)  # fmt: skip
+        return write_bundle(
+            path, ck, self.config, steps, opts, start_array=self.start.array, lab=self.lab, progress=progress,
+            inputs=list(inputs),
+        )  # fmt: skip
+
+    def save(
+        self,
+        out: str | os.PathLike,
+        steps: int | None = None,
+        *,
+        branch: tuple[int, int] | None = None,
+        grid_steps: Iterable[int] | None = None,
+        grid_n: int = 16,
+        model: str | None = None,
+        progress: Progress | None = None,
+    ) -> dict:
+        """Write the result folder ``kgn sample`` writes (it is this call): final_states.npy (the states at step
+        ``steps``, default the run's steps; computed as needed), grid.png (image models: ``grid_n`` chains at each of ``grid_steps``, default the first
+        and the last step) and sample.json (the settings). ``branch`` = (b, K): from step b on each chain goes on
+        K ways that differ only in their noise seed (row i·K + k), and divergence.csv is their mean pairwise
+        distance per step. ``out`` is replaced whole, and only when it holds a previous result (or nothing).
+        Returns sample.json's dict; with a branch its "divergence" is the (step, divergence) list."""
+        import json
+
+        from .core.files import atomic_folder, atomic_write_text, check_own_folder
+        from .core.lab import divergence
+        from .core.preflight import MAX_GRID_ROWS, check_output_folder, check_sample
+        from .core.render import save_png, states_to_grid
+
+        out, ck = Path(out), self.model.checkpoint
+        T = self.steps if steps is None else int(steps)
+        owned = SAMPLE_FILES.__contains__
+        check_own_folder(out, owned, SAMPLE_WHAT)  # a folder of other files is refused before the chains run
+        grid_steps = [0, T] if grid_steps is None else [int(t) for t in grid_steps]
+        if len(grid_steps) > MAX_GRID_ROWS or not all(0 <= t <= T for t in grid_steps):
+            raise ChainError(f"grid steps must lie in [0, {T}], at most {MAX_GRID_ROWS} of them")
+        b, K = branch if branch is not None else (T, 1)
+        if not 0 <= b <= T:
+            raise ChainError(f"the branch step must lie in [0, {T}]")
+        check_sample(self.n * K, ck.spec.D, ck.spec.shape, grid_rows=len(grid_steps), grid_n=grid_n)
+        out.parent.mkdir(parents=True, exist_ok=True)  # -o a/b/c makes a/b
+        check_output_folder(out)
+        self.advance(b, progress)
+        br = self.branch(b, K) if branch is not None else None
+        if br is not None:
+            br.advance(T - b, None if progress is None else (lambda d, n: progress(b + d, T)))
+
+        def state(t: int):
+            return self.state(t) if br is None or t < b else br.state(t - b)
+
+        meta = {"model": model or str(ck.path or ck.name), "chain": self.config.to_dict(), "steps": T}
+        meta.update(grid_steps=grid_steps, **settings_of(self.config, self.lab))
+        # made in a folder beside OUT and swapped in together: a failure on the way leaves OUT as it was
+        with atomic_folder(out, owned=owned, what=SAMPLE_WHAT) as tmp:
+            with open(tmp / "final_states.npy", "wb") as f:
+                np.save(f, state(T))
+            if len(ck.spec.shape) == 3:
+                rows = [
+                    states_to_grid(state(t)[:grid_n], ck.spec.shape, ck.value_range, cols=grid_n) for t in grid_steps
+                ]
+                save_png(tmp / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
+            div = None
+            if br is not None:
+                div = [(t, divergence(br.state(t - b), K)) for t in range(b, T + 1)]
+                meta["branch"] = {"step": b, "K": K, "rows": "chain i's branch k is row i·K + k"}
+                meta["divergence_final"] = div[-1][1]
+                text = "t,divergence\n" + "".join(f"{t},{d:.6g}\n" for t, d in div)
+                atomic_write_text(tmp / "divergence.csv", text)
+            atomic_write_text(tmp / "sample.json", json.dumps(meta, indent=2))
+        return meta if div is None else {**meta, "divergence": div}
 
     # -- display
     def _repr_html_(self) -> str:
@@ -247,8 +364,11 @@ def sample(
     (one state or one per chain) or a core.start.Start; its chain count and seed are ``n`` and ``seed``.
     condition: a core.lab.Condition (inpainting). ``progress(done, total)`` as steps are computed.
     The same states as ``kgn sample MODEL -n N --steps STEPS --seed SEED`` bit for bit."""
+    from .core.preflight import check_chains
+
     m, st, cfg = _chains(model, n, steps, seed, sampler, start)
     ck = m.checkpoint
+    check_chains(cfg.n, ck.spec.D)  # the chains fit in memory, before they are made
     session = ChainSession(
         ck.model, ck.spec.shape, ck.value_range, cfg, start_array=st.array, lab=Lab(condition)
     )  # fmt: skip

@@ -16,14 +16,13 @@ writable, a model file has room on its disk, and every option that sizes memory 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import time
 from pathlib import Path
 
-from .core.files import WriteError, atomic_folder, atomic_write_text, check_not_input, check_own_folder
+from .core.files import WriteError, atomic_write_text, check_not_input, check_own_folder
 
 
 class CLIError(Exception):
@@ -241,13 +240,6 @@ def _start_from_args(args, ck):
         raise CLIError(str(e)) from None
 
 
-def _chain_from_args(args, ck, steps: int):
-    """(ChainConfig, start array or None) from the shared chain options; an ε schedule without its T runs over
-    the command's ``steps``."""
-    start = _start_from_args(args, ck)
-    return start.chain_config(_sampler_from_args(args, steps)), start.array
-
-
 _SAMPLER_OPTIONS = {"noise": "--noise", "eps": "--eps", "eps_schedule": "--eps-schedule", "damping": "--damping"}
 
 
@@ -339,121 +331,48 @@ def _picture_size(text: str) -> tuple[int, int]:
 
 def cmd_export(args) -> int:
     from .core.checkpoint import load_checkpoint
-    from .core.export import ExportOptions, export_chain, frame_count_duration
+    from .core.export import frame_count_duration
 
     steps = _parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
     inputs = [*_existing(args.model), *_start_inputs(args.start), *_lab_inputs(args)]
     fmt, target = _export_target(args)
     check_not_input(target, inputs)
-    if args.bundle:
-        from .core.bundle import MAX_STEP
-
-        if max(steps) > MAX_STEP:
-            raise CLIError(f"a run bundle's steps go up to {MAX_STEP:,}; --steps asks for {max(steps):,}")
     ck = load_checkpoint(args.model)
-    cfg, start_array = _chain_from_args(args, ck, max(steps))
-    lab = _lab_from_args(args, ck)
-    points_model = len(ck.spec.shape) == 1
-    if points_model and fmt != "npz":
-        from .core.export import ExportError, check_points_options
-
-        if args.bundle:
-            raise CLIError("run bundles are made for image models; export the animation without --bundle")
-        try:
-            opts = ExportOptions(fmt=fmt, fps=args.fps, scale=args.scale, chain=args.chain, size=args.size)
-            check_points_options(ck.spec.shape, cfg.n, opts)
-            opts.validate()
-        except ExportError as e:
-            raise CLIError(str(e)) from None
-    elif args.size is not None:
+    if args.size is not None and len(ck.spec.shape) != 1:
         raise CLIError("--size is the picture size of a 1-D or 2-D points model; an image model's is set by --scale")
-    from .core.preflight import check_export
-
-    check_export(
-        len(steps),
-        cfg.n,
-        ck.spec.D,
-        ck.spec.shape,
-        "gif" if args.bundle and fmt == "npz" else fmt,
-        args.scale,
-        args.chain,
-        max_step=max(steps),
-        bundle=args.bundle,
+    run = _run_from_args(args, ck, 0, max(steps))
+    bar = Progress()
+    options = dict(
+        fps=args.fps, scale=args.scale, overlay=not args.no_overlay, chain=args.chain, gif_hold=args.gif_hold
     )
+    frames = lambda d, n: bar.update(d, n, "frames", final=d == n)  # noqa: E731
     if args.bundle:
-        from .core.bundle import write_bundle
-
-        opts = ExportOptions(
-            fmt=fmt if fmt != "npz" else "gif",
-            fps=args.fps,
-            scale=args.scale,
-            overlay=not args.no_overlay,
-            chain=args.chain,
-            gif_hold=args.gif_hold,
-        )
-        bar = Progress()
-        path = write_bundle(
-            args.output,
-            ck,
-            cfg,
-            steps,
-            opts,
-            start_array=start_array,
-            lab=lab,
-            progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
-            inputs=inputs,
+        path = run.bundle(
+            args.output, steps, progress=frames, inputs=inputs, fmt=fmt if fmt != "npz" else "gif", **options
         )
         print(f"wrote run bundle {path}")
         return 0
-    if fmt == "npz":
-        from .core.export import export_states
-
-        path = export_states(
-            ck.model,
-            ck.spec,
-            cfg,
-            steps,
-            args.output,
-            start_array=start_array,
-            meta={"model": str(args.model), "model_name": ck.name},
-            inputs=inputs,
-            lab=lab,
-        )
-        print(f"wrote {path} ({len(steps)} steps of {cfg.n} chains)")
-        return 0
-    opts = ExportOptions(
-        fmt=fmt,
-        fps=args.fps,
-        scale=args.scale,
-        overlay=not args.no_overlay,
-        chain=args.chain,
-        size=args.size,
-        gif_hold=args.gif_hold,
-    )
-    points = None
-    if points_model:  # the training points the window's Points view shows: the model's reference data
-        from .core.data import DataError, reference_data
-
-        try:
-            points = reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range).x
-        except DataError as e:
-            print(f"note: training points not drawn ({e})", file=sys.stderr)
-    bar = Progress()
-    path = export_chain(
-        ck.model,
-        ck.spec,
-        cfg,
-        steps,
-        args.output,
-        opts,
-        start_array=start_array,
-        points=points,
-        progress=lambda d, n: bar.update(d, n, "frames", final=d == n),
-        inputs=inputs,
-        lab=lab,
-    )
-    print(f"wrote {path} ({frame_count_duration(len(steps), args.fps)})")
+    say = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    path = run.export(target, steps, fmt=fmt, progress=frames, inputs=inputs, log=say, size=args.size, **options)
+    print(f"wrote {path} ({len(steps)} steps of {run.n} chains)" if fmt == "npz" else
+          f"wrote {path} ({frame_count_duration(len(steps), args.fps)})")  # fmt: skip
     return 0
+
+
+def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progress=None):
+    """kgn_gui.sample of the shared chain options (a schedule without its T runs over ``sampler_steps``, by
+    default the run's ``steps``)."""
+    from . import api
+
+    start, sampler = (
+        _start_from_args(args, ck),
+        _sampler_from_args(args, sampler_steps if sampler_steps is not None else steps),
+    )
+    lab = _lab_from_args(args, ck)
+    return api.sample(
+        api.Model(ck), n=start.n, steps=steps, seed=start.seed, sampler=sampler, start=start,
+        condition=lab.condition if lab is not None else None, progress=progress,
+    )  # fmt: skip
 
 
 def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
@@ -519,18 +438,11 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-SAMPLE_FILES = ("final_states.npy", "grid.png", "sample.json", "divergence.csv")
-SAMPLE_WHAT = "a previous kgn sample result"
-
-
 def cmd_sample(args) -> int:
-    import numpy as np
-
-    from . import api
+    from .api import SAMPLE_FILES, SAMPLE_WHAT
     from .core.checkpoint import load_checkpoint
-    from .core.lab import LabError, divergence, parse_branch
-    from .core.preflight import MAX_GRID_ROWS, check_output_folder, check_sample
-    from .core.render import save_png, states_to_grid
+    from .core.lab import LabError, parse_branch
+    from .core.preflight import MAX_GRID_ROWS
 
     if args.bundle:
         return cmd_reproduce(args)
@@ -549,56 +461,21 @@ def cmd_sample(args) -> int:
     except WriteError as e:
         raise CLIError(str(e)) from None
     grid_steps = _parse_steps(args.grid_steps, limit=MAX_GRID_ROWS, what="grid rows") if args.grid_steps else None
-    ck = load_checkpoint(args.model)
-    start, sampler = _start_from_args(args, ck), _sampler_from_args(args, args.steps)
-    cfg = start.chain_config(sampler)
-    lab = _lab_from_args(args, ck)
-    grid_steps = grid_steps or [0, args.steps]
-    if grid_steps[-1] > args.steps:
+    if grid_steps and grid_steps[-1] > args.steps:
         raise CLIError(f"grid steps must lie in [0, {args.steps}]")
-    image = len(ck.spec.shape) == 3
-    K = branch[1] if branch else 1
-    check_sample(cfg.n * K, ck.spec.D, ck.spec.shape, grid_rows=len(grid_steps), grid_n=args.grid_n)
-    out.parent.mkdir(parents=True, exist_ok=True)  # as before: -o a/b/c makes a/b
-    check_output_folder(out)
+    ck = load_checkpoint(args.model)
+    run = _run_from_args(args, ck, 0, args.steps)  # the steps are computed as the result is written
     bar = Progress()
-    # The chains: one API call (kgn_gui.sample), then the branches from their step (Run.branch).
-    b = branch[0] if branch else args.steps
-    run = api.sample(
-        api.Model(ck), n=cfg.n, steps=b, seed=cfg.seed, sampler=sampler, start=start,
-        condition=lab.condition if lab is not None else None,
+    meta = run.save(
+        out, args.steps, branch=branch, grid_steps=grid_steps, grid_n=args.grid_n, model=str(args.model),
         progress=lambda d, n: bar.update(d, args.steps, "steps", final=d == args.steps),
     )  # fmt: skip
-    br = run.branch(b, K) if branch else None
-    if br is not None:
-        br.advance(args.steps - b, lambda d, n: bar.update(b + d, args.steps, "steps", final=b + d == args.steps))
-
-    def state(t: int):
-        return run.state(t) if br is None or t < b else br.state(t - b)
-
-    # The files are made in a folder beside OUT and swapped in together: a failure on the way leaves a
-    # previous result in OUT whole. OUT holding other files is refused before the chain runs.
-    with atomic_folder(out, owned=SAMPLE_FILES.__contains__, what=SAMPLE_WHAT) as tmp:
-        with open(tmp / "final_states.npy", "wb") as f:
-            np.save(f, state(args.steps))
-        if image:
-            rows = [
-                states_to_grid(state(t)[: args.grid_n], ck.spec.shape, ck.value_range, cols=args.grid_n)
-                for t in grid_steps
-            ]
-            save_png(tmp / "grid.png", rows, labels=[f"t={t}" for t in grid_steps])
-        meta = {"model": str(args.model), "chain": cfg.to_dict(), "steps": args.steps, "grid_steps": grid_steps}
-        meta.update(api.settings_of(cfg, lab))
-        if br is not None:
-            div = [(t, divergence(br.state(t - b), K)) for t in range(b, args.steps + 1)]
-            meta["branch"] = {"step": b, "K": K, "rows": "chain i's branch k is row i·K + k"}
-            meta["divergence_final"] = div[-1][1]
-            atomic_write_text(tmp / "divergence.csv", "t,divergence\n" + "".join(f"{t},{d:.6g}\n" for t, d in div))
-        atomic_write_text(tmp / "sample.json", json.dumps(meta, indent=2))
+    image = len(ck.spec.shape) == 3
     print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if image else ""))
-    if br is not None:
+    if branch is not None:
+        (b, K), div = branch, meta["divergence"]
         print(
-            f"{cfg.n} chains × {K} branches from step {b}: divergence {div[0][1]:.4g} → {div[-1][1]:.4g} "
+            f"{run.n} chains × {K} branches from step {b}: divergence {div[0][1]:.4g} → {div[-1][1]:.4g} "
             f"(mean pairwise RMS distance; {out / 'divergence.csv'})"
         )
     return 0
@@ -1027,13 +904,18 @@ def main(argv: list[str] | None = None) -> int:
     from .core.chain import ChainError
     from .core.checkpoint import CheckpointError
     from .core.data import DataError
-    from .core.export import ExportError
+    from .core.export import ExportError, ExportOptionError
     from .core.files import OutputIsInputError
     from .core.models import SpecError
     from .core.preflight import PreflightError
     from .core.train import TrainError
 
-    bad_option = (CLIError, PreflightError, OutputIsInputError)  # exit 2: the command line asks for it
+    bad_option = (
+        CLIError,
+        PreflightError,
+        OutputIsInputError,
+        ExportOptionError,
+    )  # exit 2: the command line asks for it
     if getattr(args, "model", None):
         from .core.bundled import resolve_model
 

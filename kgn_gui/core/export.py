@@ -48,7 +48,11 @@ class ExportError(RuntimeError):
     """An export that cannot be done; the message says why."""
 
 
-class OutputNameError(ExportError):
+class ExportOptionError(ExportError):
+    """An export option the model or the format cannot take (a bad option: ``kgn`` exits 2)."""
+
+
+class OutputNameError(ExportOptionError):
     """The output's extension names another format than the one asked for."""
 
 
@@ -119,19 +123,19 @@ class ExportOptions:
 
     def validate(self) -> None:
         if self.fmt not in FORMATS:
-            raise ExportError(f"unknown format {self.fmt!r}; choose one of {', '.join(FORMATS)}")
+            raise ExportOptionError(f"unknown format {self.fmt!r}; choose one of {', '.join(FORMATS)}")
         if not 0.1 <= self.fps <= 240:
-            raise ExportError("frames per second must be in [0.1, 240]")
+            raise ExportOptionError("frames per second must be in [0.1, 240]")
         if not isinstance(self.scale, int) or not 1 <= self.scale <= 32:
-            raise ExportError("scale must be a whole number in [1, 32]")
+            raise ExportOptionError("scale must be a whole number in [1, 32]")
         if not isinstance(self.gif_hold, int) or isinstance(self.gif_hold, bool) or not 0 <= self.gif_hold <= 16:
-            raise ExportError("the GIF grey hold must be a whole number of grey levels in [0, 16]")
+            raise ExportOptionError("the GIF grey hold must be a whole number of grey levels in [0, 16]")
         if self.size is not None:
             w, h = self.size
             if not all(isinstance(v, int) and v >= 16 for v in (w, h)):
-                raise ExportError("a points picture's size is whole numbers of pixels, at least 16×16")
+                raise ExportOptionError("a points picture's size is whole numbers of pixels, at least 16×16")
             if max(w, h) * self.scale > MAX_POINTS_SIDE:
-                raise ExportError(
+                raise ExportOptionError(
                     f"{w}×{h} at {self.scale}× is larger than {MAX_POINTS_SIDE} pixels; choose a smaller scale or size"
                 )
 
@@ -922,12 +926,14 @@ def check_points_options(shape: tuple[int, ...], n_chains: int, opts: ExportOpti
     another kind, a chain on a 2-D model (its export draws every chain; in 1-D the chain picks the cobweb) or
     a chain that is not there."""
     if len(shape) != 1 or shape[0] not in (1, 2):
-        raise ExportError("only image models and 1-D or 2-D points models can be exported as animations")
+        raise ExportOptionError("only image models and 1-D or 2-D points models can be exported as animations")
     if opts.chain is not None:
         if shape[0] == 2:
-            raise ExportError("a 2-D points export draws every chain; a chain is chosen for the cobweb of 1-D models")
+            raise ExportOptionError(
+                "a 2-D points export draws every chain; a chain is chosen for the cobweb of 1-D models"
+            )
         if not 0 <= opts.chain < n_chains:
-            raise ExportError(f"there is no chain {opts.chain} (0 … {n_chains - 1})")
+            raise ExportOptionError(f"there is no chain {opts.chain} (0 … {n_chains - 1})")
 
 
 def points_picture(session, opts: ExportOptions, points: np.ndarray | None = None) -> PointsPicture:
