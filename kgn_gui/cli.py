@@ -157,7 +157,7 @@ def cmd_train(args) -> int:
     from .api import train
     from .core.models import SpecError
     from .core.recipes import RecipeError
-    from .core.train import format_duration
+    from .core.train import format_duration, join_process_group, world_size
 
     bar = Progress()
 
@@ -165,8 +165,8 @@ def cmd_train(args) -> int:
         rate = f"{ev.samples_per_s * world:,.0f} samples/s ETA {format_duration(ev.eta_s)}"
         bar.update(ev.step, ev.steps, f"loss {ev.loss:.3e} best {ev.best_loss:.3e} {rate}", final=ev.kind != "progress")
 
-    device, rank = _join_process_group(args.device)
-    world = _world()
+    device, rank = join_process_group(args.device)
+    world = world_size()
     options = ("L", "H", "bound", "lr", "batch", "steps", "schedule", "warmup", "seed", "bottleneck", "patch", "heads")
     try:
         model = train(
@@ -201,32 +201,6 @@ def cmd_train(args) -> int:
             f"{r['final_batch_loss']:.4e}, {r['elapsed_s']:.1f} s)"
         )
     return 1 if model.trained.kind == "diverged" else 0
-
-
-def _world() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1") or 1)
-
-
-def _join_process_group(device: str) -> tuple[str, int | None]:
-    """Under ``torchrun`` (WORLD_SIZE > 1 in the environment) join the process group — NCCL with one GPU
-    per process (cuda:LOCAL_RANK), else gloo on the CPU — and return (device, rank); else (device, None)."""
-    import os
-
-    world = _world()
-    if world <= 1:
-        return device, None
-    import torch
-    import torch.distributed as dist
-
-    local = int(os.environ.get("LOCAL_RANK", "0"))
-    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-    if use_cuda:
-        torch.cuda.set_device(local)
-        device = f"cuda:{local}"
-    elif device == "auto":
-        device = "cpu"
-    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
-    return device, dist.get_rank()
 
 
 def _start_from_args(args, ck):
@@ -380,6 +354,23 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument("--start", default="uniform", help="uniform, normal, data:SOURCE#INDEX or a .npy file")
     s.add_argument("--sigma", type=float, default=0.0, help="Gaussian corruption of a data start")
     s.add_argument("--mask", type=nonneg_int, default=0, help="side of a masked square on a data start")
+    _add_sampler_options(s)
+    s.add_argument(
+        "--condition",
+        default=None,
+        metavar="IMAGE",
+        help="inpaint: the known image (data:SOURCE#INDEX, a .npy state or an image file); with --known",
+    )
+    s.add_argument(
+        "--known",
+        default=None,
+        metavar="REGION",
+        help="the known pixels of --condition: top, bottom, left, right or a mask image (white = known)",
+    )
+    s.add_argument("--seed", type=nonneg_int, default=0, help="seeds the start and every step's noise")
+
+
+def _add_sampler_options(s: argparse.ArgumentParser) -> None:
     from .core.sampler import NOISE_KINDS, PRESETS, Sampler
 
     paper = Sampler.PAPER  # each sampler option unset: the paper's (core.sampler), never a copy here
@@ -407,25 +398,12 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
         help=f"damped step x ← (1 − α)·x + α·f(x) + ε·n, α in (0, 1] (default: {paper.damping:g}, the paper's step)",
     )
     s.add_argument(
-        "--condition",
-        default=None,
-        metavar="IMAGE",
-        help="inpaint: the known image (data:SOURCE#INDEX, a .npy state or an image file); with --known",
-    )
-    s.add_argument(
-        "--known",
-        default=None,
-        metavar="REGION",
-        help="the known pixels of --condition: top, bottom, left, right or a mask image (white = known)",
-    )
-    s.add_argument(
         "--preset",
         default=None,
         choices=list(PRESETS),
         help="named sampler settings (--noise, --eps, --eps-schedule, --damping): paper, the published sampler; "
         "diverse, the sampler search's best (docs/sampler_search.md); the same as --sampler NAME",
     )
-    s.add_argument("--seed", type=nonneg_int, default=0, help="seeds the start and every step's noise")
 
 
 def cmd_reproduce(args) -> int:
@@ -482,55 +460,30 @@ def cmd_sample(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .core.checkpoint import read_metadata
+    from .core.checkpoint import describe_metadata, read_metadata
     from .core.jsonsafe import dumps_strict
-    from .core.models import ModelSpec, spec_parameter_count
 
     if args.list:
         return cmd_models(args)
     if not args.model:
         raise CLIError("give a MODEL (a .safetensors file or a bundled model's name), or --list")
-
     meta = read_metadata(args.model)
-    if args.json:
-        print(dumps_strict(meta, indent=2))
-        return 0
-    spec = ModelSpec.from_dict(meta["spec"])
-    rec = meta.get("recipe") or {}
-    cfg = rec.get("config") or {}
-    lines = [
-        f"name:        {meta.get('name')}",
-        f"model:       {spec.describe()}, D={spec.D}, {spec_parameter_count(spec):,} parameters",
-        f"data:        {meta.get('dataset')} shape {tuple(meta.get('data_shape', []))} range {meta.get('value_range')}",
-        f"training:    {rec.get('steps_done')} steps, lr {cfg.get('lr')}, batch {cfg.get('batch')}, seed {cfg.get('seed')}, "
-        f"device {rec.get('device')}, {rec.get('elapsed_s')} s",
-        f"final loss:  best eval {meta.get('final_loss')}, last batch {rec.get('final_batch_loss')}",
-        f"written:     {meta.get('date')} by kgn-gui {meta.get('version')}",
-    ]
-    print("\n".join(lines))
+    print(dumps_strict(meta, indent=2) if args.json else "\n".join(describe_metadata(meta)))
     return 0
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma list of numbers: {text!r}") from None
-    if not vals or any(not math.isfinite(v) or v < 0 for v in vals):
-        raise argparse.ArgumentTypeError("give one or more finite numbers ≥ 0, e.g. 0.1,0.3,0.5")
-    if len(vals) > 64:
-        raise argparse.ArgumentTypeError(f"at most 64 numbers, not {len(vals)}")
-    return vals
+def _listed(parse):
+    """An argparse type of a core.lists parser: a bad list exits 2 with its one line."""
 
+    def read(text: str):
+        from .core.lists import ListError
 
-def _ints(text: str) -> list[int]:
-    try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma list of whole numbers: {text!r}") from None
-    if not vals or any(v < 1 or v > 64 for v in vals):
-        raise argparse.ArgumentTypeError("depths are whole numbers in 1 … 64, e.g. 1,2,4,8")
-    return vals
+        try:
+            return parse(text)
+        except ListError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    return read
 
 
 def cmd_analyze(args) -> int:
@@ -568,40 +521,17 @@ def cmd_analyze(args) -> int:
 
 
 def cmd_sweep(args) -> int:
+    from dataclasses import fields
+
+    from .core import lists
     from .core.preflight import check_sweep
     from .core.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep
 
+    given = {f.name: getattr(args, f.name) for f in fields(SweepConfig) if hasattr(args, f.name)}
     try:
-        try:
-            seeds = tuple(int(v) for v in args.seeds.split(",") if v.strip())
-        except ValueError:
-            raise ValueError(f"--seeds: not a comma list of whole numbers: {args.seeds[:40]!r} (e.g. 0,1,2)") from None
-        if len(seeds) > MAX_SEEDS:
-            raise ValueError(f"--seeds: at most {MAX_SEEDS} seeds, got {len(seeds)}")
-        cfg = SweepConfig(
-            source=args.data,
-            depths=tuple(args.depths),
-            H=args.H,
-            bound=args.bound,
-            steps=args.steps,
-            lr=args.lr,
-            batch=args.batch,
-            seeds=seeds,
-            target_loss=args.target_loss,
-            eval_every=args.eval_every,
-            subset=args.subset,
-            chains=args.n,
-            sample_steps=args.sample_steps,
-            noise=args.noise,
-            eps=args.eps,
-            audit=args.audit,
-            sigmas=tuple(args.sigmas),
-            device=args.device,
-            arch=args.arch,
-            bottleneck=args.bottleneck,
-            patch=args.patch,
-            heads=args.heads,
-        )
+        given.update(source=args.data, chains=args.n, seeds=lists.seeds(args.seeds, MAX_SEEDS))
+        given.update(sampler=_sampler_from_args(args, args.sample_steps))
+        cfg = SweepConfig(**given)
         cfg.validate()
         check_not_input(args.output, _existing(args.data))
         out = check_output_folder(args.output)
@@ -609,16 +539,10 @@ def cmd_sweep(args) -> int:
     except ValueError as e:
         raise CLIError(str(e)) from None
     bar = Progress()
-    rows = run_sweep(
-        cfg,
-        out,
-        log=lambda s: print(s, file=sys.stderr),
-        progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1),
-    )
-    print(
-        f"wrote {out / 'sweep.csv'} ({len(rows)} depths), {out / 'sweep_runs.csv'} "
-        f"({len(cfg.runs)} runs) and {out / 'sweep.png'}"
-    )
+    say = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    rows = run_sweep(cfg, out, log=say, progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1))
+    print(f"wrote {out / 'sweep.csv'} ({len(rows)} depths), {out / 'sweep_runs.csv'} ({len(cfg.runs)} runs) and "
+          f"{out / 'sweep.png'}")  # fmt: skip
     return 0
 
 
@@ -648,8 +572,8 @@ class _HelpWithDefaults(OneLineErrorParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .core.chain import NOISE_KINDS
     from .core.export import FORMATS
+    from .core.lists import depths, eps_values, sigmas
     from .core.models import BOUNDS
     from .core.recipes import PRESET_NAMES
     from .core.train import DEVICES, PRECISIONS, SCHEDULES
@@ -819,7 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
     a.add_argument(
         "--sigmas",
-        type=_floats,
+        type=_listed(sigmas),
         default=[0.0, 0.05, 0.1, 0.2, 0.4],
         help="corruption levels σ (value units) for basin recovery (σ = 0 recovers by construction)",
     )
@@ -827,7 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--recovery-T", type=positive_int, default=50, help="steps each corrupted example runs")
     a.add_argument(
         "--mixing",
-        type=_floats,
+        type=_listed(eps_values),
         default=None,
         metavar="EPS,…",
         help="also scan mixing: chains with normal, uniform and no noise at each ε given (e.g. 0,0.01,0.03,0.1)",
@@ -837,7 +761,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("sweep", help="train one model per depth and seed and measure each: CSVs + PNG")
     w.add_argument("--data", default="mnist", help="the training data (as kgn train --data)")
-    w.add_argument("--depths", type=_ints, default=[1, 2, 4, 6, 8, 10], help="depths L to train, e.g. 1,2,4,8")
+    w.add_argument(
+        "--depths", type=_listed(depths), default=[1, 2, 4, 6, 8, 10], help="depths L to train, e.g. 1,2,4,8"
+    )
     _add_arch_options(w, depth=False)
     w.add_argument("--bound", default="tanh", choices=BOUNDS, help="the output bound")
     w.add_argument(
@@ -864,11 +790,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     w.add_argument("--n", type=positive_int, default=256, help="chains sampled per model")
     w.add_argument("--sample-steps", type=positive_int, default=200, help="chain steps before measuring")
-    w.add_argument("--noise", default="normal", choices=NOISE_KINDS, help="per-step noise kind")
-    w.add_argument("--eps", type=float, default=0.01, help="per-step noise scale ε")
+    _add_sampler_options(w)
     w.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
     w.add_argument(
-        "--sigmas", type=_floats, default=[0.0, 0.05, 0.1, 0.2, 0.4], help="corruption levels σ of basin recovery"
+        "--sigmas",
+        type=_listed(sigmas),
+        default=[0.0, 0.05, 0.1, 0.2, 0.4],
+        help="corruption levels σ of basin recovery",
     )
     w.add_argument(
         "-o", "--output", required=True, help="a new folder for the models, sweep.csv, sweep_runs.csv and sweep.png"

@@ -134,6 +134,25 @@ def read_metadata(path: str | os.PathLike) -> dict:
     return check_metadata(meta, spec, path.name, path.stem)
 
 
+def describe_metadata(meta: dict) -> list[str]:
+    """A model file's metadata (checked: :func:`read_metadata`) for people, one fact a line (``kgn info``)."""
+    from .models import spec_parameter_count
+
+    spec = ModelSpec.from_dict(meta["spec"])
+    rec = meta.get("recipe") or {}
+    cfg = rec.get("config") or {}
+    shape = tuple(meta.get("data_shape", []))
+    return [
+        f"name:        {meta.get('name')}",
+        f"model:       {spec.describe()}, D={spec.D}, {spec_parameter_count(spec):,} parameters",
+        f"data:        {meta.get('dataset')} shape {shape} range {meta.get('value_range')}",
+        f"training:    {rec.get('steps_done')} steps, lr {cfg.get('lr')}, batch {cfg.get('batch')}, "
+        f"seed {cfg.get('seed')}, device {rec.get('device')}, {rec.get('elapsed_s')} s",
+        f"final loss:  best eval {meta.get('final_loss')}, last batch {rec.get('final_batch_loss')}",
+        f"written:     {meta.get('date')} by kgn-gui {meta.get('version')}",
+    ]
+
+
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 

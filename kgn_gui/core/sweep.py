@@ -37,7 +37,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,8 +79,7 @@ class SweepConfig:
     subset: int = 10_000
     chains: int = 256
     sample_steps: int = 200
-    noise: str = "normal"
-    eps: float = 0.01
+    sampler: Sampler = Sampler.PAPER  # how every model's chains step (core.sampler)
     audit: int = 32
     sigmas: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
     recovery_n: int = 200
@@ -102,6 +101,8 @@ class SweepConfig:
         self.seeds = tuple(self.seeds)
         self.depths = tuple(self.depths)
         self.sigmas = tuple(self.sigmas)
+        if isinstance(self.sampler, str):
+            self.sampler = Sampler.parse(self.sampler, steps=self.sample_steps)
 
     def spec(self, L: int, ds) -> ModelSpec:
         """The model spec of depth ``L`` for data set ``ds``."""
@@ -149,7 +150,8 @@ class SweepConfig:
         def text(v) -> str:
             return ",".join(f"{x:g}" if isinstance(x, float) else str(x) for x in v) if isinstance(v, tuple) else str(v)
 
-        return "# " + " ".join(f"{k}={text(v)}" for k, v in asdict(self).items() if k != "extra")
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return "# " + " ".join(f"{k}={v.text() if isinstance(v, Sampler) else text(v)}" for k, v in values.items())
 
 
 def _whole(v) -> bool:
@@ -237,7 +239,7 @@ def measure_run(
     data, is given), the attractor audit and basin recovery, all seeded by ``seed``. ``progress(fraction of
     this run's measuring)``."""
     vr = spec.value_range
-    chain = ChainConfig(n=cfg.chains, seed=seed, sampler=Sampler(noise=cfg.noise, eps=cfg.eps))
+    chain = ChainConfig(n=cfg.chains, seed=seed, sampler=cfg.sampler)
     begin(f"{where}: sampling {cfg.chains} chains")
     a = analyze_chain(
         model,

@@ -187,6 +187,30 @@ def resolve_device(name: str = "auto") -> torch.device:
     return dev
 
 
+def world_size() -> int:
+    """The processes of a ``torchrun`` launch (WORLD_SIZE in the environment), 1 without it."""
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def join_process_group(device: str) -> tuple[str, int | None]:
+    """Under ``torchrun`` (WORLD_SIZE > 1 in the environment) join the process group — NCCL with one GPU
+    per process (cuda:LOCAL_RANK), else gloo on the CPU — and return (device, rank); else (device, None)."""
+    world = world_size()
+    if world <= 1:
+        return device, None
+    import torch.distributed as dist
+
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    elif device == "auto":
+        device = "cpu"
+    dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return device, dist.get_rank()
+
+
 def _process_group() -> tuple[int, int]:
     """(rank, world size) of a running torch.distributed process group, else (0, 1)."""
     import torch.distributed as dist

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6 import QtGui, QtWidgets
 
+from ..core import lists
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from ..core.data import POINT_PRESETS, DataError, Dataset
 from ..core.export import ExportError
@@ -292,8 +293,9 @@ class AnalysisActions:
         with progress in the Analysis dock; when it ends the chart opens."""
         source, fields = self.sweep_target()
         try:
+            # the depths read as kgn sweep --depths reads them; the chains step as the window's do
             cfg = SweepConfig(
-                source=source, depths=tuple(int(d) for d in depths.replace(" ", "").split(",") if d), **fields
+                source=source, depths=tuple(lists.depths(depths)), sampler=self.transport.sampler(), **fields
             )
             cfg.validate()
             check_output_folder(folder)

@@ -15,6 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from ...core import lists
 from ...core.registry import CLASS_MEASURES, IDENTITY_ABOUT, MEASURE, MODEL_MEASURES, PANEL, Estimate
 
 VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
@@ -297,11 +298,9 @@ class AnalysisPanel(QtWidgets.QWidget):
 
     def _recovery_clicked(self) -> None:
         try:
-            sig = sorted({float(s) for s in self.sigmas.text().replace(";", ",").split(",") if s.strip()})
-            if not sig or sig[0] < 0 or not all(math.isfinite(s) for s in sig):
-                raise ValueError
-        except ValueError:
-            self.status.setText("σ: give numbers ≥ 0 separated by commas, e.g. 0, 0.05, 0.1, 0.2")
+            sig = lists.sigmas(self.sigmas.text())
+        except lists.ListError as e:
+            self.status.setText(f"σ: {e}")
             return
         self.recoveryRequested.emit(sig)
 

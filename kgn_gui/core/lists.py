@@ -1,0 +1,63 @@
+"""Comma lists people type — σ levels, ε values, depths, seeds — read one way for ``kgn`` and the window.
+
+``parse_list("0, 0.05; 0.1", float, lo=0)`` → [0.0, 0.05, 0.1]: commas or semicolons between the values,
+blanks ignored, every value finite and within [lo, hi], at most ``most`` of them. A bad list is a
+:class:`ListError` (a ValueError) of one line that says what was wanted, with an example.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+
+class ListError(ValueError):
+    """A comma list that cannot be read; the message says what was wanted."""
+
+
+def parse_list(
+    text: str,
+    kind: type = float,
+    *,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    most: int = 64,
+    what: str = "numbers",
+    example: str = "0.1,0.3,0.5",
+) -> list:
+    """The values of a comma list, in the order given (see the module's docstring)."""
+    parts = [p.strip() for p in re.split(r"[,;]", str(text)[:10_000]) if p.strip()]
+    whole = "whole numbers" if kind is int else "numbers"
+    try:
+        vals = [kind(p) for p in parts]
+    except ValueError:
+        raise ListError(f"not a comma list of {whole}: {str(text)[:40]!r} (e.g. {example})") from None
+    if not vals:
+        raise ListError(f"give one or more {what}, e.g. {example}")
+    if len(vals) > most:
+        raise ListError(f"at most {most} {what}, not {len(vals)}")
+    bad = [v for v in vals if not math.isfinite(v) or not lo <= v <= hi]
+    if bad:
+        span = f"≥ {lo:g}" if hi == math.inf else f"in {lo:g} … {hi:g}"
+        raise ListError(f"{what} must be finite {whole} {span}, not {bad[0]:g} (e.g. {example})")
+    return vals
+
+
+def sigmas(text: str) -> list[float]:
+    """Basin recovery's corruption levels σ (value units): finite numbers ≥ 0, sorted, each once."""
+    return sorted(set(parse_list(text, float, lo=0.0, what="σ levels", example="0,0.05,0.1,0.2")))
+
+
+def eps_values(text: str) -> list[float]:
+    """The ε values of a mixing scan: finite numbers ≥ 0, in the order given."""
+    return parse_list(text, float, lo=0.0, what="ε values", example="0,0.01,0.03,0.1")
+
+
+def depths(text: str) -> list[int]:
+    """The depths L of a sweep: whole numbers in 1 … 64."""
+    return parse_list(text, int, lo=1, hi=64, what="depths", example="1,2,4,8")
+
+
+def seeds(text: str, most: int) -> tuple[int, ...]:
+    """Training seeds of a sweep: whole numbers ≥ 0, at most ``most``."""
+    return tuple(parse_list(text, int, lo=0, hi=2**63 - 1, most=most, what="seeds", example="0,1,2"))
