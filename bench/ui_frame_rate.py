@@ -50,6 +50,7 @@ def main(argv=None) -> list[dict]:
     threads = configure_threads()  # as the app does at launch
 
     w = MainWindow(None, restore_settings=False)
+    w.ask_unsaved_run = lambda what, doing: "discard"  # the run it trains is not kept: no question on close
     w.show()
     freeze_startup_objects()  # as the app does at launch
 

@@ -120,6 +120,7 @@ def main(argv=None) -> int:
 
     w = MainWindow(None, restore_settings=False)
     w.ask_unsaved = lambda doing: "discard"
+    w.ask_unsaved_run = lambda what, doing: "discard"
     w.show()
 
     def pump(seconds: float = 0.3, until=None, limit: float = 60.0) -> None:

@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     from kgn_gui.ui.main_window import MainWindow
 
     w = MainWindow(args.model, restore_settings=False)
+    w.ask_unsaved_run = lambda what, doing: "discard"  # the run it trains is not kept: no question on close
     w.resize(*map(int, args.size.split("x")))
     w.show()
     w.transport.set_sampler(Sampler(args.noise, args.eps))
