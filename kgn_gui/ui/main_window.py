@@ -27,7 +27,7 @@ from .controllers.training import TrainingController
 from .first_frame import DEFAULT_MODEL, first_launch_geometry, first_model
 from .menus import build_menus
 from .theme import Theme
-from .views import ChainViews
+from .views import ChainViews, ViewWidgets
 from .widgets.analysis_panel import AnalysisPanel
 from .widgets.chain_grid import ChainGrid
 from .widgets.inspector import Inspector
@@ -78,12 +78,17 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.analysis, self.transport, self.inspector = AnalysisPanel(), TransportBar(), Inspector()
         self.training_panel, self.start_panel, self.plots = TrainingPanel(), StartPanel(), PlotsPanel()
         self.lab_panel, self.projection_view = LabPanel(), ProjectionView()
-        self.lab = LabController(self, self)
+        self.lab = LabController(self.chain, lambda: self.grid.selected, self)
         self._build_layout()
         self.theme = Theme(self, self.settings, restore=restore_settings)  # View → Theme; the saved choice
         build_menus(self)
         self._build_status()
-        self.views_ctl = ChainViews(self, self)
+        shown = ViewWidgets(
+            self.grid, self.points_view, self.compare_view, self.transport, self.plots, self.inspector,
+            self.inspector_dock, self.start_panel, self.projection_view, self.views, self.points_tab,
+            self.statusBar(), self.share_compare_width,
+        )  # fmt: skip
+        self.views_ctl = ChainViews(self.chain, self.models, self.points, self.lab, shown, self)
         self._connect()
 
         if restore_settings:
@@ -275,12 +280,15 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.start_panel.startRequested.connect(self.start_chains)
         self.start_panel.conditionRequested.connect(self.on_condition)
         lp, lab = self.lab_panel, self.lab
-        lp.presetPicked.connect(lab.preset)
-        lp.editRequested.connect(lab.apply)
+        lp.bind(lab)
         lp.brushingChanged.connect(lambda on: setattr(self.grid, "brushing", on))
-        lp.branchRequested.connect(lab.branch)
         self.grid.strokeFinished.connect(lab.stroke)
         lab.changed.connect(lab.refresh)
+        lab.samplerPicked.connect(
+            lambda sampler: (self.transport.set_sampler(sampler), self.on_sampler_changed(sampler))
+        )
+        lab.refreshed.connect(lambda s, steps: self.projection_view.set_session(s))
+        lab.refreshed.connect(lambda s, steps: self.transport.slider.set_lab(steps, s.config.sampler.schedule))
         lab.error.connect(self.show_error)
         lab.branchReady.connect(self.show_branches)
         tp.trainRequested.connect(self.start_training)

@@ -14,111 +14,134 @@ controller's ``rateNote``); it is hidden while the speed is met.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
 
+@dataclass
+class ViewWidgets:
+    """The widgets that show the chains (ChainViews keeps them on the current step)."""
+
+    grid: object
+    points_view: object
+    compare_view: object
+    transport: object
+    plots: object
+    inspector: object
+    inspector_dock: QtWidgets.QDockWidget
+    start_panel: object
+    projection_view: object
+    views: QtWidgets.QTabWidget  # the central area's pages: grid, Points tab, projection
+    points_tab: QtWidgets.QWidget
+    status_bar: QtWidgets.QStatusBar
+    share_compare_width: Callable[[], None]  # the Points view and the second depth side by side, equal
+
+
 class ChainViews(QtCore.QObject):
     """inspected: the chain shown in the inspector (None: none). rate_label: the status bar's note of a chain
-    slower than the speed asked."""
+    slower than the speed asked. It follows the chain, model, points and lab controllers and draws on
+    ``widgets`` (:class:`ViewWidgets`)."""
 
     curves_interval_s = 0.35  # while playing, the plots follow at most this often
     slider_interval_s = 0.066  # … and the timeline slider (it paints in Python) at ~15 Hz
 
-    def __init__(self, window, parent: QtCore.QObject | None = None):
+    def __init__(self, chain, models, points, lab, widgets: ViewWidgets, parent: QtCore.QObject | None = None):
         super().__init__(parent)
-        w = self.w = window
+        self.chain, self.models, self.points, self.lab, self.v = chain, models, points, lab, widgets
+        v = widgets
         self.inspected: int | None = None
         self._last_curves = self._last_slider = self._last_inspect = 0.0
-        w.chain.stepShown.connect(self.show_step)
-        w.chain.sessionChanged.connect(self.reset)
-        w.chain.replaying.connect(self._replaying)
-        w.chain.provisional.connect(self._provisional)
-        w.chain.playingChanged.connect(w.transport.set_playing)
-        w.models.modelChanged.connect(self.set_model)
-        w.points.comparisonChanged.connect(self._comparison)
-        w.grid.tileClicked.connect(self.inspect)
+        self.chain.stepShown.connect(self.show_step)
+        self.chain.sessionChanged.connect(self.reset)
+        self.chain.replaying.connect(self._replaying)
+        self.chain.provisional.connect(self._provisional)
+        self.chain.playingChanged.connect(v.transport.set_playing)
+        self.models.modelChanged.connect(self.set_model)
+        self.points.comparisonChanged.connect(self._comparison)
+        v.grid.tileClicked.connect(self.inspect)
         self.rate_label = QtWidgets.QLabel()
         self.rate_label.setObjectName("slow_chain_note")
         self.rate_label.setMinimumWidth(80)  # a long note is cut, never widens the window past a small screen
         self.rate_label.hide()
-        w.statusBar().insertPermanentWidget(0, self.rate_label)
-        w.chain.rateNote.connect(self._rate_note)
+        v.status_bar.insertPermanentWidget(0, self.rate_label)
+        self.chain.rateNote.connect(self._rate_note)
 
     # -- a new session or model
     def reset(self) -> None:
         """New chains: nothing of the old ones stays on screen."""
-        w = self.w
-        w.plots.reset()
+        v = self.v
+        v.plots.reset()
         self.inspected = None
-        w.grid.select(None)
-        w.inspector.clear()
-        w.lab.refresh()  # the timeline's marks and ε(t); the projection view gets the new session
+        v.grid.select(None)
+        v.inspector.clear()
+        self.lab.refresh()  # the timeline's marks and ε(t); the projection view gets the new session
         self._last_curves = self._last_slider = 0.0
 
     def set_model(self, ck) -> None:
-        w = self.w
-        train = w.models.train_data
-        w.grid.set_geometry(ck.spec.shape, ck.value_range)
-        w.start_panel.set_model_geometry(ck.spec.shape, ck.value_range)
-        w.start_panel.set_dataset(train)
-        w.plots.histogram.set_training(train.x if train is not None else None, ck.value_range)
-        w.inspector.set_image_model(len(ck.spec.shape) == 3)
-        w.projection_view.set_data(train if len(ck.spec.shape) == 3 else None, ck.spec.shape, ck.value_range)
+        v = self.v
+        train = self.models.train_data
+        v.grid.set_geometry(ck.spec.shape, ck.value_range)
+        v.start_panel.set_model_geometry(ck.spec.shape, ck.value_range)
+        v.start_panel.set_dataset(train)
+        v.plots.histogram.set_training(train.x if train is not None else None, ck.value_range)
+        v.inspector.set_image_model(len(ck.spec.shape) == 3)
+        v.projection_view.set_data(train if len(ck.spec.shape) == 3 else None, ck.spec.shape, ck.value_range)
         if len(ck.spec.shape) == 1 and ck.spec.D <= 2:
             pts = train.x if train is not None else None
-            w.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
-            w.views.setCurrentWidget(w.points_tab)
+            v.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
+            v.views.setCurrentWidget(v.points_tab)
         else:
-            w.views.setCurrentWidget(w.grid)
+            v.views.setCurrentWidget(v.grid)
 
     def _comparison(self, session) -> None:
-        w = self.w
+        v = self.v
         if session is None:
-            w.compare_view.hide()
-            w.points_view.title.hide()
+            v.compare_view.hide()
+            v.points_view.title.hide()
             return
-        first, second = w.models.checkpoint, w.points.second  # the model is current before its chains start
-        pts = w.models.train_data.x if w.models.train_data is not None else None
-        w.compare_view.set_model(second.model, pts, second.value_range, name=w.points_view.preset)
-        w.compare_view.title.setText(f"L = {second.spec.L} (right) · same points, start and seed")
-        w.points_view.title.setText(f"L = {first.spec.L} (left)")
-        w.points_view.title.show()
-        w.compare_view.show()
-        w.share_compare_width()
-        w.chain.redraw()
+        first, second = self.models.checkpoint, self.points.second  # the model is current before its chains start
+        pts = self.models.train_data.x if self.models.train_data is not None else None
+        v.compare_view.set_model(second.model, pts, second.value_range, name=v.points_view.preset)
+        v.compare_view.title.setText(f"L = {second.spec.L} (right) · same points, start and seed")
+        v.points_view.title.setText(f"L = {first.spec.L} (left)")
+        v.points_view.title.show()
+        v.compare_view.show()
+        v.share_compare_width()
+        self.chain.redraw()
 
     # -- each shown step
     def show_step(self, t: int) -> None:
-        w = self.w
-        s = w.chain.session
+        v = self.v
+        s = self.chain.session
         if s is None:
             return
-        playing = w.chain.playing
+        playing = self.chain.playing
         x = s.state(t)
         if len(s.shape) == 3:
-            w.grid.show_states(x, t)
+            v.grid.show_states(x, t)
         else:
-            w.points_view.show_states(x, t, history=s.state)
-            second = w.points.state(t)  # one locked timeline: the second depth follows the same step
+            v.points_view.show_states(x, t, history=s.state)
+            second = self.points.state(t)  # one locked timeline: the second depth follows the same step
             if second is not None:
-                w.compare_view.show_states(second, t, history=w.points.comparison.state)
+                v.compare_view.show_states(second, t, history=self.points.comparison.state)
         now = time.perf_counter()
         if not playing or now - self._last_slider > self.slider_interval_s:
             self._last_slider = now
-            w.transport.show_position(t, s.t_max)
+            v.transport.show_position(t, s.t_max)
         else:
-            w.transport.step_label.setText(f"step {t} / {s.t_max}")
+            v.transport.step_label.setText(f"step {t} / {s.t_max}")
         if not playing or now - self._last_curves > self.curves_interval_s:
             self._last_curves = now
-            w.plots.set_step(t, x)
-            w.plots.update_curves(s.curves)
-            if w.views.currentWidget() is w.projection_view:
-                w.projection_view.show_step(t)
+            v.plots.set_step(t, x)
+            v.plots.update_curves(s.curves)
+            if v.views.currentWidget() is v.projection_view:
+                v.projection_view.show_step(t)
         if (
             self.inspected is not None
-            and w.inspector_dock.isVisible()
+            and v.inspector_dock.isVisible()
             and (not playing or now - self._last_inspect > 0.25)
         ):
             self._last_inspect = now
@@ -132,42 +155,42 @@ class ChainViews(QtCore.QObject):
     def _provisional(self, k: int, t: int) -> None:
         """While step t is replayed: the nearest stored exact state, step k, in the grid or the Points view,
         labelled as step k; the timeline stays at t and says so."""
-        w, near = self.w, self.w.chain.provisional_state
-        s = w.chain.session
-        if s is None or near is None or near[0] != k or w.chain.view_t != t:
+        v, near = self.v, self.chain.provisional_state
+        s = self.chain.session
+        if s is None or near is None or near[0] != k or self.chain.view_t != t:
             return
         x = near[1]
         if len(s.shape) == 3:
-            w.grid.show_states(x, k)
+            v.grid.show_states(x, k)
         else:
-            w.points_view.show_states(x, k)
-        w.transport.step_label.setToolTip(
+            v.points_view.show_states(x, k)
+        v.transport.step_label.setToolTip(
             f"showing step {k}, the nearest stored state, while step {t} is replayed from it; step {t} follows"
         )
-        w.transport.step_label.setText(f"step {k} → {t} · replaying…")
+        v.transport.step_label.setText(f"step {k} → {t} · replaying…")
 
     def _replaying(self, t: int) -> None:
-        self.w.transport.step_label.setToolTip("replaying from the nearest stored keyframe; the step shows when ready")
-        self.w.transport.step_label.setText(f"step {t} / {self.w.chain.t_max} · replaying…")
+        self.v.transport.step_label.setToolTip("replaying from the nearest stored keyframe; the step shows when ready")
+        self.v.transport.step_label.setText(f"step {t} / {self.chain.t_max} · replaying…")
 
     # -- the inspector
     def inspect(self, i: int | None) -> None:
-        w = self.w
+        v = self.v
         self.inspected = i
-        w.grid.select(i)
+        v.grid.select(i)
         if i is not None:
-            w.grid.set_page(i // w.grid.max_tiles)  # the inspected chain's tile is in sight
-        if i is None or w.chain.session is None:
-            w.inspector.clear()
+            v.grid.set_page(i // v.grid.max_tiles)  # the inspected chain's tile is in sight
+        if i is None or self.chain.session is None:
+            v.inspector.clear()
             return
-        w.inspector_dock.show()
-        w.inspector_dock.raise_()
-        t = w.chain.view_t
-        self._inspect_step(t, w.chain.session.state(t))
+        v.inspector_dock.show()
+        v.inspector_dock.raise_()
+        t = self.chain.view_t
+        self._inspect_step(t, self.chain.session.state(t))
 
     def _inspect_step(self, t: int, x: np.ndarray) -> None:
-        w = self.w
-        s, ck, i, train = w.chain.session, w.models.checkpoint, self.inspected, w.models.train_data
+        v = self.v
+        s, ck, i, train = self.chain.session, self.models.checkpoint, self.inspected, self.models.train_data
         if s is None or ck is None or i is None or i >= s.n or len(ck.spec.shape) != 3:
             return
         nearest = None
@@ -175,5 +198,5 @@ class ChainViews(QtCore.QObject):
             j, d = s.nearest(i, t)
             lab = int(train.labels[j]) if train.labels is not None else None
             nearest = (j, d, train.x[j], lab)
-        w.inspector.show_chain(i, t, x[i], ck.spec.shape, ck.value_range, nearest, s.curves)
-        w.inspector.show_edits(*w.lab.settle_note(i))
+        v.inspector.show_chain(i, t, x[i], ck.spec.shape, ck.value_range, nearest, s.curves)
+        v.inspector.show_edits(*self.lab.settle_note(i))

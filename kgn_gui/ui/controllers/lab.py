@@ -7,6 +7,8 @@ of the session's Lab: the timeline draws them as marks, scrubbing replays them, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6 import QtCore
 
 from ...core.chain import ChainError
@@ -17,16 +19,25 @@ from ...core.sampler import PRESETS
 
 class LabController(QtCore.QObject):
     """changed(): the edits, the condition or the schedule changed (the marks and labels follow).
-    error(str, str): (title, one line). branchReady(object): a new branch session, for a BranchWindow."""
+    error(str, str): (title, one line). branchReady(object): a new branch session, for a BranchWindow.
+    samplerPicked(Sampler): a preset was chosen (the transport bar shows it, the chains take it).
+    refreshed(session, edit steps): the marks to draw — the timeline's, the Lab panel's and the projection's.
+
+    It works on the chain controller's session; ``selected()`` is the chain selected in the grid (or None).
+    The Lab panel sets the tool's settings (``LabPanel.bind``): ``sigma`` (a kick's σ), ``tool`` ("brush" or
+    "erase"), ``radius`` (the brush's, in model pixels) and ``all_chains`` (edits go to every chain)."""
 
     changed = QtCore.Signal()
     error = QtCore.Signal(str, str)
     branchReady = QtCore.Signal(object, object)
+    samplerPicked = QtCore.Signal(object)
+    refreshed = QtCore.Signal(object, list)
 
-    def __init__(self, window, parent=None):
+    def __init__(self, chain, selected: Callable[[], int | None], parent=None):
         super().__init__(parent)
-        self.w = window
+        self.chain, self.selected = chain, selected
         self.condition: Condition | None = None  # what new chains are conditioned on (the Condition tab)
+        self.sigma, self.tool, self.radius, self.all_chains = 0.5, "brush", 1.5, False
         self._seed = 0
 
     # -- what new chains carry
@@ -36,14 +47,14 @@ class LabController(QtCore.QObject):
 
     def set_condition(self, condition: Condition | None) -> None:
         """Condition the current chains from their start (and every chain started after), or stop."""
-        s = self.w.chain.session
+        s = self.chain.session
         if s is not None:
             try:
-                self.w.chain.set_condition(condition)
+                self.chain.set_condition(condition)
             except ChainError as e:
                 self.error.emit("Condition", str(e))
                 return
-            self.w.chain.seek(self.w.chain.view_t)
+            self.chain.seek(self.chain.view_t)
         self.condition = condition  # only once the chains took it
         self.changed.emit()
 
@@ -54,17 +65,17 @@ class LabController(QtCore.QObject):
 
     # -- edits
     def _rows(self, all_chains: bool) -> tuple[int, ...] | None:
-        s = self.w.chain.session
+        s = self.chain.session
         if all_chains:
             return tuple(range(s.n))
-        i = self.w.grid.selected
+        i = self.selected()
         if i is None:
             self.error.emit("Edit", "select a chain first (click its tile), or choose all chains")
             return None
         return (int(i),)
 
     def _add(self, edit: Edit) -> bool:
-        ch = self.w.chain
+        ch = self.chain
         was = ch.playing
         ch.pause()
         try:
@@ -80,26 +91,25 @@ class LabController(QtCore.QObject):
 
     def apply(self, kind: str, all_chains: bool) -> bool:
         """Kick or erase (or brush, with ink) the chosen chains' whole state at the shown step."""
-        s = self.w.chain.session
+        s = self.chain.session
         if s is None:
             return False
         rows = self._rows(all_chains)
         if rows is None:
             return False
         self._seed += 1
-        t = self.w.chain.view_t + s.offset
-        sigma = float(self.w.lab_panel.sigma.value()) if kind == "kick" else 0.0
+        t = self.chain.view_t + s.offset
+        sigma = float(self.sigma) if kind == "kick" else 0.0
         return self._add(Edit(t=t, kind=kind, rows=rows, sigma=sigma, seed=self._seed))
 
     def stroke(self, chain: int, points: list[tuple[int, int]]) -> bool:
         """A brush stroke on the grid over chain ``chain``'s tile: the pixels within the brush radius of the
         points (x, y), brushed (ink) or erased with the panel's tool, on that chain or on all."""
-        s = self.w.chain.session
+        s = self.chain.session
         if s is None or len(s.shape) != 3 or not points:
             return False
-        panel = self.w.lab_panel
-        kind = "erase" if panel.tool.currentText() == "erase" else "brush"
-        r = float(panel.radius.value())
+        kind = "erase" if self.tool == "erase" else "brush"
+        r = float(self.radius)
         px: set[int] = set()
         # Mouse events come a few pixels apart on a fast drag: the stroke is the line through them.
         path = [points[0]]
@@ -108,13 +118,13 @@ class LabController(QtCore.QObject):
             path += [(x0 + (x1 - x0) * k / n, y0 + (y1 - y0) * k / n) for k in range(1, n + 1)]
         for x, y in path:
             px.update(brush_pixels(s.shape, y, x, r))
-        rows = tuple(range(s.n)) if panel.all_chains else (int(chain),)
-        t = self.w.chain.view_t + s.offset
+        rows = tuple(range(s.n)) if self.all_chains else (int(chain),)
+        t = self.chain.view_t + s.offset
         return self._add(Edit(t=t, kind=kind, rows=rows, pixels=tuple(sorted(px))))
 
     def settle_note(self, i: int) -> tuple[list[int], str]:
         """(the steps where chain i was edited, how long it took to settle after the last one)."""
-        s = self.w.chain.session
+        s = self.chain.session
         if s is None:
             return [], ""
         steps = [e.t - s.offset for e in s.lab.all_edits() if i in e.rows]
@@ -133,36 +143,31 @@ class LabController(QtCore.QObject):
     def branch(self, K: int, steps: int) -> None:
         """K continuations of the chosen chains (all chains, the selected one, or with none selected the first
         four) from the shown step."""
-        s = self.w.chain.session
+        s = self.chain.session
         if s is None:
             return
-        i = self.w.grid.selected
-        if self.w.lab_panel.all_chains or i is None:
-            rows = list(range(s.n)) if self.w.lab_panel.all_chains else list(range(min(4, s.n)))
+        i = self.selected()
+        if self.all_chains or i is None:
+            rows = list(range(s.n)) if self.all_chains else list(range(min(4, s.n)))
         else:
             rows = [int(i)]
         try:
-            b = s.branch(self.w.chain.view_t, rows, K)
+            b = s.branch(self.chain.view_t, rows, K)
         except (ChainError, LabError) as e:
             self.error.emit("Branch", str(e))
             return
-        self.branchReady.emit(b, {"rows": rows, "K": K, "steps": steps, "t": self.w.chain.view_t + s.offset})
+        self.branchReady.emit(b, {"rows": rows, "K": K, "steps": steps, "t": self.chain.view_t + s.offset})
 
     # -- presets
     def preset(self, name: str) -> None:
         """A named sampler (core.sampler.PRESETS) in the transport bar and on the chains."""
-        sampler = PRESETS[name]
-        self.w.transport.set_sampler(sampler)
-        self.w.on_sampler_changed(sampler)
+        self.samplerPicked.emit(PRESETS[name])
 
     def refresh(self) -> None:
-        """The timeline's marks (edit steps) and ε curve, the panel's edit list and preset, from the session; the
-        projection's paths are drawn afresh (the steps after an edit or a new setting were recomputed)."""
-        s = self.w.chain.session
+        """``refreshed(session, edit steps)``: the timeline's marks and ε curve, the panel's edit list and preset,
+        and the projection's paths follow the session (the steps after an edit or a new setting were
+        recomputed)."""
+        s = self.chain.session
         if s is None:
             return
-        self.w.projection_view.set_session(s)
-        steps = sorted({e.t - s.offset for e in s.lab.all_edits()})
-        self.w.transport.slider.set_lab(steps, s.config.sampler.schedule)
-        self.w.lab_panel.show_edits(steps, len(s.lab.all_edits()))
-        self.w.lab_panel.show_sampler(s.config.sampler)
+        self.refreshed.emit(s, sorted({e.t - s.offset for e in s.lab.all_edits()}))

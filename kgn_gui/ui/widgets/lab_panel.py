@@ -118,6 +118,24 @@ class LabPanel(QtWidgets.QWidget):
     def all_chains(self) -> bool:
         return self.scope.currentIndex() == 1
 
+    def bind(self, ctl) -> None:
+        """Requests to a LabController, the tool's settings kept on it, its marks shown here."""
+        self.presetPicked.connect(ctl.preset)
+        self.editRequested.connect(ctl.apply)
+        self.branchRequested.connect(ctl.branch)
+
+        def keep() -> None:
+            ctl.sigma, ctl.tool = float(self.sigma.value()), self.tool.currentText()
+            ctl.radius, ctl.all_chains = float(self.radius.value()), self.all_chains
+
+        for sig in (self.sigma.valueChanged, self.radius.valueChanged, self.tool.currentTextChanged,
+                    self.scope.currentIndexChanged):  # fmt: skip
+            sig.connect(keep)
+        keep()
+        ctl.refreshed.connect(
+            lambda s, steps: (self.show_edits(steps, len(s.lab.all_edits())), self.show_sampler(s.config.sampler))
+        )
+
     def show_sampler(self, sampler) -> None:
         """The preset box names the chains' sampler when it is a preset, else says custom."""
         name = next((n for n, s in PRESETS.items() if s == sampler), "custom")
