@@ -206,6 +206,35 @@ def clip(column: str, lo: float, hi: float) -> tuple[float, float]:
     return (lo, hi) if m is None else m.clip(lo, hi)
 
 
+def fmt(v) -> str:
+    """A number as the table shows it: 3 significant digits, '–' for none or not finite."""
+    if v is None or isinstance(v, bool):
+        return "–" if v is None else str(v)
+    if isinstance(v, int) or type(v).__name__.startswith(("int", "uint")):  # numpy whole numbers too
+        return str(int(v))
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(v):
+        return "–"
+    if v == 0:
+        return "0"  # never "-0"
+    if 1000 <= abs(v) < 1e6:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def fmt_half(h: float) -> str:
+    """A half-width: 2 significant digits (whole numbers from 10 on), short enough for its column."""
+    h = abs(float(h))
+    if h == 0:
+        return "0"
+    if h >= 10:
+        return f"{h:,.0f}"
+    return f"{h:.2g}" if h >= 1e-3 else f"{h:.1e}"
+
+
 def shown(v) -> str:
     """A value as ``kgn analyze`` prints it: 4 significant digits, – for none."""
     if isinstance(v, float):
@@ -267,4 +296,4 @@ class Measures(dict):
         return out
 
 
-__all__ = ["MEASURE", "MEASURES", "PANEL", "Estimate", "Measure", "Measures", "clip", "measure_of"]
+__all__ = ["MEASURE", "MEASURES", "PANEL", "Estimate", "Measure", "Measures", "clip", "fmt", "fmt_half", "measure_of"]

@@ -33,6 +33,22 @@ def zoom(a: np.ndarray, s: int, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
+def to_rgb32(mosaic: np.ndarray) -> np.ndarray:
+    """H×W grey or H×W×3 uint8 → H×W uint32 0xFFRRGGBB (QImage.Format_RGB32, little-endian BGRA)."""
+    if mosaic.ndim == 2:
+        g = mosaic.astype(np.uint32)
+        return (0xFF000000 | (g << 16) | (g << 8) | g).astype(np.uint32)
+    r, g, b = (mosaic[..., i].astype(np.uint32) for i in range(3))
+    return (0xFF000000 | (r << 16) | (g << 8) | b).astype(np.uint32)
+
+
+def pixel_text(v: np.ndarray) -> str:
+    """One pixel's value: ``0.82`` (grey) or ``(0.10, 0.52, 0.90)`` (colour)."""
+    if v.size == 1:
+        return f"{float(v.reshape(-1)[0]):.2f}"
+    return "(" + ", ".join(f"{float(c):.2f}" for c in v.reshape(-1)) + ")"
+
+
 def states_to_grid(
     x: np.ndarray, shape: tuple[int, ...], value_range: tuple[float, float], cols: int | None = None, pad: int = 1
 ) -> np.ndarray:

@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core import lists
-from ...core.registry import CLASS_MEASURES, IDENTITY_ABOUT, MEASURE, MODEL_MEASURES, PANEL, Estimate
+from ...core.registry import CLASS_MEASURES, IDENTITY_ABOUT, MEASURE, MODEL_MEASURES, PANEL, Estimate, fmt, fmt_half
 
 VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
 
@@ -27,35 +27,6 @@ ROW_OF = MEASURE
 
 NO_FEATURES = "no feature space: distribution measures need ≥ 100 samples of the data set"
 KIND_COLOURS = {"normal": "#4c9be8", "uniform": "#f0a04b", "none": "#50b060", "reference": "#c060c0"}
-
-
-def fmt(v) -> str:
-    """A number as the table shows it: 3 significant digits, '–' for none or not finite."""
-    if v is None or isinstance(v, bool):
-        return "–" if v is None else str(v)
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return str(v)
-    if not math.isfinite(v):
-        return "–"
-    if v == 0:
-        return "0"  # never "-0"
-    if 1000 <= abs(v) < 1e6:
-        return f"{v:,.0f}"
-    return f"{v:.3g}"
-
-
-def fmt_half(h: float) -> str:
-    """A half-width: 2 significant digits (whole numbers from 10 on), short enough for its column."""
-    h = abs(float(h))
-    if h == 0:
-        return "0"
-    if h >= 10:
-        return f"{h:,.0f}"
-    return f"{h:.2g}" if h >= 1e-3 else f"{h:.1e}"
 
 
 def _plus_minus(e: Estimate) -> str:

@@ -19,28 +19,12 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.render import states_to_grid
+from ...core.render import pixel_text, states_to_grid, to_rgb32
 
 ZOOM_STEP = 1.25  # one wheel notch or one Ctrl++
 MAX_SCALE = 64.0  # screen pixels per state pixel, at most
 MARGIN = 4  # screen pixels around the fitted mosaic
 WHEEL_PAN_PX = 48  # screen pixels a wheel notch pans a zoomed grid
-
-
-def _to_rgb32(mosaic: np.ndarray) -> np.ndarray:
-    """H×W grey or H×W×3 uint8 → H×W uint32 0xFFRRGGBB (QImage.Format_RGB32, little-endian BGRA)."""
-    if mosaic.ndim == 2:
-        g = mosaic.astype(np.uint32)
-        return (0xFF000000 | (g << 16) | (g << 8) | g).astype(np.uint32)
-    r, g, b = (mosaic[..., i].astype(np.uint32) for i in range(3))
-    return (0xFF000000 | (r << 16) | (g << 8) | b).astype(np.uint32)
-
-
-def _value_text(v: np.ndarray) -> str:
-    """One pixel's value: ``0.82`` (grey) or ``(0.10, 0.52, 0.90)`` (colour)."""
-    if v.size == 1:
-        return f"{float(v.reshape(-1)[0]):.2f}"
-    return "(" + ", ".join(f"{float(c):.2f}" for c in v.reshape(-1)) + ")"
 
 
 class ChainGrid(QtWidgets.QWidget):
@@ -166,7 +150,7 @@ class ChainGrid(QtWidgets.QWidget):
         self._n = page.shape[0]
         self._cols = max(1, math.ceil(math.sqrt(min(x.shape[0], self.max_tiles))))  # the same layout every page
         self._mosaic = states_to_grid(page, self._shape, self._range, cols=self._cols, pad=self._pad)
-        self._rgb = np.ascontiguousarray(_to_rgb32(self._mosaic))
+        self._rgb = np.ascontiguousarray(to_rgb32(self._mosaic))
         h, w = self._rgb.shape
         self._qimage = QtGui.QImage(self._rgb.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGB32)
         self._update_page_bar()
@@ -366,7 +350,7 @@ class ChainGrid(QtWidgets.QWidget):
         if hit is not None and self._x is not None:
             i, x, y = hit
             C, H, W = self._shape
-            text = f"chain {i} · pixel ({x}, {y}) · {_value_text(self._x[i].reshape(C, H, W)[:, y, x])}"
+            text = f"chain {i} · pixel ({x}, {y}) · {pixel_text(self._x[i].reshape(C, H, W)[:, y, x])}"
         if text != self.hover_text:
             self.hover_text = text
             self.hovered.emit(text)
