@@ -12,7 +12,7 @@ Its names (``load``, ``sample``, ``analyze``, ``train``, ``Sampler``, ``Model``,
 ``import kgn_gui`` alone stays light (the window's first frame is drawn before torch is imported).
 """
 
-__version__ = "0.2.0"
+from ._version import __version__
 
 _API = {"load", "sample", "analyze", "train", "Model", "Run"}
 __all__ = ["Model", "Run", "Sampler", "__version__", "analyze", "load", "sample", "train"]

@@ -571,7 +571,7 @@ class _HelpWithDefaults(OneLineErrorParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from ._version import __version__
     from .core.export import FORMATS
     from .core.lists import depths, eps_values, sigmas
     from .core.models import BOUNDS

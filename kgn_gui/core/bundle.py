@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .chain import ChainConfig
 from .checkpoint import Checkpoint, load_checkpoint
 from .export import ExportError, ExportOptions, export_chain

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from .files import WriteError, atomic_write_bytes
 from .jsonsafe import JSONError, loads_bounded
 from .model_file import FORMAT, MAX_HEADER_BYTES, CheckpointError, read_header  # noqa: F401 (re-exported)

@@ -985,7 +985,7 @@ def export_states(
     Written atomically; loads with allow_pickle=False."""
     import json
 
-    from .. import __version__
+    from .._version import __version__
 
     if not steps:
         raise ExportError("no steps to export")

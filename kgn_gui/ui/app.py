@@ -117,7 +117,7 @@ def build_app(argv: list[str] | None = None):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .. import __version__
+    from .._version import __version__
 
     ap = argparse.ArgumentParser(prog="kgn-gui", description="Kaleidoscope Studio: Generative Kaleidoscopic Networks")
     ap.add_argument(

@@ -44,7 +44,7 @@ def _exec_arg(path: str) -> str:
 
 
 def desktop_entry(exec_cmd: str) -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return (
         "[Desktop Entry]\n"

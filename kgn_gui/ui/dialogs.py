@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .. import __version__
+from .._version import __version__
 
 
 def _save_discard_cancel(parent: QtWidgets.QWidget, title: str, text: str) -> str:
