@@ -23,7 +23,11 @@ TANH = MODELS / "1d-tanh.safetensors"
 
 @pytest.fixture
 def window(make_window):
-    return make_window(n_chains=16)
+    from kgn_gui.core.recovery import pending_recoveries
+
+    yield make_window(n_chains=16)
+    for rec in pending_recoveries():  # a restore that was cancelled leaves its file: not for the next test
+        rec.discard()
 
 
 def make_dirty(window):
