@@ -110,3 +110,19 @@ def one_error_line(capsys) -> str:
     lines = [ln for ln in err.splitlines() if "error" in ln.lower()]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
+
+
+def drop_file(window, path) -> None:
+    """Drop a file on the window, as a file manager does."""
+    from PySide6 import QtCore, QtGui
+
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(path))])
+    ev = QtGui.QDropEvent(
+        QtCore.QPointF(5, 5),
+        QtCore.Qt.DropAction.CopyAction,
+        mime,
+        QtCore.Qt.MouseButton.LeftButton,
+        QtCore.Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(ev)

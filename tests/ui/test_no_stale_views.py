@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6 import QtCore
 
 from kgn_gui.core.checkpoint import load_checkpoint
+from tests.conftest import drop_file
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 
@@ -122,18 +122,7 @@ def test_open_recent_drop_and_open_ask_and_cancel_keeps_the_weights(window, qtbo
         elif how == "open":
             window.open_model_dialog()
         else:
-            mime = QtCore.QMimeData()
-            mime.setUrls([QtCore.QUrl.fromLocalFile(target)])
-            ev = QtGui.QDropEvent(
-                QtCore.QPointF(5, 5),
-                QtCore.Qt.DropAction.CopyAction,
-                mime,
-                QtCore.Qt.MouseButton.LeftButton,
-                QtCore.Qt.KeyboardModifier.NoModifier,
-            )
-            window.dropEvent(ev)
-
-    from PySide6 import QtGui
+            drop_file(window, target)
 
     act()
     assert len(asked) == 1 and window.checkpoint.name == "trained-mlp-L6-H50" and window.model_dirty

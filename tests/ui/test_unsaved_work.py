@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtWidgets
 
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import point_preset
 from kgn_gui.core.models import ModelSpec
 from kgn_gui.core.train import TrainConfig
 from kgn_gui.ui.controllers.training import TrainingRun
+from tests.conftest import drop_file
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
 TANH = MODELS / "1d-tanh.safetensors"
@@ -45,19 +46,6 @@ def finished_run(tmp_path) -> TrainingRun:
     return run
 
 
-def drop(window, path):
-    mime = QtCore.QMimeData()
-    mime.setUrls([QtCore.QUrl.fromLocalFile(str(path))])
-    ev = QtGui.QDropEvent(
-        QtCore.QPointF(5, 5),
-        QtCore.Qt.DropAction.CopyAction,
-        mime,
-        QtCore.Qt.MouseButton.LeftButton,
-        QtCore.Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(ev)
-
-
 def bundled_action(window, name):
     return next(a for a in window.bundled_menu.actions() if a.text() == name)
 
@@ -78,7 +66,7 @@ PATHS = {
     "open": lambda w, tmp: w.open_model_dialog(),
     "open recent": lambda w, tmp: w.open_recent(str(TANH)),
     "open bundled model": lambda w, tmp: bundled_action(w, "1d-tanh").trigger(),
-    "drop": lambda w, tmp: drop(w, TANH),
+    "drop": lambda w, tmp: drop_file(w, TANH),
     "points preset": lambda w, tmp: w.points_view.presetPicked.emit("1d-tanh"),
     "points training": lambda w, tmp: w.points_view.trainRequested.emit("1d-tanh"),
     "compare depths": lambda w, tmp: w.points_view.compareRequested.emit(2, 4),
