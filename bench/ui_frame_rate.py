@@ -101,7 +101,7 @@ def main(argv=None) -> list[dict]:
     from kgn_gui.core.checkpoint import load_checkpoint
 
     corners = ROOT / "models" / "2d-corners.safetensors"
-    w.load_model(corners)
+    w.model_actions.load_model(corners)
     w.start_panel.n.setValue(1024)
     w.start_panel.request_random()
     spin(0.5)
@@ -114,7 +114,7 @@ def main(argv=None) -> list[dict]:
     results["compare"] = (frames_while(args.seconds, play=True), frames_while(args.seconds, play=False))
     results["compare_pause"] = pause_latency_ms()
     w.points.drop()
-    w.load_model(ROOT / "models" / "mnist.safetensors")
+    w.model_actions.load_model(ROOT / "models" / "mnist.safetensors")
 
     # Stalls: idle baseline, then while the paper's MNIST model trains.
     def longest_gap(seconds: float) -> float:
@@ -131,7 +131,7 @@ def main(argv=None) -> list[dict]:
     idle = longest_gap(args.seconds)
     tp = w.training_panel
     tp.set_recipe("mnist:train", L=10, H=500, batch=1000, steps=1_000_000)
-    w.start_training()
+    w.training_actions.start_training()
     for _ in range(120):  # let the training process start and take its first steps
         spin(0.25)
         if w.training.run.step > 0:

@@ -178,14 +178,14 @@ def main(argv=None) -> int:
 
         pump(until=idle, limit=120)
         if ctl.measured_t is None:
-            w.measure_now()
+            w.measures.measure_now()
             pump(0.2)
             pump(until=idle, limit=120)
         check("analysis")
     if "training" in wanted:
         w.training_dock.show()
         w.training_dock.raise_()
-        if w.start_training():
+        if w.training_actions.start_training():
             pump(until=lambda: w.training.run is not None and w.training.run.step > 0, limit=120)
             check("training")
             w.training.stop()
@@ -195,18 +195,18 @@ def main(argv=None) -> int:
     if "points_1d" in wanted:
         w.views.setCurrentIndex(1)
         w.points_view.preset_box.setCurrentText("1d-sigmoid")
-        w.pick_points_preset("1d-sigmoid")
+        w.training_actions.pick_points_preset("1d-sigmoid")
         play_to(8)
         check("points_1d")
     if "points_2d" in wanted:
         w.views.setCurrentIndex(1)
         w.points_view.preset_box.setCurrentText("2d-corners")
-        w.pick_points_preset("2d-corners")
+        w.training_actions.pick_points_preset("2d-corners")
         play_to(8)
         check("points_2d")
     if "compare" in wanted:
         w.views.setCurrentIndex(1)
-        if w.compare_depths(2, 6):
+        if w.training_actions.compare_depths(2, 6):
             pump(until=lambda: w.compare_session is not None, limit=180)
             play_to(8)
             check("compare")

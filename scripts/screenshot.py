@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     if args.inspect >= 0:
         w.grid.tileClicked.emit(args.inspect)
     w.grid.select(args.inspect if args.inspect >= 0 else None)
-    jobs = [w.measure_now()] + ([w.run_attractor_audit(args.audit)] if args.audit else [])
+    jobs = [w.measures.measure_now()] + ([w.measures.attractor_audit(args.audit)] if args.audit else [])
     end = time.perf_counter() + 1.0
     while time.perf_counter() < end or any(j is not None and j.running() for j in jobs):
         app.processEvents()

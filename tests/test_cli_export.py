@@ -117,7 +117,7 @@ def test_a_points_model_exports_its_points_view_with_the_step_band(tmp_path, cap
 def test_the_window_and_kgn_export_draw_the_same_frames(make_window, qtbot, tmp_path, name):
     """The Points tab's export and kgn export of the same model, chains and size: identical frames."""
     w = make_window(size=(1000, 760))
-    assert w.load_model(MODELS / f"{name}.safetensors")
+    assert w.model_actions.load_model(MODELS / f"{name}.safetensors")
     cfg, view = w.session.config, w.points_view
     if name == "1d-sigmoid":
         view.cobweb_chain.setValue(2)  # the cobweb's chain: --chain 2
@@ -125,7 +125,9 @@ def test_the_window_and_kgn_export_draw_the_same_frames(make_window, qtbot, tmp_
     qtbot.waitUntil(lambda: w.points_split.isVisible())
     qtbot.wait(50)  # laid out: the Points tab at its size on screen
     size = w.points_split.size()
-    job = w.start_export([0, 3, 6], ExportOptions(fmt="apng", scale=1), str(tmp_path / "win"), target="points")
+    job = w.export_actions.start_export(
+        [0, 3, 6], ExportOptions(fmt="apng", scale=1), str(tmp_path / "win"), target="points"
+    )
     with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
     argv = ["export", str(MODELS / f"{name}.safetensors"), "--steps", "0,3,6", "--format", "apng", "--scale", "1"]

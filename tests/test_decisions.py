@@ -122,7 +122,7 @@ def test_a_data_start_from_kgn_and_from_the_start_panel_is_the_same_x0(window, t
     x_kgn = np.load(tmp_path / "s" / "final_states.npy")
     cli = parse_start("data:mnist:test#5", ck.value_range, n=8, seed=4, sigma=0.3, mask=6)
     sp = window.start_panel
-    sp.set_dataset(window.dataset("mnist:test", ck.value_range))
+    sp.set_dataset(window.models.dataset("mnist:test", ck.value_range))
     sp.index.setValue(5)
     sp.sigma.setValue(0.3)
     sp.mask.setValue(6)
@@ -180,7 +180,7 @@ def test_the_feature_space_fits_the_data_set_and_kgn_and_the_window_pick_the_sam
 
 
 def test_reference_data_of_a_points_model_is_the_same_in_kgn_and_the_window(window):
-    window.load_model(MODELS / "2d-corners.safetensors")
+    window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     cli_ref = kgn.load(MODELS / "2d-corners.safetensors").data
     assert window.train_data.name == cli_ref.name
     assert np.array_equal(window.train_data.x, cli_ref.x)
@@ -205,7 +205,9 @@ def test_the_windows_export_and_kgn_export_write_the_same_frames(window, qtbot, 
     sp.request_random()
     from kgn_gui.core.export import ExportOptions
 
-    job = window.start_export([0, 2, 4, 6], ExportOptions(fmt="gif", fps=10, scale=2), str(tmp_path / "win"))
+    job = window.export_actions.start_export(
+        [0, 2, 4, 6], ExportOptions(fmt="gif", fps=10, scale=2), str(tmp_path / "win")
+    )
     with qtbot.waitSignal(job.done, timeout=60_000):
         pass
     argv = ["export", str(MODELS / "mnist.safetensors"), "--steps", "0:6:2", "--fps", "10", "--scale", "2"]

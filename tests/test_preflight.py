@@ -285,13 +285,13 @@ def test_the_window_refuses_a_training_that_does_not_fit_before_it_starts(make_w
     window.training_panel.set_recipe("points:2d-corners", bound="sigmoid", L=3, H=16, lr=1e-3, steps=10)
     with monkeypatch.context() as m:  # (undo() would also undo the errors fixture's patch of the dialogs)
         memory(m, 10_000)
-        assert window.start_training() is False
+        assert window.training_actions.start_training() is False
     assert window.training.run is None and window.training.state == "idle"
     (title, text), *_ = errors
     assert title == "Cannot train" and "of memory is free" in text and "at L = 3 at most H =" in text
     errors.clear()
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(1 << 30, 1 << 30, 1000))
-    assert window.start_training() is False and window.training.run is None
+    assert window.training_actions.start_training() is False and window.training.run is None
     (title, text), *_ = errors
     assert title == "Cannot train" and "free" in text and tempfile.gettempdir() in text

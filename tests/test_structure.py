@@ -5,6 +5,7 @@ import ast
 from pathlib import Path
 
 import pytest
+from PySide6 import QtWidgets
 
 PKG = Path(__file__).resolve().parents[1] / "kgn_gui"
 
@@ -102,3 +103,12 @@ def test_no_controller_or_view_presenter_holds_the_window(make_window):
     for part in parts:
         held = [k for k, v in vars(part).items() if v is w]
         assert held == [], f"{type(part).__name__} holds the window as {held}"
+
+
+def test_the_main_window_is_composed_not_inherited():
+    """MainWindow is a QMainWindow with no mixins: what its menus do lives in action objects it holds."""
+    from kgn_gui.ui.main_window import MainWindow
+
+    ours = [c.__name__ for c in MainWindow.__mro__ if c.__module__.startswith("kgn_gui")]
+    assert ours == ["MainWindow"]
+    assert MainWindow.__bases__ == (QtWidgets.QMainWindow,)

@@ -1,11 +1,13 @@
-"""What each user action does, grouped by menu (mixins of MainWindow): the dialogs and the calls into the
-controllers. The window's layout, wiring and settings are in main_window.py; the state is in the controllers."""
+"""What each user action does, grouped by menu: four small objects the window holds (``w.model_actions``,
+``w.export_actions``, ``w.analysis_actions``, ``w.training_actions``) — the dialogs, and the calls into the
+controllers. They are the window's hands: each holds the window (the dialogs' parent, its panels); the
+controllers they call never do. The layout and wiring are in main_window.py; the state is in the controllers."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtWidgets
 
 from ..core import lists
 from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
@@ -23,129 +25,107 @@ from .widgets.export_dialog import ExportDialog
 class ModelActions:
     """Models and data: open (asking first about unsaved weights), save, recent files, drop, import."""
 
+    def __init__(self, w):
+        self.w = w  # the window: the dialogs' parent, its panels and its controllers
+
     def load_model(self, path: str | Path, quiet: bool = False) -> bool:
         """Open a model file (no question: the menus, drop and Quit ask about unsaved weights first)."""
-        self.points.drop()
-        ok = self.models.load(path, quiet=quiet)
-        if not ok and quiet and self.models.last_error:
-            self.statusBar().showMessage(f"cannot open model: {self.models.last_error}", 10_000)
+        self.w.points.drop()
+        ok = self.w.models.load(path, quiet=quiet)
+        if not ok and quiet and self.w.models.last_error:
+            self.w.statusBar().showMessage(f"cannot open model: {self.w.models.last_error}", 10_000)
         return ok
 
-    def set_model(self, ck: Checkpoint) -> bool:
-        return self.models.set_checkpoint(ck)
-
-    def _accept_model(self, ck: Checkpoint, train: Dataset | None) -> bool:
+    def accept_model(self, ck: Checkpoint, train: Dataset | None) -> bool:
         """The model controller's gate: new chains of ``ck`` from the current start (if it fits), else from
         the Random tab; False (the old model stays) when they cannot start."""
-        return self._begin(ck, self._start_for(ck), train)
+        return self.w.begin(ck, self.w.start_for(ck), train)
 
-    def _model_shown(self, ck: Checkpoint) -> None:
+    def model_shown(self, ck: Checkpoint) -> None:
         params = count_parameters(ck.model)
         device = next(ck.model.parameters()).device
-        self.model_label.setText(f"{ck.name} · {ck.spec.describe()} · {params:,} parameters · {device}")
-        self.setWindowTitle(self.models.title())
-        self.modelChanged.emit()
-
-    def confirm_unsaved(self, doing: str) -> bool:
-        """Before weights that are not in a file would be dropped (the guard asks). True to go on."""
-        return self.guard.confirm(doing)
+        self.w.model_label.setText(f"{ck.name} · {ck.spec.describe()} · {params:,} parameters · {device}")
+        self.w.setWindowTitle(self.w.models.title())
+        self.w.modelChanged.emit()
 
     def open_bundled(self, path: str | Path) -> bool:
         """File → Open bundled model."""
-        return self.confirm_unsaved(f"open the bundled {Path(path).stem} model") and self.load_model(path)
+        return self.w.guard.confirm(f"open the bundled {Path(path).stem} model") and self.load_model(path)
 
     def open_model_dialog(self) -> None:
-        start = self.settings.value("chain/last_dir", str(DEFAULT_MODEL.parent))
+        start = self.w.settings.value("chain/last_dir", str(DEFAULT_MODEL.parent))
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Open model", start, "Kaleidoscope models (*.safetensors);;All files (*)"
+            self.w, "Open model", start, "Kaleidoscope models (*.safetensors);;All files (*)"
         )
-        if path and self.confirm_unsaved(f"open {Path(path).name}"):
-            self.settings.setValue("chain/last_dir", str(Path(path).parent))
+        if path and self.w.guard.confirm(f"open {Path(path).name}"):
+            self.w.settings.setValue("chain/last_dir", str(Path(path).parent))
             self.load_model(path)
 
     def open_recent(self, path: str) -> bool:
-        return self.confirm_unsaved("open another model") and self.load_model(path)
+        return self.w.guard.confirm("open another model") and self.load_model(path)
 
     def save_model_dialog(self) -> bool:
-        if self.checkpoint is None:
+        if self.w.checkpoint is None:
             return False
-        start = Path(self.settings.value("chain/last_dir", str(Path.home())))
+        start = Path(self.w.settings.value("chain/last_dir", str(Path.home())))
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self,
+            self.w,
             "Save model",
-            str(start / f"{self.checkpoint.name}.safetensors"),
+            str(start / f"{self.w.checkpoint.name}.safetensors"),
             "Kaleidoscope models (*.safetensors)",
         )
         return bool(path) and self.save_model(path)
 
     def save_run_dialog(self, run) -> bool:
         """Save a training run's weights (the Training dock's, on Quit) with a file dialog; True when saved."""
-        start = Path(self.settings.value("chain/last_dir", str(Path.home())))
+        start = Path(self.w.settings.value("chain/last_dir", str(Path.home())))
         name = f"trained-{run.spec.arch}-L{run.spec.L}-H{run.spec.H}"
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Save the trained model", str(start / f"{name}.safetensors"), "Kaleidoscope models (*.safetensors)"
+            self.w, "Save the trained model", str(start / f"{name}.safetensors"), "Kaleidoscope models (*.safetensors)"
         )
         if not path:
             return False
         try:
             run.checkpoint().save(path, name=Path(path).stem)
         except CheckpointError as e:
-            self.show_error("Cannot save the trained model", str(e))
+            self.w.show_error("Cannot save the trained model", str(e))
             return False
         run.used = True
-        self.statusBar().showMessage(f"saved {path}", 8000)
+        self.w.statusBar().showMessage(f"saved {path}", 8000)
         return True
 
     def save_model(self, path: str | Path) -> bool:
-        out = self.models.save(path)
+        out = self.w.models.save(path)
         if out is not None:
-            self.statusBar().showMessage(f"saved {out}", 8000)
+            self.w.statusBar().showMessage(f"saved {out}", 8000)
         return out is not None
 
-    def _fill_recent(self, recent) -> None:
-        self.recent_menu.clear()
+    def fill_recent(self, recent) -> None:
+        self.w.recent_menu.clear()
         for p in recent or []:
-            a = self.recent_menu.addAction(Path(p).name)
+            a = self.w.recent_menu.addAction(Path(p).name)
             a.setToolTip(p)
             a.triggered.connect(lambda _=False, p=p: self.open_recent(p))
-        self.recent_menu.setEnabled(bool(recent))
-
-    def dragEnterEvent(self, ev: QtGui.QDragEnterEvent) -> None:
-        urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
-        if any(u.toLocalFile().endswith(".safetensors") for u in urls):
-            ev.acceptProposedAction()
-        else:
-            ev.ignore()
-
-    def dropEvent(self, ev: QtGui.QDropEvent) -> None:
-        for u in ev.mimeData().urls():
-            if u.toLocalFile().endswith(".safetensors"):
-                ev.acceptProposedAction()
-                if self.confirm_unsaved("open the dropped model"):
-                    self.load_model(u.toLocalFile())
-                return
-
-    def dataset(self, key: str, value_range: tuple[float, float]) -> Dataset:
-        return self.models.dataset(key, value_range)
+        self.w.recent_menu.setEnabled(bool(recent))
 
     def _training_range(self) -> tuple[float, float]:
-        return self.training_panel.recipe().value_range
+        return self.w.training_panel.recipe().value_range
 
-    def _on_source_changed(self, key: str) -> None:
+    def source_changed(self, key: str) -> None:
         try:
-            ds = self.dataset(key, self._training_range())
+            ds = self.w.models.dataset(key, self._training_range())
         except DataError as e:
-            self.show_error("Data", str(e))
+            self.w.show_error("Data", str(e))
             return
-        self.training_panel.set_data_dimension(ds.D, ds.shape)
+        self.w.training_panel.set_data_dimension(ds.D, ds.shape)
 
     def import_data_dialog(self, folder: bool = False) -> None:
-        start = self.settings.value("data/last_dir", str(Path.home()))
+        start = self.w.settings.value("data/last_dir", str(Path.home()))
         if folder:
-            path = QtWidgets.QFileDialog.getExistingDirectory(self, "Import data folder", start)
+            path = QtWidgets.QFileDialog.getExistingDirectory(self.w, "Import data folder", start)
         else:
             path, _ = QtWidgets.QFileDialog.getOpenFileName(
-                self, "Import data file", start, "Data (*.npz *.npy *ubyte *ubyte.gz *.idx *.gz);;All files (*)"
+                self.w, "Import data file", start, "Data (*.npz *.npy *ubyte *ubyte.gz *.idx *.gz);;All files (*)"
             )
         if path:
             self.import_data(path)
@@ -153,41 +133,44 @@ class ModelActions:
     def import_data(self, path: str):
         """Import a data file or folder in the background (a progress dialog with Cancel); when it is in,
         it becomes a training source, and an import report lists what was left out. Returns the Job."""
-        job = self.models.open_job(str(path), self._training_range())
+        job = self.w.models.open_job(str(path), self._training_range())
         job.done.connect(lambda ds: self._imported(str(path), ds))
-        job.failed.connect(lambda msg: None if job.was_cancelled else self.show_error("Import failed", msg))
-        self._show_job(job)
+        job.failed.connect(lambda msg: None if job.was_cancelled else self.w.show_error("Import failed", msg))
+        self.w._show_job(job)
         return job.start()
 
     def _imported(self, path: str, ds: Dataset) -> None:
-        self.settings.setValue("data/last_dir", str(Path(path).parent))
-        self.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", path)
-        self.statusBar().showMessage(f"imported {ds.describe()}", 8000)
+        self.w.settings.setValue("data/last_dir", str(Path(path).parent))
+        self.w.training_panel.add_source(f"{ds.name} ({ds.M:,}, {'×'.join(map(str, ds.shape))})", path)
+        self.w.statusBar().showMessage(f"imported {ds.describe()}", 8000)
         if ds.skipped:
-            self._reports.append(dialogs.import_report(self, ds, path))
-        ck = self.checkpoint
+            self.w.import_reports.append(dialogs.import_report(self.w, ds, path))
+        ck = self.w.checkpoint
         if ck is not None and ds.D == ck.spec.D:
-            self.start_panel.set_dataset(ds.to_range(ck.value_range))
+            self.w.start_panel.set_dataset(ds.to_range(ck.value_range))
 
 
 class ExportActions:
     """File → Export animation, Save run bundle, Export states, Save grid image: dialogs over the export controller."""
 
+    def __init__(self, w):
+        self.w = w  # the window: the dialogs' parent, its panels and its controllers
+
     def export_dialog(self) -> None:
-        s = self.session
+        s = self.w.session
         if s is None:
-            self.show_error("Export", "open a model first")
+            self.w.show_error("Export", "open a model first")
             return
-        last = self.settings.value("export/last_dir", str(Path.home()))
-        d = ExportDialog(self, s.t_max, s.n, self.views_ctl.inspected, last, image_model=len(s.shape) == 3)
+        last = self.w.settings.value("export/last_dir", str(Path.home()))
+        d = ExportDialog(self.w, s.t_max, s.n, self.w.views_ctl.inspected, last, image_model=len(s.shape) == 3)
         if d.exec() != QtWidgets.QDialog.DialogCode.Accepted:
             return
         try:
             steps, opts, out = d.values()
         except ExportError as e:
-            self.show_error("Export", str(e))
+            self.w.show_error("Export", str(e))
             return
-        self.settings.setValue("export/last_dir", str(Path(out).parent))
+        self.w.settings.setValue("export/last_dir", str(Path(out).parent))
         self.start_export(steps, opts, out, target=d.target())
 
     def start_export(self, steps: list[int], opts, out: str, target: str = "grid"):
@@ -195,65 +178,53 @@ class ExportActions:
         "chain" (drawn from the states), "points" or "window" (rendered by Qt step by step)."""
         widget = None
         if target == "points":
-            self.views.setCurrentWidget(self.points_tab)
-            widget = self.points_split
+            self.w.views.setCurrentWidget(self.w.points_tab)
+            widget = self.w.points_split
         elif target == "window":
-            widget = self
-        return self.exports.export(steps, opts, out, widget=widget)
+            widget = self.w
+        return self.w.exports.export(steps, opts, out, widget=widget)
 
     def _save_path(self, title: str, name: str, filt: str) -> str:
-        folder = Path(self.settings.value("export/last_dir", str(Path.home())))
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, str(folder / name), filt)
+        folder = Path(self.w.settings.value("export/last_dir", str(Path.home())))
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self.w, title, str(folder / name), filt)
         return path
 
     def save_bundle_dialog(self) -> None:
-        s = self.session
+        s = self.w.session
         if s is None or len(s.shape) != 3:  # said before a file name is asked for
-            self.show_error("Run bundle", "run bundles are made for image models; open one first")
+            self.w.show_error("Run bundle", "run bundles are made for image models; open one first")
             return
         path = self._save_path("Save run bundle", "run.zip", "Zip archive (*.zip);;Folder (*)")
         if path:
-            self.save_bundle(path)
-
-    def save_bundle(self, path: str):
-        return self.exports.save_bundle(path)
+            self.w.exports.save_bundle(path)
 
     def export_states_dialog(self) -> None:
-        s = self.session
+        s = self.w.session
         if s is None:
             return
         text, ok = QtWidgets.QInputDialog.getText(
-            self,
+            self.w,
             "Export states",
             f"Steps (FROM:TO:EVERY or a list, reached so far: 0 … {s.t_max}):",
             text=f"0:{s.t_max}:1",
         )
         path = ok and self._save_path("Export states", "states.npz", "NumPy archive (*.npz)")
         if path:
-            self.export_states(text, path)
-
-    def export_states(self, steps_text: str, path: str):
-        return self.exports.export_states(steps_text, path)
+            self.w.exports.export_states(text, path)
 
     def save_grid_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
-            self, "Save grid image", str(Path.home() / "grid.png"), "PNG (*.png)"
+            self.w, "Save grid image", str(Path.home() / "grid.png"), "PNG (*.png)"
         )
         if path:
-            self.exports.save_grid(self.grid, path)
+            self.w.exports.save_grid(self.w.grid, path)
 
 
 class AnalysisActions:
     """The Analysis menu and dock: measures, attractor audit, basin recovery, the depth sweep."""
 
-    def measure_now(self):
-        return self.measures.measure_now()
-
-    def run_attractor_audit(self, n: int = 32):
-        return self.measures.attractor_audit(n)
-
-    def run_basin_recovery(self, sigmas: list[float]):
-        return self.measures.basin_recovery(sigmas)
+    def __init__(self, w):
+        self.w = w  # the window: the dialogs' parent, its panels and its controllers
 
     def sweep_target(self) -> tuple[str, dict]:
         """What a depth sweep trains: the loaded model's data set and architecture (width, bound and the
@@ -262,9 +233,9 @@ class AnalysisActions:
         SweepConfig fields)."""
         from ..core.data import source_for_name
 
-        tp, r = self.training_panel, self.training_panel.recipe()
+        tp, r = self.w.training_panel, self.w.training_panel.recipe()
         fields = dict(steps=r.steps, lr=r.lr, batch=r.batch, seeds=(r.seed,))
-        ck = self.checkpoint
+        ck = self.w.checkpoint
         source = source_for_name(str(ck.meta.get("dataset", ""))) if ck is not None else None
         if source is not None:
             sp = ck.spec
@@ -276,14 +247,14 @@ class AnalysisActions:
     def sweep_dialog(self) -> None:
         source, f = self.sweep_target()
         depths, ok = QtWidgets.QInputDialog.getText(
-            self,
+            self.w,
             "Depth sweep",
             f"Depths of the {f['arch']} on {source} (width H={f['H']}, {f['bound']}, {f['steps']} steps each, "
             "the Training form's seed and recipe; kgn sweep --seeds repeats it over seeds):",
             text="1,2,4,6,8,10",
         )
         folder = ok and QtWidgets.QFileDialog.getExistingDirectory(
-            self, "An empty folder for the sweep", str(Path.home())
+            self.w, "An empty folder for the sweep", str(Path.home())
         )
         if folder:
             self.start_sweep(depths, folder)
@@ -295,29 +266,32 @@ class AnalysisActions:
         try:
             # the depths read as kgn sweep --depths reads them; the chains step as the window's do
             cfg = SweepConfig(
-                source=source, depths=tuple(lists.depths(depths)), sampler=self.transport.sampler(), **fields
+                source=source, depths=tuple(lists.depths(depths)), sampler=self.w.transport.sampler(), **fields
             )
             cfg.validate()
             check_output_folder(folder)
             check_sweep(cfg, folder)
         except ValueError as e:
-            self.show_error("Depth sweep", str(e))
+            self.w.show_error("Depth sweep", str(e))
             return None
-        return self.measures.start_sweep(cfg, folder)
+        return self.w.measures.start_sweep(cfg, folder)
 
-    def _show_sweep(self, folder: str) -> None:
-        self.analysis.status.setText(f"depth sweep written to {folder}")
-        self._sweep_view = dialogs.sweep_result(self, folder)
+    def show_sweep(self, folder: str) -> None:
+        self.w.analysis.status.setText(f"depth sweep written to {folder}")
+        self.w._sweep_view = dialogs.sweep_result(self.w, folder)
 
 
 class TrainingActions:
     """Training (the Training dock's form), the Points tab's experiments, trained weights and recovery."""
 
+    def __init__(self, w):
+        self.w = w  # the window: the dialogs' parent, its panels and its controllers
+
     def start_training(self) -> bool:
-        tp = self.training_panel
+        tp = self.w.training_panel
         key, r = tp.source_key(), tp.recipe()
         try:
-            ds = self.dataset(key, r.value_range)
+            ds = self.w.models.dataset(key, r.value_range)
             spec = r.spec(ds.D, ds.shape)
             cfg = tp.config()
             cfg.validate()
@@ -330,89 +304,89 @@ class TrainingActions:
             check_training(spec, ds.M, cfg.batch, cfg.eval_size)
             check_writable_folder(tempfile.gettempdir(), model_file_bytes(spec))
         except (DataError, TrainError, ValueError) as e:
-            self.show_error("Cannot train", str(e))
+            self.w.show_error("Cannot train", str(e))
             return False
         tp.reset_loss()
         size = ds.shape[1:] if len(ds.shape) == 3 else (28, 28)
-        if not self.training.start(spec, ds, cfg, source=(key, r.value_range, size)):
+        if not self.w.training.start(spec, ds, cfg, source=(key, r.value_range, size)):
             return False
-        self.guard.dock_run = self.training.run  # what "Use weights" uses, whatever the Points tab trains later
-        self.training_dock.show()
-        self.training_dock.raise_()
+        self.w.guard.dock_run = self.w.training.run  # what "Use weights" uses, whatever the Points tab trains later
+        self.w.training_dock.show()
+        self.w.training_dock.raise_()
         tp.show_message(f"starting a training process for {ds.describe()}…")
         return True
 
-    def _training_warning(self, msg: str) -> None:
-        self.training_panel.show_message(msg)
-        self.statusBar().showMessage(msg, 10_000)
+    def training_warning(self, msg: str) -> None:
+        self.w.training_panel.show_message(msg)
+        self.w.statusBar().showMessage(msg, 10_000)
 
     def on_training_progress(self, ev) -> None:
-        run = self.training.run
-        self.training_panel.show_progress(ev, run.losses if run is not None else None)
+        run = self.w.training.run
+        self.w.training_panel.show_progress(ev, run.losses if run is not None else None)
 
     def on_training_finished(self, ev) -> None:
         self.on_training_progress(ev)
-        self.training_panel.show_message(ev.message + " — “Use weights” switches the chain to it.")
+        self.w.training_panel.show_message(ev.message + " — “Use weights” switches the chain to it.")
         if ev.kind == "diverged":
-            self.show_error("Training diverged", ev.message)
-        self.statusBar().showMessage(ev.message, 10_000)
+            self.w.show_error("Training diverged", ev.message)
+        self.w.statusBar().showMessage(ev.message, 10_000)
 
     def pick_points_preset(self, name: str) -> bool:
         """A preset picked in the Points tab: its shipped model (``models/<name>.safetensors``) becomes the
         current one, so the view shows it working at once; without one, the tab says to train."""
         path = DEFAULT_MODEL.parent / f"{name}.safetensors"
-        ck = self.checkpoint
-        if ck is not None and ck.path is not None and ck.path.resolve() == path.resolve() and not self.model_dirty:
+        ck = self.w.checkpoint
+        if ck is not None and ck.path is not None and ck.path.resolve() == path.resolve() and not self.w.model_dirty:
             return True  # already shown
         if not path.is_file():
             if name in POINT_PRESETS:
-                self.statusBar().showMessage(f"no shipped model for {name}: press “Train on these points”", 10_000)
+                self.w.statusBar().showMessage(f"no shipped model for {name}: press “Train on these points”", 10_000)
             return False
-        if not self.confirm_unsaved(f"open the shipped {name} model"):
+        if not self.w.guard.confirm(f"open the shipped {name} model"):
             return False
-        return self.load_model(path)
+        return self.w.model_actions.load_model(path)
 
     def train_points(self, preset: str, depth: int | None = None) -> bool:
         """Train on the Points tab's points with the paper's recipe (or another depth); the result becomes
         the current model, so unsaved weights are asked about first."""
-        if not self.confirm_unsaved("train on the points (the result replaces the current model)"):
+        if not self.w.guard.confirm("train on the points (the result replaces the current model)"):
             return False
-        pv = self.points_view
-        return self.points.train(pv.points, pv.value_range, preset, depth=depth)
+        pv = self.w.points_view
+        return self.w.points.train(pv.points, pv.value_range, preset, depth=depth)
 
     def compare_depths(self, depth_a: int, depth_b: int) -> bool:
-        if not self.confirm_unsaved("compare depths (the results replace the current model)"):
+        if not self.w.guard.confirm("compare depths (the results replace the current model)"):
             return False
-        pv = self.points_view
+        pv = self.w.points_view
         for box, depth in ((pv.depth_a, depth_a), (pv.depth_b, depth_b)):  # the boxes say what is compared
             box.blockSignals(True)
             box.setValue(depth)
             box.blockSignals(False)
-        return self.points.compare(pv.points, pv.value_range, pv.preset, depth_a, depth_b)
+        return self.w.points.compare(pv.points, pv.value_range, pv.preset, depth_a, depth_b)
 
     def use_trained_weights(self) -> None:
         """Switch the chain to the Training dock's model: its current weights while it trains, its best when
         done (runs of the Points tab are used by the Points tab itself)."""
-        run = self.guard.dock_run
+        run = self.w.guard.dock_run
         if run is None:
-            self.statusBar().showMessage("nothing trained in the Training dock yet", 5000)
-        elif self.training.is_busy() and self.training.run is run:
-            if self.confirm_unsaved("use the current training weights"):
-                self.training.request_weights()  # answered by weightsReady → _use_checkpoint
-                self.statusBar().showMessage("fetching the current weights from the training process…", 3000)
+            self.w.statusBar().showMessage("nothing trained in the Training dock yet", 5000)
+        elif self.w.training.is_busy() and self.w.training.run is run:
+            if self.w.guard.confirm("use the current training weights"):
+                self.w.training.request_weights()  # answered by weightsReady → use_checkpoint
+                self.w.statusBar().showMessage("fetching the current weights from the training process…", 3000)
         elif run.final_path is None:
-            self.statusBar().showMessage("the training run left no weights", 5000)
-        elif self.confirm_unsaved("use the trained weights"):
+            self.w.statusBar().showMessage("the training run left no weights", 5000)
+        elif self.w.guard.confirm("use the trained weights"):
             try:
                 ck = run.checkpoint()
             except CheckpointError as e:
-                self.show_error("Cannot use the trained weights", str(e))
+                self.w.show_error("Cannot use the trained weights", str(e))
                 return
             if self.use_weights(ck, run.dataset, False):
                 run.used = True
 
-    def _use_checkpoint(self, ck: Checkpoint) -> None:
-        run = self.training.run
+    def use_checkpoint(self, ck: Checkpoint) -> None:
+        run = self.w.training.run
         self.use_weights(ck, run.dataset if run is not None else None, False)
 
     def use_weights(self, ck: Checkpoint, ds: Dataset | None, keep_comparison: bool) -> bool:
@@ -420,12 +394,12 @@ class TrainingActions:
         ck.path = None  # lives in a temporary folder: "Save model as" gives it a home
         ck.meta["name"] = f"trained-{ck.spec.arch}-L{ck.spec.L}-H{ck.spec.H}"
         if not keep_comparison:
-            self.points.drop()
+            self.w.points.drop()
         if ds is not None:
-            self.models.remember(ds)
-        if not self.models.set_checkpoint(ck, dirty=True, train=ds):
+            self.w.models.remember(ds)
+        if not self.w.models.set_checkpoint(ck, dirty=True, train=ds):
             return False
-        self.statusBar().showMessage("the chain now uses the trained weights (File → Save model to keep them)", 8000)
+        self.w.statusBar().showMessage("the chain now uses the trained weights (File → Save model to keep them)", 8000)
         return True
 
     def offer_recovery(self, ask=None) -> int:
@@ -435,7 +409,7 @@ class TrainingActions:
         from ..core.recovery import pending_recoveries
 
         for rec in pending_recoveries():
-            answer = (ask or (lambda r: dialogs.ask_recovery(self, r)))(rec)
+            answer = (ask or (lambda r: dialogs.ask_recovery(self.w, r)))(rec)
             if answer == "discard":
                 rec.discard()
             if answer != "restore":
@@ -443,14 +417,14 @@ class TrainingActions:
             try:
                 ck = load_checkpoint(rec.path)
             except CheckpointError as e:
-                self.show_error("Cannot restore", str(e))
+                self.w.show_error("Cannot restore", str(e))
                 continue
             ck.path = None  # "Save model as" gives it a home
-            if not self.confirm_unsaved("restore the interrupted run"):
+            if not self.w.guard.confirm("restore the interrupted run"):
                 return 0
-            self.points.drop()
-            if self.models.set_checkpoint(ck, dirty=True):
+            self.w.points.drop()
+            if self.w.models.set_checkpoint(ck, dirty=True):
                 rec.discard()
-                self.statusBar().showMessage(f"restored {rec.describe()} — save it with Save model as", 15_000)
+                self.w.statusBar().showMessage(f"restored {rec.describe()} — save it with Save model as", 15_000)
                 return 1  # one restored (unsaved) model at a time: the others are offered next start
         return 0

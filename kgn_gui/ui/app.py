@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         from .dialogs import offer_quick_start
 
         QtCore.QTimer.singleShot(300, lambda: offer_quick_start(win))
-        QtCore.QTimer.singleShot(500, win.offer_recovery)
+        QtCore.QTimer.singleShot(500, win.training_actions.offer_recovery)
     freeze_startup_objects()
     win.chain.redraw()
     if args.play:

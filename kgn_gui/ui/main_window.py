@@ -40,7 +40,7 @@ from .widgets.training_panel import TrainingPanel
 from .widgets.transport import TransportBar
 
 
-class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, QtWidgets.QMainWindow):
+class MainWindow(QtWidgets.QMainWindow):
     """Opens on a model (default: the bundled MNIST one) with 64 chains from uniform noise."""
 
     modelChanged = QtCore.Signal()
@@ -51,11 +51,14 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self.setAcceptDrops(True)
         self.settings = QtCore.QSettings()
         self._errors: list[str] = []
-        self._reports: list[str] = []  # import reports shown (tests read them)
+        self.import_reports: list[str] = []  # import reports shown (tests read them)
         # the questions of the unsaved-work guard (tests answer them in place of the dialogs)
         self.ask_unsaved = lambda doing: dialogs.ask_unsaved(self, self.checkpoint.name, doing)
         self.ask_unsaved_run = lambda what, doing: dialogs.ask_unsaved_run(self, what, doing)
 
+        # what the menus and panels do (ui/actions.py): dialogs and calls into the controllers
+        self.model_actions, self.export_actions = ModelActions(self), ExportActions(self)
+        self.analysis_actions, self.training_actions = AnalysisActions(self), TrainingActions(self)
         self.models = ModelController(self.settings, self)
         self.chain = ChainController(self)
         self.training = TrainingController(self)
@@ -64,13 +67,13 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             self.training,
             ask=lambda doing: self.ask_unsaved(doing),
             ask_run=lambda what, doing: self.ask_unsaved_run(what, doing),
-            save_model=self.save_model_dialog,
-            save_run=self.save_run_dialog,
+            save_model=self.model_actions.save_model_dialog,
+            save_run=self.model_actions.save_run_dialog,
         )
         self.measures = AnalysisController(self.models, self.chain, self)
         self.exports = ExportController(self.models, self.chain, self)
-        self.points = PointsController(self.models, self.chain, self.training, self.use_weights, self)
-        self.models.accept = self._accept_model
+        self.points = PointsController(self.models, self.chain, self.training, self.training_actions.use_weights, self)
+        self.models.accept = self.model_actions.accept_model
 
         self.grid, self.points_view = ChainGrid(), PointsView()
         self.compare_view = PointsView(read_only=True)  # the second depth, side by side
@@ -96,8 +99,8 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         if n_chains:
             self.start_panel.n.setValue(n_chains)
         path = first_model(self.settings, model_path)  # the model the first frame showed
-        if not self.load_model(path, quiet=model_path is None) and Path(path) != DEFAULT_MODEL:
-            self.load_model(DEFAULT_MODEL)
+        if not self.model_actions.load_model(path, quiet=model_path is None) and Path(path) != DEFAULT_MODEL:
+            self.model_actions.load_model(DEFAULT_MODEL)
         drop_prefetched()  # the first model did not need what app.main read ahead: let it go
 
     # -- what the controllers hold (read by tests, benchmarks and scripts)
@@ -255,7 +258,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self._measure_soon = QtCore.QTimer(self)  # measure the shown step once the user stops on it
         self._measure_soon.setSingleShot(True)
         self._measure_soon.setInterval(400)
-        self._measure_soon.timeout.connect(lambda: self.analysis_dock.isVisible() and self.measure_now())
+        self._measure_soon.timeout.connect(lambda: self.analysis_dock.isVisible() and self.measures.measure_now())
 
     def _connect(self) -> None:
         ch, tr, tp, tc, md = self.chain, self.transport, self.training_panel, self.training, self.models
@@ -269,12 +272,12 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         tr.samplerInvalid.connect(lambda msg: self.show_error("Sampler", msg))
         tr.speedChanged.connect(ch.set_speed)
         self.analysis.bind(self.measures)
-        self.measures.sweepDone.connect(self._show_sweep)
-        self.points_view.trainRequested.connect(lambda preset: self.train_points(preset))
-        self.points_view.presetPicked.connect(self.pick_points_preset)
+        self.measures.sweepDone.connect(self.analysis_actions.show_sweep)
+        self.points_view.trainRequested.connect(lambda preset: self.training_actions.train_points(preset))
+        self.points_view.presetPicked.connect(self.training_actions.pick_points_preset)
         # Compare depths puts a second view beside the first: the side docks keep their panels' width.
         self.points.comparisonChanged.connect(lambda _s: QtCore.QTimer.singleShot(0, self.keep_side_docks))
-        self.points_view.compareRequested.connect(self.compare_depths)
+        self.points_view.compareRequested.connect(self.training_actions.compare_depths)
         self.points.status.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
         self.points.error.connect(self.show_error)
         self.start_panel.startRequested.connect(self.start_chains)
@@ -291,22 +294,22 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         lab.refreshed.connect(lambda s, steps: self.transport.slider.set_lab(steps, s.config.sampler.schedule))
         lab.error.connect(self.show_error)
         lab.branchReady.connect(self.show_branches)
-        tp.trainRequested.connect(self.start_training)
+        tp.trainRequested.connect(self.training_actions.start_training)
         tp.pauseRequested.connect(tc.pause)
         tp.resumeRequested.connect(tc.resume)
         tp.stopRequested.connect(tc.stop)
-        tp.useWeightsRequested.connect(self.use_trained_weights)
-        tp.importRequested.connect(lambda: self.import_data_dialog(False))
-        tp.sourceChanged.connect(self._on_source_changed)
-        tc.progress.connect(self.on_training_progress)
-        tc.finished.connect(self.on_training_finished)
+        tp.useWeightsRequested.connect(self.training_actions.use_trained_weights)
+        tp.importRequested.connect(lambda: self.model_actions.import_data_dialog(False))
+        tp.sourceChanged.connect(self.model_actions.source_changed)
+        tc.progress.connect(self.training_actions.on_training_progress)
+        tc.finished.connect(self.training_actions.on_training_finished)
         tc.failed.connect(lambda msg: self.show_error("Training", msg))
-        tc.weightsReady.connect(self._use_checkpoint)
+        tc.weightsReady.connect(self.training_actions.use_checkpoint)
         tc.stateChanged.connect(tp.set_state)
-        tc.warning.connect(self._training_warning)
-        md.modelChanged.connect(self._model_shown)
+        tc.warning.connect(self.training_actions.training_warning)
+        md.modelChanged.connect(self.model_actions.model_shown)
         md.dirtyChanged.connect(lambda _d: self.setWindowTitle(md.title()))
-        md.recentChanged.connect(self._fill_recent)
+        md.recentChanged.connect(self.model_actions.fill_recent)
         md.error.connect(self.show_error)
         self.exports.started.connect(self._show_job)
         self.exports.finished.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
@@ -332,7 +335,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         self._job_dialog = dlg
 
     # ------------------------------------------------------------------ chains
-    def _begin(self, ck: Checkpoint, start: Start, train: Dataset | None, show_errors: bool = True) -> bool:
+    def begin(self, ck: Checkpoint, start: Start, train: Dataset | None, show_errors: bool = True) -> bool:
         tr = self.transport
         self.lab.fit_model(ck.spec.D)  # a condition made for another image size is dropped, not an error
         try:
@@ -352,9 +355,9 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             if show_errors:
                 self.show_error("Cannot start the chains", f"the start does not fit a model of {ck.spec.D} values")
             return False
-        return self._begin(ck, start, self.train_data, show_errors)
+        return self.begin(ck, start, self.train_data, show_errors)
 
-    def _start_for(self, ck: Checkpoint) -> Start:
+    def start_for(self, ck: Checkpoint) -> Start:
         """The start new chains of ``ck`` take: the current chains' start if it fits the model, else the
         Random tab's."""
         start = self.chain.start
@@ -362,7 +365,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
 
     def reset_chain(self, show_errors: bool = True) -> bool:
         ck = self.checkpoint
-        return ck is not None and self.start_chains(self._start_for(ck), show_errors)
+        return ck is not None and self.start_chains(self.start_for(ck), show_errors)
 
     def on_sampler_changed(self, sampler) -> None:
         """The transport bar's (or a preset's) sampler, from the shown step on: the main chains and Compare
@@ -414,7 +417,7 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
             self.restoreGeometry(geo)
         if state is not None:
             self._restored_layout = bool(self.restoreState(state))
-        self._fill_recent(self.models.recent())
+        self.model_actions.fill_recent(self.models.recent())
         for panel in (self.transport, self.start_panel, self.training_panel):
             panel.restore_settings(st)
         self.chain.set_speed(self.transport.speed.value())
@@ -426,6 +429,22 @@ class MainWindow(ModelActions, ExportActions, AnalysisActions, TrainingActions, 
         for panel in (self.transport, self.start_panel, self.training_panel):
             panel.save_settings(st)
         st.sync()
+
+    def dragEnterEvent(self, ev: QtGui.QDragEnterEvent) -> None:
+        urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
+        if any(u.toLocalFile().endswith(".safetensors") for u in urls):
+            ev.acceptProposedAction()
+        else:
+            ev.ignore()
+
+    def dropEvent(self, ev: QtGui.QDropEvent) -> None:
+        """A dropped model file opens (asking first about unsaved weights)."""
+        for u in ev.mimeData().urls():
+            if u.toLocalFile().endswith(".safetensors"):
+                ev.acceptProposedAction()
+                if self.guard.confirm("open the dropped model"):
+                    self.model_actions.load_model(u.toLocalFile())
+                return
 
     def showEvent(self, ev: QtGui.QShowEvent) -> None:
         super().showEvent(ev)

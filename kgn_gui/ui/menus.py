@@ -111,8 +111,9 @@ def _action(w, menu, text, slot, shortcut=None, tip=None) -> QtGui.QAction:
 def build_menus(w) -> None:
     """File, Chain, Analysis, Training, View and Help, on the window ``w`` (a MainWindow)."""
     K, SK, ch = QtCore.Qt.Key, QtGui.QKeySequence.StandardKey, w.chain
+    ma, ea, aa, ta = w.model_actions, w.export_actions, w.analysis_actions, w.training_actions
     m = w.menuBar().addMenu("&File")
-    _action(w, m, "&Open model…", w.open_model_dialog, SK.Open, "Open a .safetensors model (Ctrl+O)")
+    _action(w, m, "&Open model…", ma.open_model_dialog, SK.Open, "Open a .safetensors model (Ctrl+O)")
     w.recent_menu = m.addMenu("Open &recent")
     w.bundled_menu = m.addMenu("Open &bundled model")
     from ..core.bundled import bundled_models, model_summary
@@ -120,30 +121,43 @@ def build_menus(w) -> None:
     for name, path in bundled_models().items():
         a = w.bundled_menu.addAction(name)
         a.setToolTip(model_summary(path))
-        a.triggered.connect(lambda _c=False, p=path: w.open_bundled(p))
+        a.triggered.connect(lambda _c=False, p=path: ma.open_bundled(p))
     w.bundled_menu.setToolTipsVisible(True)
-    _action(w, m, "&Save model as…", w.save_model_dialog, SK.Save, "Save the current model (Ctrl+S)")
+    _action(w, m, "&Save model as…", ma.save_model_dialog, SK.Save, "Save the current model (Ctrl+S)")
     m.addSeparator()
-    _action(w, m, "Import &data file…", lambda: w.import_data_dialog(False), tip="IDX (raw or .gz), .npz or .npy")
+    _action(
+        w,
+        m,
+        "Import &data file…",
+        lambda: ma.import_data_dialog(False),
+        tip="IDX (raw or .gz), .npz or .npy",
+    )
     _action(
         w,
         m,
         "Import data &folder…",
-        lambda: w.import_data_dialog(True),
+        lambda: ma.import_data_dialog(True),
         tip="A folder of IDX files (e.g. MNIST/raw) or of PNG/JPEG/BMP/GIF/TIFF/WebP images, sub-folders as labels",
     )
     m.addSeparator()
-    _action(w, m, "&Export animation…", w.export_dialog, "Ctrl+E", "GIF, APNG, MP4, WebM or PNG frames (Ctrl+E)")
+    _action(
+        w,
+        m,
+        "&Export animation…",
+        ea.export_dialog,
+        "Ctrl+E",
+        "GIF, APNG, MP4, WebM or PNG frames (Ctrl+E)",
+    )
     _action(
         w,
         m,
         "Save run &bundle…",
-        w.save_bundle_dialog,
+        ea.save_bundle_dialog,
         tip="Model, chain settings, metrics.csv and the animation of every step reached, in one "
         "folder or .zip: `kgn sample --bundle` reproduces it",
     )
-    _action(w, m, "Export &states (.npz)…", w.export_states_dialog, tip="The chains' states at chosen steps")
-    _action(w, m, "Save grid &image…", w.save_grid_dialog, tip="The chain grid at the current step as PNG")
+    _action(w, m, "Export &states (.npz)…", ea.export_states_dialog, tip="The chains' states at chosen steps")
+    _action(w, m, "Save grid &image…", ea.save_grid_dialog, tip="The chain grid at the current step as PNG")
     m.addSeparator()
     _action(w, m, "&Quit", w.close, SK.Quit)
 
@@ -162,21 +176,21 @@ def build_menus(w) -> None:
     _action(w, c, "&Randomize", w.start_panel.request_random, "Ctrl+Shift+R")
 
     an = w.menuBar().addMenu("&Analysis")
-    _action(w, an, "&Measure the shown step", w.measure_now, "Ctrl+M")
-    _action(w, an, "&Attractor audit", lambda: w.run_attractor_audit(w.analysis.audit_n.value()))
+    _action(w, an, "&Measure the shown step", w.measures.measure_now, "Ctrl+M")
+    _action(w, an, "&Attractor audit", lambda: w.measures.attractor_audit(w.analysis.audit_n.value()))
     _action(w, an, "&Basin recovery", w.analysis._recovery_clicked)
     _action(
         w,
         an,
         "&Depth sweep…",
-        w.sweep_dialog,
+        aa.sweep_dialog,
         tip="Train one model per depth on the Training dock's source and recipe and measure each (CSV + PNG)",
     )
 
     t = w.menuBar().addMenu("&Training")
-    _action(w, t, "&Train", w.start_training, "Ctrl+T")
+    _action(w, t, "&Train", ta.start_training, "Ctrl+T")
     _action(w, t, "&Stop", w.training.stop, "Ctrl+.")
-    _action(w, t, "&Use current weights", w.use_trained_weights, "Ctrl+U")
+    _action(w, t, "&Use current weights", ta.use_trained_weights, "Ctrl+U")
 
     v = w.menuBar().addMenu("&View")
     for d in (w.training_dock, w.start_dock, w.plots_dock, w.inspector_dock, w.analysis_dock):

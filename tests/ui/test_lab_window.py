@@ -155,6 +155,6 @@ def test_a_condition_for_another_image_size_is_dropped_when_the_model_changes(wi
     assert window.session.lab.condition is not None
     from tests.conftest import MODELS
 
-    assert window.load_model(MODELS / "2d-corners.safetensors")
+    assert window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     assert window.session is not None and window.session.D == 2 and window.session.lab.condition is None
     assert window.lab.condition is None and not window._errors

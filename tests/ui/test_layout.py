@@ -54,6 +54,6 @@ def test_a_points_preset_opens_its_shipped_model_and_says_when_there_is_none(mak
     assert w.checkpoint.path.name == "2d-corners.safetensors" and w.points_view.model is not None
     assert w.points_view.preset == "2d-corners"
     w.points_view.preset_box.setCurrentText("2d-center")
-    assert w.pick_points_preset("2d-center") is False
+    assert w.training_actions.pick_points_preset("2d-center") is False
     assert "no shipped model for 2d-center" in w.statusBar().currentMessage()
     assert w.checkpoint.path.name == "2d-corners.safetensors"  # the last model stays

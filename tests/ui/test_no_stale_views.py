@@ -41,7 +41,7 @@ def test_randomize_clears_the_inspector_the_selection_and_the_curves_band(window
 
 def test_a_new_model_clears_the_inspector_and_the_curves(window, qtbot):
     inspect_chain_3_at_step_6(window, qtbot)
-    window.load_model(MODELS / "mnist-cnn.safetensors")
+    window.model_actions.load_model(MODELS / "mnist-cnn.safetensors")
     assert window.checkpoint.spec.arch == "cnn"
     assert window.inspector.index is None and band_is_empty(window)
     qtbot.waitUntil(lambda: window.transport.step_label.text() == "step 0 / 0", timeout=5000)
@@ -49,7 +49,7 @@ def test_a_new_model_clears_the_inspector_and_the_curves(window, qtbot):
 
 def test_new_chains_drop_the_measures_of_the_old_ones(window, qtbot):
     window.chain.step_by(4)
-    job = window.measure_now()
+    job = window.measures.measure_now()
     with qtbot.waitSignal(window.measures.measured, timeout=120_000):
         pass
     assert job is not None and window.analysis.value("converged") != "–"
@@ -63,7 +63,7 @@ def test_measuring_while_playing_says_to_pause_instead_of_measuring_step_0(windo
     window.transport.speed.setValue(50)
     window.chain.play()
     qtbot.waitUntil(lambda: window.chain.view_t >= 3, timeout=20_000)
-    assert window.measure_now() is None
+    assert window.measures.measure_now() is None
     assert window.analysis.status.text().startswith("playing: pause")
     window.chain.pause()
 
@@ -95,14 +95,14 @@ def test_training_on_the_points_tab_leaves_the_training_form_alone(window, qtbot
 # -- unsaved weights
 def make_dirty(window):
     ck = load_checkpoint(MODELS / "2d-corners.safetensors")
-    assert window.use_weights(ck, None, False)
+    assert window.training_actions.use_weights(ck, None, False)
     assert window.model_dirty and window.windowTitle().startswith("trained-mlp-L6-H50*")
 
 
 def test_trained_weights_mark_the_title_until_saved(window, tmp_path):
     assert "*" not in window.windowTitle()
     make_dirty(window)
-    assert window.save_model(tmp_path / "kept.safetensors")
+    assert window.model_actions.save_model(tmp_path / "kept.safetensors")
     assert not window.model_dirty and window.windowTitle().startswith("kept –")
 
 
@@ -118,9 +118,9 @@ def test_open_recent_drop_and_open_ask_and_cancel_keeps_the_weights(window, qtbo
 
     def act():
         if how == "recent":
-            window.open_recent(target)
+            window.model_actions.open_recent(target)
         elif how == "open":
-            window.open_model_dialog()
+            window.model_actions.open_model_dialog()
         else:
             drop_file(window, target)
 
@@ -149,7 +149,7 @@ def test_quit_asks_and_cancel_keeps_the_window_open(window, qtbot, tmp_path, mon
 
 def test_saved_weights_do_not_ask(window):
     window.ask_unsaved = lambda doing: pytest.fail("asked about weights that are in a file")
-    window.open_recent(str(MODELS / "1d-tanh.safetensors"))
+    window.model_actions.open_recent(str(MODELS / "1d-tanh.safetensors"))
     assert window.checkpoint.name == "1d-tanh"
 
 
@@ -164,7 +164,7 @@ def test_the_inspector_shows_no_old_picture_after_randomize(window, qtbot):
 def test_measures_of_another_step_are_greyed(window, qtbot):
     window.chain.step_by(5)
     with qtbot.waitSignal(window.measures.measured, timeout=120_000):
-        window.measure_now()
+        window.measures.measure_now()
     assert window.analysis.table.isEnabled()
     window.chain.step_by(1)
     qtbot.waitUntil(lambda: not window.analysis.table.isEnabled(), timeout=2000)
@@ -177,8 +177,8 @@ def test_points_training_asks_about_unsaved_weights_and_never_takes_the_docks_ru
     tp = window.training_panel
     tp.set_recipe("points:2d-corners", bound="sigmoid", L=3, H=16, lr=1e-3, steps=60, batch=4)
     with qtbot.waitSignal(window.training.finished, timeout=120_000):
-        assert window.start_training()
-    window.use_trained_weights()
+        assert window.training_actions.start_training()
+    window.training_actions.use_trained_weights()
     assert window.checkpoint.spec.L == 3 and window.model_dirty
     asked = []
     window.ask_unsaved = lambda doing: asked.append(doing) or "cancel"
@@ -190,14 +190,14 @@ def test_points_training_asks_about_unsaved_weights_and_never_takes_the_docks_ru
     with qtbot.waitSignal(window.modelChanged, timeout=180_000):
         window.points_view.train_button.click()
     assert window.checkpoint.spec.D == 1 and window.checkpoint.spec.L == 6
-    window.use_trained_weights()  # the dock's own run, not the Points tab's
+    window.training_actions.use_trained_weights()  # the dock's own run, not the Points tab's
     assert window.checkpoint.spec.D == 2 and window.checkpoint.spec.L == 3 and window.checkpoint.spec.H == 16
 
 
 def test_a_run_bundle_of_a_points_model_is_refused_before_a_file_is_asked_for(window, monkeypatch, errors):
     from PySide6 import QtWidgets
 
-    window.load_model(MODELS / "2d-corners.safetensors")
+    window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: pytest.fail("asked for a file"))
-    window.save_bundle_dialog()
+    window.export_actions.save_bundle_dialog()
     assert errors[-1] == ("Run bundle", "run bundles are made for image models; open one first")

@@ -15,7 +15,7 @@ def window(make_window):
 
 
 def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):
-    assert window.load_model(MODELS / "1d-sigmoid.safetensors")
+    assert window.model_actions.load_model(MODELS / "1d-sigmoid.safetensors")
     pv = window.points_view
     assert window.views.currentWidget() is window.points_tab and pv.dim == 1
     assert pv.preset_box.currentText() == "1d-sigmoid"
@@ -35,7 +35,7 @@ def test_a_1d_model_opens_the_points_tab_with_its_manifolds(window):
 
 
 def test_1d_chains_move_along_the_axis_and_land_on_the_points(window):
-    window.load_model(MODELS / "1d-sigmoid.safetensors")
+    window.model_actions.load_model(MODELS / "1d-sigmoid.safetensors")
     window.transport.set_sampler(Sampler("none", 0.0))
     window.on_sampler_changed(Sampler("none", 0.0))
     sp = window.start_panel
@@ -61,7 +61,7 @@ def test_1d_chains_move_along_the_axis_and_land_on_the_points(window):
 
 
 def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
-    window.load_model(MODELS / "2d-corners.safetensors")
+    window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     pv = window.points_view
     assert pv.dim == 2 and pv.preset_box.currentText() == "2d-corners"
     ax, ay = pv.arrows.getData()
@@ -149,7 +149,7 @@ def test_depth_comparison_runs_two_models_on_one_locked_timeline(window, qtbot):
     window.start_panel.seed.setValue(5)
     window.start_panel.request_random()
     assert np.array_equal(window.session.state(0), window.compare_session.state(0))
-    window.load_model(MODELS / "2d-corners.safetensors")
+    window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     assert window.compare_session is None and not window.compare_view.isVisible()
 
 
@@ -159,7 +159,7 @@ def test_a_points_model_with_unknown_training_points_still_opens(window, tmp_pat
     ck = load_checkpoint(MODELS / "2d-corners.safetensors")
     p = save_checkpoint(tmp_path / "elsewhere.safetensors", ck.model, ck.spec, dataset="points")
     window.points_view.preset_box.setCurrentText("1d-sigmoid")  # 1-D points left in the editor
-    assert window.load_model(p)
+    assert window.model_actions.load_model(p)
     pv = window.points_view
     assert pv.dim == 2 and pv.points.shape == (0, 2) and "unknown" in pv.info.text()
     window.chain.step_by(2)
@@ -177,10 +177,12 @@ def test_an_unchanged_noise_setting_keeps_the_history(window):
 def test_the_points_view_exports_as_an_animation_of_what_it_shows(window, qtbot, tmp_path):
     from kgn_gui.core.export import ExportOptions, band_height, read_frames
 
-    window.load_model(MODELS / "2d-corners.safetensors")
+    window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     window.chain.step_by(3)
     steps = [0, 2, 4, 6, 8]  # past the last step reached too
-    job = window.start_export(steps, ExportOptions(fmt="apng", fps=5, scale=1), str(tmp_path / "pts"), target="points")
+    job = window.export_actions.start_export(
+        steps, ExportOptions(fmt="apng", fps=5, scale=1), str(tmp_path / "pts"), target="points"
+    )
     with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
     frames = read_frames(blocker.args[0])
@@ -201,7 +203,7 @@ def test_the_whole_window_exports_at_a_rendering_scale(window, qtbot, tmp_path):
     from kgn_gui.core.export import ExportOptions, read_frames
 
     window.resize(700, 500)
-    job = window.start_export(
+    job = window.export_actions.start_export(
         [0, 1], ExportOptions(fmt="gif", fps=5, scale=2, overlay=False), str(tmp_path / "win"), target="window"
     )
     with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
@@ -215,7 +217,7 @@ def test_a_cancelled_view_export_leaves_nothing_and_restores_the_step(window, qt
     from kgn_gui.core.export import ExportOptions
 
     window.chain.step_by(2)
-    job = window.start_export(
+    job = window.export_actions.start_export(
         list(range(0, 200)), ExportOptions(fmt="mp4", scale=1), str(tmp_path / "c"), target="window"
     )
     qtbot.waitUntil(lambda: window.exports._drawer._next >= 2, timeout=30_000)
@@ -227,12 +229,12 @@ def test_a_cancelled_view_export_leaves_nothing_and_restores_the_step(window, qt
 
 
 def test_the_inspector_says_where_a_points_models_chains_are_instead_of_showing_black(window):
-    assert window.load_model(MODELS / "2d-corners.safetensors")
+    assert window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     ins = window.inspector
     assert not ins.images.isVisibleTo(ins) and ins.caption.text().startswith("A points model's chains")
     window.start_panel.request_random()  # new chains of the same model: still said
     assert ins.caption.text().startswith("A points model's chains")
-    assert window.load_model(MODELS / "mnist.safetensors")
+    assert window.model_actions.load_model(MODELS / "mnist.safetensors")
     assert ins.images.isVisibleTo(ins) and ins.caption.text().startswith("Click a tile")
 
 
@@ -241,7 +243,7 @@ def test_compare_depths_follows_the_main_chains_sampler_schedule_damping_and_edi
     dropped) and none of the edits. With the same weights on both sides the two must agree bit for bit."""
     from kgn_gui.core.checkpoint import load_checkpoint
 
-    assert window.load_model(MODELS / "2d-corners.safetensors")
+    assert window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     ch, pts = window.chain, window.points
     ch.step_by(4)
     early = Sampler("uniform", 0.05, damping=0.5)  # set before the comparison exists: it must be replayed

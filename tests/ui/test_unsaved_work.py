@@ -32,7 +32,7 @@ def window(make_window):
 
 
 def make_dirty(window):
-    assert window.use_weights(load_checkpoint(MODELS / "2d-corners.safetensors"), None, False)
+    assert window.training_actions.use_weights(load_checkpoint(MODELS / "2d-corners.safetensors"), None, False)
     assert window.model_dirty and window.checkpoint.name == "trained-mlp-L6-H50"
 
 
@@ -59,18 +59,21 @@ def restore(window, tmp_path):
     spec = ModelSpec(D=2, L=2, H=8, bound="sigmoid")
     save_recovery(recovery_dir(), build_model(spec), spec, point_preset("2d-corners"), {}, step=5, steps=9,
                   source=None, app_pid=p.pid)  # fmt: skip
-    window.offer_recovery(ask=lambda r: "restore")
+    window.training_actions.offer_recovery(ask=lambda r: "restore")
 
 
 PATHS = {
-    "open": lambda w, tmp: w.open_model_dialog(),
-    "open recent": lambda w, tmp: w.open_recent(str(TANH)),
+    "open": lambda w, tmp: w.model_actions.open_model_dialog(),
+    "open recent": lambda w, tmp: w.model_actions.open_recent(str(TANH)),
     "open bundled model": lambda w, tmp: bundled_action(w, "1d-tanh").trigger(),
     "drop": lambda w, tmp: drop_file(w, TANH),
     "points preset": lambda w, tmp: w.points_view.presetPicked.emit("1d-tanh"),
     "points training": lambda w, tmp: w.points_view.trainRequested.emit("1d-tanh"),
     "compare depths": lambda w, tmp: w.points_view.compareRequested.emit(2, 4),
-    "use weights": lambda w, tmp: (setattr(w.guard, "dock_run", finished_run(tmp)), w.use_trained_weights()),
+    "use weights": lambda w, tmp: (
+        setattr(w.guard, "dock_run", finished_run(tmp)),
+        w.training_actions.use_trained_weights(),
+    ),
     "restore": restore,
 }
 
@@ -114,7 +117,7 @@ def test_quit_after_a_training_whose_weights_were_never_used_asks(window, monkey
 
 def test_used_or_saved_training_weights_do_not_ask_on_quit(window, tmp_path):
     window.guard.dock_run = finished_run(tmp_path)
-    window.use_trained_weights()
+    window.training_actions.use_trained_weights()
     assert window.guard.dock_run.used and window.model_dirty  # now the current model's question
     window.ask_unsaved_run = lambda what, doing: pytest.fail("asked about weights already in use")
     window.ask_unsaved = lambda doing: "discard"
@@ -124,7 +127,7 @@ def test_used_or_saved_training_weights_do_not_ask_on_quit(window, tmp_path):
 def test_quit_while_a_training_runs_asks_and_save_keeps_its_best_weights(window, qtbot, monkeypatch, tmp_path):
     tp = window.training_panel
     tp.set_recipe("points:2d-corners", bound="sigmoid", L=2, H=8, lr=1e-3, steps=5_000_000, batch=4)
-    assert window.start_training()
+    assert window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 50, timeout=120_000)
     asked = []
     window.ask_unsaved_run = lambda what, doing: asked.append(what) or "cancel"
@@ -142,7 +145,7 @@ def test_quit_while_a_training_runs_asks_and_save_keeps_its_best_weights(window,
 def test_quit_while_a_training_runs_and_discard_stops_it(window, qtbot):
     tp = window.training_panel
     tp.set_recipe("points:2d-corners", bound="sigmoid", L=2, H=8, lr=1e-3, steps=5_000_000, batch=4)
-    assert window.start_training()
+    assert window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 0, timeout=120_000)
     window.ask_unsaved_run = lambda what, doing: "discard"
     assert window.close() and not window.training.is_busy()

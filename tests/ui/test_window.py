@@ -184,7 +184,7 @@ def test_training_runs_in_the_background_while_the_event_loop_turns(window, qtbo
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
     timer.start()
     with qtbot.waitSignal(window.training.finished, timeout=120_000) as blocker:
-        window.start_training()
+        window.training_actions.start_training()
         assert window.training.state == "running"
     timer.stop()
     assert blocker.args[0].kind == "done" and blocker.args[0].step == 1500
@@ -199,13 +199,13 @@ def test_training_runs_in_the_background_while_the_event_loop_turns(window, qtbo
 def test_stopping_mid_training_keeps_the_app_usable(window, qtbot):
     tp = window.training_panel
     tp.set_recipe("mnist:test", L=2, H=64, steps=100_000, batch=100)
-    window.start_training()
+    window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run is not None and window.training.run.step > 3, timeout=30_000)
     with qtbot.waitSignal(window.training.finished, timeout=30_000) as blocker:
         window.training.stop()
     assert blocker.args[0].kind == "stopped"
     qtbot.waitUntil(lambda: window.training.state == "idle", timeout=5000)
-    window.use_trained_weights()
+    window.training_actions.use_trained_weights()
     assert window.checkpoint.spec.L == 2 and window.model_dirty
     window.chain.step_by(2)
     assert window.session.t_max == 2
@@ -216,7 +216,7 @@ def test_training_writes_recovery_checkpoints_and_removes_them_once_done(window,
 
     window.training.recovery_every_s = 0.05
     window.training_panel.set_recipe("points:2d-corners", bound="sigmoid", L=3, H=16, lr=1e-3, steps=3000)
-    window.start_training()
+    window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run.recovery_path is not None, timeout=60_000)
     path = window.training.run.recovery_path
     assert str(recovery_dir()) in path
@@ -250,9 +250,9 @@ def test_interrupted_training_is_offered_on_the_next_start(window, tmp_path, err
         for i in range(1)
     ]
     asked = []
-    assert window.offer_recovery(ask=lambda r: asked.append(r) or "later") == 0
+    assert window.training_actions.offer_recovery(ask=lambda r: asked.append(r) or "later") == 0
     assert asked and paths[0].exists()  # "later": asked again next time
-    assert window.offer_recovery(ask=lambda r: "restore") == 1
+    assert window.training_actions.offer_recovery(ask=lambda r: "restore") == 1
     assert window.checkpoint.spec == spec and window.model_dirty and window.checkpoint.path is None
     assert not paths[0].exists() and pending_recoveries() == []
     save_recovery(
@@ -266,7 +266,7 @@ def test_interrupted_training_is_offered_on_the_next_start(window, tmp_path, err
         source=None,
         app_pid=p.pid,
     )
-    assert window.offer_recovery(ask=lambda r: "discard") == 0 and pending_recoveries() == []
+    assert window.training_actions.offer_recovery(ask=lambda r: "discard") == 0 and pending_recoveries() == []
 
 
 def _rss_mb() -> float:
@@ -284,7 +284,7 @@ def test_start_and_cancel_training_100_times_while_the_chain_plays_and_is_scrubb
     qtbot.waitUntil(lambda: window.session.t_max > 20, timeout=30_000)
     window.training_panel.set_recipe("points:2d-corners", bound="sigmoid", L=2, H=8, steps=10_000_000)
     # Warm up once (the first start imports and caches what later ones reuse), then take the baselines.
-    assert window.start_training()
+    assert window.training_actions.start_training()
     with qtbot.waitSignal(window.training.finished, timeout=60_000):
         window.training.stop()
     history_mb = lambda: window.session.timeline.memory_bytes / 2**20  # noqa: E731 - bounded by its budget
@@ -292,7 +292,7 @@ def test_start_and_cancel_training_100_times_while_the_chain_plays_and_is_scrubb
     rng = np.random.default_rng(0)
     kinds = []
     for i in range(100):
-        assert window.start_training(), errors
+        assert window.training_actions.start_training(), errors
         if i % 25 == 0:  # now and then let it really train, then stop it mid-run
             qtbot.waitUntil(lambda: window.training.run.step > 0, timeout=60_000)
         with qtbot.waitSignal(window.training.finished, timeout=60_000) as blocker:
@@ -324,7 +324,7 @@ def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, error
     qtbot.addWidget(w)
     tp = w.training_panel
     tp.set_recipe("mnist:test", L=2, H=32, steps=1_000_000)
-    w.start_training()
+    w.training_actions.start_training()
     qtbot.waitUntil(lambda: w.training.run.step > 2, timeout=30_000)
     asked = []
     w.ask_unsaved_run = lambda what, doing: asked.append(doing) or "discard"  # Quit asks first (the guard)
@@ -336,7 +336,7 @@ def test_closing_during_training_stops_the_worker(qtbot, mnist_model_path, error
 def test_bad_model_file_shows_an_error_and_the_app_stays_usable(window, tmp_path, errors):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 64)
-    assert not window.load_model(bad)
+    assert not window.model_actions.load_model(bad)
     assert errors and "bad.safetensors" in errors[-1][1] and "Traceback" not in errors[-1][1]
     assert window.checkpoint.spec.D == 784
     window.chain.step_by(1)
@@ -352,8 +352,8 @@ def test_a_model_that_does_not_fit_the_start_is_refused_clearly(window, errors):
 
 def test_trained_model_can_be_saved_and_reopened(window, tmp_path):
     p = tmp_path / "copy.safetensors"
-    assert window.save_model(p)
-    assert window.load_model(p)
+    assert window.model_actions.save_model(p)
+    assert window.model_actions.load_model(p)
     assert window.checkpoint.name == "copy"
     recent = window.settings.value("chain/recent")
     assert str(p.resolve()) in recent
@@ -390,7 +390,7 @@ def test_window_renders_to_png(window, qtbot, tmp_path):
 
 def imported(window, qtbot, path):
     """Import in the background and wait: the Dataset, or None when it failed."""
-    job = window.import_data(str(path))
+    job = window.model_actions.import_data(str(path))
     got = []
     job.done.connect(got.append)  # before the event loop turns: the job cannot have ended yet
     qtbot.waitUntil(lambda: not job.running(), timeout=60_000)
@@ -420,14 +420,14 @@ def test_importing_a_folder_with_bad_files_reports_what_was_skipped(window, qtbo
     ds = imported(window, qtbot, d)
     assert ds is not None and ds.M == 3
     assert errors[-1][0] == "Import report" and "skipped 2 files" in errors[-1][1]
-    assert "broken.png" in window._reports[-1] and "readme.md" in window._reports[-1]
+    assert "broken.png" in window.import_reports[-1] and "readme.md" in window.import_reports[-1]
 
 
 def test_dropping_a_model_file_opens_it(window, tmp_path):
     from PySide6 import QtGui
 
     p = tmp_path / "dropped.safetensors"
-    assert window.save_model(p)
+    assert window.model_actions.save_model(p)
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(p))])
     pos = QtCore.QPointF(100, 100)
@@ -454,7 +454,7 @@ def test_dropping_a_model_file_opens_it(window, tmp_path):
 def test_pause_and_resume_training(window, qtbot):
     tp = window.training_panel
     tp.set_recipe("points:2d-corners", L=3, H=16, steps=1_000_000)
-    window.start_training()
+    window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 10, timeout=30_000)
     tp.pause_button.click()
     qtbot.waitUntil(lambda: window.training.state == "paused", timeout=2000)
@@ -472,10 +472,10 @@ def test_pause_and_resume_training(window, qtbot):
 def test_use_current_weights_while_training(window, qtbot):
     tp = window.training_panel
     tp.set_recipe("mnist:test", L=3, H=48, batch=100, steps=1_000_000)
-    window.start_training()
+    window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 5, timeout=30_000)
     with qtbot.waitSignal(window.training.weightsReady, timeout=20_000):
-        window.use_trained_weights()
+        window.training_actions.use_trained_weights()
     assert window.checkpoint.spec.L == 3 and window.checkpoint.spec.H == 48 and window.model_dirty
     assert window.training.is_busy()  # training goes on
     window.chain.step_by(3)
@@ -487,7 +487,7 @@ def test_use_current_weights_while_training(window, qtbot):
 def test_a_crashed_training_process_is_reported(window, qtbot, errors):
     tp = window.training_panel
     tp.set_recipe("points:2d-corners", steps=1_000_000)
-    window.start_training()
+    window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 2, timeout=30_000)
     window.training._proc.kill()
     qtbot.waitUntil(lambda: window.training.state == "idle", timeout=10_000)
@@ -501,7 +501,7 @@ def test_export_in_the_background_matches_the_recorded_chain(window, qtbot, tmp_
 
     window.chain.step_by(6)
     opts = ExportOptions(fmt="apng", fps=10, scale=2, overlay=True)
-    job = window.start_export(list(range(0, 11)), opts, str(tmp_path / "anim"))
+    job = window.export_actions.start_export(list(range(0, 11)), opts, str(tmp_path / "anim"))
     with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
     path = str(blocker.args[0])
@@ -517,7 +517,9 @@ def test_export_in_the_background_matches_the_recorded_chain(window, qtbot, tmp_
 def test_a_cancelled_export_leaves_nothing(window, qtbot, tmp_path):
     from kgn_gui.core.export import ExportOptions
 
-    job = window.start_export(list(range(0, 400)), ExportOptions(fmt="gif", scale=4), str(tmp_path / "big"))
+    job = window.export_actions.start_export(
+        list(range(0, 400)), ExportOptions(fmt="gif", scale=4), str(tmp_path / "big")
+    )
     job.cancel()
     with qtbot.waitSignal(job.failed, timeout=60_000) as blocker:
         pass
@@ -559,7 +561,7 @@ def test_plots_save_as_png_and_svg(window, tmp_path):
 
 def test_states_export_from_the_window(window, qtbot, tmp_path, errors):
     window.chain.step_by(8)
-    job = window.export_states("2:8:3", str(tmp_path / "s.npz"))
+    job = window.exports.export_states("2:8:3", str(tmp_path / "s.npz"))
     seen = []
     job.progress.connect(lambda d, n: seen.append((d, n)))
     with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
@@ -569,7 +571,7 @@ def test_states_export_from_the_window(window, qtbot, tmp_path, errors):
     with np.load(out, allow_pickle=False) as z:
         assert z["steps"].tolist() == [2, 5, 8]
         assert np.array_equal(z["states"][1], window.session.state(5))
-    assert window.export_states("0:50:1", str(tmp_path / "t.npz")) is None
+    assert window.exports.export_states("0:50:1", str(tmp_path / "t.npz")) is None
     assert "not been reached" in errors[-1][1]
 
 
@@ -580,7 +582,7 @@ def test_a_run_bundle_of_the_window_chain_reproduces(window, qtbot, tmp_path, er
     window.start_panel.n.setValue(9)
     window.start_panel.request_random()
     window.chain.step_by(6)
-    job = window.save_bundle(str(tmp_path / "run.zip"))
+    job = window.exports.save_bundle(str(tmp_path / "run.zip"))
     with qtbot.waitSignal(job.done, timeout=60_000) as blocker:
         pass
     out = blocker.args[0]
@@ -589,13 +591,13 @@ def test_a_run_bundle_of_the_window_chain_reproduces(window, qtbot, tmp_path, er
     frames = read_frames(rep)
     assert len(frames) == 7
     window.on_sampler_changed(Sampler("none", 0.0))
-    assert window.save_bundle(str(tmp_path / "run2.zip")) is None and "noise settings changed" in errors[-1][1]
+    assert window.exports.save_bundle(str(tmp_path / "run2.zip")) is None and "noise settings changed" in errors[-1][1]
 
 
 def test_a_run_bundle_in_the_background_can_be_cancelled_and_leaves_nothing(window, qtbot, tmp_path):
     window.chain.step_by(40)
-    job = window.save_bundle(str(tmp_path / "run.zip"))
-    assert window.save_bundle(str(tmp_path / "other.zip")) is None  # one export at a time
+    job = window.exports.save_bundle(str(tmp_path / "run.zip"))
+    assert window.exports.save_bundle(str(tmp_path / "other.zip")) is None  # one export at a time
     job.cancel()
     with qtbot.waitSignal(job.failed, timeout=60_000) as blocker:
         pass
@@ -605,7 +607,7 @@ def test_a_run_bundle_in_the_background_can_be_cancelled_and_leaves_nothing(wind
 
 def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot):
     window.chain.step_by(12)
-    job = window.measure_now()
+    job = window.measures.measure_now()
     assert job is not None
     with qtbot.waitSignal(job.done, timeout=120_000):
         pass
@@ -620,13 +622,13 @@ def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot
         assert "95 % interval [" in an.tip(key, 2) and "± " in an.tip(key, 3), key
     assert float(an.real("inside_training_range")) == pytest.approx(0.861, abs=0.01)  # the identity map
     assert an.value("mixing") == "–" and "fixed points" not in [r.label for r in ROWS]
-    job = window.run_attractor_audit(3)
+    job = window.measures.attractor_audit(3)
     with qtbot.waitSignal(job.done, timeout=120_000):
         pass
     value = an.value("attractor_fraction")
     assert re.fullmatch(r"(1|0(\.\d+)?|–) \(\d of 3 fixed\)", value), value
     assert "residual max" in an.tip("attractor_fraction") and "3 examples" in an.status.text()
-    job = window.run_basin_recovery([0.0, 0.3])
+    job = window.measures.basin_recovery([0.0, 0.3])
     with qtbot.waitSignal(window.measures.recovered, timeout=120_000) as blocker:
         pass
     sigmas, rates = blocker.args
@@ -666,7 +668,7 @@ def test_a_feature_space_being_made_says_so_in_the_dock(window, qtbot, monkeypat
     if window.measures.measure_job is not None:
         window.measures.measure_job.wait(60)
     with qtbot.waitSignal(window.measures.measured, timeout=120_000):
-        assert window.measure_now() is not None
+        assert window.measures.measure_now() is not None
     name = window.models.train_data.name
     assert f"training a feature classifier for {name} (3/3)" in said
     an = window.analysis
@@ -683,16 +685,16 @@ def test_a_step_asked_for_while_a_measurement_runs_is_measured_when_it_ends(wind
     ctl.measured.connect(lambda t, _a: got.append(t))
     ctl.current.connect(current.append)
     window.chain.step_by(3)
-    assert window.measure_now() is not None
+    assert window.measures.measure_now() is not None
     window.chain.step_by(2)
-    assert window.measure_now() is None  # one at a time: this one waits for it
+    assert window.measures.measure_now() is None  # one at a time: this one waits for it
     qtbot.waitUntil(lambda: got == [3, 5], timeout=120_000)
     assert False in current and current[-1] is True  # step 3's numbers greyed while step 5 was shown
     assert an.table.isEnabled() and an.status.text().startswith("step 5")
 
 
 def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
-    job = window.run_attractor_audit(500)
+    job = window.measures.attractor_audit(500)
     job.cancel()
     with qtbot.waitSignal(job.failed, timeout=120_000) as blocker:
         pass
@@ -702,9 +704,9 @@ def test_a_long_analysis_job_can_be_cancelled(window, qtbot):
 def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtbot, tmp_path, errors):
     # The sweep follows the loaded model (its data and architecture), with the Training form's recipe.
     window.training_panel.set_recipe("mnist:test", H=8, bound="tanh", lr=1e-3, batch=100, steps=40)
-    assert window.load_model(DEFAULT_MODEL.parent / "2d-corners.safetensors")  # MLP L=6 H=50 sigmoid
+    assert window.model_actions.load_model(DEFAULT_MODEL.parent / "2d-corners.safetensors")  # MLP L=6 H=50 sigmoid
     window.analysis_dock.hide()  # no measures of the shown step writing the status line meanwhile
-    run = window.start_sweep("1,2", str(tmp_path / "sw"))
+    run = window.analysis_actions.start_sweep("1,2", str(tmp_path / "sw"))
     with qtbot.waitSignal(run.done, timeout=180_000):
         pass
     text = (tmp_path / "sw" / "sweep.csv").read_text()
@@ -712,7 +714,7 @@ def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtb
     assert "source=points:2d-corners" in text and " H=50 bound=sigmoid " in text and " steps=40 " in text
     assert window._sweep_view.isVisible() and "written" in window.analysis.status.text()
     errors.clear()
-    assert window.start_sweep("1,2", str(tmp_path / "sw")) is None  # the folder is not empty now
+    assert window.analysis_actions.start_sweep("1,2", str(tmp_path / "sw")) is None  # the folder is not empty now
     assert "not empty" in errors[-1][1] and window.analysis.audit_btn.isEnabled()
 
 
@@ -735,7 +737,7 @@ def test_choosing_an_architecture_fills_its_defaults_and_counts_its_parameters(w
     assert tp.heads.isVisibleTo(tp) and tp.patch.isVisibleTo(tp) and "depth" in tp.L.toolTip()
     tp.set_recipe("points:2d-corners")
     assert "needs images" in tp.params_label.text()
-    assert not window.start_training()
+    assert not window.training_actions.start_training()
     assert errors and "needs images" in errors[-1][1]
 
 
@@ -744,10 +746,10 @@ def test_a_cnn_trained_in_the_window_drives_the_chain(window, qtbot):
     tp.set_recipe("mnist:test", arch="cnn", L=2, H=4, steps=20, batch=32, lr=1e-3)
     tp.bottleneck.setValue(16)
     with qtbot.waitSignal(window.training.finished, timeout=120_000) as blocker:
-        assert window.start_training()
+        assert window.training_actions.start_training()
     assert blocker.args[0].kind == "done"
     qtbot.waitUntil(lambda: window.training.state == "idle", timeout=5000)
-    window.use_trained_weights()
+    window.training_actions.use_trained_weights()
     spec = window.checkpoint.spec
     assert (spec.arch, spec.L, spec.H, spec.bottleneck) == ("cnn", 2, 4, 16)
     assert "CNN autoencoder L=2 H=4 tanh, bottleneck 16" in window.model_label.text()
@@ -780,7 +782,7 @@ def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_it
     job = (
         w.measures.measure_job
         if w.measures.measure_job is not None and w.measures.measure_job.running()
-        else w.measure_now()
+        else w.measures.measure_now()
     )
     assert job is not None and job.running()
     w.close()
@@ -801,7 +803,7 @@ def test_measuring_replays_past_states_off_the_gui_thread(window, qtbot):
     real, callers = s.state, []
     s.state = lambda t: callers.append(threading.current_thread()) or real(t)
     try:
-        job = window.measure_now()
+        job = window.measures.measure_now()
         assert job is not None
         job.wait(60)
     finally:

@@ -18,7 +18,7 @@ def test_opening_a_fifo_as_a_model_is_one_line_and_never_blocks(make_window, err
     fifo = tmp_path / "model.safetensors"
     os.mkfifo(fifo)
     with no_hang(10):
-        assert not window.load_model(fifo)
+        assert not window.model_actions.load_model(fifo)
     assert errors[-1] == ("Cannot open model", "model.safetensors: not a regular file (a named pipe), not a model file")
     assert window.checkpoint.name == "mnist"  # the old model stays
 
@@ -28,7 +28,7 @@ def test_importing_a_fifo_is_one_line_off_the_gui_thread(make_window, errors, qt
     fifo = tmp_path / "data.npy"
     os.mkfifo(fifo)
     with no_hang(10):
-        job = window.import_data(str(fifo))
+        job = window.model_actions.import_data(str(fifo))
         qtbot.waitUntil(lambda: not job.running(), timeout=10_000)
     assert errors[-1][0] == "Import failed" and errors[-1][1].endswith(
         "data.npy: not a regular file or a folder (a named pipe)"
@@ -40,6 +40,9 @@ def test_an_export_that_does_not_fit_in_memory_is_refused_before_it_starts(make_
 
     window = make_window()
     monkeypatch.setattr(preflight, "available_bytes", lambda available=None, device=None: 64 << 20)
-    assert window.start_export(list(range(100)), ExportOptions(fmt="apng", scale=32), str(tmp_path / "big")) is None
+    assert (
+        window.export_actions.start_export(list(range(100)), ExportOptions(fmt="apng", scale=32), str(tmp_path / "big"))
+        is None
+    )
     assert errors[-1][0] == "Export" and "APNG frames" in errors[-1][1] and "frames fit" in errors[-1][1]
     assert list(tmp_path.iterdir()) == []
