@@ -20,62 +20,33 @@ import math
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
-from .core.files import WriteError, atomic_write_text, check_not_input, check_own_folder
+from .core import lists
+from .core.files import WriteError, atomic_write_text, check_not_input, check_own_folder, existing_paths
 
 
 class CLIError(Exception):
     """A user error reported as one line."""
 
 
-MAX_INT = 2**53  # the largest whole number JSON (and so a model file's metadata) keeps exactly
+def _typed(read, *args, **kw):
+    """An argparse type of a core.lists reader (with its bounds): a bad value exits 2 with its one line."""
 
+    def parse(text: str):
+        from .core.lists import ListError
 
-def int_at_least(lo: int, hi: int = MAX_INT):
-    """An argparse type: an integer in [lo, hi] (bad values exit 2 with a one-line message)."""
-
-    def parse(text: str) -> int:
         try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not an integer: {text[:40]!r}") from None
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"must be ≥ {lo}, got {v}")
-        if v > hi:
-            raise argparse.ArgumentTypeError(f"must be ≤ {hi:,}, got a number of {len(str(v))} digits")
-        return v
+            return read(text, *args, **kw)
+        except ListError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
+    parse.__name__ = read.__name__  # argparse says "invalid integer value", not "invalid parse value"
     return parse
 
 
-def text_at_most(limit: int):
-    """An argparse type: one line of printable text of at most ``limit`` characters."""
-
-    def parse(text: str) -> str:
-        if len(text) > limit or not text.isprintable():
-            raise argparse.ArgumentTypeError(f"one line of at most {limit} printable characters")
-        return text
-
-    return parse
-
-
-def float_in(lo: float, hi: float, lo_open: bool = False):
-    """An argparse type: a finite number in [lo, hi] ((lo, hi] with ``lo_open``)."""
-
-    def parse(text: str) -> float:
-        try:
-            v = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
-        if not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo):
-            raise argparse.ArgumentTypeError(f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {text[:40]}")
-        return v
-
-    return parse
-
-
-positive_int, nonneg_int = int_at_least(1), int_at_least(0)
+positive_int, nonneg_int = _typed(lists.integer, 1), _typed(lists.integer, 0)
 
 
 class Progress:
@@ -135,22 +106,19 @@ def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
     p.add_argument("--heads", type=nonneg_int, default=0, help="transformer: attention heads (0: H/32)")
 
 
-def _existing(*texts) -> list[Path]:
-    """The strings among ``texts`` that name an existing file or folder: a command's inputs."""
-    out = []
-    for t in texts:
-        if t and (Path(t).exists() or Path(t).is_symlink()):
-            out.append(Path(t))
-    return out
+def _add_measure_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
+    sigmas = "corruption levels σ (value units) for basin recovery (σ = 0 recovers by construction)"
+    p.add_argument("--sigmas", type=_typed(lists.sigmas), default=[0.0, 0.05, 0.1, 0.2, 0.4], help=sigmas)
 
 
-def _start_inputs(text: str | None) -> list[Path]:
-    """The file a ``--start`` reads: a .npy, or the source of data:SOURCE#INDEX."""
-    if not text:
-        return []
-    if text.startswith("data:"):
-        return _existing(text[len("data:") :].rsplit("#", 1)[0])
-    return _existing(text)
+def _inputs(args, *texts) -> list[Path]:
+    """The files a command reads (its outputs must be none of them): ``texts`` (the model, the data), the
+    start and the condition."""
+    from .core.lab import condition_files
+    from .core.start import start_files
+
+    return [*existing_paths(*texts), *start_files(args.start), *condition_files(args.condition, args.known)]
 
 
 def cmd_train(args) -> int:
@@ -167,26 +135,13 @@ def cmd_train(args) -> int:
 
     device, rank = join_process_group(args.device)
     world = world_size()
-    options = ("L", "H", "bound", "lr", "batch", "steps", "schedule", "warmup", "seed", "bottleneck", "patch", "heads")
+    options = ("arch", "output", "name", "save_every", "subset", "image_size", "eval_size", "eval_every", "precision")
+    options += ("L", "H", "bound", "lr", "batch", "steps", "schedule", "warmup", "seed", "bottleneck", "patch", "heads")
     try:
         model = train(
-            args.data,
-            args.preset,
-            arch=args.arch,
-            output=args.output,
-            name=args.name,
-            save_every=args.save_every,
-            subset=args.subset,
-            image_size=args.image_size,
-            device=device,
-            eval_size=args.eval_size,
-            eval_every=args.eval_every,
-            precision=args.precision,
-            graphs=not args.no_graphs,
-            progress=progress,
-            log=lambda line: print(line, file=sys.stderr),
-            **{k: getattr(args, k) for k in options},
-        )
+            args.data, args.preset, device=device, graphs=not args.no_graphs, progress=progress,
+            log=lambda line: print(line, file=sys.stderr), **{k: getattr(args, k) for k in options},
+        )  # fmt: skip
     except (RecipeError, SpecError) as e:
         raise CLIError(str(e)) from None
     finally:
@@ -203,113 +158,48 @@ def cmd_train(args) -> int:
     return 1 if model.trained.kind == "diverged" else 0
 
 
-def _start_from_args(args, ck):
-    """The chains' start (core.start.Start) from the shared chain options of ``sample``, ``export`` and
-    ``analyze``; the ChainConfig is ``start.chain_config(sampler)``."""
-    from .core.start import StartError, parse_start
-
-    try:
-        return parse_start(args.start, ck.value_range, n=args.n, seed=args.seed, sigma=args.sigma, mask=args.mask)
-    except StartError as e:
-        raise CLIError(str(e)) from None
-
-
 _SAMPLER_OPTIONS = {"noise": "--noise", "eps": "--eps", "eps_schedule": "--eps-schedule", "damping": "--damping"}
 
 
 def _sampler_from_args(args, steps: int):
-    """The core.sampler.Sampler of ``--sampler`` / ``--preset`` or of --noise, --eps, --eps-schedule and
-    --damping (each unset one: the paper's). A whole sampler and one of its settings together is an error
-    (which would win is not obvious)."""
-    from .core.sampler import Sampler, SamplerError, parse_schedule
+    """core.sampler.Sampler.of ``--sampler`` / ``--preset`` or of --noise, --eps, --eps-schedule and
+    --damping. A whole sampler and one of its settings together is an error (which would win is not obvious)."""
+    from .core.sampler import Sampler
 
     given = [flag for key, flag in _SAMPLER_OPTIONS.items() if getattr(args, key) is not None]
     whole = [f"--{k} {getattr(args, k)}" for k in ("sampler", "preset") if getattr(args, k, None)]
     if whole and (given or len(whole) > 1):
         raise CLIError(f"{whole[0]} sets {', '.join(given or ['the sampler'])}: give it or the option, not both")
-    try:
-        if whole:
-            return Sampler.parse(args.sampler or args.preset, steps=steps)
-        paper = Sampler.PAPER
-        return Sampler(
-            noise=paper.noise if args.noise is None else args.noise,
-            eps=paper.eps if args.eps is None else args.eps,
-            schedule=parse_schedule(args.eps_schedule or "", steps),
-            damping=paper.damping if args.damping is None else args.damping,
-        )
-    except SamplerError as e:
-        raise CLIError(str(e)) from None
+    settings = dict(noise=args.noise, eps=args.eps, schedule=args.eps_schedule, damping=args.damping)
+    return Sampler.of(args.sampler or args.preset, steps, **settings)
 
 
-def _lab_from_args(args, ck):
-    """The core.lab.Lab of ``--condition`` / ``--known``, or None."""
+def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progress=None, **analyze):
+    """kgn_gui.sample (or, with ``analyze``'s options, kgn_gui.analyze) of the shared chain options: the
+    start, the sampler (a schedule without its T runs over ``sampler_steps``, by default ``steps``) and the
+    condition."""
+    from . import api
     from .core.data import open_source
-    from .core.lab import Condition, Lab, LabError, parse_condition
+    from .core.lab import condition_of
+    from .core.start import parse_start
 
-    if not args.condition:
-        if args.known:
-            raise CLIError("--known needs --condition (the known image: data:SOURCE#INDEX, a .npy or an image)")
-        return None
-    try:
-        cond: Condition = parse_condition(
-            args.condition, args.known, ck.spec.shape, ck.value_range, open_source=open_source
-        )
-    except LabError as e:
-        raise CLIError(str(e)) from None
-    return Lab(cond)
-
-
-def _lab_inputs(args) -> list[Path]:
-    """The files --condition and --known read."""
-    from .core.lab import KNOWN_REGIONS
-
-    known = [] if args.known is None or args.known in KNOWN_REGIONS else _existing(args.known)
-    return [*_start_inputs(args.condition), *known]
-
-
-def _parse_steps(text: str, **kw) -> list[int]:
-    """core.export.parse_steps (counted before it is built); a bad text is a bad option (exit 2)."""
-    from .core.export import ExportError, parse_steps
-
-    try:
-        return parse_steps(text, **kw)
-    except ExportError as e:
-        raise CLIError(str(e)) from None
-
-
-def _export_target(args) -> tuple[str, Path]:
-    """(format, output path) of ``kgn export``: --format, else the format -o's extension names, else GIF; an
-    extension that names another format than --format is a bad option (exit 2), one without an extension
-    gets the format's (core.export.output_for). A bundle's -o is the bundle (a folder or .zip)."""
-    from .core.export import OutputNameError, format_of, output_for
-
-    if args.bundle:
-        return args.format or "gif", Path(args.output)
-    fmt = args.format or format_of(args.output) or "gif"
-    try:
-        return fmt, output_for(args.output, fmt)
-    except OutputNameError as e:
-        raise CLIError(str(e)) from None
-
-
-def _picture_size(text: str) -> tuple[int, int]:
-    """ "WIDTHxHEIGHT" (or W×H) → (width, height), whole numbers of pixels."""
-    try:
-        w, h = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not WIDTHxHEIGHT: {text!r} (e.g. 640x480)") from None
-    if min(w, h) < 16 or max(w, h) > 8192:
-        raise argparse.ArgumentTypeError(f"{w}x{h}: each side from 16 to 8192 pixels")
-    return w, h
+    start = parse_start(args.start, ck.value_range, n=args.n, seed=args.seed, sigma=args.sigma, mask=args.mask)
+    sampler = _sampler_from_args(args, sampler_steps if sampler_steps is not None else steps)
+    cond = condition_of(args.condition, args.known, ck.spec.shape, ck.value_range, open_source=open_source)
+    run = api.analyze if analyze else api.sample
+    return run(
+        api.Model(ck), n=start.n, steps=steps, seed=start.seed, sampler=sampler, start=start, condition=cond,
+        progress=progress, **analyze,
+    )  # fmt: skip
 
 
 def cmd_export(args) -> int:
     from .core.checkpoint import load_checkpoint
-    from .core.export import frame_count_duration
+    from .core.export import export_target, frame_count_duration, parse_steps
 
-    steps = _parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
-    inputs = [*_existing(args.model), *_start_inputs(args.start), *_lab_inputs(args)]
-    fmt, target = _export_target(args)
+    steps = parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
+    inputs = _inputs(args, args.model)
+    fmt, target = export_target(args.output, args.format, args.bundle)
     check_not_input(target, inputs)
     ck = load_checkpoint(args.model)
     if args.size is not None and len(ck.spec.shape) != 1:
@@ -331,22 +221,6 @@ def cmd_export(args) -> int:
     print(f"wrote {path} ({len(steps)} steps of {run.n} chains)" if fmt == "npz" else
           f"wrote {path} ({frame_count_duration(len(steps), args.fps)})")  # fmt: skip
     return 0
-
-
-def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progress=None):
-    """kgn_gui.sample of the shared chain options (a schedule without its T runs over ``sampler_steps``, by
-    default the run's ``steps``)."""
-    from . import api
-
-    start, sampler = (
-        _start_from_args(args, ck),
-        _sampler_from_args(args, sampler_steps if sampler_steps is not None else steps),
-    )
-    lab = _lab_from_args(args, ck)
-    return api.sample(
-        api.Model(ck), n=start.n, steps=steps, seed=start.seed, sampler=sampler, start=start,
-        condition=lab.condition if lab is not None else None, progress=progress,
-    )  # fmt: skip
 
 
 def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
@@ -419,26 +293,24 @@ def cmd_reproduce(args) -> int:
 def cmd_sample(args) -> int:
     from .api import SAMPLE_FILES, SAMPLE_WHAT
     from .core.checkpoint import load_checkpoint
-    from .core.lab import LabError, parse_branch
+    from .core.export import parse_steps
+    from .core.lab import parse_branch
     from .core.preflight import MAX_GRID_ROWS
 
     if args.bundle:
         return cmd_reproduce(args)
     if not args.model:
         raise CLIError("give a MODEL, or --bundle PATH")
-    try:
-        branch = parse_branch(args.branch) if args.branch else None
-    except LabError as e:
-        raise CLIError(str(e)) from None
+    branch = parse_branch(args.branch) if args.branch else None
     if branch is not None and branch[0] > args.steps:
         raise CLIError(f"--branch {args.branch}: the branch step must lie in [0, {args.steps}]")
     out = Path(args.output)
-    check_not_input(out, [*_existing(args.model), *_start_inputs(args.start), *_lab_inputs(args)])
+    check_not_input(out, _inputs(args, args.model))
     try:
         check_own_folder(out, SAMPLE_FILES.__contains__, SAMPLE_WHAT)  # a folder of other files: a bad -o
     except WriteError as e:
         raise CLIError(str(e)) from None
-    grid_steps = _parse_steps(args.grid_steps, limit=MAX_GRID_ROWS, what="grid rows") if args.grid_steps else None
+    grid_steps = parse_steps(args.grid_steps, limit=MAX_GRID_ROWS, what="grid rows") if args.grid_steps else None
     if grid_steps and grid_steps[-1] > args.steps:
         raise CLIError(f"grid steps must lie in [0, {args.steps}]")
     ck = load_checkpoint(args.model)
@@ -472,43 +344,23 @@ def cmd_info(args) -> int:
     return 0
 
 
-def _listed(parse):
-    """An argparse type of a core.lists parser: a bad list exits 2 with its one line."""
-
-    def read(text: str):
-        from .core.lists import ListError
-
-        try:
-            return parse(text)
-        except ListError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-
-    return read
-
-
 def cmd_analyze(args) -> int:
-    from . import api
     from .core.checkpoint import load_checkpoint
     from .core.data import DataError
     from .core.jsonsafe import dumps_strict
     from .core.preflight import check_output_file
 
-    inputs = [*_existing(args.model, args.data), *_start_inputs(args.start), *_lab_inputs(args)]
+    inputs = _inputs(args, args.model, args.data)
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         check_output_file(args.json)
-    ck = load_checkpoint(args.model)
-    start, sampler = _start_from_args(args, ck), _sampler_from_args(args, args.steps)
-    lab = _lab_from_args(args, ck)
     bar = Progress()
+    options = ("data", "tol", "copy_tol", "audit", "sigmas", "recovery_n", "recovery_T")
     try:
-        out = api.analyze(
-            api.Model(ck), steps=args.steps, n=args.n, seed=args.seed, sampler=sampler, start=start,
-            condition=lab.condition if lab is not None else None, data=args.data,
-            tol=args.tol, copy_tol=args.copy_tol, audit=args.audit, sigmas=args.sigmas, recovery_n=args.recovery_n,
-            recovery_T=args.recovery_T, mixing=args.mixing or (),
+        out = _run_from_args(
+            args, load_checkpoint(args.model), args.steps, mixing=args.mixing or (),
             progress=lambda stage, d, n: bar.update(d, n, stage, final=d == n),
-            log=lambda s: print(s, file=sys.stderr),
+            log=lambda s: print(s, file=sys.stderr), **{k: getattr(args, k) for k in options},
         )  # fmt: skip
     except DataError as e:  # the model's own data cannot be had here
         raise CLIError(f"{e}; pass --data" if args.data is None else str(e)) from None
@@ -523,7 +375,6 @@ def cmd_analyze(args) -> int:
 def cmd_sweep(args) -> int:
     from dataclasses import fields
 
-    from .core import lists
     from .core.preflight import check_sweep
     from .core.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep
 
@@ -533,7 +384,7 @@ def cmd_sweep(args) -> int:
         given.update(sampler=_sampler_from_args(args, args.sample_steps))
         cfg = SweepConfig(**given)
         cfg.validate()
-        check_not_input(args.output, _existing(args.data))
+        check_not_input(args.output, existing_paths(args.data))
         out = check_output_folder(args.output)
         check_sweep(cfg, out)
     except ValueError as e:
@@ -564,18 +415,11 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-class _HelpWithDefaults(OneLineErrorParser):
-    def __init__(self, *a, **kw):
-        kw.setdefault("formatter_class", _DefaultsFormatter)
-        super().__init__(*a, **kw)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
     from .core.export import FORMATS
-    from .core.lists import depths, eps_values, sigmas
     from .core.models import BOUNDS
-    from .core.recipes import PRESET_NAMES
+    from .core.recipes import PRESET_NAMES, about_presets
     from .core.train import DEVICES, PRECISIONS, SCHEDULES
 
     ap = OneLineErrorParser(
@@ -584,7 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
         "bundled model (kgn models lists them).",
     )
     ap.add_argument("--version", action="version", version=f"kgn {__version__}")
-    sub = ap.add_subparsers(dest="cmd", required=True, parser_class=_HelpWithDefaults)
+    sub = ap.add_subparsers(
+        dest="cmd", required=True, parser_class=partial(OneLineErrorParser, formatter_class=_DefaultsFormatter)
+    )
 
     t = sub.add_parser("train", help="train a kaleidoscopic network f(x) ≈ x")
     t.add_argument(
@@ -609,16 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--batch", type=positive_int, default=None, help="minibatch size (default: the preset's)")
     t.add_argument("--steps", type=positive_int, default=None, help="optimizer steps (default: the preset's)")
-    t.add_argument(
-        "--preset",
-        choices=PRESET_NAMES,
-        default=None,
-        help="paper (default): the published recipe of the data set — images: MLP L=10 H=500 Tanh, Adam 1e-4, "
-        "batch 1000, 10,000 steps; points:1d-sigmoid L=6 H=10 Sigmoid, 1d-tanh L=10 H=10 Tanh, 2d-corners L=6 "
-        "H=50 Sigmoid, 2d-center L=2 H=50 Sigmoid, Adam 1e-3, full batch, 2000 steps. fast (images): Adam 1e-3 "
-        "with 400 warm-up steps and cosine decay, batch 256, 8,000 steps (reaches the paper recipe's loss on "
-        "its network with ~10%% of the samples). Options given explicitly win",
-    )
+    t.add_argument("--preset", choices=PRESET_NAMES, default=None, help=about_presets())
     t.add_argument(
         "--schedule",
         choices=SCHEDULES,
@@ -654,7 +491,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=positive_int, default=28, help="image folders are resized to this square size")
     t.add_argument("--eval-size", type=positive_int, default=1000, help="samples in the fixed evaluation subset")
     t.add_argument("--eval-every", type=positive_int, default=100, help="steps between evaluations of the loss")
-    t.add_argument("--name", default=None, type=text_at_most(200), help="the model's name (default: the file's)")
+    t.add_argument(
+        "--name", default=None, type=_typed(lists.one_line, 200), help="the model's name (default: the file's)"
+    )
     t.add_argument("-o", "--output", required=True, help="model file (.safetensors)")
     t.set_defaults(func=cmd_train)
 
@@ -706,7 +545,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument(
         "--size",
-        type=_picture_size,
+        type=_typed(lists.picture_size),
         default=None,
         help="a 1-D or 2-D points model: the picture's WIDTHxHEIGHT at scale 1 (default 320x320); --scale "
         "draws it that many times larger, sharp",
@@ -729,29 +568,23 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
     a.add_argument(
         "--tol",
-        type=float_in(0.0, 10.0, lo_open=True),
+        type=_typed(lists.number, 0.0, 10.0, lo_open=True),
         default=None,
         help="noise-free residual ‖f(x) − x‖/√D (RMS per value) below which a chain has converged, the same for "
         "every noise kind (default: 0.025 × the value range's span, 0.05 on [−1, 1])",
     )
     a.add_argument(
         "--copy-tol",
-        type=float_in(0.0, 10.0, lo_open=True),
+        type=_typed(lists.number, 0.0, 10.0, lo_open=True),
         default=0.05,
         help="distance (RMS per value) below which a sample is a copy",
     )
-    a.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
-    a.add_argument(
-        "--sigmas",
-        type=_listed(sigmas),
-        default=[0.0, 0.05, 0.1, 0.2, 0.4],
-        help="corruption levels σ (value units) for basin recovery (σ = 0 recovers by construction)",
-    )
+    _add_measure_options(a)
     a.add_argument("--recovery-n", type=positive_int, default=200, help="training examples in basin recovery")
     a.add_argument("--recovery-T", type=positive_int, default=50, help="steps each corrupted example runs")
     a.add_argument(
         "--mixing",
-        type=_listed(eps_values),
+        type=_typed(lists.eps_values),
         default=None,
         metavar="EPS,…",
         help="also scan mixing: chains with normal, uniform and no noise at each ε given (e.g. 0,0.01,0.03,0.1)",
@@ -762,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("sweep", help="train one model per depth and seed and measure each: CSVs + PNG")
     w.add_argument("--data", default="mnist", help="the training data (as kgn train --data)")
     w.add_argument(
-        "--depths", type=_listed(depths), default=[1, 2, 4, 6, 8, 10], help="depths L to train, e.g. 1,2,4,8"
+        "--depths", type=_typed(lists.depths), default=[1, 2, 4, 6, 8, 10], help="depths L to train, e.g. 1,2,4,8"
     )
     _add_arch_options(w, depth=False)
     w.add_argument("--bound", default="tanh", choices=BOUNDS, help="the output bound")
@@ -774,7 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument(
         "--target-loss",
-        type=float_in(0.0, 1e6, lo_open=True),
+        type=_typed(lists.number, 0.0, 1e6, lo_open=True),
         default=None,
         help="train each model until its best evaluation loss is at most this (default: a fixed --steps)",
     )
@@ -791,13 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--n", type=positive_int, default=256, help="chains sampled per model")
     w.add_argument("--sample-steps", type=positive_int, default=200, help="chain steps before measuring")
     _add_sampler_options(w)
-    w.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
-    w.add_argument(
-        "--sigmas",
-        type=_listed(sigmas),
-        default=[0.0, 0.05, 0.1, 0.2, 0.4],
-        help="corruption levels σ of basin recovery",
-    )
+    _add_measure_options(w)
     w.add_argument(
         "-o", "--output", required=True, help="a new folder for the models, sweep.csv, sweep_runs.csv and sweep.png"
     )
@@ -834,16 +661,15 @@ def main(argv: list[str] | None = None) -> int:
     from .core.data import DataError
     from .core.export import ExportError, ExportOptionError
     from .core.files import OutputIsInputError
+    from .core.lab import LabError
     from .core.models import SpecError
     from .core.preflight import PreflightError
+    from .core.sampler import SamplerError
+    from .core.start import StartError
     from .core.train import TrainError
 
-    bad_option = (
-        CLIError,
-        PreflightError,
-        OutputIsInputError,
-        ExportOptionError,
-    )  # exit 2: the command line asks for it
+    # exit 2: what the command line asks for cannot be (options are read before any work)
+    bad_option = (CLIError, PreflightError, OutputIsInputError, ExportOptionError, StartError, SamplerError, LabError)
     if getattr(args, "model", None):
         from .core.bundled import resolve_model
 

@@ -62,7 +62,7 @@ class ExportCancelled(ExportError):
 
 def count_steps(text: str) -> int:
     """How many steps a step text asks for ("from:to:every", "from:to" or "0,5,10"), counted without building
-    the list (a comma list counts its items, repeats included). ExportError when it cannot be read."""
+    the list (a comma list counts its items, repeats included). ExportOptionError (a bad option) when it cannot be read."""
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
@@ -78,7 +78,7 @@ def count_steps(text: str) -> int:
             raise ValueError
         return n
     except ValueError:
-        raise ExportError(f"cannot read steps {text!r}: use FROM:TO:EVERY (e.g. 0:300:1) or 0,10,30") from None
+        raise ExportOptionError(f"cannot read steps {text!r}: use FROM:TO:EVERY (e.g. 0:300:1) or 0,10,30") from None
 
 
 def parse_steps(text: str, limit: int | None = None, what: str = "frames per export") -> list[int]:
@@ -87,7 +87,7 @@ def parse_steps(text: str, limit: int | None = None, what: str = "frames per exp
     limit = MAX_FRAMES if limit is None else limit
     count = count_steps(text)
     if count > limit:
-        raise ExportError(f"steps {text!r} ask for {count:,} steps; at most {limit:,} {what}")
+        raise ExportOptionError(f"steps {text!r} ask for {count:,} steps; at most {limit:,} {what}")
     try:
         if ":" in text:
             parts = [int(p) for p in text.split(":")]
@@ -97,7 +97,7 @@ def parse_steps(text: str, limit: int | None = None, what: str = "frames per exp
             raise ValueError
         return steps
     except ValueError:
-        raise ExportError(f"cannot read steps {text!r}: use FROM:TO:EVERY (e.g. 0:300:1) or 0,10,30") from None
+        raise ExportOptionError(f"cannot read steps {text!r}: use FROM:TO:EVERY (e.g. 0:300:1) or 0,10,30") from None
 
 
 @dataclass
@@ -312,6 +312,16 @@ def output_for(out: str | os.PathLike, fmt: str) -> Path:
     if fmt == "npz":
         return Path(out) if named == "npz" else Path(str(out) + ".npz")
     return target_path(out, fmt)
+
+
+def export_target(out: str | os.PathLike, fmt: str | None = None, bundle: bool = False) -> tuple[str, Path]:
+    """(format, path) of an export to ``out``: ``fmt``, else the format ``out``'s extension names, else GIF
+    (:func:`output_for`: an extension naming another format is an OutputNameError). A bundle's ``out`` is
+    the bundle itself (a folder or .zip)."""
+    if bundle:
+        return fmt or "gif", Path(out)
+    fmt = fmt or format_of(out) or "gif"
+    return fmt, output_for(out, fmt)
 
 
 _FRAME_NAME = re.compile(r"frame_\d+\.png")

@@ -199,3 +199,8 @@ def atomic_folder(
         raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def existing_paths(*texts: str | None) -> list[Path]:
+    """The texts that name an existing file, folder or link: a command's inputs (its outputs must differ)."""
+    return [Path(t) for t in texts if t and (Path(t).exists() or Path(t).is_symlink())]

@@ -188,6 +188,26 @@ def parse_condition(
     return Condition(img, mask, source=source, region=known if known in KNOWN_REGIONS else Path(known).name)
 
 
+def condition_of(
+    condition: str | None, known: str | None, shape: tuple[int, ...], value_range: tuple[float, float], **kw
+) -> Condition | None:
+    """:func:`parse_condition` of ``--condition`` / ``--known`` (kgn's and the API's), or None when neither
+    is given."""
+    if not condition:
+        if known:
+            raise LabError("--known needs --condition (the known image: data:SOURCE#INDEX, a .npy or an image)")
+        return None
+    return parse_condition(condition, known, shape, value_range, **kw)
+
+
+def condition_files(condition: str | None, known: str | None) -> list[Path]:
+    """The files ``--condition`` and ``--known`` read (an output must be none of them)."""
+    from .files import existing_paths
+    from .start import start_files
+
+    return [*start_files(condition), *([] if known in KNOWN_REGIONS else existing_paths(known))]
+
+
 # -- live edits
 
 

@@ -1,4 +1,5 @@
-"""Comma lists people type — σ levels, ε values, depths, seeds — read one way for ``kgn`` and the window.
+"""What people type — comma lists (σ levels, ε values, depths, seeds) and single values (whole numbers,
+numbers in a range, names, picture sizes) — read one way for ``kgn`` and the window.
 
 ``parse_list("0, 0.05; 0.1", float, lo=0)`` → [0.0, 0.05, 0.1]: commas or semicolons between the values,
 blanks ignored, every value finite and within [lo, hi], at most ``most`` of them. A bad list is a
@@ -61,3 +62,50 @@ def depths(text: str) -> list[int]:
 def seeds(text: str, most: int) -> tuple[int, ...]:
     """Training seeds of a sweep: whole numbers ≥ 0, at most ``most``."""
     return tuple(parse_list(text, int, lo=0, hi=2**63 - 1, most=most, what="seeds", example="0,1,2"))
+
+
+# -- single values people type (kgn's options, the window's fields): the same one-line errors
+
+MAX_INT = 2**53  # the largest whole number JSON (and so a model file's metadata) keeps exactly
+
+
+def integer(text: str, lo: int = 0, hi: int = MAX_INT) -> int:
+    """A whole number in [lo, hi]."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise ListError(f"not an integer: {str(text)[:40]!r}") from None
+    if v < lo:
+        raise ListError(f"must be ≥ {lo}, got {v}")
+    if v > hi:
+        raise ListError(f"must be ≤ {hi:,}, got a number of {len(str(v))} digits")
+    return v
+
+
+def number(text: str, lo: float, hi: float, lo_open: bool = False) -> float:
+    """A finite number in [lo, hi] ((lo, hi] with ``lo_open``)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise ListError(f"not a number: {str(text)[:40]!r}") from None
+    if not math.isfinite(v) or v < lo or v > hi or (lo_open and v == lo):
+        raise ListError(f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}], got {str(text)[:40]}")
+    return v
+
+
+def one_line(text: str, limit: int) -> str:
+    """One line of printable text of at most ``limit`` characters (a name)."""
+    if len(text) > limit or not text.isprintable():
+        raise ListError(f"one line of at most {limit} printable characters")
+    return text
+
+
+def picture_size(text: str) -> tuple[int, int]:
+    """ "WIDTHxHEIGHT" (or W×H) → (width, height): whole numbers of pixels, each side 16 … 8192."""
+    try:
+        w, h = (int(v) for v in str(text).lower().replace("×", "x").split("x"))
+    except ValueError:
+        raise ListError(f"not WIDTHxHEIGHT: {str(text)[:40]!r} (e.g. 640x480)") from None
+    if min(w, h) < 16 or max(w, h) > 8192:
+        raise ListError(f"{w}x{h}: each side from 16 to 8192 pixels")
+    return w, h

@@ -158,4 +158,19 @@ def recipe_for(
     return Recipe(arch=arch, L=d["L"], H=d["H"], bound="tanh", seed=0, **opt)
 
 
-__all__ = ["DEFAULT_PRESET", "POINT_PRESETS", "PRESET_NAMES", "Recipe", "RecipeError", "recipe_for"]
+def about_presets() -> str:
+    """What each preset trains, in one paragraph made from the tables above (kgn train --help, the Training
+    dock's preset box): never a copy of the numbers that could drift from them."""
+    img, fast = recipe_for("mnist", "paper"), IMAGE_OPTIMIZER["fast"]
+    points = ", ".join(f"{k} L={v['L']} H={v['H']} {v['bound'].capitalize()}" for k, v in POINT_RECIPES.items())
+    po, e = POINT_OPTIMIZER, lambda x: f"{x:.0e}".replace("e-0", "e-")  # 1e-4, as the paper writes it
+    return (
+        f"paper (default): the published recipe of the data set — images: MLP L={img.L} H={img.H} "
+        f"{img.bound.capitalize()}, Adam {e(img.lr)}, batch {img.batch}, {img.steps:,} steps; points: {points}; "
+        f"Adam {e(po['lr'])}, full batch, {po['steps']:,} steps. fast (images): Adam {e(fast['lr'])} with "
+        f"{fast['warmup']} warm-up steps and cosine decay, batch {fast['batch']}, {fast['steps']:,} steps (it "
+        "reaches the paper recipe's loss with about a tenth of the samples). Options given explicitly win"
+    )
+
+
+__all__ = ["DEFAULT_PRESET", "about_presets", "POINT_PRESETS", "PRESET_NAMES", "Recipe", "RecipeError", "recipe_for"]

@@ -207,6 +207,19 @@ class Sampler:
                     raise SamplerError(f"{key} must be a number, got {value!r}") from None
         return replace(base, **changes)
 
+    @classmethod
+    def of(cls, text: str | None = None, steps: int | None = None, **settings) -> Sampler:
+        """The sampler of a whole text (:meth:`parse`), else of single settings — noise, eps, schedule (its
+        text) and damping, each None or missing: the paper's. ``steps``: the T of a schedule without one."""
+        if text:
+            return cls.parse(text, steps)
+        given = {k: v for k, v in settings.items() if v is not None}
+        if set(given) - {"noise", "eps", "schedule", "damping"}:
+            raise SamplerError(f"unknown sampler settings: {', '.join(sorted(set(given) - set(cls.PAPER.to_dict())))}")
+        if "schedule" in given:
+            given["schedule"] = parse_schedule(given["schedule"], steps)
+        return replace(cls.PAPER, **given)
+
     # -- the file form (run files, bundles, sample.json): flat fields, as ChainConfig has always written them
     def to_dict(self) -> dict:
         return {

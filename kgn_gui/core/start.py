@@ -92,6 +92,15 @@ def data_start(ds, index: int, *, n: int, seed: int, sigma: float = 0.0, mask: i
     return Start("data", n=n, seed=seed, array=ds.x[int(index)].copy(), sigma=sigma, mask=mask, source=src)
 
 
+def start_files(text: str | None) -> list[Path]:
+    """The file a ``--start`` (or ``--condition``) reads: a .npy, or the source of data:SOURCE#INDEX."""
+    from .files import existing_paths
+
+    if text and text.startswith("data:"):
+        return existing_paths(text[len("data:") :].rsplit("#", 1)[0])
+    return existing_paths(text)
+
+
 def parse_start(
     text: str,
     value_range: tuple[float, float],

@@ -9,7 +9,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
 from ...core.models import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_parameter_count
-from ...core.recipes import PRESET_NAMES, Recipe, RecipeError, recipe_for
+from ...core.recipes import PRESET_NAMES, Recipe, RecipeError, about_presets, recipe_for
 from ...core.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration, format_loss
 from .plots import fit_y_range, plain_axes
 
@@ -107,10 +107,7 @@ class TrainingPanel(QtWidgets.QWidget):
         for name in PRESET_NAMES:
             self.preset.addItem(name, name)
         self.preset.setToolTip(
-            "Fill the form with a named recipe for this data (the same as kgn train --preset): paper — the "
-            "published recipe of the data set (MNIST: MLP L=10 H=500 Tanh, Adam 1e-4, batch 1000, 10,000 "
-            "steps; the point sets: the paper's networks, Adam 1e-3, full batch, 2000 steps); fast — Adam 1e-3 "
-            "with warm-up and cosine decay, batch 256, 8,000 steps (images)"
+            f"Fill the form with a named recipe for this data (the same as kgn train --preset): {about_presets()}"
         )
         self.apply_preset = QtWidgets.QPushButton("Apply")
         self.apply_preset.setToolTip("Fill in the form from the chosen preset for the chosen data")
