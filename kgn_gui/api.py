@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from .core.bundled import resolve_model
-from .core.chain import ChainConfig, ChainError
+from .core.chain import ChainConfig
 from .core.checkpoint import Checkpoint, load_checkpoint
+from .core.errors import ChainError
 from .core.lab import Condition, Edit, Lab
 from .core.registry import Measures
 from .core.sampler import Sampler
@@ -225,7 +226,7 @@ class Run:
             )  # fmt: skip
         points = None
         if points_model:  # a points model's pictures show its training points, when they can be had
-            from .core.data import DataError
+            from .core.errors import DataError
 
             try:
                 points = self.model.data.x
@@ -247,7 +248,8 @@ class Run:
         the chains' settings, metrics.csv and the animation (``options`` as for :meth:`export`; fmt gif by
         default). For image models only."""
         from .core.bundle import MAX_STEP, write_bundle
-        from .core.export import ExportOptionError, ExportOptions
+        from .core.errors import ExportOptionError
+        from .core.export import ExportOptions
         from .core.preflight import check_export
 
         steps = list(range(self.steps + 1)) if steps is None else [int(t) for t in steps]
@@ -496,10 +498,10 @@ def train(
     eta_s); ``log(line)`` for what is said once (the data, the network, a warning). Ctrl-C ends the training
     with the best weights so far; how it ended is ``model.trained``. The same weights as ``kgn train`` with the
     same options, bit for bit. Under ``torchrun`` each process trains its share; only rank 0 writes."""
-    from .core.checkpoint import CheckpointError
     from .core.data import Dataset, open_source
+    from .core.errors import CheckpointError, PreflightError
     from .core.models import spec_parameter_count
-    from .core.preflight import PreflightError, check_image_source, check_train_output, check_training
+    from .core.preflight import check_image_source, check_train_output, check_training
     from .core.train import Trainer, TrainHooks
 
     say = log or (lambda line: None)

@@ -123,8 +123,7 @@ def _inputs(args, *texts) -> list[Path]:
 
 def cmd_train(args) -> int:
     from .api import train
-    from .core.models import SpecError
-    from .core.recipes import RecipeError
+    from .core.errors import RecipeError, SpecError
     from .core.train import format_duration, join_process_group, world_size
 
     bar = Progress()
@@ -346,7 +345,7 @@ def cmd_info(args) -> int:
 
 def cmd_analyze(args) -> int:
     from .core.checkpoint import load_checkpoint
-    from .core.data import DataError
+    from .core.errors import DataError
     from .core.jsonsafe import dumps_strict
     from .core.preflight import check_output_file
 
@@ -656,17 +655,20 @@ def cmd_models(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
     args = ap.parse_args(argv)
-    from .core.chain import ChainError
-    from .core.checkpoint import CheckpointError
-    from .core.data import DataError
-    from .core.export import ExportError, ExportOptionError
+    from .core.errors import (
+        ChainError,
+        CheckpointError,
+        DataError,
+        ExportError,
+        ExportOptionError,
+        LabError,
+        PreflightError,
+        SamplerError,
+        SpecError,
+        StartError,
+        TrainError,
+    )
     from .core.files import OutputIsInputError
-    from .core.lab import LabError
-    from .core.models import SpecError
-    from .core.preflight import PreflightError
-    from .core.sampler import SamplerError
-    from .core.start import StartError
-    from .core.train import TrainError
 
     # exit 2: what the command line asks for cannot be (options are read before any work)
     bad_option = (CLIError, PreflightError, OutputIsInputError, ExportOptionError, StartError, SamplerError, LabError)

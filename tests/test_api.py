@@ -15,7 +15,8 @@ from PIL import Image
 import kgn_gui as kgn
 from kgn_gui.cli import main
 from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.sampler import Sampler, SamplerError
+from kgn_gui.core.errors import SamplerError
+from kgn_gui.core.sampler import Sampler
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -83,7 +84,7 @@ def test_analyze_gives_kgn_analyzes_json(tmp_path):
     assert main([*argv, "--sigmas", "0.1", "--recovery-n", "20", "--json", str(js)]) == 0
     cli = json.loads(js.read_text())
     assert cli.pop("model").endswith("2d-corners.safetensors") and got.pop("model").endswith("2d-corners.safetensors")
-    from kgn_gui.core.jsonsafe import dumps_strict  # (what --json writes: NaN as null)
+    from kgn_gui.core.jsonsafe import dumps_strict  # (what --json writes: NaN as null
 
     assert json.loads(dumps_strict(got, default=float)) == cli
     assert cli["damping"] == 0.1 and cli["chains"] == 32

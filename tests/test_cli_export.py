@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from kgn_gui.cli import main
-from kgn_gui.core.export import ExportError, ExportOptions, output_for, read_frames
+from kgn_gui.core.errors import ExportError
+from kgn_gui.core.export import ExportOptions, output_for, read_frames
 from tests.conftest import MODELS
 
 MNIST = str(MODELS / "mnist.safetensors")

@@ -11,10 +11,11 @@ from kgn_gui.api import train_recipe
 from kgn_gui.cli import main
 from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import POINT_PRESETS, Dataset, make_points
+from kgn_gui.core.errors import RecipeError, StartError
 from kgn_gui.core.export import read_frames
-from kgn_gui.core.recipes import Recipe, RecipeError, recipe_for
+from kgn_gui.core.recipes import Recipe, recipe_for
 from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.start import Start, StartError, parse_start
+from kgn_gui.core.start import Start, parse_start
 from kgn_gui.ui.controllers.points import points_plan, points_source
 
 REPO = Path(__file__).resolve().parents[1]

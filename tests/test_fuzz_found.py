@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from kgn_gui.cli import main
-from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint
-from kgn_gui.core.export import ExportError, target_path
+from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.errors import CheckpointError, ExportError
+from kgn_gui.core.export import target_path
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -78,7 +79,8 @@ def test_the_writer_refuses_metadata_its_own_loader_would_refuse(tmp_path):
 
 
 def test_an_infinite_shape_in_a_spec_is_a_spec_error():
-    from kgn_gui.core.models import ModelSpec, SpecError
+    from kgn_gui.core.errors import SpecError
+    from kgn_gui.core.models import ModelSpec
 
     with pytest.raises(SpecError, match="shape must be a list of integers"):
         ModelSpec(D=4, shape=(float("inf"),))  # a model file's spec.shape [Infinity]: int(inf) overflows

@@ -104,8 +104,9 @@ def test_train_onto_a_full_disk_fails_before_any_step(tmp_path, capsys, trainer_
 def test_a_network_too_big_for_memory_says_the_widest_that_fits(tmp_path, capsys, trainer_runs, monkeypatch):
     from dataclasses import replace
 
+    from kgn_gui.core.errors import PreflightError
     from kgn_gui.core.models import ModelSpec
-    from kgn_gui.core.preflight import PreflightError, check_training
+    from kgn_gui.core.preflight import check_training
 
     avail = memory(monkeypatch, 4 * GiB)
     out = tmp_path / "big.safetensors"
@@ -122,7 +123,8 @@ def test_a_network_too_big_for_memory_says_the_widest_that_fits(tmp_path, capsys
 
 
 def test_an_image_size_too_big_is_refused_before_any_image_is_resized(tmp_path, capsys, monkeypatch):
-    from kgn_gui.core.preflight import PreflightError, check_image_size
+    from kgn_gui.core.errors import PreflightError
+    from kgn_gui.core.preflight import check_image_size
 
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -153,8 +155,9 @@ def test_sample_says_how_many_chains_fit(tmp_path, capsys, monkeypatch):
 
 def test_a_grid_too_wide_says_how_many_chains_a_row_fits(tmp_path, capsys, monkeypatch):
     from kgn_gui.core.checkpoint import save_checkpoint
+    from kgn_gui.core.errors import PreflightError
     from kgn_gui.core.models import ModelSpec, build_model
-    from kgn_gui.core.preflight import PreflightError, check_sample
+    from kgn_gui.core.preflight import check_sample
 
     spec = ModelSpec(D=16, L=1, H=8, bound="sigmoid", shape=(1, 4, 4))
     model = save_checkpoint(tmp_path / "img.safetensors", build_model(spec, seed=0), spec)
@@ -173,7 +176,8 @@ def test_a_grid_too_wide_says_how_many_chains_a_row_fits(tmp_path, capsys, monke
 
 
 def test_an_astronomical_step_range_is_refused_at_once(tmp_path, capsys):
-    from kgn_gui.core.export import ExportError, count_steps, parse_steps
+    from kgn_gui.core.errors import ExportError
+    from kgn_gui.core.export import count_steps, parse_steps
 
     t0 = time.perf_counter()
     code = main(
@@ -195,7 +199,8 @@ def test_a_bundle_is_never_written_with_steps_it_could_not_be_read_back_with(tmp
     from kgn_gui.core.bundle import MAX_STEP, write_bundle
     from kgn_gui.core.chain import ChainConfig
     from kgn_gui.core.checkpoint import load_checkpoint
-    from kgn_gui.core.export import ExportError, ExportOptions
+    from kgn_gui.core.errors import ExportError
+    from kgn_gui.core.export import ExportOptions
 
     model = MODELS / "mnist.safetensors"
     t0 = time.perf_counter()
@@ -241,7 +246,8 @@ def analysis_runs(monkeypatch):
 
 
 def test_analyze_says_how_many_chains_and_examples_fit(tmp_path, capsys, monkeypatch, analysis_runs):
-    from kgn_gui.core.preflight import PreflightError, check_analysis
+    from kgn_gui.core.errors import PreflightError
+    from kgn_gui.core.preflight import check_analysis
 
     model = str(MODELS / "mnist.safetensors")
     memory(monkeypatch, GiB)

@@ -28,7 +28,8 @@ import numpy as np
 from .._version import __version__
 from .chain import ChainConfig
 from .checkpoint import Checkpoint, load_checkpoint
-from .export import ExportError, ExportOptions, export_chain
+from .errors import ExportError
+from .export import ExportOptions, export_chain
 from .files import WriteError, check_not_input
 from .metrics import CURVES
 from .session import ChainSession
@@ -302,7 +303,8 @@ def _read_lab(path: Path, folder: Path, run: dict, n: int, D: int, value_range: 
     """run.json's ``lab`` (edits, the condition's source) with condition.npy: a core.lab.Lab, or None."""
     import io
 
-    from .lab import Lab, LabError
+    from .errors import LabError
+    from .lab import Lab
     from .safe_io import Refused, read_npy
 
     if "lab" not in run:
@@ -356,7 +358,7 @@ def read_bundle(path: str | os.PathLike):
     Everything in it is checked before use (run.json's fields by type, its step list by count and range,
     start.npy's header, zip members by declared size, paths that would lead outside the folder); every
     problem is one ExportError naming the bundle."""
-    from .checkpoint import CheckpointError
+    from .errors import CheckpointError
     from .export import MAX_FRAMES
     from .jsonsafe import JSONError, loads_bounded
     from .safe_io import Refused, open_regular

@@ -61,7 +61,8 @@ def resolve_model(text: str | os.PathLike) -> str:
 
 def model_summary(path: Path) -> str:
     """One line about a bundled model from its file's header (no weights read)."""
-    from .model_file import CheckpointError, read_header
+    from .errors import CheckpointError
+    from .model_file import read_header
 
     try:
         _, meta, _ = read_header(path)

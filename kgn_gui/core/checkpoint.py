@@ -19,10 +19,11 @@ import torch
 from torch import nn
 
 from .._version import __version__
+from .errors import CheckpointError, SpecError
 from .files import WriteError, atomic_write_bytes
 from .jsonsafe import JSONError, loads_bounded
-from .model_file import FORMAT, MAX_HEADER_BYTES, CheckpointError, read_header  # noqa: F401 (re-exported)
-from .models import ModelSpec, SpecError, build_model
+from .model_file import FORMAT, MAX_HEADER_BYTES, read_header  # noqa: F401 (re-exported
+from .models import ModelSpec, build_model
 
 _DTYPES = {"F32": (torch.float32, 4)}
 

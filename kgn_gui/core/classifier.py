@@ -32,7 +32,8 @@ import torch
 from torch import nn
 
 from .bundled import MODELS_DIR
-from .checkpoint import CheckpointError, atomic_write_bytes, read_header
+from .checkpoint import atomic_write_bytes, read_header
+from .errors import CheckpointError
 
 FORMAT = "kgn-classifier/1"
 ARCHS = ("conv", "mlp")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .bundled import RESOURCES_DIR
+from .errors import DataError, printable
 from .safe_io import (
     MAX_DEFLATE_RATIO,
     RATIO_SLACK_BYTES,
@@ -29,7 +30,6 @@ from .safe_io import (
     load_npy,
     one_line,
     open_regular,
-    printable,
     read_exactly,
     reason_of,
     shown,
@@ -55,10 +55,6 @@ POINT_PRESETS: dict[str, tuple[list[list[float]], tuple[float, float]]] = {
     "2d-corners": ([[0.2, 0.2], [0.2, 0.8], [0.8, 0.2], [0.8, 0.8]], (0.0, 1.0)),
     "2d-center": ([[0.5, 0.5]], (0.0, 1.0)),
 }
-
-
-class DataError(ValueError):
-    """A data source that cannot be read; the message (one line, naming the file) says why."""
 
 
 @contextlib.contextmanager

@@ -36,28 +36,13 @@ from pathlib import Path
 import numpy as np
 
 from .chain import ChainConfig, run_chain
+from .errors import ExportCancelled, ExportError, ExportOptionError, OutputNameError
 from .files import WriteError, atomic_path, check_not_input, check_own_folder, swap_in
 from .render import COBWEB_STEPS, MAX_POINTS_SIDE, POINTS_SIZE, TRAIL, PointsPicture, states_to_grid, zoom
 
 _OVERLAY_RGB = np.array([255, 209, 102], np.float32)  # the step label's amber
 FORMATS = ("gif", "apng", "mp4", "webm", "png")
 SUFFIX = {"gif": ".gif", "apng": ".png", "mp4": ".mp4", "webm": ".webm", "png": ""}
-
-
-class ExportError(RuntimeError):
-    """An export that cannot be done; the message says why."""
-
-
-class ExportOptionError(ExportError):
-    """An export option the model or the format cannot take (a bad option: ``kgn`` exits 2)."""
-
-
-class OutputNameError(ExportOptionError):
-    """The output's extension names another format than the one asked for."""
-
-
-class ExportCancelled(ExportError):
-    """The export was cancelled; nothing was written."""
 
 
 def count_steps(text: str) -> int:

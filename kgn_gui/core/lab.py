@@ -60,8 +60,9 @@ def region_mask(region: str, shape: tuple[int, ...]) -> np.ndarray:
 def load_mask(path: str | os.PathLike, shape: tuple[int, ...]) -> np.ndarray:
     """A known-pixel mask from a file: an image (known where it is brighter than mid-grey; resized to the
     model's H×W, one mask for every channel) or a .npy of D numbers (known where non-zero)."""
-    from .data import DataError, load_image
-    from .start import StartError, load_start_array
+    from .data import load_image
+    from .errors import DataError, StartError
+    from .start import load_start_array
 
     p = Path(path)
     D = int(np.prod(shape))

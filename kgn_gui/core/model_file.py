@@ -11,20 +11,13 @@ import os
 import struct
 from pathlib import Path
 
+from .errors import CheckpointError, printable
 from .jsonsafe import JSONError, loads_bounded
-from .safe_io import Refused, open_regular, printable
+from .safe_io import Refused, open_regular
 
 FORMAT = "kgn-gui/1"
 MAX_HEADER_BYTES = 16 << 20
 _SIZES = {"F32": 4}  # bytes a value, for each dtype a model file may hold
-
-
-class CheckpointError(ValueError):
-    """A model file that cannot be used; the message says why, on one line (control characters in a file's
-    name are escaped)."""
-
-    def __init__(self, message: str = ""):
-        super().__init__(printable(message))
 
 
 def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict, int]:

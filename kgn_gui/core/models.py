@@ -35,6 +35,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .errors import SpecError
+
 BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 ARCHITECTURES = ("mlp", "cnn", "unet", "transformer")
 IMAGE_ARCHITECTURES = ("cnn", "unet", "transformer")
@@ -69,10 +71,6 @@ ARCH_DEFAULTS = {
     },
 }
 MAX_HALVINGS = 4
-
-
-class SpecError(ValueError):
-    """A model spec with impossible values."""
 
 
 @dataclass(frozen=True)

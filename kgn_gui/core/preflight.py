@@ -27,15 +27,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from .chain import MAX_CHAINS, available_memory_bytes
+from .errors import PreflightError
 
 MEMORY_FRACTION = 0.8  # of the available memory, as chain.check_chain_memory uses
 HEADER_SLACK = 1 << 20  # bytes a model file holds beyond its float32 weights (header, metadata)
 FLOAT = 4
 MAX_GRID_ROWS = 10_000  # rows (steps) of ``kgn sample``'s PNG grid
-
-
-class PreflightError(ValueError):
-    """Work that cannot be done with these options or this output; the message (one line) says what fits."""
 
 
 def size_text(b: float) -> str:
@@ -422,7 +419,7 @@ def check_sweep(cfg, out, *, dims=None, available=None) -> None:
     the output folder takes every depth's model file. ``dims``: (D, shape, M) of the data (else read)."""
     from types import SimpleNamespace
 
-    from .models import SpecError
+    from .errors import SpecError
 
     D, shape, M = dims if dims is not None else source_dims(cfg.source)
     if cfg.subset:

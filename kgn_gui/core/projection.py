@@ -19,12 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import ProjectionError
+
 CACHE_FORMAT = 1
 MAX_POINTS = 1 << 22
-
-
-class ProjectionError(ValueError):
-    pass
 
 
 @dataclass(frozen=True, eq=False)

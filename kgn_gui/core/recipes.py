@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from .data import POINT_PRESETS
+from .errors import RecipeError
 from .models import ARCH_DEFAULTS, ARCHITECTURES, BOUNDS, ModelSpec
 from .train import TrainConfig
 
@@ -43,10 +44,6 @@ IMAGE_OPTIMIZER = {
     "paper": dict(batch=1000, steps=10_000, schedule="constant", warmup=0),
     "fast": dict(lr=1e-3, batch=256, steps=8_000, schedule="cosine", warmup=400),
 }
-
-
-class RecipeError(ValueError):
-    """A preset or option that has no recipe; the message says why."""
 
 
 @dataclass(frozen=True)

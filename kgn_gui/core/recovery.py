@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .checkpoint import CheckpointError, read_metadata, save_checkpoint
-from .safe_io import printable
+from .checkpoint import read_metadata, save_checkpoint
+from .errors import CheckpointError, printable
 
 ENV = "KGN_RECOVERY_DIR"
 MAX_ENTRIES = 1000  # recovery files looked at by one scan (a folder of a million must not stall start-up)

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import printable
+
 # Deflate cannot expand better than ~1032:1; a member or stream that declares more than this per byte
 # of compressed data lies about its size (or is not deflate), and is refused before it is inflated.
 MAX_DEFLATE_RATIO = 1100
@@ -59,12 +61,6 @@ def one_line(text: str, limit: int = 300) -> str:
     """``text`` on one line (runs of white space, newlines included, become one space), at most ``limit``."""
     s = " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (a newline in a file name) escaped, so a message stays one line."""
-    text = str(text)
-    return text if text.isprintable() else ascii(text)[1:-1]
 
 
 def shown(path: str | os.PathLike) -> str:

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from .errors import ChainError
+from .errors import SamplerError
 
 NOISE_KINDS = ("none", "normal", "uniform", "reference", "reference-normal")
 SCHEDULE_KINDS = ("constant", "linear", "cosine", "exp")
@@ -27,10 +27,6 @@ MAX_EPS = 10.0
 # A schedule given without its T runs over the run's steps; where a run has no length (the window's chains
 # play on), over this many.
 DEFAULT_SCHEDULE_T = 1000
-
-
-class SamplerError(ChainError):
-    """A sampler setting that cannot be used; the message says why (one line)."""
 
 
 def _finite(v) -> bool:

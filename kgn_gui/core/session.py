@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .chain import Chain, ChainConfig, ChainError, check_chain_memory, start_states
+from .chain import Chain, ChainConfig, check_chain_memory, start_states
 from .data import Dataset
+from .errors import ChainError, LabError
 from .keyframes import open_store
-from .lab import Condition, Edit, Lab, LabError, branch_seeds
+from .lab import Condition, Edit, Lab, branch_seeds
 from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
 from .sampler import Sampler
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline

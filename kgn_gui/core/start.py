@@ -15,17 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .chain import ChainConfig, ChainError
+from .chain import ChainConfig
+from .errors import StartError
 from .sampler import Sampler
 
 START_KINDS = ("uniform", "normal", "data", "array", "painted")
 NOISE_STARTS = ("uniform", "normal")  # the random starts (the Start panel's choice list)
 DEFAULT_DATA_SOURCE = "mnist:test"
 MAX_START_FILE_BYTES = 1 << 30
-
-
-class StartError(ChainError):
-    """A start that cannot be used; the message says why (one line)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +146,8 @@ def load_start_array(path: str | os.PathLike) -> np.ndarray:
     before the data are read: numbers only (integers, floats, booleans: never objects, so never a pickle),
     non-empty, within MAX_START_FILE_BYTES as stored and as float32. Every failure is one StartError line
     naming the file."""
-    from .safe_io import Refused, load_npy, printable, reason_of, shown
+    from .errors import printable
+    from .safe_io import Refused, load_npy, reason_of, shown
 
     p = Path(path)
     name = shown(p)

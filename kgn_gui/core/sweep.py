@@ -309,7 +309,7 @@ def run_sweep(
     ``out_dir``; return the rows of sweep.csv (one per depth). log(line): what ``kgn sweep`` prints;
     progress(fraction done); stage(what runs now, in one line: "depth 4, seed 1: training", …) as each stage
     begins; cancelled() is polled between training steps and chain steps (then
-    :class:`~kgn_gui.core.measures.Cancelled` is raised; the CSVs hold the runs finished before)."""
+    :class:`~kgn_gui.core.errors.Cancelled` is raised; the CSVs hold the runs finished before)."""
     from .data import open_source
     from .models import BOUNDS, spec_parameter_count
 

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 
+from .errors import SweepError
 from .messages import Command, SweepCancelled, SweepDone, SweepFailed, SweepLog, SweepProgress
 
 PROGRESS_INTERVAL_S = 0.1
@@ -45,9 +46,8 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
         import torch
 
         torch.set_num_threads(int(job.get("threads") or max(1, (os.cpu_count() or 2) - 1)))
-        from .errors import Cancelled
+        from .errors import Cancelled, TrainError
         from .sweep import check_output_folder, run_sweep
-        from .train import TrainError
 
         cfg = job["config"]
         out = str(job["out_dir"])
@@ -94,10 +94,6 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
         out_q.join_thread()  # everything put is flushed to the parent before the process ends
 
 
-class SweepError(RuntimeError):
-    """The sweep could not run or failed in its child process; the message says why (one line)."""
-
-
 def run_sweep_in_child(
     cfg,
     out_dir,
@@ -112,7 +108,7 @@ def run_sweep_in_child(
     """:func:`~kgn_gui.core.sweep.run_sweep` in a spawned child process, from the calling thread (the window
     runs this in a background Job). ``progress(done, total, text)``: permille of the sweep and what runs now
     (or a log line). ``cancelled()`` is polled: then the child is asked to stop (it stops between steps) and
-    terminated if it has not ended ``grace_s`` seconds later; :class:`~kgn_gui.core.measures.Cancelled`
+    terminated if it has not ended ``grace_s`` seconds later; :class:`~kgn_gui.core.errors.Cancelled`
     follows. ``started(process)`` is called once the child runs. Returns the rows of sweep.csv; raises
     SweepError with the child's one-line reason, or when the child ended without one."""
     import queue

@@ -30,14 +30,11 @@ import numpy as np
 import torch
 
 from .chain import Chain
+from .errors import TimelineError
 from .keyframes import DiskStore, StoreError
 
 DEFAULT_BUDGET_BYTES = 300 << 20
 DISK_KEYFRAME_EVERY = 6  # with a disk tier: a jump replays at most 5 steps until the disk budget fills
-
-
-class TimelineError(ValueError):
-    """A timeline request that cannot be served."""
 
 
 class Timeline:

@@ -43,11 +43,8 @@ from torch import nn
 
 from .checkpoint import save_checkpoint
 from .data import Dataset
+from .errors import TrainError
 from .models import ModelSpec, build_model
-
-
-class TrainError(ValueError):
-    """Training cannot start or cannot go on; the message says why."""
 
 
 @dataclass

@@ -10,13 +10,12 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from ..core import lists
-from ..core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
-from ..core.data import POINT_PRESETS, DataError, Dataset
-from ..core.export import ExportError
+from ..core.checkpoint import Checkpoint, load_checkpoint
+from ..core.data import POINT_PRESETS, Dataset
+from ..core.errors import CheckpointError, DataError, ExportError, TrainError
 from ..core.models import count_parameters
 from ..core.preflight import check_sweep
 from ..core.sweep import SweepConfig, check_output_folder
-from ..core.train import TrainError
 from . import dialogs
 from .first_frame import DEFAULT_MODEL
 from .widgets.export_dialog import ExportDialog

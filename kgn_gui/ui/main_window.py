@@ -8,12 +8,10 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.chain import ChainError
 from ..core.checkpoint import Checkpoint
 from ..core.data import Dataset, drop_prefetched
-from ..core.lab import LabError
+from ..core.errors import ChainError, LabError, TimelineError
 from ..core.start import Start
-from ..core.timeline import TimelineError
 from . import dialogs
 from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActions
 from .controllers.analysis import AnalysisController

@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from kgn_gui.core.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.data import Dataset
+from kgn_gui.core.errors import CheckpointError
 from kgn_gui.core.measures import attractor_audit
 from kgn_gui.core.models import ModelSpec
 from kgn_gui.core.sampler import Sampler

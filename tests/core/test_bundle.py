@@ -7,7 +7,8 @@ from kgn_gui.cli import main
 from kgn_gui.core.bundle import read_bundle, reproduce, write_bundle
 from kgn_gui.core.chain import ChainConfig
 from kgn_gui.core.checkpoint import load_checkpoint
-from kgn_gui.core.export import ExportError, ExportOptions, read_frames
+from kgn_gui.core.errors import ExportError
+from kgn_gui.core.export import ExportOptions, read_frames
 from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 

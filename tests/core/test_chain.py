@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from kgn_gui.core.chain import Chain, ChainConfig, ChainError, run_chain, start_states, step_noise
+from kgn_gui.core.chain import Chain, ChainConfig, run_chain, start_states, step_noise
+from kgn_gui.core.errors import ChainError
 from kgn_gui.core.models import ModelSpec, build_model
 from kgn_gui.core.sampler import Sampler
 
@@ -157,7 +158,8 @@ def test_run_chain_copies_only_kept_steps():
 def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
     import time
 
-    from kgn_gui.core.chain import ChainError, check_chain_memory
+    from kgn_gui.core.chain import check_chain_memory
+    from kgn_gui.core.errors import ChainError
     from kgn_gui.core.models import ModelSpec, build_model
     from kgn_gui.core.session import ChainSession
 

@@ -5,7 +5,8 @@ import struct
 import pytest
 import torch
 
-from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
+from kgn_gui.core.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from kgn_gui.core.errors import CheckpointError
 from kgn_gui.core.models import ModelSpec, build_model
 
 

@@ -6,7 +6,6 @@ import pytest
 from PIL import Image
 
 from kgn_gui.core.data import (
-    DataError,
     Dataset,
     load_array,
     load_idx,
@@ -18,6 +17,7 @@ from kgn_gui.core.data import (
     point_preset,
     read_idx,
 )
+from kgn_gui.core.errors import DataError
 from tests.conftest import REPO
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

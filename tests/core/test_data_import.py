@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from kgn_gui.core.data import DataError, load_idx, load_image_folder, open_source, read_idx
+from kgn_gui.core.data import load_idx, load_image_folder, open_source, read_idx
+from kgn_gui.core.errors import DataError
 
 
 def _png_claiming(path, w, h):

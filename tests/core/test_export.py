@@ -5,10 +5,9 @@ import pytest
 
 from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.errors import ExportCancelled, ExportError
 from kgn_gui.core.export import (
     FORMATS,
-    ExportCancelled,
-    ExportError,
     ExportOptions,
     band_height,
     compose_frame,

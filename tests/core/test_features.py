@@ -10,8 +10,8 @@ import pytest
 
 from kgn_gui.core import classifier as clf_mod
 from kgn_gui.core import features as F
-from kgn_gui.core.checkpoint import CheckpointError
 from kgn_gui.core.data import Dataset
+from kgn_gui.core.errors import CheckpointError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from kgn_gui.core import files
-from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from kgn_gui.core.checkpoint import load_checkpoint, save_checkpoint
+from kgn_gui.core.errors import CheckpointError
 from kgn_gui.core.files import WriteError, atomic_path, atomic_write_bytes, atomic_write_text
 from kgn_gui.core.models import ModelSpec, build_model
 
@@ -70,7 +71,8 @@ def test_saving_a_model_on_a_full_disk_keeps_the_old_model(tmp_path, monkeypatch
 
 def test_exports_and_csv_on_a_full_disk(tmp_path, monkeypatch):
     from kgn_gui.core.chain import ChainConfig
-    from kgn_gui.core.export import ExportError, export_states
+    from kgn_gui.core.errors import ExportError
+    from kgn_gui.core.export import export_states
     from kgn_gui.core.sweep import write_csv
 
     spec = ModelSpec(D=2, L=1, H=3, bound="sigmoid")

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from kgn_gui.cli import main
 from kgn_gui.core.bundle import read_bundle
-from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
-from kgn_gui.core.export import ExportError
+from kgn_gui.core.checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from kgn_gui.core.errors import CheckpointError, ExportError
 from kgn_gui.core.jsonsafe import JSONError, dumps_strict, loads_bounded
 from kgn_gui.core.models import ModelSpec, build_model
 from tests.conftest import MODELS, no_hang

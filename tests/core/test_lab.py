@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from kgn_gui.core.chain import Chain, ChainConfig, ChainError, run_chain
+from kgn_gui.core.chain import Chain, ChainConfig, run_chain
+from kgn_gui.core.errors import ChainError, LabError, SamplerError
 from kgn_gui.core.lab import (
     Condition,
     Edit,
     Lab,
-    LabError,
     branch_seeds,
     brush_pixels,
     divergence,
@@ -20,7 +20,7 @@ from kgn_gui.core.lab import (
     parse_condition,
     region_mask,
 )
-from kgn_gui.core.sampler import Sampler, SamplerError, parse_schedule
+from kgn_gui.core.sampler import Sampler, parse_schedule
 from kgn_gui.core.session import ChainSession
 
 SHAPE = (1, 4, 4)
@@ -261,7 +261,8 @@ def test_damaged_lab_fields_of_a_bundle_are_one_line_errors(tmp_path):
 
     from kgn_gui.core.bundle import read_bundle, write_bundle
     from kgn_gui.core.checkpoint import load_checkpoint
-    from kgn_gui.core.export import ExportError, ExportOptions
+    from kgn_gui.core.errors import ExportError
+    from kgn_gui.core.export import ExportOptions
     from tests.conftest import MODELS
 
     ck = load_checkpoint(MODELS / "mnist.safetensors")

@@ -231,7 +231,8 @@ def test_a_bundle_is_never_written_over_its_model_nor_reproduced_into_itself(tmp
     from kgn_gui.core.bundle import reproduce, write_bundle
     from kgn_gui.core.chain import ChainConfig
     from kgn_gui.core.checkpoint import load_checkpoint
-    from kgn_gui.core.export import ExportError, ExportOptions
+    from kgn_gui.core.errors import ExportError
+    from kgn_gui.core.export import ExportOptions
 
     m = tmp_path / "M.safetensors"
     m.write_bytes((MODELS / "mnist.safetensors").read_bytes())

@@ -7,9 +7,10 @@ import torch
 import kgn_gui.core.train as train_mod
 from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.data import load_mnist, make_points, point_preset
+from kgn_gui.core.errors import TrainError
 from kgn_gui.core.models import ModelSpec, build_model
 from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.train import TrainConfig, Trainer, TrainError, draw_batch, train
+from kgn_gui.core.train import TrainConfig, Trainer, draw_batch, train
 
 SIGMOID_1D = ModelSpec(D=1, L=6, H=10, bound="sigmoid")
 

@@ -315,14 +315,16 @@ def run_entry(plan: dict) -> tuple[list[Call], list[str], dict]:
     if e == "cli":
         return run_cli(plan)
     if e == "checkpoint":
-        from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint, read_metadata
+        from kgn_gui.core.checkpoint import load_checkpoint, read_metadata
+        from kgn_gui.core.errors import CheckpointError
 
         calls = [
             run_call("load_checkpoint", lambda: load_checkpoint(a["path"]), (CheckpointError,)),
             run_call("read_metadata", lambda: read_metadata(a["path"]), (CheckpointError,)),
         ]
     elif e in ("load_array", "open_source", "load_idx", "open_source-file", "open_source-folder", "load_image_folder"):
-        from kgn_gui.core.data import DataError, load_array, load_idx, load_image_folder, open_source
+        from kgn_gui.core.data import load_array, load_idx, load_image_folder, open_source
+        from kgn_gui.core.errors import DataError
 
         fn = {
             "load_array": lambda: load_array(a["path"]),
@@ -346,7 +348,7 @@ def run_entry(plan: dict) -> tuple[list[Call], list[str], dict]:
                     problems.append(f"a 16-bit image of {expect['x16']} loaded as {got:.3f}, not {want:.3f} (clipped?)")
     elif e in ("read_bundle", "reproduce"):
         from kgn_gui.core.bundle import read_bundle, reproduce
-        from kgn_gui.core.export import ExportError
+        from kgn_gui.core.errors import ExportError
 
         if e == "read_bundle":
             calls = [run_call(e, lambda: read_bundle(a["path"]), (ExportError,))]
@@ -456,7 +458,8 @@ def oracle_after_cli(plan: dict, rc: int, out: str) -> list[str]:
             if not _strict_json(text):
                 problems.append("kgn analyze --json wrote JSON that is not strict (NaN?) or not JSON")
     if expect.get("loads"):
-        from kgn_gui.core.checkpoint import CheckpointError, load_checkpoint
+        from kgn_gui.core.checkpoint import load_checkpoint
+        from kgn_gui.core.errors import CheckpointError
 
         try:
             load_checkpoint(expect["loads"])
@@ -464,7 +467,7 @@ def oracle_after_cli(plan: dict, rc: int, out: str) -> list[str]:
             problems.append(f"the model kgn train wrote does not load: {str(e)[:120]}")
     if expect.get("bundle"):
         from kgn_gui.core.bundle import read_bundle
-        from kgn_gui.core.export import ExportError
+        from kgn_gui.core.errors import ExportError
 
         try:
             read_bundle(expect["bundle"])

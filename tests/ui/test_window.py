@@ -528,7 +528,7 @@ def test_a_cancelled_export_leaves_nothing(window, qtbot, tmp_path):
 
 
 def test_export_dialog_collects_the_settings(window, tmp_path):
-    from kgn_gui.core.export import ExportError
+    from kgn_gui.core.errors import ExportError
     from kgn_gui.ui.widgets.export_dialog import ExportDialog
 
     d = ExportDialog(window, t_max=50, n_chains=64, selected=3, start_dir=str(tmp_path))

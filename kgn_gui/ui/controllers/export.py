@@ -16,18 +16,10 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.bundle import write_bundle
-from ...core.export import (
-    ExportCancelled,
-    ExportError,
-    ExportOptions,
-    check_steps,
-    export_session,
-    export_states,
-    parse_steps,
-    with_label,
-)
+from ...core.errors import ExportCancelled, ExportError, PreflightError
+from ...core.export import ExportOptions, check_steps, export_session, export_states, parse_steps, with_label
 from ...core.files import WriteError, atomic_path
-from ...core.preflight import PreflightError, check_export
+from ...core.preflight import check_export
 from ..jobs import Job
 
 MAX_VIEW_SIDE = 8192

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from PySide6 import QtCore
 
-from ...core.chain import ChainError
-from ...core.lab import Condition, Edit, Lab, LabError, brush_pixels, settle_time
+from ...core.errors import ChainError, LabError
+from ...core.lab import Condition, Edit, Lab, brush_pixels, settle_time
 from ...core.measures import converge_tolerance
 from ...core.sampler import PRESETS
 

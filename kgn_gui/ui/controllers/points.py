@@ -15,12 +15,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from ...core.chain import ChainError
-from ...core.checkpoint import CheckpointError
-from ...core.data import POINT_PRESETS, DataError, open_source
+from ...core.data import POINT_PRESETS, open_source
+from ...core.errors import ChainError, CheckpointError, DataError, TimelineError
 from ...core.recipes import Recipe, recipe_for
 from ...core.session import ChainSession
-from ...core.timeline import TimelineError
 
 
 def points_source(points: np.ndarray, preset: str = "") -> str:

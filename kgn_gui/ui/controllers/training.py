@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PySide6 import QtCore
 
-from ...core.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from ...core.checkpoint import Checkpoint, load_checkpoint
 from ...core.data import Dataset
+from ...core.errors import CheckpointError, TrainError
 from ...core.messages import (
     Command,
     Ended,
@@ -35,7 +36,7 @@ from ...core.messages import (
 )
 from ...core.models import ModelSpec
 from ...core.recovery import recovery_dir
-from ...core.train import TrainConfig, TrainError, TrainEvent
+from ...core.train import TrainConfig, TrainEvent
 from ...core.train_worker import train_worker
 
 

@@ -6,13 +6,8 @@ from pathlib import Path
 
 from PySide6 import QtWidgets
 
-from ...core.export import (
-    FORMATS,
-    SUFFIX,
-    ExportError,
-    ExportOptions,
-    output_for,
-)
+from ...core.errors import ExportError
+from ...core.export import FORMATS, SUFFIX, ExportOptions, output_for
 
 FORMAT_LABELS = {
     "gif": "GIF",

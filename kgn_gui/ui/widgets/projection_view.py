@@ -13,7 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ...core.projection import ProjectionError, projection_for
+from ...core.errors import ProjectionError
+from ...core.projection import projection_for
 from .plots import plain_axes
 from .start_panel import grey_pixmap
 

@@ -8,8 +8,9 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
+from ...core.errors import RecipeError
 from ...core.models import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_parameter_count
-from ...core.recipes import PRESET_NAMES, Recipe, RecipeError, about_presets, recipe_for
+from ...core.recipes import PRESET_NAMES, Recipe, about_presets, recipe_for
 from ...core.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration, format_loss
 from .plots import fit_y_range, plain_axes
 
