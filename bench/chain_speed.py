@@ -18,9 +18,9 @@ import torch
 
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.chain import Chain
-from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.model.checkpoint import load_checkpoint
+from kgn_gui.core.model.train import resolve_device
 from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.train import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 

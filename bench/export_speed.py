@@ -24,8 +24,8 @@ from pathlib import Path
 
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.chain import ChainConfig
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.export import ExportOptions, _write_gif, chain_frames, export_chain
+from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.sampler import Sampler
 
 ROOT = Path(__file__).resolve().parents[1]

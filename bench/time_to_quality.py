@@ -18,8 +18,8 @@ import math
 
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.data import load_mnist
-from kgn_gui.core.recipes import recipe_for
-from kgn_gui.core.train import Trainer
+from kgn_gui.core.model.recipes import recipe_for
+from kgn_gui.core.model.train import Trainer
 
 
 def run(ds, preset: str, scale: float, device: str, eval_every: int, bar: float | None = None):

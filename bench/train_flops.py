@@ -19,8 +19,8 @@ import torch
 
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.data import load_mnist
-from kgn_gui.core.models import paper_mnist_spec, spec_parameter_count
-from kgn_gui.core.train import TrainConfig, Trainer, resolve_device
+from kgn_gui.core.model.architectures import paper_mnist_spec, spec_parameter_count
+from kgn_gui.core.model.train import TrainConfig, Trainer, resolve_device
 
 
 def matmul_seconds(shapes: list[tuple[int, int]], batch: int, steps: int, dev: torch.device) -> float:

@@ -28,8 +28,8 @@ from torch import nn
 
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.data import load_mnist
-from kgn_gui.core.models import build_model, paper_mnist_spec
-from kgn_gui.core.train import TrainConfig, Trainer, resolve_device
+from kgn_gui.core.model.architectures import build_model, paper_mnist_spec
+from kgn_gui.core.model.train import TrainConfig, Trainer, resolve_device
 
 
 def reference_model(state: dict) -> nn.Module:

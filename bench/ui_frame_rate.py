@@ -98,7 +98,7 @@ def main(argv=None) -> list[dict]:
         assert not w.transport._playing
         return (shown[0] - t0) * 1000
 
-    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     corners = ROOT / "models" / "2d-corners.safetensors"
     w.model_actions.load_model(corners)

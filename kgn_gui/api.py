@@ -23,9 +23,9 @@ import numpy as np
 
 from .core.bundled import resolve_model
 from .core.chain import ChainConfig
-from .core.checkpoint import Checkpoint, load_checkpoint
 from .core.errors import ChainError
 from .core.lab import Condition, Edit, Lab
+from .core.model.checkpoint import Checkpoint, load_checkpoint
 from .core.registry import Measures
 from .core.sampler import Sampler
 from .core.session import ChainSession
@@ -464,7 +464,7 @@ def _existing(*paths) -> list[Path]:
 def train_recipe(source: str, preset: str | None = "fast", *, arch: str = "mlp", **overrides):
     """The recipe (core.recipes.Recipe) that :func:`train` runs for a data source: the preset's, with each
     override that is not None in its place (``kgn train`` and the window's training form plan the same)."""
-    from .core.recipes import recipe_for
+    from .core.model.recipes import recipe_for
 
     return recipe_for(source, preset, arch=arch).with_overrides(**overrides)
 
@@ -500,9 +500,9 @@ def train(
     same options, bit for bit. Under ``torchrun`` each process trains its share; only rank 0 writes."""
     from .core.data import Dataset, open_source
     from .core.errors import CheckpointError, PreflightError
-    from .core.models import spec_parameter_count
+    from .core.model.architectures import spec_parameter_count
+    from .core.model.train import Trainer, TrainHooks
     from .core.preflight import check_image_source, check_train_output, check_training
-    from .core.train import Trainer, TrainHooks
 
     say = log or (lambda line: None)
     out = None if output is None else Path(output)

@@ -75,7 +75,7 @@ class Progress:
 
 
 def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
-    from .core.models import ARCH_DEFAULTS, ARCHITECTURES
+    from .core.model.architectures import ARCH_DEFAULTS, ARCHITECTURES
 
     p.add_argument(
         "--arch",
@@ -124,7 +124,7 @@ def _inputs(args, *texts) -> list[Path]:
 def cmd_train(args) -> int:
     from .api import train
     from .core.errors import RecipeError, SpecError
-    from .core.train import format_duration, join_process_group, world_size
+    from .core.model.train import format_duration, join_process_group, world_size
 
     bar = Progress()
 
@@ -193,8 +193,8 @@ def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progr
 
 
 def cmd_export(args) -> int:
-    from .core.checkpoint import load_checkpoint
     from .core.export import export_target, frame_count_duration, parse_steps
+    from .core.model.checkpoint import load_checkpoint
 
     steps = parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
     inputs = _inputs(args, args.model)
@@ -291,9 +291,9 @@ def cmd_reproduce(args) -> int:
 
 def cmd_sample(args) -> int:
     from .api import SAMPLE_FILES, SAMPLE_WHAT
-    from .core.checkpoint import load_checkpoint
     from .core.export import parse_steps
     from .core.lab import parse_branch
+    from .core.model.checkpoint import load_checkpoint
     from .core.preflight import MAX_GRID_ROWS
 
     if args.bundle:
@@ -331,8 +331,8 @@ def cmd_sample(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .core.checkpoint import describe_metadata, read_metadata
     from .core.jsonsafe import dumps_strict
+    from .core.model.checkpoint import describe_metadata, read_metadata
 
     if args.list:
         return cmd_models(args)
@@ -344,9 +344,9 @@ def cmd_info(args) -> int:
 
 
 def cmd_analyze(args) -> int:
-    from .core.checkpoint import load_checkpoint
     from .core.errors import DataError
     from .core.jsonsafe import dumps_strict
+    from .core.model.checkpoint import load_checkpoint
     from .core.preflight import check_output_file
 
     inputs = _inputs(args, args.model, args.data)
@@ -417,9 +417,9 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
     from .core.export import FORMATS
-    from .core.models import BOUNDS
-    from .core.recipes import PRESET_NAMES, about_presets
-    from .core.train import DEVICES, PRECISIONS, SCHEDULES
+    from .core.model.architectures import BOUNDS
+    from .core.model.recipes import PRESET_NAMES, about_presets
+    from .core.model.train import DEVICES, PRECISIONS, SCHEDULES
 
     ap = OneLineErrorParser(
         prog="kgn",

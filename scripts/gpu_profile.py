@@ -17,8 +17,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgn_gui.core.data import load_mnist  # noqa: E402
-from kgn_gui.core.models import build_model, paper_mnist_spec  # noqa: E402
-from kgn_gui.core.train import _GraphStep, _make_adam, _matmul_precision, manifold_loss  # noqa: E402
+from kgn_gui.core.model.architectures import build_model, paper_mnist_spec  # noqa: E402
+from kgn_gui.core.model.train import _GraphStep, _make_adam, _matmul_precision, manifold_loss  # noqa: E402
 
 
 def timed(fn, n=300) -> float:

@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kgn_gui.core.data import load_mnist  # noqa: E402
-from kgn_gui.core.models import paper_mnist_spec  # noqa: E402
-from kgn_gui.core.train import TrainConfig, Trainer  # noqa: E402
+from kgn_gui.core.model.architectures import paper_mnist_spec  # noqa: E402
+from kgn_gui.core.model.train import TrainConfig, Trainer  # noqa: E402
 
 GRID = {
     "lr": [1e-3, 2e-3],

@@ -128,10 +128,10 @@ def test_model_save_keeps_the_metadata(tmp_path):
 
 def test_train_gives_kgn_trains_weights_bit_for_bit(tmp_path):
     """kgn.train, kgn train and the core loop (Trainer.run) on the same recipe: the same weights."""
-    from kgn_gui.core.checkpoint import load_checkpoint
     from kgn_gui.core.data import point_preset
-    from kgn_gui.core.recipes import recipe_for
-    from kgn_gui.core.train import Trainer
+    from kgn_gui.core.model.checkpoint import load_checkpoint
+    from kgn_gui.core.model.recipes import recipe_for
+    from kgn_gui.core.model.train import Trainer
 
     out = tmp_path / "cli.safetensors"
     argv = ["train", "--data", "points:2d-corners", "--preset", "paper", "--steps", "150", "--seed", "2"]
@@ -153,8 +153,8 @@ def test_train_gives_kgn_trains_weights_bit_for_bit(tmp_path):
 
 
 def test_train_writes_its_output_and_the_best_weights_so_far_while_it_trains(tmp_path, monkeypatch):
-    from kgn_gui.core import train as train_mod
-    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.model import train as train_mod
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     clock = iter(range(0, 10**6, 7))  # each reading of the clock 7 s after the last: a save is due at once
     monkeypatch.setattr(train_mod.time, "monotonic", lambda: next(clock))

@@ -48,7 +48,7 @@ def test_timeline_jump_predicts_the_keyframe_interval_the_disk_tier_settles_on(t
     from bench.timeline_jump import keyframe_interval
     from kgn_gui.core.chain import Chain
     from kgn_gui.core.keyframes import DEFAULT_DISK_BYTES, open_store
-    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
     from kgn_gui.core.sampler import Sampler
     from kgn_gui.core.timeline import Timeline
 

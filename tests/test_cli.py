@@ -50,7 +50,7 @@ def test_train_info_sample_end_to_end(tmp_path, capsys):
     final = np.load(outdir / "final_states.npy")
     # The chain that sample.json records, rerun here: the same final states, bit for bit.
     from kgn_gui.core.chain import ChainConfig, run_chain
-    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     rec = json.loads((outdir / "sample.json").read_text())
     assert rec["chain"]["n"] == 10 and rec["chain"]["noise"] == "none" and rec["steps"] == 5
@@ -60,8 +60,8 @@ def test_train_info_sample_end_to_end(tmp_path, capsys):
 
 
 def test_sample_writes_a_png_grid_of_chosen_steps(tmp_path):
-    from kgn_gui.core.checkpoint import save_checkpoint
-    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
+    from kgn_gui.core.model.checkpoint import save_checkpoint
 
     spec = ModelSpec(D=16, L=1, H=8, bound="sigmoid", shape=(1, 4, 4))
     path = save_checkpoint(tmp_path / "img.safetensors", build_model(spec, seed=0), spec)
@@ -131,9 +131,9 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
 
 
 def test_sample_from_a_corrupted_dataset_image(tmp_path):
-    from kgn_gui.core.checkpoint import save_checkpoint
     from kgn_gui.core.data import load_mnist
-    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
+    from kgn_gui.core.model.checkpoint import save_checkpoint
 
     spec = ModelSpec(D=784, L=1, H=8, bound="tanh", shape=(1, 28, 28))
     path = save_checkpoint(tmp_path / "m.safetensors", build_model(spec, seed=0), spec)
@@ -251,7 +251,7 @@ def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
         )
         == 0
     )
-    from kgn_gui.core.models import ModelSpec, spec_parameter_count
+    from kgn_gui.core.model.architectures import ModelSpec, spec_parameter_count
     from kgn_gui.core.sweep import plotted_keys, read_csv
 
     lines = (out / "sweep.csv").read_text().splitlines()
@@ -449,7 +449,7 @@ def test_depth_sweep_runs_for_a_convolutional_architecture(tmp_path):
     )
     lines = (out / "sweep.csv").read_text().splitlines()
     assert "arch=cnn" in lines[0] and [ln.split(",")[0] for ln in lines[2:]] == ["1", "2"]
-    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     assert load_checkpoint(out / "depth_2_seed_0.safetensors").spec.arch == "cnn"
 
@@ -514,7 +514,7 @@ def test_a_killed_kgn_train_leaves_its_latest_weights_in_the_output(tmp_path):
     import signal
     import time
 
-    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     out = tmp_path / "m.safetensors"
     p = subprocess.Popen(

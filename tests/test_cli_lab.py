@@ -7,8 +7,8 @@ import numpy as np
 
 from kgn_gui.cli import main
 from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.lab import Lab, divergence, parse_condition
+from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.sampler import Sampler, parse_schedule
 from tests.conftest import MODELS
 

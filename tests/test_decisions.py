@@ -9,11 +9,11 @@ import pytest
 import kgn_gui as kgn
 from kgn_gui.api import train_recipe
 from kgn_gui.cli import main
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import POINT_PRESETS, Dataset, make_points
 from kgn_gui.core.errors import RecipeError, StartError
 from kgn_gui.core.export import read_frames
-from kgn_gui.core.recipes import Recipe, recipe_for
+from kgn_gui.core.model.checkpoint import load_checkpoint
+from kgn_gui.core.model.recipes import Recipe, recipe_for
 from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.start import Start, parse_start
 from kgn_gui.ui.controllers.points import points_plan, points_source

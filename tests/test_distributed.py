@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from kgn_gui.core.checkpoint import load_checkpoint, read_metadata
+from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata
 from tests.conftest import REPO
 
 ARGS = [

@@ -158,7 +158,7 @@ def reproduce_text(plan: dict) -> str:
 
         return "kgn " + " ".join(shlex.quote(t) for t in a["argv"])
     call = {
-        "checkpoint": f"from kgn_gui.core.checkpoint import load_checkpoint; load_checkpoint({a['path']!r})",
+        "checkpoint": f"from kgn_gui.core.model.checkpoint import load_checkpoint; load_checkpoint({a['path']!r})",
         "load_array": f"from kgn_gui.core.data import load_array; load_array({a['path']!r})",
         "open_source": f"from kgn_gui.core.data import open_source; open_source({a['path']!r})",
         "open_source-file": f"from kgn_gui.core.data import open_source; open_source({a['path']!r})",
@@ -167,7 +167,7 @@ def reproduce_text(plan: dict) -> str:
         "load_image_folder": f"from kgn_gui.core.data import load_image_folder; load_image_folder({a['path']!r})",
         "read_bundle": f"from kgn_gui.core.bundle import read_bundle; read_bundle({a['path']!r})",
         "reproduce": f"from kgn_gui.core.bundle import reproduce; reproduce({a['path']!r}, {a.get('out')!r})",
-        "recovery": f"from pathlib import Path; from kgn_gui.core.recovery import pending_recoveries; print(pending_recoveries(Path({a['path']!r})))",
+        "recovery": f"from pathlib import Path; from kgn_gui.core.model.recovery import pending_recoveries; print(pending_recoveries(Path({a['path']!r})))",
     }[e]
     return f'python -c "{call}"'
 

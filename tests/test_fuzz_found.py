@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from kgn_gui.cli import main
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.errors import CheckpointError, ExportError
 from kgn_gui.core.export import target_path
+from kgn_gui.core.model.checkpoint import load_checkpoint
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 
@@ -68,7 +68,7 @@ def test_a_name_the_loader_would_refuse_is_refused_before_training(tmp_path, cap
 
 
 def test_the_writer_refuses_metadata_its_own_loader_would_refuse(tmp_path):
-    from kgn_gui.core.checkpoint import save_checkpoint
+    from kgn_gui.core.model.checkpoint import save_checkpoint
 
     ck = load_checkpoint(MODELS / "1d-sigmoid.safetensors")
     with pytest.raises(CheckpointError, match="name must be text of at most 200 characters"):
@@ -80,7 +80,7 @@ def test_the_writer_refuses_metadata_its_own_loader_would_refuse(tmp_path):
 
 def test_an_infinite_shape_in_a_spec_is_a_spec_error():
     from kgn_gui.core.errors import SpecError
-    from kgn_gui.core.models import ModelSpec
+    from kgn_gui.core.model.architectures import ModelSpec
 
     with pytest.raises(SpecError, match="shape must be a list of integers"):
         ModelSpec(D=4, shape=(float("inf"),))  # a model file's spec.shape [Infinity]: int(inf) overflows

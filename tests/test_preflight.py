@@ -29,7 +29,7 @@ POINTS = ["--data", "points:2d-corners", "--bound", "sigmoid", "--L", "2", "--H"
 @pytest.fixture
 def trainer_runs(monkeypatch):
     """Every call of Trainer.run (none may happen when preflight refuses)."""
-    from kgn_gui.core.train import Trainer
+    from kgn_gui.core.model.train import Trainer
 
     calls = []
     real = Trainer.run
@@ -85,7 +85,7 @@ def test_train_to_a_read_only_folder_fails_before_any_step(tmp_path, capsys, tra
 
 
 def test_train_onto_a_full_disk_fails_before_any_step(tmp_path, capsys, trainer_runs, monkeypatch):
-    from kgn_gui.core.models import ModelSpec, spec_parameter_count
+    from kgn_gui.core.model.architectures import ModelSpec, spec_parameter_count
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10 << 20, (10 << 20) - 4096, 4096))
@@ -105,7 +105,7 @@ def test_a_network_too_big_for_memory_says_the_widest_that_fits(tmp_path, capsys
     from dataclasses import replace
 
     from kgn_gui.core.errors import PreflightError
-    from kgn_gui.core.models import ModelSpec
+    from kgn_gui.core.model.architectures import ModelSpec
     from kgn_gui.core.preflight import check_training
 
     avail = memory(monkeypatch, 4 * GiB)
@@ -154,9 +154,9 @@ def test_sample_says_how_many_chains_fit(tmp_path, capsys, monkeypatch):
 
 
 def test_a_grid_too_wide_says_how_many_chains_a_row_fits(tmp_path, capsys, monkeypatch):
-    from kgn_gui.core.checkpoint import save_checkpoint
     from kgn_gui.core.errors import PreflightError
-    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
+    from kgn_gui.core.model.checkpoint import save_checkpoint
     from kgn_gui.core.preflight import check_sample
 
     spec = ModelSpec(D=16, L=1, H=8, bound="sigmoid", shape=(1, 4, 4))
@@ -198,9 +198,9 @@ def test_an_astronomical_step_range_is_refused_at_once(tmp_path, capsys):
 def test_a_bundle_is_never_written_with_steps_it_could_not_be_read_back_with(tmp_path, capsys):
     from kgn_gui.core.bundle import MAX_STEP, write_bundle
     from kgn_gui.core.chain import ChainConfig
-    from kgn_gui.core.checkpoint import load_checkpoint
     from kgn_gui.core.errors import ExportError
     from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     model = MODELS / "mnist.safetensors"
     t0 = time.perf_counter()

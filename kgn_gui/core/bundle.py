@@ -27,11 +27,11 @@ import numpy as np
 
 from .._version import __version__
 from .chain import ChainConfig
-from .checkpoint import Checkpoint, load_checkpoint
 from .errors import ExportError
 from .export import ExportOptions, export_chain
 from .files import WriteError, check_not_input
 from .metrics import CURVES
+from .model.checkpoint import Checkpoint, load_checkpoint
 from .session import ChainSession
 
 FORMAT = "kgn-bundle/1"

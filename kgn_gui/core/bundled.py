@@ -62,7 +62,7 @@ def resolve_model(text: str | os.PathLike) -> str:
 def model_summary(path: Path) -> str:
     """One line about a bundled model from its file's header (no weights read)."""
     from .errors import CheckpointError
-    from .model_file import read_header
+    from .model.header import read_header
 
     try:
         _, meta, _ = read_header(path)

@@ -32,8 +32,8 @@ import torch
 from torch import nn
 
 from .bundled import MODELS_DIR
-from .checkpoint import atomic_write_bytes, read_header
 from .errors import CheckpointError
+from .model.checkpoint import atomic_write_bytes, read_header
 
 FORMAT = "kgn-classifier/1"
 ARCHS = ("conv", "mlp")

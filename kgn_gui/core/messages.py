@@ -36,7 +36,7 @@ class Command(enum.Enum):
 @dataclass(frozen=True, eq=False)  # eq=False: a numpy array has no single truth value
 class Progress:
     """A training event; ``losses`` are the per-step losses of steps first+1 … first+len(losses) not sent
-    before (``event`` is a :class:`~kgn_gui.core.train.TrainEvent`)."""
+    before (``event`` is a :class:`~kgn_gui.core.model.train.TrainEvent`)."""
 
     event: Any
     first: int

@@ -147,7 +147,7 @@ def check_output_folder(path: str | os.PathLike, size_bytes: int = 0) -> Path:
 
 def model_file_bytes(spec) -> int:
     """The size of a model file of ``spec``, bounded above: parameter count × 4 bytes + 1 MB of header."""
-    from .models import spec_parameter_count
+    from .model.architectures import spec_parameter_count
 
     return spec_parameter_count(spec) * FLOAT + HEADER_SLACK
 
@@ -170,7 +170,7 @@ def _activation_floats(spec, B: int) -> int:
 def training_memory_bytes(spec, batch: int, M: int, eval_size: int = 0) -> int:
     """Memory a training run takes beyond its data: five copies of the weights (weights, gradients, Adam's two
     moments, the best so far) and the batch's activations, plus the evaluation subset."""
-    from .models import spec_parameter_count
+    from .model.architectures import spec_parameter_count
 
     B = max(1, min(batch, M))
     return FLOAT * (5 * spec_parameter_count(spec) + _activation_floats(spec, B) + min(eval_size, M) * spec.D)
@@ -190,7 +190,7 @@ def _largest_width(spec, batch: int, M: int, eval_size: int, budget: int) -> int
 
 def check_training(spec, M: int, batch: int, eval_size: int = 0, *, available=None, device=None) -> None:
     """Refuse a network, batch and data that would not fit the training device's memory."""
-    from .models import spec_parameter_count
+    from .model.architectures import spec_parameter_count
 
     avail = available_bytes(available, device)
     need = training_memory_bytes(spec, batch, M, eval_size)

@@ -51,7 +51,7 @@ from .registry import MEASURE, clip
 from .sampler import Sampler
 
 if TYPE_CHECKING:
-    from .models import ModelSpec
+    from .model.architectures import ModelSpec
 
 MAX_SEEDS = 16
 DATA_SEED = 0  # the seed of the training subset: the same data for every seed
@@ -88,7 +88,7 @@ class SweepConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .models import ARCH_DEFAULTS
+        from .model.architectures import ARCH_DEFAULTS
 
         if self.arch not in ARCH_DEFAULTS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCH_DEFAULTS)}")
@@ -106,7 +106,7 @@ class SweepConfig:
 
     def spec(self, L: int, ds) -> ModelSpec:
         """The model spec of depth ``L`` for data set ``ds``."""
-        from .models import ModelSpec
+        from .model.architectures import ModelSpec
 
         return ModelSpec(
             D=ds.D,
@@ -187,7 +187,7 @@ def train_run(
     is ≤ it (at most ``steps``). Returns (trainer, facts): the trainer holds the best weights; facts:
     train_loss (the best evaluation loss), steps_trained, best_step, train_seconds and, with a target,
     reached_target. ``on_step(step, cap)`` after every step; Cancelled when ``cancelled()``."""
-    from .train import TrainConfig, Trainer, TrainHooks
+    from .model.train import TrainConfig, Trainer, TrainHooks
 
     tc = TrainConfig(
         lr=cfg.lr,
@@ -311,7 +311,7 @@ def run_sweep(
     begins; cancelled() is polled between training steps and chain steps (then
     :class:`~kgn_gui.core.errors.Cancelled` is raised; the CSVs hold the runs finished before)."""
     from .data import open_source
-    from .models import BOUNDS, spec_parameter_count
+    from .model.architectures import BOUNDS, spec_parameter_count
 
     cfg.validate()
     out = Path(out_dir)

@@ -10,10 +10,10 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from ..core import lists
-from ..core.checkpoint import Checkpoint, load_checkpoint
 from ..core.data import POINT_PRESETS, Dataset
 from ..core.errors import CheckpointError, DataError, ExportError, TrainError
-from ..core.models import count_parameters
+from ..core.model.architectures import count_parameters
+from ..core.model.checkpoint import Checkpoint, load_checkpoint
 from ..core.preflight import check_sweep
 from ..core.sweep import SweepConfig, check_output_folder
 from . import dialogs
@@ -405,7 +405,7 @@ class TrainingActions:
         """Offer the recovery checkpoints of training runs that were interrupted (the app crashed or was
         killed). ask(recovery) → "restore", "discard" or "later" (default: a dialog). A restored model
         becomes the current one, unsaved. Returns how many were restored."""
-        from ..core.recovery import pending_recoveries
+        from ..core.model.recovery import pending_recoveries
 
         for rec in pending_recoveries():
             answer = (ask or (lambda r: dialogs.ask_recovery(self.w, r)))(rec)

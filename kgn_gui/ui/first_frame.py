@@ -18,7 +18,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.bundled import MODELS_DIR
-from ..core.model_file import first_look
+from ..core.model.header import first_look
 from ..core.start_preview import preview_start
 from .widgets.chain_grid import ChainGrid
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.checkpoint import Checkpoint
 from ..core.data import Dataset, drop_prefetched
 from ..core.errors import ChainError, LabError, TimelineError
+from ..core.model.checkpoint import Checkpoint
 from ..core.start import Start
 from . import dialogs
 from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActions

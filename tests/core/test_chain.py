@@ -7,7 +7,7 @@ from torch import nn
 
 from kgn_gui.core.chain import Chain, ChainConfig, run_chain, start_states, step_noise
 from kgn_gui.core.errors import ChainError
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.sampler import Sampler
 
 
@@ -160,7 +160,7 @@ def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
 
     from kgn_gui.core.chain import check_chain_memory
     from kgn_gui.core.errors import ChainError
-    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
     from kgn_gui.core.session import ChainSession
 
     with pytest.raises(ChainError, match=r"history budget of 256 MB holds at most 28,532 chains"):

@@ -5,9 +5,9 @@ import struct
 import pytest
 import torch
 
-from kgn_gui.core.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.errors import CheckpointError
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 
 
 @pytest.fixture

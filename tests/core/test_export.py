@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.errors import ExportCancelled, ExportError
 from kgn_gui.core.export import (
     FORMATS,
@@ -15,7 +14,8 @@ from kgn_gui.core.export import (
     parse_steps,
     read_frames,
 )
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.render import to_uint8
 from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.export import (
     ExportOptions,
     _grey_palette,
@@ -19,6 +18,7 @@ from kgn_gui.core.export import (
     hold_greys,
     read_frames,
 )
+from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.render import states_to_grid, zoom
 from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS

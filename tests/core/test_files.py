@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from kgn_gui.core import files
-from kgn_gui.core.checkpoint import load_checkpoint, save_checkpoint
 from kgn_gui.core.errors import CheckpointError
 from kgn_gui.core.files import WriteError, atomic_path, atomic_write_bytes, atomic_write_text
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.checkpoint import load_checkpoint, save_checkpoint
 
 
 def _full_disk(*a, **k):

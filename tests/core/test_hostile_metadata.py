@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from kgn_gui.cli import main
 from kgn_gui.core.bundle import read_bundle
-from kgn_gui.core.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.errors import CheckpointError, ExportError
 from kgn_gui.core.jsonsafe import JSONError, dumps_strict, loads_bounded
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from tests.conftest import MODELS, no_hang
 
 SPEC = ModelSpec(D=4, L=1, H=3, bound="sigmoid", shape=(1, 2, 2))

@@ -13,7 +13,7 @@ import pytest
 from kgn_gui.core import keyframes
 from kgn_gui.core.chain import Chain, ChainConfig, start_states
 from kgn_gui.core.keyframes import StoreError, clean_stale, disk_budget, open_store
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.session import ChainSession
 from kgn_gui.core.timeline import DISK_KEYFRAME_EVERY, Timeline

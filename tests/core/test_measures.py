@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from kgn_gui.core.chain import ChainConfig
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import point_preset
 from kgn_gui.core.measures import (
     analyze_chain,
@@ -22,7 +21,8 @@ from kgn_gui.core.measures import (
     over_generalization,
     spectral_radius,
 )
-from kgn_gui.core.models import ModelSpec
+from kgn_gui.core.model.architectures import ModelSpec
+from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 

@@ -22,7 +22,7 @@ from kgn_gui.core.measures import (
     precision_recall,
     switch_rate,
 )
-from kgn_gui.core.models import ModelSpec
+from kgn_gui.core.model.architectures import ModelSpec
 from kgn_gui.core.sampler import Sampler
 
 

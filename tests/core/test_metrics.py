@@ -14,7 +14,7 @@ from kgn_gui.core.metrics import (
     saturation_fraction,
     value_histogram,
 )
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.session import ChainSession
 

@@ -2,7 +2,13 @@ import pytest
 import torch
 
 from kgn_gui.core.errors import SpecError
-from kgn_gui.core.models import ModelSpec, build_model, count_parameters, paper_mnist_spec, spec_parameter_count
+from kgn_gui.core.model.architectures import (
+    ModelSpec,
+    build_model,
+    count_parameters,
+    paper_mnist_spec,
+    spec_parameter_count,
+)
 
 
 def test_paper_mnist_spec_has_exactly_3039784_parameters():

@@ -8,8 +8,8 @@ from tests.conftest import REPO
 
 def test_core_and_cli_import_without_qt():
     code = (
-        "import sys, kgn_gui.core.data, kgn_gui.core.models, kgn_gui.core.train, kgn_gui.core.chain, "
-        "kgn_gui.core.timeline, kgn_gui.core.checkpoint, kgn_gui.core.render, kgn_gui.cli\n"
+        "import sys, kgn_gui.core.data, kgn_gui.core.model.architectures, kgn_gui.core.model.train, kgn_gui.core.chain, "
+        "kgn_gui.core.timeline, kgn_gui.core.model.checkpoint, kgn_gui.core.render, kgn_gui.cli\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'qasync'))\n"
         "print(','.join(bad))"
     )
@@ -22,7 +22,7 @@ def test_core_sources_do_not_mention_qt():
 
     import kgn_gui.core as core
 
-    for p in Path(core.__file__).parent.glob("*.py"):
+    for p in Path(core.__file__).parent.rglob("*.py"):
         text = p.read_text()
         for name in ("PySide6", "PyQt", "pyqtgraph", "qasync"):
             assert f"import {name}" not in text and f"from {name}" not in text, (p.name, name)

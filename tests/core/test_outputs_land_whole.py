@@ -48,8 +48,8 @@ def work(tmp_path):
 @pytest.fixture
 def image_model(tmp_path):
     """A tiny 1×4×4 image model: quick chains for the sample and export tests."""
-    from kgn_gui.core.checkpoint import save_checkpoint
-    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
+    from kgn_gui.core.model.checkpoint import save_checkpoint
 
     spec = ModelSpec(D=16, L=1, H=8, bound="sigmoid", shape=(1, 4, 4))
     d = tmp_path / "models"
@@ -230,9 +230,9 @@ def test_atomic_folder_puts_the_old_folder_back_when_the_swap_fails(tmp_path, mo
 def test_a_bundle_is_never_written_over_its_model_nor_reproduced_into_itself(tmp_path):
     from kgn_gui.core.bundle import reproduce, write_bundle
     from kgn_gui.core.chain import ChainConfig
-    from kgn_gui.core.checkpoint import load_checkpoint
     from kgn_gui.core.errors import ExportError
     from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     m = tmp_path / "M.safetensors"
     m.write_bytes((MODELS / "mnist.safetensors").read_bytes())

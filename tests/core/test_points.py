@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.points import (
     basin_map,
     basin_occupancy,

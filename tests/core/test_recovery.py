@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import point_preset
-from kgn_gui.core.models import ModelSpec, build_model
-from kgn_gui.core.recovery import pending_recoveries, save_recovery
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.checkpoint import load_checkpoint
+from kgn_gui.core.model.recovery import pending_recoveries, save_recovery
 from tests.conftest import REPO
 
 
@@ -51,9 +51,9 @@ def test_only_runs_whose_app_is_gone_are_offered(tmp_path):
 
 WORKER = textwrap.dedent("""
     import os, sys, multiprocessing as mp
-    from kgn_gui.core.train_worker import train_worker
-    from kgn_gui.core.models import ModelSpec
-    from kgn_gui.core.train import TrainConfig
+    from kgn_gui.core.model.train_worker import train_worker
+    from kgn_gui.core.model.architectures import ModelSpec
+    from kgn_gui.core.model.train import TrainConfig
     job = {"spec": ModelSpec(D=2, L=2, H=16, bound="sigmoid").to_dict(),
            "config": TrainConfig(lr=1e-3, batch=4, steps=10_000_000, report_interval_s=0.01).to_dict(),
            "source": ["points:2d-corners", [0.0, 1.0], [28, 28]], "threads": 1, "out_dir": sys.argv[2],

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from kgn_gui.core.data import point_preset
-from kgn_gui.core.models import ModelSpec, build_model
-from kgn_gui.core.recovery import Recovery, pending_recoveries, save_recovery
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.recovery import Recovery, pending_recoveries, save_recovery
 from tests.conftest import no_hang
 
 SPEC = ModelSpec(D=2, L=1, H=3, bound="sigmoid")

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from kgn_gui.core.chain import Chain, ChainConfig, start_states
 from kgn_gui.core.errors import TimelineError
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.sampler import Sampler
 from kgn_gui.core.timeline import Timeline
 

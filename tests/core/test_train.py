@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-import kgn_gui.core.train as train_mod
+import kgn_gui.core.model.train as train_mod
 from kgn_gui.core.chain import ChainConfig, run_chain
 from kgn_gui.core.data import load_mnist, make_points, point_preset
 from kgn_gui.core.errors import TrainError
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.train import TrainConfig, Trainer, draw_batch, train
 from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.train import TrainConfig, Trainer, draw_batch, train
 
 SIGMOID_1D = ModelSpec(D=1, L=6, H=10, bound="sigmoid")
 
@@ -198,7 +198,7 @@ def test_run_hooks_report_save_stop_at_a_target_and_cancel(monkeypatch):
     clock = iter(range(0, 10_000, 5))  # each monotonic() reading is 5 s after the one before
     monkeypatch.setattr(train_mod.time, "monotonic", lambda: next(clock))
     tr = _corners(400)
-    from kgn_gui.core.train import TrainHooks
+    from kgn_gui.core.model.train import TrainHooks
 
     last = tr.run(TrainHooks(seen.append, lambda t: saves.append(t.step), save_every_s=12))
     assert last is seen[-1] and last.kind == "done" and seen[0].kind == "progress"
@@ -220,7 +220,7 @@ def test_run_hooks_report_save_stop_at_a_target_and_cancel(monkeypatch):
 
 
 def test_ctrl_c_ends_a_run_with_the_best_weights_only_when_the_hooks_say_so():
-    from kgn_gui.core.train import TrainHooks
+    from kgn_gui.core.model.train import TrainHooks
 
     def interrupt_at(n):
         def hook(ev):
@@ -239,7 +239,7 @@ def test_ctrl_c_ends_a_run_with_the_best_weights_only_when_the_hooks_say_so():
 
 
 def test_save_writes_the_best_or_the_current_weights_with_the_recipe(tmp_path):
-    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     tr = _corners(400)
     for ev in tr.events():

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from kgn_gui.core.data import Dataset
-from kgn_gui.core.models import ModelSpec, paper_mnist_spec
-from kgn_gui.core.train import TrainConfig, Trainer
+from kgn_gui.core.model.architectures import ModelSpec, paper_mnist_spec
+from kgn_gui.core.model.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -102,7 +102,7 @@ def test_divergence_and_stop_under_graphs():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_the_over_generalization_measure_of_a_model_on_the_gpu_equals_the_cpus():
     from kgn_gui.core.measures import over_generalization
-    from kgn_gui.core.models import ModelSpec, build_model
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
 
     model = build_model(ModelSpec(D=2, L=3, H=16, bound="sigmoid"), seed=0)
     train = np.array([[0.2, 0.2], [0.8, 0.8]], np.float32)

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kgn_gui.core.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.errors import CheckpointError
-from kgn_gui.core.models import ModelSpec, build_model
+from kgn_gui.core.model.architectures import ModelSpec, build_model
+from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 
 SPEC = ModelSpec(D=6, L=2, H=5, bound="sigmoid", shape=(6,))
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)

@@ -23,10 +23,10 @@ from kgn_gui.core.messages import (
     SweepProgress,
     TrainWarning,
 )
+from kgn_gui.core.model.train import TrainEvent
+from kgn_gui.core.model.train_worker import train_worker
 from kgn_gui.core.sweep import SweepConfig, check_output_folder
 from kgn_gui.core.sweep_worker import sweep_worker
-from kgn_gui.core.train import TrainEvent
-from kgn_gui.core.train_worker import train_worker
 
 EVENT = TrainEvent("progress", 7, 50, 0.25, 0.125, 1000.0, 3.5, 1.0, "")
 
@@ -95,8 +95,8 @@ def _until_last(q, last_types, timeout=120):
 
 
 def test_the_training_worker_answers_a_bad_job_with_failed():
-    from kgn_gui.core.models import ModelSpec
-    from kgn_gui.core.train import TrainConfig
+    from kgn_gui.core.model.architectures import ModelSpec
+    from kgn_gui.core.model.train import TrainConfig
 
     job = {
         "spec": ModelSpec(D=1, L=2, H=8, bound="sigmoid").to_dict(),

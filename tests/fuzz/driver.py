@@ -315,8 +315,8 @@ def run_entry(plan: dict) -> tuple[list[Call], list[str], dict]:
     if e == "cli":
         return run_cli(plan)
     if e == "checkpoint":
-        from kgn_gui.core.checkpoint import load_checkpoint, read_metadata
         from kgn_gui.core.errors import CheckpointError
+        from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata
 
         calls = [
             run_call("load_checkpoint", lambda: load_checkpoint(a["path"]), (CheckpointError,)),
@@ -355,7 +355,7 @@ def run_entry(plan: dict) -> tuple[list[Call], list[str], dict]:
         else:
             calls = [run_call(e, lambda: reproduce(a["path"], a["out"]), (ExportError,))]
     elif e == "recovery":
-        from kgn_gui.core.recovery import pending_recoveries
+        from kgn_gui.core.model.recovery import pending_recoveries
 
         c = run_call("pending_recoveries", lambda: pending_recoveries(Path(a["path"])), ())
         calls = [c]
@@ -458,8 +458,8 @@ def oracle_after_cli(plan: dict, rc: int, out: str) -> list[str]:
             if not _strict_json(text):
                 problems.append("kgn analyze --json wrote JSON that is not strict (NaN?) or not JSON")
     if expect.get("loads"):
-        from kgn_gui.core.checkpoint import load_checkpoint
         from kgn_gui.core.errors import CheckpointError
+        from kgn_gui.core.model.checkpoint import load_checkpoint
 
         try:
             load_checkpoint(expect["loads"])
@@ -632,8 +632,8 @@ def make_seeds(seeds: Path) -> None:
     import numpy as np
 
     from kgn_gui import cli
-    from kgn_gui.core.checkpoint import load_checkpoint
-    from kgn_gui.core.recovery import save_recovery
+    from kgn_gui.core.model.checkpoint import load_checkpoint
+    from kgn_gui.core.model.recovery import save_recovery
 
     from . import build
 
@@ -736,7 +736,8 @@ def main() -> int:
     import torch  # noqa: F401
 
     import kgn_gui.cli  # noqa: F401
-    from kgn_gui.core import bundle, checkpoint, data, recovery  # noqa: F401
+    from kgn_gui.core import bundle, data  # noqa: F401
+    from kgn_gui.core.model import checkpoint, recovery  # noqa: F401
 
     from . import build
 

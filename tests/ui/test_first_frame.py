@@ -57,7 +57,7 @@ def test_the_numpy_start_is_torchs(n, D, vr, seed):
 
 
 def test_a_model_file_the_header_cannot_describe_gives_a_plain_loading_line(tmp_path):
-    from kgn_gui.core.model_file import first_look
+    from kgn_gui.core.model.header import first_look
 
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00" + json.dumps({"x": 1}).encode()[:16])

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kgn_gui.core.checkpoint import load_checkpoint
+from kgn_gui.core.model.checkpoint import load_checkpoint
 from tests.conftest import drop_file
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

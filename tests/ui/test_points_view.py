@@ -154,7 +154,7 @@ def test_depth_comparison_runs_two_models_on_one_locked_timeline(window, qtbot):
 
 
 def test_a_points_model_with_unknown_training_points_still_opens(window, tmp_path, errors):
-    from kgn_gui.core.checkpoint import load_checkpoint, save_checkpoint
+    from kgn_gui.core.model.checkpoint import load_checkpoint, save_checkpoint
 
     ck = load_checkpoint(MODELS / "2d-corners.safetensors")
     p = save_checkpoint(tmp_path / "elsewhere.safetensors", ck.model, ck.spec, dataset="points")
@@ -241,7 +241,7 @@ def test_the_inspector_says_where_a_points_models_chains_are_instead_of_showing_
 def test_compare_depths_follows_the_main_chains_sampler_schedule_damping_and_edits(window):
     """Issue 27: the second depth took only the noise kind and ε of a change (its schedule and damping were
     dropped) and none of the edits. With the same weights on both sides the two must agree bit for bit."""
-    from kgn_gui.core.checkpoint import load_checkpoint
+    from kgn_gui.core.model.checkpoint import load_checkpoint
 
     assert window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     ch, pts = window.chain, window.points

@@ -7,8 +7,8 @@ import pytest
 
 from kgn_gui.core.data import point_preset
 from kgn_gui.core.messages import Ended, Progress, TrainWarning
-from kgn_gui.core.models import ModelSpec
-from kgn_gui.core.train import TrainConfig, Trainer, TrainEvent
+from kgn_gui.core.model.architectures import ModelSpec
+from kgn_gui.core.model.train import TrainConfig, Trainer, TrainEvent
 from kgn_gui.ui.controllers.training import TrainingController
 
 SPEC = ModelSpec(D=1, L=2, H=8, bound="sigmoid")

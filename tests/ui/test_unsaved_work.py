@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PySide6 import QtWidgets
 
-from kgn_gui.core.checkpoint import load_checkpoint
 from kgn_gui.core.data import point_preset
-from kgn_gui.core.models import ModelSpec
-from kgn_gui.core.train import TrainConfig
+from kgn_gui.core.model.architectures import ModelSpec
+from kgn_gui.core.model.checkpoint import load_checkpoint
+from kgn_gui.core.model.train import TrainConfig
 from kgn_gui.ui.controllers.training import TrainingRun
 from tests.conftest import drop_file
 
@@ -24,7 +24,7 @@ TANH = MODELS / "1d-tanh.safetensors"
 
 @pytest.fixture
 def window(make_window):
-    from kgn_gui.core.recovery import pending_recoveries
+    from kgn_gui.core.model.recovery import pending_recoveries
 
     yield make_window(n_chains=16)
     for rec in pending_recoveries():  # a restore that was cancelled leaves its file: not for the next test
@@ -51,8 +51,8 @@ def bundled_action(window, name):
 
 
 def restore(window, tmp_path):
-    from kgn_gui.core.models import build_model
-    from kgn_gui.core.recovery import recovery_dir, save_recovery
+    from kgn_gui.core.model.architectures import build_model
+    from kgn_gui.core.model.recovery import recovery_dir, save_recovery
 
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()  # a process that is gone: the app that trained crashed

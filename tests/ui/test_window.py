@@ -212,7 +212,7 @@ def test_stopping_mid_training_keeps_the_app_usable(window, qtbot):
 
 
 def test_training_writes_recovery_checkpoints_and_removes_them_once_done(window, qtbot):
-    from kgn_gui.core.recovery import recovery_dir
+    from kgn_gui.core.model.recovery import recovery_dir
 
     window.training.recovery_every_s = 0.05
     window.training_panel.set_recipe("points:2d-corners", bound="sigmoid", L=3, H=16, lr=1e-3, steps=3000)
@@ -229,8 +229,8 @@ def test_interrupted_training_is_offered_on_the_next_start(window, tmp_path, err
     import subprocess
 
     from kgn_gui.core.data import point_preset
-    from kgn_gui.core.models import ModelSpec, build_model
-    from kgn_gui.core.recovery import pending_recoveries, recovery_dir, save_recovery
+    from kgn_gui.core.model.architectures import ModelSpec, build_model
+    from kgn_gui.core.model.recovery import pending_recoveries, recovery_dir, save_recovery
 
     p = subprocess.Popen([sys.executable, "-c", "pass"])
     p.wait()  # a process id that is gone: the app that ran the training crashed
@@ -719,7 +719,7 @@ def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtb
 
 
 def test_choosing_an_architecture_fills_its_defaults_and_counts_its_parameters(window, errors):
-    from kgn_gui.core.models import ModelSpec, spec_parameter_count
+    from kgn_gui.core.model.architectures import ModelSpec, spec_parameter_count
 
     tp = window.training_panel
     tp.set_recipe("mnist:test")

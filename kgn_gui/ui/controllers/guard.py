@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ...core.train import format_loss
+from ...core.model.train import format_loss
 from .model import ModelController
 from .training import TrainingController, TrainingRun
 

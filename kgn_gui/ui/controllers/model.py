@@ -15,9 +15,9 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from ...core.checkpoint import Checkpoint, load_checkpoint
 from ...core.data import Dataset, open_source, reference_data
 from ...core.errors import Cancelled, CheckpointError, DataError
+from ...core.model.checkpoint import Checkpoint, load_checkpoint
 from ..jobs import Job
 
 MAX_RECENT = 8

@@ -17,7 +17,7 @@ from PySide6 import QtCore
 
 from ...core.data import POINT_PRESETS, open_source
 from ...core.errors import ChainError, CheckpointError, DataError, TimelineError
-from ...core.recipes import Recipe, recipe_for
+from ...core.model.recipes import Recipe, recipe_for
 from ...core.session import ChainSession
 
 

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PySide6 import QtCore
 
-from ...core.checkpoint import Checkpoint, load_checkpoint
 from ...core.data import Dataset
 from ...core.errors import CheckpointError, TrainError
 from ...core.messages import (
@@ -34,10 +33,11 @@ from ...core.messages import (
     close_channel,
     spawn_child,
 )
-from ...core.models import ModelSpec
-from ...core.recovery import recovery_dir
-from ...core.train import TrainConfig, TrainEvent
-from ...core.train_worker import train_worker
+from ...core.model.architectures import ModelSpec
+from ...core.model.checkpoint import Checkpoint, load_checkpoint
+from ...core.model.recovery import recovery_dir
+from ...core.model.train import TrainConfig, TrainEvent
+from ...core.model.train_worker import train_worker
 
 
 @dataclass

@@ -9,9 +9,9 @@ from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
 from ...core.errors import RecipeError
-from ...core.models import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_parameter_count
-from ...core.recipes import PRESET_NAMES, Recipe, about_presets, recipe_for
-from ...core.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration, format_loss
+from ...core.model.architectures import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_parameter_count
+from ...core.model.recipes import PRESET_NAMES, Recipe, about_presets, recipe_for
+from ...core.model.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration, format_loss
 from .plots import fit_y_range, plain_axes
 
 SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [

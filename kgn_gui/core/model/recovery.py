@@ -24,8 +24,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import CheckpointError, printable
 from .checkpoint import read_metadata, save_checkpoint
-from .errors import CheckpointError, printable
 
 ENV = "KGN_RECOVERY_DIR"
 MAX_ENTRIES = 1000  # recovery files looked at by one scan (a folder of a million must not stall start-up)
@@ -122,7 +122,7 @@ class Recovery:
         return info if isinstance(info, dict) else {}
 
     def describe(self) -> str:
-        from .models import ModelSpec
+        from .architectures import ModelSpec
 
         i = self.info
         try:

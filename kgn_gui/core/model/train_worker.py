@@ -26,7 +26,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from .messages import Command, Ended, Failed, Progress, RecoverySaved, Snapshot, SnapshotFailed, TrainWarning
+from ..messages import Command, Ended, Failed, Progress, RecoverySaved, Snapshot, SnapshotFailed, TrainWarning
 
 
 def train_worker(job: dict, out_q, ctrl) -> None:
@@ -36,8 +36,8 @@ def train_worker(job: dict, out_q, ctrl) -> None:
         import torch
 
         torch.set_num_threads(int(job.get("threads", 1)))
-        from .data import Dataset, open_source
-        from .models import ModelSpec
+        from ..data import Dataset, open_source
+        from .architectures import ModelSpec
         from .train import TrainConfig, Trainer, TrainHooks
 
         if job.get("source") is not None:

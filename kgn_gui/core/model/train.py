@@ -41,10 +41,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data import Dataset
+from ..errors import TrainError
+from .architectures import ModelSpec, build_model
 from .checkpoint import save_checkpoint
-from .data import Dataset
-from .errors import TrainError
-from .models import ModelSpec, build_model
 
 
 @dataclass

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from .data import POINT_PRESETS
-from .errors import RecipeError
-from .models import ARCH_DEFAULTS, ARCHITECTURES, BOUNDS, ModelSpec
+from ..data import POINT_PRESETS
+from ..errors import RecipeError
+from .architectures import ARCH_DEFAULTS, ARCHITECTURES, BOUNDS, ModelSpec
 from .train import TrainConfig
 
 PRESET_NAMES = ("paper", "fast")

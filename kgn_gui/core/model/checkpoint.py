@@ -18,12 +18,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .._version import __version__
-from .errors import CheckpointError, SpecError
-from .files import WriteError, atomic_write_bytes
-from .jsonsafe import JSONError, loads_bounded
-from .model_file import FORMAT, MAX_HEADER_BYTES, read_header  # noqa: F401 (re-exported
-from .models import ModelSpec, build_model
+from ..._version import __version__
+from ..errors import CheckpointError, SpecError
+from ..files import WriteError, atomic_write_bytes
+from ..jsonsafe import JSONError, loads_bounded
+from .architectures import ModelSpec, build_model
+from .header import FORMAT, MAX_HEADER_BYTES, read_header  # noqa: F401 (re-exported
 
 _DTYPES = {"F32": (torch.float32, 4)}
 
@@ -137,7 +137,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
 
 def describe_metadata(meta: dict) -> list[str]:
     """A model file's metadata (checked: :func:`read_metadata`) for people, one fact a line (``kgn info``)."""
-    from .models import spec_parameter_count
+    from .architectures import spec_parameter_count
 
     spec = ModelSpec.from_dict(meta["spec"])
     rec = meta.get("recipe") or {}

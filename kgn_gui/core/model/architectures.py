@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .errors import SpecError
+from ..errors import SpecError
 
 BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 ARCHITECTURES = ("mlp", "cnn", "unet", "transformer")

@@ -11,9 +11,9 @@ import os
 import struct
 from pathlib import Path
 
-from .errors import CheckpointError, printable
-from .jsonsafe import JSONError, loads_bounded
-from .safe_io import Refused, open_regular
+from ..errors import CheckpointError, printable
+from ..jsonsafe import JSONError, loads_bounded
+from ..safe_io import Refused, open_regular
 
 FORMAT = "kgn-gui/1"
 MAX_HEADER_BYTES = 16 << 20
