@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 
 from bench._rows import add_json_option, finish, row
-from kgn_gui.core.chain import Chain
+from kgn_gui.core.chain.chain import Chain
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.model.train import resolve_device
-from kgn_gui.core.sampler import Sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 

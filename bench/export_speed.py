@@ -23,10 +23,10 @@ import time
 from pathlib import Path
 
 from bench._rows import add_json_option, finish, row
-from kgn_gui.core.chain import ChainConfig
+from kgn_gui.core.chain.chain import ChainConfig
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.export import ExportOptions, _write_gif, chain_frames, export_chain
 from kgn_gui.core.model.checkpoint import load_checkpoint
-from kgn_gui.core.sampler import Sampler
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"gif": 3.0, "mp4": 2.0, "apng": None, "webm": None, "png": None}

@@ -32,12 +32,12 @@ import numpy as np
 import torch
 
 from bench._rows import add_json_option, finish, row
-from kgn_gui.core.chain import Chain, ChainConfig, start_states
-from kgn_gui.core.keyframes import DEFAULT_DISK_BYTES, open_store
+from kgn_gui.core.chain.chain import Chain, ChainConfig, start_states
+from kgn_gui.core.chain.keyframes import DEFAULT_DISK_BYTES, open_store
+from kgn_gui.core.chain.sampler import Sampler
+from kgn_gui.core.chain.timeline import DEFAULT_BUDGET_BYTES, DISK_KEYFRAME_EVERY, Timeline
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.model.train import resolve_device
-from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.timeline import DEFAULT_BUDGET_BYTES, DISK_KEYFRAME_EVERY, Timeline
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ def __getattr__(name: str):
 
         return getattr(api, name)
     if name == "Sampler":
-        from .core.sampler import Sampler
+        from .core.chain.sampler import Sampler
 
         return Sampler
     raise AttributeError(f"module 'kgn_gui' has no attribute {name!r}")

@@ -4,7 +4,7 @@ One set of calls that ``kgn`` (the CLI), the window, notebooks and engines share
 the same answer everywhere (docs/api.md has runnable examples):
 
 * :func:`load` — a bundled model by name, or a ``.safetensors`` file → :class:`Model`;
-* :class:`~kgn_gui.core.sampler.Sampler` — how a chain steps (noise kind, ε, ε(t) schedule, damping);
+* :class:`~kgn_gui.core.chain.sampler.Sampler` — how a chain steps (noise kind, ε, ε(t) schedule, damping);
 * :func:`sample` — N chains of a model → :class:`Run`, whose :meth:`Run.state` is exact for any step;
 * :func:`analyze` — the measures of a model's chains (the numbers ``kgn analyze`` prints and writes);
 * :func:`train` — a model trained on a data source by a named recipe (what ``kgn train`` runs).
@@ -22,14 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from .core.bundled import resolve_model
-from .core.chain import ChainConfig
+from .core.chain.chain import ChainConfig
+from .core.chain.lab import Condition, Edit, Lab
+from .core.chain.sampler import Sampler
+from .core.chain.session import ChainSession
+from .core.chain.start import Start, parse_start
 from .core.errors import ChainError
-from .core.lab import Condition, Edit, Lab
 from .core.model.checkpoint import Checkpoint, load_checkpoint
 from .core.registry import Measures
-from .core.sampler import Sampler
-from .core.session import ChainSession
-from .core.start import Start, parse_start
 
 __all__ = ["Measures", "Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of", "train", "train_recipe"]
 
@@ -286,8 +286,8 @@ class Run:
         Returns sample.json's dict; with a branch its "divergence" is the (step, divergence) list."""
         import json
 
+        from .core.chain.lab import divergence
         from .core.files import atomic_folder, atomic_write_text, check_own_folder
-        from .core.lab import divergence
         from .core.preflight import MAX_GRID_ROWS, check_output_folder, check_sample
         from .core.render import save_png, states_to_grid
 

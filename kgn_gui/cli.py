@@ -115,8 +115,8 @@ def _add_measure_options(p: argparse.ArgumentParser) -> None:
 def _inputs(args, *texts) -> list[Path]:
     """The files a command reads (its outputs must be none of them): ``texts`` (the model, the data), the
     start and the condition."""
-    from .core.lab import condition_files
-    from .core.start import start_files
+    from .core.chain.lab import condition_files
+    from .core.chain.start import start_files
 
     return [*existing_paths(*texts), *start_files(args.start), *condition_files(args.condition, args.known)]
 
@@ -163,7 +163,7 @@ _SAMPLER_OPTIONS = {"noise": "--noise", "eps": "--eps", "eps_schedule": "--eps-s
 def _sampler_from_args(args, steps: int):
     """core.sampler.Sampler.of ``--sampler`` / ``--preset`` or of --noise, --eps, --eps-schedule and
     --damping. A whole sampler and one of its settings together is an error (which would win is not obvious)."""
-    from .core.sampler import Sampler
+    from .core.chain.sampler import Sampler
 
     given = [flag for key, flag in _SAMPLER_OPTIONS.items() if getattr(args, key) is not None]
     whole = [f"--{k} {getattr(args, k)}" for k in ("sampler", "preset") if getattr(args, k, None)]
@@ -178,9 +178,9 @@ def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progr
     start, the sampler (a schedule without its T runs over ``sampler_steps``, by default ``steps``) and the
     condition."""
     from . import api
+    from .core.chain.lab import condition_of
+    from .core.chain.start import parse_start
     from .core.data import open_source
-    from .core.lab import condition_of
-    from .core.start import parse_start
 
     start = parse_start(args.start, ck.value_range, n=args.n, seed=args.seed, sigma=args.sigma, mask=args.mask)
     sampler = _sampler_from_args(args, sampler_steps if sampler_steps is not None else steps)
@@ -244,7 +244,7 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
 
 
 def _add_sampler_options(s: argparse.ArgumentParser) -> None:
-    from .core.sampler import NOISE_KINDS, PRESETS, Sampler
+    from .core.chain.sampler import NOISE_KINDS, PRESETS, Sampler
 
     paper = Sampler.PAPER  # each sampler option unset: the paper's (core.sampler), never a copy here
     s.add_argument(
@@ -291,8 +291,8 @@ def cmd_reproduce(args) -> int:
 
 def cmd_sample(args) -> int:
     from .api import SAMPLE_FILES, SAMPLE_WHAT
+    from .core.chain.lab import parse_branch
     from .core.export import parse_steps
-    from .core.lab import parse_branch
     from .core.model.checkpoint import load_checkpoint
     from .core.preflight import MAX_GRID_ROWS
 

@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     QtCore.QSettings.setDefaultFormat(QtCore.QSettings.Format.IniFormat)
     QtCore.QSettings.setPath(QtCore.QSettings.Format.IniFormat, QtCore.QSettings.Scope.UserScope, tempfile.mkdtemp())
-    from kgn_gui.core.sampler import Sampler
+    from kgn_gui.core.chain.sampler import Sampler
     from kgn_gui.ui.main_window import MainWindow
 
     w = MainWindow(args.model, restore_settings=False)

@@ -14,9 +14,9 @@ from PIL import Image
 
 import kgn_gui as kgn
 from kgn_gui.cli import main
-from kgn_gui.core.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.errors import SamplerError
-from kgn_gui.core.sampler import Sampler
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -61,7 +61,7 @@ def test_branches_and_sampler_text_match_kgn_sample(tmp_path):
     br = run.branch(6, 3)
     assert np.array_equal(br.state(6), np.load(out / "final_states.npy"))
     div = [float(line.split(",")[1]) for line in (out / "divergence.csv").read_text().splitlines()[1:]]
-    from kgn_gui.core.lab import divergence
+    from kgn_gui.core.chain.lab import divergence
 
     assert div == pytest.approx([divergence(br.state(t), 3) for t in range(7)], rel=1e-5)
 

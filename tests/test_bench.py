@@ -46,11 +46,11 @@ def test_timeline_jump_predicts_the_keyframe_interval_the_disk_tier_settles_on(t
     import torch
 
     from bench.timeline_jump import keyframe_interval
-    from kgn_gui.core.chain import Chain
-    from kgn_gui.core.keyframes import DEFAULT_DISK_BYTES, open_store
+    from kgn_gui.core.chain.chain import Chain
+    from kgn_gui.core.chain.keyframes import DEFAULT_DISK_BYTES, open_store
+    from kgn_gui.core.chain.sampler import Sampler
+    from kgn_gui.core.chain.timeline import Timeline
     from kgn_gui.core.model.architectures import ModelSpec, build_model
-    from kgn_gui.core.sampler import Sampler
-    from kgn_gui.core.timeline import Timeline
 
     # The 256 MNIST chains: 10,000 steps keep K = 6 in the default 4 GB; 100,000 steps need K = 24.
     slots = DEFAULT_DISK_BYTES // (256 * 784 * 4)

@@ -49,7 +49,7 @@ def test_train_info_sample_end_to_end(tmp_path, capsys):
     assert main(["sample", str(model), "-n", "10", "--steps", "5", "--noise", "none", "-o", str(outdir)]) == 0
     final = np.load(outdir / "final_states.npy")
     # The chain that sample.json records, rerun here: the same final states, bit for bit.
-    from kgn_gui.core.chain import ChainConfig, run_chain
+    from kgn_gui.core.chain.chain import ChainConfig, run_chain
     from kgn_gui.core.model.checkpoint import load_checkpoint
 
     rec = json.loads((outdir / "sample.json").read_text())
@@ -74,7 +74,7 @@ def test_sample_writes_a_png_grid_of_chosen_steps(tmp_path):
     # Three rows (t = 0, 3, 6) of four 4×4 tiles with 1-pixel padding (6×21 each), ×2, after a 48-pixel label.
     assert img.shape == (3 * 6 * 2, 48 + 21 * 2, 3)
     assert json.loads((out / "sample.json").read_text())["grid_steps"] == [0, 3, 6]
-    from kgn_gui.core.chain import ChainConfig, run_chain
+    from kgn_gui.core.chain.chain import ChainConfig, run_chain
     from kgn_gui.core.render import states_to_grid
 
     states = dict(run_chain(build_model(spec, seed=0), spec, ChainConfig(n=4), 6, keep={0, 3, 6}))

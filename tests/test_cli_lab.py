@@ -6,10 +6,10 @@ import json
 import numpy as np
 
 from kgn_gui.cli import main
-from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.lab import Lab, divergence, parse_condition
+from kgn_gui.core.chain.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.lab import Lab, divergence, parse_condition
+from kgn_gui.core.chain.sampler import Sampler, parse_schedule
 from kgn_gui.core.model.checkpoint import load_checkpoint
-from kgn_gui.core.sampler import Sampler, parse_schedule
 from tests.conftest import MODELS
 
 MNIST = str(MODELS / "mnist.safetensors")

@@ -9,13 +9,13 @@ import pytest
 import kgn_gui as kgn
 from kgn_gui.api import train_recipe
 from kgn_gui.cli import main
+from kgn_gui.core.chain.sampler import Sampler
+from kgn_gui.core.chain.start import Start, parse_start
 from kgn_gui.core.data import POINT_PRESETS, Dataset, make_points
 from kgn_gui.core.errors import RecipeError, StartError
 from kgn_gui.core.export import read_frames
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.model.recipes import Recipe, recipe_for
-from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.start import Start, parse_start
 from kgn_gui.ui.controllers.points import points_plan, points_source
 
 REPO = Path(__file__).resolve().parents[1]
@@ -134,7 +134,7 @@ def test_a_data_start_from_kgn_and_from_the_start_panel_is_the_same_x0(window, t
     assert (shown.kind, shown.n, shown.seed, shown.sigma, shown.mask) == ("data", 8, 4, 0.3, 6)
     assert cli.chain_config(Sampler.PAPER) == shown.chain_config(Sampler.PAPER)
     assert np.array_equal(cli.array, shown.array)
-    from kgn_gui.core.chain import start_states
+    from kgn_gui.core.chain.chain import start_states
 
     x_cli = start_states(cli.chain_config(), 784, ck.value_range, shape=ck.spec.shape, start_array=cli.array)
     assert np.array_equal(x_cli.numpy(), window.session.state(0)) and np.array_equal(x_kgn, window.session.state(0))

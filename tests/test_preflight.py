@@ -197,7 +197,7 @@ def test_an_astronomical_step_range_is_refused_at_once(tmp_path, capsys):
 
 def test_a_bundle_is_never_written_with_steps_it_could_not_be_read_back_with(tmp_path, capsys):
     from kgn_gui.core.bundle import MAX_STEP, write_bundle
-    from kgn_gui.core.chain import ChainConfig
+    from kgn_gui.core.chain.chain import ChainConfig
     from kgn_gui.core.errors import ExportError
     from kgn_gui.core.export import ExportOptions
     from kgn_gui.core.model.checkpoint import load_checkpoint

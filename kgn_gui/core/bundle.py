@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from .._version import __version__
-from .chain import ChainConfig
+from .chain.chain import ChainConfig
+from .chain.curves import CURVES
+from .chain.session import ChainSession
 from .errors import ExportError
 from .export import ExportOptions, export_chain
 from .files import WriteError, check_not_input
-from .metrics import CURVES
 from .model.checkpoint import Checkpoint, load_checkpoint
-from .session import ChainSession
 
 FORMAT = "kgn-bundle/1"
 
@@ -303,8 +303,8 @@ def _read_lab(path: Path, folder: Path, run: dict, n: int, D: int, value_range: 
     """run.json's ``lab`` (edits, the condition's source) with condition.npy: a core.lab.Lab, or None."""
     import io
 
+    from .chain.lab import Lab
     from .errors import LabError
-    from .lab import Lab
     from .safe_io import Refused, read_npy
 
     if "lab" not in run:

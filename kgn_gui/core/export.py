@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chain import ChainConfig, run_chain
+from .chain.chain import ChainConfig, run_chain
 from .errors import ExportCancelled, ExportError, ExportOptionError, OutputNameError
 from .files import WriteError, atomic_path, check_not_input, check_own_folder, swap_in
 from .render import COBWEB_STEPS, MAX_POINTS_SIDE, POINTS_SIZE, TRAIL, PointsPicture, states_to_grid, zoom
@@ -797,7 +797,7 @@ def export_session(
     cancelled: Callable[[], bool] | None = None,
     inputs=(),
 ) -> Path:
-    """Write ``steps`` of a :class:`~kgn_gui.core.session.ChainSession` to ``out`` in ``opts.fmt``: the one
+    """Write ``steps`` of a :class:`~kgn_gui.core.chain.session.ChainSession` to ``out`` in ``opts.fmt``: the one
     export entry point of ``kgn export`` and the window. Steps the session has reached come from its
     timeline (what the window showed, noise changes included); later ones are computed on from its head
     without changing it. An image model's frames are its grid (or one chain); a points model's (D = 1 or 2)
@@ -839,7 +839,7 @@ def export_chain(
 ) -> Path:
     """A new chain of ``model`` from its start (with the core.lab.Lab ``lab``: a condition, live edits),
     exported with :func:`export_session` (``points``: a points model's training points). Returns the path."""
-    from .session import ChainSession
+    from .chain.session import ChainSession
 
     opts.validate()
     _check_target(target_path(out, opts.fmt), opts.fmt, inputs)  # before the chain's memory is taken
@@ -873,7 +873,7 @@ def frame_count_duration(n_frames: int, fps: float) -> str:
 
 
 def session_states(session, steps: list[int], back: int = 0):
-    """(t, x_t, history) for each of ``steps`` (sorted) of a live :class:`~kgn_gui.core.session.ChainSession`:
+    """(t, x_t, history) for each of ``steps`` (sorted) of a live :class:`~kgn_gui.core.chain.session.ChainSession`:
     steps already reached come from its timeline (exactly what the window showed, noise changes included);
     later ones are computed on from its last state with its current step map, without touching the session.
     ``history(s)`` gives the states of any step t − ``back`` ≤ s ≤ t (for trails and cobwebs)."""

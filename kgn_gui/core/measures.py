@@ -64,11 +64,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .chain import Chain, ChainConfig, start_states
+from .chain.chain import Chain, ChainConfig, start_states
+from .chain.curves import nearest_training
+from .chain.sampler import Sampler
 from .errors import Cancelled
-from .metrics import nearest_training
 from .registry import clip
-from .sampler import Sampler
 
 RESIDUAL_TOL_SPAN = 0.025  # the convergence tolerance as a share of the value range's span
 FIXED_TOL = 1e-4  # residual (RMS per value) below which a refined point counts as a fixed point
@@ -915,9 +915,9 @@ def condition_match(
     completion of one image is not independent of the others of it)."""
     from dataclasses import replace
 
-    from .chain import ChainConfig, run_chain, start_states
+    from .chain.chain import ChainConfig, run_chain, start_states
+    from .chain.lab import Condition, Lab, region_mask
     from .classifier import to_unit
-    from .lab import Condition, Lab, region_mask
 
     images = np.asarray(images, np.float32)
     labels = np.asarray(labels)

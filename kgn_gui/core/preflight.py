@@ -10,7 +10,7 @@ its output cannot be written, and an option that sizes memory is refused before 
 * memory: chains, the grid of ``kgn sample``, image sizes, the network's size (L × H, as a parameter count,
   with Adam's state and the batch's activations), frames held by an encoder and per-step records are
   estimated and compared with :data:`MEMORY_FRACTION` of the memory the system can give
-  (:func:`kgn_gui.core.chain.available_memory_bytes`, or a CUDA device's free memory). Step lists and
+  (:func:`kgn_gui.core.chain.chain.available_memory_bytes`, or a CUDA device's free memory). Step lists and
   ranges are counted before they are built (:func:`kgn_gui.core.export.parse_steps`).
 
 Every refusal is a :class:`PreflightError` (a ValueError) of one line that says what fits. The estimates
@@ -26,7 +26,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from .chain import MAX_CHAINS, available_memory_bytes
+from .chain.chain import MAX_CHAINS, available_memory_bytes
 from .errors import PreflightError
 
 MEMORY_FRACTION = 0.8  # of the available memory, as chain.check_chain_memory uses
@@ -373,7 +373,7 @@ def check_export(
     """An export of ``n_frames`` frames: the chains, the frames the encoder holds (APNG: all) and, for a bundle,
     the curves of every step up to ``max_step`` (mean and band of each measure, per chain for up to 256);
     fmt "npz": the states of every step."""
-    from .metrics import CURVES
+    from .chain.curves import CURVES
 
     check_chains(n_chains, D, available=available)
     avail = available_bytes(available)

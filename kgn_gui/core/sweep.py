@@ -43,12 +43,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .chain import ChainConfig
+from .chain.chain import ChainConfig
+from .chain.sampler import Sampler
 from .errors import Cancelled
 from .files import atomic_path
 from .measures import analyze_chain, attractor_audit, basin_recovery, reference_for
 from .registry import MEASURE, clip
-from .sampler import Sampler
 
 if TYPE_CHECKING:
     from .model.architectures import ModelSpec

@@ -18,8 +18,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.bundled import MODELS_DIR
+from ..core.chain.start_preview import preview_start
 from ..core.model.header import first_look
-from ..core.start_preview import preview_start
 from .widgets.chain_grid import ChainGrid
 
 DEFAULT_MODEL = MODELS_DIR / "mnist.safetensors"

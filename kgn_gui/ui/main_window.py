@@ -8,10 +8,10 @@ from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.chain.start import Start
 from ..core.data import Dataset, drop_prefetched
 from ..core.errors import ChainError, LabError, TimelineError
 from ..core.model.checkpoint import Checkpoint
-from ..core.start import Start
 from . import dialogs
 from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActions
 from .controllers.analysis import AnalysisController

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from kgn_gui.core.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.data import Dataset
 from kgn_gui.core.errors import CheckpointError
 from kgn_gui.core.measures import attractor_audit
 from kgn_gui.core.model.architectures import ModelSpec
 from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.model.train import TrainConfig, Trainer
-from kgn_gui.core.sampler import Sampler
 
 # Every test here uses the four models the module fixture trains (400 steps each, minutes on two cores).
 pytestmark = pytest.mark.slow

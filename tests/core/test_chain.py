@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from kgn_gui.core.chain import Chain, ChainConfig, run_chain, start_states, step_noise
+from kgn_gui.core.chain.chain import Chain, ChainConfig, run_chain, start_states, step_noise
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.errors import ChainError
 from kgn_gui.core.model.architectures import ModelSpec, build_model
-from kgn_gui.core.sampler import Sampler
 
 
 class Halve(nn.Module):
@@ -158,10 +158,10 @@ def test_run_chain_copies_only_kept_steps():
 def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
     import time
 
-    from kgn_gui.core.chain import check_chain_memory
+    from kgn_gui.core.chain.chain import check_chain_memory
+    from kgn_gui.core.chain.session import ChainSession
     from kgn_gui.core.errors import ChainError
     from kgn_gui.core.model.architectures import ModelSpec, build_model
-    from kgn_gui.core.session import ChainSession
 
     with pytest.raises(ChainError, match=r"history budget of 256 MB holds at most 28,532 chains"):
         check_chain_memory(2**20, 784, 256 << 20)
@@ -176,7 +176,7 @@ def test_chains_that_do_not_fit_are_refused_before_allocating_with_what_fits():
 
 
 def test_a_containers_memory_limit_counts_as_the_free_memory(tmp_path, monkeypatch):
-    from kgn_gui.core.chain import _cgroup_headroom, available_memory_bytes
+    from kgn_gui.core.chain.chain import _cgroup_headroom, available_memory_bytes
 
     (tmp_path / "memory.max").write_text("1073741824\n")
     (tmp_path / "memory.current").write_text(str(256 << 20))
@@ -184,7 +184,7 @@ def test_a_containers_memory_limit_counts_as_the_free_memory(tmp_path, monkeypat
     (tmp_path / "memory.max").write_text("max\n")
     assert _cgroup_headroom(str(tmp_path)) is None
     assert _cgroup_headroom(str(tmp_path / "none")) is None
-    import kgn_gui.core.chain as chain_mod
+    import kgn_gui.core.chain.chain as chain_mod
 
     monkeypatch.setattr(chain_mod, "_cgroup_headroom", lambda: 1 << 20)  # a container's limit: 1 MB left
     assert available_memory_bytes() == 1 << 20

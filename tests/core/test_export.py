@@ -3,7 +3,8 @@ import os
 import numpy as np
 import pytest
 
-from kgn_gui.core.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.errors import ExportCancelled, ExportError
 from kgn_gui.core.export import (
     FORMATS,
@@ -17,7 +18,6 @@ from kgn_gui.core.export import (
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.render import to_uint8
-from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 SPEC = ModelSpec(D=64, L=2, H=32, bound="tanh", shape=(1, 8, 8))

@@ -5,7 +5,8 @@ in a band above the grid, never on a tile."""
 import numpy as np
 import pytest
 
-from kgn_gui.core.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.export import (
     ExportOptions,
     _grey_palette,
@@ -20,7 +21,6 @@ from kgn_gui.core.export import (
 )
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.render import states_to_grid, zoom
-from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 # 248 greys: level v is shown as the palette grey nearest it (at most half a level off), as before.

@@ -21,9 +21,9 @@ from numpy.lib import format as npformat
 from PIL import Image
 
 from kgn_gui.core import data
+from kgn_gui.core.chain.start import load_start_array, parse_start
 from kgn_gui.core.data import Dataset, load_array, load_idx, load_image_folder, open_source, read_idx
 from kgn_gui.core.errors import DataError, StartError
-from kgn_gui.core.start import load_start_array, parse_start
 
 MiB = 1 << 20
 

@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from kgn_gui.core import keyframes
-from kgn_gui.core.chain import Chain, ChainConfig, start_states
-from kgn_gui.core.keyframes import StoreError, clean_stale, disk_budget, open_store
+from kgn_gui.core.chain import keyframes
+from kgn_gui.core.chain.chain import Chain, ChainConfig, start_states
+from kgn_gui.core.chain.keyframes import StoreError, clean_stale, disk_budget, open_store
+from kgn_gui.core.chain.sampler import Sampler
+from kgn_gui.core.chain.session import ChainSession
+from kgn_gui.core.chain.timeline import DISK_KEYFRAME_EVERY, Timeline
 from kgn_gui.core.model.architectures import ModelSpec, build_model
-from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.session import ChainSession
-from kgn_gui.core.timeline import DISK_KEYFRAME_EVERY, Timeline
 from tests.conftest import REPO
 
 N, D = 16, 64
@@ -116,7 +116,7 @@ def test_the_folder_goes_when_the_session_goes(tmp_path, monkeypatch):
 KILLED = """
 import os, signal, sys
 sys.path.insert(0, sys.argv[2])
-from kgn_gui.core.keyframes import open_store
+from kgn_gui.core.chain.keyframes import open_store
 import numpy as np
 store = open_store((4, 8), budget_bytes=1 << 20, root=sys.argv[1])
 store.put(0, np.zeros((4, 8), np.float32))

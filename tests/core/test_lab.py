@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from kgn_gui.core.chain import Chain, ChainConfig, run_chain
-from kgn_gui.core.errors import ChainError, LabError, SamplerError
-from kgn_gui.core.lab import (
+from kgn_gui.core.chain.chain import Chain, ChainConfig, run_chain
+from kgn_gui.core.chain.lab import (
     Condition,
     Edit,
     Lab,
@@ -20,8 +19,9 @@ from kgn_gui.core.lab import (
     parse_condition,
     region_mask,
 )
-from kgn_gui.core.sampler import Sampler, parse_schedule
-from kgn_gui.core.session import ChainSession
+from kgn_gui.core.chain.sampler import Sampler, parse_schedule
+from kgn_gui.core.chain.session import ChainSession
+from kgn_gui.core.errors import ChainError, LabError, SamplerError
 
 SHAPE = (1, 4, 4)
 D = 16
@@ -120,7 +120,7 @@ def test_known_regions_and_a_mask_file(tmp_path):
     img = np.zeros((8, 8), np.uint8)
     img[:, 4:] = 255  # right half white: known
     Image.fromarray(img).save(tmp_path / "m.png")
-    from kgn_gui.core.lab import load_mask
+    from kgn_gui.core.chain.lab import load_mask
 
     assert np.array_equal(load_mask(tmp_path / "m.png", SHAPE), region_mask("right", SHAPE))
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "black.png")

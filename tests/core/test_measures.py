@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from kgn_gui.core.chain import ChainConfig
+from kgn_gui.core.chain.chain import ChainConfig
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.data import point_preset
 from kgn_gui.core.measures import (
     analyze_chain,
@@ -23,7 +24,6 @@ from kgn_gui.core.measures import (
 )
 from kgn_gui.core.model.architectures import ModelSpec
 from kgn_gui.core.model.checkpoint import load_checkpoint
-from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from kgn_gui.core.chain import NOISE_KINDS, ChainConfig
+from kgn_gui.core.chain.chain import NOISE_KINDS, ChainConfig
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.measures import (
     analyze_chain,
     attractor_audit,
@@ -23,7 +24,6 @@ from kgn_gui.core.measures import (
     switch_rate,
 )
 from kgn_gui.core.model.architectures import ModelSpec
-from kgn_gui.core.sampler import Sampler
 
 
 @dataclass

@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from kgn_gui.core.chain import ChainConfig
-from kgn_gui.core.data import make_points, point_preset
-from kgn_gui.core.metrics import (
+from kgn_gui.core.chain.chain import ChainConfig
+from kgn_gui.core.chain.curves import (
     ChainCurves,
     StepMetrics,
     band,
@@ -14,9 +13,10 @@ from kgn_gui.core.metrics import (
     saturation_fraction,
     value_histogram,
 )
+from kgn_gui.core.chain.sampler import Sampler
+from kgn_gui.core.chain.session import ChainSession
+from kgn_gui.core.data import make_points, point_preset
 from kgn_gui.core.model.architectures import ModelSpec, build_model
-from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.session import ChainSession
 
 
 def test_nearest_training_matches_brute_force_across_chunks():
@@ -128,8 +128,8 @@ def test_session_publishes_the_head_without_copying_each_step(session, monkeypat
 
 
 def test_the_fast_nearest_search_agrees_with_the_exact_one():
+    from kgn_gui.core.chain.curves import NearestIndex
     from kgn_gui.core.data import load_mnist
-    from kgn_gui.core.metrics import NearestIndex
 
     ref = torch.from_numpy(load_mnist("test", (-1.0, 1.0)).subset(2000, seed=1).x)
     x = torch.from_numpy(load_mnist("train", (-1.0, 1.0)).subset(256, seed=2).x)

@@ -229,7 +229,7 @@ def test_atomic_folder_puts_the_old_folder_back_when_the_swap_fails(tmp_path, mo
 
 def test_a_bundle_is_never_written_over_its_model_nor_reproduced_into_itself(tmp_path):
     from kgn_gui.core.bundle import reproduce, write_bundle
-    from kgn_gui.core.chain import ChainConfig
+    from kgn_gui.core.chain.chain import ChainConfig
     from kgn_gui.core.errors import ExportError
     from kgn_gui.core.export import ExportOptions
     from kgn_gui.core.model.checkpoint import load_checkpoint

@@ -4,11 +4,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kgn_gui.core.chain import Chain, ChainConfig, start_states
+from kgn_gui.core.chain.chain import Chain, ChainConfig, start_states
+from kgn_gui.core.chain.sampler import Sampler
+from kgn_gui.core.chain.timeline import Timeline
 from kgn_gui.core.errors import TimelineError
 from kgn_gui.core.model.architectures import ModelSpec, build_model
-from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.timeline import Timeline
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from kgn_gui.core.chain.sampler import Sampler
+from kgn_gui.core.chain.start import Start
 from kgn_gui.core.errors import Cancelled
 from kgn_gui.core.export import ExportOptions, compose_frame, read_frames
 from kgn_gui.core.model.checkpoint import load_checkpoint
-from kgn_gui.core.sampler import Sampler
-from kgn_gui.core.start import Start
 from kgn_gui.ui.controllers.analysis import AnalysisController
 from kgn_gui.ui.controllers.chain import ChainController
 from kgn_gui.ui.controllers.export import ExportController

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from kgn_gui.core.chain import ChainConfig, start_states
-from kgn_gui.core.start_preview import preview_start
+from kgn_gui.core.chain.chain import ChainConfig, start_states
+from kgn_gui.core.chain.start_preview import preview_start
 from tests.conftest import MODELS, REPO
 
 FRESH = """

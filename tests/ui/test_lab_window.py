@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from kgn_gui.core.chain import ChainConfig, run_chain
-from kgn_gui.core.lab import Edit, Lab
-from kgn_gui.core.sampler import Sampler
+from kgn_gui.core.chain.chain import ChainConfig, run_chain
+from kgn_gui.core.chain.lab import Edit, Lab
+from kgn_gui.core.chain.sampler import Sampler
 
 
 @pytest.fixture

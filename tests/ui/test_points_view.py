@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.points import flat_regions, output_manifold
-from kgn_gui.core.sampler import Sampler
 from tests.conftest import MODELS
 
 

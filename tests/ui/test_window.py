@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from kgn_gui.core.sampler import Sampler
+from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.ui.actions import DEFAULT_MODEL
 from kgn_gui.ui.main_window import MainWindow
 from kgn_gui.ui.widgets.analysis_panel import ROWS
@@ -122,7 +122,7 @@ def test_histogram_and_curves_hold_data_for_the_current_step(window, qtbot):
 def test_a_jump_between_keyframes_is_replayed_off_the_gui_thread(window, qtbot, monkeypatch):
     import threading
 
-    from kgn_gui.core.chain import Chain
+    from kgn_gui.core.chain.chain import Chain
 
     window.session.timeline.K = 50  # sparse keyframes: step 75 must be replayed from step 50
     window.chain.step_by(120)
@@ -344,7 +344,7 @@ def test_bad_model_file_shows_an_error_and_the_app_stays_usable(window, tmp_path
 
 
 def test_a_model_that_does_not_fit_the_start_is_refused_clearly(window, errors):
-    from kgn_gui.core.start import Start
+    from kgn_gui.core.chain.start import Start
 
     window.start_chains(Start("array", n=2, seed=0, array=np.zeros(10, np.float32)))
     assert errors and "784" in errors[-1][1]

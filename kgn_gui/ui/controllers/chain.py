@@ -1,4 +1,4 @@
-"""Plays a :class:`~kgn_gui.core.session.ChainSession`: compute in a worker thread, display on a timer.
+"""Plays a :class:`~kgn_gui.core.chain.session.ChainSession`: compute in a worker thread, display on a timer.
 
 The worker thread advances the chain as fast as the chosen speed asks (steps/s); the display
 timer (16 ms) only *reads* the newest step and emits ``stepShown`` when the shown step changes,
@@ -19,9 +19,9 @@ import time
 
 from PySide6 import QtCore
 
-from ...core.sampler import Sampler
-from ...core.session import ChainSession
-from ...core.start import Start
+from ...core.chain.sampler import Sampler
+from ...core.chain.session import ChainSession
+from ...core.chain.start import Start
 
 
 class ChainController(QtCore.QObject):

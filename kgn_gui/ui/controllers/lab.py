@@ -11,10 +11,10 @@ from collections.abc import Callable
 
 from PySide6 import QtCore
 
+from ...core.chain.lab import Condition, Edit, Lab, brush_pixels, settle_time
+from ...core.chain.sampler import PRESETS
 from ...core.errors import ChainError, LabError
-from ...core.lab import Condition, Edit, Lab, brush_pixels, settle_time
 from ...core.measures import converge_tolerance
-from ...core.sampler import PRESETS
 
 
 class LabController(QtCore.QObject):

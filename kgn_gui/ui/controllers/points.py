@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
+from ...core.chain.session import ChainSession
 from ...core.data import POINT_PRESETS, open_source
 from ...core.errors import ChainError, CheckpointError, DataError, TimelineError
 from ...core.model.recipes import Recipe, recipe_for
-from ...core.session import ChainSession
 
 
 def points_source(points: np.ndarray, preset: str = "") -> str:

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.lab import divergence
+from ...core.chain.lab import divergence
 from ...core.render import states_to_grid
 from .plots import plain_axes
 

@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ...core.metrics import CURVES
+from ...core.chain.curves import CURVES
 from ...core.render import to_uint8
 from .plots import COLOURS, fit_y_range, plain_axes
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from ...core.lab import EDIT_KINDS
-from ...core.sampler import PRESET_ABOUT, PRESETS
+from ...core.chain.lab import EDIT_KINDS
+from ...core.chain.sampler import PRESET_ABOUT, PRESETS
 
 EDIT_TIPS = {
     "kick": "Add Gaussian noise of σ to the chosen chains' whole state at the shown step",

@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.metrics import CURVE_TITLES, CURVES, saturation_fraction, value_histogram
+from ...core.chain.curves import CURVE_TITLES, CURVES, saturation_fraction, value_histogram
 from .figure import add_save_action
 
 TRAIN_HIST_ROWS = 5000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ...core.chain.lab import KNOWN_REGIONS, Condition, load_mask, region_mask
+from ...core.chain.start import NOISE_STARTS, Start, data_start
 from ...core.errors import LabError, StartError
-from ...core.lab import KNOWN_REGIONS, Condition, load_mask, region_mask
-from ...core.start import NOISE_STARTS, Start, data_start
 from .paint import PaintCanvas
 
 MAX_DRAWN = 256

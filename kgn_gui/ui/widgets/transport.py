@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ...core.chain.sampler import DEFAULT_SCHEDULE_T, NOISE_KINDS, Sampler, parse_schedule
 from ...core.errors import SamplerError
-from ...core.sampler import DEFAULT_SCHEDULE_T, NOISE_KINDS, Sampler, parse_schedule
 
 NOISE_TIPS = {
     "none": "No noise: the plain recursion f(f(…f(z)…)); chains settle on fixed points.",

@@ -29,8 +29,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from ..errors import TimelineError
 from .chain import Chain
-from .errors import TimelineError
 from .keyframes import DiskStore, StoreError
 
 DEFAULT_BUDGET_BYTES = 300 << 20
@@ -42,7 +42,7 @@ class Timeline:
 
     chain: the step map. x0: the N×D start (tensor or array). keyframe_every: initial K (≥ 1; with a disk
     tier, at most DISK_KEYFRAME_EVERY). budget_bytes: the most RAM the history may take, keyframes and cache
-    together. disk: a :class:`~kgn_gui.core.keyframes.DiskStore` for the keyframes (the timeline owns it
+    together. disk: a :class:`~kgn_gui.core.chain.keyframes.DiskStore` for the keyframes (the timeline owns it
     and closes it in :meth:`close`), or None for RAM only.
     """
 

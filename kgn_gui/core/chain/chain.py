@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ChainError
+from ..errors import ChainError
 from .sampler import NOISE_KINDS, Sampler
 from .seeds import _seed, branch_seeds, step_seed
 

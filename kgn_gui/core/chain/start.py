@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import StartError
 from .chain import ChainConfig
-from .errors import StartError
 from .sampler import Sampler
 
 START_KINDS = ("uniform", "normal", "data", "array", "painted")
@@ -91,7 +91,7 @@ def data_start(ds, index: int, *, n: int, seed: int, sigma: float = 0.0, mask: i
 
 def start_files(text: str | None) -> list[Path]:
     """The file a ``--start`` (or ``--condition``) reads: a .npy, or the source of data:SOURCE#INDEX."""
-    from .files import existing_paths
+    from ..files import existing_paths
 
     if text and text.startswith("data:"):
         return existing_paths(text[len("data:") :].rsplit("#", 1)[0])
@@ -127,7 +127,7 @@ def parse_start(
         except ValueError:
             raise StartError(f"the sample index must be a whole number: {idx!r} in {text!r}") from None
         if open_source is None:
-            from .data import open_source
+            from ..data import open_source
         key = src or DEFAULT_DATA_SOURCE
         ds = open_source(key, tuple(value_range))
         return data_start(ds, index, n=n, seed=seed, sigma=sigma, mask=mask, key=key)
@@ -146,8 +146,8 @@ def load_start_array(path: str | os.PathLike) -> np.ndarray:
     before the data are read: numbers only (integers, floats, booleans: never objects, so never a pickle),
     non-empty, within MAX_START_FILE_BYTES as stored and as float32. Every failure is one StartError line
     naming the file."""
-    from .errors import printable
-    from .safe_io import Refused, load_npy, reason_of, shown
+    from ..errors import printable
+    from ..safe_io import Refused, load_npy, reason_of, shown
 
     p = Path(path)
     name = shown(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import LabError
+from ..errors import LabError
 
 MAX_BRANCHES = 64
 

@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data import Dataset
+from ..errors import ChainError, LabError
 from .chain import Chain, ChainConfig, check_chain_memory, start_states
-from .data import Dataset
-from .errors import ChainError, LabError
+from .curves import ChainCurves, NearestIndex, measure_step, nearest_training
 from .keyframes import open_store
 from .lab import Condition, Edit, Lab, branch_seeds
-from .metrics import ChainCurves, NearestIndex, measure_step, nearest_training
 from .sampler import Sampler
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 

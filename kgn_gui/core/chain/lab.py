@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import LabError
+from ..errors import LabError
 from .seeds import MAX_BRANCHES, _seed, branch_seeds
 
 __all__ = ["Condition", "Edit", "Lab", "LabError", "branch_seeds", "divergence", "parse_branch", "parse_condition"]
@@ -60,8 +60,8 @@ def region_mask(region: str, shape: tuple[int, ...]) -> np.ndarray:
 def load_mask(path: str | os.PathLike, shape: tuple[int, ...]) -> np.ndarray:
     """A known-pixel mask from a file: an image (known where it is brighter than mid-grey; resized to the
     model's H×W, one mask for every channel) or a .npy of D numbers (known where non-zero)."""
-    from .data import load_image
-    from .errors import DataError, StartError
+    from ..data import load_image
+    from ..errors import DataError, StartError
     from .start import load_start_array
 
     p = Path(path)
@@ -164,7 +164,7 @@ def parse_condition(
 ) -> Condition:
     """``--condition`` (``data:SOURCE#INDEX``, a .npy state or an image file) and ``--known`` (top, bottom,
     left, right or a mask file) → a Condition. Raises LabError (or the data loader's DataError), one line."""
-    from .data import load_image
+    from ..data import load_image
     from .start import parse_start
 
     condition, known = str(condition).strip(), str(known or "").strip()
@@ -203,7 +203,7 @@ def condition_of(
 
 def condition_files(condition: str | None, known: str | None) -> list[Path]:
     """The files ``--condition`` and ``--known`` read (an output must be none of them)."""
-    from .files import existing_paths
+    from ..files import existing_paths
     from .start import start_files
 
     return [*start_files(condition), *([] if known in KNOWN_REGIONS else existing_paths(known))]

@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from .errors import SamplerError
+from ..errors import SamplerError
 
 NOISE_KINDS = ("none", "normal", "uniform", "reference", "reference-normal")
 SCHEDULE_KINDS = ("constant", "linear", "cosine", "exp")
