@@ -288,8 +288,8 @@ class Run:
 
         from .core.chain.lab import divergence
         from .core.files import atomic_folder, atomic_write_text, check_own_folder
+        from .core.picture.render import save_png, states_to_grid
         from .core.preflight import MAX_GRID_ROWS, check_output_folder, check_sample
-        from .core.render import save_png, states_to_grid
 
         out, ck = Path(out), self.model.checkpoint
         T = self.steps if steps is None else int(steps)

@@ -75,7 +75,7 @@ def test_sample_writes_a_png_grid_of_chosen_steps(tmp_path):
     assert img.shape == (3 * 6 * 2, 48 + 21 * 2, 3)
     assert json.loads((out / "sample.json").read_text())["grid_steps"] == [0, 3, 6]
     from kgn_gui.core.chain.chain import ChainConfig, run_chain
-    from kgn_gui.core.render import states_to_grid
+    from kgn_gui.core.picture.render import states_to_grid
 
     states = dict(run_chain(build_model(spec, seed=0), spec, ChainConfig(n=4), 6, keep={0, 3, 6}))
     tiles = np.concatenate([states_to_grid(states[t], spec.shape, spec.value_range, cols=4) for t in (0, 3, 6)])

@@ -38,7 +38,7 @@ import numpy as np
 from .chain.chain import ChainConfig, run_chain
 from .errors import ExportCancelled, ExportError, ExportOptionError, OutputNameError
 from .files import WriteError, atomic_path, check_not_input, check_own_folder, swap_in
-from .render import COBWEB_STEPS, MAX_POINTS_SIDE, POINTS_SIZE, TRAIL, PointsPicture, states_to_grid, zoom
+from .picture.render import COBWEB_STEPS, MAX_POINTS_SIDE, POINTS_SIZE, TRAIL, PointsPicture, states_to_grid, zoom
 
 _OVERLAY_RGB = np.array([255, 209, 102], np.float32)  # the step label's amber
 FORMATS = ("gif", "apng", "mp4", "webm", "png")
@@ -801,7 +801,7 @@ def export_session(
     export entry point of ``kgn export`` and the window. Steps the session has reached come from its
     timeline (what the window showed, noise changes included); later ones are computed on from its head
     without changing it. An image model's frames are its grid (or one chain); a points model's (D = 1 or 2)
-    are its Points view drawn by :class:`~kgn_gui.core.render.PointsPicture` at ``opts.size`` × ``opts.scale``,
+    are its Points view drawn by :class:`~kgn_gui.core.picture.render.PointsPicture` at ``opts.size`` × ``opts.scale``,
     with ``points`` (M×D, or None: unknown) as its training points. ``frames``: (t, H×W×3 uint8) pictures
     drawn elsewhere (the whole window), in step order; then only the encoding happens here. It owns the step check, the frame
     cap, grey detection (one-channel images get the 248-grey GIF palette) and torch's thread budget beside
@@ -932,7 +932,7 @@ def check_points_options(shape: tuple[int, ...], n_chains: int, opts: ExportOpti
 
 
 def points_picture(session, opts: ExportOptions, points: np.ndarray | None = None) -> PointsPicture:
-    """The :class:`~kgn_gui.core.render.PointsPicture` of a points session (D = 1 or 2) for ``opts``: its size
+    """The :class:`~kgn_gui.core.picture.render.PointsPicture` of a points session (D = 1 or 2) for ``opts``: its size
     (default POINTS_SIZE) and scale; in 1-D ``opts.chain`` is the cobweb's chain. ExportError, one line, for a
     model of another kind or a chain that is not there."""
     check_points_options(session.shape, session.n, opts)

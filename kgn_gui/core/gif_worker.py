@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .render import zoom
+from .picture.render import zoom
 
 _HEADER = struct.Struct("<5I")  # small height, width, scale, band height, width
 

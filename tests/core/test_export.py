@@ -17,7 +17,7 @@ from kgn_gui.core.export import (
 )
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.model.checkpoint import load_checkpoint
-from kgn_gui.core.render import to_uint8
+from kgn_gui.core.picture.render import to_uint8
 from tests.conftest import MODELS
 
 SPEC = ModelSpec(D=64, L=2, H=32, bound="tanh", shape=(1, 8, 8))

@@ -20,7 +20,7 @@ from kgn_gui.core.export import (
     read_frames,
 )
 from kgn_gui.core.model.checkpoint import load_checkpoint
-from kgn_gui.core.render import states_to_grid, zoom
+from kgn_gui.core.picture.render import states_to_grid, zoom
 from tests.conftest import MODELS
 
 # 248 greys: level v is shown as the palette grey nearest it (at most half a level off), as before.

@@ -118,7 +118,7 @@ def test_a_sample_that_fails_half_way_leaves_the_previous_result_whole(image_mod
     old = snapshot(out)
     capsys.readouterr()
 
-    import kgn_gui.core.render as render
+    import kgn_gui.core.picture.render as render
 
     def full_disk(*a, **k):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

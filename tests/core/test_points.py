@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from kgn_gui.core.model.checkpoint import load_checkpoint
-from kgn_gui.core.points import (
+from kgn_gui.core.picture.points import (
     basin_map,
     basin_occupancy,
     cobweb,

@@ -4,7 +4,7 @@ and a damaged cache is recomputed, never trusted."""
 import numpy as np
 import pytest
 
-from kgn_gui.core import projection as P
+from kgn_gui.core.picture import projection as P
 
 
 class DS:

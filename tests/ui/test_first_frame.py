@@ -40,7 +40,7 @@ def test_the_first_frame_draws_the_chains_start_without_importing_torch(tmp_path
     assert got["torch"] is False and got["painted"]
     assert got["title"] == "mnist – Kaleidoscope Studio" and got["status"].startswith("loading model mnist (MLP L=10")
     # The grid shows the chains' own start: the same picture the window draws from start_states once loaded.
-    from kgn_gui.core.render import states_to_grid
+    from kgn_gui.core.picture.render import states_to_grid
 
     x0 = start_states(ChainConfig(n=16, seed=5), 784, (-1.0, 1.0)).numpy()
     want = states_to_grid(x0, (1, 28, 28), (-1.0, 1.0))

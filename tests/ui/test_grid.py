@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from kgn_gui.core.render import states_to_grid
+from kgn_gui.core.picture.render import states_to_grid
 from kgn_gui.ui.controllers.chain import ChainController, slow_rate_note
 from kgn_gui.ui.widgets.chain_grid import ChainGrid
 

@@ -5,7 +5,7 @@ import pytest
 from PySide6 import QtCore
 
 from kgn_gui.core.chain.sampler import Sampler
-from kgn_gui.core.points import flat_regions, output_manifold
+from kgn_gui.core.picture.points import flat_regions, output_manifold
 from tests.conftest import MODELS
 
 
@@ -66,7 +66,7 @@ def test_a_2d_model_shows_field_basins_and_chains_with_trails(window, qtbot):
     assert pv.dim == 2 and pv.preset_box.currentText() == "2d-corners"
     ax, ay = pv.arrows.getData()
     # One segment from each of the 21×21 grid points P to f(P).
-    from kgn_gui.core.points import vector_field
+    from kgn_gui.core.picture.points import vector_field
 
     P, V = vector_field(window.checkpoint.model, (0.0, 1.0), n=21)
     assert len(ax) == 2 * 21 * 21 and np.allclose(ax[0::2], P[:, 0]) and np.allclose(ay[1::2], (P + V)[:, 1])

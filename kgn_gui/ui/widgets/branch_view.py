@@ -11,7 +11,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.chain.lab import divergence
-from ...core.render import states_to_grid
+from ...core.picture.render import states_to_grid
 from .plots import plain_axes
 
 

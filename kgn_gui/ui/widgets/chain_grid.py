@@ -19,7 +19,7 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.render import pixel_text, states_to_grid, to_rgb32
+from ...core.picture.render import pixel_text, states_to_grid, to_rgb32
 
 ZOOM_STEP = 1.25  # one wheel notch or one Ctrl++
 MAX_SCALE = 64.0  # screen pixels per state pixel, at most

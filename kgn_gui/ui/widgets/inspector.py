@@ -8,7 +8,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.chain.curves import CURVES
-from ...core.render import to_uint8
+from ...core.picture.render import to_uint8
 from .plots import COLOURS, fit_y_range, plain_axes
 
 

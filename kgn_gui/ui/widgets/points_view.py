@@ -15,7 +15,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.data import POINT_PRESETS
-from ...core.points import (
+from ...core.picture.points import (
     basin_map,
     basin_occupancy,
     flat_regions,

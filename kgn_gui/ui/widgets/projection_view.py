@@ -14,7 +14,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core.errors import ProjectionError
-from ...core.projection import projection_for
+from ...core.picture.projection import projection_for
 from .plots import plain_axes
 from .start_panel import grey_pixmap
 

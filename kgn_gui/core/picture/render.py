@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_path
+from ..files import atomic_path
 
 
 def to_uint8(x: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:

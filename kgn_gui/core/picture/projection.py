@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ProjectionError
+from ..errors import ProjectionError
 
 CACHE_FORMAT = 1
 MAX_POINTS = 1 << 22
@@ -107,7 +107,7 @@ def projection_for(ds, *, use_disk: bool = True) -> Projection:
 
 
 def _read_cache(key: str, shape, labels, name: str) -> Projection | None:
-    from .safe_io import Refused, read_npy
+    from ..safe_io import Refused, read_npy
 
     path = cache_dir() / f"{key}.npy"
     try:
@@ -126,7 +126,7 @@ def _read_cache(key: str, shape, labels, name: str) -> Projection | None:
 
 def _write_cache(key: str, p: Projection) -> None:
     """Best effort: a folder that cannot be written only means the next launch computes it again."""
-    from .files import atomic_path
+    from ..files import atomic_path
 
     a = np.concatenate([p.mean, p.components.reshape(-1), np.asarray(p.explained, np.float32), p.points.reshape(-1)])
     try:
