@@ -17,7 +17,7 @@ import argparse
 import math
 
 from bench._rows import add_json_option, finish, row
-from kgn_gui.core.data import load_mnist
+from kgn_gui.core.data.mnist import load_mnist
 from kgn_gui.core.model.recipes import recipe_for
 from kgn_gui.core.model.train import Trainer
 

@@ -18,7 +18,7 @@ import time
 import torch
 
 from bench._rows import add_json_option, finish, row
-from kgn_gui.core.data import load_mnist
+from kgn_gui.core.data.mnist import load_mnist
 from kgn_gui.core.model.architectures import paper_mnist_spec, spec_parameter_count
 from kgn_gui.core.model.train import TrainConfig, Trainer, resolve_device
 

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from bench._rows import add_json_option, finish, row
-from kgn_gui.core.data import load_mnist
+from kgn_gui.core.data.mnist import load_mnist
 from kgn_gui.core.model.architectures import build_model, paper_mnist_spec
 from kgn_gui.core.model.train import TrainConfig, Trainer, resolve_device
 

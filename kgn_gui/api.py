@@ -57,7 +57,7 @@ class Model:
         """The reference data (core.data.Dataset) the model's file names; raises DataError when it cannot be
         had here."""
         if self._data is None:
-            from .core.data import reference_data
+            from .core.data.sources import reference_data
 
             ck = self.checkpoint
             self._data = reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range)
@@ -419,7 +419,7 @@ def analyze(
     sigmas, mixing = [float(s) for s in sigmas], [float(e) for e in mixing]
     say = (lambda stage: None) if progress is None else (lambda stage: lambda d, t: progress(stage, d, t))
     if isinstance(data, str):
-        from .core.data import reference_data
+        from .core.data.sources import reference_data
 
         ds = reference_data(str(ck.meta.get("dataset", "")), ck.spec.D, ck.value_range, source=data)
     else:
@@ -498,7 +498,8 @@ def train(
     eta_s); ``log(line)`` for what is said once (the data, the network, a warning). Ctrl-C ends the training
     with the best weights so far; how it ended is ``model.trained``. The same weights as ``kgn train`` with the
     same options, bit for bit. Under ``torchrun`` each process trains its share; only rank 0 writes."""
-    from .core.data import Dataset, open_source
+    from .core.data.dataset import Dataset
+    from .core.data.sources import open_source
     from .core.errors import CheckpointError, PreflightError
     from .core.model.architectures import spec_parameter_count
     from .core.model.train import Trainer, TrainHooks

@@ -180,7 +180,7 @@ def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progr
     from . import api
     from .core.chain.lab import condition_of
     from .core.chain.start import parse_start
-    from .core.data import open_source
+    from .core.data.sources import open_source
 
     start = parse_start(args.start, ck.value_range, n=args.n, seed=args.seed, sigma=args.sigma, mask=args.mask)
     sampler = _sampler_from_args(args, sampler_steps if sampler_steps is not None else steps)

@@ -16,7 +16,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kgn_gui.core.data import load_mnist  # noqa: E402
+from kgn_gui.core.data.mnist import load_mnist  # noqa: E402
 from kgn_gui.core.model.architectures import build_model, paper_mnist_spec  # noqa: E402
 from kgn_gui.core.model.train import _GraphStep, _make_adam, _matmul_precision, manifold_loss  # noqa: E402
 

@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     from PIL import Image
 
     from kgn_gui.cli import main as kgn
-    from kgn_gui.core.data import load_mnist
+    from kgn_gui.core.data.mnist import load_mnist
 
     out = Path((argv or sys.argv[1:] or ["docs/lab_condition.png"])[0])
     test = load_mnist("test", (0.0, 1.0))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kgn_gui.core.data import load_mnist  # noqa: E402
+from kgn_gui.core.data.mnist import load_mnist  # noqa: E402
 from kgn_gui.core.model.architectures import paper_mnist_spec  # noqa: E402
 from kgn_gui.core.model.train import TrainConfig, Trainer  # noqa: E402
 

@@ -128,7 +128,7 @@ def test_model_save_keeps_the_metadata(tmp_path):
 
 def test_train_gives_kgn_trains_weights_bit_for_bit(tmp_path):
     """kgn.train, kgn train and the core loop (Trainer.run) on the same recipe: the same weights."""
-    from kgn_gui.core.data import point_preset
+    from kgn_gui.core.data.sources import point_preset
     from kgn_gui.core.model.checkpoint import load_checkpoint
     from kgn_gui.core.model.recipes import recipe_for
     from kgn_gui.core.model.train import Trainer

@@ -131,7 +131,7 @@ def test_progress_is_plain_lines_when_not_a_terminal(tmp_path):
 
 
 def test_sample_from_a_corrupted_dataset_image(tmp_path):
-    from kgn_gui.core.data import load_mnist
+    from kgn_gui.core.data.mnist import load_mnist
     from kgn_gui.core.model.architectures import ModelSpec, build_model
     from kgn_gui.core.model.checkpoint import save_checkpoint
 

@@ -11,7 +11,8 @@ from kgn_gui.api import train_recipe
 from kgn_gui.cli import main
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.chain.start import Start, parse_start
-from kgn_gui.core.data import POINT_PRESETS, Dataset, make_points
+from kgn_gui.core.data.dataset import Dataset
+from kgn_gui.core.data.sources import POINT_PRESETS, make_points
 from kgn_gui.core.errors import RecipeError, StartError
 from kgn_gui.core.export import read_frames
 from kgn_gui.core.model.checkpoint import load_checkpoint
@@ -189,7 +190,7 @@ def test_reference_data_of_a_points_model_is_the_same_in_kgn_and_the_window(wind
 
 
 def test_a_model_of_hand_placed_points_uses_the_points_in_hand(window):
-    from kgn_gui.core.data import reference_data
+    from kgn_gui.core.data.sources import reference_data
 
     ds = make_points([[0.3], [0.6]], (0.0, 1.0), name="mine")
     assert reference_data("mine", 1, (0.0, 1.0), known=[ds]) is ds

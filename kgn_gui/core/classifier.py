@@ -212,7 +212,7 @@ def mnist_test_features(clf: LoadedClassifier) -> np.ndarray:
     """The classifier's features of the 10,000 MNIST test digits (the Fréchet reference), cached."""
     key = id(clf.model)
     if key not in _TEST_FEATURES:
-        from .data import load_mnist
+        from .data.mnist import load_mnist
 
         _TEST_FEATURES[key] = clf.predict(load_mnist("test", (0.0, 1.0)).x.astype(np.float32))[1]
     return _TEST_FEATURES[key]
@@ -281,7 +281,7 @@ def train_classifier(
     epochs: int = 3, batch: int = 128, lr: float = 1e-3, seed: int = 0, log=print
 ) -> tuple[Classifier, dict]:
     """Train on the bundled MNIST training set (random ±2-pixel shifts), report test accuracy."""
-    from .data import load_mnist
+    from .data.mnist import load_mnist
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -449,7 +449,7 @@ def real_pool(ds) -> RealPool | None:
         return None
     split = mnist_split(ds)
     if split is not None:
-        from .data import load_mnist
+        from .data.mnist import load_mnist
         from .errors import DataError
 
         other = "test" if split == "train" else "train"

@@ -215,9 +215,9 @@ def check_train_output(path: str | os.PathLike, spec=None) -> Path:
 
 
 def _image_suffixes() -> set[str]:
-    from . import data
+    from .data.images import IMAGE_SUFFIXES
 
-    return set(getattr(data, "IMAGE_SUFFIXES", {".png", ".jpg", ".jpeg", ".bmp"}))
+    return IMAGE_SUFFIXES
 
 
 def image_folder_count(source: str) -> int | None:
@@ -408,7 +408,7 @@ def source_dims(source: str, value_range=(-1.0, 1.0)) -> tuple[int, tuple[int, .
     """(D, shape, M) of a data source: the bundled MNIST without reading it, anything else by opening it."""
     if source in ("mnist", "mnist:train", "mnist:test"):
         return 784, (1, 28, 28), 10_000 if source.endswith("test") else 60_000
-    from .data import open_source
+    from .data.sources import open_source
 
     ds = open_source(source, value_range)
     return ds.D, tuple(ds.shape), ds.M

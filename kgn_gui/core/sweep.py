@@ -310,7 +310,7 @@ def run_sweep(
     progress(fraction done); stage(what runs now, in one line: "depth 4, seed 1: training", …) as each stage
     begins; cancelled() is polled between training steps and chain steps (then
     :class:`~kgn_gui.core.errors.Cancelled` is raised; the CSVs hold the runs finished before)."""
-    from .data import open_source
+    from .data.sources import open_source
     from .model.architectures import BOUNDS, spec_parameter_count
 
     cfg.validate()

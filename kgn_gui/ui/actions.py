@@ -10,7 +10,8 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from ..core import lists
-from ..core.data import POINT_PRESETS, Dataset
+from ..core.data.dataset import Dataset
+from ..core.data.sources import POINT_PRESETS
 from ..core.errors import CheckpointError, DataError, ExportError, TrainError
 from ..core.model.architectures import count_parameters
 from ..core.model.checkpoint import Checkpoint, load_checkpoint
@@ -230,7 +231,7 @@ class AnalysisActions:
         architecture's options) when its data set is a bundled one, else the Training dock's source and
         form; the recipe (steps, rate, batch, seed) is always the form's. Returns (source key, the
         SweepConfig fields)."""
-        from ..core.data import source_for_name
+        from ..core.data.sources import source_for_name
 
         tp, r = self.w.training_panel, self.w.training_panel.recipe()
         fields = dict(steps=r.steps, lr=r.lr, batch=r.batch, seeds=(r.seed,))

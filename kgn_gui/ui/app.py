@@ -81,7 +81,7 @@ def load_in_background(app) -> None:
 
     def load() -> None:
         try:
-            from ..core.data import prefetch_mnist
+            from ..core.data.mnist import prefetch_mnist
 
             prefetch_mnist("train", (-1.0, 1.0))  # the bundled model's training data, read in its own thread
             from ..core import measures  # noqa: F401 (torch and what uses it)

@@ -9,7 +9,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.chain.start import Start
-from ..core.data import Dataset, drop_prefetched
+from ..core.data.dataset import Dataset
+from ..core.data.mnist import drop_prefetched
 from ..core.errors import ChainError, LabError, TimelineError
 from ..core.model.checkpoint import Checkpoint
 from . import dialogs

@@ -6,7 +6,7 @@ import torch
 
 from kgn_gui.core.chain.chain import ChainConfig, run_chain
 from kgn_gui.core.chain.sampler import Sampler
-from kgn_gui.core.data import Dataset
+from kgn_gui.core.data.dataset import Dataset
 from kgn_gui.core.errors import CheckpointError
 from kgn_gui.core.measures import attractor_audit
 from kgn_gui.core.model.architectures import ModelSpec

@@ -5,18 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kgn_gui.core.data import (
-    Dataset,
-    load_array,
-    load_idx,
-    load_idx_folder,
-    load_image_folder,
-    load_mnist,
-    make_points,
-    open_source,
-    point_preset,
-    read_idx,
-)
+from kgn_gui.core.data.arrays import load_array, load_idx, load_idx_folder, read_idx
+from kgn_gui.core.data.dataset import Dataset
+from kgn_gui.core.data.images import load_image_folder
+from kgn_gui.core.data.mnist import load_mnist
+from kgn_gui.core.data.sources import make_points, open_source, point_preset
 from kgn_gui.core.errors import DataError
 from tests.conftest import REPO
 
@@ -168,14 +161,14 @@ def test_unknown_source_is_a_clear_error():
 
 
 def test_prefetched_mnist_is_the_same_data_and_taken_once():
-    from kgn_gui.core import data
+    from kgn_gui.core.data import mnist
 
-    data.prefetch_mnist("test", (0.0, 1.0))
-    assert ("test", (0.0, 1.0)) in data._prefetched
-    a = data.load_mnist("test", (0.0, 1.0))  # takes the prefetched result
-    assert ("test", (0.0, 1.0)) not in data._prefetched
-    b = data.load_mnist("test", (0.0, 1.0))  # loads afresh: its own arrays
+    mnist.prefetch_mnist("test", (0.0, 1.0))
+    assert ("test", (0.0, 1.0)) in mnist._prefetched
+    a = mnist.load_mnist("test", (0.0, 1.0))  # takes the prefetched result
+    assert ("test", (0.0, 1.0)) not in mnist._prefetched
+    b = mnist.load_mnist("test", (0.0, 1.0))  # loads afresh: its own arrays
     assert np.array_equal(a.x, b.x) and a.x is not b.x and list(a.labels) == list(b.labels)
-    data.prefetch_mnist("test", (-1.0, 1.0))
-    data.drop_prefetched()
-    assert data._prefetched == {}
+    mnist.prefetch_mnist("test", (-1.0, 1.0))
+    mnist.drop_prefetched()
+    assert mnist._prefetched == {}

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from kgn_gui.core.data import load_idx, load_image_folder, open_source, read_idx
+from kgn_gui.core.data.arrays import load_idx, read_idx
+from kgn_gui.core.data.images import load_image_folder
+from kgn_gui.core.data.sources import open_source
 from kgn_gui.core.errors import DataError
 
 
@@ -141,7 +143,7 @@ def test_idx_fuzz_never_crashes(tmp_path_factory, dtype, dims, ndim_lie, body, g
 def test_gif_tiff_and_webp_images_import_like_png(tmp_path):
     from PIL import Image
 
-    from kgn_gui.core.data import load_image_folder
+    from kgn_gui.core.data.images import load_image_folder
 
     for i, suffix in enumerate((".gif", ".tif", ".webp", ".png")):
         Image.new("L", (28, 28), 51 * (i + 1)).save(

@@ -10,7 +10,7 @@ import pytest
 
 from kgn_gui.core import classifier as clf_mod
 from kgn_gui.core import features as F
-from kgn_gui.core.data import Dataset
+from kgn_gui.core.data.dataset import Dataset
 from kgn_gui.core.errors import CheckpointError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -20,9 +20,12 @@ import pytest
 from numpy.lib import format as npformat
 from PIL import Image
 
-from kgn_gui.core import data
 from kgn_gui.core.chain.start import load_start_array, parse_start
-from kgn_gui.core.data import Dataset, load_array, load_idx, load_image_folder, open_source, read_idx
+from kgn_gui.core.data import arrays
+from kgn_gui.core.data.arrays import load_array, load_idx, read_idx
+from kgn_gui.core.data.dataset import Dataset
+from kgn_gui.core.data.images import load_image_folder
+from kgn_gui.core.data.sources import open_source
 from kgn_gui.core.errors import DataError, StartError
 
 MiB = 1 << 20
@@ -230,12 +233,12 @@ def test_a_gzip_idx_that_inflates_past_the_cap_fails_fast_without_inflating(tmp_
     p.write_bytes(gzip.compress(_idx_header(0x08, (64, 256, 256)) + bytes(4 * MiB), 9))
     assert p.stat().st_size < 16_000
     for cap in (1 * MiB, 8 * MiB):
-        monkeypatch.setattr(data, "MAX_DATA_BYTES", cap)
+        monkeypatch.setattr(arrays, "MAX_DATA_BYTES", cap)
         with pytest.raises(DataError) as e:
             load_idx(p)
         _one_line(e, "bomb-idx3-ubyte.gz: IDX header declares [64, 256, 256] values (16,777,216 bytes)", "allowed")
         assert _peak_bytes(lambda: load_idx(p)) < MiB
-    monkeypatch.setattr(data, "MAX_DATA_BYTES", 16 * MiB)  # the same file within the cap loads
+    monkeypatch.setattr(arrays, "MAX_DATA_BYTES", 16 * MiB)  # the same file within the cap loads
     assert load_idx(p).M == 64
 
 
@@ -255,7 +258,7 @@ def test_a_zip_bomb_member_is_refused_from_the_zip_directory(tmp_path, monkeypat
     p = tmp_path / "bomb.npz"
     np.savez_compressed(p, x=np.zeros((4, MiB), np.uint8))
     assert p.stat().st_size < 16_000
-    monkeypatch.setattr(data, "MAX_DATA_BYTES", 1 * MiB)
+    monkeypatch.setattr(arrays, "MAX_DATA_BYTES", 1 * MiB)
     with pytest.raises(DataError) as e:
         load_array(p)
     _one_line(e, "bomb.npz: member x declares 4,194,432 bytes, more than allowed")

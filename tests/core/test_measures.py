@@ -9,7 +9,7 @@ from torch import nn
 
 from kgn_gui.core.chain.chain import ChainConfig
 from kgn_gui.core.chain.sampler import Sampler
-from kgn_gui.core.data import point_preset
+from kgn_gui.core.data.sources import point_preset
 from kgn_gui.core.measures import (
     analyze_chain,
     attractor_audit,

@@ -15,7 +15,7 @@ from kgn_gui.core.chain.curves import (
 )
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.chain.session import ChainSession
-from kgn_gui.core.data import make_points, point_preset
+from kgn_gui.core.data.sources import make_points, point_preset
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 
 
@@ -129,7 +129,7 @@ def test_session_publishes_the_head_without_copying_each_step(session, monkeypat
 
 def test_the_fast_nearest_search_agrees_with_the_exact_one():
     from kgn_gui.core.chain.curves import NearestIndex
-    from kgn_gui.core.data import load_mnist
+    from kgn_gui.core.data.mnist import load_mnist
 
     ref = torch.from_numpy(load_mnist("test", (-1.0, 1.0)).subset(2000, seed=1).x)
     x = torch.from_numpy(load_mnist("train", (-1.0, 1.0)).subset(256, seed=2).x)

@@ -8,7 +8,7 @@ from tests.conftest import REPO
 
 def test_core_and_cli_import_without_qt():
     code = (
-        "import sys, kgn_gui.core.data, kgn_gui.core.model.architectures, kgn_gui.core.model.train, kgn_gui.core.chain.chain, "
+        "import sys, kgn_gui.core.data.sources, kgn_gui.core.model.architectures, kgn_gui.core.model.train, kgn_gui.core.chain.chain, "
         "kgn_gui.core.chain.timeline, kgn_gui.core.model.checkpoint, kgn_gui.core.picture.render, kgn_gui.cli\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6', 'pyqtgraph', 'qasync'))\n"
         "print(','.join(bad))"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kgn_gui.core.data import point_preset
+from kgn_gui.core.data.sources import point_preset
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.model.recovery import pending_recoveries, save_recovery

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kgn_gui.core.data import point_preset
+from kgn_gui.core.data.sources import point_preset
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.model.recovery import Recovery, pending_recoveries, save_recovery
 from tests.conftest import no_hang

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from kgn_gui.core.data import open_source
+from kgn_gui.core.data.sources import open_source
 from kgn_gui.core.sweep import SweepConfig, aggregate, read_csv, t_interval, train_run
 
 

@@ -7,7 +7,8 @@ import torch
 import kgn_gui.core.model.train as train_mod
 from kgn_gui.core.chain.chain import ChainConfig, run_chain
 from kgn_gui.core.chain.sampler import Sampler
-from kgn_gui.core.data import load_mnist, make_points, point_preset
+from kgn_gui.core.data.mnist import load_mnist
+from kgn_gui.core.data.sources import make_points, point_preset
 from kgn_gui.core.errors import TrainError
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.model.train import TrainConfig, Trainer, draw_batch, train

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from kgn_gui.core.data import Dataset
+from kgn_gui.core.data.dataset import Dataset
 from kgn_gui.core.model.architectures import ModelSpec, paper_mnist_spec
 from kgn_gui.core.model.train import TrainConfig, Trainer
 

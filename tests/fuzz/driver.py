@@ -323,7 +323,9 @@ def run_entry(plan: dict) -> tuple[list[Call], list[str], dict]:
             run_call("read_metadata", lambda: read_metadata(a["path"]), (CheckpointError,)),
         ]
     elif e in ("load_array", "open_source", "load_idx", "open_source-file", "open_source-folder", "load_image_folder"):
-        from kgn_gui.core.data import load_array, load_idx, load_image_folder, open_source
+        from kgn_gui.core.data.arrays import load_array, load_idx
+        from kgn_gui.core.data.images import load_image_folder
+        from kgn_gui.core.data.sources import open_source
         from kgn_gui.core.errors import DataError
 
         fn = {
@@ -736,7 +738,8 @@ def main() -> int:
     import torch  # noqa: F401
 
     import kgn_gui.cli  # noqa: F401
-    from kgn_gui.core import bundle, data  # noqa: F401
+    from kgn_gui.core import bundle  # noqa: F401
+    from kgn_gui.core.data import sources  # noqa: F401
     from kgn_gui.core.model import checkpoint, recovery  # noqa: F401
 
     from . import build

@@ -5,7 +5,7 @@ import queue
 import numpy as np
 import pytest
 
-from kgn_gui.core.data import point_preset
+from kgn_gui.core.data.sources import point_preset
 from kgn_gui.core.messages import Ended, Progress, TrainWarning
 from kgn_gui.core.model.architectures import ModelSpec
 from kgn_gui.core.model.train import TrainConfig, Trainer, TrainEvent

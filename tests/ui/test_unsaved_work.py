@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PySide6 import QtWidgets
 
-from kgn_gui.core.data import point_preset
+from kgn_gui.core.data.sources import point_preset
 from kgn_gui.core.model.architectures import ModelSpec
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.model.train import TrainConfig

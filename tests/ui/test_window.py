@@ -228,7 +228,7 @@ def test_training_writes_recovery_checkpoints_and_removes_them_once_done(window,
 def test_interrupted_training_is_offered_on_the_next_start(window, tmp_path, errors):
     import subprocess
 
-    from kgn_gui.core.data import point_preset
+    from kgn_gui.core.data.sources import point_preset
     from kgn_gui.core.model.architectures import ModelSpec, build_model
     from kgn_gui.core.model.recovery import pending_recoveries, recovery_dir, save_recovery
 

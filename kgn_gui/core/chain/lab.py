@@ -60,7 +60,7 @@ def region_mask(region: str, shape: tuple[int, ...]) -> np.ndarray:
 def load_mask(path: str | os.PathLike, shape: tuple[int, ...]) -> np.ndarray:
     """A known-pixel mask from a file: an image (known where it is brighter than mid-grey; resized to the
     model's H×W, one mask for every channel) or a .npy of D numbers (known where non-zero)."""
-    from ..data import load_image
+    from ..data.images import load_image
     from ..errors import DataError, StartError
     from .start import load_start_array
 
@@ -164,7 +164,7 @@ def parse_condition(
 ) -> Condition:
     """``--condition`` (``data:SOURCE#INDEX``, a .npy state or an image file) and ``--known`` (top, bottom,
     left, right or a mask file) → a Condition. Raises LabError (or the data loader's DataError), one line."""
-    from ..data import load_image
+    from ..data.images import load_image
     from .start import parse_start
 
     condition, known = str(condition).strip(), str(known or "").strip()

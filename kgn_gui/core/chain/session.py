@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import Dataset
+from ..data.dataset import Dataset
 from ..errors import ChainError, LabError
 from .chain import Chain, ChainConfig, check_chain_memory, start_states
 from .curves import ChainCurves, NearestIndex, measure_step, nearest_training

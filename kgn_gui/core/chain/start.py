@@ -127,7 +127,7 @@ def parse_start(
         except ValueError:
             raise StartError(f"the sample index must be a whole number: {idx!r} in {text!r}") from None
         if open_source is None:
-            from ..data import open_source
+            from ..data.sources import open_source
         key = src or DEFAULT_DATA_SOURCE
         ds = open_source(key, tuple(value_range))
         return data_start(ds, index, n=n, seed=seed, sigma=sigma, mask=mask, key=key)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from ..data import POINT_PRESETS
+from ..data.sources import POINT_PRESETS
 from ..errors import RecipeError
 from .architectures import ARCH_DEFAULTS, ARCHITECTURES, BOUNDS, ModelSpec
 from .train import TrainConfig

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import Dataset
+from ..data.dataset import Dataset
 from ..errors import TrainError
 from .architectures import ModelSpec, build_model
 from .checkpoint import save_checkpoint

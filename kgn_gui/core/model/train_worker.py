@@ -36,7 +36,8 @@ def train_worker(job: dict, out_q, ctrl) -> None:
         import torch
 
         torch.set_num_threads(int(job.get("threads", 1)))
-        from ..data import Dataset, open_source
+        from ..data.dataset import Dataset
+        from ..data.sources import open_source
         from .architectures import ModelSpec
         from .train import TrainConfig, Trainer, TrainHooks
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from PySide6 import QtCore
 
-from ...core.data import Dataset, open_source, reference_data
+from ...core.data.dataset import Dataset
+from ...core.data.sources import open_source, reference_data
 from ...core.errors import Cancelled, CheckpointError, DataError
 from ...core.model.checkpoint import Checkpoint, load_checkpoint
 from ..jobs import Job

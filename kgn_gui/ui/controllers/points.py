@@ -16,7 +16,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from ...core.chain.session import ChainSession
-from ...core.data import POINT_PRESETS, open_source
+from ...core.data.sources import POINT_PRESETS, open_source
 from ...core.errors import ChainError, CheckpointError, DataError, TimelineError
 from ...core.model.recipes import Recipe, recipe_for
 

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PySide6 import QtCore
 
-from ...core.data import Dataset
+from ...core.data.dataset import Dataset
 from ...core.errors import CheckpointError, TrainError
 from ...core.messages import (
     Command,

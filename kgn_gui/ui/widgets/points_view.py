@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ...core.data import POINT_PRESETS
+from ...core.data.sources import POINT_PRESETS
 from ...core.picture.points import (
     basin_map,
     basin_occupancy,

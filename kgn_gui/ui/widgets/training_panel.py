@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ...core.data import POINT_PRESETS
+from ...core.data.sources import POINT_PRESETS
 from ...core.errors import RecipeError
 from ...core.model.architectures import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_parameter_count
 from ...core.model.recipes import PRESET_NAMES, Recipe, about_presets, recipe_for

@@ -1,0 +1,157 @@
+"""A Dataset: M samples of one shape in a model's value range, with labels and class names; labels checked."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..errors import DataError
+from ..safe_io import Refused, reason_of, shown
+
+MAX_LABEL = 2**31 - 1
+
+
+@contextlib.contextmanager
+def reading(path):
+    """Every failure while reading ``path`` (any exception type) as one DataError naming the file."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Refused as e:
+        raise DataError(str(e)) from None
+    except Exception as e:  # noqa: BLE001 - a hostile file can raise anything; the user sees one line
+        raise DataError(f"{shown(path)}: {reason_of(e)}") from None
+
+
+def check_labels(labels, n: int, what: str) -> np.ndarray:
+    """Labels as int64: a 1-D array of n class numbers, integers ≥ 0 (booleans, or floats that are exactly
+    whole numbers, are taken as such). Anything else is refused with ``what`` (the file) in the message."""
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or len(lab) != n:
+        raise DataError(f"{what}: {lab.shape} labels for {n} samples")
+    if lab.dtype.kind not in "biuf" or lab.dtype.names is not None:
+        raise DataError(f"{what}: labels must be whole numbers ≥ 0, not {lab.dtype} values")
+    if lab.dtype.kind == "b":
+        return lab.astype(np.int64)
+    if lab.dtype.kind == "f":
+        bad = ~np.isfinite(lab)
+        if bad.any():
+            raise DataError(f"{what}: labels must be whole numbers ≥ 0; found {lab[bad][0]}")
+        frac = lab != np.floor(lab)
+        if frac.any():
+            raise DataError(f"{what}: labels must be whole numbers ≥ 0; found {float(lab[frac][0]):g}")
+    lo, hi = lab.min(), lab.max()
+    if lo < 0:
+        raise DataError(f"{what}: labels must be whole numbers ≥ 0; found {lo}")
+    if hi > MAX_LABEL:
+        raise DataError(f"{what}: labels must be whole numbers ≥ 0 up to {MAX_LABEL:,}; found {hi}")
+    return lab.astype(np.int64)
+
+
+@dataclass
+class Dataset:
+    """M samples of dimension D in ``value_range``.
+
+    x: float32 array of shape (M, D). shape: one sample's shape, prod(shape) == D.
+    labels: int64 array of shape (M,) or None. value_range: (lo, hi).
+    """
+
+    x: np.ndarray
+    shape: tuple[int, ...]
+    value_range: tuple[float, float]
+    name: str = "data"
+    labels: np.ndarray | None = None
+    class_names: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # "file: reason" for each file an import left out
+
+    def __post_init__(self) -> None:
+        x = np.asarray(self.x)
+        if x.dtype.kind not in "biuf" or x.dtype.names is not None:
+            raise DataError(f"{self.name}: data must be numbers (integers or floating point), not {x.dtype}")
+        self.x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.x.ndim != 2:
+            raise DataError(f"{self.name}: expected an M×D array, got shape {self.x.shape}")
+        self.shape = tuple(int(s) for s in self.shape)
+        if int(np.prod(self.shape)) != self.x.shape[1]:
+            raise DataError(f"{self.name}: sample shape {self.shape} does not match D = {self.x.shape[1]}")
+        if self.x.shape[0] == 0:
+            raise DataError(f"{self.name}: the data set is empty")
+        lo, hi = self.value_range
+        self.value_range = (float(lo), float(hi))
+        if not np.isfinite(self.x).all():
+            raise DataError(f"{self.name}: data contain NaN or infinite values")
+        if self.labels is not None:
+            self.labels = check_labels(np.asarray(self.labels).reshape(-1), len(self.x), self.name)
+
+    @property
+    def M(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def D(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def is_image(self) -> bool:
+        return len(self.shape) == 3
+
+    def images(self) -> np.ndarray:
+        """The samples as (M, *shape)."""
+        return self.x.reshape((self.M,) + self.shape)
+
+    def to_range(self, value_range: tuple[float, float]) -> Dataset:
+        """The same data mapped linearly onto another value range."""
+        lo, hi = self.value_range
+        nlo, nhi = value_range
+        if (lo, hi) == (float(nlo), float(nhi)):
+            return self
+        x = (self.x - lo) / (hi - lo) * (nhi - nlo) + nlo
+        return replace(self, x=x.astype(np.float32), value_range=(nlo, nhi))
+
+    def subset(self, n: int, seed: int = 0) -> Dataset:
+        """A random subset of n samples (all of them when n ≥ M), reproducible in ``seed``."""
+        if n >= self.M:
+            return self
+        idx = np.sort(np.random.default_rng(seed).choice(self.M, size=n, replace=False))
+        return replace(
+            self, x=self.x[idx], labels=None if self.labels is None else self.labels[idx], name=f"{self.name}[{n}]"
+        )
+
+    def describe(self) -> str:
+        lab = f", {len(np.unique(self.labels))} classes" if self.labels is not None else ""
+        skip = f"; skipped {len(self.skipped)} file{'s' * (len(self.skipped) != 1)}" if self.skipped else ""
+        return f"{self.name}: {self.M} samples of shape {self.shape} in {list(self.value_range)}{lab}{skip}"
+
+    def import_report(self, limit: int = 20) -> str:
+        """What an import loaded and what it skipped and why (the first ``limit`` skipped files)."""
+        lines = [f"Loaded {self.describe()}."]
+        if self.skipped:
+            lines.append(f"Skipped {len(self.skipped)}:")
+            lines += [f"  {s}" for s in self.skipped[:limit]]
+            if len(self.skipped) > limit:
+                lines.append(f"  … and {len(self.skipped) - limit} more")
+        return "\n".join(lines)
+
+
+def from_unit(u: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    lo, hi = value_range
+    out = u.astype(np.float32)  # one copy, then in place: the same float32 operations, no temporaries
+    out *= np.float32(hi - lo)
+    out += np.float32(lo)
+    return out
+
+
+def images_to_dataset(imgs: np.ndarray, labels, value_range, name, class_names=None) -> Dataset:
+    """imgs: (M, C, H, W) in [0, 1]."""
+    m = imgs.shape[0]
+    return Dataset(
+        x=from_unit(imgs.reshape(m, -1), value_range),
+        shape=tuple(imgs.shape[1:]),
+        value_range=value_range,
+        name=name,
+        labels=labels,
+        class_names=class_names or [],
+    )

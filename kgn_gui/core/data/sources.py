@@ -1,0 +1,144 @@
+"""Every data-source string people type (mnist, mnist:test, points:PRESET, a list of points, a file or
+folder) → a Dataset: open_source; the paper's point sets; what a model is measured against (reference_data)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError, printable
+from ..safe_io import kind_of, reason_of, shown
+from .arrays import load_array, load_idx, load_idx_folder
+from .dataset import Dataset
+from .images import load_image_folder
+from .mnist import load_mnist
+
+# The paper's point experiments (PAPER.md).
+POINT_PRESETS: dict[str, tuple[list[list[float]], tuple[float, float]]] = {
+    "1d-sigmoid": ([[0.2], [0.8]], (0.0, 1.0)),
+    "1d-tanh": ([[-0.8], [-0.2], [0.2], [0.8]], (-1.0, 1.0)),
+    "2d-corners": ([[0.2, 0.2], [0.2, 0.8], [0.8, 0.2], [0.8, 0.8]], (0.0, 1.0)),
+    "2d-center": ([[0.5, 0.5]], (0.0, 1.0)),
+}
+
+
+# ---------------------------------------------------------------- points
+def make_points(points, value_range: tuple[float, float] = (0.0, 1.0), name: str = "points") -> Dataset:
+    """Any list of 1-D or 2-D points (each inside ``value_range``)."""
+    try:
+        a = np.asarray(points, dtype=np.float32)
+    except (ValueError, TypeError):
+        raise DataError("points must be numbers, all of the same dimension (1-D or 2-D)") from None
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] not in (1, 2) or a.shape[0] == 0:
+        raise DataError(f"points must be a non-empty list of 1-D or 2-D points, got shape {a.shape}")
+    lo, hi = value_range
+    if a.min() < lo or a.max() > hi:
+        raise DataError(f"points must lie in [{lo}, {hi}]")
+    return Dataset(x=a, shape=(a.shape[1],), value_range=value_range, name=name)
+
+
+def point_preset(name: str) -> Dataset:
+    """One of the paper's point sets: 1d-sigmoid, 1d-tanh, 2d-corners, 2d-center."""
+    if name not in POINT_PRESETS:
+        raise DataError(f"unknown point preset {name!r}; choose one of {', '.join(POINT_PRESETS)}")
+    pts, rng = POINT_PRESETS[name]
+    return make_points(pts, rng, name=name)
+
+
+def source_for_name(name: str) -> str | None:
+    """The :func:`open_source` key for a data set a model file names (its Dataset.name), or None
+    when the name is not one of the bundled sets (a user's folder or file)."""
+    if name.startswith("mnist"):
+        return "mnist:test" if name.startswith("mnist-test") else "mnist:train"
+    if name.startswith("points:"):
+        return name
+    if name in POINT_PRESETS:
+        return f"points:{name}"
+    return None
+
+
+def open_source(
+    spec: str, value_range: tuple[float, float] = (-1.0, 1.0), image_size: tuple[int, int] = (28, 28)
+) -> Dataset:
+    """Resolve a data-source string as the CLI and the UI accept it.
+
+    ``mnist`` / ``mnist:train`` / ``mnist:test``; ``points:PRESET`` or ``points:0.2,0.8`` or
+    ``points:0.2/0.2,0.8/0.8``; a ``.npz``/``.npy`` file; an IDX file or folder; a folder of images.
+    """
+    if spec in ("mnist", "mnist:train", "mnist:test"):
+        return load_mnist("test" if spec.endswith("test") else "train", value_range)
+    if spec.startswith("points:"):
+        body = spec[len("points:") :]
+        if body in POINT_PRESETS:
+            ds = point_preset(body)
+            return ds.to_range(value_range) if ds.value_range != tuple(value_range) else ds
+        try:
+            pts = [[float(v) for v in p.split("/")] for p in body.split(",") if p]
+        except ValueError:
+            raise DataError(f"cannot parse points {body!r}: use 0.2,0.8 or 0.2/0.2,0.8/0.8") from None
+        return make_points(pts, value_range)
+    p = Path(spec)
+    try:
+        st = os.stat(p)
+    except (FileNotFoundError, NotADirectoryError):
+        raise DataError(
+            f"{printable(spec)}: no such file or folder (try mnist, points:1d-sigmoid, a .npz, IDX or image folder)"
+        ) from None
+    except Exception as e:  # noqa: BLE001 - permission, a link loop, a name too long: one line
+        raise DataError(f"{printable(spec)}: {reason_of(e)}") from None
+    if stat.S_ISREG(st.st_mode):
+        if p.suffix.lower() in (".npz", ".npy"):
+            return load_array(p, value_range)
+        if "idx" in p.name or "ubyte" in p.name:
+            return load_idx(p, value_range=value_range)
+        raise DataError(f"{shown(p)}: unknown file type")
+    if not stat.S_ISDIR(st.st_mode):
+        raise DataError(f"{printable(spec)}: not a regular file or a folder ({kind_of(st.st_mode)})")
+    sub = p / "raw" if (p / "raw").is_dir() else p
+    try:
+        names = [q.name for q in sub.iterdir()]
+    except Exception as e:  # noqa: BLE001
+        raise DataError(f"{printable(spec)}: cannot list: {reason_of(e)}") from None
+    if any("ubyte" in n or "idx" in n for n in names):
+        return load_idx_folder(p, value_range=value_range)
+    ds, _ = load_image_folder(p, image_size, value_range=value_range)
+    return ds
+
+
+def reference_data(
+    dataset_name: str,
+    D: int,
+    value_range: tuple[float, float],
+    *,
+    source: str | None = None,
+    known=(),
+    opener=None,
+) -> Dataset:
+    """The training data a model is measured against (nearest-training distances, copies, recovery): the
+    data source ``source`` when one is given (``kgn … --data``); else a data set already in hand (``known``:
+    the one just trained on, imported files) with the model's dataset name and D values a sample; else the
+    bundled set that name names (:func:`source_for_name`). ``opener(key, value_range)`` opens sources
+    (default :func:`open_source`; the window passes its cache). Raises DataError, one line, when none fits."""
+    vr = (float(value_range[0]), float(value_range[1]))
+    if source is None:
+        for ds in known:
+            if ds is not None and ds.name == dataset_name and ds.D == D:
+                return ds if tuple(ds.value_range) == vr else ds.to_range(vr)
+        source = source_for_name(str(dataset_name))
+        if source is None:
+            raise DataError(
+                f"the model was trained on {dataset_name!r}, which is not bundled: give its data "
+                "(kgn --data, or File → Import data in the window)"
+            )
+    try:
+        ds = (opener or open_source)(source, vr)
+    except DataError as e:
+        raise DataError(f"cannot open the reference data {source!r}: {e}") from None
+    if ds.D != D:
+        raise DataError(f"the reference data {ds.name} has {ds.D} values per sample, the model {D}")
+    return ds
