@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(argv=None) -> int:
     from kgn_gui.core.chain.lab import KNOWN_REGIONS
-    from kgn_gui.core.classifier import bundled_classifier
     from kgn_gui.core.data.mnist import load_mnist
-    from kgn_gui.core.measures import condition_match
+    from kgn_gui.core.measure.analysis import condition_match
+    from kgn_gui.core.measure.classifier import bundled_classifier
     from kgn_gui.core.model.checkpoint import load_checkpoint
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

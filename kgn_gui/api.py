@@ -28,8 +28,8 @@ from .core.chain.sampler import Sampler
 from .core.chain.session import ChainSession
 from .core.chain.start import Start, parse_start
 from .core.errors import ChainError
+from .core.measure.registry import Measures
 from .core.model.checkpoint import Checkpoint, load_checkpoint
-from .core.registry import Measures
 
 __all__ = ["Measures", "Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of", "train", "train_recipe"]
 
@@ -406,7 +406,9 @@ def analyze(
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
     edits) are measured. The dict ``kgn analyze --json`` writes, as core.registry.Measures (``estimate(key)``:
     a value with its interval; ``lines()``: what ``kgn analyze`` prints). ``progress(stage, done, total)``."""
-    from .core.measures import analyze_chain, attractor_audit, basin_recovery, mixing_scan, reference_for
+    from .core.measure.analysis import analyze_chain, mixing_scan
+    from .core.measure.distribution import reference_for
+    from .core.measure.dynamics import attractor_audit, basin_recovery
     from .core.preflight import check_analysis
 
     if isinstance(model_or_run, Run):

@@ -164,8 +164,8 @@ def test_start_strings_parse_to_typed_starts_and_bad_ones_are_one_line(tmp_path)
 
 # -- classifier and reference data
 def test_the_feature_space_fits_the_data_set_and_kgn_and_the_window_pick_the_same_one(window):
-    from kgn_gui.core.features import feature_space_for
-    from kgn_gui.core.measures import reference_for
+    from kgn_gui.core.measure.distribution import reference_for
+    from kgn_gui.core.measure.features import feature_space_for
 
     cli_ref = kgn.load("mnist").data  # what kgn analyze measures against without --data
     assert window.train_data.name == cli_ref.name == "mnist-train"

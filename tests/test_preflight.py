@@ -238,7 +238,7 @@ def test_an_apng_of_too_many_frames_says_how_many_fit(tmp_path, capsys, monkeypa
 
 @pytest.fixture
 def analysis_runs(monkeypatch):
-    import kgn_gui.core.measures as measures
+    import kgn_gui.core.measure.analysis as measures
 
     calls = []
     monkeypatch.setattr(measures, "analyze_chain", lambda *a, **k: calls.append(a) or pytest.fail("analyzed"))

@@ -47,8 +47,10 @@ from .chain.chain import ChainConfig
 from .chain.sampler import Sampler
 from .errors import Cancelled
 from .files import atomic_path
-from .measures import analyze_chain, attractor_audit, basin_recovery, reference_for
-from .registry import MEASURE, clip
+from .measure.analysis import analyze_chain
+from .measure.distribution import reference_for
+from .measure.dynamics import attractor_audit, basin_recovery
+from .measure.registry import MEASURE, clip
 
 if TYPE_CHECKING:
     from .model.architectures import ModelSpec

@@ -84,8 +84,8 @@ def load_in_background(app) -> None:
             from ..core.data.mnist import prefetch_mnist
 
             prefetch_mnist("train", (-1.0, 1.0))  # the bundled model's training data, read in its own thread
-            from ..core import measures  # noqa: F401 (torch and what uses it)
             from ..core.chain import session  # noqa: F401
+            from ..core.measure import analysis  # noqa: F401 (torch and what uses it)
             from ..core.model import checkpoint, train  # noqa: F401
 
             configure_threads()

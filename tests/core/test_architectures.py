@@ -8,7 +8,7 @@ from kgn_gui.core.chain.chain import ChainConfig, run_chain
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.data.dataset import Dataset
 from kgn_gui.core.errors import CheckpointError
-from kgn_gui.core.measures import attractor_audit
+from kgn_gui.core.measure.dynamics import attractor_audit
 from kgn_gui.core.model.architectures import ModelSpec
 from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from kgn_gui.core.model.train import TrainConfig, Trainer

@@ -8,10 +8,10 @@ import threading
 import numpy as np
 import pytest
 
-from kgn_gui.core import classifier as clf_mod
-from kgn_gui.core import features as F
 from kgn_gui.core.data.dataset import Dataset
 from kgn_gui.core.errors import CheckpointError
+from kgn_gui.core.measure import classifier as clf_mod
+from kgn_gui.core.measure import features as F
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -294,7 +294,7 @@ def test_damaged_lab_fields_of_a_bundle_are_one_line_errors(tmp_path):
 
 
 def test_condition_match_counts_a_completions_class_against_its_sources():
-    from kgn_gui.core.measures import condition_match
+    from kgn_gui.core.measure.analysis import condition_match
 
     class Erase(torch.nn.Module):
         """f(x) = −1 everywhere: a free chain forgets its start; a conditioned one keeps the known half."""

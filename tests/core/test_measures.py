@@ -10,15 +10,14 @@ from torch import nn
 from kgn_gui.core.chain.chain import ChainConfig
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.data.sources import point_preset
-from kgn_gui.core.measures import (
-    analyze_chain,
+from kgn_gui.core.measure.analysis import analyze_chain
+from kgn_gui.core.measure.distribution import class_makeup, frechet_distance
+from kgn_gui.core.measure.dynamics import (
     attractor_audit,
     basin_recovery,
     burn_in,
-    class_makeup,
     contraction,
     cycle_periods,
-    frechet_distance,
     over_generalization,
     spectral_radius,
 )

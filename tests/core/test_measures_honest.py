@@ -11,18 +11,9 @@ from torch import nn
 
 from kgn_gui.core.chain.chain import NOISE_KINDS, ChainConfig
 from kgn_gui.core.chain.sampler import Sampler
-from kgn_gui.core.measures import (
-    analyze_chain,
-    attractor_audit,
-    basin_recovery,
-    converge_tolerance,
-    kid,
-    make_reference,
-    mixing_scan,
-    over_generalization,
-    precision_recall,
-    switch_rate,
-)
+from kgn_gui.core.measure.analysis import analyze_chain, mixing_scan, switch_rate
+from kgn_gui.core.measure.distribution import kid, make_reference, precision_recall
+from kgn_gui.core.measure.dynamics import attractor_audit, basin_recovery, converge_tolerance, over_generalization
 from kgn_gui.core.model.architectures import ModelSpec
 
 
@@ -203,7 +194,7 @@ def test_mixing_scan_of_a_map_that_swaps_basins_every_step_and_one_that_stays():
 
 def test_the_attractor_audit_stops_during_refinement_when_cancelled():
     from kgn_gui.core.errors import Cancelled
-    from kgn_gui.core.measures import attractor_audit
+    from kgn_gui.core.measure.dynamics import attractor_audit
 
     calls = []
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from kgn_gui.core.registry import MEASURE, PANEL, Estimate, Measures, clip, measure_of
+from kgn_gui.core.measure.registry import MEASURE, PANEL, Estimate, Measures, clip, measure_of
 
 
 @pytest.mark.parametrize(

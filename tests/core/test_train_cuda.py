@@ -101,7 +101,7 @@ def test_divergence_and_stop_under_graphs():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_the_over_generalization_measure_of_a_model_on_the_gpu_equals_the_cpus():
-    from kgn_gui.core.measures import over_generalization
+    from kgn_gui.core.measure.dynamics import over_generalization
     from kgn_gui.core.model.architectures import ModelSpec, build_model
 
     model = build_model(ModelSpec(D=2, L=3, H=16, bound="sigmoid"), seed=0)

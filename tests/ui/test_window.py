@@ -654,7 +654,7 @@ def test_the_mixing_scan_plots_class_changes_against_eps_for_each_noise_kind(win
 def test_a_feature_space_being_made_says_so_in_the_dock(window, qtbot, monkeypatch):
     # A labelled data set other than MNIST trains its own classifier the first time it is measured: the
     # measure Job says so while it runs (here a stand-in that reports three batches and gives no space).
-    import kgn_gui.core.measures as measures_mod
+    import kgn_gui.core.measure.distribution as measures_mod
 
     def fake_reference(ds, n, *, progress=None, cancelled=None, **kw):
         for k in range(1, 4):
@@ -764,10 +764,11 @@ def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_it
 ):
     # A measuring thread still inside torch when the interpreter shuts down aborts the process
     # ("terminate called without an active exception"): closing must leave no such thread behind.
-    import kgn_gui.core.measures as measures_mod
+    import kgn_gui.core.measure.analysis as analysis_mod
+    import kgn_gui.core.measure.distribution as measures_mod
 
     measured = []
-    real = measures_mod.measure_states
+    real = analysis_mod.measure_states
     real_reference = measures_mod.reference_for
 
     def slow_reference(*a, **k):
@@ -775,7 +776,7 @@ def test_closing_while_a_measurement_runs_cancels_it_between_stages_and_joins_it
         return real_reference(*a, **k)
 
     monkeypatch.setattr(measures_mod, "reference_for", slow_reference)
-    monkeypatch.setattr(measures_mod, "measure_states", lambda *a, **k: measured.append(1) or real(*a, **k))
+    monkeypatch.setattr(analysis_mod, "measure_states", lambda *a, **k: measured.append(1) or real(*a, **k))
     w = MainWindow(mnist_model_path, restore_settings=False)
     qtbot.addWidget(w)
     w.show()

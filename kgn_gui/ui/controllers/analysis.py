@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from ...core import measures
 from ...core.errors import Cancelled
+from ...core.measure import analysis, distribution, dynamics
 from ..jobs import Job
 
 MIXING_EPS = (0.0, 0.003, 0.01, 0.03, 0.1)
@@ -101,7 +101,7 @@ class AnalysisController(QtCore.QObject):
         s, ck, ds = got
         t = self.chain.view_t
         residuals = np.array(s.curves.chains("residual")[:t])  # a copy: the curves grow while it measures
-        tol = measures.converge_tolerance(ck.value_range)
+        tol = dynamics.converge_tolerance(ck.value_range)
         n = s.n
 
         def work(progress, cancelled):
@@ -109,12 +109,12 @@ class AnalysisController(QtCore.QObject):
             final = s.state(t)
             if cancelled():
                 raise Cancelled("measuring cancelled")
-            reference = measures.reference_for(
+            reference = distribution.reference_for(
                 ds, n, progress=self._reference_progress(ds, progress), cancelled=cancelled
             )
             if cancelled():
                 raise Cancelled("measuring cancelled")
-            return measures.measure_states(
+            return analysis.measure_states(
                 ck.model, ck.spec, final, residuals, ds.x, tol=tol, reference=reference, train_t=s.train_tensor()
             )
 
@@ -176,7 +176,7 @@ class AnalysisController(QtCore.QObject):
         _, ck, ds = got
         return self._start(
             "attractor audit",
-            lambda p, c: measures.attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
+            lambda p, c: dynamics.attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
             self.audited.emit,
         )
 
@@ -187,14 +187,14 @@ class AnalysisController(QtCore.QObject):
         _, ck, ds = got
         return self._start(
             "basin recovery",
-            lambda p, c: measures.basin_recovery(ck.model, ck.value_range, ds.x, sigmas, progress=p, cancelled=c),
+            lambda p, c: dynamics.basin_recovery(ck.model, ck.value_range, ds.x, sigmas, progress=p, cancelled=c),
             lambda rates: self.recovered.emit(list(sigmas), [float(r) for r in rates]),
         )
 
     def mixing_scan(self, steps: int = 200) -> Job | None:
         """How often each chain's class (or nearest training example) changes after burn-in, for each ε of
         MIXING_EPS and noise kind of MIXING_KINDS: fresh chains from the current start, ``steps`` steps each
-        (core's ``measures.mixing_scan``)."""
+        (core's ``measure.analysis.mixing_scan``)."""
         got = self._inputs()
         if got is None:
             return None
@@ -204,12 +204,12 @@ class AnalysisController(QtCore.QObject):
 
         def work(progress, cancelled):
             start_array = s.state(0) if array_start else None
-            ref = measures.reference_for(
+            ref = distribution.reference_for(
                 ds, cfg.n, progress=self._reference_progress(ds, progress), cancelled=cancelled
             )
             if cancelled():
                 raise Cancelled("mixing scan cancelled")
-            return measures.mixing_scan(
+            return analysis.mixing_scan(
                 ck.model,
                 ck.spec,
                 cfg,

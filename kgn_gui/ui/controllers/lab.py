@@ -14,7 +14,7 @@ from PySide6 import QtCore
 from ...core.chain.lab import Condition, Edit, Lab, brush_pixels, settle_time
 from ...core.chain.sampler import PRESETS
 from ...core.errors import ChainError, LabError
-from ...core.measures import converge_tolerance
+from ...core.measure.dynamics import converge_tolerance
 
 
 class LabController(QtCore.QObject):

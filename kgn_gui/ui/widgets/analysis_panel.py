@@ -3,7 +3,7 @@ measure of real data, and three longer jobs (attractor audit, basin recovery, th
 
 Cheap measures follow the shown step whenever playback pauses (computed off the GUI thread); the
 attractor audit, the basin recovery and the mixing scan are background jobs with a progress bar and Cancel.
-Every number has a tooltip with its formula (see :mod:`kgn_gui.core.measures`). The line above the table
+Every number has a tooltip with its formula (see :mod:`kgn_gui.core.measure.measures`). The line above the table
 names the feature space the class and distribution measures use and what the real-data baseline is.
 """
 
@@ -16,7 +16,16 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ...core import lists
-from ...core.registry import CLASS_MEASURES, IDENTITY_ABOUT, MEASURE, MODEL_MEASURES, PANEL, Estimate, fmt, fmt_half
+from ...core.measure.registry import (
+    CLASS_MEASURES,
+    IDENTITY_ABOUT,
+    MEASURE,
+    MODEL_MEASURES,
+    PANEL,
+    Estimate,
+    fmt,
+    fmt_half,
+)
 
 VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
 

@@ -11,9 +11,9 @@ Inputs are in [0, 1]; :func:`to_unit` maps a model's value range there. Saved as
 metadata (``format: kgn-classifier/1``: arch, classes, D, shape, data set, held-out accuracy, …), checked
 before loading like every model file (names and shapes against the architecture the metadata names, values
 finite); never unpickled. A file without ``arch`` / ``classes`` / ``D`` (the bundled one) is the conv net of
-10 classes. Which network measures which data set is :mod:`kgn_gui.core.features`'s decision.
+10 classes. Which network measures which data set is :mod:`kgn_gui.core.measure.features`'s decision.
 
-    python -m kgn_gui.core.classifier --out models/mnist-classifier.safetensors
+    python -m kgn_gui.core.measure.classifier --out models/mnist-classifier.safetensors
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .bundled import MODELS_DIR
-from .errors import CheckpointError
-from .model.checkpoint import atomic_write_bytes, read_header
+from ..bundled import MODELS_DIR
+from ..errors import CheckpointError
+from ..model.checkpoint import atomic_write_bytes, read_header
 
 FORMAT = "kgn-classifier/1"
 ARCHS = ("conv", "mlp")
@@ -212,7 +212,7 @@ def mnist_test_features(clf: LoadedClassifier) -> np.ndarray:
     """The classifier's features of the 10,000 MNIST test digits (the Fréchet reference), cached."""
     key = id(clf.model)
     if key not in _TEST_FEATURES:
-        from .data.mnist import load_mnist
+        from ..data.mnist import load_mnist
 
         _TEST_FEATURES[key] = clf.predict(load_mnist("test", (0.0, 1.0)).x.astype(np.float32))[1]
     return _TEST_FEATURES[key]
@@ -281,7 +281,7 @@ def train_classifier(
     epochs: int = 3, batch: int = 128, lr: float = 1e-3, seed: int = 0, log=print
 ) -> tuple[Classifier, dict]:
     """Train on the bundled MNIST training set (random ±2-pixel shifts), report test accuracy."""
-    from .data.mnist import load_mnist
+    from ..data.mnist import load_mnist
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import Cancelled
 from . import classifier as clf_mod
-from .errors import Cancelled
 
 MIN_SAMPLES = 100  # below this a data set gets no feature space: distribution measures need more
 PCA_COMPONENTS = 32
@@ -449,8 +449,8 @@ def real_pool(ds) -> RealPool | None:
         return None
     split = mnist_split(ds)
     if split is not None:
-        from .data.mnist import load_mnist
-        from .errors import DataError
+        from ..data.mnist import load_mnist
+        from ..errors import DataError
 
         other = "test" if split == "train" else "train"
         try:

@@ -1,0 +1,56 @@
+"""Measures: what came out of a kaleidoscope (numpy + torch; no Qt). How chains move (dynamics), what the
+samples are against real data (distribution), one chain run measured (analysis), what each number means
+(registry), the feature space of a data set (features, over the classifier networks of classifier).
+
+Distances are RMS per value, ‖·‖/√D, in the model's value units (as in :mod:`kgn_gui.core.chain.curves`). For a chain
+x_0, x_1, … the noise-free residual is r_t = ‖clamp(f(x_t)) − x_t‖/√D: how far x_t is from being a fixed
+point of f, whatever noise the chain adds.
+
+Convergence (one test for every noise kind)
+    tol            ``converge_tolerance`` = 0.025 × the value range's span (0.05 on [−1, 1]), the same for
+                   ``none``, ``normal``, ``uniform`` and the published code's noise
+    converged      fraction of chains whose residual at the last step is below tol
+    burn-in        the first t after which the median residual over chains stays below tol (None if it
+                   ends above)
+    cycles         fraction of chains that are not converged but whose noise-free continuation from x_T
+                   returns within tol of x_T after k = 2 … 8 steps (periods: the least such k; 1 = converged)
+    contraction    q_t = r_t / r_{t−1}, median over chains (< 1: the chain contracts)
+Memorization and coverage
+    nearest        each chain's nearest training example j and distance d; ``nearest_mean`` = mean d
+    copy fraction  fraction of chains with d < ``copy_tol``
+    distinct       number of distinct training examples that are some chain's nearest
+    occupancy      how many chains fell into each of those (sorted counts)
+Distribution measures, in the feature space of the model's own data set (:mod:`features`: the bundled
+MNIST classifier, a classifier trained on demand on another labelled set, or a PCA of an unlabelled one)
+    class entropy  H(argmax labels) / log C (1 = every class equally often); confidence = mean top probability
+    Fréchet        ‖μ₁ − μ₂‖² + tr(Σ₁ + Σ₂ − 2(Σ₁Σ₂)^{1/2}) between Gaussians fitted to the features of the
+                   samples and of the reference set — FID-style, NOT comparable with Inception FID
+    KID            unbiased MMD² with the cubic polynomial kernel k(a, b) = (a·b/F + 1)³ (Bińkowski et al.
+                   2018): unbiased at any n, unlike the Fréchet distance
+    precision      share of samples inside the reference's k-NN manifold (the union of balls around each
+                   reference point reaching its k-th nearest reference neighbour, k = 3; Kynkäänniemi et al.
+                   2019); recall: share of reference points inside the samples' manifold
+    The reference set is the real pool (held-out data where the data set has it) less n real samples that
+    are measured the same way as a **baseline** (``m_real``): what real, unseen data score at this n.
+    Intervals ``m_ci``: bootstrap 95 % intervals over 200 resamples of the samples (the reference fixed):
+    the 2.5 and 97.5 percentiles of the resampled values, shifted so that their median sits on the
+    estimate (resampling with repeats biases the Fréchet distance and KID); for recall a resample's repeats
+    count once.
+Mixing
+    after burn-in, how often each chain's nearest class (``mixing_class``) and nearest training example
+    (``mixing_nearest``) change, per 100 steps, looked at every ``stride`` steps
+Attractors
+    refine a training example to a fixed point x* (iterate f without noise), keep those whose residual is
+    below ``FIXED_TOL``, then the spectral radius ρ of the Jacobian J_f(x*) there: exact eigenvalues
+    (torch.func.jacrev) for D ≤ 1024, else Arnoldi with Jacobian-vector products. The attractor fraction
+    counts ρ < 1 over those fixed points only (ρ where f has no fixed point means nothing).
+Basin recovery
+    corrupt training examples by N(0, σ²) per value (clamped), iterate T steps without noise; recovered =
+    the end state lies within tol of the clean example's own noise-free end state after T steps (σ = 0
+    recovers by construction).
+Over-generalization
+    outputs f(z) for z uniform over the whole input box: the fraction of output values inside the training
+    data's per-value [min, max] and the fraction saturated at the bounds (within 1e-3 of the span), each
+    beside the identity map's value for the same inputs (its baseline: on MNIST the identity already
+    scores ~0.86 inside the range).
+"""

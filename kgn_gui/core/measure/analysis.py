@@ -1,0 +1,343 @@
+"""Everything about one chain run, measured: analyze_chain runs chains and measures them (Analysis),
+measure_states measures given states (the window's shown step), mixing_scan scans ε and noise kinds
+(Looks, switch_rate), condition_match compares conditioned completions with the same chains free."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..chain.chain import Chain, ChainConfig, start_states
+from ..chain.curves import nearest_training
+from ..chain.sampler import Sampler
+from .distribution import BOOT, DISTRIBUTION, INTERVAL, Reference, bootstrap_interval, class_makeup, memorization
+from .dynamics import (
+    burn_in,
+    check_cancelled,
+    contraction,
+    converge_tolerance,
+    cycle_periods,
+    device_of,
+    over_generalization,
+    residuals,
+    rms,
+)
+
+# --- mixing ---------------------------------------------------------------------------------------
+
+
+def switch_rate(labels: np.ndarray, stride: int) -> float:
+    """labels: K×N (a label per chain at K looks, ``stride`` steps apart) → changes per 100 steps per chain."""
+    lab = np.asarray(labels)
+    if lab.ndim != 2 or len(lab) < 2 or stride < 1:
+        return float("nan")
+    return float((lab[1:] != lab[:-1]).mean() * 100.0 / stride)
+
+
+@dataclass
+class Looks:
+    """Each chain's nearest class and nearest training example, every ``stride`` steps."""
+
+    stride: int
+    t: list = field(default_factory=list)
+    classes: list = field(default_factory=list)
+    nearest: list = field(default_factory=list)
+
+    def add(self, t: int, x: torch.Tensor, train_t: torch.Tensor, reference: Reference | None) -> None:
+        xc = x.float().cpu()
+        self.t.append(t)
+        self.nearest.append(nearest_training(xc, train_t)[0].numpy())
+        if reference is not None and reference.classes > 1:
+            probs, _ = reference.space.predict(xc.numpy(), reference.value_range)
+            self.classes.append(np.asarray(probs).argmax(1))
+
+    def rates(self, after: int) -> tuple[float, float]:
+        """(class changes, nearest-example changes) per 100 steps per chain over the looks at t ≥ after."""
+        keep = [i for i, t in enumerate(self.t) if t >= after]
+        near = switch_rate(np.stack([self.nearest[i] for i in keep]), self.stride) if len(keep) > 1 else math.nan
+        cls = (
+            switch_rate(np.stack([self.classes[i] for i in keep]), self.stride)
+            if self.classes and len(keep) > 1
+            else math.nan
+        )
+        return cls, near
+
+
+# --- everything about one chain run ---------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    """Measures of one chain run (see the module docstring for each formula)."""
+
+    steps: int
+    n: int
+    tol: float
+    residual_median: np.ndarray  # median r_t over chains, t = 0 … steps (the last: the final states)
+    contraction: np.ndarray  # median q_t
+    burn_in: int | None
+    converged: float
+    periods: np.ndarray
+    final_residual: np.ndarray
+    memo: dict
+    classes: dict | None = None
+    distribution: dict | None = None
+    reference: Reference | None = field(default=None, repr=False)
+    overgen: dict | None = None
+    mixing: tuple[float, float] | None = None
+    final: np.ndarray | None = field(default=None, repr=False)
+
+    def summary(self) -> dict:
+        """Flat numbers for tables, CSV and JSON (intervals as [lo, hi] lists)."""
+        per = self.periods
+        d = self.memo["distance"]
+        out = {
+            "chains": self.n,
+            "steps": self.steps,
+            "tol": self.tol,
+            "burn_in": self.burn_in if self.burn_in is not None else float("nan"),
+            "converged": self.converged,
+            "cycles": float((per > 1).mean()) if len(per) else float("nan"),
+            "residual_median": float(np.median(self.final_residual)) if len(self.final_residual) else math.nan,
+            "contraction_last": float(self.contraction[-1]) if len(self.contraction) else float("nan"),
+            "copy_fraction": self.memo["copy_fraction"],
+            "distinct": self.memo["distinct"],
+            "top_basin_share": float(self.memo["occupancy"][0] / self.n) if self.n else float("nan"),
+            "nearest_mean": float(d.mean()),
+            "nearest_mean_ci": bootstrap_interval([d[i].mean() for i in _boot_indices(len(d), BOOT)])
+            if len(d) > 1
+            else None,
+        }
+        ref = self.reference
+        if ref is not None:
+            out["nearest_mean_real"] = ref.baseline.get("nearest_mean_real")
+            out["nearest_mean_real_ci"] = ref.baseline.get("nearest_mean_real_ci")
+        if self.distribution:
+            for m in DISTRIBUTION:
+                if m in self.distribution:
+                    out[m] = self.distribution[m]
+                    out[f"{m}_ci"] = self.distribution.get(f"{m}_ci")
+                    out[f"{m}_real"] = ref.baseline.get(f"{m}_real") if ref is not None else None
+                    out[f"{m}_real_ci"] = ref.baseline.get(f"{m}_real_ci") if ref is not None else None
+        if self.classes is not None:
+            out["confidence"] = self.classes["confidence"]
+            out.update({f"class_{c}": int(v) for c, v in enumerate(self.classes["histogram"])})
+        if self.mixing is not None:
+            out["mixing_class"], out["mixing_nearest"] = self.mixing
+        if self.overgen is not None:
+            for k in ("inside_training_range", "inside_training_range_identity", "saturated", "saturated_identity"):
+                out[k] = self.overgen[k]
+        out["feature_space"] = ref.space.name if ref is not None else None
+        out["classifier"] = ref.space.info() if ref is not None else None
+        out["real"] = ref.what if ref is not None else None
+        out["interval"] = INTERVAL
+        return out
+
+
+def _boot_indices(n: int, boot: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, n, n) for _ in range(boot)]
+
+
+def _run(
+    model, spec, cfg: ChainConfig, steps: int, start_array, train_t, reference, progress, cancelled, stride, lab=None
+):
+    """Run a chain (its ε schedule, damping and ``lab`` included): (final states on the device, residual per
+    step T+1×N, looks for mixing)."""
+    dev = device_of(model)
+    if lab is not None:
+        lab.check(cfg.n, spec.D)
+    chain = Chain.from_config(model, spec.value_range, cfg, dev, lab=lab)
+    x = start_states(cfg, spec.D, spec.value_range, shape=spec.shape, start_array=start_array, device=dev)
+    x = chain.begin(x)
+    r = np.zeros((steps + 1, cfg.n), np.float32)
+    looks = Looks(stride)
+    for t in range(steps):
+        check_cancelled(cancelled)
+        nx, fx = chain.step_with_f(x, t)
+        r[t] = rms(fx.clamp(*spec.value_range), x).float().cpu().numpy()
+        if stride and t % stride == 0:
+            looks.add(t, x, train_t, reference)
+        x = nx
+        if progress is not None and (t % 10 == 0 or t == steps - 1):
+            progress(t + 1, steps)
+    if stride and steps % stride == 0:
+        looks.add(steps, x, train_t, reference)
+    r[steps] = residuals(model, x, spec.value_range)
+    return x, r, looks
+
+
+@torch.no_grad()
+def analyze_chain(
+    model,
+    spec,
+    cfg: ChainConfig,
+    steps: int,
+    train_x: np.ndarray,
+    *,
+    tol: float | None = None,
+    copy_tol: float = 0.05,
+    reference: Reference | None = None,
+    start_array: np.ndarray | None = None,
+    stride: int | None = None,
+    progress=None,
+    cancelled=None,
+    lab=None,
+) -> Analysis:
+    """Run the chain ``steps`` steps from its start (with the core.lab.Lab ``lab``) and measure it, with its
+    mixing (looks every ``stride`` steps, default steps/50). ``reference``: :func:`reference_for` of the training data (the
+    distribution measures and their baselines; None: without them). ``tol``: the convergence tolerance
+    (default :func:`converge_tolerance`)."""
+    tol = converge_tolerance(spec.value_range) if tol is None else float(tol)
+    train_t = torch.from_numpy(np.asarray(train_x, np.float32))
+    stride = max(1, steps // 50) if stride is None else int(stride)
+    x, r, looks = _run(model, spec, cfg, steps, start_array, train_t, reference, progress, cancelled, stride, lab)
+    a = measure_states(
+        model, spec, x.float().cpu().numpy(), r[:-1], train_x, tol=tol, copy_tol=copy_tol,
+        reference=reference, n_chains=cfg.n, train_t=train_t, final_residual=r[-1],
+    )  # fmt: skip
+    a.mixing = looks.rates(a.burn_in if a.burn_in is not None else steps // 2)
+    return a
+
+
+def measure_states(
+    model,
+    spec,
+    final: np.ndarray,
+    residual_curve: np.ndarray,
+    train_x: np.ndarray,
+    *,
+    tol: float,
+    copy_tol: float = 0.05,
+    reference: Reference | None = None,
+    n_chains: int | None = None,
+    train_t: torch.Tensor | None = None,
+    final_residual: np.ndarray | None = None,
+) -> Analysis:
+    """The measures from what a run left: the states at the last step (N×D) and the residual of every
+    step before it (T×N' for N' ≤ N chains: the window's curves keep the first chains)."""
+    final = np.asarray(final, np.float32)
+    rc = np.asarray(residual_curve, np.float32).reshape(len(residual_curve), -1) if len(residual_curve) else None
+    fr = residuals(model, final, spec.value_range) if final_residual is None else np.asarray(final_residual)
+    med = np.median(rc, axis=1) if rc is not None and rc.shape[1] else np.zeros(0)
+    med = np.append(med, np.median(fr))
+    if train_t is None:
+        train_t = torch.from_numpy(np.asarray(train_x, np.float32))
+    n = n_chains or len(final)
+    per = cycle_periods(model, final, spec.value_range, tol)
+    per[fr < tol] = 1
+    a = Analysis(
+        steps=len(med) - 1,
+        n=n,
+        tol=tol,
+        residual_median=med,
+        contraction=contraction(rc) if rc is not None and len(rc) > 1 else np.zeros(0),
+        burn_in=burn_in(med, tol),
+        converged=float((fr < tol).mean()),
+        periods=per,
+        final_residual=fr,
+        memo=memorization(final, train_t, copy_tol),
+        reference=reference,
+        final=final,
+    )
+    if reference is not None:
+        a.distribution, probs = reference.measure(final)
+        if probs is not None:
+            a.classes = class_makeup(probs)
+    a.overgen = over_generalization(model, spec.value_range, np.asarray(train_x, np.float32))
+    return a
+
+
+@torch.no_grad()
+def mixing_scan(
+    model,
+    spec,
+    cfg: ChainConfig,
+    steps: int,
+    train_x: np.ndarray,
+    reference: Reference | None = None,
+    eps_list=(0.0, 0.003, 0.01, 0.03, 0.1),
+    kinds=("normal", "uniform", "none"),
+    *,
+    stride: int | None = None,
+    start_array: np.ndarray | None = None,
+    progress=None,
+    cancelled=None,
+) -> list[dict]:
+    """Is a chain a sampler or a retrieval? For each noise kind and ε (``none``: once, at ε = 0), run the
+    chains of ``cfg`` (its start, n and seed) ``steps`` steps and count, after burn-in, how often each
+    chain's nearest class and nearest training example change (per 100 steps per chain)."""
+    from dataclasses import replace
+
+    tol = converge_tolerance(spec.value_range)
+    train_t = torch.from_numpy(np.asarray(train_x, np.float32))
+    stride = max(1, steps // 50) if stride is None else int(stride)
+    runs = [(k, float(e)) for k in kinds if k != "none" for e in eps_list if e > 0]
+    runs = ([("none", 0.0)] if "none" in kinds or 0 in eps_list else []) + runs
+    rows = []
+    for i, (kind, eps) in enumerate(runs):
+        c = replace(cfg, sampler=replace(cfg.sampler, noise=kind, eps=eps, schedule=None))  # the scan's own ε, constant
+        _, r, looks = _run(model, spec, c, steps, start_array, train_t, reference, None, cancelled, stride)
+        b = burn_in(np.median(r, axis=1), tol)
+        cls, near = looks.rates(b if b is not None else steps // 2)
+        rows.append({"noise": kind, "eps": eps, "burn_in": b, "mixing_class": cls, "mixing_nearest": near})
+        if progress is not None:
+            progress(i + 1, len(runs))
+    return rows
+
+
+def condition_match(
+    model,
+    spec,
+    images: np.ndarray,
+    labels: np.ndarray,
+    classifier,
+    region: str,
+    *,
+    chains: int = 4,
+    steps: int = 100,
+    noise: str = "normal",
+    eps: float = 0.01,
+    seed: int = 0,
+    progress=None,
+) -> dict:
+    """How often a conditioned completion's class matches its source's (issue 20). Each of the M images
+    (M×D in the model's value range, ``labels`` M) keeps its ``region`` (core.lab.region_mask) known, and
+    ``chains`` chains from uniform noise fill in the rest for ``steps`` steps (core.lab.Condition, one known
+    image per chain). The baseline ("free"): the same chains from the same start — the known pixels set once
+    at step 0, the rest the same noise — that are not conditioned after it. The class of a final state is
+    the classifier's argmax. Returns the match rates with bootstrap 95 % intervals over the images (a
+    completion of one image is not independent of the others of it)."""
+    from dataclasses import replace
+
+    from ..chain.chain import ChainConfig, run_chain, start_states
+    from ..chain.lab import Condition, Lab, region_mask
+    from .classifier import to_unit
+
+    images = np.asarray(images, np.float32)
+    labels = np.asarray(labels)
+    M = len(images)
+    mask = region_mask(region, spec.shape)
+    known = np.repeat(images, chains, axis=0)
+    cfg = ChainConfig(n=M * chains, start="uniform", seed=seed, sampler=Sampler(noise=noise, eps=eps))
+    cond = Condition(known, mask, region=region)
+    x0 = cond.apply_(start_states(cfg, spec.D, spec.value_range)).numpy()  # the conditioned chains' own start
+    free_cfg = replace(cfg, start="array")
+    rates = {}
+    runs = (("conditioned", cfg, None, Lab(cond)), ("free", free_cfg, x0, None))
+    for k, (name, c, start, lab) in enumerate(runs):
+        final = None
+        for t, x in run_chain(model, spec, c, steps, start_array=start, keep=[steps], lab=lab):
+            final = x
+            if progress is not None and t % 10 == 0:
+                progress(k * (steps + 1) + t, 2 * (steps + 1))
+        pred = classifier.predict(to_unit(final, spec.value_range))[0].argmax(1)
+        per_image = (pred == np.repeat(labels, chains)).reshape(M, chains).mean(1)
+        rates[name] = float(per_image.mean())
+        rates[f"{name}_ci"] = bootstrap_interval(
+            [per_image[i].mean() for i in _boot_indices(M, BOOT, seed)]
+        )
+    return {"region": region, "images": M, "chains": chains, "steps": steps, "noise": noise, "eps": eps, **rates}
