@@ -25,7 +25,10 @@ from pathlib import Path
 from bench._rows import add_json_option, finish, row
 from kgn_gui.core.chain.chain import ChainConfig
 from kgn_gui.core.chain.sampler import Sampler
-from kgn_gui.core.export import ExportOptions, _write_gif, chain_frames, export_chain
+from kgn_gui.core.export.animation import export_chain
+from kgn_gui.core.export.gif import write_gif
+from kgn_gui.core.export.mosaic import chain_frames
+from kgn_gui.core.export.options import ExportOptions
 from kgn_gui.core.model.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,8 +94,8 @@ def gif_size_rows(ck, folder: Path) -> list[dict]:
     for what, cfg, steps, hold in cases:
         opts = ExportOptions(fmt="gif", scale=4, grey=True, gif_hold=hold)
         frames = list(chain_frames(ck.model, ck.spec, cfg, list(steps), opts))
-        whole = _write_gif(iter(frames), folder, opts, len(frames), whole_frames=True).stat().st_size
-        now = _write_gif(iter(frames), folder, opts, len(frames)).stat().st_size
+        whole = write_gif(iter(frames), folder, opts, len(frames), whole_frames=True).stat().st_size
+        now = write_gif(iter(frames), folder, opts, len(frames)).stat().st_size
         print(f"GIF of 16 chains, {what}: {whole:,} bytes whole → {now:,} bytes ({whole / now:.2f}× smaller)")
         rows.append(
             row(

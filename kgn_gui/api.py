@@ -198,14 +198,9 @@ class Run:
         frame is drawn (an option the model cannot take: ExportOptionError; more than memory holds:
         PreflightError). ``inputs``: files the caller read, which the output may not be. The frames ``kgn
         export`` writes (it is this call)."""
-        from .core.export import (
-            ExportOptions,
-            check_points_options,
-            export_session,
-            export_states,
-            format_of,
-            output_for,
-        )
+        from .core.export.animation import check_points_options, export_session, export_states
+        from .core.export.options import ExportOptions
+        from .core.export.targets import format_of, output_for
         from .core.preflight import check_export
 
         steps = list(range(self.steps + 1)) if steps is None else [int(t) for t in steps]
@@ -247,9 +242,9 @@ class Run:
         """A run bundle (a folder, or a .zip) that ``kgn sample --bundle`` reproduces frame for frame: the model,
         the chains' settings, metrics.csv and the animation (``options`` as for :meth:`export`; fmt gif by
         default). For image models only."""
-        from .core.bundle import MAX_STEP, write_bundle
         from .core.errors import ExportOptionError
-        from .core.export import ExportOptions
+        from .core.export.bundle import MAX_STEP, write_bundle
+        from .core.export.options import ExportOptions
         from .core.preflight import check_export
 
         steps = list(range(self.steps + 1)) if steps is None else [int(t) for t in steps]

@@ -193,7 +193,8 @@ def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progr
 
 
 def cmd_export(args) -> int:
-    from .core.export import export_target, frame_count_duration, parse_steps
+    from .core.export.options import frame_count_duration, parse_steps
+    from .core.export.targets import export_target
     from .core.model.checkpoint import load_checkpoint
 
     steps = parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
@@ -280,7 +281,7 @@ def _add_sampler_options(s: argparse.ArgumentParser) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from .core.bundle import bundle_files, reproduce
+    from .core.export.bundle import bundle_files, reproduce
 
     check_not_input(args.output, bundle_files(args.bundle))  # reproduce checks the suffixed name too
     bar = Progress()
@@ -292,7 +293,7 @@ def cmd_reproduce(args) -> int:
 def cmd_sample(args) -> int:
     from .api import SAMPLE_FILES, SAMPLE_WHAT
     from .core.chain.lab import parse_branch
-    from .core.export import parse_steps
+    from .core.export.options import parse_steps
     from .core.model.checkpoint import load_checkpoint
     from .core.preflight import MAX_GRID_ROWS
 
@@ -416,7 +417,7 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def build_parser() -> argparse.ArgumentParser:
     from ._version import __version__
-    from .core.export import FORMATS
+    from .core.export.options import FORMATS
     from .core.model.architectures import BOUNDS
     from .core.model.recipes import PRESET_NAMES, about_presets
     from .core.model.train import DEVICES, PRECISIONS, SCHEDULES

@@ -67,7 +67,7 @@ def test_branches_and_sampler_text_match_kgn_sample(tmp_path):
 
 
 def test_export_writes_kgn_exports_frames(tmp_path):
-    from kgn_gui.core.export import read_frames
+    from kgn_gui.core.export.animation import read_frames
 
     run = kgn.sample("mnist", n=9, steps=6, seed=1)
     a = run.export(tmp_path / "api.png", steps=[0, 3, 6])

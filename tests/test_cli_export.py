@@ -5,7 +5,9 @@ import pytest
 
 from kgn_gui.cli import main
 from kgn_gui.core.errors import ExportError
-from kgn_gui.core.export import ExportOptions, output_for, read_frames
+from kgn_gui.core.export.animation import read_frames
+from kgn_gui.core.export.options import ExportOptions
+from kgn_gui.core.export.targets import output_for
 from tests.conftest import MODELS
 
 MNIST = str(MODELS / "mnist.safetensors")
@@ -102,7 +104,7 @@ def test_an_option_of_the_other_kind_of_model_is_one_line_and_exit_2(tmp_path, c
 
 
 def test_a_points_model_exports_its_points_view_with_the_step_band(tmp_path, capsys):
-    from kgn_gui.core.export import band_height
+    from kgn_gui.core.export.mosaic import band_height
 
     out = tmp_path / "p.webm"
     assert (

@@ -14,7 +14,7 @@ from kgn_gui.core.chain.start import Start, parse_start
 from kgn_gui.core.data.dataset import Dataset
 from kgn_gui.core.data.sources import POINT_PRESETS, make_points
 from kgn_gui.core.errors import RecipeError, StartError
-from kgn_gui.core.export import read_frames
+from kgn_gui.core.export.animation import read_frames
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.model.recipes import Recipe, recipe_for
 from kgn_gui.ui.controllers.points import points_plan, points_source
@@ -205,7 +205,7 @@ def test_the_windows_export_and_kgn_export_write_the_same_frames(window, qtbot, 
     sp.n.setValue(9)
     sp.seed.setValue(3)
     sp.request_random()
-    from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.export.options import ExportOptions
 
     job = window.export_actions.start_export(
         [0, 2, 4, 6], ExportOptions(fmt="gif", fps=10, scale=2), str(tmp_path / "win")

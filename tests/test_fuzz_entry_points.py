@@ -165,8 +165,8 @@ def reproduce_text(plan: dict) -> str:
         "open_source-folder": f"from kgn_gui.core.data.sources import open_source; open_source({a['path']!r})",
         "load_idx": f"from kgn_gui.core.data.arrays import load_idx; load_idx({a['path']!r}, {a.get('labels')!r})",
         "load_image_folder": f"from kgn_gui.core.data.images import load_image_folder; load_image_folder({a['path']!r})",
-        "read_bundle": f"from kgn_gui.core.bundle import read_bundle; read_bundle({a['path']!r})",
-        "reproduce": f"from kgn_gui.core.bundle import reproduce; reproduce({a['path']!r}, {a.get('out')!r})",
+        "read_bundle": f"from kgn_gui.core.export.bundle import read_bundle; read_bundle({a['path']!r})",
+        "reproduce": f"from kgn_gui.core.export.bundle import reproduce; reproduce({a['path']!r}, {a.get('out')!r})",
         "recovery": f"from pathlib import Path; from kgn_gui.core.model.recovery import pending_recoveries; print(pending_recoveries(Path({a['path']!r})))",
     }[e]
     return f'python -c "{call}"'

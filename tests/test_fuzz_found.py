@@ -7,7 +7,7 @@ import pytest
 
 from kgn_gui.cli import main
 from kgn_gui.core.errors import CheckpointError, ExportError
-from kgn_gui.core.export import target_path
+from kgn_gui.core.export.targets import target_path
 from kgn_gui.core.model.checkpoint import load_checkpoint
 
 MODELS = Path(__file__).resolve().parents[1] / "models"

@@ -177,7 +177,7 @@ def test_a_grid_too_wide_says_how_many_chains_a_row_fits(tmp_path, capsys, monke
 
 def test_an_astronomical_step_range_is_refused_at_once(tmp_path, capsys):
     from kgn_gui.core.errors import ExportError
-    from kgn_gui.core.export import count_steps, parse_steps
+    from kgn_gui.core.export.options import count_steps, parse_steps
 
     t0 = time.perf_counter()
     code = main(
@@ -196,10 +196,10 @@ def test_an_astronomical_step_range_is_refused_at_once(tmp_path, capsys):
 
 
 def test_a_bundle_is_never_written_with_steps_it_could_not_be_read_back_with(tmp_path, capsys):
-    from kgn_gui.core.bundle import MAX_STEP, write_bundle
     from kgn_gui.core.chain.chain import ChainConfig
     from kgn_gui.core.errors import ExportError
-    from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.export.bundle import MAX_STEP, write_bundle
+    from kgn_gui.core.export.options import ExportOptions
     from kgn_gui.core.model.checkpoint import load_checkpoint
 
     model = MODELS / "mnist.safetensors"

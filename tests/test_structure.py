@@ -89,7 +89,7 @@ def test_core_floors_are_well_founded():
         return floor[m]
 
     assert all(of(m) > max((of(d) for d in g[m] & core), default=-1) for m in core)
-    assert of("kgn_gui.core.errors") == 0 and of("kgn_gui.core.bundle") > of("kgn_gui.core.chain.chain")
+    assert of("kgn_gui.core.errors") == 0 and of("kgn_gui.core.export.bundle") > of("kgn_gui.core.chain.chain")
 
 
 @pytest.mark.parametrize("path", sorted((PKG / "ui").rglob("*.py")), ids=lambda p: str(p.relative_to(PKG)))

@@ -11,7 +11,7 @@ its output cannot be written, and an option that sizes memory is refused before 
   with Adam's state and the batch's activations), frames held by an encoder and per-step records are
   estimated and compared with :data:`MEMORY_FRACTION` of the memory the system can give
   (:func:`kgn_gui.core.chain.chain.available_memory_bytes`, or a CUDA device's free memory). Step lists and
-  ranges are counted before they are built (:func:`kgn_gui.core.export.parse_steps`).
+  ranges are counted before they are built (:func:`kgn_gui.core.export.options.parse_steps`).
 
 Every refusal is a :class:`PreflightError` (a ValueError) of one line that says what fits. The estimates
 err high (a check that passes leaves headroom); they are estimates, not measurements.

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 
 from kgn_gui.cli import main
-from kgn_gui.core.bundle import read_bundle, reproduce, write_bundle
 from kgn_gui.core.chain.chain import ChainConfig
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.errors import ExportError
-from kgn_gui.core.export import ExportOptions, read_frames
+from kgn_gui.core.export.animation import read_frames
+from kgn_gui.core.export.bundle import read_bundle, reproduce, write_bundle
+from kgn_gui.core.export.options import ExportOptions
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from tests.conftest import MODELS
 

@@ -6,15 +6,9 @@ import pytest
 from kgn_gui.core.chain.chain import ChainConfig, run_chain
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.errors import ExportCancelled, ExportError
-from kgn_gui.core.export import (
-    FORMATS,
-    ExportOptions,
-    band_height,
-    compose_frame,
-    export_chain,
-    parse_steps,
-    read_frames,
-)
+from kgn_gui.core.export.animation import export_chain, read_frames
+from kgn_gui.core.export.mosaic import band_height, compose_frame
+from kgn_gui.core.export.options import FORMATS, ExportOptions, parse_steps
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.picture.render import to_uint8
@@ -169,7 +163,7 @@ def test_states_export_to_npz_with_metadata(tmp_path, model):
     from kgn_gui.cli import main
 
     cfg = ChainConfig(n=5, seed=2)
-    from kgn_gui.core.export import export_states
+    from kgn_gui.core.export.animation import export_states
 
     p = export_states(model, SPEC, cfg, [0, 3, 7], tmp_path / "states", meta={"model_name": "toy"})
     with np.load(p, allow_pickle=False) as z:
@@ -239,7 +233,7 @@ def test_colour_models_export_in_colour(tmp_path):
 
 
 def test_zoom_is_nearest_neighbour_into_any_buffer():
-    from kgn_gui.core.export import zoom
+    from kgn_gui.core.picture.render import zoom
 
     a = np.arange(12, dtype=np.uint8).reshape(3, 4)
     assert np.array_equal(zoom(a, 3), np.repeat(np.repeat(a, 3, 0), 3, 1))
@@ -251,8 +245,8 @@ def test_zoom_is_nearest_neighbour_into_any_buffer():
 
 
 def test_long_gifs_are_encoded_in_worker_processes_with_the_same_bytes(tmp_path, model, monkeypatch):
-    import kgn_gui.core.export as E
-    from kgn_gui.core.gif_worker import WorkerProcesses
+    import kgn_gui.core.export.gif as E
+    from kgn_gui.core.export.gif_worker import WorkerProcesses
 
     cfg = ChainConfig(n=9, seed=3, sampler=Sampler(noise="normal", eps=0.05))
     opts = ExportOptions(fmt="gif", scale=3, overlay=True)
@@ -265,8 +259,8 @@ def test_long_gifs_are_encoded_in_worker_processes_with_the_same_bytes(tmp_path,
 
 
 def test_a_gif_worker_that_dies_is_a_clear_error_and_leaves_nothing(tmp_path, model, monkeypatch):
-    import kgn_gui.core.export as E
-    from kgn_gui.core.gif_worker import WorkerProcesses
+    import kgn_gui.core.export.gif as E
+    from kgn_gui.core.export.gif_worker import WorkerProcesses
 
     def dying(_n):
         w = WorkerProcesses(1)

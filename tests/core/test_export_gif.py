@@ -7,18 +7,10 @@ import pytest
 
 from kgn_gui.core.chain.chain import ChainConfig, run_chain
 from kgn_gui.core.chain.sampler import Sampler
-from kgn_gui.core.export import (
-    ExportOptions,
-    _grey_palette,
-    _write_gif,
-    band_height,
-    chain_frames,
-    compose_frame,
-    export_chain,
-    gif_piece,
-    hold_greys,
-    read_frames,
-)
+from kgn_gui.core.export.animation import export_chain, read_frames
+from kgn_gui.core.export.gif import _grey_palette, gif_piece, hold_greys, write_gif
+from kgn_gui.core.export.mosaic import band_height, chain_frames, compose_frame
+from kgn_gui.core.export.options import ExportOptions
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.picture.render import states_to_grid, zoom
 from tests.conftest import MODELS
@@ -35,8 +27,8 @@ def mnist():
 def _gif_sizes(tmp_path, ck, cfg, steps, hold=0):
     opts = ExportOptions(fmt="gif", scale=4, grey=True, gif_hold=hold)
     frames = list(chain_frames(ck.model, ck.spec, cfg, steps, opts))
-    whole = _write_gif(iter(frames), tmp_path, opts, len(frames), whole_frames=True).rename(tmp_path / "whole.gif")
-    diff = _write_gif(iter(frames), tmp_path, opts, len(frames))
+    whole = write_gif(iter(frames), tmp_path, opts, len(frames), whole_frames=True).rename(tmp_path / "whole.gif")
+    diff = write_gif(iter(frames), tmp_path, opts, len(frames))
     return frames, whole, diff
 
 

@@ -7,7 +7,9 @@ from kgn_gui.core.chain.chain import ChainConfig, run_chain
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.chain.session import ChainSession
 from kgn_gui.core.errors import ExportError
-from kgn_gui.core.export import ExportOptions, band_height, export_session, read_frames
+from kgn_gui.core.export.animation import export_session, read_frames
+from kgn_gui.core.export.mosaic import band_height
+from kgn_gui.core.export.options import ExportOptions
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.core.picture.points import output_of
 from kgn_gui.core.picture.render import CHAIN_RGB, COBWEB_RGB, CURVE_RGB, POINTS_BG, TRAINING_RGB

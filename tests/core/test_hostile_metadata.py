@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kgn_gui.cli import main
-from kgn_gui.core.bundle import read_bundle
 from kgn_gui.core.errors import CheckpointError, ExportError
+from kgn_gui.core.export.bundle import read_bundle
 from kgn_gui.core.jsonsafe import JSONError, dumps_strict, loads_bounded
 from kgn_gui.core.model.architectures import ModelSpec, build_model
 from kgn_gui.core.model.checkpoint import load_checkpoint, read_metadata, save_checkpoint

@@ -223,8 +223,9 @@ def test_divergence_is_the_mean_pairwise_rms_distance():
 
 @pytest.mark.parametrize("zipped", [False, True])
 def test_a_bundle_with_edits_a_condition_and_a_schedule_reproduces_its_frames_exactly(tmp_path, zipped):
-    from kgn_gui.core.bundle import read_bundle, reproduce, write_bundle
-    from kgn_gui.core.export import ExportOptions, export_chain, read_frames
+    from kgn_gui.core.export.animation import export_chain, read_frames
+    from kgn_gui.core.export.bundle import read_bundle, reproduce, write_bundle
+    from kgn_gui.core.export.options import ExportOptions
     from kgn_gui.core.model.checkpoint import load_checkpoint
     from tests.conftest import MODELS
 
@@ -259,9 +260,9 @@ def test_a_bundle_with_edits_a_condition_and_a_schedule_reproduces_its_frames_ex
 def test_damaged_lab_fields_of_a_bundle_are_one_line_errors(tmp_path):
     import json
 
-    from kgn_gui.core.bundle import read_bundle, write_bundle
     from kgn_gui.core.errors import ExportError
-    from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.export.bundle import read_bundle, write_bundle
+    from kgn_gui.core.export.options import ExportOptions
     from kgn_gui.core.model.checkpoint import load_checkpoint
     from tests.conftest import MODELS
 

@@ -6,7 +6,7 @@ from kgn_gui.core import lists
 from kgn_gui.core.chain.lab import condition_of
 from kgn_gui.core.chain.sampler import Sampler, parse_schedule
 from kgn_gui.core.errors import LabError, OutputNameError, SamplerError
-from kgn_gui.core.export import export_target
+from kgn_gui.core.export.targets import export_target
 
 
 def test_comma_lists_read_commas_semicolons_and_blanks():

@@ -148,7 +148,7 @@ def test_sample_refuses_a_folder_of_other_files(image_model, tmp_path, capsys):
 
 
 def test_png_frames_replace_a_previous_export_whole(image_model, tmp_path, capsys, monkeypatch):
-    import kgn_gui.core.export as export
+    import kgn_gui.core.export.animation as export  # write_frames calls the encoder it imported
 
     frames = tmp_path / "FRAMES"
     base = ["export", str(image_model), "--format", "png", "-n", "4", "--scale", "1", "-o", str(frames)]
@@ -160,7 +160,7 @@ def test_png_frames_replace_a_previous_export_whole(image_model, tmp_path, capsy
     old = snapshot(frames)
     capsys.readouterr()
 
-    real = export._write_pngs
+    real = export.write_pngs
 
     def fails_half_way(frames_iter, tmp_dir, opts):
         def two():
@@ -171,7 +171,7 @@ def test_png_frames_replace_a_previous_export_whole(image_model, tmp_path, capsy
 
         return real(two(), tmp_dir, opts)
 
-    monkeypatch.setattr(export, "_write_pngs", fails_half_way)
+    monkeypatch.setattr(export, "write_pngs", fails_half_way)
     assert main([*base, "--steps", "0:8:1", "--seed", "3"]) == 1
     assert "No space left on device" in one_error_line(capsys)
     assert snapshot(frames) == old  # the five old frames, whole
@@ -228,10 +228,10 @@ def test_atomic_folder_puts_the_old_folder_back_when_the_swap_fails(tmp_path, mo
 
 
 def test_a_bundle_is_never_written_over_its_model_nor_reproduced_into_itself(tmp_path):
-    from kgn_gui.core.bundle import reproduce, write_bundle
     from kgn_gui.core.chain.chain import ChainConfig
     from kgn_gui.core.errors import ExportError
-    from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.export.bundle import reproduce, write_bundle
+    from kgn_gui.core.export.options import ExportOptions
     from kgn_gui.core.model.checkpoint import load_checkpoint
 
     m = tmp_path / "M.safetensors"

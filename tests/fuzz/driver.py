@@ -349,8 +349,8 @@ def run_entry(plan: dict) -> tuple[list[Call], list[str], dict]:
                 if abs(got - want) > 0.01:
                     problems.append(f"a 16-bit image of {expect['x16']} loaded as {got:.3f}, not {want:.3f} (clipped?)")
     elif e in ("read_bundle", "reproduce"):
-        from kgn_gui.core.bundle import read_bundle, reproduce
         from kgn_gui.core.errors import ExportError
+        from kgn_gui.core.export.bundle import read_bundle, reproduce
 
         if e == "read_bundle":
             calls = [run_call(e, lambda: read_bundle(a["path"]), (ExportError,))]
@@ -468,8 +468,8 @@ def oracle_after_cli(plan: dict, rc: int, out: str) -> list[str]:
         except CheckpointError as e:
             problems.append(f"the model kgn train wrote does not load: {str(e)[:120]}")
     if expect.get("bundle"):
-        from kgn_gui.core.bundle import read_bundle
         from kgn_gui.core.errors import ExportError
+        from kgn_gui.core.export.bundle import read_bundle
 
         try:
             read_bundle(expect["bundle"])

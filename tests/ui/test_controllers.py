@@ -10,7 +10,9 @@ from PySide6 import QtCore
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.chain.start import Start
 from kgn_gui.core.errors import Cancelled
-from kgn_gui.core.export import ExportOptions, compose_frame, read_frames
+from kgn_gui.core.export.animation import read_frames
+from kgn_gui.core.export.mosaic import compose_frame
+from kgn_gui.core.export.options import ExportOptions
 from kgn_gui.core.model.checkpoint import load_checkpoint
 from kgn_gui.ui.controllers.analysis import AnalysisController
 from kgn_gui.ui.controllers.chain import ChainController

@@ -175,7 +175,9 @@ def test_an_unchanged_noise_setting_keeps_the_history(window):
 
 
 def test_the_points_view_exports_as_an_animation_of_what_it_shows(window, qtbot, tmp_path):
-    from kgn_gui.core.export import ExportOptions, band_height, read_frames
+    from kgn_gui.core.export.animation import read_frames
+    from kgn_gui.core.export.mosaic import band_height
+    from kgn_gui.core.export.options import ExportOptions
 
     window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     window.chain.step_by(3)
@@ -200,7 +202,8 @@ def test_the_points_view_exports_as_an_animation_of_what_it_shows(window, qtbot,
 
 
 def test_the_whole_window_exports_at_a_rendering_scale(window, qtbot, tmp_path):
-    from kgn_gui.core.export import ExportOptions, read_frames
+    from kgn_gui.core.export.animation import read_frames
+    from kgn_gui.core.export.options import ExportOptions
 
     window.resize(700, 500)
     job = window.export_actions.start_export(
@@ -214,7 +217,7 @@ def test_the_whole_window_exports_at_a_rendering_scale(window, qtbot, tmp_path):
 
 
 def test_a_cancelled_view_export_leaves_nothing_and_restores_the_step(window, qtbot, tmp_path):
-    from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.export.options import ExportOptions
 
     window.chain.step_by(2)
     job = window.export_actions.start_export(

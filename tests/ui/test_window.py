@@ -497,7 +497,9 @@ def test_a_crashed_training_process_is_reported(window, qtbot, errors):
 
 
 def test_export_in_the_background_matches_the_recorded_chain(window, qtbot, tmp_path):
-    from kgn_gui.core.export import ExportOptions, compose_frame, read_frames
+    from kgn_gui.core.export.animation import read_frames
+    from kgn_gui.core.export.mosaic import compose_frame
+    from kgn_gui.core.export.options import ExportOptions
 
     window.chain.step_by(6)
     opts = ExportOptions(fmt="apng", fps=10, scale=2, overlay=True)
@@ -515,7 +517,7 @@ def test_export_in_the_background_matches_the_recorded_chain(window, qtbot, tmp_
 
 
 def test_a_cancelled_export_leaves_nothing(window, qtbot, tmp_path):
-    from kgn_gui.core.export import ExportOptions
+    from kgn_gui.core.export.options import ExportOptions
 
     job = window.export_actions.start_export(
         list(range(0, 400)), ExportOptions(fmt="gif", scale=4), str(tmp_path / "big")
@@ -576,8 +578,8 @@ def test_states_export_from_the_window(window, qtbot, tmp_path, errors):
 
 
 def test_a_run_bundle_of_the_window_chain_reproduces(window, qtbot, tmp_path, errors):
-    from kgn_gui.core.bundle import reproduce
-    from kgn_gui.core.export import read_frames
+    from kgn_gui.core.export.animation import read_frames
+    from kgn_gui.core.export.bundle import reproduce
 
     window.start_panel.n.setValue(9)
     window.start_panel.request_random()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kgn_gui.core.export import ExportOptions
+from kgn_gui.core.export.options import ExportOptions
 from tests.conftest import no_hang
 
 MODELS = Path(__file__).resolve().parents[2] / "models"

@@ -337,7 +337,5 @@ def condition_match(
         pred = classifier.predict(to_unit(final, spec.value_range))[0].argmax(1)
         per_image = (pred == np.repeat(labels, chains)).reshape(M, chains).mean(1)
         rates[name] = float(per_image.mean())
-        rates[f"{name}_ci"] = bootstrap_interval(
-            [per_image[i].mean() for i in _boot_indices(M, BOOT, seed)]
-        )
+        rates[f"{name}_ci"] = bootstrap_interval([per_image[i].mean() for i in _boot_indices(M, BOOT, seed)])
     return {"region": region, "images": M, "chains": chains, "steps": steps, "noise": noise, "eps": eps, **rates}

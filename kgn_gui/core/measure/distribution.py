@@ -227,9 +227,7 @@ class Reference:
         draws = [stats(rng.integers(0, n, n)) for _ in range(boot)]
         for key in list(point):
             ci = bootstrap_interval([d[key] for d in draws], point[key])
-            point[f"{key}_ci"] = (
-                None if ci is None else list(clip(key, ci[0], ci[1]))
-            )  # to the measure's range
+            point[f"{key}_ci"] = None if ci is None else list(clip(key, ci[0], ci[1]))  # to the measure's range
         return point
 
 
@@ -265,10 +263,7 @@ def make_reference(
         seed=seed,
     )
     got = ref.measure_features(feats[base], None if probs is None else probs[base], boot=boot, seed=seed)
-    ref.baseline = {
-        f"{k.removesuffix('_ci')}_real{'_ci' if k.endswith('_ci') else ''}": v
-        for k, v in got.items()
-    }
+    ref.baseline = {f"{k.removesuffix('_ci')}_real{'_ci' if k.endswith('_ci') else ''}": v for k, v in got.items()}
     # the nearest distance of real samples: to the training data, or (no held-out split) to the nearest other
     d = nearest_other(x[base], train_x, exclude=None if pool.held_out else base_global)
     ref.baseline["nearest_mean_real"] = float(d.mean())

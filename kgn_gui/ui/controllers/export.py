@@ -15,9 +15,11 @@ from dataclasses import replace
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.bundle import write_bundle
 from ...core.errors import ExportCancelled, ExportError, PreflightError
-from ...core.export import ExportOptions, check_steps, export_session, export_states, parse_steps, with_label
+from ...core.export.animation import export_session, export_states
+from ...core.export.bundle import write_bundle
+from ...core.export.mosaic import with_label
+from ...core.export.options import ExportOptions, check_steps, parse_steps
 from ...core.files import WriteError, atomic_path
 from ...core.preflight import check_export
 from ..jobs import Job

@@ -7,7 +7,8 @@ from pathlib import Path
 from PySide6 import QtWidgets
 
 from ...core.errors import ExportError
-from ...core.export import FORMATS, SUFFIX, ExportOptions, output_for
+from ...core.export.options import FORMATS, SUFFIX, ExportOptions
+from ...core.export.targets import output_for
 
 FORMAT_LABELS = {
     "gif": "GIF",

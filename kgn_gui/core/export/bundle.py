@@ -25,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .._version import __version__
-from .chain.chain import ChainConfig
-from .chain.curves import CURVES
-from .chain.session import ChainSession
-from .errors import ExportError
-from .export import ExportOptions, export_chain
-from .files import WriteError, check_not_input
-from .model.checkpoint import Checkpoint, load_checkpoint
+from ..._version import __version__
+from ..chain.chain import ChainConfig
+from ..chain.curves import CURVES
+from ..chain.session import ChainSession
+from ..errors import ExportError
+from ..files import WriteError, check_not_input
+from ..model.checkpoint import Checkpoint, load_checkpoint
+from .animation import export_chain
+from .options import ExportOptions
 
 FORMAT = "kgn-bundle/1"
 
@@ -282,7 +283,7 @@ def _inside(path: Path, folder: Path, name: str) -> Path | None:
 
 def _read_input(path: Path, p: Path, cap: int) -> bytes:
     """A regular file's bytes, at most ``cap`` of them."""
-    from .safe_io import Refused, open_regular
+    from ..safe_io import Refused, open_regular
 
     try:
         with open_regular(p) as f:
@@ -303,9 +304,9 @@ def _read_lab(path: Path, folder: Path, run: dict, n: int, D: int, value_range: 
     """run.json's ``lab`` (edits, the condition's source) with condition.npy: a core.lab.Lab, or None."""
     import io
 
-    from .chain.lab import Lab
-    from .errors import LabError
-    from .safe_io import Refused, read_npy
+    from ..chain.lab import Lab
+    from ..errors import LabError
+    from ..safe_io import Refused, read_npy
 
     if "lab" not in run:
         return None
@@ -338,7 +339,7 @@ def _read_start(path: Path, data: bytes, D: int) -> np.ndarray:
     present), then checked against the model (D values, or rows of D) and for finite values."""
     import io
 
-    from .safe_io import Refused, read_npy
+    from ..safe_io import Refused, read_npy
 
     try:
         a = read_npy(io.BytesIO(data), "start.npy", max_bytes=MAX_START_BYTES, available=len(data))
@@ -358,10 +359,10 @@ def read_bundle(path: str | os.PathLike):
     Everything in it is checked before use (run.json's fields by type, its step list by count and range,
     start.npy's header, zip members by declared size, paths that would lead outside the folder); every
     problem is one ExportError naming the bundle."""
-    from .errors import CheckpointError
-    from .export import MAX_FRAMES
-    from .jsonsafe import JSONError, loads_bounded
-    from .safe_io import Refused, open_regular
+    from ..errors import CheckpointError
+    from ..jsonsafe import JSONError, loads_bounded
+    from ..safe_io import Refused, open_regular
+    from .options import MAX_FRAMES
 
     path = Path(path)
     tmp = None
@@ -442,7 +443,7 @@ def bundle_files(path: str | os.PathLike) -> list[Path]:
 def reproduce(path: str | os.PathLike, out: str | os.PathLike, progress=None) -> Path:
     """Recompute a bundle's frames and write them to ``out`` in the bundle's format; ``out`` may be neither
     the bundle nor any file in it (nor a folder holding it)."""
-    from .export import target_path
+    from .targets import target_path
 
     ck, cfg, start, steps, opts, lab = read_bundle(path)
     inputs = bundle_files(path)

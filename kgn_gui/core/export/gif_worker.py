@@ -2,7 +2,7 @@
 in ~0.1 s and never imports torch, Qt or the caller's main module).
 
 Pillow's LZW encoder is the fastest at hand (8 ms for a 932×932 frame here, FFmpeg's 13 ms) but holds
-the GIL, so long exports run it in ``python -m kgn_gui.core.gif_worker`` processes that read frames
+the GIL, so long exports run it in ``python -m kgn_gui.core.export.gif_worker`` processes that read frames
 on stdin and write their LZW data on stdout, beside the chain computing in the caller.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .picture.render import zoom
+from ..picture.render import zoom
 
 _HEADER = struct.Struct("<5I")  # small height, width, scale, band height, width
 
@@ -59,7 +59,7 @@ class WorkerProcesses:
         )
         self._procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "kgn_gui.core.gif_worker"],
+                [sys.executable, "-m", "kgn_gui.core.export.gif_worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
