@@ -375,8 +375,8 @@ def cmd_analyze(args) -> int:
 def cmd_sweep(args) -> int:
     from dataclasses import fields
 
+    from .core.experiment.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep
     from .core.preflight import check_sweep
-    from .core.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep
 
     given = {f.name: getattr(args, f.name) for f in fields(SweepConfig) if hasattr(args, f.name)}
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 
-from kgn_gui.core.sweep import read_csv
+from kgn_gui.core.experiment.sweep import read_csv
 
 MNIST_FIT = [  # header, key, format: how each depth trained and where its chains went
     ("eval loss", "train_loss", "{:.3f}"),

@@ -251,8 +251,9 @@ def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
         )
         == 0
     )
+    from kgn_gui.core.experiment.sweep import read_csv
+    from kgn_gui.core.experiment.sweep_plot import plotted_keys
     from kgn_gui.core.model.architectures import ModelSpec, spec_parameter_count
-    from kgn_gui.core.sweep import plotted_keys, read_csv
 
     lines = (out / "sweep.csv").read_text().splitlines()
     assert lines[0].startswith("# source=points:2d-corners") and "seeds=0,1" in lines[0]

@@ -13,10 +13,10 @@ from ..core import lists
 from ..core.data.dataset import Dataset
 from ..core.data.sources import POINT_PRESETS
 from ..core.errors import CheckpointError, DataError, ExportError, TrainError
+from ..core.experiment.sweep import SweepConfig, check_output_folder
 from ..core.model.architectures import count_parameters
 from ..core.model.checkpoint import Checkpoint, load_checkpoint
 from ..core.preflight import check_sweep
-from ..core.sweep import SweepConfig, check_output_folder
 from . import dialogs
 from .first_frame import DEFAULT_MODEL
 from .widgets.export_dialog import ExportDialog

@@ -72,8 +72,8 @@ def test_saving_a_model_on_a_full_disk_keeps_the_old_model(tmp_path, monkeypatch
 def test_exports_and_csv_on_a_full_disk(tmp_path, monkeypatch):
     from kgn_gui.core.chain.chain import ChainConfig
     from kgn_gui.core.errors import ExportError
+    from kgn_gui.core.experiment.sweep import write_csv
     from kgn_gui.core.export.animation import export_states
-    from kgn_gui.core.sweep import write_csv
 
     spec = ModelSpec(D=2, L=1, H=3, bound="sigmoid")
     out = tmp_path / "s.npz"

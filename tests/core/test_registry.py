@@ -72,3 +72,12 @@ def test_measures_print_a_value_its_interval_and_its_baseline_on_one_line():
         "  none            0        4      2.5        –",
     ]
     assert m.estimate("frechet") == Estimate(3.25, 2.0, 4.5) and m.baseline("converged") is None
+
+
+def test_finite_is_a_real_finite_number_and_nothing_else():
+    import numpy as np
+
+    from kgn_gui.core.measure.registry import finite
+
+    assert [finite(v) for v in (0, 2.5, np.float32(1.0), np.int64(3))] == [True] * 4
+    assert [finite(v) for v in (None, True, "1.0", float("nan"), float("inf"), np.nan)] == [False] * 6

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from kgn_gui.core.data.sources import open_source
-from kgn_gui.core.sweep import SweepConfig, aggregate, read_csv, t_interval, train_run
+from kgn_gui.core.experiment.sweep import SweepConfig, aggregate, read_csv, t_interval, train_run
 
 
 def test_the_t_interval_of_known_values():
@@ -81,7 +81,7 @@ def test_intervals_are_clipped_to_the_range_of_their_measure():
 
 
 def test_rebuild_writes_the_same_sweep_csv_from_the_runs(tmp_path):
-    from kgn_gui.core.sweep import rebuild, run_sweep
+    from kgn_gui.core.experiment.sweep import rebuild, run_sweep
 
     cfg = _cfg(steps=20, seeds=(0, 1), chains=8, sample_steps=5, audit=1, sigmas=(0.1,), recovery_n=4)
     cfg.depths = (1, 2)

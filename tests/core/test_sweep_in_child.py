@@ -6,7 +6,7 @@ import csv
 import pytest
 
 from kgn_gui.core.errors import Cancelled, SweepError
-from kgn_gui.core.sweep_worker import run_sweep_in_child
+from kgn_gui.core.experiment.sweep_worker import run_sweep_in_child
 from tests.core.test_worker_messages import tiny_sweep  # the same tiny sweep as the worker's own tests
 
 

@@ -8,6 +8,8 @@ import queue
 import numpy as np
 import pytest
 
+from kgn_gui.core.experiment.sweep import SweepConfig, check_output_folder
+from kgn_gui.core.experiment.sweep_worker import sweep_worker
 from kgn_gui.core.messages import (
     Command,
     Ended,
@@ -25,8 +27,6 @@ from kgn_gui.core.messages import (
 )
 from kgn_gui.core.model.train import TrainEvent
 from kgn_gui.core.model.train_worker import train_worker
-from kgn_gui.core.sweep import SweepConfig, check_output_folder
-from kgn_gui.core.sweep_worker import sweep_worker
 
 EVENT = TrainEvent("progress", 7, 50, 0.25, 0.125, 1000.0, 3.5, 1.0, "")
 

@@ -13,6 +13,7 @@ No torch, no numpy beyond numbers: the window and the CLI read it before any mod
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 INF = math.inf
@@ -204,6 +205,11 @@ def clip(column: str, lo: float, hi: float) -> tuple[float, float]:
     not a measure's)."""
     m = measure_of(column)
     return (lo, hi) if m is None else m.clip(lo, hi)
+
+
+def finite(v) -> bool:
+    """A number a measure can show: real and finite (None, a bool, a text or NaN is not)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def fmt(v) -> str:

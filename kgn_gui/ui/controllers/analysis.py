@@ -234,7 +234,7 @@ class AnalysisController(QtCore.QObject):
     def start_sweep(self, config, folder: str) -> Job | None:
         """``core.sweep.run_sweep(config)`` into ``folder`` in a child process (core.sweep_worker), followed
         by a Job: progress and what runs now in the Analysis dock, Cancel stops the child."""
-        from ...core.sweep_worker import run_sweep_in_child
+        from ...core.experiment.sweep_worker import run_sweep_in_child
 
         if self.sweep is not None and self.sweep.running():
             self.status.emit("a depth sweep is already running")

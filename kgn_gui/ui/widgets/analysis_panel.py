@@ -23,6 +23,7 @@ from ...core.measure.registry import (
     MODEL_MEASURES,
     PANEL,
     Estimate,
+    finite,
     fmt,
     fmt_half,
 )
@@ -341,7 +342,7 @@ class AnalysisPanel(QtWidgets.QWidget):
             tip = r.formula
             if r.key in ("converged", "burn_in", "cycles") and summary.get("tol") is not None:
                 tip = f"{tip}\ntol = {fmt(summary['tol'])} here"
-                if r.key == "converged" and _finite(summary.get("residual_median")):
+                if r.key == "converged" and finite(summary.get("residual_median")):
                     tip += f"; median residual at this step {fmt(summary['residual_median'])}"
             self._set(r.key, summary.get(r.key), tip)
             if r.interval:
@@ -365,7 +366,7 @@ class AnalysisPanel(QtWidgets.QWidget):
                     tip += f"the same measure for {real}"
                 self._cell(r.key, REAL, text, tip)
         self._show_header(summary)
-        self.show_classes(summary.get("classifier") is not None or _finite(summary.get("class_entropy")))
+        self.show_classes(summary.get("classifier") is not None or finite(summary.get("class_entropy")))
         self.measured_t = t
         self.set_current(self.table.isEnabled())
         self.status.setText(f"step {t}: {a.n} chains, tolerance {fmt(a.tol)}")
@@ -387,9 +388,9 @@ class AnalysisPanel(QtWidgets.QWidget):
     def _show_mixing_row(self, summary: dict) -> None:
         mc, mn = summary.get("mixing_class"), summary.get("mixing_nearest")
         tip = ROW_OF["mixing"].formula
-        if _finite(mc):
+        if finite(mc):
             self._set("mixing", mc, f"{tip}\nhere: class changes per 100 steps")
-        elif _finite(mn):
+        elif finite(mn):
             self._set("mixing", mn, f"{tip}\nhere: nearest-training-example changes per 100 steps (no classes)")
         else:
             self._set("mixing", None)
@@ -422,7 +423,7 @@ class AnalysisPanel(QtWidgets.QWidget):
             pg.InfiniteLine(1.0, angle=90, pen=pg.mkPen("#e05050", style=QtCore.Qt.PenStyle.DashLine))
         )
         self.plots.setCurrentWidget(self.rho_plot)
-        attract = "" if not _finite(frac) else f", {100 * frac:.0f} % of those attract"
+        attract = "" if not finite(frac) else f", {100 * frac:.0f} % of those attract"
         med = f" (median ρ {fmt(rho_med)})" if rho_med is not None else ""
         self.status.setText(f"attractor audit: {n} examples, {n_fixed} fixed (residual < {fmt(tol)}){attract}{med}")
 
@@ -441,21 +442,21 @@ class AnalysisPanel(QtWidgets.QWidget):
         every kind is the same noise-free chain (the scan runs it once, as ``none``): each kind's curve starts
         from that point."""
         self.mixing_rows = list(rows)
-        use = "mixing_class" if any(_finite(r.get("mixing_class")) for r in rows) else "mixing_nearest"
+        use = "mixing_class" if any(finite(r.get("mixing_class")) for r in rows) else "mixing_nearest"
         what = "class" if use == "mixing_class" else "nearest-example"
         p = self.mixing_plot
         p.clear()
         p.setLabel("left", f"{what} changes per 100 steps")
         pos = eps_positions([r["eps"] for r in rows])
         p.getAxis("bottom").setTicks([[(x, "0" if e == 0 else f"{e:g}") for e, x in sorted(pos.items())]])
-        at_zero = [r.get(use) for r in rows if float(r["eps"]) <= 0 and _finite(r.get(use))]
+        at_zero = [r.get(use) for r in rows if float(r["eps"]) <= 0 and finite(r.get(use))]
         kinds = list(dict.fromkeys(r["noise"] for r in rows))
         top = 0.0
         for kind in kinds:
             pts = {float(r["eps"]): r.get(use) for r in rows if r["noise"] == kind}
             if kind != "none" and 0.0 not in pts and at_zero:
                 pts[0.0] = at_zero[0]  # ε = 0: no noise of any kind
-            pts = sorted((e, float(y)) for e, y in pts.items() if _finite(y))
+            pts = sorted((e, float(y)) for e, y in pts.items() if finite(y))
             colour = KIND_COLOURS.get(kind, "#888888")
             name = "none (ε = 0)" if kind == "none" and all(e <= 0 for e, _ in pts) else kind
             pen = None if len(pts) < 2 else pg.mkPen(colour, width=2)
@@ -478,10 +479,3 @@ class AnalysisPanel(QtWidgets.QWidget):
             f"mixing scan: {what} changes per 100 steps after burn-in against ε, one curve per noise kind "
             "(the Mixing tab)"
         )
-
-
-def _finite(v) -> bool:
-    try:
-        return v is not None and not isinstance(v, bool) and math.isfinite(float(v))
-    except (TypeError, ValueError):
-        return False

@@ -1,6 +1,6 @@
 """The depth sweep: one model per (depth, seed), all on the same data with the same width and recipe, each
 sampled the same way and measured (no Qt). ``kgn sweep`` calls :func:`run_sweep` directly; the window runs
-it in a child process (``core/sweep_worker.py``) that reports typed events (``core/messages.py``).
+it in a child process (``core/experiment/sweep_worker.py``) that reports typed events (``core/messages.py``).
 
 Training. With ``target_loss`` None every model trains a fixed budget of ``steps`` (a constant learning
 rate, the paper's); with a number, each trains until its best evaluation loss (``Trainer.best_loss``, the
@@ -43,17 +43,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .chain.chain import ChainConfig
-from .chain.sampler import Sampler
-from .errors import Cancelled
-from .files import atomic_path
-from .measure.analysis import analyze_chain
-from .measure.distribution import reference_for
-from .measure.dynamics import attractor_audit, basin_recovery
-from .measure.registry import MEASURE, clip
+from ..chain.chain import ChainConfig
+from ..chain.sampler import Sampler
+from ..errors import Cancelled
+from ..files import atomic_path
+from ..measure.analysis import analyze_chain
+from ..measure.distribution import reference_for
+from ..measure.dynamics import attractor_audit, basin_recovery
+from ..measure.registry import MEASURE, clip, finite
+from .sweep_plot import plot_rows
 
 if TYPE_CHECKING:
-    from .model.architectures import ModelSpec
+    from ..model.architectures import ModelSpec
 
 MAX_SEEDS = 16
 DATA_SEED = 0  # the seed of the training subset: the same data for every seed
@@ -90,7 +91,7 @@ class SweepConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .model.architectures import ARCH_DEFAULTS
+        from ..model.architectures import ARCH_DEFAULTS
 
         if self.arch not in ARCH_DEFAULTS:
             raise ValueError(f"unknown architecture {self.arch!r}; choose one of {', '.join(ARCH_DEFAULTS)}")
@@ -108,7 +109,7 @@ class SweepConfig:
 
     def spec(self, L: int, ds) -> ModelSpec:
         """The model spec of depth ``L`` for data set ``ds``."""
-        from .model.architectures import ModelSpec
+        from ..model.architectures import ModelSpec
 
         return ModelSpec(
             D=ds.D,
@@ -189,7 +190,7 @@ def train_run(
     is ≤ it (at most ``steps``). Returns (trainer, facts): the trainer holds the best weights; facts:
     train_loss (the best evaluation loss), steps_trained, best_step, train_seconds and, with a target,
     reached_target. ``on_step(step, cap)`` after every step; Cancelled when ``cancelled()``."""
-    from .model.train import TrainConfig, Trainer, TrainHooks
+    from ..model.train import TrainConfig, Trainer, TrainHooks
 
     tc = TrainConfig(
         lr=cfg.lr,
@@ -312,8 +313,8 @@ def run_sweep(
     progress(fraction done); stage(what runs now, in one line: "depth 4, seed 1: training", …) as each stage
     begins; cancelled() is polled between training steps and chain steps (then
     :class:`~kgn_gui.core.errors.Cancelled` is raised; the CSVs hold the runs finished before)."""
-    from .data.sources import open_source
-    from .model.architectures import BOUNDS, spec_parameter_count
+    from ..data.sources import open_source
+    from ..model.architectures import BOUNDS, spec_parameter_count
 
     cfg.validate()
     out = Path(out_dir)
@@ -413,9 +414,9 @@ def _said(row: dict) -> list[str]:
         ("precision", ".2f"),
         ("recall", ".2f"),
     ):
-        if _finite(row.get(k)):
+        if finite(row.get(k)):
             got.append(f"{MEASURE[k].label} {row[k]:{fmt}}")
-    if _finite(row.get("attractor_fraction")):
+    if finite(row.get("attractor_fraction")):
         got.append(f"attractors {row['attractor_fraction']:.2f} of {row['audit_fixed']} fixed of {row['audit_n']}")
     return got
 
@@ -551,122 +552,3 @@ def rebuild(folder: str | os.PathLike) -> list[dict]:
     title = "depth sweep: " + settings.lstrip("# ")[:150]
     plot_rows(rows, "depth", folder / "sweep.png", title=title, runs=runs)
     return rows
-
-
-PLOTTED = (
-    "train_loss",
-    "steps_trained",
-    "converged",
-    "copy_fraction",
-    "distinct",
-    "nearest_mean",
-    "top_basin_share",
-    "class_entropy",
-    "confidence",
-    "frechet",
-    "kid",
-    "precision",
-    "recall",
-    "attractor_fraction",
-    "rho_median",
-    "saturated",
-)
-
-
-def _finite(v) -> bool:
-    return isinstance(v, (int, float, np.number)) and math.isfinite(float(v))
-
-
-def plotted_keys(rows: list[dict], keys: tuple[str, ...] = PLOTTED) -> list[str]:
-    """The panels of the chart: each key of ``keys`` with a finite value in some row, then the recovery
-    rates."""
-    got = [k for k in keys if any(_finite(r.get(k)) for r in rows)]
-    return got + [k for k in (rows[0] if rows else {}) if k.startswith("recovery_") and not k.endswith(("_lo", "_hi"))]
-
-
-def plot_rows(
-    rows: list[dict],
-    x_key: str,
-    path: Path,
-    title: str = "",
-    keys: tuple[str, ...] = PLOTTED,
-    runs: list[dict] | None = None,
-) -> Path:
-    """Small multiples: each measure in ``keys`` (present in the rows) against ``x_key``, as a PNG drawn
-    with Pillow (no plotting library needed headless): the mean (a line), its interval ``k_lo`` … ``k_hi``
-    as an error bar, each run of ``runs`` as a grey dot, and the real-data baseline ``k_real`` (its mean
-    over the rows) as a dashed orange line."""
-    from PIL import Image, ImageDraw
-
-    keys = plotted_keys(rows, keys)
-    cols = 4
-    pw, ph = 260, 180
-    rows_n = max(1, math.ceil(len(keys) / cols))
-    img = Image.new("RGB", (cols * pw, rows_n * ph + 30), (255, 255, 255))
-    d = ImageDraw.Draw(img)
-    d.text((8, 3), title, fill=(0, 0, 0))
-    d.text(
-        (8, 16),
-        "line: mean over seeds; bars: 95 % t-interval (clipped to the measure's range); grey dots: each seed; "
-        "dashed orange: real data",
-        fill=(90, 90, 90),
-    )
-    xs = np.array([float(r[x_key]) for r in rows])
-    blue, grey, orange = (31, 119, 180), (170, 170, 170), (230, 120, 20)
-
-    def col(rs, k) -> np.ndarray:
-        return np.array([float(r[k]) if _finite(r.get(k)) else np.nan for r in rs])
-
-    for i, k in enumerate(keys):
-        ox, oy = (i % cols) * pw, 30 + (i // cols) * ph
-        ys, lo, hi = col(rows, k), col(rows, f"{k}_lo"), col(rows, f"{k}_hi")
-        real = col(rows, f"{k}_real")
-        base = float(np.nanmean(real)) if np.isfinite(real).any() else None
-        each = [(float(r[x_key]), float(r[k])) for r in runs or [] if _finite(r.get(k))]
-        ok = np.isfinite(ys)
-        d.text((ox + 10, oy + 4), k if base is None else f"{k}  (real {base:.3g})", fill=(0, 0, 0))
-        left, t, r_, b = ox + 48, oy + 22, ox + pw - 12, oy + ph - 26
-        d.rectangle((left, t, r_, b), outline=(180, 180, 180))
-        if not ok.any():
-            continue
-        span = np.concatenate([ys, lo, hi, [base if base is not None else np.nan], [v for _, v in each]])
-        span = span[np.isfinite(span)]
-        y0, y1 = float(span.min()), float(span.max())
-        if y1 - y0 < 1e-12:
-            y0, y1 = y0 - 0.5 * max(abs(y0), 1e-3), y1 + 0.5 * max(abs(y1), 1e-3)
-        x0, x1 = float(xs.min()), float(xs.max()) if xs.max() > xs.min() else float(xs.min()) + 1
-        # a little room at both ends so the end points' bars are not on the frame
-        pad = 0.04 * (x1 - x0)
-
-        def px(x, left=left, x0=x0, x1=x1, pad=pad, r_=r_):
-            return left + (np.asarray(x, float) - x0 + pad) / (x1 - x0 + 2 * pad) * (r_ - left)
-
-        def py(y, b=b, t=t, y0=y0, y1=y1):
-            return b - (np.asarray(y, float) - y0) / (y1 - y0) * (b - t)
-
-        if base is not None:
-            yb = float(py(base))
-            for a in range(int(left), int(r_), 8):
-                d.line([(a, yb), (min(a + 4, r_), yb)], fill=orange, width=1)
-        for xv, v in each:
-            a, c = float(px(xv)), float(py(v))
-            d.ellipse((a - 2, c - 2, a + 2, c + 2), fill=grey)
-        for xv, l_, h_ in zip(xs, lo, hi):
-            if np.isfinite(l_) and np.isfinite(h_) and h_ > l_:
-                a = float(px(xv))
-                cl, ch = float(py(l_)), float(py(h_))
-                d.line([(a, cl), (a, ch)], fill=blue, width=1)
-                d.line([(a - 4, cl), (a + 4, cl)], fill=blue, width=1)
-                d.line([(a - 4, ch), (a + 4, ch)], fill=blue, width=1)
-        pts = [(float(px(a)), float(py(c))) for a, c, o in zip(xs, ys, ok) if o]
-        if len(pts) > 1:
-            d.line(pts, fill=blue, width=2)
-        for a, c in pts:
-            d.ellipse((a - 3, c - 3, a + 3, c + 3), fill=blue)
-        d.text((ox + 4, t - 2), f"{y1:.3g}", fill=(90, 90, 90))
-        d.text((ox + 4, b - 10), f"{y0:.3g}", fill=(90, 90, 90))
-        for xv in xs:
-            d.text((float(px(xv)) - 4, b + 4), f"{xv:g}", fill=(90, 90, 90))
-    with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG")
-    return path

@@ -1,7 +1,7 @@
 """The depth sweep in a child process: the entry point the window's sweep controller spawns (no Qt).
 
 Training many models in the GUI's process would stall its event loop (see ``core/train_worker.py``),
-so the window runs :func:`~kgn_gui.core.sweep.run_sweep` here, the same function as ``kgn sweep``.
+so the window runs :func:`~kgn_gui.core.experiment.sweep.run_sweep` here, the same function as ``kgn sweep``.
 
 Protocol (the types are in ``core/messages.py``). The parent may send ``Command.STOP`` over a pipe
 (anything else is ignored; a closed pipe counts as STOP): the sweep stops at its next check, between
@@ -20,14 +20,14 @@ import os
 import threading
 import time
 
-from .errors import SweepError
-from .messages import Command, SweepCancelled, SweepDone, SweepFailed, SweepLog, SweepProgress
+from ..errors import SweepError
+from ..messages import Command, SweepCancelled, SweepDone, SweepFailed, SweepLog, SweepProgress
 
 PROGRESS_INTERVAL_S = 0.1
 
 
 def sweep_worker(job: dict, out_q, ctrl) -> None:
-    """Child-process main. job: config (a :class:`~kgn_gui.core.sweep.SweepConfig`), out_dir, and
+    """Child-process main. job: config (a :class:`~kgn_gui.core.experiment.sweep.SweepConfig`), out_dir, and
     threads (torch threads; default: all cores but one)."""
     stop = threading.Event()
 
@@ -46,7 +46,7 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
         import torch
 
         torch.set_num_threads(int(job.get("threads") or max(1, (os.cpu_count() or 2) - 1)))
-        from .errors import Cancelled, TrainError
+        from ..errors import Cancelled, TrainError
         from .sweep import check_output_folder, run_sweep
 
         cfg = job["config"]
@@ -105,7 +105,7 @@ def run_sweep_in_child(
     threads: int | None = None,
     started=None,
 ) -> list[dict]:
-    """:func:`~kgn_gui.core.sweep.run_sweep` in a spawned child process, from the calling thread (the window
+    """:func:`~kgn_gui.core.experiment.sweep.run_sweep` in a spawned child process, from the calling thread (the window
     runs this in a background Job). ``progress(done, total, text)``: permille of the sweep and what runs now
     (or a log line). ``cancelled()`` is polled: then the child is asked to stop (it stops between steps) and
     terminated if it has not ended ``grace_s`` seconds later; :class:`~kgn_gui.core.errors.Cancelled`
@@ -113,8 +113,8 @@ def run_sweep_in_child(
     SweepError with the child's one-line reason, or when the child ended without one."""
     import queue
 
-    from .errors import Cancelled
-    from .messages import close_channel, spawn_child
+    from ..errors import Cancelled
+    from ..messages import close_channel, spawn_child
     from .sweep import check_output_folder
 
     cfg.validate()
