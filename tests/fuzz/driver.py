@@ -738,8 +738,8 @@ def main() -> int:
     import torch  # noqa: F401
 
     import kgn_gui.cli  # noqa: F401
-    from kgn_gui.core import bundle  # noqa: F401
     from kgn_gui.core.data import sources  # noqa: F401
+    from kgn_gui.core.export import bundle  # noqa: F401
     from kgn_gui.core.model import checkpoint, recovery  # noqa: F401
 
     from . import build
