@@ -3,7 +3,7 @@
     python -m bench.condition_match [--images 500] [--chains 4] [--steps 100] [--out docs/condition_match.md]
 
 M MNIST test digits (a seeded subset, never seen in training), each half known (top, bottom, left, right);
-``chains`` chains from uniform noise complete each with the bundled MNIST model (core.measures.condition_match);
+``chains`` chains from uniform noise complete each with the bundled MNIST model (core.measure.analysis.condition_match);
 the bundled classifier labels every completion. "free": the same chains from the same start (the known half set
 once, at step 0) left to run unconditioned — the paper's sampler with the same information at its start.
 Intervals: bootstrap 95 % over the images.

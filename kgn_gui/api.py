@@ -37,13 +37,13 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 
 class Model:
-    """A trained network and what its file says of it. ``spec``: its architecture (core.models.ModelSpec);
+    """A trained network and what its file says of it. ``spec``: its architecture (core.model.architectures.ModelSpec);
     ``name``; ``value_range``: (lo, hi) of its inputs and outputs; ``data``: its reference data (the training
     set it is measured against, loaded on first use); ``checkpoint``: the core object underneath."""
 
     def __init__(self, checkpoint: Checkpoint, trained=None):
         self.checkpoint = checkpoint
-        self.trained = trained  # how :func:`train` ended (core.train.TrainEvent); None for a loaded model
+        self.trained = trained  # how :func:`train` ended (core.model.train.TrainEvent); None for a loaded model
         self._data = None
 
     spec = property(lambda self: self.checkpoint.spec)
@@ -130,7 +130,7 @@ class Run:
     """N chains of a model from a start, stepped by a sampler: x_t for any step t, exact (computed on demand,
     kept as keyframes and replayed, so a long run takes bounded memory).
 
-    ``model``, ``steps`` (the steps asked of :func:`sample`), ``start`` (core.start.Start), and from the
+    ``model``, ``steps`` (the steps asked of :func:`sample`), ``start`` (core.chain.start.Start), and from the
     chains themselves ``config`` (core.chain.ChainConfig: n, start, sampler, seed), ``sampler`` and ``lab`` (a
     snapshot of the condition and the edits)."""
 
@@ -172,7 +172,7 @@ class Run:
         return Run(self.model, b, max(0, self.steps - int(t)), start)
 
     def edit(self, edit: Edit) -> Run:
-        """Apply a live edit (core.lab.Edit) at its step; later steps follow from the edited state. Returns self."""
+        """Apply a live edit (core.chain.lab.Edit) at its step; later steps follow from the edited state. Returns self."""
         self.advance(int(edit.t))
         self._session.add_edit(edit)
         return self
@@ -358,8 +358,8 @@ def sample(
 
     sampler: a Sampler or its text (``"diverse"``, ``"noise=uniform,eps=0.05"``; a schedule without its T runs
     over ``steps``). start: None (uniform noise), ``"normal"``, ``"data:mnist:test#3"``, a .npy path, an array
-    (one state or one per chain) or a core.start.Start; its chain count and seed are ``n`` and ``seed``.
-    condition: a core.lab.Condition (inpainting). ``progress(done, total)`` as steps are computed.
+    (one state or one per chain) or a core.chain.start.Start; its chain count and seed are ``n`` and ``seed``.
+    condition: a core.chain.lab.Condition (inpainting). ``progress(done, total)`` as steps are computed.
     The same states as ``kgn sample MODEL -n N --steps STEPS --seed SEED`` bit for bit."""
     from .core.preflight import check_chains
 
@@ -399,7 +399,7 @@ def analyze(
     attractor audit of ``audit`` training examples, basin recovery at each σ of ``sigmas`` and the mixing scan
     over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
-    edits) are measured. The dict ``kgn analyze --json`` writes, as core.registry.Measures (``estimate(key)``:
+    edits) are measured. The dict ``kgn analyze --json`` writes, as core.measure.registry.Measures (``estimate(key)``:
     a value with its interval; ``lines()``: what ``kgn analyze`` prints). ``progress(stage, done, total)``."""
     from .core.measure.analysis import analyze_chain, mixing_scan
     from .core.measure.distribution import reference_for
@@ -459,7 +459,7 @@ def _existing(*paths) -> list[Path]:
 
 
 def train_recipe(source: str, preset: str | None = "fast", *, arch: str = "mlp", **overrides):
-    """The recipe (core.recipes.Recipe) that :func:`train` runs for a data source: the preset's, with each
+    """The recipe (core.model.recipes.Recipe) that :func:`train` runs for a data source: the preset's, with each
     override that is not None in its place (``kgn train`` and the window's training form plan the same)."""
     from .core.model.recipes import recipe_for
 
@@ -491,7 +491,7 @@ def train(
     folder) or a core.data.Dataset. preset: ``fast`` or ``paper`` (core.recipes); ``overrides`` replace the
     recipe's L, H, bound, lr, batch, steps, schedule, warmup, seed, bottleneck, patch, heads. output: also
     write the model file there (atomically), and with ``save_every`` seconds the best weights so far while it
-    trains. ``progress(event)`` with each core.train.TrainEvent (step, steps, loss, best_loss, samples_per_s,
+    trains. ``progress(event)`` with each core.model.train.TrainEvent (step, steps, loss, best_loss, samples_per_s,
     eta_s); ``log(line)`` for what is said once (the data, the network, a warning). Ctrl-C ends the training
     with the best weights so far; how it ended is ``model.trained``. The same weights as ``kgn train`` with the
     same options, bit for bit. Under ``torchrun`` each process trains its share; only rank 0 writes."""

@@ -5,10 +5,10 @@ one of the frozen dataclasses below. All of them pickle, so they cross the proce
 are; the parent dispatches on the type (``match msg: case Progress(...)``) and ignores what it does
 not know, so an old or a foreign message can never crash the window.
 
-Training (``core/train_worker.py``): :class:`Progress`, :class:`Snapshot`, :class:`SnapshotFailed`,
+Training (``core/model/train_worker.py``): :class:`Progress`, :class:`Snapshot`, :class:`SnapshotFailed`,
 :class:`RecoverySaved`, :class:`TrainWarning`, then :class:`Ended` or :class:`Failed` last.
 
-Sweep (``core/sweep_worker.py``): :class:`SweepProgress`, :class:`SweepLog`, then one of
+Sweep (``core/experiment/sweep_worker.py``): :class:`SweepProgress`, :class:`SweepLog`, then one of
 :class:`SweepDone`, :class:`SweepFailed` or :class:`SweepCancelled` last.
 """
 
@@ -55,7 +55,7 @@ class Ended:
 
 @dataclass(frozen=True)
 class RecoverySaved:
-    """A recovery checkpoint was written at ``path`` (see ``core/recovery.py``)."""
+    """A recovery checkpoint was written at ``path`` (see ``core/model/recovery.py``)."""
 
     path: str
 

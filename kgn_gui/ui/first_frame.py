@@ -2,7 +2,7 @@
 
 Importing torch takes most of a launch (1–3 s here). The first frame needs none of it: the start grid is
 the start noise, which numpy draws exactly as the chain will (``core.start_preview``), and the model's
-shape, value range and name come from its file's header (``core.model_file.first_look``). So ``app.main``
+shape, value range and name come from its file's header (``core.model.header.first_look``). So ``app.main``
 shows this window at once, with a "loading model…" line, imports the rest in a background thread, then
 builds the main window in its place (same geometry) — playable from its first frame.
 

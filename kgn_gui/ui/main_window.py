@@ -346,7 +346,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def start_chains(self, start: Start, show_errors: bool = True) -> bool:
-        """Restart the chains of the current model from ``start`` (a core.start.Start)."""
+        """Restart the chains of the current model from ``start`` (a core.chain.start.Start)."""
         ck = self.checkpoint
         if ck is None:
             return False

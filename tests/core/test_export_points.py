@@ -1,4 +1,4 @@
-"""kgn export on a points model (D = 1, 2): the Points view drawn by core.render.PointsPicture, as an animation."""
+"""kgn export on a points model (D = 1, 2): the Points view drawn by core.picture.render.PointsPicture, as an animation."""
 
 import numpy as np
 import pytest

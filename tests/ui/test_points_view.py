@@ -191,7 +191,7 @@ def test_the_points_view_exports_as_an_animation_of_what_it_shows(window, qtbot,
     size = window.points_split.size()
     band = band_height(size.height(), size.width())  # the step label's band above the view's picture
     assert len(frames) == 5 and frames[0].shape == (band + size.height(), size.width(), 3)
-    # Drawn from the states (core.render.PointsPicture), as kgn export draws them: steps past the head are
+    # Drawn from the states (core.picture.render.PointsPicture), as kgn export draws them: steps past the head are
     # computed on without moving the window's chain.
     assert window.chain.view_t == 3 and window.session.t_max == 3
     # Chains move between frames (the dots and trails are drawn), and every frame is a real picture.

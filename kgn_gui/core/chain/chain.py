@@ -362,8 +362,8 @@ def run_chain(
     """Yield (t, x_t) for t = 0 … steps; x_t is a numpy copy only for t in ``keep`` (all when None)
     and for the last step, else None (so long runs do not copy every state to the host).
 
-    lab: a core.lab.Lab (condition, edits). branch (STEP, K): from STEP on, each chain goes on as K rows that
-    differ only in their noise seeds (core.lab.branch_seeds): states from STEP on (STEP itself: K identical copies) have N·K rows, chain i's
+    lab: a core.chain.lab.Lab (condition, edits). branch (STEP, K): from STEP on, each chain goes on as K rows that
+    differ only in their noise seeds (core.chain.seeds.branch_seeds): states from STEP on (STEP itself: K identical copies) have N·K rows, chain i's
     branch k in row i·K + k."""
     cfg.validate()
     if steps < 0:

@@ -160,7 +160,7 @@ class ChainSession:
             return [(t, ch.sampler) for t, ch in self.timeline.segments]
 
     def add_edit(self, edit: Edit) -> None:
-        """Record a live edit at its step t ≤ t_max (core.lab.Edit): x_t becomes the edited state and the steps
+        """Record a live edit at its step t ≤ t_max (core.chain.lab.Edit): x_t becomes the edited state and the steps
         after t, with their edits, are forgotten (the chain goes on from the edit)."""
         with self.lock:
             t = int(edit.t) - self.offset

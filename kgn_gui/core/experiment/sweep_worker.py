@@ -1,6 +1,6 @@
 """The depth sweep in a child process: the entry point the window's sweep controller spawns (no Qt).
 
-Training many models in the GUI's process would stall its event loop (see ``core/train_worker.py``),
+Training many models in the GUI's process would stall its event loop (see ``core/model/train_worker.py``),
 so the window runs :func:`~kgn_gui.core.experiment.sweep.run_sweep` here, the same function as ``kgn sweep``.
 
 Protocol (the types are in ``core/messages.py``). The parent may send ``Command.STOP`` over a pipe

@@ -131,7 +131,7 @@ def export_chain(
     inputs=(),
     lab=None,
 ) -> Path:
-    """A new chain of ``model`` from its start (with the core.lab.Lab ``lab``: a condition, live edits),
+    """A new chain of ``model`` from its start (with the core.chain.lab.Lab ``lab``: a condition, live edits),
     exported with :func:`export_session` (``points``: a points model's training points). Returns the path."""
     from ..chain.session import ChainSession
 
@@ -265,7 +265,7 @@ def export_states(
     """The chain's states at ``steps`` to an .npz: ``states`` (len(steps)×N×D float32), ``steps``,
     ``shape`` (one sample's shape), ``value_range`` and ``meta`` (a JSON string: chain settings, model
     name, package version). ``states``, if given, is a callable t → N×D (e.g. a live session's); else
-    the chain is recomputed from its start (with ``lab``, a core.lab.Lab). ``inputs``: the files it reads; the output may be none of them.
+    the chain is recomputed from its start (with ``lab``, a core.chain.lab.Lab). ``inputs``: the files it reads; the output may be none of them.
     Written atomically; loads with allow_pickle=False."""
     import json
 

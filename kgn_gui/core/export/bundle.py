@@ -54,7 +54,7 @@ def write_bundle(
 ) -> Path:
     """Write a bundle folder (or a .zip when ``out`` ends in .zip), atomically. ``curves``: a ChainCurves
     to save as metrics.csv (else they are computed, without the nearest-distance columns). ``lab``: the
-    core.lab.Lab of the chains (a condition, live edits), stored and replayed. ``inputs``: files
+    core.chain.lab.Lab of the chains (a condition, live edits), stored and replayed. ``inputs``: files
     the caller read (the model's own file is always one); ``out`` may be none of them."""
     out = Path(out)
     parent = out.parent if str(out.parent) else Path(".")
@@ -301,7 +301,7 @@ def _read_input(path: Path, p: Path, cap: int) -> bytes:
 
 
 def _read_lab(path: Path, folder: Path, run: dict, n: int, D: int, value_range: tuple[float, float]):
-    """run.json's ``lab`` (edits, the condition's source) with condition.npy: a core.lab.Lab, or None."""
+    """run.json's ``lab`` (edits, the condition's source) with condition.npy: a core.chain.lab.Lab, or None."""
     import io
 
     from ..chain.lab import Lab

@@ -142,7 +142,7 @@ def chain_frames(
     start_array: np.ndarray | None = None,
     lab=None,
 ) -> Iterator[tuple[int, Mosaic]]:
-    """Recompute the chain from its start (with the core.lab.Lab ``lab``) and yield (t, frame) for each
+    """Recompute the chain from its start (with the core.chain.lab.Lab ``lab``) and yield (t, frame) for each
     requested step."""
     want = set(steps)
     for t, x in run_chain(model, spec, cfg, max(steps), start_array=start_array, keep=want, lab=lab):

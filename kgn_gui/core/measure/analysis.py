@@ -187,7 +187,7 @@ def analyze_chain(
     cancelled=None,
     lab=None,
 ) -> Analysis:
-    """Run the chain ``steps`` steps from its start (with the core.lab.Lab ``lab``) and measure it, with its
+    """Run the chain ``steps`` steps from its start (with the core.chain.lab.Lab ``lab``) and measure it, with its
     mixing (looks every ``stride`` steps, default steps/50). ``reference``: :func:`reference_for` of the training data (the
     distribution measures and their baselines; None: without them). ``tol``: the convergence tolerance
     (default :func:`converge_tolerance`)."""
@@ -305,8 +305,8 @@ def condition_match(
     progress=None,
 ) -> dict:
     """How often a conditioned completion's class matches its source's (issue 20). Each of the M images
-    (M×D in the model's value range, ``labels`` M) keeps its ``region`` (core.lab.region_mask) known, and
-    ``chains`` chains from uniform noise fill in the rest for ``steps`` steps (core.lab.Condition, one known
+    (M×D in the model's value range, ``labels`` M) keeps its ``region`` (core.chain.lab.region_mask) known, and
+    ``chains`` chains from uniform noise fill in the rest for ``steps`` steps (core.chain.lab.Condition, one known
     image per chain). The baseline ("free"): the same chains from the same start — the known pixels set once
     at step 0, the rest the same noise — that are not conditioned after it. The class of a final state is
     the classifier's argmax. Returns the match rates with bootstrap 95 % intervals over the images (a

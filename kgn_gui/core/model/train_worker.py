@@ -13,7 +13,7 @@ PAUSE, RESUME, STOP, SNAPSHOT (anything else is ignored). The child answers on a
 * ``Snapshot(path)``: the current weights, saved as a model file (for "use current weights"), or
   ``SnapshotFailed(message)``;
 * ``RecoverySaved(path)``: a recovery checkpoint was written (job["recovery"]: folder, every_s, source,
-  app_pid; see ``core/recovery.py``): every ``every_s`` seconds and once more at the end, so if the app
+  app_pid; see ``core/model/recovery.py``): every ``every_s`` seconds and once more at the end, so if the app
   dies the weights survive it; the app deletes the file once it has the result. ``TrainWarning(message)``
   when it could not be written (training goes on);
 * ``Ended(event, path, recipe)``: training finished (done, stopped or diverged) and its best weights are

@@ -232,7 +232,7 @@ class AnalysisController(QtCore.QObject):
 
     # -- depth sweep (a child process: training many models in the GUI's process would stall it)
     def start_sweep(self, config, folder: str) -> Job | None:
-        """``core.sweep.run_sweep(config)`` into ``folder`` in a child process (core.sweep_worker), followed
+        """``core.experiment.sweep.run_sweep(config)`` into ``folder`` in a child process (core.sweep_worker), followed
         by a Job: progress and what runs now in the Analysis dock, Cancel stops the child."""
         from ...core.experiment.sweep_worker import run_sweep_in_child
 

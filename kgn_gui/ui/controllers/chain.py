@@ -85,8 +85,8 @@ class ChainController(QtCore.QObject):
 
     # -- session
     def begin(self, ck, start: Start, sampler: Sampler, train=None, *, lab=None) -> ChainSession:
-        """Start new chains of the model ``ck`` from ``start`` (a core.start.Start) that step with ``sampler``;
-        ``train``: the data the live nearest-training curve measures against; ``lab``: a core.lab.Lab (a
+        """Start new chains of the model ``ck`` from ``start`` (a core.chain.start.Start) that step with ``sampler``;
+        ``train``: the data the live nearest-training curve measures against; ``lab``: a core.chain.lab.Lab (a
         condition). Raises ChainError or TimelineError (the old session stays) with a one-line message."""
         session = ChainSession(
             ck.model,
@@ -199,7 +199,7 @@ class ChainController(QtCore.QObject):
         self.redraw()
 
     def add_edit(self, edit) -> None:
-        """A live edit (core.lab.Edit) of the chains, and of the companion's. Raises ChainError / LabError."""
+        """A live edit (core.chain.lab.Edit) of the chains, and of the companion's. Raises ChainError / LabError."""
         self.session.add_edit(edit)
         other = self.companion
         if other is not None:

@@ -62,7 +62,7 @@ class ExportController(QtCore.QObject):
     def export(self, steps: list[int], opts: ExportOptions, out: str, widget: QtWidgets.QWidget | None = None):
         """Export ``steps`` of the current chains to ``out``: the grid or one chain drawn from the states; with
         ``widget`` the Points view (or a splitter holding it first), the same picture ``kgn export`` draws of a
-        points model (core.render.PointsPicture) at the widget's size, with the view's training points and, in
+        points model (core.picture.render.PointsPicture) at the widget's size, with the view's training points and, in
         1-D, its cobweb chain (the second depth of Compare depths is not drawn); with another ``widget`` (the
         window), what Qt draws of it at each step."""
         s = self.chain.session

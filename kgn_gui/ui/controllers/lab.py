@@ -160,7 +160,7 @@ class LabController(QtCore.QObject):
 
     # -- presets
     def preset(self, name: str) -> None:
-        """A named sampler (core.sampler.PRESETS) in the transport bar and on the chains."""
+        """A named sampler (core.chain.sampler.PRESETS) in the transport bar and on the chains."""
         self.samplerPicked.emit(PRESETS[name])
 
     def refresh(self) -> None:

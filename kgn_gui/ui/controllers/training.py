@@ -1,4 +1,4 @@
-"""Runs training in a child process for the window (see ``core/train_worker.py`` for why).
+"""Runs training in a child process for the window (see ``core/model/train_worker.py`` for why).
 
 The controller lives in the GUI thread: it spawns the worker process, sends it typed commands
 (``core.messages.Command``) over a pipe and drains its typed answers (``Progress``, ``Ended``, …)

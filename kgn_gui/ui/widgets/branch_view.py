@@ -1,6 +1,6 @@
 """The branch window (issue 20): K continuations of some chains from one step, side by side on one timeline,
-and their divergence — the mean pairwise RMS distance between a chain's branches (core.lab.divergence) — over
-the steps. A worker thread steps the branch session (core.session.ChainSession.branch); the window reads it."""
+and their divergence — the mean pairwise RMS distance between a chain's branches (core.chain.lab.divergence) — over
+the steps. A worker thread steps the branch session (core.chain.session.ChainSession.branch); the window reads it."""
 
 from __future__ import annotations
 

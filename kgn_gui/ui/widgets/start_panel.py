@@ -1,4 +1,4 @@
-"""Start input: random noise, a painting, or a (corrupted) data-set image, requested as a core.start.Start."""
+"""Start input: random noise, a painting, or a (corrupted) data-set image, requested as a core.chain.start.Start."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class StartPanel(QtWidgets.QWidget):
     """Emits ``startRequested(Start)``; saves and restores its own settings."""
 
     startRequested = QtCore.Signal(object)
-    conditionRequested = QtCore.Signal(object, bool)  # (a core.lab.Condition or None, start new chains)
+    conditionRequested = QtCore.Signal(object, bool)  # (a core.chain.lab.Condition or None, start new chains)
 
     def __init__(self, parent=None):
         super().__init__(parent)

@@ -334,7 +334,7 @@ class TrainingPanel(QtWidgets.QWidget):
             self.schedule.setCurrentText(values["schedule"])
 
     def fill_preset(self) -> None:
-        """The chosen preset's recipe for the chosen data and architecture (core.recipes.recipe_for)."""
+        """The chosen preset's recipe for the chosen data and architecture (core.model.recipes.recipe_for)."""
         try:
             r = recipe_for(self.source_key(), self.preset.currentData(), arch=self.arch_key())
         except RecipeError as e:

@@ -26,7 +26,7 @@ class TimelineSlider(QtWidgets.QSlider):
         super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
         self.burn_in = 0
         self.marks: list[int] = []
-        self.schedule = None  # a core.lab.Schedule, or None (ε constant)
+        self.schedule = None  # a core.chain.sampler.Schedule, or None (ε constant)
         self.setRange(0, 0)
         self.setMinimumHeight(26)
         self.setMinimumWidth(140)  # the timeline stays a timeline on a small screen
