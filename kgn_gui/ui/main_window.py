@@ -459,7 +459,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if self.training.is_busy():
             self.training_panel.show_message("stopping training…")
-        self.training.shutdown()
+        self.training.shutdown(keep_recovery=not self.guard.run_discarded)
         self._measure_soon.stop()
         self.exports.shutdown()
         self.measures.shutdown()

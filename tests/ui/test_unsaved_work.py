@@ -14,6 +14,7 @@ from PySide6 import QtWidgets
 from kgn_gui.core.data.sources import point_preset
 from kgn_gui.core.model.architectures import ModelSpec
 from kgn_gui.core.model.checkpoint import load_checkpoint
+from kgn_gui.core.model.recovery import recovery_dir, recovery_prefix
 from kgn_gui.core.model.train import TrainConfig
 from kgn_gui.ui.controllers.training import TrainingRun
 from tests.conftest import drop_file
@@ -148,4 +149,23 @@ def test_quit_while_a_training_runs_and_discard_stops_it(window, qtbot):
     assert window.training_actions.start_training()
     qtbot.waitUntil(lambda: window.training.run.step > 0, timeout=120_000)
     window.ask_unsaved_run = lambda what, doing: "discard"
+    pid = window.training._proc.pid
     assert window.close() and not window.training.is_busy()
+    # discarded means gone: the recovery checkpoint the stopping worker writes is not offered next start
+    assert list(recovery_dir().glob(f"{recovery_prefix(pid)}*")) == []
+
+
+def test_a_training_stopped_by_closing_without_a_question_stays_recoverable(qtbot):
+    """Shut down without the user's word (a Points-tab run, a crash path): the worker's recovery stays."""
+    from kgn_gui.core.model.train import TrainConfig
+    from kgn_gui.ui.controllers.training import TrainingController
+
+    ctl = TrainingController()
+    spec = ModelSpec(D=2, L=2, H=8, bound="sigmoid", shape=(2,))
+    assert ctl.start(spec, point_preset("2d-corners"), TrainConfig(steps=5_000_000, batch=4, lr=1e-3))
+    qtbot.waitUntil(lambda: ctl.run.step > 0, timeout=120_000)
+    pid = ctl._proc.pid
+    assert ctl.shutdown()
+    left = list(recovery_dir().glob(f"{recovery_prefix(pid)}*"))
+    assert len(left) == 1
+    left[0].unlink()

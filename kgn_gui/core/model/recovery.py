@@ -67,9 +67,14 @@ def _alive(pid, start=None) -> bool:
     return True
 
 
+def recovery_prefix(pid: int) -> str:
+    """What the names of the recovery files of the training process ``pid`` begin with."""
+    return f"training-{pid}-"
+
+
 def recovery_name() -> str:
     """A file name for this process's run, unique even when pids repeat (after a reboot, in a sandbox)."""
-    return f"training-{os.getpid()}-{time.time_ns()}.safetensors"
+    return f"{recovery_prefix(os.getpid())}{time.time_ns()}.safetensors"
 
 
 def save_recovery(

@@ -44,6 +44,7 @@ class UnsavedGuard:
         self.ask, self.ask_run = ask, ask_run
         self.save_model, self.save_run = save_model, save_run
         self.dock_run: TrainingRun | None = None
+        self.run_discarded = False  # Quit was told to discard the running training: its recovery goes too
 
     def confirm(self, doing: str) -> bool:
         """Before weights that are not in a file would be replaced: Save / Discard / Cancel. True to go on."""
@@ -85,6 +86,7 @@ class UnsavedGuard:
             if answer == "save":
                 ended = self.training.finish_now()  # stop after this step; the worker saves its best weights
                 return ended is not None and ended.final_path is not None and self.save_run(ended)
+            self.run_discarded = True  # no restore of it is offered at the next start
             return True
         run = self.unused_run()
         if run is not None:

@@ -35,7 +35,7 @@ from ...core.messages import (
 )
 from ...core.model.architectures import ModelSpec
 from ...core.model.checkpoint import Checkpoint, load_checkpoint
-from ...core.model.recovery import recovery_dir
+from ...core.model.recovery import recovery_dir, recovery_prefix
 from ...core.model.train import TrainConfig, TrainEvent
 from ...core.model.train_worker import train_worker
 
@@ -279,8 +279,11 @@ class TrainingController(QtCore.QObject):
         self._send(Command.SNAPSHOT)
         return True
 
-    def shutdown(self, timeout_s: float = 10.0) -> bool:
-        """Stop the worker and wait for it (on window close). True when the process has ended."""
+    def shutdown(self, timeout_s: float = 10.0, *, keep_recovery: bool = True) -> bool:
+        """Stop the worker and wait for it (on window close). True when the process has ended. The worker
+        leaves a recovery checkpoint of its best weights as it stops (the next start offers it);
+        ``keep_recovery=False`` (the user chose to discard the run) removes it once the process has ended."""
+        pid = self._proc.pid if self._proc is not None else None
         if self._proc is not None:
             self._send(Command.STOP)
             self._proc.join(timeout_s)
@@ -292,7 +295,11 @@ class TrainingController(QtCore.QObject):
         self._conn = self._queue = None
         self._set_state("idle")
         self._cleanup_dir()
-        return self._proc is None or not self._proc.is_alive()
+        ended = self._proc is None or not self._proc.is_alive()
+        if not keep_recovery and pid is not None and ended:
+            for path in recovery_dir().glob(f"{recovery_prefix(pid)}*"):
+                path.unlink(missing_ok=True)
+        return ended
 
     def _cleanup_dir(self) -> None:
         for d in self._dirs:
