@@ -112,3 +112,18 @@ def test_the_main_window_is_composed_not_inherited():
     ours = [c.__name__ for c in MainWindow.__mro__ if c.__module__.startswith("kgn_gui")]
     assert ours == ["MainWindow"]
     assert MainWindow.__bases__ == (QtWidgets.QMainWindow,)
+
+
+def test_no_test_reaches_into_the_cli():
+    """The CLI is argparse → one call → print: tests run it through main() (or build_parser), never its
+    private helpers (what they would test belongs in core or the API)."""
+    import re
+
+    reach = re.compile(r"from kgn_gui\.cli import[^\n]*\b_\w+|kgn_gui\.cli\._\w+|\bcli\._\w+\(")
+    tests = Path(__file__).resolve().parent
+    found = [
+        str(p.relative_to(tests))
+        for p in tests.rglob("*.py")
+        if p != Path(__file__).resolve() and reach.search(p.read_text())
+    ]
+    assert found == []
