@@ -1,0 +1,182 @@
+"""Engines that run an experiment's trials (no Qt): one call per trial, each with its own seed.
+
+An experiment is a list of :class:`Trial` s; a trial is one call of a module-level function with picklable
+keyword arguments that returns one row (a dict). The engine runs them and hands each :class:`Outcome` to
+``on_outcome`` as it finishes, in the order they finish:
+
+* ``InProcess`` runs them one after another in this process (the window's sweep child, ``--workers 1``):
+  progress and cancellation reach inside a trial.
+* ``LocalEngine(workers=N)`` runs up to N at a time, each in a child process of its own (spawned), with
+  ``torch`` threads set so that the workers together never ask for more than this machine's cores. A child
+  that dies (killed, out of memory) costs its trial one attempt: the trial is run again, at most
+  ``retries`` more times, then recorded as failed with a one-line reason; the other trials go on. A trial
+  that raises fails at once with its one-line message (running it again would raise again).
+
+Every outcome says where and how long the trial ran (host, worker pid, seconds, attempts).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import socket
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+RETRIES = 2  # a trial whose worker died runs again at most this many more times
+
+
+@dataclass(frozen=True)
+class Trial:
+    """key: what names the trial in the rows (e.g. (depth, seed)); kwargs: the trial function's arguments."""
+
+    key: tuple
+    kwargs: dict = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class Outcome:
+    """One finished trial: its row, or the one-line reason it failed."""
+
+    trial: Trial
+    row: dict | None
+    error: str | None = None
+    host: str = ""
+    worker: int = 0
+    seconds: float = 0.0
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """torch threads for each of ``workers`` trials running at once: the cores shared out, at least one."""
+    return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:300]
+
+
+def _run_here(fn: Callable[..., dict], trial: Trial, threads: int | None) -> Outcome:
+    """The trial in this process (torch threads set for it, then put back)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.monotonic()
+    try:
+        row = fn(**trial.kwargs)
+        return Outcome(trial, row, host=socket.gethostname(), worker=os.getpid(), seconds=time.monotonic() - t0)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _child(fn, trial: Trial, threads: int, out_q) -> None:
+    """A worker process's main: one trial, its outcome on the queue (an error as its one line)."""
+    try:
+        out = _run_here(fn, trial, threads)
+    except BaseException as e:  # noqa: BLE001 - a trial's failure is a row of the experiment, never a traceback
+        out = Outcome(trial, None, error=_one_line(e), host=socket.gethostname(), worker=os.getpid())
+    out_q.put(out)
+
+
+class InProcess:
+    """Trials one after another in this process. ``threads``: torch threads for each (None: as they are)."""
+
+    name = "in-process"
+
+    def __init__(self, threads: int | None = None):
+        self.threads = threads
+
+    def run(
+        self,
+        fn: Callable[..., dict],
+        trials: Iterable[Trial],
+        on_outcome: Callable[[Outcome], None],
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
+        """Exceptions of a trial propagate (the caller stops, as a sweep in one process always has)."""
+        for trial in trials:
+            if cancelled is not None and cancelled():
+                return
+            on_outcome(_run_here(fn, trial, self.threads))
+
+
+class LocalEngine:
+    """Up to ``workers`` trials at once on this machine, each in a spawned child process."""
+
+    name = "local"
+
+    def __init__(self, workers: int = 2, retries: int = RETRIES, threads: int | None = None, poll_s: float = 0.05):
+        if workers < 1:
+            raise ValueError(f"workers must be ≥ 1, got {workers}")
+        self.workers, self.retries, self.poll_s = workers, retries, poll_s
+        self.threads = threads or threads_per_worker(workers)
+
+    def run(
+        self,
+        fn: Callable[..., dict],
+        trials: Iterable[Trial],
+        on_outcome: Callable[[Outcome], None],
+        cancelled: Callable[[], bool] | None = None,
+    ) -> None:
+        """Returns when every trial has an outcome, or (the children stopped) when ``cancelled()``."""
+        ctx = mp.get_context("spawn")
+        out_q = ctx.Queue()
+        todo = list(trials)
+        attempts: dict[tuple, int] = {}
+        running: dict[tuple, tuple[Trial, mp.Process]] = {}
+
+        def finished(out: Outcome) -> None:
+            entry = running.get(out.trial.key)
+            if entry is None or entry[1].pid != out.worker:
+                return  # a late outcome of a worker already counted as dead (its trial runs again)
+            _trial, p = running.pop(out.trial.key)
+            p.join()
+            out.attempts = attempts[out.trial.key]
+            on_outcome(out)
+
+        try:
+            while todo or running:
+                if cancelled is not None and cancelled():
+                    return
+                while todo and len(running) < self.workers:
+                    trial = todo.pop(0)
+                    attempts[trial.key] = attempts.get(trial.key, 0) + 1
+                    p = ctx.Process(target=_child, args=(fn, trial, self.threads, out_q), daemon=True)
+                    p.start()
+                    running[trial.key] = (trial, p)
+                try:
+                    finished(out_q.get(timeout=self.poll_s))
+                    continue
+                except queue.Empty:
+                    pass
+                dead = [(t, p) for t, p in running.values() if not p.is_alive()]
+                if not dead:
+                    continue
+                try:  # an outcome put just before its process ended
+                    finished(out_q.get(timeout=1.0))
+                    continue
+                except queue.Empty:
+                    pass
+                for trial, p in dead:  # ended without an outcome: killed, or out of memory
+                    del running[trial.key]
+                    p.join()
+                    if attempts[trial.key] <= self.retries:
+                        todo.insert(0, trial)
+                        continue
+                    why = f"its worker died {attempts[trial.key]} times (last exit code {p.exitcode})"
+                    on_outcome(Outcome(trial, None, error=why, worker=p.pid or 0, attempts=attempts[trial.key]))
+        finally:
+            for _trial, p in running.values():
+                p.terminate()
+                p.join(5)
+            out_q.close()
+            out_q.join_thread()
