@@ -375,7 +375,7 @@ def cmd_analyze(args) -> int:
 def cmd_sweep(args) -> int:
     from dataclasses import fields
 
-    from .core.experiment.sweep import MAX_SEEDS, SweepConfig, check_output_folder, run_sweep
+    from .core.experiment.sweep import MAX_SEEDS, SweepConfig, check_output_folder, finished_runs, run_sweep
     from .core.preflight import check_sweep
 
     given = {f.name: getattr(args, f.name) for f in fields(SweepConfig) if hasattr(args, f.name)}
@@ -385,13 +385,18 @@ def cmd_sweep(args) -> int:
         cfg = SweepConfig(**given)
         cfg.validate()
         check_not_input(args.output, existing_paths(args.data))
-        out = check_output_folder(args.output)
+        out = Path(args.output) if args.resume else check_output_folder(args.output)
+        if args.resume:
+            finished_runs(out, cfg)  # a folder of another sweep is refused before any work
         check_sweep(cfg, out)
     except ValueError as e:
         raise CLIError(str(e)) from None
     bar = Progress()
     say = lambda s: print(s, file=sys.stderr)  # noqa: E731
-    rows = run_sweep(cfg, out, log=say, progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1))
+    rows = run_sweep(
+        cfg, out, log=say, progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1),
+        workers=args.workers, resume=args.resume,
+    )  # fmt: skip
     print(f"wrote {out / 'sweep.csv'} ({len(rows)} depths), {out / 'sweep_runs.csv'} ({len(cfg.runs)} runs) and "
           f"{out / 'sweep.png'}")  # fmt: skip
     return 0
@@ -625,6 +630,14 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--sample-steps", type=positive_int, default=200, help="chain steps before measuring")
     _add_sampler_options(w)
     _add_measure_options(w)
+    w.add_argument(
+        "--workers", type=positive_int, default=1, help="trials at once, each in a child process of its own "
+        "with the cores shared out (1: one after another in this process)",
+    )  # fmt: skip
+    w.add_argument(
+        "--resume", action="store_true", help="continue the sweep in -o: the trials its sweep_runs.csv holds "
+        "are not run again (the same options as the first run)",
+    )  # fmt: skip
     w.add_argument(
         "-o", "--output", required=True, help="a new folder for the models, sweep.csv, sweep_runs.csv and sweep.png"
     )

@@ -5,7 +5,11 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from kgn_gui.core.experiment.engine import InProcess, LocalEngine, Trial, threads_per_worker
+from kgn_gui.core.experiment.sweep import RUN_COLUMNS, read_csv, run_sweep, write_csv
+from tests.core.test_worker_messages import tiny_sweep
 
 
 def seeded_sum(seed: int) -> dict:
@@ -68,3 +72,54 @@ def test_a_trial_whose_worker_always_dies_fails_after_two_retries_and_one_that_r
     assert not died.ok and died.attempts == 3 and "its worker died 3 times" in died.error
     failed = collect(LocalEngine(workers=1), raises, [Trial((5,), {"seed": 5})])[(5,)]
     assert failed.error == "no model for seed 5 second line" and failed.attempts == 1
+
+
+def measured(rows):
+    """Rows without where and how long they ran (the host, the worker, the seconds)."""
+    return [{k: v for k, v in r.items() if k not in RUN_COLUMNS and "seconds" not in k} for r in rows]
+
+
+def test_a_sweep_on_two_workers_writes_the_rows_of_one_process(tmp_path):
+    cfg = tiny_sweep()
+    one = run_sweep(cfg, tmp_path / "one")
+    two = run_sweep(cfg, tmp_path / "two", workers=2)
+    assert measured(one) == measured(two)  # sweep.csv
+    runs_one, runs_two = read_csv(tmp_path / "one" / "sweep_runs.csv"), read_csv(tmp_path / "two" / "sweep_runs.csv")
+    assert measured(runs_one) == measured(runs_two)
+    assert all(r["host"] and int(r["attempts"]) == 1 and float(r["trial_seconds"]) > 0 for r in runs_two)
+
+
+def test_resume_runs_only_the_trials_the_folder_does_not_hold(tmp_path):
+    cfg = tiny_sweep()
+    run_sweep(cfg, tmp_path / "full")
+    runs = read_csv(tmp_path / "full" / "sweep_runs.csv")
+    part = tmp_path / "part"
+    part.mkdir()
+    write_csv(runs[:1], part / "sweep_runs.csv", cfg)  # as a sweep stopped after its first trial leaves it
+    said = []
+    run_sweep(cfg, part, resume=True, log=said.append)
+    # the files as a sweep run in one go writes them (the first row read back keeps its written digits)
+    assert measured(read_csv(part / "sweep.csv")) == measured(read_csv(tmp_path / "full" / "sweep.csv"))
+    assert "1 of 2 trials already done" in said and sum("training" in s for s in said) == 1
+    assert measured(read_csv(part / "sweep_runs.csv")) == measured(runs)
+
+
+def test_resume_refuses_a_folder_of_another_sweep(tmp_path):
+    run_sweep(tiny_sweep(), tmp_path)
+    with pytest.raises(ValueError, match="holds a sweep of other settings"):
+        run_sweep(tiny_sweep(steps=60), tmp_path, resume=True)
+
+
+def test_kgn_sweep_resume_says_what_is_done_and_refuses_another_sweep(tmp_path, capsys):
+    from kgn_gui.cli import main
+
+    out = str(tmp_path / "s")
+    argv = ["sweep", "--data", "points:1d-sigmoid", "--depths", "1,2", "--H", "8", "--bound", "sigmoid", "--batch", "2"]
+    argv += ["--n", "8", "--sample-steps", "5", "--audit", "0", "--sigmas", "0.1", "--seeds", "0", "-o", out]
+    assert main([*argv, "--steps", "20", "--workers", "2"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--steps", "20", "--resume"]) == 0
+    assert "2 of 2 trials already done" in capsys.readouterr().err
+    assert main([*argv, "--steps", "30", "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds a sweep of other settings" in err and len(err.splitlines()) == 1

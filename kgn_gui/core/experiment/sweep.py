@@ -298,6 +298,96 @@ def _plain(v):
 
 # --- the sweep ------------------------------------------------------------------------------------
 
+RUN_COLUMNS = ("host", "worker", "trial_seconds", "attempts", "error")  # where and how a trial ran
+_DATA: dict = {}  # (source, bound, subset) → the sweep's data set, opened once per process
+
+
+def sweep_data(cfg: SweepConfig):
+    """The data every model of the sweep trains on: the source in the bound's range, the seeded subset."""
+    from ..data.sources import open_source
+    from ..model.architectures import BOUNDS
+
+    key = (cfg.source, cfg.bound, cfg.subset)
+    if key not in _DATA:
+        ds = open_source(cfg.source, BOUNDS[cfg.bound])
+        if cfg.subset and cfg.subset < ds.M:
+            ds = ds.subset(cfg.subset, seed=DATA_SEED)
+        _DATA.clear()
+        _DATA[key] = ds
+    return _DATA[key]
+
+
+def sweep_trial(
+    cfg: SweepConfig,
+    L: int,
+    seed: int,
+    out_dir: str,
+    *,
+    log: Callable[[str], None] | None = None,
+    stage: Callable[[str], None] | None = None,
+    progress: Callable[[float], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> dict:
+    """One trial of the sweep, in whatever process runs it: train the model of depth ``L`` with ``seed``,
+    save it, sample and measure it. Returns its row of sweep_runs.csv. progress(fraction of this trial)."""
+    from ..model.architectures import spec_parameter_count
+
+    say, begin = log or (lambda s: None), stage or (lambda s: None)
+    ds = sweep_data(cfg)
+    spec = cfg.spec(L, ds)
+    reference = reference_for(ds, cfg.chains, seed=seed, cancelled=cancelled, log=say)
+    where = f"depth {L}, seed {seed}"
+    params = spec_parameter_count(spec)
+    begin(f"{where}: training")
+    how = (
+        f"until its evaluation loss is ≤ {cfg.target_loss:g} (at most {cfg.steps} steps)"
+        if cfg.target_loss is not None
+        else f"for {cfg.steps} steps"
+    )
+    say(f"{where}: training {params:,} parameters {how}")
+    tr, facts = train_run(
+        cfg,
+        spec,
+        ds,
+        seed,
+        cancelled=cancelled,
+        on_step=None if progress is None else (lambda s, cap: progress(0.7 * s / max(1, cap))),
+    )
+    model = tr.model.eval().cpu()
+    tr.save(Path(out_dir) / model_name(L, seed), name=f"sweep depth {L} seed {seed}")
+    reached = (
+        ""
+        if "reached_target" not in facts
+        else (", target reached" if facts["reached_target"] else ", target NOT reached")
+    )
+    say(f"{where}: evaluation loss {facts['train_loss']:.3g} after {facts['steps_trained']} steps{reached}")
+    measured = measure_run(
+        cfg,
+        model,
+        spec,
+        ds,
+        seed,
+        reference=reference,
+        begin=begin,
+        where=where,
+        progress=None if progress is None else (lambda f: progress(0.7 + 0.3 * f)),
+        cancelled=cancelled,
+    )
+    return {"depth": L, "seed": seed, "parameters": params, **facts, **measured}
+
+
+def finished_runs(out_dir: str | os.PathLike, cfg: SweepConfig) -> list[dict]:
+    """The runs a folder's sweep_runs.csv holds (for ``resume``): [] without one; ValueError when it was
+    written for other settings (its rows would not belong to this sweep)."""
+    path = Path(out_dir) / "sweep_runs.csv"
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        settings = f.readline().rstrip("\n")
+    if settings != cfg.settings_line():
+        raise ValueError(f"{path} holds a sweep of other settings: resume it with the same options")
+    return [{k: _value(v) for k, v in r.items()} for r in read_csv(path)]
+
 
 def run_sweep(
     cfg: SweepConfig,
@@ -307,88 +397,78 @@ def run_sweep(
     progress: Callable[[float], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
     stage: Callable[[str], None] | None = None,
+    workers: int = 1,
+    resume: bool = False,
 ) -> list[dict]:
     """Train, sample and measure every (depth, seed); write the models, both CSVs and the PNG into
-    ``out_dir``; return the rows of sweep.csv (one per depth). log(line): what ``kgn sweep`` prints;
-    progress(fraction done); stage(what runs now, in one line: "depth 4, seed 1: training", …) as each stage
-    begins; cancelled() is polled between training steps and chain steps (then
-    :class:`~kgn_gui.core.errors.Cancelled` is raised; the CSVs hold the runs finished before)."""
-    from ..data.sources import open_source
-    from ..model.architectures import BOUNDS, spec_parameter_count
+    ``out_dir``; return the rows of sweep.csv (one per depth). Each (depth, seed) is a trial
+    (:func:`sweep_trial`) run by an engine (core.experiment.engine): in this process with ``workers=1``,
+    else a pool of that many child processes. Each finished trial's row is written to sweep_runs.csv (whole,
+    with where and how long it ran) before the next is awaited, so an interrupted sweep loses only the trials
+    that ran; ``resume`` skips the trials the folder's sweep_runs.csv already holds. log(line): what
+    ``kgn sweep`` prints; progress(fraction done); stage(what runs now) as each stage begins; cancelled() is
+    polled between training steps and chain steps (then :class:`~kgn_gui.core.errors.Cancelled` is raised;
+    the CSVs hold the runs finished before)."""
+    from .engine import InProcess, LocalEngine, Trial
 
     cfg.validate()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    vr = BOUNDS[cfg.bound]
-    ds = open_source(cfg.source, vr)
-    if cfg.subset and cfg.subset < ds.M:
-        ds = ds.subset(cfg.subset, seed=DATA_SEED)
     say = log or (lambda s: None)
     begin = stage or (lambda s: None)
-    specs = {L: cfg.spec(L, ds) for L in cfg.depths}  # a spec the data cannot take fails before any training
-    # the feature space and the real-data baselines of each seed (the same for every depth), before any
-    # training: a classifier trained on demand for labelled data that are not MNIST, or a PCA; None for
-    # data too small for distribution measures
-    refs = {}
-    for seed in cfg.seeds:
-        begin(f"seed {seed}: feature space and real-data baselines")
-        refs[seed] = reference_for(ds, cfg.chains, seed=seed, cancelled=cancelled, log=say)
-    ref0 = refs[cfg.seeds[0]]
-    say(
-        f"measured in {ref0.space.name}; baselines: {ref0.what}"
-        if ref0 is not None
-        else f"no feature space for {ds.name}: no distribution measures"
-    )
-    runs: list[dict] = []
+    ds = sweep_data(cfg)
+    for L in cfg.depths:
+        cfg.spec(L, ds)  # a spec the data cannot take fails before any training
     plan = cfg.runs
     n = len(plan)
-    for k, (L, seed) in enumerate(plan):
-        spec = specs[L]
+    done = {(r["depth"], r["seed"]): r for r in (finished_runs(out, cfg) if resume else []) if not r.get("error")}
+    if resume:
+        say(f"{len(done)} of {n} trials already done")
+    rows_by_key: dict = dict(done)
+    if workers == 1:
+        # the feature space and the real-data baselines of each seed (the same for every depth), before
+        # any training: a classifier trained on demand for labelled data that are not MNIST, or a PCA; None
+        # for data too small for distribution measures
+        for seed in cfg.seeds:
+            begin(f"seed {seed}: feature space and real-data baselines")
+            ref = reference_for(ds, cfg.chains, seed=seed, cancelled=cancelled, log=say)
+            if seed == cfg.seeds[0]:
+                say(
+                    f"measured in {ref.space.name}; baselines: {ref.what}"
+                    if ref is not None
+                    else f"no feature space for {ds.name}: no distribution measures"
+                )
+    order = {key: k for k, key in enumerate(plan)}
+
+    def extra(key) -> dict:  # what only reaches inside a trial run in this process
+        if workers != 1:
+            return {}
+        k = order[key]
+        at = None if progress is None else (lambda f, k=k: progress((k + f) / n))
+        return dict(log=say, stage=begin, progress=at, cancelled=cancelled)
+
+    trials = [Trial(key, dict(cfg=cfg, L=key[0], seed=key[1], out_dir=str(out), **extra(key))) for key in plan]
+    trials = [t for t in trials if t.key not in done]
+
+    def finished(o) -> None:
+        L, seed = o.trial.key
+        row = o.row if o.ok else {"depth": L, "seed": seed, "error": o.error}
+        row.update(host=o.host, worker=o.worker, trial_seconds=round(o.seconds, 1), attempts=o.attempts)
+        rows_by_key[o.trial.key] = row
         where = f"depth {L}, seed {seed}"
-        params = spec_parameter_count(spec)
-        begin(f"{where}: training")
-        how = (
-            f"until its evaluation loss is ≤ {cfg.target_loss:g} (at most {cfg.steps} steps)"
-            if cfg.target_loss is not None
-            else f"for {cfg.steps} steps"
-        )
-        say(f"{where}: training {params:,} parameters {how}")
-        tr, facts = train_run(
-            cfg,
-            spec,
-            ds,
-            seed,
-            cancelled=cancelled,
-            on_step=None if progress is None else (lambda s, cap, k=k: progress((k + 0.7 * s / max(1, cap)) / n)),
-        )
-        model = tr.model.eval().cpu()
-        tr.save(out / model_name(L, seed), name=f"sweep depth {L} seed {seed}")
-        reached = (
-            ""
-            if "reached_target" not in facts
-            else (", target reached" if facts["reached_target"] else ", target NOT reached")
-        )
-        say(f"{where}: evaluation loss {facts['train_loss']:.3g} after {facts['steps_trained']} steps{reached}")
-        measured = measure_run(
-            cfg,
-            model,
-            spec,
-            ds,
-            seed,
-            reference=refs[seed],
-            begin=begin,
-            where=where,
-            progress=None if progress is None else (lambda f, k=k: progress((k + 0.7 + 0.3 * f) / n)),
-            cancelled=cancelled,
-        )
-        row = {"depth": L, "seed": seed, "parameters": params, **facts, **measured}
-        runs.append(row)
-        say(f"{where}: " + ", ".join(_said(row)))
+        say(f"{where}: " + (", ".join(_said(row)) if o.ok else f"failed: {o.error}"))
+        runs = [rows_by_key[key] for key in plan if key in rows_by_key]
         if progress is not None:
-            progress((k + 1) / n)
+            progress(len(runs) / n)
         write_csv(runs, out / "sweep_runs.csv", cfg)
-        write_csv(aggregate(runs), out / "sweep.csv", cfg)
-    rows = aggregate(runs)
+        write_csv(aggregate(_measured(runs)), out / "sweep.csv", cfg)
+
+    engine = InProcess() if workers == 1 else LocalEngine(workers)
+    engine.run(sweep_trial, trials, finished, cancelled=cancelled)
+    if cancelled is not None and cancelled():
+        raise Cancelled("sweep cancelled")
+    runs = [rows_by_key[key] for key in plan if key in rows_by_key]
+    rows = aggregate(_measured(runs))
     begin("drawing the chart")
     how = (
         f"to eval loss ≤ {cfg.target_loss:g} (cap {cfg.steps})" if cfg.target_loss is not None else f"{cfg.steps} steps"
@@ -398,9 +478,14 @@ def run_sweep(
         "depth",
         out / "sweep.png",
         title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {how}, {len(cfg.seeds)} seeds)",
-        runs=runs,
+        runs=_measured(runs),
     )
     return rows
+
+
+def _measured(runs: list[dict]) -> list[dict]:
+    """The runs that have measures (failed trials left out), without the columns of where they ran."""
+    return [{k: v for k, v in r.items() if k not in RUN_COLUMNS} for r in runs if not r.get("error")]
 
 
 def _said(row: dict) -> list[str]:
@@ -546,7 +631,7 @@ def rebuild(folder: str | os.PathLike) -> list[dict]:
     folder = Path(folder)
     with open(folder / "sweep_runs.csv", newline="") as f:
         settings = f.readline().rstrip("\n")
-    runs = [{k: _value(v) for k, v in r.items()} for r in read_csv(folder / "sweep_runs.csv")]
+    runs = _measured([{k: _value(v) for k, v in r.items()} for r in read_csv(folder / "sweep_runs.csv")])
     rows = aggregate(runs)
     write_csv(rows, folder / "sweep.csv", settings=settings)
     title = "depth sweep: " + settings.lstrip("# ")[:150]
