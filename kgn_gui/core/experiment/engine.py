@@ -90,8 +90,6 @@ def _child(fn, trial: Trial, threads: int, out_q) -> None:
 class InProcess:
     """Trials one after another in this process. ``threads``: torch threads for each (None: as they are)."""
 
-    name = "in-process"
-
     def __init__(self, threads: int | None = None):
         self.threads = threads
 
@@ -111,8 +109,6 @@ class InProcess:
 
 class LocalEngine:
     """Up to ``workers`` trials at once on this machine, each in a spawned child process."""
-
-    name = "local"
 
     def __init__(self, workers: int = 2, retries: int = RETRIES, threads: int | None = None, poll_s: float = 0.05):
         if workers < 1:

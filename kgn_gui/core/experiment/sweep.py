@@ -299,7 +299,7 @@ def _plain(v):
 # --- the sweep ------------------------------------------------------------------------------------
 
 RUN_COLUMNS = ("host", "worker", "trial_seconds", "attempts", "error")  # where and how a trial ran
-_DATA: dict = {}  # (source, bound, subset) → the sweep's data set, opened once per process
+_DATA: dict = {}  # (source, bound, subset) → the sweep's data set, opened once for a sweep's trials
 
 
 def sweep_data(cfg: SweepConfig):
@@ -464,7 +464,10 @@ def run_sweep(
         write_csv(aggregate(_measured(runs)), out / "sweep.csv", cfg)
 
     engine = InProcess() if workers == 1 else LocalEngine(workers)
-    engine.run(sweep_trial, trials, finished, cancelled=cancelled)
+    try:
+        engine.run(sweep_trial, trials, finished, cancelled=cancelled)
+    finally:
+        _DATA.clear()  # its trials shared the data set; the sweep's caller need not keep it
     if cancelled is not None and cancelled():
         raise Cancelled("sweep cancelled")
     runs = [rows_by_key[key] for key in plan if key in rows_by_key]
