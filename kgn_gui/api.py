@@ -7,7 +7,9 @@ the same answer everywhere (docs/api.md has runnable examples):
 * :class:`~kgn_gui.core.chain.sampler.Sampler` — how a chain steps (noise kind, ε, ε(t) schedule, damping);
 * :func:`sample` — N chains of a model → :class:`Run`, whose :meth:`Run.state` is exact for any step;
 * :func:`analyze` — the measures of a model's chains (the numbers ``kgn analyze`` prints and writes);
-* :func:`train` — a model trained on a data source by a named recipe (what ``kgn train`` runs).
+* :func:`train` — a model trained on a data source by a named recipe (what ``kgn train`` runs);
+* :func:`sweep` — one model per (depth, seed), each trained, sampled and measured, on the local engine or
+  Ray (what ``kgn sweep`` runs).
 
 Nothing here imports Qt. Every error is a one-line ``ValueError`` (or ``OSError`` for files) that says why.
 """
@@ -31,7 +33,19 @@ from .core.errors import ChainError
 from .core.measure.registry import Measures
 from .core.model.checkpoint import Checkpoint, load_checkpoint
 
-__all__ = ["Measures", "Model", "Run", "Sampler", "analyze", "load", "sample", "settings_of", "train", "train_recipe"]
+__all__ = [
+    "Measures",
+    "Model",
+    "Run",
+    "Sampler",
+    "analyze",
+    "load",
+    "sample",
+    "settings_of",
+    "sweep",
+    "train",
+    "train_recipe",
+]
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -557,3 +571,51 @@ def train(
     meta = {"name": label, "dataset": ds.name, "data_shape": list(ds.shape), "recipe": tr.recipe()}
     meta["value_range"] = list(spec.value_range)
     return Model(Checkpoint(model=tr.model.eval(), spec=spec, meta=meta, path=out if lead else None), final)
+
+
+def sweep(
+    output: str | os.PathLike,
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    resume: bool = False,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[float], None] | None = None,
+    **settings,
+) -> list[dict]:
+    """The depth sweep (core.experiment.sweep): one model per (depth, seed) of ``settings`` (the fields of
+    core.experiment.sweep.SweepConfig: source, depths, seeds, H, steps, chains, sample_steps, sampler, …), each
+    a trial of ``engine``: ``local`` (``workers`` child processes on this machine; 1, the default, in this
+    process) or ``ray`` (Ray tasks of ``cpus_per_trial`` CPUs and ``gpus_per_trial`` GPUs on the cluster at
+    ``address``, or a local Ray for the run; docs/cluster.md). ``output``: a new folder (or, with ``resume``,
+    one a sweep of the same settings began) for the models, sweep_runs.csv (one row per trial, written as
+    each finishes), sweep.csv and sweep.png. Returns sweep.csv's rows (one per depth: the mean over seeds
+    and its 95 % interval). Everything is checked before any training: a one-line ValueError says what
+    cannot be. ``kgn sweep`` makes this call."""
+    from .core.errors import EngineError, PreflightError
+    from .core.experiment.engine import make_engine
+    from .core.experiment.sweep import SweepConfig, check_output_folder, finished_runs, run_sweep
+    from .core.files import OutputIsInputError, check_not_input, existing_paths
+    from .core.preflight import check_sweep
+
+    try:
+        cfg = SweepConfig(**settings)
+        cfg.validate()
+        if gpus_per_trial and cfg.device == "cpu":
+            raise PreflightError("--gpus-per-trial needs --device cuda (or auto): the trials would not use the GPUs")
+        runner = make_engine(
+            engine, workers=workers, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial
+        )
+        check_not_input(output, existing_paths(cfg.source))
+        out = Path(output) if resume else check_output_folder(output)
+        if resume:
+            finished_runs(out, cfg)  # a folder of another sweep is refused before any work
+        check_sweep(cfg, out, workers=(workers or 1) if engine == "local" else 1)
+    except (EngineError, PreflightError, OutputIsInputError):
+        raise
+    except (TypeError, ValueError) as e:  # a setting that cannot be: before any work, as an option error
+        raise PreflightError(str(e)) from None
+    return run_sweep(cfg, out, log=log, progress=progress, engine=runner, resume=resume)

@@ -244,6 +244,38 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument("--seed", type=nonneg_int, default=0, help="seeds the start and every step's noise")
 
 
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    """How an experiment's trials run (core.experiment.engine.make_engine reads them)."""
+    from .core.experiment.engine import ENGINES
+
+    p.add_argument(
+        "--engine", default="local", choices=ENGINES, help="local: child processes on this machine; "
+        'ray: Ray tasks, on a cluster with --address (pip install "kgn-gui[cluster]"; docs/cluster.md)',
+    )  # fmt: skip
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="trials at once (local: default 1, one after "
+        "another in this process, else child processes with the cores shared out; ray: the most in flight)",
+    )  # fmt: skip
+    p.add_argument(
+        "--address", default=None, help="ray: the cluster to join, auto or HOST:PORT "
+        "(default: a local Ray started for the run and stopped after it)",
+    )  # fmt: skip
+    p.add_argument(
+        "--cpus-per-trial", type=_typed(lists.number, 0.0, 1024.0, lo_open=True), default=None,
+        help="ray: CPUs each trial asks for, and its torch threads (default 1)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gpus-per-trial", type=_typed(lists.number, 0.0, 64.0), default=None,
+        help="ray: GPUs each trial asks for; a fraction shares a GPU, e.g. 0.25 (default 0)",
+    )  # fmt: skip
+
+
+def _engine_options(args) -> dict:
+    """The engine options as the API's keyword arguments (core.experiment.engine.make_engine reads them)."""
+    keys = ("engine", "workers", "address", "cpus_per_trial", "gpus_per_trial")
+    return {k: getattr(args, k) for k in keys}
+
+
 def _add_sampler_options(s: argparse.ArgumentParser) -> None:
     from .core.chain.sampler import NOISE_KINDS, PRESETS, Sampler
 
@@ -375,29 +407,19 @@ def cmd_analyze(args) -> int:
 def cmd_sweep(args) -> int:
     from dataclasses import fields
 
-    from .core.experiment.sweep import MAX_SEEDS, SweepConfig, check_output_folder, finished_runs, run_sweep
-    from .core.preflight import check_sweep
+    from . import api
+    from .core.experiment.sweep import MAX_SEEDS, SweepConfig
 
     given = {f.name: getattr(args, f.name) for f in fields(SweepConfig) if hasattr(args, f.name)}
-    try:
-        given.update(source=args.data, chains=args.n, seeds=lists.seeds(args.seeds, MAX_SEEDS))
-        given.update(sampler=_sampler_from_args(args, args.sample_steps))
-        cfg = SweepConfig(**given)
-        cfg.validate()
-        check_not_input(args.output, existing_paths(args.data))
-        out = Path(args.output) if args.resume else check_output_folder(args.output)
-        if args.resume:
-            finished_runs(out, cfg)  # a folder of another sweep is refused before any work
-        check_sweep(cfg, out)
-    except ValueError as e:
-        raise CLIError(str(e)) from None
+    given.update(source=args.data, chains=args.n, seeds=lists.seeds(args.seeds, MAX_SEEDS))
+    given.update(sampler=_sampler_from_args(args, args.sample_steps))
     bar = Progress()
-    say = lambda s: print(s, file=sys.stderr)  # noqa: E731
-    rows = run_sweep(
-        cfg, out, log=say, progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1),
-        workers=args.workers, resume=args.resume,
+    rows = api.sweep(
+        args.output, **_engine_options(args), resume=args.resume, log=lambda s: print(s, file=sys.stderr),
+        progress=lambda f: bar.update(int(f * 1000), 1000, "sweep", final=f >= 1), **given,
     )  # fmt: skip
-    print(f"wrote {out / 'sweep.csv'} ({len(rows)} depths), {out / 'sweep_runs.csv'} ({len(cfg.runs)} runs) and "
+    out, runs = Path(args.output), len(given["depths"]) * len(given["seeds"])
+    print(f"wrote {out / 'sweep.csv'} ({len(rows)} depths), {out / 'sweep_runs.csv'} ({runs} runs) and "
           f"{out / 'sweep.png'}")  # fmt: skip
     return 0
 
@@ -630,10 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--sample-steps", type=positive_int, default=200, help="chain steps before measuring")
     _add_sampler_options(w)
     _add_measure_options(w)
-    w.add_argument(
-        "--workers", type=positive_int, default=1, help="trials at once, each in a child process of its own "
-        "with the cores shared out (1: one after another in this process)",
-    )  # fmt: skip
+    _add_engine_options(w)
     w.add_argument(
         "--resume", action="store_true", help="continue the sweep in -o: the trials its sweep_runs.csv holds "
         "are not run again (the same options as the first run)",
@@ -673,6 +692,7 @@ def main(argv: list[str] | None = None) -> int:
         ChainError,
         CheckpointError,
         DataError,
+        EngineError,
         ExportError,
         ExportOptionError,
         LabError,
@@ -686,6 +706,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # exit 2: what the command line asks for cannot be (options are read before any work)
     bad_option = (CLIError, PreflightError, OutputIsInputError, ExportOptionError, StartError, SamplerError, LabError)
+    bad_option += (EngineError,)
     if getattr(args, "model", None):
         from .core.bundled import resolve_model
 

@@ -85,5 +85,10 @@ class SweepError(RuntimeError):
     """The sweep could not run or failed in its child process; the message says why (one line)."""
 
 
+class EngineError(ValueError):
+    """An experiment's engine cannot run here (Ray not installed, no cluster at the address, a bad resource
+    request); the message says why and what to do (one line)."""
+
+
 class ProjectionError(ValueError):
     pass

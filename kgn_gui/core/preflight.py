@@ -414,12 +414,16 @@ def source_dims(source: str, value_range=(-1.0, 1.0)) -> tuple[int, tuple[int, .
     return ds.D, tuple(ds.shape), ds.M
 
 
-def check_sweep(cfg, out, *, dims=None, available=None) -> None:
+def check_sweep(cfg, out, *, dims=None, available=None, workers: int = 1) -> None:
     """``kgn sweep``: the deepest network trains in memory, each depth's chains, records and recovery fit, and
-    the output folder takes every depth's model file. ``dims``: (D, shape, M) of the data (else read)."""
+    the output folder takes every depth's model file. ``dims``: (D, shape, M) of the data (else read).
+    ``workers`` trials at once on this machine share its memory: each must fit in its share."""
     from types import SimpleNamespace
 
     from .errors import SpecError
+
+    if workers > 1:
+        available = available_bytes(available, cfg.device) // workers
 
     D, shape, M = dims if dims is not None else source_dims(cfg.source)
     if cfg.subset:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 RETRIES = 2  # a trial whose worker died runs again at most this many more times
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
     return max(1, (cores or os.cpu_count() or 1) // max(1, workers))
 
 
-def _one_line(e: BaseException) -> str:
+def reason(e: BaseException) -> str:
+    """An exception as the one line a failed trial's row keeps."""
     text = " ".join(str(e).split()) or type(e).__name__
     return text[:300]
 
@@ -78,17 +80,23 @@ def _run_here(fn: Callable[..., dict], trial: Trial, threads: int | None) -> Out
         torch.set_num_threads(before)
 
 
-def _child(fn, trial: Trial, threads: int, out_q) -> None:
-    """A worker process's main: one trial, its outcome on the queue (an error as its one line)."""
+def run_in_worker(fn: Callable[..., dict], trial: Trial, threads: int) -> Outcome:
+    """One trial in a worker (a child process, a Ray task): its outcome, an error as its one line."""
     try:
-        out = _run_here(fn, trial, threads)
+        return _run_here(fn, trial, threads)
     except BaseException as e:  # noqa: BLE001 - a trial's failure is a row of the experiment, never a traceback
-        out = Outcome(trial, None, error=_one_line(e), host=socket.gethostname(), worker=os.getpid())
-    out_q.put(out)
+        return Outcome(trial, None, error=reason(e), host=socket.gethostname(), worker=os.getpid())
+
+
+def _child(fn, trial: Trial, threads: int, out_q) -> None:
+    """A worker process's main: one trial, its outcome on the queue."""
+    out_q.put(run_in_worker(fn, trial, threads))
 
 
 class InProcess:
     """Trials one after another in this process. ``threads``: torch threads for each (None: as they are)."""
+
+    name = "local"
 
     def __init__(self, threads: int | None = None):
         self.threads = threads
@@ -109,6 +117,8 @@ class InProcess:
 
 class LocalEngine:
     """Up to ``workers`` trials at once on this machine, each in a spawned child process."""
+
+    name = "local"
 
     def __init__(self, workers: int = 2, retries: int = RETRIES, threads: int | None = None, poll_s: float = 0.05):
         if workers < 1:
@@ -176,3 +186,39 @@ class LocalEngine:
                 p.join(5)
             out_q.close()
             out_q.join_thread()
+
+
+def make_engine(
+    name: str = "local",
+    *,
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+):
+    """The engine ``kgn … --engine NAME`` names, with its options (the CLI, the API and the window all build
+    theirs here). local: ``workers`` trials at once (default 1: in this process); ray: Ray tasks of
+    ``cpus_per_trial`` CPUs (default 1) and ``gpus_per_trial`` GPUs (default 0) on the cluster at
+    ``address`` (None: a local Ray for the run), at most ``workers`` in flight (None: as resources allow).
+    EngineError (one line) for a request that cannot be."""
+    from ..errors import EngineError
+
+    if name == "local":
+        for given, option in ((address, "--address"), (cpus_per_trial, "--cpus-per-trial")):
+            if given is not None:
+                raise EngineError(f"{option} is for --engine ray (the local engine shares this machine's cores)")
+        if gpus_per_trial:
+            raise EngineError("--gpus-per-trial is for --engine ray (the local engine trains on --device)")
+        if workers is not None and workers < 1:
+            raise EngineError(f"--workers must be ≥ 1, got {workers}")
+        return InProcess() if (workers or 1) == 1 else LocalEngine(workers)
+    if name == "ray":
+        from .ray_engine import RayEngine
+
+        return RayEngine(
+            address=address,
+            cpus_per_trial=1 if cpus_per_trial is None else cpus_per_trial,
+            gpus_per_trial=gpus_per_trial or 0,
+            workers=workers,
+        )
+    raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")

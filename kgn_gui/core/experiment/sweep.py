@@ -398,20 +398,23 @@ def run_sweep(
     cancelled: Callable[[], bool] | None = None,
     stage: Callable[[str], None] | None = None,
     workers: int = 1,
+    engine=None,
     resume: bool = False,
 ) -> list[dict]:
     """Train, sample and measure every (depth, seed); write the models, both CSVs and the PNG into
     ``out_dir``; return the rows of sweep.csv (one per depth). Each (depth, seed) is a trial
-    (:func:`sweep_trial`) run by an engine (core.experiment.engine): in this process with ``workers=1``,
-    else a pool of that many child processes. Each finished trial's row is written to sweep_runs.csv (whole,
+    (:func:`sweep_trial`) run by ``engine`` (core.experiment.engine.make_engine; None: in this process with
+    ``workers=1``, else a pool of that many child processes on this machine). Each finished trial's row is written to sweep_runs.csv (whole,
     with where and how long it ran) before the next is awaited, so an interrupted sweep loses only the trials
     that ran; ``resume`` skips the trials the folder's sweep_runs.csv already holds. log(line): what
     ``kgn sweep`` prints; progress(fraction done); stage(what runs now) as each stage begins; cancelled() is
     polled between training steps and chain steps (then :class:`~kgn_gui.core.errors.Cancelled` is raised;
     the CSVs hold the runs finished before)."""
-    from .engine import InProcess, LocalEngine, Trial
+    from .engine import InProcess, Trial, make_engine
 
     cfg.validate()
+    engine = make_engine("local", workers=workers) if engine is None else engine
+    here = isinstance(engine, InProcess)  # progress, stages and cancelling reach inside a trial
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     say = log or (lambda s: None)
@@ -425,7 +428,7 @@ def run_sweep(
     if resume:
         say(f"{len(done)} of {n} trials already done")
     rows_by_key: dict = dict(done)
-    if workers == 1:
+    if here:
         # the feature space and the real-data baselines of each seed (the same for every depth), before
         # any training: a classifier trained on demand for labelled data that are not MNIST, or a PCA; None
         # for data too small for distribution measures
@@ -441,7 +444,7 @@ def run_sweep(
     order = {key: k for k, key in enumerate(plan)}
 
     def extra(key) -> dict:  # what only reaches inside a trial run in this process
-        if workers != 1:
+        if not here:
             return {}
         k = order[key]
         at = None if progress is None else (lambda f, k=k: progress((k + f) / n))
@@ -463,7 +466,6 @@ def run_sweep(
         write_csv(runs, out / "sweep_runs.csv", cfg)
         write_csv(aggregate(_measured(runs)), out / "sweep.csv", cfg)
 
-    engine = InProcess() if workers == 1 else LocalEngine(workers)
     try:
         engine.run(sweep_trial, trials, finished, cancelled=cancelled)
     finally:
