@@ -38,8 +38,9 @@ if [ ! -x "$VENV/bin/python" ]; then
     echo "creating $VENV with $("$PY" --version)" >&2
     "$PY" -m venv "$VENV"
 fi
-STAMP="$VENV/.kgn-installed"
-WANT="$(cat "$ROOT/constraints.txt" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+EXTRAS="${KGN_EXTRAS:-test}"   # the extras to install: ./test.sh adds cluster (Ray) for the engine's tests
+STAMP="$VENV/.kgn-installed-${EXTRAS//,/-}"   # one per set of extras: launching after testing installs nothing
+WANT="$( (cat "$ROOT/constraints.txt" "$ROOT/pyproject.toml"; echo "$EXTRAS") | sha256sum | cut -c1-16)"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     ensure_system_packages
     echo "installing the pinned dependencies into $VENV (first run only; log: $VENV/install.log)" >&2
@@ -49,7 +50,7 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
         "$VENV/bin/python" -m pip install -q --upgrade pip &&
         # torch first and exactly pinned: a loose torch requirement pulls a multi-GB CUDA build.
         "$VENV/bin/python" -m pip install -q "torch==2.13.0" &&
-        "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[test]"
+        "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$ROOT[$EXTRAS]"
     } >"$LOG" 2>&1 || { cat "$LOG" >&2; echo "error: installing the dependencies failed (above; $LOG)" >&2; exit 1; }
     echo "$WANT" > "$STAMP"
 fi

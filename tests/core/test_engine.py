@@ -123,3 +123,19 @@ def test_kgn_sweep_resume_says_what_is_done_and_refuses_another_sweep(tmp_path, 
     assert main([*argv, "--steps", "30", "--resume"]) == 2
     err = capsys.readouterr().err.strip()
     assert "holds a sweep of other settings" in err and len(err.splitlines()) == 1
+
+
+def test_the_local_engine_and_the_cli_never_import_ray(tmp_path):
+    """Ray is an extra: a sweep on the local engine, its options and its help import nothing of it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from kgn_gui.cli import main, build_parser; build_parser().format_help();"
+        "argv = ['sweep', '--data', 'points:1d-sigmoid', '--depths', '1', '--H', '8', '--bound', 'sigmoid',"
+        "'--batch', '2', '--steps', '5', '--n', '4', '--sample-steps', '3', '--audit', '0', '--sigmas', '0.1',"
+        f"'--seeds', '0', '--workers', '2', '-o', {str(tmp_path / 's')!r}];"
+        "rc = main(argv); print(rc, 'ray' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.stdout.splitlines()[-1].split() == ["0", "False"], out.stderr[-500:]
