@@ -596,7 +596,7 @@ def sweep(
     and its 95 % interval). Everything is checked before any training: a one-line ValueError says what
     cannot be. ``kgn sweep`` makes this call."""
     from .core.errors import EngineError, PreflightError
-    from .core.experiment.engine import make_engine
+    from .core.experiment.engines import make_engine
     from .core.experiment.sweep import SweepConfig, check_output_folder, finished_runs, run_sweep
     from .core.files import OutputIsInputError, check_not_input, existing_paths
     from .core.preflight import check_sweep

@@ -245,8 +245,8 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
 
 
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
-    """How an experiment's trials run (core.experiment.engine.make_engine reads them)."""
-    from .core.experiment.engine import ENGINES
+    """How an experiment's trials run (core.experiment.engines.make_engine reads them)."""
+    from .core.experiment.engines import ENGINES
 
     p.add_argument(
         "--engine", default="local", choices=ENGINES, help="local: child processes on this machine; "
@@ -271,7 +271,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def _engine_options(args) -> dict:
-    """The engine options as the API's keyword arguments (core.experiment.engine.make_engine reads them)."""
+    """The engine options as the API's keyword arguments (core.experiment.engines.make_engine reads them)."""
     keys = ("engine", "workers", "address", "cpus_per_trial", "gpus_per_trial")
     return {k: getattr(args, k) for k in keys}
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from kgn_gui.core.errors import EngineError
-from kgn_gui.core.experiment.engine import Trial, make_engine
+from kgn_gui.core.experiment.engine import Trial
+from kgn_gui.core.experiment.engines import make_engine
 from kgn_gui.core.experiment.sweep import read_csv, run_sweep, write_csv
 from tests.core.test_engine import always_dies, collect, dies_once, measured, raises, seeded_sum
 from tests.core.test_worker_messages import tiny_sweep

@@ -410,7 +410,8 @@ def run_sweep(
     ``kgn sweep`` prints; progress(fraction done); stage(what runs now) as each stage begins; cancelled() is
     polled between training steps and chain steps (then :class:`~kgn_gui.core.errors.Cancelled` is raised;
     the CSVs hold the runs finished before)."""
-    from .engine import InProcess, Trial, make_engine
+    from .engine import InProcess, Trial
+    from .engines import make_engine
 
     cfg.validate()
     engine = make_engine("local", workers=workers) if engine is None else engine
