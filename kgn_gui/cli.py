@@ -244,6 +244,14 @@ def _add_chain_options(s: argparse.ArgumentParser, n: int = 64) -> None:
     s.add_argument("--seed", type=nonneg_int, default=0, help="seeds the start and every step's noise")
 
 
+def _add_cache_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cache", default=None, metavar="DIR", help="the data cache: image folders, IDX and image arrays are "
+        "decoded once into DIR and mapped after (shared storage for a cluster; off: none; default: "
+        "$KGN_CACHE, else ~/.cache/kgn-gui/data)",
+    )  # fmt: skip
+
+
 def _add_engine_options(p: argparse.ArgumentParser) -> None:
     """How an experiment's trials run (core.experiment.engines.make_engine reads them)."""
     from .core.experiment.engines import ENGINES
@@ -465,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="mnist",
         help="mnist, mnist:test, points:PRESET|0.2,0.8, a .npz/.npy, IDX file/folder or image folder",
     )
+    _add_cache_option(t)
     _add_arch_options(t)
     t.add_argument(
         "--bound",
@@ -593,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--steps", type=nonneg_int, default=300, help="chain steps before measuring")
     _add_chain_options(a)
     a.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
+    _add_cache_option(a)
     a.add_argument(
         "--tol",
         type=_typed(lists.number, 0.0, 10.0, lo_open=True),
@@ -621,6 +631,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("sweep", help="train one model per depth and seed and measure each: CSVs + PNG")
     w.add_argument("--data", default="mnist", help="the training data (as kgn train --data)")
+    _add_cache_option(w)
     w.add_argument(
         "--depths", type=_typed(lists.depths), default=[1, 2, 4, 6, 8, 10], help="depths L to train, e.g. 1,2,4,8"
     )
@@ -718,6 +729,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kgn {args.cmd}: error: {args.model}: no such file, nor a bundled model ({names})", file=sys.stderr)
             return 2
     try:
+        if getattr(args, "cache", None):
+            from .core.data.cache import use_cache_folder
+
+            use_cache_folder(args.cache)  # this process and every worker it starts
         return args.func(args)
     except (*bad_option, CheckpointError, DataError, SpecError, TrainError, ChainError, ExportError) as e:
         print(f"kgn {args.cmd}: error: {e}", file=sys.stderr)

@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import DataError, printable
 from ..safe_io import kind_of, reason_of, shown
 from .arrays import load_array, load_idx, load_idx_folder
+from .cache import cached_import
 from .dataset import Dataset
 from .images import load_image_folder
 from .mnist import load_mnist
@@ -68,7 +69,8 @@ def open_source(
     """Resolve a data-source string as the CLI and the UI accept it.
 
     ``mnist`` / ``mnist:train`` / ``mnist:test``; ``points:PRESET`` or ``points:0.2,0.8`` or
-    ``points:0.2/0.2,0.8/0.8``; a ``.npz``/``.npy`` file; an IDX file or folder; a folder of images.
+    ``points:0.2/0.2,0.8/0.8``; a ``.npz``/``.npy`` file; an IDX file or folder; a folder of images. Files
+    and folders of images are decoded once and then mapped from the data cache (core.data.cache).
     """
     if spec in ("mnist", "mnist:train", "mnist:test"):
         return load_mnist("test" if spec.endswith("test") else "train", value_range)
@@ -91,11 +93,12 @@ def open_source(
         ) from None
     except Exception as e:  # noqa: BLE001 - permission, a link loop, a name too long: one line
         raise DataError(f"{printable(spec)}: {reason_of(e)}") from None
+    vr, size = (float(value_range[0]), float(value_range[1])), tuple(image_size)
     if stat.S_ISREG(st.st_mode):
         if p.suffix.lower() in (".npz", ".npy"):
-            return load_array(p, value_range)
+            return cached_import(p, "array", vr, size, lambda r: load_array(p, r))
         if "idx" in p.name or "ubyte" in p.name:
-            return load_idx(p, value_range=value_range)
+            return cached_import(p, "idx", vr, size, lambda r: load_idx(p, value_range=r))
         raise DataError(f"{shown(p)}: unknown file type")
     if not stat.S_ISDIR(st.st_mode):
         raise DataError(f"{printable(spec)}: not a regular file or a folder ({kind_of(st.st_mode)})")
@@ -105,9 +108,8 @@ def open_source(
     except Exception as e:  # noqa: BLE001
         raise DataError(f"{printable(spec)}: cannot list: {reason_of(e)}") from None
     if any("ubyte" in n or "idx" in n for n in names):
-        return load_idx_folder(p, value_range=value_range)
-    ds, _ = load_image_folder(p, image_size, value_range=value_range)
-    return ds
+        return cached_import(p, "idx-folder", vr, size, lambda r: load_idx_folder(p, value_range=r))
+    return cached_import(p, "images", vr, size, lambda r: load_image_folder(p, size, value_range=r)[0])
 
 
 def reference_data(

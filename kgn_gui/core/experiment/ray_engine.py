@@ -8,8 +8,8 @@ itself (``max_retries=0``): as in :class:`~kgn_gui.core.experiment.engine.LocalE
 or node died runs again at most ``retries`` more times, then is recorded as failed with a one-line reason,
 and the attempts are counted. A trial that raises fails at once with its one-line message.
 
-The tasks receive a trial's keyword arguments (settings, a data source's name or path, an output folder):
-never arrays. Every node must have kgn-gui installed and see the paths the trials name (shared storage).
+The tasks receive a trial's keyword arguments (settings, a data source's name or path, an output folder)
+and the data cache's folder (``KGN_CACHE``, core.data.cache): never arrays. Every node must have kgn-gui installed and see the paths the trials name (shared storage).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ..errors import EngineError
 from .engine import RETRIES, Outcome, Trial, reason, run_in_worker
 
 INSTALL = 'pip install "kgn-gui[cluster]"'
+PASSED_ON = ("KGN_CACHE", "KGN_CACHE_MAX_GB")  # environment each task gets from the driver
 
 
 def _ray():
@@ -102,7 +103,11 @@ class RayEngine:
         if not todo:
             return
         started = self._start(ray)
-        task = ray.remote(run_in_worker).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)
+        options = dict(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=0)
+        passed = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+        if passed:  # the data cache's folder (kgn --cache): the tasks map it instead of decoding again
+            options["runtime_env"] = {"env_vars": passed}
+        task = ray.remote(run_in_worker).options(**options)
         attempts: dict[tuple, int] = {}
         pending: dict = {}  # ObjectRef → trial
         t_sent: dict[tuple, float] = {}
