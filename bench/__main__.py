@@ -29,6 +29,7 @@ BENCHMARKS = [
     ("ui_frame_rate", [], ["--seconds", "2"]),
     ("export_speed", ["--repeat", "3"], ["--repeat", "1", "--frames", "60"]),
     ("time_to_quality", [], ["--scale", "0.01"]),
+    ("experiments", [], ["--images", "2000", "--sweep-steps", "50", "--ray-trials", "2"]),
 ]
 DEVICE_AWARE = {"train_flops", "train_vs_reference", "chain_speed", "time_to_quality", "timeline_jump"}
 # On a GPU a step takes well under a millisecond: longer runs so that the timings mean something.

@@ -87,9 +87,15 @@ def run_in_worker(fn: Callable[..., dict], trial: Trial, threads: int) -> Outcom
         return Outcome(trial, None, error=reason(e), host=socket.gethostname(), worker=os.getpid())
 
 
-def _child(fn, trial: Trial, threads: int, out_q) -> None:
-    """A worker process's main: one trial, its outcome on the queue."""
-    out_q.put(run_in_worker(fn, trial, threads))
+def _serve(fn, threads: int, jobs, out_q) -> None:
+    """A worker process's main: trials from ``jobs`` one after another until None, each outcome on
+    ``out_q``. What a trial opened (its data set, a feature space) stays for the next. Ctrl-C is the
+    parent's to handle: it stops the workers."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while (trial := jobs.get()) is not None:
+        out_q.put(run_in_worker(fn, trial, threads))
 
 
 class InProcess:
@@ -115,7 +121,8 @@ class InProcess:
 
 
 class LocalEngine:
-    """Up to ``workers`` trials at once on this machine, each in a spawned child process."""
+    """Up to ``workers`` trials at once on this machine, in as many spawned worker processes that each run
+    trial after trial (torch imported and the data opened once per worker, not per trial)."""
 
     name = "local"
 
@@ -132,38 +139,38 @@ class LocalEngine:
         on_outcome: Callable[[Outcome], None],
         cancelled: Callable[[], bool] | None = None,
     ) -> None:
-        """Returns when every trial has an outcome, or (the children stopped) when ``cancelled()``."""
+        """Returns when every trial has an outcome, or (the workers stopped) when ``cancelled()``."""
         ctx = mp.get_context("spawn")
         out_q = ctx.Queue()
         todo = list(trials)
         attempts: dict[tuple, int] = {}
-        running: dict[tuple, tuple[Trial, mp.Process]] = {}
+        slots: list[_Slot] = []
 
         def finished(out: Outcome) -> None:
-            entry = running.get(out.trial.key)
-            if entry is None or entry[1].pid != out.worker:
+            slot = next((s for s in slots if s.proc.pid == out.worker and s.trial is not None), None)
+            if slot is None or slot.trial.key != out.trial.key:
                 return  # a late outcome of a worker already counted as dead (its trial runs again)
-            _trial, p = running.pop(out.trial.key)
-            p.join()
+            slot.trial = None
             out.attempts = attempts[out.trial.key]
             on_outcome(out)
 
         try:
-            while todo or running:
+            while todo or any(s.trial is not None for s in slots):
                 if cancelled is not None and cancelled():
                     return
-                while todo and len(running) < self.workers:
-                    trial = todo.pop(0)
-                    attempts[trial.key] = attempts.get(trial.key, 0) + 1
-                    p = ctx.Process(target=_child, args=(fn, trial, self.threads, out_q), daemon=True)
-                    p.start()
-                    running[trial.key] = (trial, p)
+                while len(slots) < min(self.workers, len(todo) + sum(s.trial is not None for s in slots)):
+                    slots.append(_Slot.start(ctx, fn, self.threads, out_q))
+                for slot in slots:
+                    if slot.trial is None and todo:
+                        slot.trial = todo.pop(0)
+                        attempts[slot.trial.key] = attempts.get(slot.trial.key, 0) + 1
+                        slot.jobs.put(slot.trial)
                 try:
                     finished(out_q.get(timeout=self.poll_s))
                     continue
                 except queue.Empty:
                     pass
-                dead = [(t, p) for t, p in running.values() if not p.is_alive()]
+                dead = [s for s in slots if not s.proc.is_alive()]
                 if not dead:
                     continue
                 try:  # an outcome put just before its process ended
@@ -171,17 +178,45 @@ class LocalEngine:
                     continue
                 except queue.Empty:
                     pass
-                for trial, p in dead:  # ended without an outcome: killed, or out of memory
-                    del running[trial.key]
-                    p.join()
+                for slot in dead:  # ended without an outcome: killed, or out of memory
+                    slots.remove(slot)
+                    slot.stop()
+                    trial = slot.trial
+                    if trial is None:
+                        continue
                     if attempts[trial.key] <= self.retries:
                         todo.insert(0, trial)
                         continue
-                    why = f"its worker died {attempts[trial.key]} times (last exit code {p.exitcode})"
-                    on_outcome(Outcome(trial, None, error=why, worker=p.pid or 0, attempts=attempts[trial.key]))
+                    code = slot.proc.exitcode
+                    why = f"its worker died {attempts[trial.key]} times (last exit code {code})"
+                    if code == 1:  # a spawned child that could not start: the usual cause, said once
+                        why += '; a script that starts workers must do so under `if __name__ == "__main__":`'
+                    on_outcome(Outcome(trial, None, error=why, worker=slot.proc.pid or 0, attempts=attempts[trial.key]))
         finally:
-            for _trial, p in running.values():
-                p.terminate()
-                p.join(5)
+            for slot in slots:
+                slot.stop()
             out_q.close()
             out_q.join_thread()
+
+
+@dataclass
+class _Slot:
+    """One worker process of the local engine, its queue of trials and the trial it runs (None: idle)."""
+
+    proc: mp.Process
+    jobs: object
+    trial: Trial | None = None
+
+    @classmethod
+    def start(cls, ctx, fn, threads: int, out_q) -> _Slot:
+        jobs = ctx.Queue()
+        proc = ctx.Process(target=_serve, args=(fn, threads, jobs, out_q), daemon=True)
+        proc.start()
+        return cls(proc, jobs)
+
+    def stop(self) -> None:
+        if self.proc.is_alive():
+            self.proc.terminate()
+        self.proc.join(5)
+        self.jobs.close()
+        self.jobs.cancel_join_thread()
