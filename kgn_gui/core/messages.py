@@ -107,6 +107,17 @@ class SweepLog:
 
 
 @dataclass(frozen=True)
+class SweepTrial:
+    """A trial finished (or failed): its row of sweep_runs.csv (depth, seed, measures, host, worker,
+    trial_seconds, attempts; ``error`` when it failed), sent as soon as the row is written; ``done`` of
+    ``total`` trials have rows now."""
+
+    row: dict
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class SweepDone:
     """The sweep finished: models, sweep.csv and sweep.png are in ``folder``; ``rows`` are the CSV's rows."""
 

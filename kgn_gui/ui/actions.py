@@ -5,6 +5,7 @@ controllers they call never do. The layout and wiring are in main_window.py; the
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from PySide6 import QtWidgets
@@ -245,36 +246,46 @@ class AnalysisActions:
         return tp.source_key(), {**fields, **arch}
 
     def sweep_dialog(self) -> None:
-        source, f = self.sweep_target()
-        depths, ok = QtWidgets.QInputDialog.getText(
-            self.w,
-            "Depth sweep",
-            f"Depths of the {f['arch']} on {source} (width H={f['H']}, {f['bound']}, {f['steps']} steps each, "
-            "the Training form's seed and recipe; kgn sweep --seeds repeats it over seeds):",
-            text="1,2,4,6,8,10",
-        )
-        folder = ok and QtWidgets.QFileDialog.getExistingDirectory(
-            self.w, "An empty folder for the sweep", str(Path.home())
-        )
-        if folder:
-            self.start_sweep(depths, folder)
+        from .widgets.sweep_form import SweepDialog, default_folder
 
-    def start_sweep(self, depths: str, folder: str):
+        source, f = self.sweep_target()
+        about = (
+            f"One {f['arch']} per depth and seed on {source} (width H={f['H']}, {f['bound']}, {f['steps']} steps "
+            "each, the Training form's recipe), sampled and measured as the window's chains step."
+        )
+        d = SweepDialog(self.w, about, default_folder())
+        if d.exec() == QtWidgets.QDialog.DialogCode.Accepted:
+            v = d.values()
+            self.start_sweep(v["depths"], v["folder"], seeds=v["seeds"], engine=v["engine"])
+
+    def start_sweep(self, depths: str, folder: str, *, seeds: str | None = None, engine: dict | None = None):
         """core.sweep on the loaded model's data and architecture (:meth:`sweep_target`), in a child process,
-        with progress in the Analysis dock; when it ends the chart opens."""
+        with progress in the Analysis dock and each finished trial in its Sweep tab; when it ends the chart
+        opens. ``seeds`` as kgn sweep --seeds reads them (default: the Training form's seed); ``engine``: the
+        options of core.experiment.engines.make_engine (default: the trials in the child)."""
+        from ..core.experiment.sweep import MAX_SEEDS
+
         source, fields = self.sweep_target()
+        engine = dict(engine or {})
         try:
-            # the depths read as kgn sweep --depths reads them; the chains step as the window's do
+            # the depths and seeds read as kgn sweep reads them; the chains step as the window's do
+            if seeds is not None and seeds.strip():
+                fields["seeds"] = tuple(lists.seeds(seeds, MAX_SEEDS))
             cfg = SweepConfig(
                 source=source, depths=tuple(lists.depths(depths)), sampler=self.w.transport.sampler(), **fields
             )
             cfg.validate()
+            local = engine.get("name", "local") == "local"
+            if not local and importlib.util.find_spec("ray") is None:  # the child would say so; at once here
+                raise ValueError('Ray is not installed: pip install "kgn-gui[cluster]"')
+            if not str(folder).strip():
+                raise ValueError("choose a folder for the sweep")
             check_output_folder(folder)
-            check_sweep(cfg, folder)
+            check_sweep(cfg, folder, workers=(engine.get("workers") or 1) if local else 1)
         except ValueError as e:
             self.w.show_error("Depth sweep", str(e))
             return None
-        return self.w.measures.start_sweep(cfg, folder)
+        return self.w.measures.start_sweep(cfg, folder, engine=engine)
 
     def show_sweep(self, folder: str) -> None:
         self.w.analysis.status.setText(f"depth sweep written to {folder}")

@@ -715,9 +715,38 @@ def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtb
     assert text.count("\n") == 4  # comment, header, 2 depths
     assert "source=points:2d-corners" in text and " H=50 bound=sigmoid " in text and " steps=40 " in text
     assert window._sweep_view.isVisible() and "written" in window.analysis.status.text()
+    followed = window.analysis.sweep_plot  # the Sweep tab followed the trials as they finished
+    qtbot.waitUntil(lambda: len(followed.rows) == 2, timeout=10_000)
+    assert [r["depth"] for r in followed.rows] == [1, 2] and len(followed.dots.data) == 2
+    assert followed.plotItem.titleLabel.text.startswith("2 of 2 trials; last: depth 2, seed ")
     errors.clear()
     assert window.analysis_actions.start_sweep("1,2", str(tmp_path / "sw")) is None  # the folder is not empty now
     assert "not empty" in errors[-1][1] and window.analysis.audit_btn.isEnabled()
+
+
+def test_the_sweep_form_reads_as_kgn_sweep_and_offers_ray_only_when_installed(window, monkeypatch, errors):
+    import importlib.util
+
+    from kgn_gui.ui.widgets.sweep_form import RAY_MISSING, SweepDialog
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    d = SweepDialog(window, "about", "/tmp/x")
+    ray_item = d.engine.model().item(1)
+    assert not ray_item.isEnabled() and ray_item.toolTip() == RAY_MISSING and not d.address.isEnabled()
+    d.depths.setText("1,3")
+    d.seeds.setText("0,2")
+    d.workers.setValue(2)
+    assert d.values() == dict(depths="1,3", seeds="0,2", engine={"name": "local", "workers": 2}, folder="/tmp/x")
+    d.engine.setCurrentIndex(1)  # as a user could not with Ray missing: start_sweep still refuses it in one line
+    d.address.setText("10.0.0.5:6379")
+    assert d.address.isEnabled() and d.values()["engine"] == {"name": "ray", "workers": 2, "address": "10.0.0.5:6379"}
+    aa = window.analysis_actions
+    assert aa.start_sweep("1", "/nonexistent-folder/s", seeds="0", engine=d.values()["engine"]) is None
+    assert errors[-1] == ("Depth sweep", 'Ray is not installed: pip install "kgn-gui[cluster]"')
+    assert aa.start_sweep("1,1", "/tmp/never", seeds="0") is None and "repeat" in errors[-1][1]
+    assert aa.start_sweep("1", "/tmp/never", seeds="0,x") is None and len(errors[-1][1].splitlines()) == 1
+    d.deleteLater()
 
 
 def test_choosing_an_architecture_fills_its_defaults_and_counts_its_parameters(window, errors):

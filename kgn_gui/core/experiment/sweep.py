@@ -400,6 +400,7 @@ def run_sweep(
     workers: int = 1,
     engine=None,
     resume: bool = False,
+    on_trial: Callable[[dict, int, int], None] | None = None,
 ) -> list[dict]:
     """Train, sample and measure every (depth, seed); write the models, both CSVs and the PNG into
     ``out_dir``; return the rows of sweep.csv (one per depth). Each (depth, seed) is a trial
@@ -466,6 +467,8 @@ def run_sweep(
             progress(len(runs) / n)
         write_csv(runs, out / "sweep_runs.csv", cfg)
         write_csv(aggregate(_measured(runs)), out / "sweep.csv", cfg)
+        if on_trial is not None:
+            on_trial(dict(row), len(runs), n)
 
     try:
         engine.run(sweep_trial, trials, finished, cancelled=cancelled)

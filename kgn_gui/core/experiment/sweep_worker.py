@@ -11,6 +11,7 @@ training steps and chain steps. The child answers on a queue with:
   training"); at most every ``PROGRESS_INTERVAL_S`` seconds, and always when the stage changes or
   the sweep reaches 1;
 * ``SweepLog(line)``: a line of the sweep's log (what ``kgn sweep`` prints);
+* ``SweepTrial(row, done, total)``: a trial's row, as soon as it is written to sweep_runs.csv;
 * last, one of ``SweepDone(folder, rows)``, ``SweepFailed(message)`` or ``SweepCancelled()``.
 """
 
@@ -21,14 +22,15 @@ import threading
 import time
 
 from ..errors import SweepError
-from ..messages import Command, SweepCancelled, SweepDone, SweepFailed, SweepLog, SweepProgress
+from ..messages import Command, SweepCancelled, SweepDone, SweepFailed, SweepLog, SweepProgress, SweepTrial
 
 PROGRESS_INTERVAL_S = 0.1
 
 
 def sweep_worker(job: dict, out_q, ctrl) -> None:
-    """Child-process main. job: config (a :class:`~kgn_gui.core.experiment.sweep.SweepConfig`), out_dir, and
-    threads (torch threads; default: all cores but one)."""
+    """Child-process main. job: config (a :class:`~kgn_gui.core.experiment.sweep.SweepConfig`), out_dir,
+    threads (torch threads; default: all cores but one) and engine (the options of
+    core.experiment.engines.make_engine; default: the trials in this child, one after another)."""
     stop = threading.Event()
 
     def control() -> None:
@@ -47,6 +49,7 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
 
         torch.set_num_threads(int(job.get("threads") or max(1, (os.cpu_count() or 2) - 1)))
         from ..errors import Cancelled, TrainError
+        from .engines import make_engine
         from .sweep import check_output_folder, run_sweep
 
         cfg = job["config"]
@@ -70,6 +73,7 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
         try:
             cfg.validate()
             check_output_folder(out)
+            engine = make_engine(**job.get("engine", {}))
             if stop.is_set():
                 raise Cancelled("sweep cancelled")
             rows = run_sweep(
@@ -79,6 +83,8 @@ def sweep_worker(job: dict, out_q, ctrl) -> None:
                 progress=progress,
                 cancelled=stop.is_set,
                 stage=stage,
+                engine=engine,
+                on_trial=lambda row, done, total: out_q.put(SweepTrial(row, done, total)),
             )
         except Cancelled:
             out_q.put(SweepCancelled())
@@ -104,12 +110,16 @@ def run_sweep_in_child(
     poll_s: float = 0.05,
     threads: int | None = None,
     started=None,
+    engine: dict | None = None,
+    on_trial=None,
 ) -> list[dict]:
     """:func:`~kgn_gui.core.experiment.sweep.run_sweep` in a spawned child process, from the calling thread (the window
     runs this in a background Job). ``progress(done, total, text)``: permille of the sweep and what runs now
     (or a log line). ``cancelled()`` is polled: then the child is asked to stop (it stops between steps) and
     terminated if it has not ended ``grace_s`` seconds later; :class:`~kgn_gui.core.errors.Cancelled`
-    follows. ``started(process)`` is called once the child runs. Returns the rows of sweep.csv; raises
+    follows. ``started(process)`` is called once the child runs. ``engine``: the options of
+    core.experiment.engines.make_engine the child builds its engine of (default: the trials in the child);
+    ``on_trial(row, done, total)`` as each trial's row is written (core.messages.SweepTrial). Returns the rows of sweep.csv; raises
     SweepError with the child's one-line reason, or when the child ended without one."""
     import queue
 
@@ -120,6 +130,7 @@ def run_sweep_in_child(
     cfg.validate()
     check_output_folder(out_dir)
     job = {"config": cfg, "out_dir": str(out_dir), "threads": threads or max(1, (os.cpu_count() or 2) - 1)}
+    job["engine"] = dict(engine or {})
     proc, out_q, conn = spawn_child(sweep_worker, job, "kgn-sweep")
     if started is not None:
         started(proc)
@@ -158,6 +169,9 @@ def run_sweep_in_child(
             elif isinstance(msg, SweepLog):
                 if progress is not None:
                     progress(max(last[0], 0), 1000, msg.line)
+            elif isinstance(msg, SweepTrial):
+                if on_trial is not None:
+                    on_trial(dict(msg.row), msg.done, msg.total)
             elif isinstance(msg, SweepDone):
                 if progress is not None and last[0] != 1000:
                     progress(1000, 1000, "")

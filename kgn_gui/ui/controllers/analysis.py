@@ -5,7 +5,8 @@ follows a child process that runs core's sweep.
 Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``audited(AttractorAudit)``;
 ``recovered(list, list)`` σ values and recovery rates; ``mixed(list)`` the mixing scan's rows; ``busy(str)``
 the long job running ("" when none); ``progress(int, int)``; ``status(str)`` a one-line state ("measures need …", "measuring failed: …");
-``sweepDone(str)`` the sweep's output folder; ``cleared(bool)`` the numbers shown belong to chains that are
+``sweepStarted(int)`` a sweep of that many trials began; ``sweepTrial(dict, int, int)`` a trial's row as
+it finishes (done, total); ``sweepDone(str)`` the sweep's output folder; ``cleared(bool)`` the numbers shown belong to chains that are
 gone (a new start; True: a new model or new weights too, so the audit and recovery go as well);
 ``current(bool)`` whether the measures shown belong to the step shown (views grey them when not).
 """
@@ -32,6 +33,8 @@ class AnalysisController(QtCore.QObject):
     progress = QtCore.Signal(int, int)
     status = QtCore.Signal(str)
     sweepDone = QtCore.Signal(str)
+    sweepTrial = QtCore.Signal(dict, int, int)  # a finished trial's row, trials done, trials in all
+    sweepStarted = QtCore.Signal(int)  # a sweep of this many trials began
     cleared = QtCore.Signal(bool)
     current = QtCore.Signal(bool)  # whether the numbers shown are of the step shown (False: another step's)
 
@@ -231,20 +234,27 @@ class AnalysisController(QtCore.QObject):
                 j.cancel()
 
     # -- depth sweep (a child process: training many models in the GUI's process would stall it)
-    def start_sweep(self, config, folder: str) -> Job | None:
+    def start_sweep(self, config, folder: str, engine: dict | None = None) -> Job | None:
         """``core.experiment.sweep.run_sweep(config)`` into ``folder`` in a child process (core.sweep_worker), followed
-        by a Job: progress and what runs now in the Analysis dock, Cancel stops the child."""
+        by a Job: progress and what runs now in the Analysis dock, each finished trial as ``sweepTrial``, Cancel
+        stops the child. ``engine``: make_engine's options, built in the child (default: the trials there)."""
         from ...core.experiment.sweep_worker import run_sweep_in_child
 
         if self.sweep is not None and self.sweep.running():
             self.status.emit("a depth sweep is already running")
             return None
-        job = Job(lambda p, c: run_sweep_in_child(config, folder, progress=p, cancelled=c), "depth sweep", self)
+
+        def work(p, c):
+            trial = self.sweepTrial.emit  # from the Job's thread: queued to the GUI thread
+            return run_sweep_in_child(config, folder, progress=p, cancelled=c, engine=engine, on_trial=trial)
+
+        job = Job(work, "depth sweep", self)
         job.progress.connect(self.progress)
         job.message.connect(self.status)
         job.done.connect(lambda _rows: (self.busy.emit(""), self.sweepDone.emit(str(folder))))
         job.failed.connect(lambda msg: (self.busy.emit(""), self.status.emit(f"depth sweep: {msg}")))
         self.busy.emit("depth sweep")
+        self.sweepStarted.emit(len(config.runs))
         self.sweep = job.start()
         return job
 

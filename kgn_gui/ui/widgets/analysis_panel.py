@@ -27,6 +27,7 @@ from ...core.measure.registry import (
     fmt,
     fmt_half,
 )
+from .sweep_form import SweepTrials
 
 VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
 
@@ -197,12 +198,14 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.recovery_plot = self._plot("σ", "recovered")
         self.mixing_plot = self._plot("ε (log scale; 0 at the left)", "class changes per 100 steps")
         self.mixing_plot.addLegend(offset=(-10, 10))
+        self.sweep_plot = SweepTrials()  # the trials of the depth sweep, as they finish
         for w, name in (
             (self.class_plot, "Classes"),
             (self.basin_plot, "Basins"),
             (self.rho_plot, "ρ"),
             (self.recovery_plot, "Recovery"),
             (self.mixing_plot, "Mixing"),
+            (self.sweep_plot, "Sweep"),
         ):
             self.plots.addTab(w, name)
         v.addWidget(self.plots, 2)
@@ -223,6 +226,8 @@ class AnalysisPanel(QtWidgets.QWidget):
         ctl.progress.connect(self.set_progress)
         ctl.status.connect(self.status.setText)
         ctl.cleared.connect(self.clear)
+        ctl.sweepStarted.connect(self.sweep_plot.clear_trials)
+        ctl.sweepTrial.connect(self.sweep_plot.add)
         ctl.current.connect(self.set_current)  # another step's numbers are greyed, and the label says so
 
     def clear(self, model_too: bool = True) -> None:
