@@ -72,8 +72,9 @@ def test_resume_on_ray_runs_only_the_missing_trials(local_ray, tmp_path):
     assert measured(read_csv(part / "sweep_runs.csv")) == measured(runs)
 
 
-def _our_trial_workers() -> list[int]:
-    """Pids of the Ray workers, among this process's descendants, that run a trial now."""
+def trial_workers_below(root: int) -> list[int]:
+    """Pids of the Ray workers, among the descendants of process ``root``, that run a trial now (their title
+    is ray::run_in_worker while they do). scripts/ray_worker_loss.py uses it on a running kgn sweep."""
     parent, title = {}, {}
     for d in Path("/proc").iterdir():
         if d.name.isdigit():
@@ -82,7 +83,7 @@ def _our_trial_workers() -> list[int]:
                 title[int(d.name)] = (d / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
             except (OSError, IndexError, ValueError):
                 continue
-    me = os.getpid()
+    me = root
 
     def ours(pid: int) -> bool:
         for _ in range(64):
@@ -105,7 +106,7 @@ def test_a_sweep_whose_ray_worker_is_killed_mid_trial_still_finishes_every_row(l
 
     def killer():
         while not done.is_set() and not killed:
-            for pid in _our_trial_workers()[:1]:
+            for pid in trial_workers_below(os.getpid())[:1]:
                 os.kill(pid, signal.SIGKILL)  # as the kernel's OOM killer would
                 killed.append(pid)
             time.sleep(0.02)
