@@ -137,15 +137,17 @@ class SweepCancelled:
     """The sweep stopped at Command.STOP; nothing more follows."""
 
 
-def spawn_child(target, job: dict, name: str):
+def spawn_child(target, job: dict, name: str, daemon: bool = True):
     """Start ``target(job, out_queue, command_pipe)`` in a spawned process (never fork a process that runs Qt
-    and torch threads). Returns (process, queue the child answers on, the parent's end of the pipe)."""
+    and torch threads). Returns (process, queue the child answers on, the parent's end of the pipe).
+    ``daemon=False`` for a child that starts processes of its own (a daemonic one may not): it must stop
+    itself when the pipe closes."""
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     out_q = ctx.Queue()
     conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(target=target, args=(job, out_q, child_conn), name=name, daemon=True)
+    proc = ctx.Process(target=target, args=(job, out_q, child_conn), name=name, daemon=daemon)
     proc.start()
     child_conn.close()
     return proc, out_q, conn

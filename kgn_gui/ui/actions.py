@@ -246,12 +246,14 @@ class AnalysisActions:
         return tp.source_key(), {**fields, **arch}
 
     def sweep_dialog(self) -> None:
+        from ..core.model.architectures import ARCH_DEFAULTS
         from .widgets.sweep_form import SweepDialog, default_folder
 
         source, f = self.sweep_target()
         about = (
-            f"One {f['arch']} per depth and seed on {source} (width H={f['H']}, {f['bound']}, {f['steps']} steps "
-            "each, the Training form's recipe), sampled and measured as the window's chains step."
+            f"One {ARCH_DEFAULTS[f['arch']]['label']} per depth and seed on {source} (width H={f['H']}, "
+            f"{f['bound']}, {f['steps']:,} steps each: the Training form's recipe), sampled and measured as the "
+            "window's chains step."
         )
         d = SweepDialog(self.w, about, default_folder())
         if d.exec() == QtWidgets.QDialog.DialogCode.Accepted:

@@ -272,6 +272,10 @@ class MainWindow(QtWidgets.QMainWindow):
         tr.speedChanged.connect(ch.set_speed)
         self.analysis.bind(self.measures)
         self.measures.sweepDone.connect(self.analysis_actions.show_sweep)
+        # a sweep that starts scrolls the Analysis dock to its Sweep tab, which follows the trials
+        scroll, tabs = self.analysis_dock.widget(), self.analysis.plots
+        top = lambda: tabs.mapTo(scroll.widget(), QtCore.QPoint(0, 0)).y()  # noqa: E731
+        self.measures.sweepStarted.connect(lambda _n: scroll.verticalScrollBar().setValue(top()))
         self.points_view.trainRequested.connect(lambda preset: self.training_actions.train_points(preset))
         self.points_view.presetPicked.connect(self.training_actions.pick_points_preset)
         # Compare depths puts a second view beside the first: the side docks keep their panels' width.

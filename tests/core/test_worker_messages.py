@@ -23,6 +23,7 @@ from kgn_gui.core.messages import (
     SweepFailed,
     SweepLog,
     SweepProgress,
+    SweepTrial,
     TrainWarning,
 )
 from kgn_gui.core.model.train import TrainEvent
@@ -40,6 +41,7 @@ MESSAGES = [
     Failed("training could not start: bad data"),
     SweepProgress(0.375, "depth 4: training"),
     SweepLog("depth 1: loss 0.01, copies 1.00, distinct 2, attractors 1.00"),
+    SweepTrial({"depth": 2, "seed": 1, "train_loss": 0.25, "host": "node-3", "attempts": 2}, 3, 6),
     SweepDone("/tmp/sw", [{"depth": 1, "train_loss": 0.5}, {"depth": 2, "train_loss": 0.25}]),
     SweepFailed("/tmp/sw exists and is not empty"),
     SweepCancelled(),
@@ -198,6 +200,21 @@ def test_a_closed_pipe_stops_the_sweep_worker_too(tmp_path):
     assert got[-1] == SweepCancelled()
     with pytest.raises(queue.Empty):
         q.get(timeout=0.2)  # nothing follows the last word
+
+
+def test_the_window_s_sweep_child_runs_its_trials_on_local_workers_and_reports_each(tmp_path):
+    """The sweep child is not daemonic, so its engine may start worker processes (a daemonic one may not)."""
+    from kgn_gui.core.experiment.sweep import read_csv
+    from kgn_gui.core.experiment.sweep_worker import run_sweep_in_child
+
+    trials = []
+    rows = run_sweep_in_child(
+        tiny_sweep(), tmp_path / "sw", engine={"name": "local", "workers": 2}, on_trial=lambda *a: trials.append(a)
+    )
+    assert [r["depth"] for r in rows] == [1, 2] and sorted(d for _r, d, _n in trials) == [1, 2]
+    assert {r["depth"] for r, _d, n in trials} == {1, 2} and all(n == 2 for *_x, n in trials)
+    runs = read_csv(tmp_path / "sw" / "sweep_runs.csv")
+    assert len({r["worker"] for r in runs}) == 2  # two worker processes, neither of them the sweep's child
 
 
 def test_the_output_folder_check(tmp_path):

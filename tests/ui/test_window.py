@@ -718,7 +718,8 @@ def test_the_depth_sweep_runs_in_a_child_process_and_shows_its_chart(window, qtb
     followed = window.analysis.sweep_plot  # the Sweep tab followed the trials as they finished
     qtbot.waitUntil(lambda: len(followed.rows) == 2, timeout=10_000)
     assert [r["depth"] for r in followed.rows] == [1, 2] and len(followed.dots.data) == 2
-    assert followed.plotItem.titleLabel.text.startswith("2 of 2 trials; last: depth 2, seed ")
+    assert followed.label.text().startswith("2 of 2 trials done. Last: depth 2, seed ")
+    assert window.analysis.plots.currentWidget() is followed
     errors.clear()
     assert window.analysis_actions.start_sweep("1,2", str(tmp_path / "sw")) is None  # the folder is not empty now
     assert "not empty" in errors[-1][1] and window.analysis.audit_btn.isEnabled()

@@ -131,7 +131,8 @@ def run_sweep_in_child(
     check_output_folder(out_dir)
     job = {"config": cfg, "out_dir": str(out_dir), "threads": threads or max(1, (os.cpu_count() or 2) - 1)}
     job["engine"] = dict(engine or {})
-    proc, out_q, conn = spawn_child(sweep_worker, job, "kgn-sweep")
+    # not daemonic: its engine may start worker processes; it stops itself when the pipe closes (control)
+    proc, out_q, conn = spawn_child(sweep_worker, job, "kgn-sweep", daemon=False)
     if started is not None:
         started(proc)
     asked_stop = None

@@ -227,6 +227,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         ctl.status.connect(self.status.setText)
         ctl.cleared.connect(self.clear)
         ctl.sweepStarted.connect(self.sweep_plot.clear_trials)
+        ctl.sweepStarted.connect(lambda _n: self.plots.setCurrentWidget(self.sweep_plot))  # follow it from the start
         ctl.sweepTrial.connect(self.sweep_plot.add)
         ctl.current.connect(self.set_current)  # another step's numbers are greyed, and the label says so
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from .plots import plain_axes
+
 RAY_MISSING = 'Ray is not installed: pip install "kgn-gui[cluster]" (docs/cluster.md)'
 
 
@@ -24,6 +26,7 @@ class SweepDialog(QtWidgets.QDialog):
     def __init__(self, parent, about: str, folder: str):
         super().__init__(parent)
         self.setWindowTitle("Depth sweep")
+        self.setMinimumWidth(560)
         form = QtWidgets.QFormLayout(self)
         intro = QtWidgets.QLabel(about)
         intro.setWordWrap(True)
@@ -86,38 +89,45 @@ class SweepDialog(QtWidgets.QDialog):
         return dict(depths=self.depths.text(), seeds=self.seeds.text(), engine=engine, folder=self.folder.text())
 
 
-class SweepTrials(pg.PlotWidget):
-    """Each finished trial of the sweep that runs: its evaluation loss (log scale) against its depth, one dot
-    per seed, the title counting the trials done and failed and naming the last."""
+class SweepTrials(QtWidgets.QWidget):
+    """Each finished trial of the sweep that runs: its evaluation loss (log₁₀) against its depth, one dot per
+    seed, with a line above that counts the trials done and failed and names the last and where it ran."""
 
     def __init__(self):
         super().__init__()
-        self.setLabel("bottom", "depth L")
-        self.setLabel("left", "evaluation loss (log)")
-        self.setLogMode(y=True)
-        self.setMinimumHeight(140)
+        self.label = QtWidgets.QLabel("no sweep has run (Analysis → Depth sweep…)")
+        self.label.setWordWrap(True)
+        self.plot = pg.PlotWidget()
+        self.plot.setLabel("bottom", "depth L")
+        self.plot.setLabel("left", "log₁₀ evaluation loss")
+        plain_axes(self.plot)
+        self.plot.setMinimumHeight(120)
         self.dots = pg.ScatterPlotItem(size=8, pen=None, brush=pg.mkBrush(80, 160, 255, 200))
-        self.addItem(self.dots)
+        self.plot.addItem(self.dots)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.label)
+        lay.addWidget(self.plot, 1)
         self.rows: list[dict] = []
-        self.clear_trials()
+        self.total = 0
 
     def clear_trials(self, total: int = 0) -> None:
         self.rows = []
         self.total = total
         self.dots.setData([], [])
-        self.setTitle("no sweep has run" if not total else f"0 of {total} trials")
+        self.label.setText(f"0 of {total} trials done" if total else "no sweep has run (Analysis → Depth sweep…)")
 
     def add(self, row: dict, done: int, total: int) -> None:
         self.rows.append(dict(row))
         self.total = total
         ok = [r for r in self.rows if not r.get("error") and _positive(r.get("train_loss"))]
         self.dots.setData([float(r["depth"]) for r in ok], [math.log10(float(r["train_loss"])) for r in ok])
-        failed = len(self.rows) - len([r for r in self.rows if not r.get("error")])
+        failed = sum(1 for r in self.rows if r.get("error"))
         last = f"depth {row.get('depth')}, seed {row.get('seed')}"
         where = f" on {row['host']}" if row.get("host") else ""
         said = f"failed: {row['error']}" if row.get("error") else f"{float(row.get('trial_seconds') or 0):.1f} s{where}"
         tail = f", {failed} failed" if failed else ""
-        self.setTitle(f"{done} of {total} trials{tail}; last: {last} ({said})"[:160])
+        self.label.setText(f"{done} of {total} trials done{tail}. Last: {last} ({said})"[:300])
 
 
 def _positive(v) -> bool:
