@@ -62,8 +62,11 @@ def test_a_killed_worker_s_trial_runs_again_and_the_others_go_on(tmp_path):
         Trial((1,), {"seed": 1, "marker": str(tmp_path / "m1")}),
     ]
     (tmp_path / "m1").write_text("never killed")
-    got = collect(LocalEngine(workers=2), dies_once, trials)
+    said, got = [], []
+    LocalEngine(workers=2).run(dies_once, trials, got.append, on_retry=lambda t, line: said.append((t.key, line)))
+    got = {o.trial.key: o for o in got}
     assert got[(0,)].ok and got[(0,)].attempts == 2 and got[(0,)].row == seeded_sum(0)
+    assert said == [((0,), "its worker died (exit code -9); running it again (attempt 2 of 3)")]
     assert got[(1,)].ok and got[(1,)].attempts == 1
 
 

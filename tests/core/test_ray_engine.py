@@ -113,8 +113,9 @@ def test_a_sweep_whose_ray_worker_is_killed_mid_trial_still_finishes_every_row(l
 
     t = threading.Thread(target=killer, daemon=True)
     t.start()
+    said = []
     try:
-        run_sweep(cfg, out, engine=make_engine("ray"))
+        run_sweep(cfg, out, engine=make_engine("ray"), log=said.append)
     finally:
         done.set()
         t.join(5)
@@ -122,6 +123,7 @@ def test_a_sweep_whose_ray_worker_is_killed_mid_trial_still_finishes_every_row(l
     assert killed and len(runs) == 4 and not any(r.get("error") for r in runs)
     assert sorted(r["attempts"] for r in runs) == ["1", "1", "1", "2"]
     assert str(killed[0]) not in {r["worker"] for r in runs}
+    assert sum("its worker died (WorkerCrashedError); running it again (attempt 2 of 3)" in s for s in said) == 1
     assert measured(runs) == measured(read_csv(out / "sweep_runs.csv"))
 
 

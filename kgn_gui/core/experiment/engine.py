@@ -12,7 +12,8 @@ keyword arguments that returns one row (a dict). The engine runs them and hands 
   ``retries`` more times, then recorded as failed with a one-line reason; the other trials go on. A trial
   that raises fails at once with its one-line message (running it again would raise again).
 
-Every outcome says where and how long the trial ran (host, worker pid, seconds, attempts).
+Every outcome says where and how long the trial ran (host, worker pid, seconds, attempts); ``on_retry(trial,
+line)`` hears of each trial that runs again, and why.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ class InProcess:
         trials: Iterable[Trial],
         on_outcome: Callable[[Outcome], None],
         cancelled: Callable[[], bool] | None = None,
+        on_retry: Callable[[Trial, str], None] | None = None,
     ) -> None:
         """Exceptions of a trial propagate (the caller stops, as a sweep in one process always has)."""
         for trial in trials:
@@ -138,6 +140,7 @@ class LocalEngine:
         trials: Iterable[Trial],
         on_outcome: Callable[[Outcome], None],
         cancelled: Callable[[], bool] | None = None,
+        on_retry: Callable[[Trial, str], None] | None = None,
     ) -> None:
         """Returns when every trial has an outcome, or (the workers stopped) when ``cancelled()``."""
         ctx = mp.get_context("spawn")
@@ -186,6 +189,10 @@ class LocalEngine:
                         continue
                     if attempts[trial.key] <= self.retries:
                         todo.insert(0, trial)
+                        if on_retry is not None:
+                            a = attempts[trial.key]
+                            on_retry(trial, f"its worker died (exit code {slot.proc.exitcode}); running it "
+                                     f"again (attempt {a + 1} of {self.retries + 1})")  # fmt: skip
                         continue
                     code = slot.proc.exitcode
                     why = f"its worker died {attempts[trial.key]} times (last exit code {code})"

@@ -94,6 +94,7 @@ class RayEngine:
         trials: Iterable[Trial],
         on_outcome: Callable[[Outcome], None],
         cancelled: Callable[[], bool] | None = None,
+        on_retry: Callable[[Trial, str], None] | None = None,
     ) -> None:
         """Returns when every trial has an outcome, or (the tasks cancelled) when ``cancelled()``."""
         ray = _ray()
@@ -130,6 +131,10 @@ class RayEngine:
                     except RayError as e:  # the worker or its node died: killed, out of memory, lost
                         if attempts[trial.key] <= self.retries:
                             todo.insert(0, trial)
+                            if on_retry is not None:
+                                a = attempts[trial.key]
+                                on_retry(trial, f"its worker died ({type(e).__name__}); running it again "
+                                         f"(attempt {a + 1} of {self.retries + 1})")  # fmt: skip
                             continue
                         why = f"its worker died {attempts[trial.key]} times (last: {reason(e)})"
                         out = Outcome(trial, None, error=why, seconds=time.monotonic() - t_sent[trial.key])

@@ -471,7 +471,8 @@ def run_sweep(
             on_trial(dict(row), len(runs), n)
 
     try:
-        engine.run(sweep_trial, trials, finished, cancelled=cancelled)
+        retried = lambda t, line: say(f"depth {t.key[0]}, seed {t.key[1]}: {line}")  # noqa: E731
+        engine.run(sweep_trial, trials, finished, cancelled=cancelled, on_retry=retried)
     finally:
         _DATA.clear()  # its trials shared the data set; the sweep's caller need not keep it
     if cancelled is not None and cancelled():
