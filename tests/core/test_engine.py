@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from kgn_gui.core.experiment.engine import InProcess, LocalEngine, Trial, threads_per_worker
-from kgn_gui.core.experiment.sweep import RUN_COLUMNS, read_csv, run_sweep, write_csv
+from kgn_gui.core.experiment.grid import RUN_COLUMNS, read_csv
+from kgn_gui.core.experiment.sweep import run_sweep, write_csv
 from tests.core.test_worker_messages import tiny_sweep
 
 

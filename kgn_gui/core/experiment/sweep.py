@@ -32,7 +32,6 @@ so always hold every finished run and nothing half-written.
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import time
@@ -46,11 +45,12 @@ import numpy as np
 from ..chain.chain import ChainConfig
 from ..chain.sampler import Sampler
 from ..errors import Cancelled
-from ..files import atomic_path
 from ..measure.analysis import analyze_chain
 from ..measure.distribution import reference_for
 from ..measure.dynamics import attractor_audit, basin_recovery
 from ..measure.registry import MEASURE, clip, finite
+from . import grid
+from .grid import finished_rows, measured, read_csv, run_grid
 from .sweep_plot import plot_rows
 
 if TYPE_CHECKING:
@@ -298,7 +298,6 @@ def _plain(v):
 
 # --- the sweep ------------------------------------------------------------------------------------
 
-RUN_COLUMNS = ("host", "worker", "trial_seconds", "attempts", "error")  # where and how a trial ran
 _DATA: dict = {}  # (source, bound, subset) → the sweep's data set, opened once for a sweep's trials
 
 
@@ -379,14 +378,7 @@ def sweep_trial(
 def finished_runs(out_dir: str | os.PathLike, cfg: SweepConfig) -> list[dict]:
     """The runs a folder's sweep_runs.csv holds (for ``resume``): [] without one; ValueError when it was
     written for other settings (its rows would not belong to this sweep)."""
-    path = Path(out_dir) / "sweep_runs.csv"
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        settings = f.readline().rstrip("\n")
-    if settings != cfg.settings_line():
-        raise ValueError(f"{path} holds a sweep of other settings: resume it with the same options")
-    return [{k: _value(v) for k, v in r.items()} for r in read_csv(path)]
+    return finished_rows(Path(out_dir) / "sweep_runs.csv", cfg.settings_line(), "a sweep")
 
 
 def run_sweep(
@@ -404,14 +396,15 @@ def run_sweep(
 ) -> list[dict]:
     """Train, sample and measure every (depth, seed); write the models, both CSVs and the PNG into
     ``out_dir``; return the rows of sweep.csv (one per depth). Each (depth, seed) is a trial
-    (:func:`sweep_trial`) run by ``engine`` (core.experiment.engine.make_engine; None: in this process with
-    ``workers=1``, else a pool of that many child processes on this machine). Each finished trial's row is written to sweep_runs.csv (whole,
-    with where and how long it ran) before the next is awaited, so an interrupted sweep loses only the trials
-    that ran; ``resume`` skips the trials the folder's sweep_runs.csv already holds. log(line): what
+    (:func:`sweep_trial`) run by ``engine`` (core.experiment.engines.make_engine; None: in this process with
+    ``workers=1``, else that many worker processes on this machine) through core.experiment.grid.run_grid:
+    each finished trial's row is written to sweep_runs.csv (whole, with where and how long it ran) before
+    the next is awaited, so an interrupted sweep loses only the trials that ran; ``resume`` skips the
+    trials the folder's sweep_runs.csv already holds. log(line): what
     ``kgn sweep`` prints; progress(fraction done); stage(what runs now) as each stage begins; cancelled() is
     polled between training steps and chain steps (then :class:`~kgn_gui.core.errors.Cancelled` is raised;
     the CSVs hold the runs finished before)."""
-    from .engine import InProcess, Trial
+    from .engine import InProcess
     from .engines import make_engine
 
     cfg.validate()
@@ -424,12 +417,8 @@ def run_sweep(
     ds = sweep_data(cfg)
     for L in cfg.depths:
         cfg.spec(L, ds)  # a spec the data cannot take fails before any training
-    plan = cfg.runs
-    n = len(plan)
-    done = {(r["depth"], r["seed"]): r for r in (finished_runs(out, cfg) if resume else []) if not r.get("error")}
     if resume:
-        say(f"{len(done)} of {n} trials already done")
-    rows_by_key: dict = dict(done)
+        finished_runs(out, cfg)  # a folder of another sweep is refused before any work
     if here:
         # the feature space and the real-data baselines of each seed (the same for every depth), before
         # any training: a classifier trained on demand for labelled data that are not MNIST, or a PCA; None
@@ -443,42 +432,35 @@ def run_sweep(
                     if ref is not None
                     else f"no feature space for {ds.name}: no distribution measures"
                 )
+    plan = cfg.runs
+    n = len(plan)
     order = {key: k for k, key in enumerate(plan)}
 
-    def extra(key) -> dict:  # what only reaches inside a trial run in this process
-        if not here:
-            return {}
-        k = order[key]
-        at = None if progress is None else (lambda f, k=k: progress((k + f) / n))
-        return dict(log=say, stage=begin, progress=at, cancelled=cancelled)
+    def kwargs(key) -> dict:
+        args = dict(cfg=cfg, L=key[0], seed=key[1], out_dir=str(out))
+        if here:  # what only reaches inside a trial run in this process
+            at = None if progress is None else (lambda f, k=order[key]: progress((k + f) / n))
+            args.update(log=say, stage=begin, progress=at, cancelled=cancelled)
+        return args
 
-    trials = [Trial(key, dict(cfg=cfg, L=key[0], seed=key[1], out_dir=str(out), **extra(key))) for key in plan]
-    trials = [t for t in trials if t.key not in done]
-
-    def finished(o) -> None:
-        L, seed = o.trial.key
-        row = o.row if o.ok else {"depth": L, "seed": seed, "error": o.error}
-        row.update(host=o.host, worker=o.worker, trial_seconds=round(o.seconds, 1), attempts=o.attempts)
-        rows_by_key[o.trial.key] = row
-        where = f"depth {L}, seed {seed}"
-        say(f"{where}: " + (", ".join(_said(row)) if o.ok else f"failed: {o.error}"))
-        runs = [rows_by_key[key] for key in plan if key in rows_by_key]
-        if progress is not None:
-            progress(len(runs) / n)
-        write_csv(runs, out / "sweep_runs.csv", cfg)
-        write_csv(aggregate(_measured(runs)), out / "sweep.csv", cfg)
+    def trial_done(row: dict, done: int, total: int) -> None:
+        if not row.get("error"):
+            say(f"depth {row['depth']}, seed {row['seed']}: " + ", ".join(_said(row)))
         if on_trial is not None:
-            on_trial(dict(row), len(runs), n)
+            on_trial(row, done, total)
 
     try:
-        retried = lambda t, line: say(f"depth {t.key[0]}, seed {t.key[1]}: {line}")  # noqa: E731
-        engine.run(sweep_trial, trials, finished, cancelled=cancelled, on_retry=retried)
+        runs = run_grid(
+            sweep_trial, plan, ("depth", "seed"), kwargs, engine=engine, runs_csv=out / "sweep_runs.csv",
+            settings=cfg.settings_line(), resume=resume, log=say, cancelled=cancelled, on_trial=trial_done,
+            written=lambda done: write_csv(aggregate(measured(done)), out / "sweep.csv", cfg),
+            progress=progress,
+        )  # fmt: skip
     finally:
         _DATA.clear()  # its trials shared the data set; the sweep's caller need not keep it
     if cancelled is not None and cancelled():
         raise Cancelled("sweep cancelled")
-    runs = [rows_by_key[key] for key in plan if key in rows_by_key]
-    rows = aggregate(_measured(runs))
+    rows = aggregate(measured(runs))
     begin("drawing the chart")
     how = (
         f"to eval loss ≤ {cfg.target_loss:g} (cap {cfg.steps})" if cfg.target_loss is not None else f"{cfg.steps} steps"
@@ -488,14 +470,9 @@ def run_sweep(
         "depth",
         out / "sweep.png",
         title=f"depth sweep on {ds.name} ({cfg.arch}, H={cfg.H}, {how}, {len(cfg.seeds)} seeds)",
-        runs=_measured(runs),
+        runs=measured(runs),
     )
     return rows
-
-
-def _measured(runs: list[dict]) -> list[dict]:
-    """The runs that have measures (failed trials left out), without the columns of where they ran."""
-    return [{k: v for k, v in r.items() if k not in RUN_COLUMNS} for r in runs if not r.get("error")]
 
 
 def _said(row: dict) -> list[str]:
@@ -603,35 +580,7 @@ def aggregate(runs: list[dict], by: str = "depth") -> list[dict]:
 def write_csv(rows: list[dict], path: Path, cfg: SweepConfig | None = None, settings: str | None = None) -> None:
     """Rows → CSV (atomically), with the sweep's settings (``cfg``'s, or the line ``settings``) as a
     leading comment line."""
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    line = cfg.settings_line() if cfg is not None else settings
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
-        if line:
-            f.write(line + "\n")
-        w = csv.DictWriter(f, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-
-
-def read_csv(path: str | os.PathLike) -> list[dict]:
-    """A sweep CSV back as rows of text (the comment line skipped)."""
-    with open(path, newline="") as f:
-        return list(csv.DictReader(ln for ln in f if not ln.startswith("#")))
-
-
-def _value(text: str):
-    """A CSV cell back as what it was: a number, True/False, None (empty) or the text."""
-    if text in ("", "None"):
-        return None
-    if text in ("True", "False"):
-        return text == "True"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    grid.write_csv(rows, path, cfg.settings_line() if cfg is not None else settings)
 
 
 def rebuild(folder: str | os.PathLike) -> list[dict]:
@@ -641,7 +590,7 @@ def rebuild(folder: str | os.PathLike) -> list[dict]:
     folder = Path(folder)
     with open(folder / "sweep_runs.csv", newline="") as f:
         settings = f.readline().rstrip("\n")
-    runs = _measured([{k: _value(v) for k, v in r.items()} for r in read_csv(folder / "sweep_runs.csv")])
+    runs = measured([{k: grid.value(v) for k, v in r.items()} for r in read_csv(folder / "sweep_runs.csv")])
     rows = aggregate(runs)
     write_csv(rows, folder / "sweep.csv", settings=settings)
     title = "depth sweep: " + settings.lstrip("# ")[:150]
