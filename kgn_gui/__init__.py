@@ -8,14 +8,14 @@ The public API (docs/api.md)::
     run = kgn.sample(kgn.load("mnist"), n=8, steps=20, seed=3)
     run.state(20)
 
-Its names (``load``, ``sample``, ``analyze``, ``train``, ``sweep``, ``Sampler``, ``Model``, ``Run``) are imported on first use:
+Its names (``load``, ``sample``, ``analyze``, ``train``, ``sweep``, ``search``, ``Sampler``, ``Model``, ``Run``) are imported on first use:
 ``import kgn_gui`` alone stays light (the window's first frame is drawn before torch is imported).
 """
 
 from ._version import __version__
 
-_API = {"load", "sample", "analyze", "train", "sweep", "Model", "Run"}
-__all__ = ["Model", "Run", "Sampler", "__version__", "analyze", "load", "sample", "sweep", "train"]
+_API = {"load", "sample", "analyze", "train", "sweep", "search", "Model", "Run"}
+__all__ = ["Model", "Run", "Sampler", "__version__", "analyze", "load", "sample", "search", "sweep", "train"]
 
 
 def __getattr__(name: str):

@@ -9,7 +9,9 @@ the same answer everywhere (docs/api.md has runnable examples):
 * :func:`analyze` — the measures of a model's chains (the numbers ``kgn analyze`` prints and writes);
 * :func:`train` — a model trained on a data source by a named recipe (what ``kgn train`` runs);
 * :func:`sweep` — one model per (depth, seed), each trained, sampled and measured, on the local engine or
-  Ray (what ``kgn sweep`` runs).
+  Ray (what ``kgn sweep`` runs);
+* :func:`search` — one model's measures under many samplers and seeds, on the same engines (``kgn search``,
+  ``kgn analyze --seeds``).
 
 Nothing here imports Qt. Every error is a one-line ``ValueError`` (or ``OSError`` for files) that says why.
 """
@@ -41,6 +43,7 @@ __all__ = [
     "analyze",
     "load",
     "sample",
+    "search",
     "settings_of",
     "sweep",
     "train",
@@ -619,3 +622,93 @@ def sweep(
     except (TypeError, ValueError) as e:  # a setting that cannot be: before any work, as an option error
         raise PreflightError(str(e)) from None
     return run_sweep(cfg, out, log=log, progress=progress, engine=runner, resume=resume)
+
+
+SEARCH_KEYS = ("class_entropy", "precision", "recall", "kid", "converged", "copy_fraction", "distinct")
+
+
+MEASURE_OPTIONS = ("data", "tol", "copy_tol", "audit", "sigmas", "recovery_n", "recovery_T")  # of analyze
+
+
+def search_trial(model: str, sampler: str, seed: int, steps: int, n: int, **measure) -> dict:
+    """One trial of :func:`search`: :func:`analyze` of ``model`` with ``sampler`` (its text), ``seed`` and
+    the measure options (:data:`MEASURE_OPTIONS`), as one flat row (intervals as ``…_lo`` / ``…_hi``)."""
+    from .core.experiment.sweep import flatten
+
+    m = analyze(model, steps=steps, n=n, seed=seed, sampler=sampler, **measure)
+    flat = flatten({k: v for k, v in m.items() if k not in ("model", "mixing_scan", "sampler", "seed")})
+    return {"sampler": sampler, "seed": seed, **flat}
+
+
+def search(
+    output: str | os.PathLike | None,
+    model: str | os.PathLike,
+    samplers: Iterable[str | Sampler] = ("paper",),
+    *,
+    seeds: Iterable[int] = (0,),
+    steps: int = 300,
+    n: int = 256,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_trial: float | None = None,
+    gpus_per_trial: float | None = None,
+    resume: bool = False,
+    log: Callable[[str], None] | None = None,
+    progress: Callable[[float], None] | None = None,
+    **measure,
+) -> list[dict]:
+    """A search over samplers and seeds: one trial per (sampler, seed), each :func:`analyze` of ``model``
+    with ``n`` chains measured after ``steps`` steps (and ``measure``: analyze's data, tol, copy_tol, audit,
+    sigmas, recovery_n, recovery_T; default: no audit, no recovery), run by ``engine`` as :func:`sweep` runs
+    its trials.
+    ``output``: a new folder (or, with ``resume``, one a search of the same settings began) for
+    search_runs.csv (one row per trial, written as each finishes) and search.csv (one row per sampler: the
+    mean over seeds and its 95 % t-interval); None writes nothing (``kgn analyze --seeds``). Returns
+    search.csv's rows. Samplers are texts (``paper``, ``noise=normal,eps=0.05``, ``diverse,damping=0.3``)
+    or :class:`Sampler` s; all are read before any trial. ``kgn search`` makes this call."""
+    from .core.errors import PreflightError
+    from .core.experiment.engines import make_engine
+    from .core.experiment.grid import finished_rows, measured, run_grid, write_csv
+    from .core.experiment.sweep import MAX_SEEDS, aggregate, check_output_folder
+
+    try:
+        path = str(Path(resolve_model(str(model))).resolve())
+        load_checkpoint(path)  # a model that cannot be read fails here, once, not in every trial
+        texts = [s.text() if isinstance(s, Sampler) else Sampler.parse(str(s), steps).text() for s in samplers]
+        seeds = tuple(int(s) for s in seeds)
+        if not texts or len(set(texts)) != len(texts):
+            raise PreflightError("give one or more samplers, none twice")
+        if not seeds or len(set(seeds)) != len(seeds) or len(seeds) > MAX_SEEDS or min(seeds) < 0:
+            raise PreflightError(f"seeds must be 1 … {MAX_SEEDS} different whole numbers ≥ 0")
+        if steps < 0 or n < 1:
+            raise PreflightError("steps must be ≥ 0 and n ≥ 1")
+        if set(measure) - set(MEASURE_OPTIONS):
+            raise PreflightError(f"unknown measure options: {', '.join(sorted(set(measure) - set(MEASURE_OPTIONS)))}")
+        measure = {"audit": 0, "sigmas": (), **measure}
+        measure["sigmas"] = tuple(float(x) for x in measure["sigmas"])
+        runner = make_engine(
+            engine, workers=workers, address=address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial
+        )
+        out = None if output is None else Path(output)
+        if out is not None:
+            out = out if resume else check_output_folder(out)
+            out.mkdir(parents=True, exist_ok=True)
+        settings = f"# search model={path} samplers={'|'.join(texts)} seeds={','.join(map(str, seeds))} "
+        settings += f"steps={steps} n={n} " + " ".join(f"{k}={measure[k]}" for k in sorted(measure))
+        if resume and out is not None:
+            finished_rows(out / "search_runs.csv", settings, "a search")
+    except (TypeError, ValueError) as e:
+        if isinstance(e, PreflightError):
+            raise
+        raise PreflightError(str(e)) from None
+    plan = [(t, s) for t in texts for s in seeds]
+    args = dict(model=path, steps=steps, n=n, **measure)
+    summary = None if out is None else out / "search.csv"
+    runs = run_grid(
+        search_trial, plan, ("sampler", "seed"), lambda key: dict(sampler=key[0], seed=key[1], **args),
+        engine=runner, runs_csv=None if out is None else out / "search_runs.csv", settings=settings,
+        resume=resume, log=log, progress=progress,
+        written=None if summary is None else (lambda done: write_csv(aggregate(measured(done), by="sampler"), summary, settings)),
+    )  # fmt: skip
+    return aggregate(measured(runs), by="sampler")

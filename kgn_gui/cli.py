@@ -47,6 +47,7 @@ def _typed(read, *args, **kw):
 
 
 positive_int, nonneg_int = _typed(lists.integer, 1), _typed(lists.integer, 0)
+seed_list = _typed(lists.seeds, lists.MAX_SEEDS)
 
 
 class Progress:
@@ -394,6 +395,10 @@ def cmd_analyze(args) -> int:
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         check_output_file(args.json)
+    if args.seeds is not None:
+        return _analyze_seeds(args)
+    if args.engine != "local" or args.workers or args.address:
+        raise CLIError("--engine, --workers and --address are for --seeds (one seed runs here)")
     bar = Progress()
     options = ("data", "tol", "copy_tol", "audit", "sigmas", "recovery_n", "recovery_T")
     try:
@@ -412,14 +417,70 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def _print_search(rows: list[dict], key: str) -> None:
+    """One line per row of search.csv: the search's measures, each the mean over seeds [95 % interval]."""
+    from .api import SEARCH_KEYS
+    from .core.measure.registry import MEASURE
+
+    for r in rows:
+        got = [
+            f"{MEASURE[k].label if k in MEASURE else k} {r[k]:.3g} [{r[f'{k}_lo']:.3g}, {r[f'{k}_hi']:.3g}]"
+            for k in SEARCH_KEYS
+            if isinstance(r.get(k), (int, float)) and r.get(f"{k}_lo") is not None and r[k] == r[k]
+        ]
+        print(f"{r[key]} ({r['seeds']} seeds): " + ", ".join(got))
+
+
+def cmd_search(args) -> int:
+    from . import api
+
+    samplers = [t.strip() for t in args.samplers.split(";") if t.strip()]
+    check_not_input(args.output, existing_paths(args.model, args.data))
+    bar = Progress()
+    rows = api.search(
+        args.output, args.model, samplers, seeds=args.seeds, steps=args.steps, n=args.n,
+        data=args.data, audit=args.audit, resume=args.resume, log=lambda s: print(s, file=sys.stderr),
+        progress=lambda f: bar.update(int(f * 1000), 1000, "search", final=f >= 1), **_engine_options(args),
+    )  # fmt: skip
+    _print_search(rows, "sampler")
+    out = Path(args.output)
+    print(f"wrote {out / 'search.csv'} ({len(rows)} samplers) and {out / 'search_runs.csv'}")
+    return 0
+
+
+def _analyze_seeds(args) -> int:
+    """kgn analyze --seeds: the measures of each seed's chains as trials on the engine, then their mean and
+    95 % t-interval over seeds (kgn_gui.search with one sampler and no folder)."""
+    from . import api
+
+    alone = {"--start": args.start != "uniform", "--sigma": args.sigma, "--mask": args.mask, "--mixing": args.mixing}
+    alone.update({"--condition": getattr(args, "condition", None), "--seed": args.seed})
+    given = [k for k, v in alone.items() if v]
+    if given:
+        raise CLIError(f"{given[0]} is not for --seeds (each seed's chains start uniform; give the seeds there)")
+    measure = {k: getattr(args, k) for k in ("data", "tol", "copy_tol", "audit", "sigmas", "recovery_n", "recovery_T")}
+    bar = Progress()
+    (row,) = api.search(
+        None, args.model, [_sampler_from_args(args, args.steps)], seeds=args.seeds,
+        steps=args.steps, n=args.n, log=lambda s: print(s, file=sys.stderr),
+        progress=lambda f: bar.update(int(f * 1000), 1000, "seeds", final=f >= 1), **_engine_options(args), **measure,
+    )  # fmt: skip
+    if args.json:
+        from .core.jsonsafe import dumps_strict
+
+        atomic_write_text(args.json, dumps_strict(row, indent=1, default=float))
+    _print_search([row], "sampler")
+    return 0
+
+
 def cmd_sweep(args) -> int:
     from dataclasses import fields
 
     from . import api
-    from .core.experiment.sweep import MAX_SEEDS, SweepConfig
+    from .core.experiment.sweep import SweepConfig
 
     given = {f.name: getattr(args, f.name) for f in fields(SweepConfig) if hasattr(args, f.name)}
-    given.update(source=args.data, chains=args.n, seeds=lists.seeds(args.seeds, MAX_SEEDS))
+    given.update(source=args.data, chains=args.n, seeds=args.seeds)
     given.update(sampler=_sampler_from_args(args, args.sample_steps))
     bar = Progress()
     rows = api.sweep(
@@ -626,8 +687,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EPS,…",
         help="also scan mixing: chains with normal, uniform and no noise at each ε given (e.g. 0,0.01,0.03,0.1)",
     )
+    a.add_argument(
+        "--seeds", type=seed_list, default=None, help="measure the chains of each of these seeds (e.g. 0,1,2), one trial each on "
+        "the engine, and print the mean and 95 %% interval over seeds (--json: those numbers)",
+    )  # fmt: skip
+    _add_engine_options(a)
     a.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     a.set_defaults(func=cmd_analyze)
+
+    r = sub.add_parser("search", help="measure a model under many samplers and seeds: search_runs.csv + search.csv")
+    r.add_argument("model", help="a .safetensors file or a bundled model's name (kgn models lists them)")
+    r.add_argument(
+        "--samplers", default="paper;diverse", help="samplers separated by ';', each as --sampler takes it "
+        "(a preset, or noise=…,eps=…,schedule=…,damping=…)",
+    )  # fmt: skip
+    r.add_argument(
+        "--seeds",
+        type=seed_list,
+        default="0,1,2",
+        help="chain seeds, a comma list (at most 16): one trial per sampler and seed",
+    )
+    r.add_argument("-n", type=positive_int, default=256, help="chains per trial")
+    r.add_argument("--steps", type=nonneg_int, default=300, help="chain steps before measuring")
+    r.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
+    _add_cache_option(r)
+    r.add_argument("--audit", type=nonneg_int, default=0, help="training examples in the attractor audit (0: skip)")
+    _add_engine_options(r)
+    r.add_argument("--resume", action="store_true", help="continue the search in -o (the same options)")
+    r.add_argument("-o", "--output", required=True, help="a new folder for search_runs.csv and search.csv")
+    r.set_defaults(func=cmd_search)
 
     w = sub.add_parser("sweep", help="train one model per depth and seed and measure each: CSVs + PNG")
     w.add_argument("--data", default="mnist", help="the training data (as kgn train --data)")
@@ -655,6 +743,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--subset", type=nonneg_int, default=10_000, help="train on this many samples (0: all)")
     w.add_argument(
         "--seeds",
+        type=seed_list,
         default="0,1,2",
         help="training seeds, a comma list of whole numbers ≥ 0 (at most 16): one model per depth and seed",
     )

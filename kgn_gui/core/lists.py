@@ -59,7 +59,10 @@ def depths(text: str) -> list[int]:
     return parse_list(text, int, lo=1, hi=64, what="depths", example="1,2,4,8")
 
 
-def seeds(text: str, most: int) -> tuple[int, ...]:
+MAX_SEEDS = 16  # seeds of one sweep, search or many-seed analysis
+
+
+def seeds(text: str, most: int = MAX_SEEDS) -> tuple[int, ...]:
     """Training seeds of a sweep: whole numbers ≥ 0, at most ``most``."""
     return tuple(parse_list(text, int, lo=0, hi=2**63 - 1, most=most, what="seeds", example="0,1,2"))
 

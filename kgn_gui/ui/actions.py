@@ -265,14 +265,12 @@ class AnalysisActions:
         with progress in the Analysis dock and each finished trial in its Sweep tab; when it ends the chart
         opens. ``seeds`` as kgn sweep --seeds reads them (default: the Training form's seed); ``engine``: the
         options of core.experiment.engines.make_engine (default: the trials in the child)."""
-        from ..core.experiment.sweep import MAX_SEEDS
-
         source, fields = self.sweep_target()
         engine = dict(engine or {})
         try:
             # the depths and seeds read as kgn sweep reads them; the chains step as the window's do
             if seeds is not None and seeds.strip():
-                fields["seeds"] = tuple(lists.seeds(seeds, MAX_SEEDS))
+                fields["seeds"] = lists.seeds(seeds)
             cfg = SweepConfig(
                 source=source, depths=tuple(lists.depths(depths)), sampler=self.w.transport.sampler(), **fields
             )

@@ -45,6 +45,7 @@ import numpy as np
 from ..chain.chain import ChainConfig
 from ..chain.sampler import Sampler
 from ..errors import Cancelled
+from ..lists import MAX_SEEDS
 from ..measure.analysis import analyze_chain
 from ..measure.distribution import reference_for
 from ..measure.dynamics import attractor_audit, basin_recovery
@@ -56,7 +57,6 @@ from .sweep_plot import plot_rows
 if TYPE_CHECKING:
     from ..model.architectures import ModelSpec
 
-MAX_SEEDS = 16
 DATA_SEED = 0  # the seed of the training subset: the same data for every seed
 
 
