@@ -2,7 +2,9 @@
 
     python -m bench.sampler_search [--model models/mnist.safetensors] [--n 256] [--out docs/sampler_search.md]
 
-Each row is one ``kgn analyze`` run (the command is in the table, and reproduces the row): class entropy
+Each row is one ``kgn analyze`` run (the command is in the table, and reproduces the row), one trial of an
+experiment engine (``--engine local --workers N`` or ``--engine ray``; ``kgn search`` runs a grid of samplers
+× seeds the same way): class entropy
 (normalised by log 10; real digits ≈ 0.99), precision, recall and KID of the final states against the bundled
 MNIST test digits, with bootstrap 95 % intervals. The target: class entropy ≥ 0.95 at a precision no lower than
 the paper sampler's (normal noise, ε = 0.01). Rows are written as they finish (the table is always whole).
@@ -65,8 +67,25 @@ def _cell(d: dict, k: str) -> str:
     return f"{v:.3g} [{ci[0]:.3g}, {ci[1]:.3g}]" if ci else f"{v:.3g}"
 
 
-def main(argv=None) -> int:
+def row_trial(label: str, argv: list[str]) -> dict:
+    """One row: ``kgn analyze`` with ``argv`` (its --json read back), its label, command and seconds."""
     from kgn_gui.cli import main as kgn
+
+    with tempfile.TemporaryDirectory() as d:
+        js = Path(d) / "row.json"
+        began = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            rc = kgn([*argv, "--json", str(js)])
+        if rc != 0:
+            raise RuntimeError(f"{label}: kgn analyze failed ({rc})")
+        out = json.loads(js.read_text())
+    out["label"], out["command"], out["seconds"] = label, " ".join(["kgn", *argv]), time.perf_counter() - began
+    return out
+
+
+def main(argv=None) -> int:
+    from kgn_gui.core.experiment.engines import ENGINES, make_engine
+    from kgn_gui.core.experiment.grid import run_grid
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="models/mnist.safetensors")
@@ -76,6 +95,9 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="comma list of row numbers (0-based) to run")
     ap.add_argument("--out", default=str(ROOT / "docs" / "sampler_search.md"))
     ap.add_argument("--table-only", action="store_true", help="rewrite the table from the stored rows, run nothing")
+    ap.add_argument("--engine", default="local", choices=ENGINES, help="rows as trials of this engine (kgn search's)")
+    ap.add_argument("--workers", type=int, default=None, help="rows at once (local) or in flight (ray)")
+    ap.add_argument("--address", default=None, help="ray: the cluster to join")
     args = ap.parse_args(argv)
     if args.table_only:
         _write(Path(args.out), [], args)
@@ -84,23 +106,21 @@ def main(argv=None) -> int:
     rows = []
     base = ["analyze", args.model, "-n", str(args.n), "--steps", str(args.steps), "--seed", str(args.seed)]
     base += ["--audit", "0", "--sigmas", "0", "--recovery-n", "16"]
-    for label, extra in grid:
-        with tempfile.TemporaryDirectory() as d:
-            js = Path(d) / "row.json"
-            began = time.perf_counter()
-            with contextlib.redirect_stdout(io.StringIO()):
-                rc = kgn([*base, *extra, "--json", str(js)])
-            if rc != 0:
-                raise SystemExit(f"{label}: kgn analyze failed ({rc})")
-            out = json.loads(js.read_text())
-        out["label"], out["command"], out["seconds"] = (
-            label,
-            " ".join(["kgn", *base, *extra]),
-            time.perf_counter() - began,
-        )
+    extra = dict(grid)
+
+    def finished(out: dict, _done: int, _total: int) -> None:
+        if out.get("error"):
+            raise SystemExit(f"{out['label']}: {out['error']}")
         rows.append(out)
-        print(f"{label}: " + ", ".join(f"{k} {_cell(out, k)}" for k in KEYS), flush=True)
+        print(f"{out['label']}: " + ", ".join(f"{k} {_cell(out, k)}" for k in KEYS), flush=True)
         _write(Path(args.out), rows, args)
+
+    # each row one trial (kgn search and kgn sweep run theirs the same way); the table is rewritten as each ends
+    engine = make_engine(args.engine, workers=args.workers, address=args.address)
+    run_grid(
+        row_trial, [(label,) for label, _ in grid], ("label",),
+        lambda key: dict(label=key[0], argv=[*base, *extra[key[0]]]), engine=engine, on_trial=finished,
+    )  # fmt: skip
     return 0
 
 
