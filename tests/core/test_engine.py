@@ -143,3 +143,33 @@ def test_the_local_engine_and_the_cli_never_import_ray(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.splitlines()[-1].split() == ["0", "False"], out.stderr[-500:]
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="looks for the workers in /proc")
+def test_ctrl_c_stops_a_sweep_on_workers_cleanly_and_resume_finishes_it(tmp_path):
+    """From outside, as a user's Ctrl-C: SIGINT to kgn sweep's process group while its workers run trials."""
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "s"
+    argv = [sys.executable, "-m", "kgn_gui.cli", "sweep", "--data", "points:1d-sigmoid", "--depths", "1,2,3"]
+    argv += ["--H", "8", "--bound", "sigmoid", "--batch", "2", "--steps", "6000", "--n", "8", "--sample-steps", "5"]
+    argv += ["--audit", "0", "--sigmas", "0.1", "--seeds", "0,1", "--workers", "2", "-o", str(out)]
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # as a terminal's foreground job
+    p = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=default_sigint)
+    runs = out / "sweep_runs.csv"
+    deadline = time.monotonic() + 240
+    while not (runs.exists() and len(read_csv(runs)) >= 1) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err.strip().splitlines()[-1] == "kgn sweep: interrupted", err[-800:]
+    kept = read_csv(runs)
+    assert 1 <= len(kept) < 6 and not any(r.get("error") for r in kept)
+    time.sleep(0.5)
+    for pid in {int(r["worker"]) for r in kept}:  # the workers went with it
+        assert not Path(f"/proc/{pid}").exists() or "multiprocessing" not in Path(f"/proc/{pid}/cmdline").read_text()
+    again = subprocess.run([*argv, "--resume"], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and f"{len(kept)} of 6 trials already done" in again.stderr
+    assert len(read_csv(runs)) == 6
