@@ -37,6 +37,13 @@ def raises(seed: int) -> dict:
     raise ValueError(f"no model for seed {seed}\nsecond line")
 
 
+def cache_seen(seed: int) -> dict:
+    """A trial that says which data cache it would map (tests/core/test_ray_engine.py)."""
+    from kgn_gui.core.data.cache import cache_folder
+
+    return {"seed": seed, "cache": str(cache_folder())}
+
+
 def collect(engine, fn, trials):
     got = []
     engine.run(fn, trials, got.append)
@@ -173,3 +180,13 @@ def test_ctrl_c_stops_a_sweep_on_workers_cleanly_and_resume_finishes_it(tmp_path
     again = subprocess.run([*argv, "--resume"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and f"{len(kept)} of 6 trials already done" in again.stderr
     assert len(read_csv(runs)) == 6
+
+
+def test_a_failed_trial_s_reason_is_one_printable_line():
+    from kgn_gui.core.experiment.engine import reason
+
+    assert reason(ValueError("\x1b[36mray::run_in_worker()\x1b[39m (pid=7)\n  No module named 'x'")) == (
+        "ray::run_in_worker() (pid=7) No module named 'x'"
+    )
+    assert reason(RuntimeError("")) == "RuntimeError" and len(reason(ValueError("y" * 999))) == 300
+    assert reason(ValueError("bell \x07 here")).isprintable()

@@ -15,7 +15,7 @@ from kgn_gui.core.errors import EngineError
 from kgn_gui.core.experiment.engine import Trial
 from kgn_gui.core.experiment.engines import make_engine
 from kgn_gui.core.experiment.sweep import read_csv, run_sweep, write_csv
-from tests.core.test_engine import always_dies, collect, dies_once, measured, raises, seeded_sum
+from tests.core.test_engine import always_dies, cache_seen, collect, dies_once, measured, raises, seeded_sum
 from tests.core.test_worker_messages import tiny_sweep
 
 ray = pytest.importorskip("ray", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
@@ -137,3 +137,10 @@ def test_without_ray_installed_the_engine_is_one_line_that_says_how_to_install_i
     assert main([*argv, "--engine", "ray", "-o", "/nonexistent/never-made"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kgn sweep: error: --engine ray needs Ray") and len(err.splitlines()) == 1
+
+
+def test_ray_tasks_get_the_data_cache_s_folder_not_arrays(local_ray, tmp_path, monkeypatch):
+    monkeypatch.setenv("KGN_CACHE", str(tmp_path / "shared-cache"))
+    (got,) = collect(make_engine("ray"), cache_seen, [Trial((0,), {"seed": 0})]).values()
+    assert got.ok, got.error
+    assert got.row["cache"] == str(tmp_path / "shared-cache") and got.worker != os.getpid()

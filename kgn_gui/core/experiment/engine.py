@@ -21,10 +21,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
+from ..errors import printable
 
 RETRIES = 2  # a trial whose worker died runs again at most this many more times
 
@@ -60,9 +63,10 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 
 def reason(e: BaseException) -> str:
-    """An exception as the one line a failed trial's row keeps."""
-    text = " ".join(str(e).split()) or type(e).__name__
-    return text[:300]
+    """An exception as the one line a failed trial's row keeps: printable (terminal colours, as Ray puts in
+    its messages, taken out), at most 300 characters."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(e)).split()) or type(e).__name__
+    return printable(text)[:300]
 
 
 def _run_here(fn: Callable[..., dict], trial: Trial, threads: int | None) -> Outcome:
