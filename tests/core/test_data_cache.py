@@ -180,3 +180,18 @@ def test_the_cache_folder_comes_from_the_option_the_environment_or_the_user_s_ca
     (tmp_path / "f").write_text("x")
     with pytest.raises(DataError, match="not a folder"):
         use_cache_folder(tmp_path / "f")
+
+
+def test_a_subset_is_read_from_the_map_alone_and_is_dataset_subset_bit_for_bit(tmp_path, cache_dir, monkeypatch):
+    folder = png_folder(tmp_path / "imgs", n=12)
+    whole = open_source(str(folder), (-1.0, 1.0))  # imported, cached
+    expanded = []
+    real = cache._in_range
+    monkeypatch.setattr(cache, "_in_range", lambda x, *a, **k: (expanded.append(x.shape[0]), real(x, *a, **k))[1])
+    part = open_source(str(folder), (-1.0, 1.0), subset=(5, 0))
+    assert expanded == [5]  # only the subset's rows became floats: memory follows n, not the data set
+    same(part, whole.subset(5, seed=0))
+    assert part.name == f"{whole.name}[5]" and part.M == 5
+    monkeypatch.setenv("KGN_CACHE", "off")
+    same(open_source(str(folder), (-1.0, 1.0), subset=(5, 0)), part)
+    assert open_source(str(folder), (-1.0, 1.0), subset=(50, 0)).M == 12  # more than there are: all of them

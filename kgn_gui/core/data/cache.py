@@ -22,7 +22,9 @@ that sees the cache folder) maps that file instead.
   default ``~/.cache/kgn-gui/data``). After each new entry the least recently used others are removed
   while the cache holds more than ``KGN_CACHE_MAX_GB`` (default 8) gigabytes.
 
-The data set a cached open gives is the one the import gives, bit for bit (a test). 2-D arrays (points,
+The data set a cached open gives is the one the import gives, bit for bit (a test). Asked for a subset
+(``open_source(…, subset=(n, seed))``, as the sweep's trials ask), a cached open reads only those rows from
+the map, so a worker's memory follows the subset, not the data set. 2-D arrays (points,
 flat samples) are read as they are: their values depend on the value range asked for.
 """
 
@@ -40,7 +42,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..jsonsafe import JSONError, loads_bounded
-from .dataset import Dataset
+from .dataset import Dataset, subset_rows
 
 VERSION = 1  # of the entry's layout; a change gives every source a new key
 ENV, ENV_MAX = "KGN_CACHE", "KGN_CACHE_MAX_GB"
@@ -143,8 +145,9 @@ def _write_entry(entry: Path, ds: Dataset) -> None:
         raise
 
 
-def _read_entry(entry: Path, value_range: tuple[float, float]) -> Dataset | None:
-    """The entry's data set in ``value_range``, or None when anything of it does not check out."""
+def _read_entry(entry: Path, value_range: tuple[float, float], subset: tuple[int, int] | None) -> Dataset | None:
+    """The entry's data set in ``value_range`` (with ``subset`` = (n, seed) only those rows of Dataset.subset,
+    read from the map: memory follows n, not the data set), or None when anything of it does not check out."""
     try:
         raw = (entry / "meta.json").read_bytes()[: MAX_META_BYTES + 1]
         if len(raw) > MAX_META_BYTES:
@@ -164,11 +167,15 @@ def _read_entry(entry: Path, value_range: tuple[float, float]) -> Dataset | None
             if lab_path.stat().st_size != M * 8:
                 return None
             labels = np.fromfile(lab_path, dtype="<i8")
-        like = Dataset(x=np.zeros((1, D), np.float32), shape=shape, value_range=(0.0, 1.0), name=str(meta["name"]))
+        name = str(meta["name"])
+        mapped = np.memmap(data, dtype=kind, mode="r", shape=(M, D))
+        rows = None if subset is None else subset_rows(M, *subset)
+        if rows is not None:  # as Dataset.subset: the rows it keeps, its name
+            mapped, labels, name = mapped[rows], None if labels is None else labels[rows], f"{name}[{len(rows)}]"
+        like = Dataset(x=np.zeros((1, D), np.float32), shape=shape, value_range=(0.0, 1.0), name=name)
         like.class_names = [str(c) for c in meta["class_names"]]
         like.skipped = [str(s) for s in meta["skipped"]]
         like.labels = labels
-        mapped = np.memmap(data, dtype=kind, mode="r", shape=(M, D))
         ds = _in_range(mapped, like, value_range, scale=kind is np.uint8)
         del mapped
         os.utime(entry)  # used now: the last to be removed when the cache is pruned
@@ -203,25 +210,28 @@ def cached_import(
     image_size: tuple[int, int],
     load: Callable[[tuple[float, float]], Dataset],
     log: Callable[[str], None] | None = None,
+    subset: tuple[int, int] | None = None,
 ) -> Dataset:
-    """The data set ``load(value_range)`` gives for ``source``, from the cache when it holds it, else
-    imported (``load((0, 1))``, the images in [0, 1]) and written there first. A cache that cannot be
-    written (read-only, full) is skipped with a line to ``log``: the import is never lost for it."""
+    """The data set ``load(value_range)`` gives for ``source`` (with ``subset`` = (n, seed): its
+    ``.subset(n, seed)``), from the cache when it holds it, else imported (``load((0, 1))``, the images in
+    [0, 1]) and written there first. A cache that cannot be written (read-only, full) is skipped with a line
+    to ``log``: the import is never lost for it."""
+    cut = (lambda ds: ds) if subset is None else (lambda ds: ds.subset(*subset))  # noqa: E731
     folder = cache_folder()
     if folder is None:
-        return load(value_range)
+        return cut(load(value_range))
     try:
         entry = folder / cache_key(source, kind, image_size)
     except OSError:
-        return load(value_range)  # the import says what is wrong with the source, in its own words
+        return cut(load(value_range))  # the import says what is wrong with the source, in its own words
     if entry.is_dir():
-        ds = _read_entry(entry, value_range)
+        ds = _read_entry(entry, value_range, subset)
         if ds is not None:
             return ds
         shutil.rmtree(entry, ignore_errors=True)  # damaged or of another layout: imported again
     unit = load((0.0, 1.0))
     if not unit.is_image:  # flat arrays keep values that lie in the range asked for: not cached
-        return load(value_range)
+        return cut(load(value_range))
     try:
         folder.mkdir(parents=True, exist_ok=True)
         _write_entry(entry, unit)
@@ -229,7 +239,7 @@ def cached_import(
     except OSError as e:
         if log is not None:
             log(f"data cache {folder}: not written ({e.strerror or type(e).__name__}); the import is not kept")
-    return _in_range(unit.x, unit, value_range, scale=False)
+    return cut(_in_range(unit.x, unit, value_range, scale=False))
 
 
 def _in_range(x: np.ndarray, like: Dataset, value_range, *, scale: bool) -> Dataset:

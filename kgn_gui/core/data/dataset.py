@@ -113,9 +113,9 @@ class Dataset:
 
     def subset(self, n: int, seed: int = 0) -> Dataset:
         """A random subset of n samples (all of them when n ≥ M), reproducible in ``seed``."""
-        if n >= self.M:
+        idx = subset_rows(self.M, n, seed)
+        if idx is None:
             return self
-        idx = np.sort(np.random.default_rng(seed).choice(self.M, size=n, replace=False))
         return replace(
             self, x=self.x[idx], labels=None if self.labels is None else self.labels[idx], name=f"{self.name}[{n}]"
         )
@@ -134,6 +134,14 @@ class Dataset:
             if len(self.skipped) > limit:
                 lines.append(f"  … and {len(self.skipped) - limit} more")
         return "\n".join(lines)
+
+
+def subset_rows(M: int, n: int, seed: int) -> np.ndarray | None:
+    """The rows (sorted) that :meth:`Dataset.subset` keeps of ``M`` samples, or None when it keeps them all
+    (the data cache reads just these rows from its map)."""
+    if n <= 0 or n >= M:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(M, size=n, replace=False))
 
 
 def from_unit(u: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:

@@ -64,14 +64,23 @@ def source_for_name(name: str) -> str | None:
 
 
 def open_source(
-    spec: str, value_range: tuple[float, float] = (-1.0, 1.0), image_size: tuple[int, int] = (28, 28)
+    spec: str,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    image_size: tuple[int, int] = (28, 28),
+    subset: tuple[int, int] | None = None,
 ) -> Dataset:
     """Resolve a data-source string as the CLI and the UI accept it.
 
     ``mnist`` / ``mnist:train`` / ``mnist:test``; ``points:PRESET`` or ``points:0.2,0.8`` or
     ``points:0.2/0.2,0.8/0.8``; a ``.npz``/``.npy`` file; an IDX file or folder; a folder of images. Files
     and folders of images are decoded once and then mapped from the data cache (core.data.cache).
+    ``subset`` = (n, seed): the data set's ``.subset(n, seed)`` (from the cache only those rows are read).
     """
+    ds = _open(spec, value_range, image_size, subset)
+    return ds if subset is None or ds.M <= subset[0] else ds.subset(*subset)
+
+
+def _open(spec: str, value_range, image_size, subset) -> Dataset:
     if spec in ("mnist", "mnist:train", "mnist:test"):
         return load_mnist("test" if spec.endswith("test") else "train", value_range)
     if spec.startswith("points:"):
@@ -96,9 +105,9 @@ def open_source(
     vr, size = (float(value_range[0]), float(value_range[1])), tuple(image_size)
     if stat.S_ISREG(st.st_mode):
         if p.suffix.lower() in (".npz", ".npy"):
-            return cached_import(p, "array", vr, size, lambda r: load_array(p, r))
+            return cached_import(p, "array", vr, size, lambda r: load_array(p, r), subset=subset)
         if "idx" in p.name or "ubyte" in p.name:
-            return cached_import(p, "idx", vr, size, lambda r: load_idx(p, value_range=r))
+            return cached_import(p, "idx", vr, size, lambda r: load_idx(p, value_range=r), subset=subset)
         raise DataError(f"{shown(p)}: unknown file type")
     if not stat.S_ISDIR(st.st_mode):
         raise DataError(f"{printable(spec)}: not a regular file or a folder ({kind_of(st.st_mode)})")
@@ -108,8 +117,9 @@ def open_source(
     except Exception as e:  # noqa: BLE001
         raise DataError(f"{printable(spec)}: cannot list: {reason_of(e)}") from None
     if any("ubyte" in n or "idx" in n for n in names):
-        return cached_import(p, "idx-folder", vr, size, lambda r: load_idx_folder(p, value_range=r))
-    return cached_import(p, "images", vr, size, lambda r: load_image_folder(p, size, value_range=r)[0])
+        return cached_import(p, "idx-folder", vr, size, lambda r: load_idx_folder(p, value_range=r), subset=subset)
+    load = lambda r: load_image_folder(p, size, value_range=r)[0]  # noqa: E731
+    return cached_import(p, "images", vr, size, load, subset=subset)
 
 
 def reference_data(

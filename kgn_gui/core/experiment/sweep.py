@@ -308,9 +308,8 @@ def sweep_data(cfg: SweepConfig):
 
     key = (cfg.source, cfg.bound, cfg.subset)
     if key not in _DATA:
-        ds = open_source(cfg.source, BOUNDS[cfg.bound])
-        if cfg.subset and cfg.subset < ds.M:
-            ds = ds.subset(cfg.subset, seed=DATA_SEED)
+        # a cached image source gives only the subset's rows: a worker's memory follows --subset
+        ds = open_source(cfg.source, BOUNDS[cfg.bound], subset=(cfg.subset, DATA_SEED) if cfg.subset else None)
         _DATA.clear()
         _DATA[key] = ds
     return _DATA[key]
