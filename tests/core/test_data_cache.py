@@ -11,6 +11,7 @@ from PIL import Image
 
 from kgn_gui.core.data import cache, sources
 from kgn_gui.core.data.cache import cache_folder, use_cache_folder
+from kgn_gui.core.data.dataset import ByteDataset, Dataset
 from kgn_gui.core.data.sources import open_source
 from kgn_gui.core.errors import DataError
 
@@ -109,6 +110,7 @@ def test_a_changed_file_gives_a_new_entry_with_the_new_pixels(tmp_path, cache_di
 def test_a_damaged_entry_is_rebuilt_never_trusted(tmp_path, cache_dir, decodes, damage):
     folder = png_folder(tmp_path / "imgs", n=4)
     good = open_source(str(folder), (-1.0, 1.0))
+    _ = good.x  # read whole now: a ByteDataset maps the entry, and the damage is done to the file in place
     (entry,) = entries(cache_dir)
     damage(entry)
     rebuilt = open_source(str(folder), (-1.0, 1.0))
@@ -185,13 +187,63 @@ def test_the_cache_folder_comes_from_the_option_the_environment_or_the_user_s_ca
 def test_a_subset_is_read_from_the_map_alone_and_is_dataset_subset_bit_for_bit(tmp_path, cache_dir, monkeypatch):
     folder = png_folder(tmp_path / "imgs", n=12)
     whole = open_source(str(folder), (-1.0, 1.0))  # imported, cached
-    expanded = []
-    real = cache._in_range
-    monkeypatch.setattr(cache, "_in_range", lambda x, *a, **k: (expanded.append(x.shape[0]), real(x, *a, **k))[1])
     part = open_source(str(folder), (-1.0, 1.0), subset=(5, 0))
-    assert expanded == [5]  # only the subset's rows became floats: memory follows n, not the data set
+    # only the subset's rows were read from the map, as bytes: memory follows n, not the data set
+    assert isinstance(part, ByteDataset) and type(part.codes) is np.ndarray and part.codes.shape == (5, 784)
     same(part, whole.subset(5, seed=0))
     assert part.name == f"{whole.name}[5]" and part.M == 5
     monkeypatch.setenv("KGN_CACHE", "off")
     same(open_source(str(folder), (-1.0, 1.0), subset=(5, 0)), part)
     assert open_source(str(folder), (-1.0, 1.0), subset=(50, 0)).M == 12  # more than there are: all of them
+
+
+def test_a_whole_entry_is_the_map_and_trains_as_the_float_import_bit_for_bit(tmp_path, cache_dir, monkeypatch):
+    """Opened whole, a byte entry is a ByteDataset over the map (no float copy: 10⁶ images train in a batch's
+    memory); training on it converts each batch's rows and gives the weights the float import gives."""
+    import torch
+
+    from kgn_gui.core.model.architectures import ModelSpec
+    from kgn_gui.core.model.train import TrainConfig, Trainer
+
+    folder = png_folder(tmp_path / "imgs", n=12)
+    open_source(str(folder), (-1.0, 1.0), image_size=(8, 8))  # imported, cached
+    mapped = open_source(str(folder), (-1.0, 1.0), image_size=(8, 8))
+    assert isinstance(mapped, ByteDataset) and isinstance(mapped.codes, np.memmap)
+    monkeypatch.setenv("KGN_CACHE", "off")
+    floats = open_source(str(folder), (-1.0, 1.0), image_size=(8, 8))
+    assert type(floats) is Dataset
+    spec = ModelSpec(D=64, L=3, H=16, shape=(1, 8, 8))
+    got = []
+    for ds in (mapped, floats):
+        tr = Trainer(spec, ds, TrainConfig(steps=12, batch=5, seed=2, eval_size=4, eval_every=3))
+        tr.run()
+        got.append((tr.losses, [p.detach().clone() for p in tr.model.parameters()]))
+    assert np.array_equal(got[0][0], got[1][0]) and np.isfinite(got[0][0]).all()
+    assert all(torch.equal(a, b) for a, b in zip(got[0][1], got[1][1]))
+    assert mapped._x is None  # the trainer never made the whole float copy
+    same(mapped, floats)  # and read whole, the samples are the import's
+    unit = open_source(str(folder), (0.0, 1.0), image_size=(8, 8))
+    assert np.array_equal(mapped.to_range((0.0, 1.0)).x, unit.x)  # another range: as if imported in it
+    assert mapped.extent() == (float(floats.x.min()), float(floats.x.max()))
+
+
+def test_byte_data_read_whole_without_the_memory_is_one_line(monkeypatch):
+    """A ByteDataset's floats are made only when read whole, and refused in one line when the system has not
+    the memory for them; its rows, subsets and extent need none of it."""
+    from kgn_gui.core.chain import chain
+
+    codes = np.arange(6 * 16, dtype=np.uint8).reshape(6, 16)
+    ds = ByteDataset(codes, (1, 4, 4), (-1.0, 1.0), "bytes")
+    monkeypatch.setattr(chain, "available_memory_bytes", lambda: 100)
+    with pytest.raises(DataError) as e:
+        _ = ds.x
+    assert (
+        str(e.value) == "bytes: 6 samples take 0.0 GB as floats and 0.0 GB of memory is free: use a subset (--subset N)"
+    )
+    assert (
+        ds.rows([0, 5]).tolist()
+        == (np.float32(np.r_[codes[0], codes[5]]) / np.float32(255) * 2 - 1).reshape(2, 16).tolist()
+    )
+    assert ds.subset(2, seed=0).M == 2 and ds.extent() == (-1.0, float(np.float32(95) / np.float32(255) * 2 - 1))
+    monkeypatch.undo()
+    assert np.array_equal(ds.x, ds.rows(slice(None)))

@@ -23,7 +23,7 @@ from PIL import Image
 from kgn_gui.core.chain.start import load_start_array, parse_start
 from kgn_gui.core.data import arrays
 from kgn_gui.core.data.arrays import load_array, load_idx, read_idx
-from kgn_gui.core.data.dataset import Dataset
+from kgn_gui.core.data.dataset import ByteDataset, Dataset
 from kgn_gui.core.data.images import load_image_folder
 from kgn_gui.core.data.sources import open_source
 from kgn_gui.core.errors import DataError, StartError
@@ -226,20 +226,26 @@ def test_an_idx_header_claiming_more_than_its_file_holds_is_refused_before_alloc
 
 
 def test_a_gzip_idx_that_inflates_past_the_cap_fails_fast_without_inflating(tmp_path, monkeypatch):
-    """A 4 KB .gz whose IDX header truly declares (and holds) 64 × 256 × 256 zeros (4 MiB; 16 MiB as float32)
-    with the cap set to 1 MiB, then to 8 MiB (the raw bytes fit, the float32 data set does not).
+    """A 4 KB .gz whose IDX header truly declares (and holds) 64 × 256 × 256 zero bytes (4 MiB) with the cap
+    at 1 MiB; the same as int16 (8 MiB; 16 MiB as the float32 kept) with the cap at 8 MiB. uint8 images are
+    kept as bytes, so they count one byte each: within the cap they load, and stay bytes.
     before: no such cap (MAX_DATA_BYTES did not exist; MAX_IDX_BYTES counted raw bytes only)."""
     p = tmp_path / "bomb-idx3-ubyte.gz"
     p.write_bytes(gzip.compress(_idx_header(0x08, (64, 256, 256)) + bytes(4 * MiB), 9))
-    assert p.stat().st_size < 16_000
-    for cap in (1 * MiB, 8 * MiB):
+    wide = tmp_path / "wide-idx3-short.gz"
+    wide.write_bytes(gzip.compress(_idx_header(0x0B, (64, 256, 256)) + bytes(8 * MiB), 9))
+    assert p.stat().st_size < 16_000 and wide.stat().st_size < 32_000
+    for path, cap, says in ((p, 1 * MiB, "4,194,304"), (wide, 8 * MiB, "16,777,216")):
         monkeypatch.setattr(arrays, "MAX_DATA_BYTES", cap)
         with pytest.raises(DataError) as e:
-            load_idx(p)
-        _one_line(e, "bomb-idx3-ubyte.gz: IDX header declares [64, 256, 256] values (16,777,216 bytes)", "allowed")
-        assert _peak_bytes(lambda: load_idx(p)) < MiB
-    monkeypatch.setattr(arrays, "MAX_DATA_BYTES", 16 * MiB)  # the same file within the cap loads
-    assert load_idx(p).M == 64
+            load_idx(path)
+        _one_line(e, f"{path.name}: IDX header declares [64, 256, 256] values ({says} bytes)", "allowed")
+        assert _peak_bytes(lambda path=path: load_idx(path)) < MiB
+    monkeypatch.setattr(arrays, "MAX_DATA_BYTES", 4 * MiB)  # the bytes within the cap load, as bytes
+    ds = load_idx(p)
+    assert ds.M == 64 and isinstance(ds, ByteDataset) and ds.codes.nbytes == 4 * MiB
+    monkeypatch.setattr(arrays, "MAX_DATA_BYTES", 16 * MiB)
+    assert load_idx(wide).M == 64
 
 
 def test_a_gzip_idx_with_more_data_than_declared_stops_after_one_byte(tmp_path):

@@ -24,7 +24,9 @@ that sees the cache folder) maps that file instead.
 
 The data set a cached open gives is the one the import gives, bit for bit (a test). Asked for a subset
 (``open_source(…, subset=(n, seed))``, as the sweep's trials ask), a cached open reads only those rows from
-the map, so a worker's memory follows the subset, not the data set. 2-D arrays (points,
+the map, so a worker's memory follows the subset, not the data set. Opened whole, an entry of bytes is a
+``ByteDataset`` over the map itself: the trainer converts each batch's rows to floats, so training on
+10⁶ images takes a batch's memory, not 3 GB per process, and the map's pages are shared. 2-D arrays (points,
 flat samples) are read as they are: their values depend on the value range asked for.
 """
 
@@ -42,7 +44,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..jsonsafe import JSONError, loads_bounded
-from .dataset import Dataset, subset_rows
+from .dataset import ByteDataset, Dataset, from_unit, subset_rows
 
 VERSION = 1  # of the entry's layout; a change gives every source a new key
 ENV, ENV_MAX = "KGN_CACHE", "KGN_CACHE_MAX_GB"
@@ -118,7 +120,7 @@ def _write_entry(entry: Path, ds: Dataset) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        q = _as_bytes(ds.x)
+        q = ds.codes if isinstance(ds, ByteDataset) else _as_bytes(ds.x)
         data = tmp / ("x.u8" if q is not None else "x.f32")
         (q if q is not None else ds.x).tofile(data)
         meta = {
@@ -172,12 +174,14 @@ def _read_entry(entry: Path, value_range: tuple[float, float], subset: tuple[int
         rows = None if subset is None else subset_rows(M, *subset)
         if rows is not None:  # as Dataset.subset: the rows it keeps, its name
             mapped, labels, name = mapped[rows], None if labels is None else labels[rows], f"{name}[{len(rows)}]"
-        like = Dataset(x=np.zeros((1, D), np.float32), shape=shape, value_range=(0.0, 1.0), name=name)
-        like.class_names = [str(c) for c in meta["class_names"]]
-        like.skipped = [str(s) for s in meta["skipped"]]
-        like.labels = labels
-        ds = _in_range(mapped, like, value_range, scale=kind is np.uint8)
-        del mapped
+        class_names, skipped = [str(c) for c in meta["class_names"]], [str(s) for s in meta["skipped"]]
+        if kind is np.uint8:  # the map itself (or the subset's rows), converted to floats only where used
+            ds = ByteDataset(mapped, shape, value_range, name, labels, class_names, skipped)
+        else:
+            like = Dataset(x=np.zeros((1, D), np.float32), shape=shape, value_range=(0.0, 1.0), name=name)
+            like.class_names, like.skipped, like.labels = class_names, skipped, labels
+            ds = _in_range(like, value_range, mapped)
+            del mapped
         os.utime(entry)  # used now: the last to be removed when the cache is pruned
         return ds
     except (OSError, KeyError, TypeError, ValueError, JSONError, DataError):
@@ -239,20 +243,19 @@ def cached_import(
     except OSError as e:
         if log is not None:
             log(f"data cache {folder}: not written ({e.strerror or type(e).__name__}); the import is not kept")
-    return cut(_in_range(unit.x, unit, value_range, scale=False))
+        return cut(_in_range(unit, value_range))
+    ds = _read_entry(entry, value_range, subset)  # as every later run will see it: mapped from the cache
+    return ds if ds is not None else cut(_in_range(unit, value_range))
 
 
-def _in_range(x: np.ndarray, like: Dataset, value_range, *, scale: bool) -> Dataset:
-    """A data set of ``like``'s shape, labels and names whose samples are ``x`` (in [0, 1]; bytes k/255 when
-    ``scale``) mapped onto ``value_range``: the float32 operations of dataset.from_unit, in one copy."""
-    lo, hi = value_range
-    out = x.astype(np.float32)
-    if scale:
-        out /= np.float32(255.0)
-    out *= np.float32(hi - lo)
-    out += np.float32(lo)
+def _in_range(like: Dataset, value_range, x: np.ndarray | None = None) -> Dataset:
+    """A data set of ``like``'s shape, labels and names whose samples are ``x`` (default ``like``'s; in
+    [0, 1]) mapped onto ``value_range`` by dataset.from_unit, in one copy (a ByteDataset: its bytes kept)."""
+    if x is None and isinstance(like, ByteDataset):
+        return like.to_range(value_range)
+    x = like.x if x is None else x
     ds = Dataset(
-        x=out,
+        x=from_unit(x, value_range),
         shape=like.shape,
         value_range=value_range,
         name=like.name,

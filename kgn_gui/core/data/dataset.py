@@ -98,6 +98,14 @@ class Dataset:
     def is_image(self) -> bool:
         return len(self.shape) == 3
 
+    def extent(self) -> tuple[float, float]:
+        """The smallest and the largest value in the data."""
+        return float(self.x.min()), float(self.x.max())
+
+    def rows(self, idx) -> np.ndarray:
+        """The samples ``idx`` as float32 (a copy)."""
+        return self.x[idx]
+
     def images(self) -> np.ndarray:
         """The samples as (M, *shape)."""
         return self.x.reshape((self.M,) + self.shape)
@@ -134,6 +142,84 @@ class Dataset:
             if len(self.skipped) > limit:
                 lines.append(f"  … and {len(self.skipped) - limit} more")
         return "\n".join(lines)
+
+
+class ByteDataset(Dataset):
+    """A Dataset whose samples are bytes: ``codes`` (M×D uint8, a data-cache map on disk or an array) stands
+    for ``byte_table(value_range)[codes]``. ``x`` (float32, four bytes a value) is made only when something
+    reads the data whole; :meth:`rows`, :meth:`subset` and the trainer convert only the rows they use, so
+    their memory follows the rows, not M — and a map is shared by every process that opens it."""
+
+    def __init__(self, codes, shape, value_range, name="data", labels=None, class_names=(), skipped=()):
+        codes = codes if isinstance(codes, np.memmap) else np.asarray(codes)
+        if codes.dtype != np.uint8 or codes.ndim != 2:
+            raise DataError(f"{name}: byte data must be an M×D uint8 array, got {codes.dtype} {codes.shape}")
+        self.shape = tuple(int(s) for s in shape)
+        if int(np.prod(self.shape)) != codes.shape[1]:
+            raise DataError(f"{name}: sample shape {self.shape} does not match D = {codes.shape[1]}")
+        if codes.shape[0] == 0:
+            raise DataError(f"{name}: the data set is empty")
+        self.codes, self._x = codes, None
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.name, self.class_names, self.skipped = str(name), list(class_names), list(skipped)
+        self.labels = None if labels is None else check_labels(np.asarray(labels).reshape(-1), len(codes), name)
+
+    @property
+    def x(self) -> np.ndarray:
+        """The samples as float32, made on first use. Raises DataError, one line, when the system has not
+        the memory for them (training needs none of it: it converts a batch at a time)."""
+        if self._x is None:
+            from ..chain.chain import available_memory_bytes
+
+            need, free = 4 * self.codes.size, available_memory_bytes()
+            if need > 0.8 * free:
+                raise DataError(
+                    f"{self.name}: {self.M:,} samples take {need / 2**30:.1f} GB as floats and "
+                    f"{free / 2**30:.1f} GB of memory is free: use a subset (--subset N)"
+                )
+            self._x = self.table()[self.codes]
+        return self._x
+
+    @property
+    def M(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def D(self) -> int:
+        return int(self.codes.shape[1])
+
+    def table(self) -> np.ndarray:
+        return byte_table(self.value_range)
+
+    def extent(self) -> tuple[float, float]:
+        t = self.table()
+        return float(t[self.codes.min()]), float(t[self.codes.max()])
+
+    def rows(self, idx) -> np.ndarray:
+        return self.table()[self.codes[idx]]
+
+    def _like(self, codes, **given) -> ByteDataset:
+        kw = dict(shape=self.shape, value_range=self.value_range, name=self.name, labels=self.labels)
+        kw.update(given)
+        return ByteDataset(codes, class_names=self.class_names, skipped=self.skipped, **kw)
+
+    def to_range(self, value_range: tuple[float, float]) -> Dataset:
+        return self._like(self.codes, value_range=value_range)
+
+    def subset(self, n: int, seed: int = 0) -> Dataset:
+        idx = subset_rows(self.M, n, seed)
+        if idx is None:
+            return self
+        labels = None if self.labels is None else self.labels[idx]
+        return self._like(np.ascontiguousarray(self.codes[idx]), labels=labels, name=f"{self.name}[{n}]")
+
+
+def byte_table(value_range: tuple[float, float]) -> np.ndarray:
+    """The float32 value each byte k stands for in ``value_range``: k/255 mapped by the float32 operations of
+    :func:`from_unit`, so a ByteDataset's samples are bit for bit those of the float import."""
+    t = np.arange(256, dtype=np.float32)
+    t /= np.float32(255.0)
+    return from_unit(t, value_range)
 
 
 def subset_rows(M: int, n: int, seed: int) -> np.ndarray | None:

@@ -33,6 +33,7 @@ import math
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -222,6 +223,27 @@ def manifold_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return nn.functional.mse_loss(model(x), x)
 
 
+def training_rows(dataset: Dataset, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The data set on the training device: (X, None) with X float32, or for a ByteDataset (X, table) with X
+    its bytes (a quarter of the memory; on the CPU the data cache's map itself, no copy) and table the 256
+    float32 values they stand for (:func:`as_floats`)."""
+    codes = getattr(dataset, "codes", None)
+    if codes is None:
+        return torch.from_numpy(dataset.x).to(dev), None
+    with warnings.catch_warnings():  # a read-only map: the trainer only gathers rows from it
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        X = torch.from_numpy(codes)
+    return X.to(dev), torch.from_numpy(dataset.table()).to(dev)
+
+
+def as_floats(rows: torch.Tensor, table: torch.Tensor | None) -> torch.Tensor:
+    """Rows of :func:`training_rows` as float32: bytes looked up in their table (the same values, bit for bit,
+    as the data set's ``x``), floats as they are."""
+    if table is None:
+        return rows
+    return table.index_select(0, rows.reshape(-1).int()).view(rows.shape)
+
+
 def draw_batch(M: int, B: int, gen: torch.Generator) -> torch.Tensor:
     """B distinct indices in [0, M), uniformly at random (no repeats inside the batch)."""
     return torch.randperm(M, generator=gen, device=gen.device)[:B]
@@ -288,8 +310,10 @@ class _GraphStep:
 
     WARMUP = 3
 
-    def __init__(self, model: nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor, B: int, precision: str):
-        self.model, self.opt, self.X, self.B, self.precision = model, opt, X, B, precision
+    def __init__(
+        self, model: nn.Module, opt: torch.optim.Optimizer, X: torch.Tensor, B: int, precision: str, table=None
+    ):
+        self.model, self.opt, self.X, self.B, self.precision, self.table = model, opt, X, B, precision, table
         self.full_batch = B >= X.shape[0]
         dev = X.device
         self.perm = torch.arange(X.shape[0], device=dev)  # the static index buffer the graph gathers with
@@ -307,7 +331,7 @@ class _GraphStep:
             self.loss = self._body()
 
     def _body(self) -> torch.Tensor:
-        xb = self.X if self.full_batch else self.X.index_select(0, self.perm[: self.B])
+        xb = self.X if self.full_batch else as_floats(self.X.index_select(0, self.perm[: self.B]), self.table)
         with _autocast(self.X.device, self.precision):
             loss = manifold_loss(self.model, xb)
         loss.backward()
@@ -340,7 +364,8 @@ class Trainer:
         if dataset.D != spec.D:
             raise TrainError(f"the model expects D = {spec.D} values per sample but {dataset.name} has {dataset.D}")
         lo, hi = spec.value_range
-        if float(dataset.x.min()) < lo - 1e-6 or float(dataset.x.max()) > hi + 1e-6:
+        low, high = dataset.extent()
+        if low < lo - 1e-6 or high > hi + 1e-6:
             raise TrainError(f"{dataset.name} has values outside the {spec.bound} range [{lo}, {hi}]")
         self.device = resolve_device(self.config.device)
         self.model = (model if model is not None else build_model(spec, seed=self.config.seed)).to(self.device)
@@ -447,7 +472,7 @@ class Trainer:
                 for p in self.model.parameters():
                     p.grad = None
 
-    def _prepare_graph(self, X: torch.Tensor, B: int):
+    def _prepare_graph(self, X: torch.Tensor, B: int, table: torch.Tensor | None = None):
         """(optimizer, _GraphStep) for a CUDA graph step, or (None, None) when capture fails (the reason is
         kept in ``graph_note`` and the eager loop runs). Either way the capture's warm-up steps are undone:
         the weights are copied back in place (the graph keeps reading the same tensors) and Adam starts fresh."""
@@ -455,7 +480,7 @@ class Trainer:
         init = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         try:
             opt = _make_adam(self.model.parameters(), cfg.lr_at(0), tuple(cfg.betas), self.device, capturable=True)
-            graph = _GraphStep(self.model, opt, X, B, cfg.precision)
+            graph = _GraphStep(self.model, opt, X, B, cfg.precision, table)
         except Exception as e:  # noqa: BLE001 - any capture failure falls back to the eager loop
             self.model.load_state_dict(init)
             for p in self.model.parameters():
@@ -473,19 +498,21 @@ class Trainer:
 
     def _run(self) -> Iterator[TrainEvent]:
         cfg, dev = self.config, self.device
-        X = torch.from_numpy(self.dataset.x).to(dev)
+        X, table = training_rows(self.dataset, dev)
         M = X.shape[0]
         B = min(cfg.batch, M)
         full_batch = B >= M
+        if full_batch and table is not None:  # every step uses every row: converted once
+            X, table = as_floats(X, table), None
         gen = torch.Generator(device=dev.type if dev.type != "mps" else "cpu")
         gen.manual_seed(cfg.seed)
         eval_idx = np.sort(np.random.default_rng(cfg.seed).choice(M, size=min(cfg.eval_size, M), replace=False))
-        xe = X[torch.from_numpy(eval_idx).to(dev)]
+        xe = as_floats(X[torch.from_numpy(eval_idx).to(dev)], table)
         opt = graph = None
         self.graph_note = ""
         self.model.train()
         if dev.type == "cuda" and self.world == 1 and cfg.graphs:
-            opt, graph = self._prepare_graph(X, B)
+            opt, graph = self._prepare_graph(X, B, table)
         self.graph_used = graph is not None
         if opt is None:
             opt = _make_adam(self.model.parameters(), cfg.lr, tuple(cfg.betas), dev)
@@ -528,7 +555,7 @@ class Trainer:
             if graph is not None:
                 loss = graph(gen)
             else:
-                xb = X[lo:hi] if full_batch else X[draw_batch(M, B, gen)[lo:hi].to(dev)]
+                xb = X[lo:hi] if full_batch else as_floats(X[draw_batch(M, B, gen)[lo:hi].to(dev)], table)
                 opt.zero_grad(set_to_none=True)
                 with _autocast(dev, cfg.precision):
                     loss = manifold_loss(net, xb)
