@@ -404,6 +404,7 @@ def analyze(
     tol: float | None = None,
     copy_tol: float = 0.05,
     audit: int = 0,
+    fixed_points: int = 0,
     sigmas: Iterable[float] = (),
     recovery_n: int = 200,
     recovery_T: int = 50,
@@ -413,7 +414,8 @@ def analyze(
 ) -> Measures:
     """The measures of a model's chains after ``steps`` steps: convergence, memorization, the distribution
     measures against the reference data with their real-data baselines and intervals, and (when asked) the
-    attractor audit of ``audit`` training examples, basin recovery at each σ of ``sigmas`` and the mixing scan
+    attractor audit of ``audit`` training examples, the fixed points root-found from ``fixed_points`` training
+    examples and as many chain ends (core.measure.fixed_points), basin recovery at each σ of ``sigmas`` and the mixing scan
     over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
     edits) are measured. The dict ``kgn analyze --json`` writes, as core.measure.registry.Measures (``estimate(key)``:
@@ -454,6 +456,14 @@ def analyze(
                 ck.model, ck.value_range, ds.x, n=audit, seed=cfg.seed, progress=say("attractor audit")
             ).summary()
         )
+    if fixed_points:
+        from .core.measure.fixed_points import fixed_point_census
+
+        ends = None if a.final is None else np.asarray(a.final)[:fixed_points]
+        census = fixed_point_census(
+            ck.model, ds.x, n=fixed_points, seed=cfg.seed, chain_ends=ends, progress=say("fixed points")
+        )
+        out.update(census.summary())
     if sigmas:
         rec = basin_recovery(
             ck.model, ck.value_range, ds.x, sigmas, n=recovery_n, T=recovery_T, seed=cfg.seed,
@@ -627,7 +637,16 @@ def sweep(
 SEARCH_KEYS = ("class_entropy", "precision", "recall", "kid", "converged", "copy_fraction", "distinct")
 
 
-MEASURE_OPTIONS = ("data", "tol", "copy_tol", "audit", "sigmas", "recovery_n", "recovery_T")  # of analyze
+MEASURE_OPTIONS = (
+    "data",
+    "tol",
+    "copy_tol",
+    "audit",
+    "fixed_points",
+    "sigmas",
+    "recovery_n",
+    "recovery_T",
+)  # of analyze
 
 
 def search_trial(model: str, sampler: str, seed: int, steps: int, n: int, **measure) -> dict:

@@ -109,8 +109,17 @@ def _add_arch_options(p: argparse.ArgumentParser, depth: bool = True) -> None:
 
 def _add_measure_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--audit", type=nonneg_int, default=32, help="training examples in the attractor audit (0: skip)")
+    _add_fixed_points_option(p)
     sigmas = "corruption levels σ (value units) for basin recovery (σ = 0 recovers by construction)"
     p.add_argument("--sigmas", type=_typed(lists.sigmas), default=[0.0, 0.05, 0.1, 0.2, 0.4], help=sigmas)
+
+
+def _add_fixed_points_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fixed-points", type=nonneg_int, default=0, metavar="N",
+        help="root-find fixed points (Newton) from N training examples and N chain ends, classify each by "
+        "its Jacobian's spectrum (0: skip; ~1 min per 8 starts for the MNIST model on 2 cores)",
+    )  # fmt: skip
 
 
 def _inputs(args, *texts) -> list[Path]:
@@ -386,6 +395,7 @@ def cmd_info(args) -> int:
 
 
 def cmd_analyze(args) -> int:
+    from . import api
     from .core.errors import DataError
     from .core.jsonsafe import dumps_strict
     from .core.model.checkpoint import load_checkpoint
@@ -400,7 +410,7 @@ def cmd_analyze(args) -> int:
     if args.engine != "local" or args.workers or args.address:
         raise CLIError("--engine, --workers and --address are for --seeds (one seed runs here)")
     bar = Progress()
-    options = ("data", "tol", "copy_tol", "audit", "sigmas", "recovery_n", "recovery_T")
+    options = api.MEASURE_OPTIONS
     try:
         out = _run_from_args(
             args, load_checkpoint(args.model), args.steps, mixing=args.mixing or (),
@@ -439,7 +449,8 @@ def cmd_search(args) -> int:
     bar = Progress()
     rows = api.search(
         args.output, args.model, samplers, seeds=args.seeds, steps=args.steps, n=args.n,
-        data=args.data, audit=args.audit, resume=args.resume, log=lambda s: print(s, file=sys.stderr),
+        data=args.data, audit=args.audit, fixed_points=args.fixed_points, resume=args.resume,
+        log=lambda s: print(s, file=sys.stderr),
         progress=lambda f: bar.update(int(f * 1000), 1000, "search", final=f >= 1), **_engine_options(args),
     )  # fmt: skip
     _print_search(rows, "sampler")
@@ -458,7 +469,7 @@ def _analyze_seeds(args) -> int:
     given = [k for k, v in alone.items() if v]
     if given:
         raise CLIError(f"{given[0]} is not for --seeds (each seed's chains start uniform; give the seeds there)")
-    measure = {k: getattr(args, k) for k in ("data", "tol", "copy_tol", "audit", "sigmas", "recovery_n", "recovery_T")}
+    measure = {k: getattr(args, k) for k in api.MEASURE_OPTIONS}
     bar = Progress()
     (row,) = api.search(
         None, args.model, [_sampler_from_args(args, args.steps)], seeds=args.seeds,
@@ -712,6 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data", default=None, help="reference training data (default: the one the model file names)")
     _add_cache_option(r)
     r.add_argument("--audit", type=nonneg_int, default=0, help="training examples in the attractor audit (0: skip)")
+    _add_fixed_points_option(r)
     _add_engine_options(r)
     r.add_argument("--resume", action="store_true", help="continue the search in -o (the same options)")
     r.add_argument("-o", "--output", required=True, help="a new folder for search_runs.csv and search.csv")

@@ -320,3 +320,23 @@ def test_class_rows_and_the_classes_plot_hide_without_a_classifier(panel):
     assert panel.table.height() == tall - 2 * panel.table.verticalHeader().defaultSectionSize()
     panel.show_analysis(6, analysis(summary()))  # an MNIST model again
     assert not any(panel.table.isRowHidden(i) for i in range(len(ROWS))) and panel.table.height() == tall
+
+
+def test_the_audit_shows_the_root_finding_census_beside_it(panel):
+    """The audit job's answer is (audit, census): the row counts the roots by kind, the tooltip and the
+    status line say what Newton found — here on the map whose 9 roots are known (tests/core/test_fixed_points)."""
+    from torch import nn
+
+    from kgn_gui.core.measure.fixed_points import fixed_point_census
+
+    class Cubic(nn.Module):
+        def forward(self, x):
+            return x - (x + 0.5) * x * (x - 0.5)
+
+    g = np.array([[a, b] for a in (-0.5, 0.0, 0.5) for b in (-0.5, 0.0, 0.5)])
+    census = fixed_point_census(Cubic(), g + 0.04, n=9)
+    panel.show_audit((audit(), census))
+    assert panel.value("attractor_fraction") == "0.94 (47 of 50 fixed); roots 9: 4 attr, 4 saddle, 1 rep"
+    tip = panel.tip("attractor_fraction")
+    assert "Root finding (Newton" in tip and "9 distinct — 4 attracting, 4 saddle, 1 repelling" in tip
+    assert "fixed points (Newton from 9 starts, 9 converged)" in panel.status.text()

@@ -49,6 +49,7 @@ from ..lists import MAX_SEEDS
 from ..measure.analysis import analyze_chain
 from ..measure.distribution import reference_for
 from ..measure.dynamics import attractor_audit, basin_recovery
+from ..measure.fixed_points import fixed_point_census
 from ..measure.registry import MEASURE, clip, finite
 from . import grid
 from .grid import finished_rows, measured, read_csv, run_grid
@@ -84,6 +85,7 @@ class SweepConfig:
     sample_steps: int = 200
     sampler: Sampler = Sampler.PAPER  # how every model's chains step (core.sampler)
     audit: int = 32
+    fixed_points: int = 0  # training examples (and as many chain ends) to root-find fixed points from
     sigmas: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
     recovery_n: int = 200
     recovery_T: int = 50
@@ -258,6 +260,11 @@ def measure_run(
     if cfg.audit:
         begin(f"{where}: attractor audit")
         row.update(attractor_audit(model, vr, ds.x, n=cfg.audit, seed=seed, cancelled=cancelled).summary())
+    if cfg.fixed_points:
+        begin(f"{where}: fixed points")
+        ends = None if a.final is None else np.asarray(a.final)[: cfg.fixed_points]
+        census = fixed_point_census(model, ds.x, n=cfg.fixed_points, seed=seed, chain_ends=ends, cancelled=cancelled)
+        row.update(census.summary())
     if progress is not None:
         progress(0.85)
     if cfg.sigmas:

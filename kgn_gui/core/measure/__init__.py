@@ -43,7 +43,13 @@ Attractors
     refine a training example to a fixed point x* (iterate f without noise), keep those whose residual is
     below ``FIXED_TOL``, then the spectral radius ρ of the Jacobian J_f(x*) there: exact eigenvalues
     (torch.func.jacrev) for D ≤ 1024, else Arnoldi with Jacobian-vector products. The attractor fraction
-    counts ρ < 1 over those fixed points only (ρ where f has no fixed point means nothing).
+    counts ρ < 1 over those fixed points only (ρ where f has no fixed point means nothing). Iterating f
+    can only land on attracting points, so this is ≈ 1 by construction; the census below is the test.
+Fixed-point census (:mod:`fixed_points`)
+    roots of f(x) − x by Newton with Levenberg–Marquardt fallback ("newton-lm", exact Jacobians, float64)
+    from training examples and chain ends; each distinct root classified by J_f's eigenvalues: attracting
+    (all |λ| < 1), repelling (all |λ| > 1), saddle. At the training examples themselves: ρ(J_f), the
+    residual ‖f(x) − x‖/√D and the drift to the root their run reached (``training_*``).
 Basin recovery
     corrupt training examples by N(0, σ²) per value (clamped), iterate T steps without noise; recovered =
     the end state lies within tol of the clean example's own noise-free end state after T steps (σ = 0

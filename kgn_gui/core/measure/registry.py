@@ -156,12 +156,30 @@ MEASURES: tuple[Measure, ...] = (
        "Attractor audit: training examples refined to fixed points of f (iterated without noise);\n"
        "among those whose residual ‖f(x*) − x*‖/√D is below the tolerance (fixed), the fraction whose\n"
        "Jacobian spectral radius ρ < 1 (attracting). Points that did not reach a fixed point are left\n"
-       "out: ρ means nothing there", FRACTION),
+       "out: ρ means nothing there. Iterating f can only land on attracting points, so this is ≈ 1 by\n"
+       "construction: the fixed-point census (root finding) is the test", FRACTION),
     _m("audit_fixed", "fixed (audit)", "Audited training examples that reached a fixed point", NONNEGATIVE),
     _m("rho_median", "median ρ", "Median Jacobian spectral radius ρ at the audit's fixed points", NONNEGATIVE),
     _m("rho_max", "largest ρ", "Largest Jacobian spectral radius ρ at the audit's fixed points", NONNEGATIVE),
     _m("residual_max", "largest residual", "Largest residual ‖f(x*) − x*‖/√D of the audit's refined points",
        NONNEGATIVE),
+    # the fixed-point census (root finding)
+    _m("fixed_points_found", "fixed points found",
+       "Distinct roots of f(x) − x reached by Newton (with Levenberg–Marquardt steps) from training\n"
+       "examples and chain ends, residual ‖f(x*) − x*‖/√D below 1e-6", NONNEGATIVE),
+    _m("fixed_points_converged", "starts converged", "Newton runs that reached a root", NONNEGATIVE),
+    _m("fixed_points_attracting", "attracting", "Roots whose Jacobian eigenvalues all have |λ| < 1",
+       NONNEGATIVE),
+    _m("fixed_points_saddle", "saddles", "Roots with some |λ| < 1 and some |λ| ≥ 1", NONNEGATIVE),
+    _m("fixed_points_repelling", "repelling", "Roots whose Jacobian eigenvalues all have |λ| > 1",
+       NONNEGATIVE),
+    _m("training_rho_median", "ρ at training examples",
+       "Median spectral radius of J_f at training examples themselves (> 1: f expands there)", NONNEGATIVE),
+    _m("training_below_1", "training ρ < 1", "Fraction of training examples where ρ(J_f) < 1", FRACTION),
+    _m("training_residual_median", "training residual",
+       "Median ‖f(x) − x‖/√D at training examples (0: the example is a fixed point)", NONNEGATIVE),
+    _m("training_drift_median", "drift to root",
+       "Median ‖x* − x‖/√D from a training example to the root its Newton run reached", NONNEGATIVE),
     _m("recovery", "basin recovery",
        "Basin recovery at σ: the fraction of training examples, perturbed by Gaussian noise of σ and\n"
        "iterated without noise, that come back to within tol of where they started", FRACTION),

@@ -2,7 +2,7 @@
 the mixing scan and the depth sweep. All run off the GUI thread as Jobs (one at a time each); the sweep's Job
 follows a child process that runs core's sweep.
 
-Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``audited(AttractorAudit)``;
+Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``audited((AttractorAudit, FixedPointCensus))``;
 ``recovered(list, list)`` σ values and recovery rates; ``mixed(list)`` the mixing scan's rows; ``busy(str)``
 the long job running ("" when none); ``progress(int, int)``; ``status(str)`` a one-line state ("measures need …", "measuring failed: …");
 ``sweepStarted(int)`` a sweep of that many trials began; ``sweepTrial(dict, int, int)`` a trial's row as
@@ -18,10 +18,12 @@ from PySide6 import QtCore
 
 from ...core.errors import Cancelled
 from ...core.measure import analysis, distribution, dynamics
+from ...core.measure.fixed_points import fixed_point_census
 from ..jobs import Job
 
 MIXING_EPS = (0.0, 0.003, 0.01, 0.03, 0.1)
 MIXING_KINDS = ("normal", "uniform", "none")
+CENSUS_STARTS = 8  # training examples (and as many chains) the audit's root finding starts from: ~1 min on MNIST
 
 
 class AnalysisController(QtCore.QObject):
@@ -173,15 +175,25 @@ class AnalysisController(QtCore.QObject):
         return job
 
     def attractor_audit(self, n: int = 32) -> Job | None:
+        """The attractor audit of ``n`` training examples, then the fixed-point census (root finding) from
+        min(n, CENSUS_STARTS) of them and as many chains at the shown step. ``audited((audit, census))``."""
         got = self._inputs()
         if got is None:
             return None
-        _, ck, ds = got
-        return self._start(
-            "attractor audit",
-            lambda p, c: dynamics.attractor_audit(ck.model, ck.value_range, ds.x, n=n, progress=p, cancelled=c),
-            self.audited.emit,
-        )
+        s, ck, ds = got
+        t, k = self.chain.view_t, min(n, CENSUS_STARTS)
+
+        def work(progress, cancelled):
+            audit = dynamics.attractor_audit(
+                ck.model, ck.value_range, ds.x, n=n, progress=progress, cancelled=cancelled
+            )
+            ends = s.state(t)[:k]
+            census = fixed_point_census(
+                ck.model, ds.x, n=k, chain_ends=ends, progress=progress, cancelled=cancelled
+            )  # fmt: skip
+            return audit, census
+
+        return self._start("attractor audit", work, self.audited.emit)
 
     def basin_recovery(self, sigmas: list[float]) -> Job | None:
         got = self._inputs()

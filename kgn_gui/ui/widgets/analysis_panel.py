@@ -401,7 +401,10 @@ class AnalysisPanel(QtWidgets.QWidget):
         else:
             self._set("mixing", None)
 
-    def show_audit(self, audit) -> None:
+    def show_audit(self, result) -> None:
+        """The attractor audit's row and ρ histogram, and the fixed-point census (root finding) beside it:
+        ``result`` is (AttractorAudit, FixedPointCensus)."""
+        audit, census = result if isinstance(result, tuple) else (result, None)
         s = audit.summary() if hasattr(audit, "summary") else {}
         n = int(s.get("audit_n", len(audit.rho)))
         fixed_mask = np.asarray(getattr(audit, "fixed", np.ones(len(audit.rho), bool)), bool)
@@ -416,7 +419,17 @@ class AnalysisPanel(QtWidgets.QWidget):
         )
         if rho_med is not None:
             tip += f"; ρ at the fixed points: median {fmt(rho_med)}, max {fmt(rho_max)}"
-        self._cell("attractor_fraction", VALUE, f"{fmt(frac)} ({n_fixed} of {n} fixed)", tip)
+        census_lines = census.lines() if census is not None else []
+        if census_lines:
+            tip += "\n\nRoot finding (Newton, any kind of fixed point):\n" + "\n".join(census_lines)
+        shown = f"{fmt(frac)} ({n_fixed} of {n} fixed)"
+        if census is not None and not census.note:
+            c = census.summary()
+            shown += (
+                f"; roots {c['fixed_points_found']}: {c['fixed_points_attracting']} attr, "
+                f"{c['fixed_points_saddle']} saddle, {c['fixed_points_repelling']} rep"
+            )
+        self._cell("attractor_fraction", VALUE, shown, tip)
         self._item("attractor_fraction", 0).setToolTip(tip)
         rho = np.asarray(audit.rho, float)
         keep = fixed_mask & np.isfinite(rho)  # ρ is only measured (and only means something) at fixed points
@@ -431,7 +444,10 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.plots.setCurrentWidget(self.rho_plot)
         attract = "" if not finite(frac) else f", {100 * frac:.0f} % of those attract"
         med = f" (median ρ {fmt(rho_med)})" if rho_med is not None else ""
-        self.status.setText(f"attractor audit: {n} examples, {n_fixed} fixed (residual < {fmt(tol)}){attract}{med}")
+        line = f"attractor audit: {n} examples, {n_fixed} fixed (residual < {fmt(tol)}){attract}{med}"
+        if census_lines:
+            line += f" · {census_lines[0]}"
+        self.status.setText(line)
 
     def show_recovery(self, sigmas, rates) -> None:
         self.recovery_plot.clear()
