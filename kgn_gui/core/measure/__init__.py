@@ -20,6 +20,10 @@ Memorization and coverage
     copy fraction  fraction of chains with d < ``copy_tol``
     distinct       number of distinct training examples that are some chain's nearest
     occupancy      how many chains fell into each of those (sorted counts)
+    memorized     d₁/d₂ < 1/3: the nearest training example much nearer than the second nearest (Gu et al.
+                   2023); ``memorized_fraction`` with its Wilson 95 % interval and real unseen samples' value
+                   (``_real``, leave-one-out without a held-out split). Not memorized: ``spurious`` when
+                   farther from the training data than 95 % of real unseen samples lie, else ``novel``
 Distribution measures, in the feature space of the model's own data set (:mod:`features`: the bundled
 MNIST classifier, a classifier trained on demand on another labelled set, or a PCA of an unlabelled one)
     class entropy  H(argmax labels) / log C (1 = every class equally often); confidence = mean top probability

@@ -13,7 +13,17 @@ import torch
 from ..chain.chain import Chain, ChainConfig, start_states
 from ..chain.curves import nearest_training
 from ..chain.sampler import Sampler
-from .distribution import BOOT, DISTRIBUTION, INTERVAL, Reference, bootstrap_interval, class_makeup, memorization
+from .distribution import (
+    BOOT,
+    DISTRIBUTION,
+    INTERVAL,
+    Reference,
+    bootstrap_interval,
+    class_makeup,
+    memorization,
+    memorization_census,
+    wilson_interval,
+)
 from .dynamics import (
     burn_in,
     check_cancelled,
@@ -115,6 +125,15 @@ class Analysis:
         if ref is not None:
             out["nearest_mean_real"] = ref.baseline.get("nearest_mean_real")
             out["nearest_mean_real_ci"] = ref.baseline.get("nearest_mean_real_ci")
+        if "ratio" in self.memo:
+            within = None if ref is None else ref.baseline.get("novel_within")
+            census = memorization_census(self.memo["ratio"], self.memo["d1"], within)
+            out["memorized_fraction"] = census["memorized_fraction"]
+            out["memorized_fraction_ci"] = wilson_interval(census["memorized"], len(self.memo["ratio"]))
+            if ref is not None:
+                out["memorized_fraction_real"] = ref.baseline.get("memorized_fraction_real")
+                out["memorized_fraction_real_ci"] = ref.baseline.get("memorized_fraction_real_ci")
+            out.update({k: census[k] for k in ("memorized", "spurious", "novel")})
         if self.distribution:
             for m in DISTRIBUTION:
                 if m in self.distribution:

@@ -29,10 +29,12 @@ DISTRIBUTION = ("class_entropy", "frechet", "kid", "precision", "recall")
 
 
 def memorization(x: np.ndarray, train: torch.Tensor, copy_tol: float) -> dict:
-    """Nearest training example of each row of x, the copy fraction, distinct examples and occupancy."""
+    """Nearest training example of each row of x, the copy fraction, distinct examples and occupancy, and
+    the memorization ratio d₁/d₂ (nearest over second-nearest training distance; memorized when < 1/3)."""
     idx, d = nearest_training(torch.as_tensor(np.asarray(x, np.float32)), train)
     idx, d = idx.numpy(), d.numpy()
     uniq, counts = np.unique(idx, return_counts=True)
+    d1, d2 = two_nearest(x, train)
     return {
         "nearest": idx,
         "distance": d,
@@ -40,27 +42,73 @@ def memorization(x: np.ndarray, train: torch.Tensor, copy_tol: float) -> dict:
         "distinct": int(len(uniq)),
         "occupancy": np.sort(counts)[::-1],
         "occupancy_index": uniq[np.argsort(counts)[::-1]],
+        "ratio": memorization_ratio(d1, d2),
+        "d1": d1,
     }
 
 
-def nearest_other(x: np.ndarray, train: np.ndarray, exclude: np.ndarray | None = None, chunk: int = 4096) -> np.ndarray:
-    """‖x_i − nearest row of train‖/√D per row of x, skipping row ``exclude[i]`` of train (leave-one-out:
-    the distance of a real sample to the nearest *other* training example)."""
-    xt = torch.as_tensor(np.asarray(x, np.float32))
-    tr = torch.as_tensor(np.asarray(train, np.float32))
+MEMORIZED_RATIO = 1 / 3  # d₁/d₂ below this: memorized (Gu et al. 2023, "On memorization in diffusion models")
+
+
+def memorization_ratio(d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """d₁/d₂ per sample (0 for an exact copy of one of two or more distinct examples; 1 when d₂ = 0)."""
+    d1, d2 = np.asarray(d1, np.float64), np.asarray(d2, np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(d2 > 0, d1 / np.where(d2 > 0, d2, 1.0), 1.0)
+
+
+def two_nearest(x, train, exclude: np.ndarray | None = None, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(d₁, d₂): ‖x_i − nearest row of train‖/√D and the same to the second nearest, per row of x, skipping
+    row ``exclude[i]`` of train (leave-one-out: a real sample's distances to the *other* training examples).
+    Computed in float64 (the float32 expansion ‖x‖² − 2x·t + ‖t‖² cancels near 0, and a copy's d₁ is 0)."""
+    xt = torch.as_tensor(np.asarray(x, np.float32)).double()
+    tr = torch.as_tensor(np.asarray(train, np.float32)) if not torch.is_tensor(train) else train
     D = xt.shape[1]
     xx = (xt * xt).sum(1, keepdim=True)
-    best = torch.full((len(xt),), float("inf"))
+    best = torch.full((len(xt), 2), float("inf"), dtype=torch.float64)
     for s in range(0, len(tr), chunk):
-        t = tr[s : s + chunk]
+        t = tr[s : s + chunk].double()
         d2 = torch.addmm(xx + (t * t).sum(1)[None], xt, t.T, alpha=-2).clamp_min_(0)
         if exclude is not None:
             rows = torch.arange(len(xt))
             cols = torch.as_tensor(exclude) - s
             ok = (cols >= 0) & (cols < len(t))
             d2[rows[ok], cols[ok]] = float("inf")
-        best = torch.minimum(best, d2.min(1).values)
-    return (best / D).sqrt().numpy()
+        k = min(2, d2.shape[1])
+        best = torch.cat([best, d2.topk(k, dim=1, largest=False).values], 1).topk(2, dim=1, largest=False).values
+    d = (best / D).sqrt().numpy()
+    return d[:, 0], d[:, 1]
+
+
+def nearest_other(x: np.ndarray, train: np.ndarray, exclude: np.ndarray | None = None, chunk: int = 4096) -> np.ndarray:
+    """‖x_i − nearest row of train‖/√D per row of x, skipping row ``exclude[i]`` of train (leave-one-out:
+    the distance of a real sample to the nearest *other* training example)."""
+    return two_nearest(x, train, exclude, chunk)[0]
+
+
+def wilson_interval(k: int, n: int, z: float = 1.959964) -> list[float] | None:
+    """The Wilson score 95 % interval of a proportion k/n: honest at 0 and 1, where a bootstrap of the
+    samples collapses to a point (0 of 256 is [0, 0.015], not [0, 0])."""
+    if n <= 0:
+        return None
+    p, z2 = k / n, z * z
+    mid = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return [max(0.0, mid - half), min(1.0, mid + half)]
+
+
+def memorization_census(ratio: np.ndarray, d1: np.ndarray, novel_within: float | None) -> dict:
+    """Memorized (d₁/d₂ < 1/3), spurious (not memorized, and farther from the training data than
+    ``novel_within``: what 95 % of real unseen samples lie within) and novel (the rest) counts, and the
+    memorized fraction. Without ``novel_within`` (no real baseline) the last two are None."""
+    mem = np.asarray(ratio) < MEMORIZED_RATIO
+    out = {"memorized_fraction": float(mem.mean()) if len(mem) else float("nan"), "memorized": int(mem.sum())}
+    if novel_within is None or not math.isfinite(novel_within):
+        out["spurious"] = out["novel"] = None
+    else:
+        far = ~mem & (np.asarray(d1) > novel_within)
+        out["spurious"], out["novel"] = int(far.sum()), int((~mem & ~far).sum())
+    return out
 
 
 # --- class make-up and distribution measures ------------------------------------------------------
@@ -265,9 +313,14 @@ def make_reference(
     got = ref.measure_features(feats[base], None if probs is None else probs[base], boot=boot, seed=seed)
     ref.baseline = {f"{k.removesuffix('_ci')}_real{'_ci' if k.endswith('_ci') else ''}": v for k, v in got.items()}
     # the nearest distance of real samples: to the training data, or (no held-out split) to the nearest other
-    d = nearest_other(x[base], train_x, exclude=None if pool.held_out else base_global)
+    d, d2 = two_nearest(x[base], train_x, exclude=None if pool.held_out else base_global)
+    draws = [rng.integers(0, n, n) for _ in range(boot)]
     ref.baseline["nearest_mean_real"] = float(d.mean())
-    ref.baseline["nearest_mean_real_ci"] = bootstrap_interval([d[rng.integers(0, n, n)].mean() for _ in range(boot)])
+    ref.baseline["nearest_mean_real_ci"] = bootstrap_interval([d[i].mean() for i in draws])
+    mem = memorization_ratio(d, d2) < MEMORIZED_RATIO
+    ref.baseline["memorized_fraction_real"] = float(mem.mean())
+    ref.baseline["memorized_fraction_real_ci"] = wilson_interval(int(mem.sum()), n)
+    ref.baseline["novel_within"] = float(np.percentile(d, 95))  # real unseen samples' d₁: 95 % lie within
     return ref
 
 

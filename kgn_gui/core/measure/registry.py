@@ -163,6 +163,17 @@ MEASURES: tuple[Measure, ...] = (
     _m("rho_max", "largest ρ", "Largest Jacobian spectral radius ρ at the audit's fixed points", NONNEGATIVE),
     _m("residual_max", "largest residual", "Largest residual ‖f(x*) − x*‖/√D of the audit's refined points",
        NONNEGATIVE),
+    # the memorization census
+    _m("memorized_fraction", "memorized",
+       "Memorized: the fraction of samples whose nearest training example is much nearer than the second\n"
+       "nearest, d₁/d₂ < 1/3 (Gu et al. 2023). Interval: Wilson 95 %. Real: the same of real unseen samples\n"
+       "(leave-one-out where the data has no held-out split)", FRACTION, True, "memorized_fraction_real"),
+    _m("memorized", "memorized (count)", "Samples with d₁/d₂ < 1/3", NONNEGATIVE),
+    _m("spurious", "spurious (count)",
+       "Samples not memorized and farther from the training data (d₁) than 95 % of real unseen samples",
+       NONNEGATIVE),
+    _m("novel", "novel (count)",
+       "Samples not memorized and as near the training data as real unseen samples are", NONNEGATIVE),
     # the fixed-point census (root finding)
     _m("fixed_points_found", "fixed points found",
        "Distinct roots of f(x) − x reached by Newton (with Levenberg–Marquardt steps) from training\n"
