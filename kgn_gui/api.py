@@ -405,6 +405,7 @@ def analyze(
     copy_tol: float = 0.05,
     audit: int = 0,
     fixed_points: int = 0,
+    baselines: bool = False,
     sigmas: Iterable[float] = (),
     recovery_n: int = 200,
     recovery_T: int = 50,
@@ -415,7 +416,8 @@ def analyze(
     """The measures of a model's chains after ``steps`` steps: convergence, memorization, the distribution
     measures against the reference data with their real-data baselines and intervals, and (when asked) the
     attractor audit of ``audit`` training examples, the fixed points root-found from ``fixed_points`` training
-    examples and as many chain ends (core.measure.fixed_points), basin recovery at each σ of ``sigmas`` and the mixing scan
+    examples and as many chain ends (core.measure.fixed_points), the generative baselines (``baselines``:
+    retrieval, PCA-Gaussian and GMM samples measured as the chains are, core.measure.baselines), basin recovery at each σ of ``sigmas`` and the mixing scan
     over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
     edits) are measured. The dict ``kgn analyze --json`` writes, as core.measure.registry.Measures (``estimate(key)``:
@@ -464,6 +466,14 @@ def analyze(
             ck.model, ds.x, n=fixed_points, seed=cfg.seed, chain_ends=ends, progress=say("fixed points")
         )
         out.update(census.summary())
+    if baselines:
+        from .core.measure.baselines import measure_baselines
+
+        if progress is not None:
+            progress("baselines", 0, 1)
+        out["baselines"] = measure_baselines(ref, ds.x, cfg.n, ck.value_range, sampler=cfg.sampler, seed=cfg.seed)
+        if progress is not None:
+            progress("baselines", 1, 1)
     if sigmas:
         rec = basin_recovery(
             ck.model, ck.value_range, ds.x, sigmas, n=recovery_n, T=recovery_T, seed=cfg.seed,

@@ -25,7 +25,8 @@ def test_two_nearest_distances_and_the_ratio_are_exact():
     np.testing.assert_allclose(memorization_ratio(d1, d2), [0, 1 / 9, 1, 1, 2 / np.sqrt(6.5)], atol=1e-7)
     # leave-one-out: a training example's distances to the *other* examples
     e1, e2 = two_nearest(TRAIN, TRAIN, exclude=np.arange(4))
-    np.testing.assert_allclose(e1, 1 / r2, atol=1e-7) and np.testing.assert_allclose(e2, 1 / r2, atol=1e-7)
+    np.testing.assert_allclose(e1, 1 / r2, atol=1e-7)
+    np.testing.assert_allclose(e2, 1 / r2, atol=1e-7)
 
 
 def test_the_census_counts_memorized_spurious_and_novel():

@@ -40,6 +40,9 @@ MNIST classifier, a classifier trained on demand on another labelled set, or a P
     the 2.5 and 97.5 percentiles of the resampled values, shifted so that their median sits on the
     estimate (resampling with repeats biases the Fréchet distance and KID); for recall a resample's repeats
     count once.
+Baselines (:mod:`baselines`, ``kgn analyze --baselines``)
+    retrieval (training examples + one step of the sampler's noise), a PCA-Gaussian and a diagonal GMM,
+    each n samples measured by the same Reference as the chains, and their memorized fraction
 Mixing
     after burn-in, how often each chain's nearest class (``mixing_class``) and nearest training example
     (``mixing_nearest``) change, per 100 steps, looked at every ``stride`` steps

@@ -305,7 +305,7 @@ class Measures(dict):
                 folded.add(f"{k}_ci")
                 if m.real is not None:
                     folded.update((m.real, f"{m.real}_ci"))
-        keys = [k for k in self if k != "mixing_scan" and k not in folded]
+        keys = [k for k in self if k not in ("mixing_scan", "baselines") and k not in folded]
         width = max((len(k) for k in keys), default=0)
         out = []
         for k in keys:
@@ -319,6 +319,18 @@ class Measures(dict):
                 if base.lo is not None:
                     line += f" {shown([base.lo, base.hi])}"
             out.append(line)
+        base = self.get("baselines")
+        if base:
+            cols = [c for c in ("class_entropy", "frechet", "kid", "precision", "recall", "memorized_fraction")
+                    if any(c in row for row in base.values())]  # fmt: skip
+            out.append("baselines (the same measures of simple generators, same n):")
+            short = {"class_entropy": "entropy", "memorized_fraction": "memorized"}
+            out.append(f"  {'':<13}" + "".join(f"{short.get(c, c):>11}" for c in cols))
+            rows = [("chains", self)] + list(base.items())
+            if "frechet_real" in self:
+                rows.append(("real", {c: self.get(f"{c}_real") for c in cols}))
+            for name, row in rows:
+                out.append(f"  {name:<13}" + "".join(f"{shown(row.get(c)):>11}" for c in cols))
         scan = self.get("mixing_scan")
         if scan:
             out.append("mixing (changes per 100 steps per chain, after burn-in):")
