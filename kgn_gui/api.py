@@ -424,7 +424,7 @@ def analyze(
     a value with its interval; ``lines()``: what ``kgn analyze`` prints). ``progress(stage, done, total)``."""
     from .core.measure.analysis import analyze_chain, mixing_scan
     from .core.measure.distribution import reference_for
-    from .core.measure.dynamics import attractor_audit, basin_recovery
+    from .core.measure.dynamics import attractor_audit, recovery_census
     from .core.preflight import check_analysis
 
     if isinstance(model_or_run, Run):
@@ -475,11 +475,11 @@ def analyze(
         if progress is not None:
             progress("baselines", 1, 1)
     if sigmas:
-        rec = basin_recovery(
+        rec = recovery_census(
             ck.model, ck.value_range, ds.x, sigmas, n=recovery_n, T=recovery_T, seed=cfg.seed,
             progress=say("basin recovery"),
         )  # fmt: skip
-        out.update({f"recovery_{s:g}": float(r) for s, r in zip(sigmas, rec)})
+        out.update(rec.summary())
     head = {"model": str(ck.path) if ck.path else ck.name, "reference": ds.name}
     head.update(noise=cfg.sampler.noise, eps=cfg.sampler.eps, **settings_of(cfg, lab))
     out = {**head, **out}

@@ -100,7 +100,7 @@ def mixing(folder: Path) -> None:
 
 def audit(folder: Path) -> None:
     d = json.loads((folder / "audit.json").read_text())
-    keys = [k for k in d if k.startswith("recovery_")]
+    keys = [k for k in d if k.startswith("recovery_") and not k.endswith("_ends")]
     print(
         f"audit: {d['audit_fixed']} of {d['audit_n']} fixed (residual < {d['audit_tol']:g}; largest residual "
         f"{d['residual_max']:.3g}), attractor fraction {d['attractor_fraction']:.2f}, median ρ {d['rho_median']:.3f}, "

@@ -13,7 +13,13 @@ from kgn_gui.core.chain.chain import NOISE_KINDS, ChainConfig
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.core.measure.analysis import analyze_chain, mixing_scan, switch_rate
 from kgn_gui.core.measure.distribution import kid, make_reference, precision_recall
-from kgn_gui.core.measure.dynamics import attractor_audit, basin_recovery, converge_tolerance, over_generalization
+from kgn_gui.core.measure.dynamics import (
+    attractor_audit,
+    basin_recovery,
+    converge_tolerance,
+    over_generalization,
+    recovery_census,
+)
 from kgn_gui.core.model.architectures import ModelSpec
 
 
@@ -126,6 +132,30 @@ def test_recovery_at_sigma_zero_is_one_and_is_judged_against_the_clean_end_state
     rates = basin_recovery(model, (-1.0, 1.0), train, [0.0, 0.01, 5.0], n=50, T=40)
     assert rates[0] == 1.0 and rates[1] == 1.0  # all end on 0.5 (a contraction): recovered
     assert rates[2] < 1.0  # σ = 5 throws many rows to x₀ ≤ 0, onto the flipping side
+
+
+def test_recovery_has_its_chance_level_and_one_noise_stream_per_sigma():
+    """A contraction onto one point recovers everything — and so does chance (every clean end is the same
+    point): the census says so. Two attractors with the examples split between them: chance is the share of
+    other examples on one's own side. The same σ gets the same noise whatever the list."""
+    model = Toward(a=0.5, c=0.5)
+    train = np.random.default_rng(3).uniform(0.1, 1.0, size=(50, 2)).astype(np.float32)
+    rec = recovery_census(model, (-1.0, 1.0), train, [0.0, 0.01], n=50, T=40)
+    assert rec.rates.tolist() == [1.0, 1.0] and rec.chance.tolist() == [1.0, 1.0] and rec.distinct_ends == 1
+    s = rec.summary()
+    assert s["recovery_chance_0.01"] == 1.0 and s["recovery_distinct_ends"] == 1
+
+    class Sign(torch.nn.Module):  # x → ½·sign(x): two attractors, (±½, ±½) by the signs of x
+        def forward(self, x):
+            return 0.5 * torch.sign(x)
+
+    pts = np.concatenate([np.full((10, 2), 0.3), np.full((10, 2), -0.3)]).astype(np.float32)
+    rec = recovery_census(Sign(), (-1.0, 1.0), pts, [0.0], n=20, T=3)
+    assert rec.distinct_ends == 2 and rec.rates[0] == 1.0
+    assert rec.chance[0] == pytest.approx(9 / 19)  # of the 19 others, 9 end on one's own attractor
+    a = recovery_census(model, (-1.0, 1.0), train, [0.0, 0.2, 5.0], n=50, T=40, tol=1e-3)
+    b = recovery_census(model, (-1.0, 1.0), train, [5.0], n=50, T=40, tol=1e-3)
+    assert a.rates[2] == b.rates[0] and a.chance[2] == b.chance[0]
 
 
 def test_one_convergence_tolerance_for_every_noise_kind():

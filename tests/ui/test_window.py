@@ -633,8 +633,9 @@ def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot
     job = window.measures.basin_recovery([0.0, 0.3])
     with qtbot.waitSignal(window.measures.recovered, timeout=120_000) as blocker:
         pass
-    sigmas, rates = blocker.args
+    sigmas, rates, chance = blocker.args
     assert sigmas == [0.0, 0.3] and rates[0] == 1.0  # σ = 0 ends where the clean example ends
+    assert len(chance) == 2 and all(0 <= c <= 1 for c in chance)
     assert "σ=0: 100 %" in an.status.text()
 
 

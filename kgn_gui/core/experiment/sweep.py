@@ -48,7 +48,7 @@ from ..errors import Cancelled
 from ..lists import MAX_SEEDS
 from ..measure.analysis import analyze_chain
 from ..measure.distribution import reference_for
-from ..measure.dynamics import attractor_audit, basin_recovery
+from ..measure.dynamics import attractor_audit, recovery_census
 from ..measure.fixed_points import fixed_point_census
 from ..measure.registry import MEASURE, clip, finite
 from . import grid
@@ -269,10 +269,10 @@ def measure_run(
         progress(0.85)
     if cfg.sigmas:
         begin(f"{where}: basin recovery")
-        rec = basin_recovery(
+        rec = recovery_census(
             model, vr, ds.x, cfg.sigmas, n=cfg.recovery_n, T=cfg.recovery_T, seed=seed, cancelled=cancelled
         )
-        row.update({f"recovery_{s:g}": float(r) for s, r in zip(cfg.sigmas, rec)})
+        row.update(rec.summary())
     return row
 
 

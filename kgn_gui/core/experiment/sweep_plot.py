@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_path
-from ..measure.registry import finite
+from ..measure.registry import finite, recovery_sigma
 
 PLOTTED = (
     "train_loss",
@@ -35,7 +35,7 @@ def plotted_keys(rows: list[dict], keys: tuple[str, ...] = PLOTTED) -> list[str]
     """The panels of the chart: each key of ``keys`` with a finite value in some row, then the recovery
     rates."""
     got = [k for k in keys if any(finite(r.get(k)) for r in rows)]
-    return got + [k for k in (rows[0] if rows else {}) if k.startswith("recovery_") and not k.endswith(("_lo", "_hi"))]
+    return got + [k for k in (rows[0] if rows else {}) if recovery_sigma(k) is not None]
 
 
 def plot_rows(

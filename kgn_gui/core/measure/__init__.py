@@ -60,7 +60,10 @@ Fixed-point census (:mod:`fixed_points`)
 Basin recovery
     corrupt training examples by N(0, σ²) per value (clamped), iterate T steps without noise; recovered =
     the end state lies within tol of the clean example's own noise-free end state after T steps (σ = 0
-    recovers by construction).
+    recovers by construction). Its chance level (``recovery_chance_σ``): the share of (example, other
+    example) pairs where the corrupted example ends within tol of the *other's* clean end — 1 for a map
+    that sends everything to one point, so recovery means something only above it;
+    ``recovery_distinct_ends``: the distinct clean end points. The noise has one stream per (seed, σ).
 Over-generalization
     outputs f(z) for z uniform over the whole input box: the fraction of output values inside the training
     data's per-value [min, max] and the fraction saturated at the bounds (within 1e-3 of the span), each

@@ -5,6 +5,7 @@ glossary of every measure is the package's docstring."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -214,8 +215,34 @@ def attractor_audit(
 # --- basin recovery -------------------------------------------------------------------------------
 
 
+@dataclass
+class Recovery:
+    """Basin recovery at each σ: ``rates`` (the fraction of corrupted examples that end within tol of their
+    own clean example's end), ``chance`` (the fraction that end within tol of a *random other* example's
+    clean end: what recovery scores when f forgets which example it started from — 1 for a constant map)
+    and ``distinct_ends`` (how many distinct end points the clean examples reach, merged within tol)."""
+
+    sigmas: list[float]
+    rates: np.ndarray
+    chance: np.ndarray
+    distinct_ends: int
+    n: int
+
+    def summary(self) -> dict:
+        out = {f"recovery_{s:g}": float(r) for s, r in zip(self.sigmas, self.rates)}
+        out.update({f"recovery_chance_{s:g}": float(c) for s, c in zip(self.sigmas, self.chance)})
+        out["recovery_distinct_ends"] = self.distinct_ends
+        return out
+
+
+def noise_seed(seed: int, sigma: float) -> int:
+    """The seed of basin recovery's noise at σ: one stream per (seed, σ), so the same σ gets the same noise
+    whatever the other σ of the list."""
+    return int(np.random.SeedSequence([int(seed), int(round(float(sigma) * 1e9))]).generate_state(1)[0])
+
+
 @torch.no_grad()
-def basin_recovery(
+def recovery_census(
     model,
     value_range,
     train_x: np.ndarray,
@@ -226,16 +253,17 @@ def basin_recovery(
     tol: float | None = None,
     progress=None,
     cancelled=None,
-) -> np.ndarray:
-    """Recovery rate for each σ: corrupt ``n`` training examples (seeded) by N(0, σ²) per value, iterate T
-    steps of f without noise, and count those that end within ``tol`` (default
-    :func:`converge_tolerance`) of where the clean example itself ends after T steps."""
+) -> Recovery:
+    """Corrupt ``n`` training examples (seeded) by N(0, σ²) per value (a noise stream per σ: :func:`noise_seed`),
+    iterate T steps of f without noise, and compare each end with the clean example's own end after T steps
+    (recovered: within ``tol``, default :func:`converge_tolerance`) and with every other clean end (chance)."""
     lo, hi = value_range
     tol = converge_tolerance(value_range) if tol is None else float(tol)
     dev = device_of(model)
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(train_x), size=min(n, len(train_x)), replace=False)
     x0 = torch.from_numpy(np.asarray(train_x[idx], np.float32)).to(dev)
+    m = len(idx)
 
     def run(x):
         for _ in range(T):
@@ -243,16 +271,33 @@ def basin_recovery(
         return x
 
     clean = run(x0.clone())
-    g = torch.Generator().manual_seed(seed)
-    rates = []
+    D = clean.shape[1]
+    cc = torch.cdist(clean.double(), clean.double()) / math.sqrt(D)
+    same = cc < tol  # which clean ends coincide
+    seen = torch.zeros(m, dtype=torch.bool, device=same.device)
+    distinct = 0
+    for i in range(m):  # greedy: each unseen end and those within tol of it are one end point
+        if not seen[i]:
+            distinct += 1
+            seen |= same[i]
+    rates, chance = [], []
+    off = ~torch.eye(m, dtype=torch.bool, device=same.device)
     for k, sigma in enumerate(sigmas):
         check_cancelled(cancelled)
+        g = torch.Generator().manual_seed(noise_seed(seed, sigma))
         noise = torch.randn(x0.shape, generator=g).to(dev)
         x = run((x0 + float(sigma) * noise).clamp_(lo, hi)) if sigma > 0 else clean
-        rates.append(float((rms(x, clean) < tol).float().mean()))
+        near = (torch.cdist(x.double(), clean.double()) / math.sqrt(D)) < tol
+        rates.append(float(near.diagonal().float().mean()))
+        chance.append(float((near & off).float().sum() / max(1, m * (m - 1))))
         if progress is not None:
             progress(k + 1, len(sigmas))
-    return np.asarray(rates)
+    return Recovery([float(s) for s in sigmas], np.asarray(rates), np.asarray(chance), distinct, m)
+
+
+def basin_recovery(model, value_range, train_x, sigmas, n=200, T=50, seed=0, tol=None, progress=None, cancelled=None):
+    """The recovery rate at each σ (:func:`recovery_census`'s ``rates``)."""
+    return recovery_census(model, value_range, train_x, sigmas, n, T, seed, tol, progress, cancelled).rates
 
 
 # --- over-generalization --------------------------------------------------------------------------

@@ -194,6 +194,13 @@ MEASURES: tuple[Measure, ...] = (
     _m("recovery", "basin recovery",
        "Basin recovery at σ: the fraction of training examples, perturbed by Gaussian noise of σ and\n"
        "iterated without noise, that come back to within tol of where they started", FRACTION),
+    _m("recovery_chance", "recovery by chance",
+       "Chance level of basin recovery at σ: the fraction of corrupted examples that end within tol of\n"
+       "another example's clean end (1 for a constant map). Recovery means something only above it",
+       FRACTION),
+    _m("recovery_distinct_ends", "distinct clean ends",
+       "How many distinct points the clean examples reach after T noise-free steps (merged within tol)",
+       NONNEGATIVE),
     # training (a sweep's runs)
     _m("train_loss", "training loss", "Best loss on the fixed evaluation subset of the training data",
        NONNEGATIVE),
@@ -224,9 +231,22 @@ def measure_of(column: str) -> Measure | None:
     for suffix in ("_lo", "_hi", "_ci", "_real", "_identity"):
         if key not in MEASURE:
             key = key.removesuffix(suffix)
-    if key.startswith("recovery_"):
+    if key.startswith("recovery_chance_"):
+        key = "recovery_chance"
+    elif recovery_sigma(key) is not None:
         key = "recovery"
     return MEASURE.get(key)
+
+
+def recovery_sigma(key: str) -> float | None:
+    """σ of a recovery-rate key (``recovery_0.1`` → 0.1), None for any other key (``recovery_chance_0.1``,
+    ``recovery_distinct_ends``)."""
+    if not key.startswith("recovery_"):
+        return None
+    try:
+        return float(key[len("recovery_") :])
+    except ValueError:
+        return None
 
 
 def clip(column: str, lo: float, hi: float) -> tuple[float, float]:

@@ -3,7 +3,7 @@ the mixing scan and the depth sweep. All run off the GUI thread as Jobs (one at 
 follows a child process that runs core's sweep.
 
 Signals (GUI thread): ``measured(int, Analysis)`` the shown step t measured; ``audited((AttractorAudit, FixedPointCensus))``;
-``recovered(list, list)`` σ values and recovery rates; ``mixed(list)`` the mixing scan's rows; ``busy(str)``
+``recovered(list, list, list)`` σ values, recovery rates and their chance levels; ``mixed(list)`` the mixing scan's rows; ``busy(str)``
 the long job running ("" when none); ``progress(int, int)``; ``status(str)`` a one-line state ("measures need …", "measuring failed: …");
 ``sweepStarted(int)`` a sweep of that many trials began; ``sweepTrial(dict, int, int)`` a trial's row as
 it finishes (done, total); ``sweepDone(str)`` the sweep's output folder; ``cleared(bool)`` the numbers shown belong to chains that are
@@ -29,7 +29,7 @@ CENSUS_STARTS = 8  # training examples (and as many chains) the audit's root fin
 class AnalysisController(QtCore.QObject):
     measured = QtCore.Signal(int, object)
     audited = QtCore.Signal(object)
-    recovered = QtCore.Signal(list, list)
+    recovered = QtCore.Signal(list, list, list)
     mixed = QtCore.Signal(list)  # the mixing scan's rows {noise, eps, mixing_class, mixing_nearest, burn_in}
     busy = QtCore.Signal(str)
     progress = QtCore.Signal(int, int)
@@ -202,8 +202,10 @@ class AnalysisController(QtCore.QObject):
         _, ck, ds = got
         return self._start(
             "basin recovery",
-            lambda p, c: dynamics.basin_recovery(ck.model, ck.value_range, ds.x, sigmas, progress=p, cancelled=c),
-            lambda rates: self.recovered.emit(list(sigmas), [float(r) for r in rates]),
+            lambda p, c: dynamics.recovery_census(ck.model, ck.value_range, ds.x, sigmas, progress=p, cancelled=c),
+            lambda rec: self.recovered.emit(
+                list(sigmas), [float(r) for r in rec.rates], [float(c) for c in rec.chance]
+            ),
         )
 
     def mixing_scan(self, steps: int = 200) -> Job | None:

@@ -449,14 +449,22 @@ class AnalysisPanel(QtWidgets.QWidget):
             line += f" · {census_lines[0]}"
         self.status.setText(line)
 
-    def show_recovery(self, sigmas, rates) -> None:
+    def show_recovery(self, sigmas, rates, chance=None) -> None:
+        """Recovery against σ, and its chance level (dashed): recovery means something only above it."""
         self.recovery_plot.clear()
         self.recovery_plot.plot(sigmas, rates, symbol="o", pen=pg.mkPen("#4c9be8", width=2))
+        if chance is not None:
+            dash = pg.mkPen("#e05050", width=1, style=QtCore.Qt.PenStyle.DashLine)
+            self.recovery_plot.plot(sigmas, chance, pen=dash)
         self.recovery_plot.setYRange(0, 1)
         self.plots.setCurrentWidget(self.recovery_plot)
+        chance = chance if chance is not None else [None] * len(rates)
         self.status.setText(
-            "basin recovery (ends where the clean example's own chain ends): "
-            + ", ".join(f"σ={s:g}: {100 * r:.0f} %" for s, r in zip(sigmas, rates))
+            "basin recovery (ends where the clean example's own chain ends; chance in brackets): "
+            + ", ".join(
+                f"σ={s:g}: {100 * r:.0f} %" + ("" if c is None else f" [{100 * c:.0f} %]")
+                for s, r, c in zip(sigmas, rates, chance)
+            )
         )
 
     def show_mixing(self, rows: list[dict]) -> None:
