@@ -406,6 +406,7 @@ def analyze(
     audit: int = 0,
     fixed_points: int = 0,
     baselines: bool = False,
+    over_t: Iterable[int] = (),
     sigmas: Iterable[float] = (),
     recovery_n: int = 200,
     recovery_T: int = 50,
@@ -417,7 +418,8 @@ def analyze(
     measures against the reference data with their real-data baselines and intervals, and (when asked) the
     attractor audit of ``audit`` training examples, the fixed points root-found from ``fixed_points`` training
     examples and as many chain ends (core.measure.fixed_points), the generative baselines (``baselines``:
-    retrieval, PCA-Gaussian and GMM samples measured as the chains are, core.measure.baselines), basin recovery at each σ of ``sigmas`` and the mixing scan
+    retrieval, PCA-Gaussian and GMM samples measured as the chains are, core.measure.baselines), the
+    distribution measures at each step of ``over_t`` (``over_t`` rows: is the chain stationary?), basin recovery at each σ of ``sigmas`` and the mixing scan
     over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
     edits) are measured. The dict ``kgn analyze --json`` writes, as core.measure.registry.Measures (``estimate(key)``:
@@ -449,7 +451,7 @@ def analyze(
     lab = None if lab is None or lab.empty else lab
     a = analyze_chain(
         ck.model, ck.spec, cfg, steps, ds.x, tol=tol, copy_tol=copy_tol, reference=ref,
-        start_array=start_array, progress=say("chain steps"), lab=lab,
+        start_array=start_array, progress=say("chain steps"), lab=lab, over_t=tuple(int(t) for t in over_t),
     )  # fmt: skip
     out = a.summary()
     if audit:

@@ -415,7 +415,8 @@ def cmd_analyze(args) -> int:
         out = _run_from_args(
             args, load_checkpoint(args.model), args.steps, mixing=args.mixing or (),
             progress=lambda stage, d, n: bar.update(d, n, stage, final=d == n),
-            log=lambda s: print(s, file=sys.stderr), baselines=args.baselines, **{k: getattr(args, k) for k in options},
+            log=lambda s: print(s, file=sys.stderr), baselines=args.baselines, over_t=args.over_t,
+            **{k: getattr(args, k) for k in options},
         )  # fmt: skip
     except DataError as e:  # the model's own data cannot be had here
         raise CLIError(f"{e}; pass --data" if args.data is None else str(e)) from None
@@ -692,6 +693,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument(
         "--baselines", action="store_true",
         help="also measure retrieval, PCA-Gaussian and GMM samples the same way (same n, same feature space)",
+    )  # fmt: skip
+    a.add_argument(
+        "--over-t", type=_typed(lists.steps_list), default=(), metavar="STEPS",
+        help="also measure the distribution (Fréchet, KID, precision, recall, class entropy, memorized) at "
+        "these earlier steps, e.g. 25,100,300: does it still change?",
     )  # fmt: skip
     a.add_argument("--recovery-n", type=positive_int, default=200, help="training examples in basin recovery")
     a.add_argument("--recovery-T", type=positive_int, default=50, help="steps each corrupted example runs")

@@ -59,6 +59,11 @@ def depths(text: str) -> list[int]:
     return parse_list(text, int, lo=1, hi=64, what="depths", example="1,2,4,8")
 
 
+def steps_list(text: str) -> list[int]:
+    """Chain steps to measure at (``kgn analyze --over-t``): whole numbers ≥ 0, sorted, each once, at most 32."""
+    return sorted(set(parse_list(text, int, lo=0, hi=MAX_INT, most=32, what="steps", example="25,100,300")))
+
+
 MAX_SEEDS = 16  # seeds of one sweep, search or many-seed analysis
 
 

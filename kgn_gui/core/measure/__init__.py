@@ -10,8 +10,8 @@ Convergence (one test for every noise kind)
     tol            ``converge_tolerance`` = 0.025 × the value range's span (0.05 on [−1, 1]), the same for
                    ``none``, ``normal``, ``uniform`` and the published code's noise
     converged      fraction of chains whose residual at the last step is below tol
-    burn-in        the first t after which the median residual over chains stays below tol (None if it
-                   ends above)
+    burn-in        the settling step: the first t after which the median residual over chains stays below
+                   tol (None if it ends above). A settling time, not stationarity (see Stationarity)
     cycles         fraction of chains that are not converged but whose noise-free continuation from x_T
                    returns within tol of x_T after k = 2 … 8 steps (periods: the least such k; 1 = converged)
     contraction    q_t = r_t / r_{t−1}, median over chains (< 1: the chain contracts)
@@ -40,6 +40,11 @@ MNIST classifier, a classifier trained on demand on another labelled set, or a P
     the 2.5 and 97.5 percentiles of the resampled values, shifted so that their median sits on the
     estimate (resampling with repeats biases the Fréchet distance and KID); for recall a resample's repeats
     count once.
+Stationarity (:mod:`mixing`)
+    the integrated autocorrelation time τ of each chain's coordinates on the training data's top 3
+    principal components after the settling step (Sokal's window), and ESS = n/τ: ``autocorrelation_time_
+    median``, ``ess_median``; ``over_t`` (``kgn analyze --over-t``): the distribution measures at earlier
+    steps, to see whether the distribution still changes
 Baselines (:mod:`baselines`, ``kgn analyze --baselines``)
     retrieval (training examples + one step of the sampler's noise), a PCA-Gaussian and a diagonal GMM,
     each n samples measured by the same Reference as the chains, and their memorized fraction

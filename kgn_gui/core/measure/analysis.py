@@ -17,6 +17,7 @@ from .distribution import (
     BOOT,
     DISTRIBUTION,
     INTERVAL,
+    MEMORIZED_RATIO,
     Reference,
     bootstrap_interval,
     class_makeup,
@@ -35,6 +36,7 @@ from .dynamics import (
     residuals,
     rms,
 )
+from .mixing import PROJECTIONS, mixing_summary
 
 # --- mixing ---------------------------------------------------------------------------------------
 
@@ -99,6 +101,8 @@ class Analysis:
     overgen: dict | None = None
     mixing: tuple[float, float] | None = None
     final: np.ndarray | None = field(default=None, repr=False)
+    ess: dict | None = None  # mixing.mixing_summary of the chains' principal-component coordinates
+    over_t: list | None = None  # the distribution measures at earlier steps: [{"t": t, …}, …]
 
     def summary(self) -> dict:
         """Flat numbers for tables, CSV and JSON (intervals as [lo, hi] lists)."""
@@ -146,6 +150,10 @@ class Analysis:
             out.update({f"class_{c}": int(v) for c, v in enumerate(self.classes["histogram"])})
         if self.mixing is not None:
             out["mixing_class"], out["mixing_nearest"] = self.mixing
+        if self.ess is not None:
+            out.update(self.ess)
+        if self.over_t:
+            out["over_t"] = self.over_t
         if self.overgen is not None:
             for k in ("inside_training_range", "inside_training_range_identity", "saturated", "saturated_identity"):
                 out[k] = self.overgen[k]
@@ -162,10 +170,12 @@ def _boot_indices(n: int, boot: int, seed: int = 0):
 
 
 def _run(
-    model, spec, cfg: ChainConfig, steps: int, start_array, train_t, reference, progress, cancelled, stride, lab=None
-):
+    model, spec, cfg: ChainConfig, steps: int, start_array, train_t, reference, progress, cancelled, stride, lab=None,
+    axes=None, keep=(),
+):  # fmt: skip
     """Run a chain (its ε schedule, damping and ``lab`` included): (final states on the device, residual per
-    step T+1×N, looks for mixing)."""
+    step T+1×N, looks for mixing, the states' coordinates on ``axes`` = (mean, P×D components) at every step
+    (T+1×N×P, or None), the states at the steps of ``keep`` {t: N×D})."""
     dev = device_of(model)
     if lab is not None:
         lab.check(cfg.n, spec.D)
@@ -174,8 +184,17 @@ def _run(
     x = chain.begin(x)
     r = np.zeros((steps + 1, cfg.n), np.float32)
     looks = Looks(stride)
+    coords, kept = None, {}
+    if axes is not None:
+        mu = torch.as_tensor(axes[0], dtype=torch.float32, device=dev)
+        comps = torch.as_tensor(axes[1], dtype=torch.float32, device=dev)
+        coords = np.zeros((steps + 1, cfg.n, len(comps)), np.float32)
     for t in range(steps):
         check_cancelled(cancelled)
+        if coords is not None:
+            coords[t] = ((x.float() - mu) @ comps.T).cpu().numpy()
+        if t in keep:
+            kept[t] = x.float().cpu().numpy()
         nx, fx = chain.step_with_f(x, t)
         r[t] = rms(fx.clamp(*spec.value_range), x).float().cpu().numpy()
         if stride and t % stride == 0:
@@ -186,7 +205,9 @@ def _run(
     if stride and steps % stride == 0:
         looks.add(steps, x, train_t, reference)
     r[steps] = residuals(model, x, spec.value_range)
-    return x, r, looks
+    if coords is not None:
+        coords[steps] = ((x.float() - mu) @ comps.T).cpu().numpy()
+    return x, r, looks, coords, kept
 
 
 @torch.no_grad()
@@ -205,21 +226,57 @@ def analyze_chain(
     progress=None,
     cancelled=None,
     lab=None,
+    over_t=(),
 ) -> Analysis:
     """Run the chain ``steps`` steps from its start (with the core.chain.lab.Lab ``lab``) and measure it, with its
-    mixing (looks every ``stride`` steps, default steps/50). ``reference``: :func:`reference_for` of the training data (the
+    mixing (looks every ``stride`` steps, default steps/50), the autocorrelation time and effective sample
+    size of its principal-component coordinates after the settling step (core.measure.mixing), and the
+    distribution measures at each earlier step of ``over_t`` (``over_t`` in the summary). ``reference``: :func:`reference_for` of the training data (the
     distribution measures and their baselines; None: without them). ``tol``: the convergence tolerance
     (default :func:`converge_tolerance`)."""
     tol = converge_tolerance(spec.value_range) if tol is None else float(tol)
     train_t = torch.from_numpy(np.asarray(train_x, np.float32))
     stride = max(1, steps // 50) if stride is None else int(stride)
-    x, r, looks = _run(model, spec, cfg, steps, start_array, train_t, reference, progress, cancelled, stride, lab)
+    keep = {int(t) for t in over_t if 0 <= int(t) < steps}
+    x, r, looks, coords, kept = _run(
+        model, spec, cfg, steps, start_array, train_t, reference, progress, cancelled, stride, lab,
+        axes=principal_axes(train_x, PROJECTIONS), keep=keep,
+    )  # fmt: skip
     a = measure_states(
         model, spec, x.float().cpu().numpy(), r[:-1], train_x, tol=tol, copy_tol=copy_tol,
         reference=reference, n_chains=cfg.n, train_t=train_t, final_residual=r[-1],
     )  # fmt: skip
-    a.mixing = looks.rates(a.burn_in if a.burn_in is not None else steps // 2)
+    settled = a.burn_in if a.burn_in is not None else steps // 2
+    a.mixing = looks.rates(settled)
+    a.ess = mixing_summary(coords, settled)
+    if over_t:
+        final = x.float().cpu().numpy()
+        a.over_t = [_measured_at(t, kept[t] if t in kept else final, train_t, reference) for t in sorted(set(
+            min(int(t), steps) for t in over_t if int(t) >= 0))]  # fmt: skip
     return a
+
+
+def principal_axes(train_x: np.ndarray, k: int, fit_max: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, top k principal components as rows) of the training data (a seeded 10,000 of a bigger set)."""
+    from .baselines import pca
+
+    x = np.asarray(train_x)
+    if len(x) > fit_max:
+        x = x[np.sort(np.random.default_rng(0).choice(len(x), fit_max, replace=False))]
+    mu, comps, _ = pca(x, k)
+    return mu.astype(np.float32), comps.astype(np.float32)
+
+
+def _measured_at(t: int, x: np.ndarray, train_t: torch.Tensor, reference: Reference | None) -> dict:
+    """The distribution measures (without intervals) and memorized fraction of the states at step t."""
+    row: dict = {"t": int(t)}
+    if reference is not None:
+        got, _ = reference.measure(x, boot=0)
+        row.update({k: v for k, v in got.items() if not k.endswith("_ci")})
+    m = memorization(x, train_t, 0.05)
+    row["memorized_fraction"] = float((m["ratio"] < MEMORIZED_RATIO).mean())
+    row["distinct"] = m["distinct"]
+    return row
 
 
 def measure_states(
@@ -299,7 +356,7 @@ def mixing_scan(
     rows = []
     for i, (kind, eps) in enumerate(runs):
         c = replace(cfg, sampler=replace(cfg.sampler, noise=kind, eps=eps, schedule=None))  # the scan's own ε, constant
-        _, r, looks = _run(model, spec, c, steps, start_array, train_t, reference, None, cancelled, stride)
+        _, r, looks, _, _ = _run(model, spec, c, steps, start_array, train_t, reference, None, cancelled, stride)
         b = burn_in(np.median(r, axis=1), tol)
         cls, near = looks.rates(b if b is not None else steps // 2)
         rows.append({"noise": kind, "eps": eps, "burn_in": b, "mixing_class": cls, "mixing_nearest": near})

@@ -84,9 +84,11 @@ def _m(key, label, formula, range=ANY, interval=False, real=None) -> Measure:  #
 _TOL = "tol = 2.5 % of the value range's span"
 MEASURES: tuple[Measure, ...] = (
     # the chains' convergence
-    _m("burn_in", "burn-in (steps)",
-       "First step t after which the median over chains of the noise-free residual ‖f(x_t) − x_t‖/√D\n"
-       "stays below the tolerance (– when it ends above it)", NONNEGATIVE),
+    _m("burn_in", "settled at (step)",
+       "Settling step (the JSON's burn_in): the first step t after which the median over chains of the\n"
+       "noise-free residual ‖f(x_t) − x_t‖/√D stays below the tolerance (– when it ends above it). A\n"
+       "settling time, not stationarity: the distribution may still change after it (kgn analyze --over-t)",
+       NONNEGATIVE),
     _m("converged", "converged",
        "Fraction of chains with ‖f(x_T) − x_T‖/√D < tol, the same for every noise kind\n"
        f"(noise-free residual at the shown step; {_TOL})", FRACTION),
@@ -200,6 +202,14 @@ MEASURES: tuple[Measure, ...] = (
        FRACTION),
     _m("recovery_distinct_ends", "distinct clean ends",
        "How many distinct points the clean examples reach after T noise-free steps (merged within tol)",
+       NONNEGATIVE),
+    # stationarity
+    _m("autocorrelation_time_median", "autocorrelation time",
+       "Integrated autocorrelation time τ (steps) of each chain's coordinates on the training data's top 3\n"
+       "principal components after the settling step (Sokal's window; a chain's slowest), median over chains",
+       NONNEGATIVE),
+    _m("ess_median", "effective samples",
+       "Effective sample size per chain, n / τ over the n steps after the settling step, median over chains",
        NONNEGATIVE),
     # training (a sweep's runs)
     _m("train_loss", "training loss", "Best loss on the fixed evaluation subset of the training data",
@@ -325,7 +335,7 @@ class Measures(dict):
                 folded.add(f"{k}_ci")
                 if m.real is not None:
                     folded.update((m.real, f"{m.real}_ci"))
-        keys = [k for k in self if k not in ("mixing_scan", "baselines") and k not in folded]
+        keys = [k for k in self if k not in ("mixing_scan", "baselines", "over_t") and k not in folded]
         width = max((len(k) for k in keys), default=0)
         out = []
         for k in keys:
@@ -339,6 +349,15 @@ class Measures(dict):
                 if base.lo is not None:
                     line += f" {shown([base.lo, base.hi])}"
             out.append(line)
+        over = self.get("over_t")
+        if over:
+            cols = [c for c in ("class_entropy", "frechet", "kid", "precision", "recall", "memorized_fraction")
+                    if any(c in row for row in over)]  # fmt: skip
+            short = {"class_entropy": "entropy", "memorized_fraction": "memorized"}
+            out.append("over the steps (no intervals; the last row is the final step, with them above):")
+            out.append(f"  {'t':>7}" + "".join(f"{short.get(c, c):>11}" for c in cols))
+            for row in [*over, {"t": self.get("steps"), **{c: self.get(c) for c in cols}}]:
+                out.append(f"  {shown(row['t']):>7}" + "".join(f"{shown(row.get(c)):>11}" for c in cols))
         base = self.get("baselines")
         if base:
             cols = [c for c in ("class_entropy", "frechet", "kid", "precision", "recall", "memorized_fraction")
