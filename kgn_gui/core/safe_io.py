@@ -159,9 +159,10 @@ def read_exactly(f, n: int, name: str, what: str = "data") -> np.ndarray:
     return buf
 
 
-def check_dtype(dtype: np.dtype, name: str, what: str = "") -> None:
-    """Refuse any element type but booleans, integers and floats (with the file name and what it is)."""
-    if dtype.kind in ACCEPTED_KINDS and dtype.names is None and dtype.subdtype is None:
+def check_dtype(dtype: np.dtype, name: str, what: str = "", kinds: str = ACCEPTED_KINDS) -> None:
+    """Refuse any element type but those of ``kinds`` (default booleans, integers and floats; "US" for
+    fixed-size strings, never Python objects), with the file name and what it is."""
+    if dtype.kind in kinds and dtype.names is None and dtype.subdtype is None:
         return
     kind = _KIND_NAMES.get(dtype.kind, "values")
     if dtype.names is not None or dtype.subdtype is not None:
@@ -194,13 +195,15 @@ def _npy_header(f, name: str, what: str = ""):
     return tuple(shape), bool(fortran), np.dtype(dtype)
 
 
-def read_npy(f, name: str, *, max_bytes: int, available: int | None = None, what: str = "") -> np.ndarray:
+def read_npy(
+    f, name: str, *, max_bytes: int, available: int | None = None, what: str = "", kinds: str = ACCEPTED_KINDS
+) -> np.ndarray:
     """One ``.npy`` array from the stream ``f``: header first (element type, shape, size against
     ``max_bytes`` both as stored and as float32, and against ``available``, the bytes the file holds after
     its start, when known), then exactly the declared data. Never unpickles anything."""
     start = f.tell() if available is not None else 0
     shape, fortran, dtype = _npy_header(f, name, what)
-    check_dtype(dtype, name, what)
+    check_dtype(dtype, name, what, kinds)
     if any(not isinstance(d, int) or d < 0 for d in shape):
         raise Refused(name, f"{what + ': ' if what else ''}damaged .npy header (shape {shape})")
     count = 1
@@ -264,7 +267,8 @@ class NpzArchive:
     def keys(self) -> list[str]:
         return list(self._members)
 
-    def read(self, key: str) -> np.ndarray:
+    def read(self, key: str, kinds: str = ACCEPTED_KINDS) -> np.ndarray:
+        """The member ``key`` (as :func:`read_npy` reads it: checked, never unpickled)."""
         info = self._members[key]
         what = f"member {printable(key)}"
         if info.flag_bits & 0x1:
@@ -286,7 +290,9 @@ class NpzArchive:
             with self._zip.open(info) as m:
                 # The zip stream reports no position; the member's declared size bounds what it can hold.
                 m_tell = _Counting(m)
-                return read_npy(m_tell, self.name, max_bytes=self.max_bytes, available=info.file_size, what=what)
+                return read_npy(
+                    m_tell, self.name, max_bytes=self.max_bytes, available=info.file_size, what=what, kinds=kinds
+                )
         except Refused:
             raise
         except zipfile.BadZipFile as e:  # a bad CRC, a bad local header: the archive is damaged

@@ -175,8 +175,8 @@ def test_the_sweep_worker_reports_progress_logs_and_its_rows(tmp_path):
     assert (
         done.rows[0]["seeds"] == 1
         and done.rows[0]["feature_space"] is None
-        and done.rows[0]["missing"] == "mixing_class:1"
-    )  # no classes for points
+        and done.rows[0]["missing"] == "mixing_class:1 autocorrelation_time_median:1 ess_median:1"
+    )  # no classes for points; chains that sit still after settling have no autocorrelation time
     assert (out / "sweep.csv").read_text().count("\n") == 4 and (out / "sweep.png").exists()
 
 

@@ -145,9 +145,37 @@ def load_idx_folder(
     img, lab = find("images"), find("labels")
     if img is None:
         raise DataError(f"{printable(folder)}: no {prefix}-images IDX file found")
-    return load_idx(
-        img, lab, value_range, name=f"{folder.parent.name if folder.name == 'raw' else folder.name}-{split}"
-    )
+    base = folder.parent.name if folder.name == "raw" else folder.name
+    ds = load_idx(img, lab, value_range, name=f"{base}-{split}")
+    ds.class_names = _classes_txt(folder, ds.labels) or idx_class_names(base, ds.labels)
+    return ds
+
+
+def _classes_txt(folder: Path, labels) -> list[str]:
+    """The names of a ``classes.txt`` beside the IDX files (one a line, as many as there are classes), or []."""
+    p = folder / "classes.txt"
+    if labels is None or not len(labels) or not p.is_file():
+        return []
+    try:
+        with open_regular(p) as f:
+            lines = [
+                printable(line.strip())[:MAX_CLASS_NAME]
+                for line in f.read(1 << 20).decode("utf-8", "replace").splitlines()
+            ]
+    except (OSError, DataError):
+        return []
+    lines = [n for n in lines if n]
+    return lines if len(lines) == int(np.max(labels)) + 1 else []
+
+
+def has_test_split(folder: str | os.PathLike) -> bool:
+    """Whether an IDX folder holds a t10k-images file (its test split)."""
+    folder = Path(folder)
+    folder = folder / "raw" if (folder / "raw").is_dir() else folder
+    try:
+        return any(p.name.lower().startswith("t10k") and "images" in p.name.lower() for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------- arrays
@@ -204,7 +232,10 @@ def _as_images(arr: np.ndarray, what: str) -> np.ndarray:
 
 
 def load_array(
-    path: str | os.PathLike, value_range: tuple[float, float] = (-1.0, 1.0), name: str | None = None
+    path: str | os.PathLike,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    name: str | None = None,
+    split: str = "train",
 ) -> Dataset:
     """A ``.npy`` or ``.npz`` array (regular files only; never unpickled; headers checked before reading).
 
@@ -212,23 +243,31 @@ def load_array(
     (M, C, H, W) with C in {1, 3}. In an .npz the images are the key ``x``, ``images``, ``data``
     or ``x_train`` (else the first array); labels are ``y``, ``labels`` or ``y_train``: whole numbers
     ≥ 0, one per sample. Values are integers, booleans or floats, all finite; anything else is refused
-    with the file's name.
+    with the file's name. ``split="test"``: the archive's ``x_test`` / ``y_test`` (DataError when it has
+    none). Class names: an array ``class_names`` (strings) in the archive.
     """
     path = Path(path)
     fname = shown(path)
     suffix = path.suffix.lower()
-    labels, yk = None, None
+    labels, yk, class_names = None, None, []
     with reading(path):
         if suffix == ".npz":
             with NpzArchive(path, max_bytes=MAX_DATA_BYTES) as z:
                 keys = z.keys
                 if not keys:
                     raise DataError(f"{fname}: the archive holds no arrays")
-                xk = next((k for k in ("x", "images", "data", "x_train", "X") if k in keys), keys[0])
+                if split == "test":
+                    if "x_test" not in keys:
+                        raise DataError(f"{fname}: the archive has no x_test")
+                    xk, yk = "x_test", "y_test" if "y_test" in keys else None
+                else:
+                    xk = next((k for k in ("x", "images", "data", "x_train", "X") if k in keys), keys[0])
+                    yk = next((k for k in ("y", "labels", "y_train", "Y") if k in keys and k != xk), None)
                 arr = z.read(xk)
-                yk = next((k for k in ("y", "labels", "y_train", "Y") if k in keys and k != xk), None)
                 if yk is not None:
                     labels = z.read(yk)
+                if "class_names" in keys:
+                    class_names = _names(z.read("class_names", kinds="US"), fname)
         elif suffix == ".npy":
             arr = load_npy(path, max_bytes=MAX_DATA_BYTES)
         else:
@@ -247,5 +286,34 @@ def load_array(
             x = arr.astype(np.float32)
         else:
             x = from_unit(_to_unit(arr, fname), value_range)
-        return Dataset(x=x, shape=(arr.shape[1],), value_range=value_range, name=name, labels=labels)
-    return images_to_dataset(_to_unit(_as_images(arr, fname), fname), labels, value_range, name)
+        ds = Dataset(x=x, shape=(arr.shape[1],), value_range=value_range, name=name, labels=labels)
+        ds.class_names = class_names
+        return ds
+    return images_to_dataset(_to_unit(_as_images(arr, fname), fname), labels, value_range, name, class_names)
+
+
+MAX_CLASS_NAME = 200  # characters of one class name kept
+
+
+def _names(arr: np.ndarray, fname: str) -> list[str]:
+    """An archive's ``class_names``: a 1-D array of strings (or bytes), each made printable and cut short."""
+    if arr.ndim != 1 or arr.dtype.kind not in "US" or len(arr) > 100_000:
+        raise DataError(f"{fname}: class_names must be a 1-D array of strings, got {arr.dtype} {arr.shape}")
+    out = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in arr.tolist()]
+    return [printable(v)[:MAX_CLASS_NAME] for v in out]
+
+
+WELL_KNOWN_CLASSES = {  # the IDX sets whose labels have names
+    "fashion": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                "Ankle boot"],
+    "mnist": [str(i) for i in range(10)],
+}  # fmt: skip
+
+
+def idx_class_names(folder_name: str, labels) -> list[str]:
+    """Names for the labels of an IDX set from its folder's name: Fashion-MNIST's ten, or the digits for
+    an MNIST-like set (ten classes 0 … 9); else none (shown as class_K)."""
+    if labels is None or not len(labels) or int(np.max(labels)) > 9:
+        return []
+    n = folder_name.lower()
+    return list(WELL_KNOWN_CLASSES["fashion" if "fashion" in n else "mnist"])

@@ -46,7 +46,7 @@ from ..errors import DataError
 from ..jsonsafe import JSONError, loads_bounded
 from .dataset import ByteDataset, Dataset, from_unit, subset_rows
 
-VERSION = 1  # of the entry's layout; a change gives every source a new key
+VERSION = 2  # of the entry's layout (2: IDX class names); a change gives every source a new key
 ENV, ENV_MAX = "KGN_CACHE", "KGN_CACHE_MAX_GB"
 MAX_META_BYTES = 4 << 20
 CHUNK = 64 << 20  # bytes per CRC-32 update

@@ -66,6 +66,9 @@ class Dataset:
     labels: np.ndarray | None = None
     class_names: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "file: reason" for each file an import left out
+    # the source's held-out split (IDX t10k files, an npz's x_test, or a seeded part an import set aside):
+    # real unseen samples to measure against, never trained on
+    heldout: Dataset | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         x = np.asarray(self.x)
@@ -117,7 +120,8 @@ class Dataset:
         if (lo, hi) == (float(nlo), float(nhi)):
             return self
         x = (self.x - lo) / (hi - lo) * (nhi - nlo) + nlo
-        return replace(self, x=x.astype(np.float32), value_range=(nlo, nhi))
+        held = None if self.heldout is None else self.heldout.to_range(value_range)
+        return replace(self, x=x.astype(np.float32), value_range=(nlo, nhi), heldout=held)
 
     def subset(self, n: int, seed: int = 0) -> Dataset:
         """A random subset of n samples (all of them when n ≥ M), reproducible in ``seed``."""
@@ -150,7 +154,7 @@ class ByteDataset(Dataset):
     reads the data whole; :meth:`rows`, :meth:`subset` and the trainer convert only the rows they use, so
     their memory follows the rows, not M — and a map is shared by every process that opens it."""
 
-    def __init__(self, codes, shape, value_range, name="data", labels=None, class_names=(), skipped=()):
+    def __init__(self, codes, shape, value_range, name="data", labels=None, class_names=(), skipped=(), heldout=None):
         codes = codes if isinstance(codes, np.memmap) else np.asarray(codes)
         if codes.dtype != np.uint8 or codes.ndim != 2:
             raise DataError(f"{name}: byte data must be an M×D uint8 array, got {codes.dtype} {codes.shape}")
@@ -162,6 +166,7 @@ class ByteDataset(Dataset):
         self.codes, self._x = codes, None
         self.value_range = (float(value_range[0]), float(value_range[1]))
         self.name, self.class_names, self.skipped = str(name), list(class_names), list(skipped)
+        self.heldout = heldout
         self.labels = None if labels is None else check_labels(np.asarray(labels).reshape(-1), len(codes), name)
 
     @property
@@ -200,11 +205,13 @@ class ByteDataset(Dataset):
 
     def _like(self, codes, **given) -> ByteDataset:
         kw = dict(shape=self.shape, value_range=self.value_range, name=self.name, labels=self.labels)
+        kw["heldout"] = self.heldout
         kw.update(given)
         return ByteDataset(codes, class_names=self.class_names, skipped=self.skipped, **kw)
 
     def to_range(self, value_range: tuple[float, float]) -> Dataset:
-        return self._like(self.codes, value_range=value_range)
+        held = None if self.heldout is None else self.heldout.to_range(value_range)
+        return self._like(self.codes, value_range=value_range, heldout=held)
 
     def subset(self, n: int, seed: int = 0) -> Dataset:
         idx = subset_rows(self.M, n, seed)
@@ -220,6 +227,28 @@ def byte_table(value_range: tuple[float, float]) -> np.ndarray:
     t = np.arange(256, dtype=np.float32)
     t /= np.float32(255.0)
     return from_unit(t, value_range)
+
+
+HELDOUT_FRACTION = 0.1  # of a data set without a split of its own, set aside at import (seeded)
+HELDOUT_MIN_M = 1000  # smaller sets keep every sample for training (and are measured against themselves)
+HELDOUT_SEED = 0
+
+
+def set_aside(ds: Dataset, fraction: float = HELDOUT_FRACTION, seed: int = HELDOUT_SEED) -> Dataset:
+    """``ds`` less a seeded ``fraction`` of its samples, which become its ``heldout`` part (never trained
+    on); ``ds`` itself when it is smaller than HELDOUT_MIN_M or already has a held-out split."""
+    if ds.heldout is not None or ds.M < HELDOUT_MIN_M:
+        return ds
+    held = np.sort(np.random.default_rng(seed).choice(ds.M, size=int(round(fraction * ds.M)), replace=False))
+    keep = np.setdiff1d(np.arange(ds.M), held)
+    return _rows_of(ds, keep, heldout=_rows_of(ds, held, name=f"{ds.name} (held out)"))
+
+
+def _rows_of(ds: Dataset, rows: np.ndarray, **given) -> Dataset:
+    labels = None if ds.labels is None else ds.labels[rows]
+    if isinstance(ds, ByteDataset):
+        return ds._like(np.ascontiguousarray(ds.codes[rows]), labels=labels, **given)
+    return replace(ds, x=ds.x[rows], labels=labels, **given)
 
 
 def subset_rows(M: int, n: int, seed: int) -> np.ndarray | None:

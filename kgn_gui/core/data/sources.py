@@ -11,9 +11,9 @@ import numpy as np
 
 from ..errors import DataError, printable
 from ..safe_io import kind_of, reason_of, shown
-from .arrays import load_array, load_idx, load_idx_folder
+from .arrays import has_test_split, load_array, load_idx, load_idx_folder
 from .cache import cached_import
-from .dataset import Dataset
+from .dataset import Dataset, set_aside
 from .images import load_image_folder
 from .mnist import load_mnist
 
@@ -105,9 +105,19 @@ def _open(spec: str, value_range, image_size, subset) -> Dataset:
     vr, size = (float(value_range[0]), float(value_range[1])), tuple(image_size)
     if stat.S_ISREG(st.st_mode):
         if p.suffix.lower() in (".npz", ".npy"):
-            return cached_import(p, "array", vr, size, lambda r: load_array(p, r), subset=subset)
+            ds = cached_import(p, "array", vr, size, lambda r: load_array(p, r))
+            if ds.is_image and p.suffix.lower() == ".npz":
+                try:
+                    ds.heldout = cached_import(p, "array-test", vr, size, lambda r: load_array(p, r, split="test"))
+                except DataError:  # no x_test: a part is set aside below
+                    pass
+            return set_aside(ds) if ds.is_image else ds
         if "idx" in p.name or "ubyte" in p.name:
-            return cached_import(p, "idx", vr, size, lambda r: load_idx(p, value_range=r), subset=subset)
+            ds = cached_import(p, "idx", vr, size, lambda r: load_idx(p, value_range=r), subset=subset)
+            test = p.with_name("t10k" + p.name[len("train") :]) if p.name.lower().startswith("train") else None
+            if test is not None and test.is_file():  # its split, as MNIST ships it
+                ds.heldout = cached_import(test, "idx", vr, size, lambda r: load_idx(test, value_range=r))
+            return ds
         raise DataError(f"{shown(p)}: unknown file type")
     if not stat.S_ISDIR(st.st_mode):
         raise DataError(f"{printable(spec)}: not a regular file or a folder ({kind_of(st.st_mode)})")
@@ -117,9 +127,13 @@ def _open(spec: str, value_range, image_size, subset) -> Dataset:
     except Exception as e:  # noqa: BLE001
         raise DataError(f"{printable(spec)}: cannot list: {reason_of(e)}") from None
     if any("ubyte" in n or "idx" in n for n in names):
-        return cached_import(p, "idx-folder", vr, size, lambda r: load_idx_folder(p, value_range=r), subset=subset)
+        ds = cached_import(p, "idx-folder", vr, size, lambda r: load_idx_folder(p, value_range=r), subset=subset)
+        if has_test_split(p):  # t10k files: the set's own held-out split
+            test = lambda r: load_idx_folder(p, "test", value_range=r)  # noqa: E731
+            ds.heldout = cached_import(p, "idx-folder-test", vr, size, test)
+        return ds
     load = lambda r: load_image_folder(p, size, value_range=r)[0]  # noqa: E731
-    return cached_import(p, "images", vr, size, load, subset=subset)
+    return set_aside(cached_import(p, "images", vr, size, load))
 
 
 def reference_data(

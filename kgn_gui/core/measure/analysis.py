@@ -160,6 +160,7 @@ class Analysis:
         out["feature_space"] = ref.space.name if ref is not None else None
         out["classifier"] = ref.space.info() if ref is not None else None
         out["real"] = ref.what if ref is not None else None
+        out["real_heldout"] = ref.baseline.get("real_heldout") if ref is not None else None
         out["interval"] = INTERVAL
         return out
 

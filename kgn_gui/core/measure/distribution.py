@@ -315,6 +315,7 @@ def make_reference(
     # the nearest distance of real samples: to the training data, or (no held-out split) to the nearest other
     d, d2 = two_nearest(x[base], train_x, exclude=None if pool.held_out else base_global)
     draws = [rng.integers(0, n, n) for _ in range(boot)]
+    ref.baseline["real_heldout"] = bool(pool.held_out)
     ref.baseline["nearest_mean_real"] = float(d.mean())
     ref.baseline["nearest_mean_real_ci"] = bootstrap_interval([d[i].mean() for i in draws])
     mem = memorization_ratio(d, d2) < MEMORIZED_RATIO

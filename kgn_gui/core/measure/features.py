@@ -103,7 +103,11 @@ class FeatureSpace:
         if self.kind != "classifier":
             return None
         dataset = "MNIST (bundled)" if self.source == "bundled" else self.dataset
-        return {"dataset": dataset, "test_accuracy": self.accuracy, "source": self.source}
+        out = {"dataset": dataset, "test_accuracy": self.accuracy, "source": self.source}
+        split = self.meta.get("heldout_accuracy") if isinstance(self.meta, dict) else None
+        if isinstance(split, int | float) and not isinstance(split, bool) and math.isfinite(split):
+            out["heldout_accuracy"] = float(split)
+        return out
 
 
 @dataclass
@@ -419,11 +423,21 @@ def _train(ds, values, progress, cancelled, say):
         probs, _ = clf_mod.LoadedClassifier(model, {}).predict(clf_mod.to_unit(ds.x[ho], ds.value_range))
         acc = float((probs.argmax(1) == y_all[ho]).mean())
     say(f"held-out accuracy {acc if acc is None else f'{acc:.3f}'} on {len(ho):,} samples ({seconds:.1f} s)")
+    split_acc = None  # on the data set's own held-out split (never trained on by the model or the classifier)
+    held = getattr(ds, "heldout", None)
+    if held is not None and held.labels is not None and held.D == ds.D:
+        known = np.isin(held.labels, values)
+        if known.any():
+            hx = held.to_range(ds.value_range).x[known]
+            probs, _ = clf_mod.LoadedClassifier(model, {}).predict(clf_mod.to_unit(hx, ds.value_range))
+            split_acc = float((probs.argmax(1) == np.searchsorted(values, held.labels[known])).mean())
+            say(f"accuracy on the held-out split {split_acc:.3f} ({int(known.sum()):,} samples)")
     meta = {
         "shape": list(ds.shape),
         "dataset": ds.name,
         "value_range": list(ds.value_range),
         "test_accuracy": acc,
+        "heldout_accuracy": split_acc,
         "held_out": int(len(ho)),
         "train_samples": int(len(tr)),
         "epochs": epochs,
@@ -443,7 +457,8 @@ def _train(ds, values, progress, cancelled, say):
 def real_pool(ds) -> RealPool | None:
     """The real samples to draw the reference and the real-data baselines from, in ``ds.value_range``:
     the MNIST test digits for the MNIST training set (and its subsets), the training digits for the test
-    set, else ``ds`` itself (``held_out`` False: a baseline of the training data, which a model may have
+    set, the data set's own held-out split (``ds.heldout``: IDX t10k files, an npz's x_test, or the part an
+    import set aside), else ``ds`` itself (``held_out`` False: a baseline of the training data, which a model may have
     memorized). None below 100 samples."""
     if ds is None or ds.M < MIN_SAMPLES:
         return None
@@ -460,4 +475,8 @@ def real_pool(ds) -> RealPool | None:
         if real is not None:
             what = f"the {real.M:,} MNIST {'test' if other == 'test' else 'training'} digits"
             return RealPool(real.x, what, True, real.labels)
+    held = getattr(ds, "heldout", None)
+    if held is not None and held.M >= MIN_SAMPLES and held.D == ds.D:
+        held = held.to_range(ds.value_range)
+        return RealPool(held.x, f"the {held.M:,} held-out samples of {base_name(ds.name)}", True, held.labels)
     return RealPool(ds.x, f"{ds.name} (no held-out split: the training data itself)", False, ds.labels)
