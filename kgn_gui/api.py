@@ -407,6 +407,7 @@ def analyze(
     fixed_points: int = 0,
     baselines: bool = False,
     over_t: Iterable[int] = (),
+    against: str | os.PathLike | Model | None = None,
     sigmas: Iterable[float] = (),
     recovery_n: int = 200,
     recovery_T: int = 50,
@@ -419,7 +420,9 @@ def analyze(
     attractor audit of ``audit`` training examples, the fixed points root-found from ``fixed_points`` training
     examples and as many chain ends (core.measure.fixed_points), the generative baselines (``baselines``:
     retrieval, PCA-Gaussian and GMM samples measured as the chains are, core.measure.baselines), the
-    distribution measures at each step of ``over_t`` (``over_t`` rows: is the chain stationary?), basin recovery at each σ of ``sigmas`` and the mixing scan
+    distribution measures at each step of ``over_t`` (``over_t`` rows: is the chain stationary?), the
+    two-halves test against the model ``against`` (its chains from the same starts, seed and sampler;
+    ``halves``: core.measure.distribution.halves), basin recovery at each σ of ``sigmas`` and the mixing scan
     over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
     edits) are measured. The dict ``kgn analyze --json`` writes, as core.measure.registry.Measures (``estimate(key)``:
@@ -468,6 +471,15 @@ def analyze(
             ck.model, ds.x, n=fixed_points, seed=cfg.seed, chain_ends=ends, progress=say("fixed points")
         )
         out.update(census.summary())
+    if against is not None:
+        from .core.measure.distribution import halves
+
+        other = load(against)
+        if other.checkpoint.spec.D != ck.spec.D:
+            raise ChainError(f"--against: that model has D = {other.checkpoint.spec.D}, this one {ck.spec.D}")
+        theirs = sample(other, cfg.n, steps, cfg.seed, cfg.sampler, start=start if start is not None else start_array)
+        out["halves"] = {"against": str(other.checkpoint.path or other.checkpoint.name)}
+        out["halves"].update(halves(a.final, theirs.state(steps).reshape(cfg.n, -1), seed=cfg.seed))
     if baselines:
         from .core.measure.baselines import measure_baselines
 
@@ -514,6 +526,7 @@ def train(
     name: str | None = None,
     save_every: float = 0.0,
     subset: int = 0,
+    half: int | None = None,
     image_size: int = 28,
     device: str = "auto",
     eval_size: int = 1000,
@@ -528,7 +541,9 @@ def train(
 
     data: a data source (``mnist``, ``fashion-mnist``, ``points:2d-corners``, a .npy/.npz/IDX file or an image
     folder) or a core.data.Dataset. preset: ``fast`` or ``paper`` (core.recipes); ``overrides`` replace the
-    recipe's L, H, bound, lr, batch, steps, schedule, warmup, seed, bottleneck, patch, heads. output: also
+    recipe's L, H, bound, lr, batch, steps, schedule, warmup, seed, bottleneck, patch, heads, objective
+    (core.model.train.parse_objective). half: train on half 0 or 1 of the data (core.data.dataset.half_of,
+    the two-halves test), before ``subset``. output: also
     write the model file there (atomically), and with ``save_every`` seconds the best weights so far while it
     trains. ``progress(event)`` with each core.model.train.TrainEvent (step, steps, loss, best_loss, samples_per_s,
     eta_s); ``log(line)`` for what is said once (the data, the network, a warning). Ctrl-C ends the training
@@ -561,6 +576,10 @@ def train(
         ds = open_source(source, recipe.value_range, image_size=(image_size, image_size))
         if ds.skipped:
             say(ds.import_report())
+    if half is not None:  # before the subset: the halves are of the whole data, whatever the subset
+        from .core.data.dataset import half_of
+
+        ds = half_of(ds, int(half))
     if subset:
         ds = ds.subset(subset, seed=recipe.seed)
     spec = recipe.spec(ds.D, ds.shape)

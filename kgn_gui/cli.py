@@ -122,6 +122,21 @@ def _add_fixed_points_option(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _objective(text: str) -> str:
+    """--objective, checked by core's parse_objective: a bad one exits 2 with its one line."""
+    from .core.errors import TrainError
+    from .core.model.train import parse_objective
+
+    try:
+        parse_objective(text)
+    except TrainError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text.strip()
+
+
+_objective.__name__ = "objective"
+
+
 def _inputs(args, *texts) -> list[Path]:
     """The files a command reads (its outputs must be none of them): ``texts`` (the model, the data), the
     start and the condition."""
@@ -146,6 +161,7 @@ def cmd_train(args) -> int:
     world = world_size()
     options = ("arch", "output", "name", "save_every", "subset", "image_size", "eval_size", "eval_every", "precision")
     options += ("L", "H", "bound", "lr", "batch", "steps", "schedule", "warmup", "seed", "bottleneck", "patch", "heads")
+    options += ("objective", "half")
     try:
         model = train(
             args.data, args.preset, device=device, graphs=not args.no_graphs, progress=progress,
@@ -401,7 +417,7 @@ def cmd_analyze(args) -> int:
     from .core.model.checkpoint import load_checkpoint
     from .core.preflight import check_output_file
 
-    inputs = _inputs(args, args.model, args.data)
+    inputs = _inputs(args, args.model, args.data, args.against)
     if args.json:
         check_not_input(args.json, inputs, "--json file")
         check_output_file(args.json)
@@ -415,7 +431,7 @@ def cmd_analyze(args) -> int:
         out = _run_from_args(
             args, load_checkpoint(args.model), args.steps, mixing=args.mixing or (),
             progress=lambda stage, d, n: bar.update(d, n, stage, final=d == n),
-            log=lambda s: print(s, file=sys.stderr), baselines=args.baselines, over_t=args.over_t,
+            log=lambda s: print(s, file=sys.stderr), baselines=args.baselines, over_t=args.over_t, against=args.against,
             **{k: getattr(args, k) for k in options},
         )  # fmt: skip
     except DataError as e:  # the model's own data cannot be had here
@@ -573,6 +589,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--warmup", type=nonneg_int, default=None, help="warm-up steps of the cosine schedule")
     t.add_argument(
+        "--objective", default=None, metavar="OBJ", type=_objective,
+        help="what f is fitted to: manifold (the paper's f(x) ≈ x, the default), denoise:σ (f(x + σn) ≈ x, "
+        "a denoising autoencoder: f − id estimates the score) or contractive:λ (plus λ‖J_f‖²/D)",
+    )  # fmt: skip
+    t.add_argument(
+        "--half", type=int, choices=(0, 1), default=None,
+        help="train on one of two disjoint halves of the data (seeded): the two-halves test (kgn analyze --against)",
+    )  # fmt: skip
+    t.add_argument(
         "--seed", type=nonneg_int, default=None, help="initial weights and batch draws (default: the preset's)"
     )
     t.add_argument("--device", default="auto", help=f"{', '.join(DEVICES)} or cuda:N (auto: CUDA, then MPS, then CPU)")
@@ -698,6 +723,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--over-t", type=_typed(lists.steps_list), default=(), metavar="STEPS",
         help="also measure the distribution (Fréchet, KID, precision, recall, class entropy, memorized) at "
         "these earlier steps, e.g. 25,100,300: does it still change?",
+    )  # fmt: skip
+    a.add_argument(
+        "--against", default=None, metavar="MODEL",
+        help="the two-halves test: run MODEL's chains from the same starts, seed and sampler and say how close "
+        "the two models' samples are, against random pairs (train them with kgn train --half 0 and --half 1)",
     )  # fmt: skip
     a.add_argument("--recovery-n", type=positive_int, default=200, help="training examples in basin recovery")
     a.add_argument("--recovery-T", type=positive_int, default=50, help="steps each corrupted example runs")

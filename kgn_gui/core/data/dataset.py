@@ -251,6 +251,22 @@ def _rows_of(ds: Dataset, rows: np.ndarray, **given) -> Dataset:
     return replace(ds, x=ds.x[rows], labels=labels, **given)
 
 
+HALF_SEED = 0
+
+
+def half_of(ds: Dataset, k: int, seed: int = HALF_SEED) -> Dataset:
+    """Half ``k`` (0 or 1) of two disjoint, equal, seeded halves of ``ds`` (the two-halves test: a model on
+    each, Kadkhodaie et al. 2024); named ``NAME[half0]`` / ``NAME[half1]``, its held-out split kept."""
+    if k not in (0, 1):
+        raise DataError(f"half must be 0 or 1, not {k!r}")
+    if ds.M < 2:
+        raise DataError(f"{ds.name}: {ds.M} sample cannot be split in halves")
+    perm = np.random.default_rng(seed).permutation(ds.M)
+    h = ds.M // 2
+    rows = np.sort(perm[:h] if k == 0 else perm[h : 2 * h])
+    return _rows_of(ds, rows, name=f"{ds.name}[half{k}]")
+
+
 def subset_rows(M: int, n: int, seed: int) -> np.ndarray | None:
     """The rows (sorted) that :meth:`Dataset.subset` keeps of ``M`` samples, or None when it keeps them all
     (the data cache reads just these rows from its map)."""

@@ -86,6 +86,7 @@ class SweepConfig:
     sampler: Sampler = Sampler.PAPER  # how every model's chains step (core.sampler)
     audit: int = 32
     fixed_points: int = 0  # training examples (and as many chain ends) to root-find fixed points from
+    objective: str = "manifold"  # what each model is fitted to (core.model.train.parse_objective)
     sigmas: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.4)
     recovery_n: int = 200
     recovery_T: int = 50
@@ -203,6 +204,7 @@ def train_run(
         eval_size=min(1000, ds.M),
         eval_every=cfg.eval_every,
         report_interval_s=0.0,  # an event after every step read back: the target is checked at each evaluation
+        objective=cfg.objective,
     )
     tr = Trainer(spec, ds, tc)
     target = cfg.target_loss

@@ -86,6 +86,33 @@ def nearest_other(x: np.ndarray, train: np.ndarray, exclude: np.ndarray | None =
     return two_nearest(x, train, exclude, chunk)[0]
 
 
+def halves(xa: np.ndarray, xb: np.ndarray, *, boot: int = BOOT, seed: int = 0) -> dict:
+    """The two-halves test (Kadkhodaie et al. 2024): chains of two models run from the same starts and noise
+    give xa and xb (N×D, row i of each from the same start). ``paired_mean``: mean RMS distance of the pairs
+    (i, i); ``random_mean``: of the pairs (i, j ≠ i); ``ratio`` = paired / random (0: the two models make the
+    same sample from the same noise — they generalize alike; ~1: the start says nothing of the sample);
+    ``closer_fraction``: the chains whose own pair is closer than the median of their random pairs."""
+    a, b = np.asarray(xa, np.float64), np.asarray(xb, np.float64)
+    if a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"the two runs must have the same N ≥ 2 chains of D values, got {a.shape} and {b.shape}")
+    d = _pairwise(a, b) / math.sqrt(a.shape[1])
+    n = len(a)
+    paired = np.sqrt(((a - b) ** 2).mean(1))  # directly: a copy's distance is 0, not rounding
+    off = d[~np.eye(n, dtype=bool)].reshape(n, n - 1)
+    rng = np.random.default_rng(seed)
+    draws = [rng.integers(0, n, n) for _ in range(boot)]
+    random_mean = float(off.mean())
+    return {
+        "paired_mean": float(paired.mean()),
+        "paired_mean_ci": bootstrap_interval([paired[i].mean() for i in draws]),
+        "random_mean": random_mean,
+        "ratio": float(paired.mean() / random_mean) if random_mean > 0 else float("nan"),
+        "ratio_ci": bootstrap_interval([paired[i].mean() / off[i].mean() for i in draws if off[i].mean() > 0]),
+        "closer_fraction": float((paired < np.median(off, axis=1)).mean()),
+        "chains": n,
+    }
+
+
 def wilson_interval(k: int, n: int, z: float = 1.959964) -> list[float] | None:
     """The Wilson score 95 % interval of a proportion k/n: honest at 0 and 1, where a bootstrap of the
     samples collapses to a point (0 of 256 is [0, 0.015], not [0, 0])."""

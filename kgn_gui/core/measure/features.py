@@ -124,9 +124,9 @@ class RealPool:
 
 
 def base_name(name: str) -> str:
-    """A data set's name without the ``[N]`` suffixes ``Dataset.subset`` adds: ``mnist-train[10000]`` →
-    ``mnist-train``."""
-    return re.sub(r"(\[\d+\])+$", "", str(name))
+    """A data set's name without the ``[N]`` suffixes ``Dataset.subset`` adds and the ``[half0]`` /
+    ``[half1]`` of ``dataset.half_of``: ``mnist-train[half1][10000]`` → ``mnist-train``."""
+    return re.sub(r"(\[(\d+|half[01])\])+$", "", str(name))
 
 
 def mnist_split(ds) -> str | None:

@@ -335,7 +335,7 @@ class Measures(dict):
                 folded.add(f"{k}_ci")
                 if m.real is not None:
                     folded.update((m.real, f"{m.real}_ci"))
-        keys = [k for k in self if k not in ("mixing_scan", "baselines", "over_t") and k not in folded]
+        keys = [k for k in self if k not in ("mixing_scan", "baselines", "over_t", "halves") and k not in folded]
         width = max((len(k) for k in keys), default=0)
         out = []
         for k in keys:
@@ -349,6 +349,13 @@ class Measures(dict):
                 if base.lo is not None:
                     line += f" {shown([base.lo, base.hi])}"
             out.append(line)
+        h = self.get("halves")
+        if h:
+            out.append(
+                f"two halves, against {h['against']}: paired distance {shown(h['paired_mean'])} "
+                f"95 % {shown(h['paired_mean_ci'])}, random pairs {shown(h['random_mean'])}, ratio "
+                f"{shown(h['ratio'])} 95 % {shown(h['ratio_ci'])}, own pair closer for {shown(h['closer_fraction'])}"
+            )
         over = self.get("over_t")
         if over:
             cols = [c for c in ("class_entropy", "frechet", "kid", "precision", "recall", "memorized_fraction")

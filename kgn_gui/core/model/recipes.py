@@ -65,6 +65,7 @@ class Recipe:
     bottleneck: int = 0
     patch: int = 0
     heads: int = 0
+    objective: str = "manifold"  # core.model.train.parse_objective: manifold, denoise:σ, contractive:λ
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -106,6 +107,7 @@ class Recipe:
             seed=int(self.seed),
             schedule=self.schedule,
             warmup=int(self.warmup),
+            objective=self.objective,
             **run,
         )
 

@@ -70,6 +70,9 @@ class TrainConfig:
     # "tf32" (CUDA matrix units for the products too) or "bf16" (autocast)
     precision: str = "fp32"
     graphs: bool = True  # on CUDA with one process: capture the step as a CUDA graph
+    # what f is fitted to (parse_objective): "manifold" (the paper's f(x) ≈ x), "denoise:σ" (f(x + σn) ≈ x)
+    # or "contractive:λ" (f(x) ≈ x plus λ‖J_f‖²_F / D)
+    objective: str = "manifold"
 
     def validate(self) -> None:
         if not (0 < self.lr <= 10) or not math.isfinite(self.lr):
@@ -92,6 +95,7 @@ class TrainConfig:
             raise TrainError(f"warm-up must be a whole number of steps in [0, steps), got {self.warmup!r}")
         if self.precision not in PRECISIONS:
             raise TrainError(f"unknown precision {self.precision!r}; choose {', '.join(PRECISIONS)}")
+        parse_objective(self.objective)
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise TrainError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)} or cuda:N")
 
@@ -221,6 +225,52 @@ def _process_group() -> tuple[int, int]:
 def manifold_loss(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """(1/(B·D)) Σ ‖x − f(x)‖²: the paper's manifold-learning objective on a batch."""
     return nn.functional.mse_loss(model(x), x)
+
+
+OBJECTIVES = ("manifold", "denoise", "contractive")
+MAX_SIGMA, MAX_LAMBDA = 10.0, 1e6
+
+
+def parse_objective(text: str) -> tuple[str, float]:
+    """(kind, value) of ``manifold``, ``denoise:σ`` (σ in (0, 10], value units) or ``contractive:λ``
+    (λ in [0, 10⁶]); TrainError, one line, for anything else."""
+    kind, _, arg = str(text).strip().partition(":")
+    if kind == "manifold" and not arg:
+        return "manifold", 0.0
+    if kind in ("denoise", "contractive"):
+        try:
+            v = float(arg)
+        except ValueError:
+            v = math.nan
+        lo_ok = v > 0 if kind == "denoise" else v >= 0
+        hi = MAX_SIGMA if kind == "denoise" else MAX_LAMBDA
+        if math.isfinite(v) and lo_ok and v <= hi:
+            return kind, v
+        what = f"σ in (0, {MAX_SIGMA:g}]" if kind == "denoise" else f"λ in [0, {MAX_LAMBDA:g}]"
+        raise TrainError(f"objective {kind} needs {what}, e.g. {kind}:{'0.1' if kind == 'denoise' else '0.01'}")
+    raise TrainError(f"unknown objective {str(text)[:40]!r}; choose manifold, denoise:σ or contractive:λ")
+
+
+def objective_loss(model: nn.Module, x: torch.Tensor, objective: tuple[str, float], gen: torch.Generator):
+    """The training loss of a batch under ``objective`` (:func:`parse_objective`), per value:
+
+    * manifold: (1/(B·D)) Σ ‖x − f(x)‖² (the paper's);
+    * denoise σ: (1/(B·D)) Σ ‖x − f(x + σn)‖², n ~ N(0, I) drawn from ``gen``: a denoising autoencoder, so
+      f(x) − x estimates σ² ∇ log p_σ(x) (Alain & Bengio 2014) and the chain's step is a score step;
+    * contractive λ: the manifold loss plus λ ‖J_f(x)‖²_F / D, the Frobenius norm estimated by one random
+      projection per sample, ‖J_f v‖² with v ~ N(0, I) (E ‖J v‖² = ‖J‖²_F), by forward-mode differentiation.
+    """
+    kind, value = objective
+    if kind == "manifold":
+        return manifold_loss(model, x)
+    if kind == "denoise":
+        noise = torch.randn(x.shape, generator=gen, device=gen.device, dtype=x.dtype).to(x.device)
+        return nn.functional.mse_loss(model(x + value * noise), x)
+    from torch.func import jvp
+
+    v = torch.randn(x.shape, generator=gen, device=gen.device, dtype=x.dtype).to(x.device)
+    fx, jv = jvp(model, (x,), (v,))
+    return nn.functional.mse_loss(fx, x) + value * jv.pow(2).mean()
 
 
 def training_rows(dataset: Dataset, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -370,6 +420,8 @@ class Trainer:
         self.device = resolve_device(self.config.device)
         self.model = (model if model is not None else build_model(spec, seed=self.config.seed)).to(self.device)
         self.rank, self.world = _process_group()
+        if self.world > 1 and parse_objective(self.config.objective)[0] == "contractive":
+            raise TrainError("the contractive objective trains in one process (its Jacobian term is not split)")
         if self.world > 1 and min(self.config.batch, dataset.M) % self.world:
             raise TrainError(
                 f"the batch ({min(self.config.batch, dataset.M)}) must be a multiple of the number of "
@@ -511,7 +563,10 @@ class Trainer:
         opt = graph = None
         self.graph_note = ""
         self.model.train()
-        if dev.type == "cuda" and self.world == 1 and cfg.graphs:
+        objective = parse_objective(cfg.objective)
+        if objective[0] != "manifold" and dev.type == "cuda" and cfg.graphs:
+            self.graph_note = f"no CUDA graph: the {objective[0]} objective draws its own noise each step"
+        elif dev.type == "cuda" and self.world == 1 and cfg.graphs:
             opt, graph = self._prepare_graph(X, B, table)
         self.graph_used = graph is not None
         if opt is None:
@@ -558,7 +613,7 @@ class Trainer:
                 xb = X[lo:hi] if full_batch else as_floats(X[draw_batch(M, B, gen)[lo:hi].to(dev)], table)
                 opt.zero_grad(set_to_none=True)
                 with _autocast(dev, cfg.precision):
-                    loss = manifold_loss(net, xb)
+                    loss = objective_loss(net, xb, objective, gen)
                 loss.backward()
                 opt.step()
             self.step += 1
