@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     ck = load_checkpoint(args.model)
     test = load_mnist("test", ck.value_range)
+    train = load_mnist("train", ck.value_range)
     idx = np.sort(np.random.default_rng(args.seed).choice(test.M, size=args.images, replace=False))
     clf = bundled_classifier()
     rows = []
@@ -45,12 +46,13 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         r = condition_match(
             ck.model, ck.spec, test.x[idx], test.labels[idx], clf, region,
-            chains=args.chains, steps=args.steps, eps=args.eps, seed=args.seed,
+            chains=args.chains, steps=args.steps, eps=args.eps, seed=args.seed, train_x=train.x,
         )  # fmt: skip
         r["seconds"] = time.perf_counter() - t0
         rows.append(r)
         print(
-            f"{region}: conditioned {r['conditioned']:.3f} {r['conditioned_ci']}, free {r['free']:.3f} {r['free_ci']}"
+            f"{region}: conditioned {r['conditioned']:.3f}, free {r['free']:.3f}, blank {r['blank']:.3f}, "
+            f"noise {r['noise']:.3f}, nearest {r['nearest']:.3f}"
         )
     cmd = (
         f"python -m bench.condition_match --images {args.images} --chains {args.chains} --steps {args.steps} "
@@ -61,13 +63,22 @@ def main(argv=None) -> int:
         f"{args.images} MNIST test digits × {args.chains} chains, {args.steps} steps, normal noise ε {args.eps}; "
         "the bundled classifier labels each completion; bootstrap 95 % intervals over the digits). Chance: 0.1.",
         "",
-        "| known half | conditioned: class = source's | free (same start, not conditioned) |",
-        "| --- | --- | --- |",
+        "Baselines without a chain, from the same known half: blank (the rest black), noise (the rest the",
+        "chains' uniform start), nearest (the rest from the MNIST training digit nearest on the known half).",
+        "",
+        "| known half | conditioned: class = source's | free (same start, not conditioned) | blank | noise | nearest |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
+
+    def cell(r, k):
+        lo, hi = r[f"{k}_ci"]
+        return f"{r[k]:.3f} [{lo:.3f}, {hi:.3f}]"
+
     for r in rows:
-        c, f = r["conditioned_ci"], r["free_ci"]
         lines.append(
-            f"| {r['region']} | {r['conditioned']:.3f} [{c[0]:.3f}, {c[1]:.3f}] | {r['free']:.3f} [{f[0]:.3f}, {f[1]:.3f}] |"
+            f"| {r['region']} | "
+            + " | ".join(cell(r, k) for k in ("conditioned", "free", "blank", "noise", "nearest"))
+            + " |"
         )
     Path(args.out).write_text("\n".join(lines) + "\n")
     print(f"wrote {args.out}")

@@ -322,6 +322,23 @@ def test_condition_match_counts_a_completions_class_against_its_sources():
     assert out["conditioned"] == 1.0  # the known top half decides the class: always the source's
     assert out["free"] == pytest.approx(float((labels == 0).mean()))  # everything erased: class 0
     assert out["conditioned_ci"][0] <= 1.0 and out["images"] == 10 and out["chains"] == 3
+    assert out["blank"] == 1.0 and out["noise"] == 1.0  # the known half alone decides here
+    assert "nearest" not in out  # no training data given
+
+    class BottomBright:
+        """Class 1 when the (unknown) bottom half is brighter than the background."""
+
+        def predict(self, x_unit):
+            bottom = np.asarray(x_unit).reshape(-1, 4, 4)[:, 2:].mean((1, 2))
+            return np.stack([bottom <= 0.25, bottom > 0.25], 1).astype(np.float32), None
+
+    hidden = (((images.reshape(10, 4, 4)[:, 2:] + 1) / 2).mean((1, 2)) > 0.25).astype(int)
+    out = condition_match(
+        Erase(), Spec(), images, hidden, BottomBright(), "top", chains=3, steps=5, noise="none", train_x=images
+    )
+    assert out["blank"] == pytest.approx(float((hidden == 0).mean()))  # a blank bottom: always class 0
+    assert out["nearest"] == 1.0  # the nearest training example on the top half is the image itself
+    assert out["noise"] == pytest.approx(float((hidden == 1).mean()), abs=0.1)  # noise is bright on average
 
 
 def test_a_setting_changed_at_a_step_survives_an_edit_there_and_a_restart():

@@ -380,14 +380,18 @@ def condition_match(
     eps: float = 0.01,
     seed: int = 0,
     progress=None,
+    train_x: np.ndarray | None = None,
 ) -> dict:
     """How often a conditioned completion's class matches its source's (issue 20). Each of the M images
     (M×D in the model's value range, ``labels`` M) keeps its ``region`` (core.chain.lab.region_mask) known, and
     ``chains`` chains from uniform noise fill in the rest for ``steps`` steps (core.chain.lab.Condition, one known
     image per chain). The baseline ("free"): the same chains from the same start — the known pixels set once
     at step 0, the rest the same noise — that are not conditioned after it. The class of a final state is
-    the classifier's argmax. Returns the match rates with bootstrap 95 % intervals over the images (a
-    completion of one image is not independent of the others of it)."""
+    the classifier's argmax. Baselines that use the same known half and no chain at all: ``blank`` (the
+    rest set to the range's low end, the background of MNIST-like data), ``noise`` (the rest the chains'
+    uniform start) and, with ``train_x``, ``nearest`` (the rest from the training example nearest on the
+    known half). Returns the match rates with bootstrap 95 % intervals over the images (a completion of
+    one image is not independent of the others of it)."""
     from dataclasses import replace
 
     from ..chain.chain import ChainConfig, run_chain, start_states
@@ -405,14 +409,31 @@ def condition_match(
     free_cfg = replace(cfg, start="array")
     rates = {}
     runs = (("conditioned", cfg, None, Lab(cond)), ("free", free_cfg, x0, None))
+    draws = _boot_indices(M, BOOT, seed)
+
+    def score(name: str, final: np.ndarray) -> None:
+        pred = classifier.predict(to_unit(final, spec.value_range))[0].argmax(1)
+        per_image = (pred == np.repeat(labels, chains)).reshape(M, chains).mean(1)
+        rates[name] = float(per_image.mean())
+        rates[f"{name}_ci"] = bootstrap_interval([per_image[i].mean() for i in draws])
+
     for k, (name, c, start, lab) in enumerate(runs):
         final = None
         for t, x in run_chain(model, spec, c, steps, start_array=start, keep=[steps], lab=lab):
             final = x
             if progress is not None and t % 10 == 0:
                 progress(k * (steps + 1) + t, 2 * (steps + 1))
-        pred = classifier.predict(to_unit(final, spec.value_range))[0].argmax(1)
-        per_image = (pred == np.repeat(labels, chains)).reshape(M, chains).mean(1)
-        rates[name] = float(per_image.mean())
-        rates[f"{name}_ci"] = bootstrap_interval([per_image[i].mean() for i in _boot_indices(M, BOOT, seed)])
+        score(name, final)
+    keep = mask.reshape(-1).astype(bool)
+    blank = np.full_like(known, spec.value_range[0])
+    blank[:, keep] = known[:, keep]
+    score("blank", blank)
+    score("noise", x0)
+    if train_x is not None:
+        train = np.asarray(train_x, np.float32)
+        idx, _ = nearest_training(torch.from_numpy(np.ascontiguousarray(images[:, keep])), torch.from_numpy(
+            np.ascontiguousarray(train[:, keep])))  # fmt: skip
+        filled = train[idx.numpy()].copy()
+        filled[:, keep] = images[:, keep]
+        score("nearest", np.repeat(filled, chains, axis=0))
     return {"region": region, "images": M, "chains": chains, "steps": steps, "noise": noise, "eps": eps, **rates}
