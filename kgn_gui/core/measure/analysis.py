@@ -161,6 +161,7 @@ class Analysis:
         out["classifier"] = ref.space.info() if ref is not None else None
         out["real"] = ref.what if ref is not None else None
         out["real_heldout"] = ref.baseline.get("real_heldout") if ref is not None else None
+        out["real_n"] = ref.baseline.get("real_n") if ref is not None else None
         out["interval"] = INTERVAL
         return out
 

@@ -288,7 +288,10 @@ class Reference:
             cov = np.atleast_2d(np.cov(g, rowvar=False))
             out = {"frechet": _frechet_stats(g.mean(0), cov, self.mu, self.cov, self.cov_sqrt)}
             k = kff[np.ix_(idx, idx)]
-            out["kid"] = float((k.sum() - np.trace(k)) / (n * (n - 1)) + self.kyy - 2 * kfs[idx].mean())
+            other = idx[:, None] != idx[None, :]  # pairs of two different samples: a resample's repeats are
+            # not pairs (counting k(x, x) for them biased the resampled KID upward)
+            kxx = float(k[other].sum() / other.sum()) if other.any() else float("nan")
+            out["kid"] = float(kxx + self.kyy - 2 * kfs[idx].mean())
             out["precision"] = float(inside[idx].mean())
             u = np.unique(idx)
             radii = _knn_radii(d_ff[np.ix_(u, u)], PR_K)
@@ -343,6 +346,7 @@ def make_reference(
     d, d2 = two_nearest(x[base], train_x, exclude=None if pool.held_out else base_global)
     draws = [rng.integers(0, n, n) for _ in range(boot)]
     ref.baseline["real_heldout"] = bool(pool.held_out)
+    ref.baseline["real_n"] = n  # fewer than the chains when the pool has under 2n samples: said, not hidden
     ref.baseline["nearest_mean_real"] = float(d.mean())
     ref.baseline["nearest_mean_real_ci"] = bootstrap_interval([d[i].mean() for i in draws])
     mem = memorization_ratio(d, d2) < MEMORIZED_RATIO
