@@ -106,3 +106,22 @@ def test_two_halves_a_model_against_itself_is_zero_and_against_another_is_not(tm
     assert got["paired_mean"] == 0 and got["chains"] == 32 and got["against"].endswith("2d-corners.safetensors")
     with pytest.raises(ValueError, match="same N"):
         halves(xa, xa[:10])
+
+
+def test_best_weights_can_be_judged_on_the_held_out_split():
+    """eval_on="heldout" judges the best weights on the data set's held-out split (never trained on); the
+    sweep asks for it. Without a split it is the training subset, as "train" is."""
+    rng = np.random.default_rng(0)
+    train = Dataset(x=rng.uniform(-0.5, 0.5, (200, 2)).astype(np.float32), shape=(2,), value_range=(-1.0, 1.0))
+    train.heldout = Dataset(x=np.full((50, 2), 0.9, np.float32), shape=(2,), value_range=(-1.0, 1.0), name="far")
+    spec = ModelSpec(D=2, L=1, H=8, shape=(2,))
+    cfg = dict(lr=1e-3, batch=50, steps=20, seed=0, eval_size=50, eval_every=10)
+    on_train = Trainer(spec, train, TrainConfig(**cfg))
+    on_held = Trainer(spec, train, TrainConfig(**cfg, eval_on="heldout"))
+    on_train.run(), on_held.run()
+    assert on_held.eval_source == "held-out samples of far" and on_train.eval_source == "fixed training samples"
+    with torch.no_grad():
+        far = torch.full((50, 2), 0.9)
+        assert on_held.best_loss == pytest.approx(float(nn.functional.mse_loss(on_held.model(far), far)), rel=1e-5)
+    with pytest.raises(TrainError, match="eval_on must be train or heldout"):
+        TrainConfig(eval_on="test").validate()

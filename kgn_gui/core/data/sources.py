@@ -82,7 +82,10 @@ def open_source(
 
 def _open(spec: str, value_range, image_size, subset) -> Dataset:
     if spec in ("mnist", "mnist:train", "mnist:test"):
-        return load_mnist("test" if spec.endswith("test") else "train", value_range)
+        ds = load_mnist("test" if spec.endswith("test") else "train", value_range)
+        if not spec.endswith("test"):  # the test digits: its held-out split (loaded once, a background read)
+            ds.heldout = load_mnist("test", value_range)
+        return ds
     if spec.startswith("points:"):
         body = spec[len("points:") :]
         if body in POINT_PRESETS:

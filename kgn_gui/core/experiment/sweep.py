@@ -205,6 +205,7 @@ def train_run(
         eval_every=cfg.eval_every,
         report_interval_s=0.0,  # an event after every step read back: the target is checked at each evaluation
         objective=cfg.objective,
+        eval_on="heldout",  # a sweep's loss (and best weights) on samples never trained on, where there are any
     )
     tr = Trainer(spec, ds, tc)
     target = cfg.target_loss

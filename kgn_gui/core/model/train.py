@@ -73,6 +73,9 @@ class TrainConfig:
     # what f is fitted to (parse_objective): "manifold" (the paper's f(x) ≈ x), "denoise:σ" (f(x + σn) ≈ x)
     # or "contractive:λ" (f(x) ≈ x plus λ‖J_f‖²_F / D)
     objective: str = "manifold"
+    # where the best weights are judged: "train" (a fixed subset of the training data, the default) or
+    # "heldout" (of the data set's held-out split, Dataset.heldout, when it has one: never trained on)
+    eval_on: str = "train"
 
     def validate(self) -> None:
         if not (0 < self.lr <= 10) or not math.isfinite(self.lr):
@@ -96,6 +99,8 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise TrainError(f"unknown precision {self.precision!r}; choose {', '.join(PRECISIONS)}")
         parse_objective(self.objective)
+        if self.eval_on not in ("train", "heldout"):
+            raise TrainError(f"eval_on must be train or heldout, got {self.eval_on!r}")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise TrainError(f"unknown device {self.device!r}; choose {', '.join(DEVICES)} or cuda:N")
 
@@ -436,6 +441,7 @@ class Trainer:
         self.elapsed_s = 0.0
         self.graph_used = False
         self.graph_note = ""
+        self.eval_source = "fixed training samples"  # what the best weights are judged on (run() says)
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
@@ -558,8 +564,18 @@ class Trainer:
             X, table = as_floats(X, table), None
         gen = torch.Generator(device=dev.type if dev.type != "mps" else "cpu")
         gen.manual_seed(cfg.seed)
-        eval_idx = np.sort(np.random.default_rng(cfg.seed).choice(M, size=min(cfg.eval_size, M), replace=False))
-        xe = as_floats(X[torch.from_numpy(eval_idx).to(dev)], table)
+        held = getattr(self.dataset, "heldout", None) if cfg.eval_on == "heldout" else None
+        if held is not None and held.D == self.dataset.D:  # judged on samples never trained on
+            held = held.to_range(self.dataset.value_range)
+            eval_idx = np.sort(
+                np.random.default_rng(cfg.seed).choice(held.M, size=min(cfg.eval_size, held.M), replace=False)
+            )
+            xe = torch.from_numpy(held.rows(eval_idx)).to(dev)
+            self.eval_source = f"held-out samples of {held.name}"
+        else:
+            eval_idx = np.sort(np.random.default_rng(cfg.seed).choice(M, size=min(cfg.eval_size, M), replace=False))
+            xe = as_floats(X[torch.from_numpy(eval_idx).to(dev)], table)
+            self.eval_source = "fixed training samples"
         opt = graph = None
         self.graph_note = ""
         self.model.train()
@@ -655,7 +671,7 @@ class Trainer:
         yield event(
             "done",
             f"trained {self.step} steps; best evaluation loss {format_loss(self.best_loss)} at step "
-            f"{self.best_step} (on {len(eval_idx):,} fixed training samples){note}",
+            f"{self.best_step} (on {len(eval_idx):,} {self.eval_source}){note}",
         )
 
     def recipe(self) -> dict:
