@@ -628,8 +628,13 @@ def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot
     with qtbot.waitSignal(job.done, timeout=120_000):
         pass
     value = an.value("attractor_fraction")
-    assert re.fullmatch(r"(1|0(\.\d+)?|–) \(\d of 3 fixed\)", value), value
+    # the audit, then the root-finding census from the same 3 examples and 3 chains (core.measure.fixed_points)
+    assert re.fullmatch(r"(1|0(\.\d+)?|–) \(\d of 3 fixed\); roots \d+: \d+ attr, \d+ saddle, \d+ rep", value), value
     assert "residual max" in an.tip("attractor_fraction") and "3 examples" in an.status.text()
+    assert (
+        "Root finding (Newton" in an.tip("attractor_fraction")
+        and "fixed points (Newton from 6 starts" in an.status.text()
+    )
     job = window.measures.basin_recovery([0.0, 0.3])
     with qtbot.waitSignal(window.measures.recovered, timeout=120_000) as blocker:
         pass

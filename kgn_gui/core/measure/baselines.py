@@ -33,7 +33,8 @@ def pca(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mean, the top k components as rows (k×D, orthonormal), their variances) of the rows of x."""
     x = np.asarray(x, np.float64)
     mu = x.mean(0)
-    cov = np.atleast_2d(np.cov(x - mu, rowvar=False))
+    # one sample has no spread (and np.cov warns of it): zero variances
+    cov = np.atleast_2d(np.cov(x - mu, rowvar=False)) if len(x) > 1 else np.zeros((x.shape[1], x.shape[1]))
     w, v = np.linalg.eigh(cov)
     order = np.argsort(w)[::-1][: min(k, len(w))]
     return mu, v[:, order].T, np.clip(w[order], 0, None)

@@ -238,7 +238,8 @@ class Recovery:
 def noise_seed(seed: int, sigma: float) -> int:
     """The seed of basin recovery's noise at σ: one stream per (seed, σ), so the same σ gets the same noise
     whatever the other σ of the list."""
-    return int(np.random.SeedSequence([int(seed), int(round(float(sigma) * 1e9))]).generate_state(1)[0])
+    bits = int(np.float64(sigma).view(np.uint64))  # σ's exact bits: any finite σ, huge ones included
+    return int(np.random.SeedSequence([int(seed), bits]).generate_state(1)[0])
 
 
 @torch.no_grad()

@@ -195,6 +195,17 @@ class FixedPointCensus:
             out["fixed_points_note"] = self.note
         return out
 
+    def short(self) -> str:
+        """ "; roots K: A attr, S saddle, R rep" (the window's audit row), or "" when the census was not run."""
+        if self.note:
+            return ""
+        k = [self.count(x) for x in KINDS]
+        return f"; roots {len(self.kinds)}: {k[0]} attr, {k[1]} saddle, {k[2]} rep"
+
+    def tip_text(self) -> str:
+        """The census as the audit's tooltip ends: a heading and :meth:`lines`."""
+        return "\n\nRoot finding (Newton, any kind of fixed point):\n" + "\n".join(self.lines())
+
     def lines(self) -> list[str]:
         s = self.summary()
         if self.note:

@@ -419,17 +419,9 @@ class AnalysisPanel(QtWidgets.QWidget):
         )
         if rho_med is not None:
             tip += f"; ρ at the fixed points: median {fmt(rho_med)}, max {fmt(rho_max)}"
-        census_lines = census.lines() if census is not None else []
-        if census_lines:
-            tip += "\n\nRoot finding (Newton, any kind of fixed point):\n" + "\n".join(census_lines)
-        shown = f"{fmt(frac)} ({n_fixed} of {n} fixed)"
-        if census is not None and not census.note:
-            c = census.summary()
-            shown += (
-                f"; roots {c['fixed_points_found']}: {c['fixed_points_attracting']} attr, "
-                f"{c['fixed_points_saddle']} saddle, {c['fixed_points_repelling']} rep"
-            )
-        self._cell("attractor_fraction", VALUE, shown, tip)
+        tip += census.tip_text() if census is not None else ""
+        short = census.short() if census is not None else ""
+        self._cell("attractor_fraction", VALUE, f"{fmt(frac)} ({n_fixed} of {n} fixed){short}", tip)
         self._item("attractor_fraction", 0).setToolTip(tip)
         rho = np.asarray(audit.rho, float)
         keep = fixed_mask & np.isfinite(rho)  # ρ is only measured (and only means something) at fixed points
@@ -445,26 +437,23 @@ class AnalysisPanel(QtWidgets.QWidget):
         attract = "" if not finite(frac) else f", {100 * frac:.0f} % of those attract"
         med = f" (median ρ {fmt(rho_med)})" if rho_med is not None else ""
         line = f"attractor audit: {n} examples, {n_fixed} fixed (residual < {fmt(tol)}){attract}{med}"
-        if census_lines:
-            line += f" · {census_lines[0]}"
-        self.status.setText(line)
+        self.status.setText(line + ("" if census is None else f" · {census.lines()[0]}"))
 
     def show_recovery(self, sigmas, rates, chance=None) -> None:
         """Recovery against σ, and its chance level (dashed): recovery means something only above it."""
         self.recovery_plot.clear()
         self.recovery_plot.plot(sigmas, rates, symbol="o", pen=pg.mkPen("#4c9be8", width=2))
         if chance is not None:
-            dash = pg.mkPen("#e05050", width=1, style=QtCore.Qt.PenStyle.DashLine)
-            self.recovery_plot.plot(sigmas, chance, pen=dash)
+            self.recovery_plot.plot(sigmas, chance, pen=pg.mkPen("#e05050", style=QtCore.Qt.PenStyle.DashLine))
         self.recovery_plot.setYRange(0, 1)
         self.plots.setCurrentWidget(self.recovery_plot)
         chance = chance if chance is not None else [None] * len(rates)
+        got = (
+            f"σ={s:g}: {100 * r:.0f} %" + ("" if c is None else f" [{100 * c:.0f} %]")
+            for s, r, c in zip(sigmas, rates, chance)
+        )
         self.status.setText(
-            "basin recovery (ends where the clean example's own chain ends; chance in brackets): "
-            + ", ".join(
-                f"σ={s:g}: {100 * r:.0f} %" + ("" if c is None else f" [{100 * c:.0f} %]")
-                for s, r, c in zip(sigmas, rates, chance)
-            )
+            "basin recovery (ends where the clean example's own chain ends; chance in brackets): " + ", ".join(got)
         )
 
     def show_mixing(self, rows: list[dict]) -> None:
