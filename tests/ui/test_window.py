@@ -625,7 +625,7 @@ def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot
     assert float(an.real("inside_training_range")) == pytest.approx(0.861, abs=0.01)  # the identity map
     assert an.value("mixing") == "–" and "fixed points" not in [r.label for r in ROWS]
     job = window.measures.attractor_audit(3)
-    with qtbot.waitSignal(job.done, timeout=120_000):
+    with qtbot.waitSignal(job.done, timeout=300_000):
         pass
     value = an.value("attractor_fraction")
     # the audit, then the root-finding census from the same 3 examples and 3 chains (core.measure.fixed_points)
@@ -636,7 +636,7 @@ def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot
         and "fixed points (Newton from 6 starts" in an.status.text()
     )
     job = window.measures.basin_recovery([0.0, 0.3])
-    with qtbot.waitSignal(window.measures.recovered, timeout=120_000) as blocker:
+    with qtbot.waitSignal(window.measures.recovered, timeout=300_000) as blocker:
         pass
     sigmas, rates, chance = blocker.args
     assert sigmas == [0.0, 0.3] and rates[0] == 1.0  # σ = 0 ends where the clean example ends

@@ -29,6 +29,7 @@ from ..errors import Cancelled
 
 MAX_D = 2048  # exact Jacobians (D×D float64) per point; beyond this the census is not run
 KINDS = ("attracting", "saddle", "repelling")
+STALL, STALL_STEPS = 0.1, 3  # a run lowering its residual by less than 10 % over 3 steps has stalled
 
 
 def classify(eigenvalues) -> str:
@@ -80,8 +81,11 @@ def newton_roots(
     the exact Jacobian A = J_f − I and tries the Newton step −A⁻¹g (halved up to twice); when that does not
     lower ‖g‖ it takes Levenberg–Marquardt steps −(AᵀA + μI)⁻¹Aᵀg, μ growing until one does (and shrinking
     after each success), so ‖g‖ never rises. A run converges when its residual falls below ``tol``; it is
-    then polished (Newton converges quadratically) to 10⁻⁴·tol or until no step lowers it. ``jac0(row, J)``,
-    when given, receives J_f at each start (what the census needs of training examples)."""
+    then polished (Newton converges quadratically) to 10⁻⁴·tol or until no step lowers it. A run that is
+    not below ``tol`` and has lowered its residual by less than ``STALL`` over the last ``STALL_STEPS``
+    steps has stalled (a minimum of ‖g‖ that is no root: a slow point) and ends there. Each step works on
+    the runs still going only. ``jac0(row, J)``, when given, receives J_f at each start (what the census
+    needs of training examples)."""
     polish = tol * 1e-4
     xs, res, taken = [], [], []
     D = x0.shape[1]
@@ -94,45 +98,52 @@ def newton_roots(
         mu = torch.full((n,), 1e-4, dtype=x.dtype)
         done = r < polish
         k = torch.zeros(n, dtype=torch.long)
-        looked = False  # whether jac0 has seen this chunk's starts
-        for _ in range(steps):
+        history = [r.clone()]  # the residuals after each step
+        if jac0 is not None:
+            J = _jacobians(f, x)
+            for i in range(n):
+                jac0(c0 + i, J[i].numpy())
+        for step in range(steps):
             if cancelled is not None and cancelled():
                 raise Cancelled("cancelled")
-            if bool(done.all()) and looked:
+            rows = (~done).nonzero().squeeze(1)
+            if not len(rows):
                 break
-            J = _jacobians(f, x)
-            if not looked and jac0 is not None:
-                for i in range(n):
-                    jac0(c0 + i, J[i].numpy())
-            looked = True
+            if jac0 is not None and step == 0:
+                J = J[rows]
+            else:
+                J = _jacobians(f, x[rows])
+            xa, ga, ra, ma = x[rows], g[rows], r[rows], mu[rows]
             A = J - eye
-            moved = done.clone()
-
+            moved = torch.zeros(len(rows), dtype=torch.bool)
             try:
-                newton = torch.linalg.solve(A, -g.unsqueeze(-1)).squeeze(-1)
+                newton = torch.linalg.solve(A, -ga.unsqueeze(-1)).squeeze(-1)
             except RuntimeError:  # singular somewhere: the damped steps below
-                newton = torch.zeros_like(x)
+                newton = torch.zeros_like(xa)
             for alpha in (1.0, 0.5, 0.25):
-                x, g, r, ok = _attempt(f, x, g, r, alpha * newton, moved)
+                xa, ga, ra, ok = _attempt(f, xa, ga, ra, alpha * newton, moved)
                 moved |= ok
                 if bool(moved.all()):
                     break
             if not bool(moved.all()):
                 At = A.transpose(1, 2)
-                AtA, Atg = At @ A, At @ g.unsqueeze(-1)
+                AtA, Atg = At @ A, At @ ga.unsqueeze(-1)
                 for _ in range(10):
-                    step = -torch.linalg.solve(AtA + mu[:, None, None] * eye, Atg).squeeze(-1)
-                    x, g, r, ok = _attempt(f, x, g, r, step, moved)
-                    mu = torch.where(ok, (mu / 3).clamp_min(1e-12), torch.where(moved, mu, mu * 4))
+                    lm = -torch.linalg.solve(AtA + ma[:, None, None] * eye, Atg).squeeze(-1)
+                    xa, ga, ra, ok = _attempt(f, xa, ga, ra, lm, moved)
+                    ma = torch.where(ok, (ma / 3).clamp_min(1e-12), torch.where(moved, ma, ma * 4))
                     moved |= ok
                     if bool(moved.all()):
                         break
-            k += (~done).long()
-            done = done | (r < polish) | ~moved  # nothing lowers the residual: as far as it gets from here
-        if jac0 is not None and not looked:  # no steps asked for
-            J = _jacobians(f, x)
-            for i in range(n):
-                jac0(c0 + i, J[i].numpy())
+            x[rows], g[rows], r[rows], mu[rows] = xa, ga, ra, ma
+            k[rows] += 1
+            history.append(r.clone())
+            stalled = torch.zeros(n, dtype=torch.bool)
+            if len(history) > STALL_STEPS:
+                stalled = (r >= tol) & (r > (1 - STALL) * history[-1 - STALL_STEPS])
+            gone = torch.zeros(n, dtype=torch.bool)
+            gone[rows] = ~moved  # nothing lowers the residual: as far as it gets from here
+            done = done | (r < polish) | gone | stalled
         xs.append(x)
         res.append(r)
         taken.append(k)
