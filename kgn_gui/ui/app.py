@@ -118,6 +118,30 @@ def build_app(argv: list[str] | None = None):
     return app
 
 
+def print_actions(model: str | None) -> int:
+    """``kgn-gui --list-actions``: the menus of a window built off screen (no display needed) and never shown,
+    on settings of its own in a temporary folder: the user's are neither read nor written (Open recent lists
+    only the model it opened)."""
+    import tempfile
+
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6 import QtCore
+
+    with tempfile.TemporaryDirectory(prefix="kgn-actions-") as tmp:
+        fmt = QtCore.QSettings.Format.IniFormat
+        QtCore.QSettings.setDefaultFormat(fmt)
+        QtCore.QSettings.setPath(fmt, QtCore.QSettings.Scope.UserScope, tmp)
+        build_app()
+        from .main_window import MainWindow
+        from .palette import list_actions
+
+        win = MainWindow(model, restore_settings=False)
+        print(list_actions(win))
+        win.chain.shutdown()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from .._version import __version__
 
@@ -134,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="add Kaleidoscope Studio to your application menu (a .desktop entry and the icon under "
         "$XDG_DATA_HOME, default ~/.local/share) and exit",
+    )
+    ap.add_argument(
+        "--list-actions",
+        action="store_true",
+        help="print every action of the window, its menu path and its shortcut (tab-separated), and exit",
     )
     ap.add_argument("-n", "--chains", type=int, default=None, help="number of chains (1–1024)")
     ap.add_argument("--play", action="store_true", help="start playing at once")
@@ -161,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..core.bundled import resolve_model
 
         args.model = resolve_model(args.model)
+    if args.list_actions:
+        return print_actions(args.model)
     app = build_app()
     from PySide6 import QtCore
 

@@ -10,6 +10,7 @@ import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import dialogs
+from .palette import open_palette
 from .theme import THEMES
 
 GOTO_COMPUTE_MAX = 250  # the go-to box computes at most this many steps past the last one reached (~10 ms each)
@@ -159,7 +160,7 @@ def build_menus(w) -> None:
     _action(w, m, "Export &states (.npz)…", ea.export_states_dialog, tip="The chains' states at chosen steps")
     _action(w, m, "Save grid &image…", ea.save_grid_dialog, tip="The chain grid at the current step as PNG")
     m.addSeparator()
-    _action(w, m, "&Quit", w.close, SK.Quit)
+    _action(w, m, "&Quit", w.close, "Ctrl+Q")
 
     c = w.menuBar().addMenu("&Chain")
     w.play_action = _action(w, c, "&Play / pause", ch.toggle, K.Key_Space)
@@ -193,7 +194,7 @@ def build_menus(w) -> None:
     _action(w, t, "&Use current weights", ta.use_trained_weights, "Ctrl+U")
 
     v = w.menuBar().addMenu("&View")
-    for d in (w.training_dock, w.start_dock, w.plots_dock, w.inspector_dock, w.analysis_dock):
+    for d in (w.training_dock, w.start_dock, w.lab_dock, w.plots_dock, w.inspector_dock, w.analysis_dock):
         v.addAction(d.toggleViewAction())
     v.addSeparator()
     g = w.grid  # the grid's own actions (their shortcuts work over the grid; PgUp/PgDn only when it has focus)
@@ -215,6 +216,7 @@ def build_menus(w) -> None:
     h = w.menuBar().addMenu("&Help")
     _action(w, h, "&Quick start", lambda: dialogs.quick_start(w), "F1", "What the kaleidoscope is and how to drive it")
     _action(w, h, "&Keyboard shortcuts", lambda: dialogs.shortcuts(w), "Ctrl+/", "Every shortcut of the window")
+    _action(w, h, "&Command palette…", lambda: open_palette(w), "Ctrl+Shift+P", "Find any action by typing its name")
     h.addSeparator()
     _action(w, h, "&About Kaleidoscope Studio", lambda: dialogs.about(w), tip="Version, method, libraries, licences")
     w.keyboard = KeyboardFocus(w)
