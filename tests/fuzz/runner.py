@@ -40,6 +40,7 @@ def driver_env(root: Path) -> dict:
         CUDA_VISIBLE_DEVICES="",
         QT_QPA_PLATFORM="offscreen",
         TORCHINDUCTOR_CACHE_DIR=str(root / "cache"),  # torch's own cache, kept apart from $TMPDIR
+        KGN_CACHE=str(root / "data-cache"),  # the data cache (default ~/.cache/kgn-gui/data), kept apart from $HOME
     )
     return env
 
