@@ -70,11 +70,32 @@ def import_report(parent: QtWidgets.QWidget, ds, path: str) -> str:
 
 
 def sweep_result(parent: QtWidgets.QWidget, folder: str) -> QtWidgets.QDialog:
+    """The depth sweep's chart (sweep.png), scaled down to fit the screen (a 1062×1132 chart on a 768-pixel
+    screen left a third of it out of reach); the file itself is named for the full size."""
     d = QtWidgets.QDialog(parent)
+    d.setObjectName("sweep_result")
     d.setWindowTitle(f"Depth sweep — {folder}")
-    lab = QtWidgets.QLabel()
-    lab.setPixmap(QtGui.QPixmap(str(Path(folder) / "sweep.png")))
-    QtWidgets.QVBoxLayout(d).addWidget(lab)
+    png = Path(folder) / "sweep.png"
+    pix = QtGui.QPixmap(str(png))
+    screen = (parent.screen() if parent is not None else None) or QtGui.QGuiApplication.primaryScreen()
+    avail = screen.availableGeometry()
+    room = QtCore.QSize(avail.width() - 60, avail.height() - 110)  # the frame, the caption and the button row
+    shown = pix.scaled(
+        room, QtCore.Qt.AspectRatioMode.KeepAspectRatio, QtCore.Qt.TransformationMode.SmoothTransformation
+    )
+    if pix.isNull() or (pix.width() <= room.width() and pix.height() <= room.height()):
+        shown = pix
+    lay = QtWidgets.QVBoxLayout(d)
+    chart = QtWidgets.QLabel()
+    chart.setPixmap(shown)
+    chart.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+    lay.addWidget(chart, 1)
+    scale = "" if pix.isNull() or shown.width() == pix.width() else f", shown at {shown.width() / pix.width():.0%}"
+    note = QtWidgets.QLabel(f"{png} ({pix.width()}×{pix.height()}{scale}); the table is sweep.csv beside it")
+    note.setWordWrap(True)
+    note.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+    lay.addWidget(note)
+    _close_row(d, lay)
     d.show()
     return d
 

@@ -210,8 +210,17 @@ class MainWindow(QtWidgets.QMainWindow):
         )
         self.views.currentChanged.connect(lambda _i: self.chain.redraw())
         v.addWidget(self.views, 1)
-        v.addWidget(self.transport)
         self.setCentralWidget(central)
+        # The transport spans the whole window, under the docks: the timeline gets most of the width (at 1366
+        # pixels it had the ~130 left between the side docks, 4.5 steps per pixel at 574 steps; issue 30).
+        bar = QtWidgets.QToolBar("Timeline")
+        bar.setObjectName("timeline_bar")
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.toggleViewAction().setEnabled(False)  # not hidden by the docks' context menu
+        self.transport.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.transport)
+        self.addToolBar(QtCore.Qt.ToolBarArea.BottomToolBarArea, bar)
         self.training_dock = self._dock("Training", self.training_panel, "training")
         self.start_dock = self._dock("Start input", self.start_panel, "start")
         self.lab_dock = self._dock("Lab", self.lab_panel, "lab")
@@ -276,6 +285,10 @@ class MainWindow(QtWidgets.QMainWindow):
         scroll, tabs = self.analysis_dock.widget(), self.analysis.plots
         top = lambda: tabs.mapTo(scroll.widget(), QtCore.QPoint(0, 0)).y()  # noqa: E731
         self.measures.sweepStarted.connect(lambda _n: scroll.verticalScrollBar().setValue(top()))
+        # ... and the status bar says how far it is, whichever tab is in front
+        say = self.statusBar().showMessage
+        self.measures.sweepStarted.connect(lambda n: say(f"depth sweep: 0 of {n} trials done (Analysis → Sweep)"))
+        self.measures.sweepTrial.connect(lambda _r, d, n: say(f"depth sweep: {d} of {n} trials done", 0))
         self.points_view.trainRequested.connect(lambda preset: self.training_actions.train_points(preset))
         self.points_view.presetPicked.connect(self.training_actions.pick_points_preset)
         # Compare depths puts a second view beside the first: the side docks keep their panels' width.
