@@ -7,7 +7,10 @@ Qt's offscreen platform is given one screen of that size (a config file), so no 
 state — launch, inspector open, analysis results, training running, Points 1-D, Points 2-D, Compare depths —
 it checks that the window lies on the screen, that no dock is under its minimum size, and that every visible
 label, button and combo box shows its whole text (elided text must carry the full text in its tooltip); then
-it saves a PNG of the window. The report lists each problem in one line; the exit status is 1 when there is one.
+it saves a PNG of the window. Then each secondary window (WINDOWS: the depth-sweep result, the branch window,
+keyboard shortcuts, quick start, the export dialog, About, the command palette) is opened and checked alike.
+The report lists each problem in one line and, per state, ``states: {NAME: {window_width, timeline_width,
+problems}}`` (the timeline slider's width, in the main window); the exit status is 1 when there is a problem.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ REPO = Path(__file__).resolve().parents[1]
 README_SHOTS = {"analysis": "screenshot.png", "points_1d": "points_1d.png", "points_2d": "points_2d.png",
                 "compare": "points_depth.png"}  # fmt: skip
 STATES = ("launch", "inspector", "analysis", "training", "points_1d", "points_2d", "compare")
+# The secondary windows, each opened over the window and checked the same way (issue 30).
+WINDOWS = ("sweep_result", "branch", "shortcuts", "quick_start", "export_dialog", "about", "command_palette")
 
 
 def _screen_config(w: int, h: int, dpr: float) -> str:
@@ -89,12 +94,61 @@ def text_problems(window) -> list[str]:
                 out.append(
                     f"dock {w.windowTitle()!r} is {w.width()}×{w.height()}, under its minimum {m.width()}×{m.height()}"
                 )
+    if not isinstance(window, QtWidgets.QMainWindow):
+        return out
     central = window.centralWidget().geometry()
     for bar in window.findChildren(QtWidgets.QTabBar):
         if bar.parentWidget() is window and bar.isVisible() and bar.geometry().intersects(central):
             g = bar.geometry()
             out.append(f"a dock tab bar at {g.x()},{g.y()} ({g.width()}×{g.height()}) lies over the central views")
     return out
+
+
+def open_windows(w, wanted, check, pump) -> None:
+    """Open each secondary window of WINDOWS that is ``wanted`` over the window ``w``, check it and close it."""
+    import shutil
+
+    from kgn_gui.ui import dialogs
+    from kgn_gui.ui.palette import open_palette
+    from kgn_gui.ui.widgets.export_dialog import ExportDialog
+
+    def sweep_result():
+        folder = Path(tempfile.mkdtemp())
+        shutil.copy(REPO / "docs" / "sweep_mnist.png", folder / "sweep.png")  # the committed sweep's chart
+        return dialogs.sweep_result(w, str(folder))
+
+    def branch():
+        if w.views.currentIndex() != 0:
+            w.views.setCurrentIndex(0)
+        w.model_actions.load_model(REPO / "models" / "mnist.safetensors")
+        w.chain.step_by(5)
+        pump(until=lambda: w.chain.view_t == 5, limit=60)
+        w.grid.select(0)
+        w.lab.branch(4, 20)
+        pump(until=lambda: getattr(w, "branch_window", None) is not None, limit=60)
+        return w.branch_window
+
+    def export_dialog():
+        s = w.session
+        d = ExportDialog(w, s.t_max, s.n, w.views_ctl.inspected, tempfile.mkdtemp(), image_model=len(s.shape) == 3)
+        d.show()
+        return d
+
+    opens = {
+        "sweep_result": sweep_result,
+        "branch": branch,
+        "shortcuts": lambda: dialogs.shortcuts(w),
+        "quick_start": lambda: dialogs.quick_start(w),
+        "export_dialog": export_dialog,
+        "about": lambda: dialogs.about(w),
+        "command_palette": lambda: open_palette(w),
+    }
+    for name in WINDOWS:
+        if name in wanted:
+            win = opens[name]()
+            pump(0.5)
+            check(name, win)
+            win.close()
 
 
 def main(argv=None) -> int:
@@ -104,7 +158,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="folder for one PNG per state")
     ap.add_argument("--json", default=None, help="write the problems found to this file")
     ap.add_argument("--readme", default=None, help="also save the README's pictures in this folder (docs/)")
-    ap.add_argument("--states", default=",".join(STATES))
+    ap.add_argument("--states", default=",".join(STATES + WINDOWS))
     args = ap.parse_args(argv)
     W, H = (int(v) for v in args.size.lower().split("x"))
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_screen_config(W, H, args.dpr)}"
@@ -139,19 +193,26 @@ def main(argv=None) -> int:
     if out:
         out.mkdir(parents=True, exist_ok=True)
 
-    def check(state: str) -> None:
+    states: dict[str, dict] = {}
+
+    def check(state: str, win=None) -> None:
+        """The window (or the secondary window ``win``) in this state: on the screen, every text whole."""
         pump(0.5)
+        win = w if win is None else win
         avail = w.screen().availableGeometry()
-        fg = w.frameGeometry()
+        fg = win.frameGeometry()
+        found = []
         if not avail.contains(fg):
-            problems.append(
-                f"{state}: the window {fg.width()}×{fg.height()} at {fg.x()},{fg.y()} is past the screen {avail.width()}×{avail.height()}"
+            found.append(
+                f"the window {fg.width()}×{fg.height()} at {fg.x()},{fg.y()} is past the screen {avail.width()}×{avail.height()}"
             )
-        problems.extend(f"{state}: {p}" for p in text_problems(w))
+        found.extend(text_problems(win))
+        problems.extend(f"{state}: {p}" for p in found)
+        states[state] = {"window_width": fg.width(), "timeline_width": w.transport.slider.width(), "problems": found}
         if out:
-            w.grab().save(str(out / f"{state}_{W}x{H}.png"))
+            win.grab().save(str(out / f"{state}_{W}x{H}.png"))
         if readme and state in README_SHOTS:
-            w.grab().save(str(readme / README_SHOTS[state]))
+            win.grab().save(str(readme / README_SHOTS[state]))
 
     def play_to(t: int) -> None:
         """Step the chain to step t (a picture with something on it), then let the views settle."""
@@ -212,8 +273,9 @@ def main(argv=None) -> int:
             check("compare")
         else:
             problems.append("compare: did not start")
+    open_windows(w, wanted, check, pump)
     w.close()
-    report = {"size": f"{W}x{H}", "dpr": args.dpr, "problems": problems}
+    report = {"size": f"{W}x{H}", "dpr": args.dpr, "problems": problems, "states": states}
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1))
     for p in problems:

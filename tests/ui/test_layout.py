@@ -1,4 +1,5 @@
-"""Issue 18: the window fits common screens and shows whole texts in its main states (scripts/layout_check.py,
+"""Issues 18 and 30: the window fits common screens and shows whole texts in its main states and its secondary
+windows, and the timeline takes most of its width (scripts/layout_check.py,
 run in its own process on an offscreen screen of each size), and Points presets open their shipped models."""
 
 import json
@@ -9,7 +10,9 @@ import pytest
 
 from tests.conftest import REPO
 
-ALL = ("analysis", "compare", "inspector", "launch", "points_1d", "points_2d", "training")
+MAIN = ("analysis", "compare", "inspector", "launch", "points_1d", "points_2d", "training")
+WINDOWS = ("about", "branch", "command_palette", "export_dialog", "quick_start", "shortcuts", "sweep_result")
+ALL = MAIN + WINDOWS
 
 
 CASES = [("1366x768", 1, ALL), ("1920x1080", 1, ALL), ("2560x1440", 1, ("inspector", "launch")),
@@ -42,7 +45,11 @@ def test_every_main_state_fits_the_screen_with_whole_texts(layout_runs, case):
     size, _dpr, states = CASES[case]
     got, rc, shots = layout_runs[case]
     assert got["problems"] == [] and rc == 0
-    assert sorted(p.name for p in shots.glob("*.png")) == [f"{s}_{size}.png" for s in states]
+    assert sorted(p.name for p in shots.glob("*.png")) == sorted(f"{s}_{size}.png" for s in states)
+    assert sorted(got["states"]) == sorted(states)
+    for name in set(states) & set(MAIN):  # the timeline spans most of the window (it had ~130 px at 1366)
+        st = got["states"][name]
+        assert st["timeline_width"] >= 0.45 * st["window_width"], (name, st)
 
 
 def test_a_points_preset_opens_its_shipped_model_and_says_when_there_is_none(make_window):
