@@ -102,15 +102,17 @@ def load(model: str | os.PathLike | Model, device: str = "cpu") -> Model:
     return Model(load_checkpoint(path, device=device))
 
 
-def _start(model: Model, start, n: int, seed: int) -> Start:
-    """A Start of n chains seeded ``seed`` from what :func:`sample` was given."""
-    if start is None:
+def _start(model: Model, start, n: int, seed: int, sigma: float = 0.0, mask: int = 0) -> Start:
+    """A Start of n chains seeded ``seed`` from what :func:`sample` was given (``sigma`` and ``mask``: the
+    corruption of a data start given as text, as ``kgn sample --sigma --mask``)."""
+    if start is None and not (sigma or mask):
         return Start("uniform", n=n, seed=seed)
     if isinstance(start, Start):
         return start.with_chains(n, seed)
     if isinstance(start, np.ndarray):
         return Start("array", n=n, seed=seed, array=np.asarray(start, np.float32))
-    return parse_start(str(start), model.value_range, n=n, seed=seed)
+    text = "uniform" if start is None else str(start)
+    return parse_start(text, model.value_range, n=n, seed=seed, sigma=float(sigma), mask=int(mask))
 
 
 def _chains(model, n: int, steps: int, seed: int, sampler: Sampler | str, start) -> tuple[Model, Start, ChainConfig]:
@@ -151,8 +153,11 @@ class Run:
     chains themselves ``config`` (core.chain.ChainConfig: n, start, sampler, seed), ``sampler`` and ``lab`` (a
     snapshot of the condition and the edits)."""
 
-    def __init__(self, model: Model, session: ChainSession, steps: int, start: Start):
+    def __init__(self, model: Model, session: ChainSession, steps: int, start: Start, events=()):
         self.model, self._session, self.steps, self.start = model, session, int(steps), start
+        # (step, 0, Sampler) sampler changes and (step, 1, Edit) edits not applied yet, in order: each is
+        # applied when the chains reach its step
+        self._events = sorted(events, key=lambda ev: ev[:2])
 
     n = property(lambda self: self._session.n)
     config = property(lambda self: self._session.config)
@@ -162,10 +167,20 @@ class Run:
     def advance(self, t: int, progress: Progress | None = None) -> None:
         """Compute the steps up to t (``progress(done, t)`` as they come)."""
         s = self._session
-        while s.t_max < t:
-            s.advance(min(t - s.t_max, 16))
-            if progress is not None:
-                progress(s.t_max, t)
+        while True:
+            due = self._events[0][0] if self._events and self._events[0][0] <= t else None
+            goal = t if due is None else due
+            while s.t_max < goal:
+                s.advance(min(goal - s.t_max, 16))
+                if progress is not None:
+                    progress(s.t_max, t)
+            if due is None:
+                return
+            _, kind, what = self._events.pop(0)  # a sampler change at a step, then the edits at it
+            if kind == 0:
+                s.set_sampler(what, at=due)
+            else:
+                s.add_edit(what)
 
     def state(self, t: int | None = None) -> np.ndarray:
         """x_t (N×D float32, a copy) for any step t ≥ 0 (default: the run's last step)."""
@@ -368,25 +383,42 @@ def sample(
     seed: int = 0,
     sampler: Sampler | str = Sampler.PAPER,
     start=None,
-    condition: Condition | None = None,
+    condition: Condition | str | None = None,
     progress: Progress | None = None,
+    *,
+    known: str | None = None,
+    sigma: float = 0.0,
+    mask: int = 0,
+    sampler_from: Iterable[tuple[int, Sampler | str]] = (),
+    edits: Iterable[Edit | dict] = (),
 ) -> Run:
     """Run ``n`` chains of ``model`` for ``steps`` steps and return the :class:`Run`.
 
     sampler: a Sampler or its text (``"diverse"``, ``"noise=uniform,eps=0.05"``; a schedule without its T runs
     over ``steps``). start: None (uniform noise), ``"normal"``, ``"data:mnist:test#3"``, a .npy path, an array
     (one state or one per chain) or a core.chain.start.Start; its chain count and seed are ``n`` and ``seed``.
-    condition: a core.chain.lab.Condition (inpainting). ``progress(done, total)`` as steps are computed.
-    The same states as ``kgn sample MODEL -n N --steps STEPS --seed SEED`` bit for bit."""
+    condition: a core.chain.lab.Condition (inpainting), or its text (``data:SOURCE#INDEX``, a .npy or an image)
+    with ``known`` (top, bottom, left, right or a mask file). sigma, mask: a data start's corruption.
+    sampler_from: (step, sampler) pairs, each sampler stepping from its step on. edits: live edits
+    (core.chain.lab.Edit, or their dicts as sample.json records them), each at its step. ``progress(done,
+    total)`` as steps are computed. The same states as ``kgn sample MODEL -n N --steps STEPS --seed SEED``
+    (with ``--sampler-from``, ``--edits``, …) bit for bit: core.export.as_code writes both forms of a run."""
+    from .core.chain.lab import condition_of
+    from .core.data.sources import open_source
     from .core.preflight import check_chains
 
-    m, st, cfg = _chains(model, n, steps, seed, sampler, start)
+    m = load(model)
+    m, st, cfg = _chains(m, n, steps, seed, sampler, _start(m, start, n, seed, sigma, mask))
     ck = m.checkpoint
+    if isinstance(condition, str) or known is not None:
+        condition = condition_of(condition, known, ck.spec.shape, ck.value_range, open_source=open_source)
     check_chains(cfg.n, ck.spec.D)  # the chains fit in memory, before they are made
     session = ChainSession(
         ck.model, ck.spec.shape, ck.value_range, cfg, start_array=st.array, lab=Lab(condition)
     )  # fmt: skip
-    run = Run(m, session, steps, st)
+    events = [(int(t), 0, Sampler.parse(x, steps=steps) if isinstance(x, str) else x) for t, x in sampler_from]
+    events += [(int(e.t), 1, e) for e in (x if isinstance(x, Edit) else Edit.from_dict(x) for x in edits)]
+    run = Run(m, session, steps, st, events)
     run.advance(steps, progress)
     return run
 

@@ -211,10 +211,18 @@ def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progr
     start = parse_start(args.start, ck.value_range, n=args.n, seed=args.seed, sigma=args.sigma, mask=args.mask)
     sampler = _sampler_from_args(args, sampler_steps if sampler_steps is not None else steps)
     cond = condition_of(args.condition, args.known, ck.spec.shape, ck.value_range, open_source=open_source)
-    run = api.analyze if analyze else api.sample
-    return run(
+    if analyze:
+        return api.analyze(
+            api.Model(ck), n=start.n, steps=steps, seed=start.seed, sampler=sampler, start=start, condition=cond,
+            progress=progress, **analyze,
+        )  # fmt: skip
+    from .core.export.as_code import parse_edits, parse_sampler_from
+
+    later = [parse_sampler_from(t, sampler_steps or steps) for t in getattr(args, "sampler_from", None) or ()]
+    edits = parse_edits(args.edits) if getattr(args, "edits", None) else []
+    return api.sample(
         api.Model(ck), n=start.n, steps=steps, seed=start.seed, sampler=sampler, start=start, condition=cond,
-        progress=progress, **analyze,
+        progress=progress, sampler_from=later, edits=edits,
     )  # fmt: skip
 
 
@@ -645,6 +653,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="from STEP on, each chain goes on K ways that differ only in their noise seed (row i·K + k); "
         "writes divergence.csv, the branches' mean pairwise distance per step",
     )
+    s.add_argument(
+        "--sampler-from", action="append", default=None, metavar="STEP:SAMPLER",
+        help="from STEP on, step with SAMPLER (its text, as --sampler); repeat for more changes",
+    )  # fmt: skip
+    s.add_argument(
+        "--edits", default=None, metavar="JSON",
+        help="live edits (brush, erase, kick), each at its step: a JSON list as sample.json's lab.edits records",
+    )  # fmt: skip
     s.add_argument("-o", "--output", default="kgn-sample", help="output folder")
     s.set_defaults(func=cmd_sample)
 

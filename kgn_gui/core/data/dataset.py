@@ -69,6 +69,9 @@ class Dataset:
     # the source's held-out split (IDX t10k files, an npz's x_test, or a seeded part an import set aside):
     # real unseen samples to measure against, never trained on
     heldout: Dataset | None = field(default=None, repr=False, compare=False)
+    # the data-source text it was opened from (open_source's spec: ``mnist``, a file), when it is that data
+    # whole: what a command line names it by (core.export.as_code); a subset has none
+    source: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         x = np.asarray(self.x)
@@ -129,8 +132,9 @@ class Dataset:
         if idx is None:
             return self
         return replace(
-            self, x=self.x[idx], labels=None if self.labels is None else self.labels[idx], name=f"{self.name}[{n}]"
-        )
+            self, x=self.x[idx], labels=None if self.labels is None else self.labels[idx], name=f"{self.name}[{n}]",
+            source=None,
+        )  # fmt: skip
 
     def describe(self) -> str:
         lab = f", {len(np.unique(self.labels))} classes" if self.labels is not None else ""
@@ -205,7 +209,7 @@ class ByteDataset(Dataset):
 
     def _like(self, codes, **given) -> ByteDataset:
         kw = dict(shape=self.shape, value_range=self.value_range, name=self.name, labels=self.labels)
-        kw["heldout"] = self.heldout
+        kw["heldout"], kw["source"] = self.heldout, self.source
         kw.update(given)
         return ByteDataset(codes, class_names=self.class_names, skipped=self.skipped, **kw)
 
@@ -218,7 +222,7 @@ class ByteDataset(Dataset):
         if idx is None:
             return self
         labels = None if self.labels is None else self.labels[idx]
-        return self._like(np.ascontiguousarray(self.codes[idx]), labels=labels, name=f"{self.name}[{n}]")
+        return self._like(np.ascontiguousarray(self.codes[idx]), labels=labels, name=f"{self.name}[{n}]", source=None)
 
 
 def byte_table(value_range: tuple[float, float]) -> np.ndarray:

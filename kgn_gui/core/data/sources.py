@@ -77,7 +77,10 @@ def open_source(
     ``subset`` = (n, seed): the data set's ``.subset(n, seed)`` (from the cache only those rows are read).
     """
     ds = _open(spec, value_range, image_size, subset)
-    return ds if subset is None or ds.M <= subset[0] else ds.subset(*subset)
+    if subset is not None and ds.M > subset[0]:
+        return ds.subset(*subset)
+    ds.source = spec if tuple(image_size) == (28, 28) else None  # (a command line's default image size)
+    return ds
 
 
 def _open(spec: str, value_range, image_size, subset) -> Dataset:
