@@ -157,6 +157,29 @@ class ExportActions:
     def __init__(self, w):
         self.w = w  # the window: the dialogs' parent, its panels and its controllers
 
+    def copy_as(self, form: str) -> str | None:
+        """Edit → Copy as kgn command (``form`` "command") / Copy as Python ("python"): the shown run — model,
+        start, chains, seed, samplers, condition, edits, the step shown — as text on the clipboard
+        (core.export.as_code); what has no text form is said in the status bar. Returns the text."""
+        from ..core.errors import LabError
+        from ..core.export.as_code import run_text
+
+        w, s = self.w, self.w.session
+        if s is None:
+            return None
+        ck, t = w.checkpoint, w.chain.view_t
+        model = None if w.models.dirty or ck.path is None else str(ck.path)
+        try:
+            text = run_text(model, w.chain.start, s.sampler_changes(), s.lab, t, n=s.n, seed=s.config.seed)
+            out = text.command() if form == "command" else text.python()
+        except LabError as e:
+            w.statusBar().showMessage(f"cannot copy the run as text: {e}", 10_000)
+            return None
+        QtWidgets.QApplication.clipboard().setText(out)
+        what = "kgn command" if form == "command" else "Python snippet"
+        w.statusBar().showMessage(f"copied the {what} that reproduces step {t:,} of these {s.n} chains", 8000)
+        return out
+
     def export_dialog(self) -> None:
         s = self.w.session
         if s is None:

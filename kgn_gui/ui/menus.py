@@ -162,6 +162,11 @@ def build_menus(w) -> None:
     m.addSeparator()
     _action(w, m, "&Quit", w.close, "Ctrl+Q")
 
+    e = w.menuBar().addMenu("&Edit")
+    _action(w, e, "Copy as &kgn command", lambda: ea.copy_as("command"), "Ctrl+Shift+C",
+            "The kgn sample command that reproduces the shown step of these chains, exactly")  # fmt: skip
+    _action(w, e, "Copy as &Python", lambda: ea.copy_as("python"), tip="The same run over the public API (kgn_gui)")
+
     c = w.menuBar().addMenu("&Chain")
     w.play_action = _action(w, c, "&Play / pause", ch.toggle, K.Key_Space)
     _action(w, c, "Step &forward", lambda: ch.step_by(1), K.Key_Right)

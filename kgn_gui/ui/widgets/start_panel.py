@@ -256,7 +256,7 @@ class StartPanel(QtWidgets.QWidget):
             ds, i = self.dataset, self.cond_index.value()
             if ds is None or self._image(i) is None:
                 raise LabError("load a data set whose images fit this model first, or use the painting")
-            known, source = np.asarray(ds.x[i], np.float32), f"{ds.name}#{i}"
+            known, source = np.asarray(ds.x[i], np.float32), f"{ds.source or ds.name}#{i}"  # (a source: a --start)
         else:
             known, source = self.painted_state(), "painting"
         region = self.cond_region.currentIndex()
@@ -318,8 +318,9 @@ class StartPanel(QtWidgets.QWidget):
             return
         try:
             start = data_start(
-                ds, i, n=self.n.value(), seed=self.seed.value(), sigma=self.sigma.value(), mask=self.mask.value()
-            )
+                ds, i, n=self.n.value(), seed=self.seed.value(), sigma=self.sigma.value(), mask=self.mask.value(),
+                key=ds.source,
+            )  # fmt: skip
         except StartError as e:
             QtWidgets.QMessageBox.information(self, "No data", str(e))
             return
