@@ -163,8 +163,12 @@ def open_palette(window: QtWidgets.QMainWindow) -> CommandPalette:
     g = window.geometry()
     dlg.move(g.x() + (g.width() - dlg.width()) // 2, g.y() + 60)
     window.command_palette = dlg
+    dlg.setModal(True)  # typing goes to the search field, never to the window's keys (Space would play)
     dlg.show()
-    dlg.field.setFocus()
+    if QtGui.QGuiApplication.platformName() != "offscreen":  # no window stack to raise it in there
+        dlg.raise_()
+    dlg.activateWindow()
+    dlg.field.setFocus(QtCore.Qt.FocusReason.ActiveWindowFocusReason)
     return dlg
 
 
