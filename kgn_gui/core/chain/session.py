@@ -10,7 +10,7 @@ reads ``state(t)`` for scrubbing.
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -26,6 +26,17 @@ from .sampler import Sampler
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
 
 REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (the inspector uses all)
+
+
+@dataclass(frozen=True)
+class History:
+    """A session's settings at one moment: its config, its step maps from each step on, its condition, its
+    edits by step (an undo step keeps two: before and after a change)."""
+
+    config: ChainConfig
+    segments: tuple
+    condition: object
+    edits: dict
 
 
 class ChainSession:
@@ -184,6 +195,26 @@ class ChainSession:
             self.lab.condition = condition
             self._latest = None
             self._redo(0)
+
+    def history(self) -> History:
+        """What a change (a sampler, an edit, a condition) replaces: :meth:`restore` puts it back."""
+        with self.lock:
+            edits = {k: list(v) for k, v in self.lab.edits.items()}
+            return History(self.config, tuple(self.timeline.segments), self.lab.condition, edits)
+
+    def restore(self, h: History, t: int) -> None:
+        """Undo (or redo) a change made at step ``t`` (0 for a condition): the step maps, the sampler, the
+        condition and the edits of ``h`` (:meth:`history` before or after it), and x_t onwards recomputed —
+        exactly the steps the history had (the edits after t come back with their steps)."""
+        with self.lock:
+            t = min(max(0, int(t)), self.t_max)
+            self.config = h.config
+            self.timeline.segments = list(h.segments)
+            self.timeline.chain = h.segments[-1][1]
+            self.lab.condition = h.condition
+            self.lab.edits = {k: list(v) for k, v in h.edits.items()}
+            self._latest = None
+            self._redo(t)
 
     def _redo(self, t: int) -> None:
         """Recompute x_t from x_{t-1} (or the start) with the lab as it is now; forget the steps after it."""
