@@ -96,6 +96,41 @@ def go_to_step(w, t: int) -> None:
         )
 
 
+UNDO_TIP = (
+    "The chains' last sampler change, live edit or condition, exactly (the history is recomputed from its "
+    "step); in the Paint tab's canvas, when it has the keyboard, its last stroke"
+)
+
+
+def undo(w, redo: bool = False) -> str | None:
+    """Edit → Undo / Redo: the paint canvas's stroke when it has the keyboard, else the chains' last change
+    (ChainUndo); the status bar says what was undone. Returns that."""
+    canvas = w.start_panel.canvas
+    if QtWidgets.QApplication.focusWidget() is canvas:
+        done = canvas.redo() if redo else canvas.undo()
+        what = "the paint stroke" if done else None
+    else:
+        what = w.chain.undo.redo() if redo else w.chain.undo.undo()
+    verb = "redo" if redo else "undo"
+    w.statusBar().showMessage(f"{verb}: {what}" if what else f"nothing to {verb}", 5000)
+    return what
+
+
+def undo_texts(w) -> None:
+    u = w.chain.undo
+    w.undo_action.setText(f"&Undo {u.undo_text()}" if u.undo_text() else "&Undo")
+    w.redo_action.setText(f"&Redo {u.redo_text()}" if u.redo_text() else "&Redo")
+
+
+def after_undo(w) -> None:
+    """The panels that show the chains' settings follow an undo: the sampler boxes (the sampler at the head),
+    the Condition the lab puts on new chains, the timeline's marks."""
+    s = w.session
+    w.transport.set_sampler(s.config.sampler)
+    w.lab.condition = s.lab.condition
+    w.lab.refresh()
+
+
 def _action(w, menu, text, slot, shortcut=None, tip=None) -> QtGui.QAction:
     a = menu.addAction(text)
     a.triggered.connect(slot)
@@ -163,6 +198,11 @@ def build_menus(w) -> None:
     _action(w, m, "&Quit", w.close, "Ctrl+Q")
 
     e = w.menuBar().addMenu("&Edit")
+    w.undo_action = _action(w, e, "&Undo", lambda: undo(w), SK.Undo, UNDO_TIP)
+    w.redo_action = _action(w, e, "&Redo", lambda: undo(w, redo=True), "Ctrl+Shift+Z", UNDO_TIP)
+    w.chain.undo.changed.connect(lambda: undo_texts(w))
+    w.chain.undo.restored.connect(lambda _t: after_undo(w))
+    e.addSeparator()
     _action(w, e, "Copy as &kgn command", lambda: ea.copy_as("command"), "Ctrl+Shift+C",
             "The kgn sample command that reproduces the shown step of these chains, exactly")  # fmt: skip
     _action(w, e, "Copy as &Python", lambda: ea.copy_as("python"), tip="The same run over the public API (kgn_gui)")

@@ -157,7 +157,7 @@ def test_the_shortcuts_dialog_lists_every_actions_shortcut(window, qtbot):
         text = a.text().replace("&", "").rstrip("…")
         keys = [k.toString(QtGui.QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts()]
         assert keys in keys_of.get(text, []), (text, keys)  # every shortcut of the action, in one row
-    # The keys the transport promises, by name, and the paint canvas's own undo.
+    # The keys the transport promises, by name.
     for expected in [
         ("Play / pause", "Space"),
         ("Step forward", "Right"),
@@ -167,7 +167,8 @@ def test_the_shortcuts_dialog_lists_every_actions_shortcut(window, qtbot):
         ("Go to step", "Ctrl+G"),
     ]:
         assert expected in rows
-    assert ("Undo the last paint stroke", "Ctrl+Z") in rows
+    # Edit → Undo / Redo: the chains' last change, or the paint canvas's stroke when it has the keyboard
+    assert ("Undo", "Ctrl+Z") in rows and ("Redo", "Ctrl+Shift+Z") in rows
     where = {t.item(r, 1).text(): t.item(r, 0).text() for r in range(t.rowCount())}
-    assert where["Play / pause"] == "Chain" and where["Undo the last paint stroke"] == "Start input → Paint"
+    assert where["Play / pause"] == "Chain" and where["Undo"] == "Edit"
     assert t.rowCount() == len(dialogs.shortcut_rows(window))

@@ -22,6 +22,7 @@ from PySide6 import QtCore
 from ...core.chain.sampler import Sampler
 from ...core.chain.session import ChainSession
 from ...core.chain.start import Start
+from .undo import ChainUndo
 
 
 class ChainController(QtCore.QObject):
@@ -66,6 +67,7 @@ class ChainController(QtCore.QObject):
         self._replayed: int | None = None  # … and has replayed (shown next, even if its cache entry went)
         self.provisional_state: tuple[int, object] | None = None  # (k, x_k) shown while the worker replays
         self.companion: ChainSession | None = None  # a session stepped in lockstep with this one (Compare depths)
+        self.undo = ChainUndo(self)  # Edit → Undo / Redo of the three changes below
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._error: str | None = None
@@ -189,28 +191,42 @@ class ChainController(QtCore.QObject):
         as needed."""
         if self.session is None:
             return
-        self.session.set_sampler(sampler, at=self.view_t)
-        other = self.companion
-        if other is not None:
-            self._catch_up(other, self.view_t)
-            other.set_sampler(sampler, at=self.view_t)
+        t = self.view_t
+
+        def change():
+            self.session.set_sampler(sampler, at=t)
+            other = self.companion
+            if other is not None:
+                self._catch_up(other, t)
+                other.set_sampler(sampler, at=t)
+
+        self.undo.record(f"the sampler change at step {t:,}", t, change)
         self._play_origin = (time.perf_counter(), self.view_t)
         self._rate_since = self._play_origin[0]
         self.redraw()
 
     def add_edit(self, edit) -> None:
         """A live edit (core.chain.lab.Edit) of the chains, and of the companion's. Raises ChainError / LabError."""
-        self.session.add_edit(edit)
-        other = self.companion
-        if other is not None:
-            self._catch_up(other, int(edit.t) - other.offset)
-            other.add_edit(edit)
+
+        def change():
+            self.session.add_edit(edit)
+            other = self.companion
+            if other is not None:
+                self._catch_up(other, int(edit.t) - other.offset)
+                other.add_edit(edit)
+
+        what = "brush stroke" if edit.kind == "brush" else edit.kind
+        self.undo.record(f"the {what} at step {int(edit.t):,}", int(edit.t) - self.session.offset, change)
 
     def set_condition(self, condition) -> None:
         """Condition the chains (and the companion's) from their start, or stop. Raises ChainError."""
-        self.session.set_condition(condition)
-        if self.companion is not None:
-            self.companion.set_condition(condition)
+
+        def change():
+            self.session.set_condition(condition)
+            if self.companion is not None:
+                self.companion.set_condition(condition)
+
+        self.undo.record("the condition" if condition is not None else "dropping the condition", 0, change)
 
     def attach_companion(self, other: ChainSession | None) -> None:
         """Step ``other`` in lockstep with the chains (Compare depths' second depth): it takes their history of

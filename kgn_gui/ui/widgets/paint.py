@@ -24,28 +24,45 @@ class PaintCanvas(QtWidgets.QWidget):
         self.setMinimumSize(168, 168)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Expanding)
         self.setCursor(QtCore.Qt.CursorShape.CrossCursor)
-        self.setToolTip("Draw a start input with the mouse; it starts one chain or all of them. Ctrl+Z undoes.")
-        sc = QtGui.QShortcut(QtGui.QKeySequence.StandardKey.Undo, self)
-        sc.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        sc.setWhatsThis("Undo the last paint stroke")  # Help → Keyboard shortcuts lists it
-        sc.activated.connect(self.undo)
+        self.setToolTip(
+            "Draw a start input with the mouse; it starts one chain or all of them. Ctrl+Z / Ctrl+Shift+Z undo "
+            "and redo a stroke while the canvas has the keyboard (click it)"
+        )
+        # Clicking gives it the focus: Edit → Undo / Redo (the window's Ctrl+Z) then act on its strokes.
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.ClickFocus)
+        self._redo: list[np.ndarray] = []
 
     # -- editing
     def resize_canvas(self, height: int, width: int) -> None:
         if self.ink.shape != (height, width):
             self.ink = np.zeros((height, width), np.float32)
             self._undo.clear()
+            self._redo.clear()
             self.update()
 
     def _push_undo(self) -> None:
         self._undo.append(self.ink.copy())
         del self._undo[:-50]
+        self._redo.clear()
 
-    def undo(self) -> None:
-        if self._undo:
-            self.ink = self._undo.pop()
-            self.update()
-            self.changed.emit()
+    def undo(self) -> bool:
+        """The ink before the last stroke (or clear, invert, image); False when there is none."""
+        if not self._undo:
+            return False
+        self._redo.append(self.ink)
+        self.ink = self._undo.pop()
+        self.update()
+        self.changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        if not self._redo:
+            return False
+        self._undo.append(self.ink)
+        self.ink = self._redo.pop()
+        self.update()
+        self.changed.emit()
+        return True
 
     def clear(self) -> None:
         self._push_undo()
