@@ -169,3 +169,56 @@ def test_a_training_stopped_by_closing_without_a_question_stays_recoverable(qtbo
     left = list(recovery_dir().glob(f"{recovery_prefix(pid)}*"))
     assert len(left) == 1
     left[0].unlink()
+
+
+def test_quit_while_a_points_tab_training_runs_asks(window, qtbot):
+    """Issue 30: a training the Points tab started is a training that runs, as the Training dock's is."""
+    window.points_view.trainRequested.emit("1d-sigmoid")
+    qtbot.waitUntil(lambda: window.training.is_busy() and window.training.run.step > 0, timeout=120_000)
+    asked = []
+    window.ask_unsaved_run = lambda what, doing: asked.append(what) or "cancel"
+    assert not window.close() and window.training.is_busy()
+    assert len(asked) == 1 and asked[0].startswith("A training is running (step ")
+    window.ask_unsaved_run = lambda what, doing: "discard"
+    assert window.close() and not window.training.is_busy()
+
+
+def test_a_refused_start_does_not_leave_the_points_training_unused(window, qtbot):
+    """Issue 30: Train pressed in the Training dock while the Points tab trains is refused — and the Points
+    training's weights still become the current model, so Quit asks about them (they were lost at once)."""
+    window.points_view.trainRequested.emit("1d-sigmoid")
+    qtbot.waitUntil(lambda: window.training.is_busy(), timeout=60_000)
+    assert not window.training_actions.start_training()
+    run = window.training.run
+    qtbot.waitUntil(lambda: not window.training.is_busy() and window.checkpoint.spec.D == 1, timeout=180_000)
+    assert run.used and window.model_dirty and window.checkpoint.name == "trained-mlp-L6-H10"
+    asked = []
+    window.ask_unsaved = lambda doing: asked.append(doing) or "cancel"
+    assert not window.close() and asked == ["quit"]
+
+
+def test_compare_depths_second_model_is_asked_about_before_it_goes(window, qtbot, monkeypatch, tmp_path):
+    """Issue 30: Compare depths' second depth lives only beside the current model; Open bundled model asks
+    about it too (Save of the current model kept only the first depth)."""
+    window.points_view.preset_box.setCurrentText("1d-sigmoid")
+    window.points_view.compareRequested.emit(1, 2)
+    qtbot.waitUntil(lambda: window.compare_session is not None, timeout=180_000)
+    assert window.model_dirty and window.checkpoint.spec.L == 1
+    out = tmp_path / "first.safetensors"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), ""))
+    assert window.model_actions.save_model_dialog() and not window.model_dirty  # the first depth is in a file
+    asked = []
+    window.ask_unsaved = lambda doing: pytest.fail("the current model is in a file")
+    window.ask_unsaved_run = lambda what, doing: asked.append((what, doing)) or "cancel"
+    bundled_action(window, "1d-tanh").trigger()
+    assert window.compare_session is not None and window.checkpoint.spec.L == 1  # Cancel: nothing changed
+    assert len(asked) == 1 and asked[0][1] == "open the bundled 1d-tanh model"
+    assert asked[0][0].startswith("Compare depths' second model (") and "L=2" in asked[0][0].replace(" ", "")
+    second = tmp_path / "second.safetensors"
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName", lambda *a, **k: (str(second), ""))
+    window.ask_unsaved_run = lambda what, doing: "save"
+    bundled_action(window, "1d-tanh").trigger()
+    assert window.checkpoint.name == "1d-tanh" and window.compare_session is None
+    assert load_checkpoint(second).spec.L == 2
+    window.ask_unsaved_run = lambda what, doing: pytest.fail("its weights are saved")
+    assert window.close()

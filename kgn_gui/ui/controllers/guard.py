@@ -1,13 +1,16 @@
 """The one guard for unsaved work: every path that would replace or drop weights that are in no file asks here.
 
-Three kinds of work can be lost:
+Four kinds of work can be lost:
 
 * the current model's weights, when they came from training (or a restored recovery) and were never saved —
   Open, Open recent, Open bundled model, a dropped file, a Points preset, Points training, Compare depths,
   Use weights, Restore and Quit all ask before they replace them;
-* a training of the Training dock that runs — quitting stops it (its best weights so far can be saved);
-* a training of the Training dock that finished and whose weights were never used nor saved — they live
-  in a temporary folder that quitting deletes.
+* Compare depths' second depth, shown beside the current model and in no file (``TrainingController.beside``)
+  — the same paths ask before they close the comparison;
+* a training that runs, the Training dock's or the Points tab's — quitting stops it (its best weights so far
+  can be saved);
+* a training that finished and whose weights were never used nor saved (the dock's latest run, or the
+  latest run of all) — they live in a temporary folder that quitting deletes.
 
 The questions are callables, so the window shows dialogs and tests answer them: ``ask(doing)`` about the model's
 weights, ``ask_run(what, doing)`` about a training run's; each returns "save", "discard" or "cancel".
@@ -48,26 +51,43 @@ class UnsavedGuard:
 
     def confirm(self, doing: str) -> bool:
         """Before weights that are not in a file would be replaced: Save / Discard / Cancel. True to go on."""
-        if not self.models.dirty or self.models.checkpoint is None:
+        if self.models.dirty and self.models.checkpoint is not None:
+            answer = self.ask(doing)
+            if answer == "cancel" or (answer == "save" and not self.save_model()):
+                return False
+        return self._confirm_beside(doing)
+
+    def _confirm_beside(self, doing: str) -> bool:
+        """Compare depths' second depth, in no file: Save / Discard / Cancel before the comparison closes."""
+        run = self.training.beside
+        if run is None or run.used or run.final_path is None:
             return True
-        answer = self.ask(doing)
+        what = (
+            f"Compare depths' second model ({run.spec.describe()}, best loss {format_loss(run.best_loss)}) is "
+            "shown beside the current one and is in no file."
+        )
+        answer = self.ask_run(what, doing)
         if answer == "save":
-            return self.save_model()
+            return self.save_run(run)
+        if answer == "discard":
+            run.used = True  # let go: not asked about again
         return answer == "discard"
 
     def unused_run(self) -> TrainingRun | None:
-        """The dock's finished run whose weights were never used nor saved (None when there is none)."""
-        run = self.dock_run
-        if run is None or run.used or run.final_path is None:
-            return None
-        if self.training.is_busy() and self.training.run is run:
-            return None
-        return run
+        """A finished run whose weights were never used nor saved — the dock's latest, else the latest run
+        of all (a Points-tab run whose weights never became the current model) — or None."""
+        for run in (self.dock_run, self.training.run):
+            if run is None or run.used or run.final_path is None:
+                continue
+            if self.training.is_busy() and self.training.run is run:
+                continue
+            return run
+        return None
 
     def running(self) -> TrainingRun | None:
-        """The dock's run while it trains."""
-        run = self.dock_run
-        return run if run is not None and self.training.is_busy() and self.training.run is run else None
+        """The run that trains now (the Training dock's or the Points tab's), or None."""
+        run = self.training.run
+        return run if run is not None and self.training.is_busy() else None
 
     def confirm_quit(self) -> bool:
         """Before the app closes: the current weights, then a dock training that runs (stopped, and its best

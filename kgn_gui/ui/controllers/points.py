@@ -89,6 +89,8 @@ class PointsController(QtCore.QObject):
         return self.train(points, value_range, preset, depth=depth_a)
 
     def _training_failed(self, _msg: str) -> None:
+        if self._auto and self.training.is_busy():
+            return  # a refusal of another start (or a failed snapshot): our training goes on
         self._auto = False
         self._pending.clear()
 
@@ -108,21 +110,23 @@ class PointsController(QtCore.QObject):
             self.error.emit("Cannot use the trained weights", str(e))
             self._pending.clear()
             return
-        self._use_weights(ck, run.dataset, bool(self._pending))
+        if self._use_weights(ck, run.dataset, bool(self._pending)) and self._pending != [-1]:
+            run.used = True  # the current model now (Compare depths' second depth: shown beside it instead)
         if not self._pending:
             return
         stage = self._pending.pop(0)
         if stage == -1:
-            self._show_comparison()
+            self._show_comparison(run)
         else:
             self.first = self.model.checkpoint
             self.train(*self._args, depth=stage)
 
-    def _show_comparison(self) -> None:
+    def _show_comparison(self, run) -> None:
         first, second = self.first, self.model.checkpoint
         if first is None or second is None:
             return
         self.second = second
+        self.training.beside = run  # its weights are in no file: the guard asks before they go
         # The first depth becomes the main chain again; the second runs beside it in lockstep (built when the
         # main chain's session changes: _follow_session).
         self._use_weights(first, self.model.train_data, True)
@@ -164,6 +168,7 @@ class PointsController(QtCore.QObject):
     def drop(self) -> None:
         had = self.comparison is not None or self.second is not None
         self.comparison, self.second, self.first = None, None, None
+        self.training.beside = None
         self.chain.attach_companion(None)
         if had:
             self.comparisonChanged.emit(None)

@@ -54,7 +54,7 @@ class TrainingRun:
     final_path: str | None = None
     recipe: dict = field(default_factory=dict)
     recovery_path: str | None = None  # the worker's latest recovery checkpoint (deleted once the run ends)
-    used: bool = False  # its weights became the current model, or were saved to a file
+    used: bool = False  # its weights became the current model, were saved to a file, or were let go when asked
 
     def checkpoint(self, path: str | None = None) -> Checkpoint:
         """The trained model (or a snapshot file) as a checkpoint for the chain."""
@@ -82,6 +82,9 @@ class TrainingController(QtCore.QObject):
         super().__init__(parent)
         self.recovery_every_s = recovery_every_s  # 0: no recovery checkpoints
         self.run: TrainingRun | None = None
+        # A finished run whose weights are shown beside the current model and are in no file (Compare depths'
+        # second depth): the unsaved-work guard asks about it before the comparison is closed.
+        self.beside: TrainingRun | None = None
         self._proc = None
         self._conn = None
         self._queue = None
