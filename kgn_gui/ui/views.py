@@ -62,6 +62,8 @@ class ChainViews(QtCore.QObject):
         self.models.modelChanged.connect(self.set_model)
         self.points.comparisonChanged.connect(self._comparison)
         v.grid.tileClicked.connect(self.inspect)
+        # the inspector follows the selection whatever moves it (a click, a brush stroke's tile)
+        v.grid.selectionChanged.connect(lambda i: None if i == self.inspected else self.inspect(i))
         self.rate_label = QtWidgets.QLabel()
         self.rate_label.setObjectName("slow_chain_note")
         self.rate_label.setMinimumWidth(80)  # a long note is cut, never widens the window past a small screen

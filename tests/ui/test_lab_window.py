@@ -158,3 +158,40 @@ def test_a_condition_for_another_image_size_is_dropped_when_the_model_changes(wi
     assert window.model_actions.load_model(MODELS / "2d-corners.safetensors")
     assert window.session is not None and window.session.D == 2 and window.session.lab.condition is None
     assert window.lab.condition is None and not window._errors
+
+
+def _stroke(qtbot, g, tile):
+    r = g.tile_rect(tile)
+    a = g.mosaic_to_widget(r.x() + 5, r.y() + 5).toPoint()
+    b = g.mosaic_to_widget(r.x() + 20, r.y() + 5).toPoint()
+    qtbot.mousePress(g, QtCore.Qt.MouseButton.LeftButton, pos=a)
+    for k in range(1, 11):
+        qtbot.mouseMove(g, pos=a + (b - a) * (k / 10))
+    qtbot.mouseRelease(g, QtCore.Qt.MouseButton.LeftButton, pos=b)
+
+
+def test_the_inspector_follows_the_selection_a_brush_stroke_moves(window, qtbot):
+    """Issue 30: brushing chain 3 selects it; the inspector showed chain 0's picture, text and curves still."""
+    window.start_panel.n.setValue(8)
+    window.start_panel.request_random()
+    qtbot.waitUntil(lambda: window.grid.current_image() is not None, timeout=5000)
+    g = window.grid
+    c = g.tile_rect(0).center()
+    qtbot.mouseClick(g, QtCore.Qt.MouseButton.LeftButton, pos=g.mosaic_to_widget(c.x(), c.y()).toPoint())
+    assert window.views_ctl.inspected == 0 and window.inspector.caption.text().startswith("chain 0 at step 0")
+    window.lab_panel.brushing.setChecked(True)
+    window.lab_panel.tool.setCurrentText("brush")
+    _stroke(qtbot, g, 3)
+    assert g.selected == 3 and window.views_ctl.inspected == 3 and window.inspector.index == 3
+    assert window.inspector.caption.text().startswith("chain 3 at step 0")
+    from kgn_gui.core.picture.render import to_uint8
+
+    want = to_uint8(window.session.state(0)[3].reshape(1, 28, 28), window.checkpoint.value_range)[0]
+    # the brushed chain's picture, with its stroke once the edited step is shown
+    qtbot.waitUntil(lambda: np.array_equal(window.inspector.chain_view.img.image, want), timeout=5000)
+    window.chain.step_by(250)
+    window.on_step_shown(250)
+    assert window.inspector.caption.text().startswith("chain 3 at step 250")
+    y = window.session.curves.chain("step", 3)
+    assert len(window.inspector.lines["step"].getData()[0]) == int((np.isfinite(y) & (y > 0)).sum())
+

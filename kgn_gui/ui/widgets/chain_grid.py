@@ -37,6 +37,7 @@ class ChainGrid(QtWidgets.QWidget):
     pageChanged = QtCore.Signal(int)
     hovered = QtCore.Signal(str)
     strokeFinished = QtCore.Signal(int, object)  # brushing: (chain, [(x, y), …] the pixels the stroke crossed)
+    selectionChanged = QtCore.Signal(object)  # the selected chain (None: none), whatever moved it
 
     def __init__(self, parent=None, max_tiles: int = 256):
         super().__init__(parent)
@@ -341,8 +342,10 @@ class ChainGrid(QtWidgets.QWidget):
         return self._selected
 
     def select(self, i: int | None) -> None:
-        self._selected = i
+        changed, self._selected = i != self._selected, i
         self.update()
+        if changed:
+            self.selectionChanged.emit(i)
 
     def _update_hover(self) -> None:
         text = ""
