@@ -195,3 +195,25 @@ def test_the_inspector_follows_the_selection_a_brush_stroke_moves(window, qtbot)
     y = window.session.curves.chain("step", 3)
     assert len(window.inspector.lines["step"].getData()[0]) == int((np.isfinite(y) & (y > 0)).sum())
 
+
+def test_apply_says_which_chains_and_a_brush_never_fills_a_whole_state(window, qtbot, errors):
+    """Issue 30: "Apply to the whole state" said nothing of the chains it changes, and the brush tool with
+    all chains filled every pixel of all 64 chains with ink; a brush paints the stroke."""
+    window.start_panel.n.setValue(64)
+    window.start_panel.request_random()
+    qtbot.waitUntil(lambda: window.grid.current_image() is not None, timeout=5000)
+    lp = window.lab_panel
+    lp.tool.setCurrentText("erase")
+    assert lp.apply.text() == "Erase the selected chain (every pixel)" and lp.apply.isEnabled()
+    lp.scope.setCurrentIndex(1)
+    assert lp.apply.text() == "Erase all chains (every pixel)"
+    lp.tool.setCurrentText("brush")
+    assert not lp.apply.isEnabled()
+    assert not window.lab.apply("brush", True) and window.session.lab.all_edits() == []
+    assert errors == [("Edit", "a brush paints strokes: tick 'Brush on the grid' and drag on a tile")]
+    lp.brushing.setChecked(True)
+    _stroke(qtbot, window.grid, 3)
+    (edit,) = window.session.lab.all_edits()
+    x = window.session.state(0)
+    assert edit.rows == tuple(range(64)) and 20 < len(edit.pixels) < 100
+    assert ((x == 1.0).sum(axis=1) >= len(edit.pixels)).all() and ((x == 1.0).sum(axis=1) < 200).all()

@@ -90,9 +90,13 @@ class LabController(QtCore.QObject):
         return True
 
     def apply(self, kind: str, all_chains: bool) -> bool:
-        """Kick or erase (or brush, with ink) the chosen chains' whole state at the shown step."""
+        """Kick or erase the chosen chains' whole state at the shown step (a brush paints strokes only:
+        :meth:`stroke`)."""
         s = self.chain.session
         if s is None:
+            return False
+        if kind == "brush":
+            self.error.emit("Edit", "a brush paints strokes: tick 'Brush on the grid' and drag on a tile")
             return False
         rows = self._rows(all_chains)
         if rows is None:

@@ -69,9 +69,8 @@ class LabPanel(QtWidgets.QWidget):
         self.radius.setSingleStep(0.5)
         self.radius.setValue(1.5)
         self.radius.setToolTip("Brush radius in model pixels")
-        self.apply = QtWidgets.QPushButton("Apply to the whole state")
+        self.apply = QtWidgets.QPushButton()
         self.apply.setObjectName("apply_edit")
-        self.apply.setToolTip("Kick or erase the chosen chains at the shown step; the chain goes on from there")
         self.apply.clicked.connect(lambda: self.editRequested.emit(self.tool.currentText(), self.all_chains))
         self.brushing = QtWidgets.QCheckBox("Brush on the grid")
         self.brushing.setObjectName("brush_on_grid")
@@ -90,6 +89,9 @@ class LabPanel(QtWidgets.QWidget):
         g.addRow(self.brushing)
         g.addRow(self.edits_label)
         lay.addWidget(ed)
+        for sig in (self.tool.currentTextChanged, self.scope.currentIndexChanged):
+            sig.connect(self._label_apply)
+        self._label_apply()
 
         br = QtWidgets.QGroupBox("Branch")
         h = QtWidgets.QFormLayout(br)
@@ -113,6 +115,19 @@ class LabPanel(QtWidgets.QWidget):
         h.addRow(go)
         lay.addWidget(br)
         lay.addStretch(1)
+
+    def _label_apply(self) -> None:
+        """The Apply button says what it changes: the tool, on the selected chain or on all, every pixel. A
+        brush paints strokes only ('Brush on the grid'): applied to a whole state it would fill it with ink."""
+        tool, who = self.tool.currentText(), "all chains" if self.all_chains else "the selected chain"
+        if tool == "brush":
+            self.apply.setEnabled(False)
+            self.apply.setText("Brush: drag on a tile (Brush on the grid)")
+            self.apply.setToolTip("A brush paints the stroke you drag on a tile, never the whole state")
+            return
+        self.apply.setEnabled(True)
+        self.apply.setText(f"{tool.capitalize()} {who} (every pixel)")
+        self.apply.setToolTip(f"{tool.capitalize()} {who} at the shown step, every pixel; the chain goes on from there")
 
     @property
     def all_chains(self) -> bool:
