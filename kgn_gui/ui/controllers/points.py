@@ -19,6 +19,7 @@ from ...core.chain.session import ChainSession
 from ...core.data.sources import POINT_PRESETS, open_source
 from ...core.errors import ChainError, CheckpointError, DataError, TimelineError
 from ...core.model.recipes import Recipe, recipe_for
+from .training import BUSY
 
 
 def points_source(points: np.ndarray, preset: str = "") -> str:
@@ -81,7 +82,7 @@ class PointsController(QtCore.QObject):
     def compare(self, points, value_range, preset: str, depth_a: int, depth_b: int) -> bool:
         """Train depth_a, then depth_b, on the points; then show both on one timeline."""
         if self.training.is_busy():
-            self.error.emit("Compare depths", "training is already running; stop it first")
+            self.error.emit("Compare depths", BUSY)
             return False
         self.drop()
         self._pending = [depth_b, -1]

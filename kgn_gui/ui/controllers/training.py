@@ -39,6 +39,9 @@ from ...core.model.recovery import recovery_dir, recovery_prefix
 from ...core.model.train import TrainConfig, TrainEvent
 from ...core.model.train_worker import train_worker
 
+# The one refusal of a second training while one runs (the Training dock, the Points tab, Compare depths).
+BUSY = "a training is running: stop it first (Training → Stop)"
+
 
 @dataclass
 class TrainingRun:
@@ -121,7 +124,7 @@ class TrainingController(QtCore.QObject):
         source: (data-source key, value range, image size) the child re-opens the data from; without
         it the data set's arrays are sent to the child."""
         if self.is_busy():
-            self.failed.emit("training is already running")
+            self.failed.emit(BUSY)
             return False
         try:
             config.validate()

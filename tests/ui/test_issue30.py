@@ -1,0 +1,24 @@
+"""Issue 30: what a new user found in the window — one refusal while training runs, the Open dialog's
+classifier and fake model files, the help windows, tick values, plural texts, the Analysis hint, the Condition
+tab's data set, the dark theme's check boxes, bounded fields, Points presets without a model, and the Lab's
+saved settings."""
+
+import pytest
+
+from kgn_gui.ui.controllers.training import BUSY
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window(n_chains=16)
+
+
+def test_every_refusal_while_training_runs_is_one_message_that_says_what_to_do(window, qtbot, errors):
+    tp = window.training_panel
+    tp.set_recipe("points:2d-corners", bound="sigmoid", L=2, H=8, lr=1e-3, steps=5_000_000, batch=4)
+    assert window.training_actions.start_training()
+    assert not window.training_actions.start_training()  # the Training dock's Train again
+    window.points_view.trainRequested.emit("1d-tanh")  # the Points tab's Train on these points
+    window.points_view.compareRequested.emit(2, 4)  # Compare depths
+    assert [text for _title, text in errors] == [BUSY] * 3
+    assert BUSY == "a training is running: stop it first (Training → Stop)"
