@@ -22,3 +22,23 @@ def test_every_refusal_while_training_runs_is_one_message_that_says_what_to_do(w
     window.points_view.compareRequested.emit(2, 4)  # Compare depths
     assert [text for _title, text in errors] == [BUSY] * 3
     assert BUSY == "a training is running: stop it first (Training → Stop)"
+
+
+def test_open_says_a_classifier_is_no_kaleidoscope_model_and_a_fake_file_is_no_safetensors_file(
+    window, monkeypatch, tmp_path, errors
+):
+    from PySide6 import QtWidgets
+
+    from tests.conftest import MODELS
+
+    fake = tmp_path / "fake.safetensors"
+    fake.write_text("hello, this is no model at all")
+    before = window.checkpoint
+    for path in (MODELS / "mnist-classifier.safetensors", fake):
+        monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, p=path, **k: (str(p), ""))
+        window.model_actions.open_model_dialog()  # File → Open model…
+    assert [text for _title, text in errors] == [
+        "mnist-classifier.safetensors: a classifier (the feature net the measures use), not a Kaleidoscope model",
+        "fake.safetensors: not a safetensors file",
+    ]
+    assert window.checkpoint is before

@@ -34,8 +34,9 @@ from torch import nn
 from ..bundled import MODELS_DIR
 from ..errors import CheckpointError
 from ..model.checkpoint import atomic_write_bytes, read_header
+from ..model.header import CLASSIFIER_FORMAT
 
-FORMAT = "kgn-classifier/1"
+FORMAT = CLASSIFIER_FORMAT
 ARCHS = ("conv", "mlp")
 FEATURES = 128  # the penultimate layer's width, both architectures
 MLP_HIDDEN = 256

@@ -16,6 +16,7 @@ from ..jsonsafe import JSONError, loads_bounded
 from ..safe_io import Refused, open_regular
 
 FORMAT = "kgn-gui/1"
+CLASSIFIER_FORMAT = "kgn-classifier/1"  # the measures' feature nets (core.measure.classifier)
 MAX_HEADER_BYTES = 16 << 20
 _SIZES = {"F32": 4}  # bytes a value, for each dtype a model file may hold
 
@@ -38,8 +39,12 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
             if len(head) < 8:
                 raise CheckpointError(f"{path.name}: not a safetensors file (too short)")
             (n,) = struct.unpack("<Q", head)
-            if n < 2 or n > MAX_HEADER_BYTES or 8 + n > size:
-                raise CheckpointError(f"{path.name}: not a safetensors file or truncated (header size {n})")
+            if n < 2 or n > MAX_HEADER_BYTES:  # its first 8 bytes are no header size: text, an image, …
+                raise CheckpointError(f"{path.name}: not a safetensors file")
+            if 8 + n > size:
+                raise CheckpointError(
+                    f"{path.name}: truncated (its header needs {n:,} bytes, the file holds {size - 8:,})"
+                )
             raw = f.read(n)
     except Refused as e:
         raise CheckpointError(f"{e}, not a model file" if e.reason.startswith("not a regular") else str(e)) from None
@@ -60,6 +65,8 @@ def read_header(path: str | os.PathLike, fmt: str = FORMAT) -> tuple[dict, dict,
         meta = loads_bounded(md["kgn"])
     except JSONError as e:
         raise CheckpointError(f"{path.name}: damaged model metadata ({e})") from None
+    if isinstance(meta, dict) and meta.get("format") == CLASSIFIER_FORMAT != fmt:
+        raise CheckpointError(f"{path.name}: a classifier (the feature net the measures use), not a Kaleidoscope model")
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise CheckpointError(
             f"{path.name}: unknown model format {meta.get('format') if isinstance(meta, dict) else None!r}"
