@@ -155,9 +155,14 @@ def shortcut_rows(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
     """(where, what, keys) of every action of the window that has a shortcut — the menus' actions in menu
     order (sub-menus as "View → Theme"), then the window's actions in no menu, then the actions and
     shortcuts (QShortcut, described by their What's This text) of its widgets — read from the actions
-    themselves."""
+    themselves. A dialog's own keys (a progress dialog's Esc: its Cancel) work in that dialog only and are
+    left out."""
     rows: list[tuple[str, str, str]] = []
     seen: set[int] = set()
+
+    def in_window(obj) -> bool:  # not a part of another top-level window (a dialog parented to the window)
+        w = obj.parent()
+        return not isinstance(w, QtWidgets.QWidget) or w.window() is window
 
     def walk(menu: QtWidgets.QMenu, where: str) -> None:
         for a in menu.actions():
@@ -175,11 +180,11 @@ def shortcut_rows(window: QtWidgets.QMainWindow) -> list[tuple[str, str, str]]:
             seen.add(id(a))
             rows.append(("Window", _plain(a.text()), _keys(a.shortcuts())))
     for a in window.findChildren(QtGui.QAction):  # a widget's own actions (the grid's zoom, say)
-        if id(a) not in seen and _keys(a.shortcuts()):
+        if id(a) not in seen and _keys(a.shortcuts()) and in_window(a):
             seen.add(id(a))
             rows.append((_place(a.parent(), window), _plain(a.text()), _keys(a.shortcuts())))
     for sc in window.findChildren(QtGui.QShortcut):
-        if _keys([sc.key()]):
+        if _keys([sc.key()]) and in_window(sc):
             rows.append((_place(sc.parent(), window), sc.whatsThis() or sc.objectName(), _keys([sc.key()])))
     return rows
 
@@ -243,7 +248,7 @@ training image.</li>
 <li><b>Paint</b> a start of your own in the Start input dock (Paint tab), then <i>Start one chain</i> or
 <i>Start all chains</i>: where does f take your drawing?</li>
 <li><b>Train</b> a network of your own in the Training dock: pick a data set and a preset, press Train, then
-<i>Use current weights</i>. The Points tab does the paper's 1-D and 2-D experiments.</li>
+<i>Use weights</i>. The Points tab does the paper's 1-D and 2-D experiments.</li>
 </ol>
 <p>Noise kind and ε sit under the slider; the Plots dock shows how far chains move and how close they are to
 a fixed point; the Analysis dock measures the shown step. Help → Keyboard shortcuts lists every key.</p>"""

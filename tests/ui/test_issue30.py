@@ -42,3 +42,20 @@ def test_open_says_a_classifier_is_no_kaleidoscope_model_and_a_fake_file_is_no_s
         "fake.safetensors: not a safetensors file",
     ]
     assert window.checkpoint is before
+
+
+def test_keyboard_shortcuts_have_no_blank_action_and_quick_start_names_the_button(window):
+    """Issue 30: three rows "Window | (blank) | Esc" — the Esc of each progress dialog a job had shown
+    (its Cancel, a key of that dialog only); the Quick start said "Use current weights" where the Training
+    dock's button says "Use weights"."""
+    from kgn_gui.ui import dialogs
+    from kgn_gui.ui.jobs import Job
+
+    for _ in range(3):  # three jobs (exports, imports, …), each with its progress dialog
+        window._show_job(Job(lambda progress, cancelled: None, "export", window))
+    rows = dialogs.shortcut_rows(window)
+    assert rows and all(what.strip() for _where, what, _keys in rows), [r for r in rows if not r[1].strip()]
+    assert not any(keys == "Esc" for _where, _what, keys in rows)
+    assert ("Training", "Use current weights", "Ctrl+U") in rows  # the menu's own actions stay
+    button = window.training_panel.use_button.text()
+    assert f"<i>{button}</i>" in dialogs.QUICK_START_HTML and "Use current weights" not in dialogs.QUICK_START_HTML
