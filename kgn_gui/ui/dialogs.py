@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .._version import __version__
+from ..core.wording import count
 
 
 def _save_discard_cancel(parent: QtWidgets.QWidget, title: str, text: str) -> str:
@@ -61,7 +62,7 @@ def import_report(parent: QtWidgets.QWidget, ds, path: str) -> str:
     box = QtWidgets.QMessageBox(
         QtWidgets.QMessageBox.Icon.Information,
         "Import report",
-        f"Imported {ds.M:,} samples from {Path(path).name}; skipped {len(ds.skipped):,} files.",
+        f"Imported {count(ds.M, 'sample')} from {Path(path).name}; skipped {count(len(ds.skipped), 'file')}.",
         parent=parent,
     )
     box.setDetailedText(ds.import_report(limit=1000))

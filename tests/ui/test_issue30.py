@@ -59,3 +59,26 @@ def test_keyboard_shortcuts_have_no_blank_action_and_quick_start_names_the_butto
     assert ("Training", "Use current weights", "Ctrl+U") in rows  # the menu's own actions stay
     button = window.training_panel.use_button.text()
     assert f"<i>{button}</i>" in dialogs.QUICK_START_HTML and "Use current weights" not in dialogs.QUICK_START_HTML
+
+
+def test_counted_words_are_singular_for_one(window, monkeypatch, tmp_path):
+    """Issue 30: "settled again after 1 steps"; every text that counts says 1 step, 2 steps."""
+    import kgn_gui.ui.controllers.lab as lab_ctl
+    from kgn_gui.core.chain.lab import Edit
+    from kgn_gui.core.chain.start import Start
+    from kgn_gui.core.wording import count
+    from tests.ui.test_unsaved_work import finished_run
+
+    assert (count(1, "step"), count(2, "step"), count(1250, "sample")) == ("1 step", "2 steps", "1,250 samples")
+    window.chain.step_by(3)
+    window.chain.add_edit(Edit(t=1, kind="erase", rows=(2,)))
+    window.chain.step_by(2)
+    monkeypatch.setattr(lab_ctl, "settle_time", lambda *a: 1)
+    assert window.lab.settle_note(2) == ([1], "edited at step 1: settled again after 1 step")
+    assert Start("uniform", n=1, seed=0).describe() == "1 chain from uniform noise, seed 0"
+    run = finished_run(tmp_path)
+    run.step = 1
+    window.guard.dock_run = run
+    asked = []
+    window.ask_unsaved_run = lambda what, doing: asked.append(what) or "cancel"
+    assert not window.close() and asked[0].startswith("The training that finished (1 step, best loss")

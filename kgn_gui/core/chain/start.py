@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StartError
+from ..wording import count
 from .chain import ChainConfig
 from .sampler import Sampler
 
@@ -78,7 +79,7 @@ class Start:
             "painted": "a painting",
         }[self.kind]
         extra = "".join([f", σ = {self.sigma:g}" if self.sigma else "", f", {self.mask}-px mask" if self.mask else ""])
-        return f"{self.n} chains from {what}{extra}, seed {self.seed}"
+        return f"{count(self.n, 'chain', commas=False)} from {what}{extra}, seed {self.seed}"
 
 
 def data_start(ds, index: int, *, n: int, seed: int, sigma: float = 0.0, mask: int = 0, key: str | None = None):

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..safe_io import Refused, reason_of, shown
+from ..wording import count
 
 MAX_LABEL = 2**31 - 1
 
@@ -139,7 +140,7 @@ class Dataset:
     def describe(self) -> str:
         lab = f", {len(np.unique(self.labels))} classes" if self.labels is not None else ""
         skip = f"; skipped {len(self.skipped)} file{'s' * (len(self.skipped) != 1)}" if self.skipped else ""
-        return f"{self.name}: {self.M} samples of shape {self.shape} in {list(self.value_range)}{lab}{skip}"
+        return f"{self.name}: {count(self.M, 'sample', commas=False)} of shape {self.shape} in {list(self.value_range)}{lab}{skip}"
 
     def import_report(self, limit: int = 20) -> str:
         """What an import loaded and what it skipped and why (the first ``limit`` skipped files)."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..files import atomic_path
+from ..wording import count
 
 RUN_COLUMNS = ("host", "worker", "trial_seconds", "attempts", "error")  # where and how a trial ran
 
@@ -97,7 +98,7 @@ def run_grid(
     key_of = lambda r: tuple(r.get(k) for k in names)  # noqa: E731
     rows: dict = {key_of(r): r for r in held if not r.get("error") and key_of(r) in set(plan)}
     if resume:
-        say(f"{len(rows)} of {n} trials already done")
+        say(f"{len(rows)} of {count(n, 'trial', commas=False)} already done")
     from .engine import Trial
 
     trials = [Trial(key, kwargs(key)) for key in plan if key not in rows]

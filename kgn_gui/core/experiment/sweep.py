@@ -51,6 +51,7 @@ from ..measure.distribution import reference_for
 from ..measure.dynamics import attractor_audit, recovery_census
 from ..measure.fixed_points import fixed_point_census
 from ..measure.registry import MEASURE, clip, finite
+from ..wording import count
 from . import grid
 from .grid import finished_rows, measured, read_csv, run_grid
 from .sweep_plot import plot_rows
@@ -248,7 +249,7 @@ def measure_run(
     this run's measuring)``."""
     vr = spec.value_range
     chain = ChainConfig(n=cfg.chains, seed=seed, sampler=cfg.sampler)
-    begin(f"{where}: sampling {cfg.chains} chains")
+    begin(f"{where}: sampling {count(cfg.chains, 'chain', commas=False)}")
     a = analyze_chain(
         model,
         spec,
@@ -368,7 +369,9 @@ def sweep_trial(
         if "reached_target" not in facts
         else (", target reached" if facts["reached_target"] else ", target NOT reached")
     )
-    say(f"{where}: evaluation loss {facts['train_loss']:.3g} after {facts['steps_trained']} steps{reached}")
+    say(
+        f"{where}: evaluation loss {facts['train_loss']:.3g} after {count(facts['steps_trained'], 'step', commas=False)}{reached}"
+    )
     measured = measure_run(
         cfg,
         model,

@@ -44,6 +44,7 @@ from torch import nn
 
 from ..data.dataset import Dataset
 from ..errors import TrainError
+from ..wording import count
 from .architectures import ModelSpec, build_model
 from .checkpoint import save_checkpoint
 
@@ -670,7 +671,7 @@ class Trainer:
         note = f" ({self.graph_note})" if self.graph_note else ""
         yield event(
             "done",
-            f"trained {self.step} steps; best evaluation loss {format_loss(self.best_loss)} at step "
+            f"trained {count(self.step, 'step', commas=False)}; best evaluation loss {format_loss(self.best_loss)} at step "
             f"{self.best_step} (on {len(eval_idx):,} {self.eval_source}){note}",
         )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ...core.model.train import format_loss
+from ...core.wording import count
 from .model import ModelController
 from .training import TrainingController, TrainingRun
 
@@ -111,7 +112,7 @@ class UnsavedGuard:
         run = self.unused_run()
         if run is not None:
             what = (
-                f"The training that finished ({run.step:,} steps, best loss {format_loss(run.best_loss)}) left "
+                f"The training that finished ({count(run.step, 'step')}, best loss {format_loss(run.best_loss)}) left "
                 "weights that were never used nor saved."
             )
             answer = self.ask_run(what, "quit")

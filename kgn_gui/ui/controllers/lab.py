@@ -15,6 +15,7 @@ from ...core.chain.lab import Condition, Edit, Lab, brush_pixels, settle_time
 from ...core.chain.sampler import PRESETS
 from ...core.errors import ChainError, LabError
 from ...core.measure.dynamics import converge_tolerance
+from ...core.wording import count
 
 
 class LabController(QtCore.QObject):
@@ -141,7 +142,7 @@ class LabController(QtCore.QObject):
         settled = settle_time(y, te, converge_tolerance(s.value_range))
         if settled is None:
             return steps, f"edited at step {te}: not settled yet (step size ≥ {converge_tolerance(s.value_range):g})"
-        return steps, f"edited at step {te}: settled again after {settled} steps"
+        return steps, f"edited at step {te}: settled again after {count(settled, 'step')}"
 
     # -- branches
     def branch(self, K: int, steps: int) -> None:

@@ -9,8 +9,6 @@ names the feature space the class and distribution measures use and what the rea
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
@@ -27,6 +25,8 @@ from ...core.measure.registry import (
     fmt,
     fmt_half,
 )
+from ...core.wording import count
+from .plots import eps_positions  # (the mixing plot's ε axis; imported from here too)
 from .sweep_form import SweepTrials
 
 VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
@@ -46,15 +46,6 @@ def _plus_minus(e: Estimate) -> str:
 
 def _bracket(e: Estimate) -> str:
     return "" if e.lo is None else f"[{e.lo:.4g}, {e.hi:.4g}]"
-
-
-def eps_positions(eps) -> dict[float, float]:
-    """x positions of ε values on a log axis, with ε = 0 one step left of the smallest positive ε."""
-    pos = sorted({float(e) for e in eps if float(e) > 0})
-    out = {e: math.log10(e) for e in pos}
-    if any(float(e) <= 0 for e in eps):
-        out[0.0] = (math.log10(pos[0]) - 0.6) if pos else 0.0
-    return out
 
 
 class AnalysisPanel(QtWidgets.QWidget):
@@ -375,7 +366,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.show_classes(summary.get("classifier") is not None or finite(summary.get("class_entropy")))
         self.measured_t = t
         self.set_current(self.table.isEnabled())
-        self.status.setText(f"step {t}: {a.n} chains, tolerance {fmt(a.tol)}")
+        self.status.setText(f"step {t}: {count(a.n, 'chain')}, tolerance {fmt(a.tol)}")
         self.class_plot.clear()
         if getattr(a, "classes", None) is not None:
             h = a.classes["histogram"]

@@ -8,6 +8,8 @@ of the training data, and the fraction of values saturated at the bounds.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -401,3 +403,12 @@ class PlotsPanel(QtWidgets.QWidget):
             c.set_cursor(t)
         self._last_x = x
         self.histogram.set_chains(x)
+
+
+def eps_positions(eps) -> dict[float, float]:
+    """x positions of ε values on a log axis, with ε = 0 one step left of the smallest positive ε."""
+    pos = sorted({float(e) for e in eps if float(e) > 0})
+    out = {e: math.log10(e) for e in pos}
+    if any(float(e) <= 0 for e in eps):
+        out[0.0] = (math.log10(pos[0]) - 0.6) if pos else 0.0
+    return out

@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ...core.errors import ProjectionError
 from ...core.picture.projection import projection_for
+from ...core.wording import count
 from .plots import plain_axes
 from .start_panel import grey_pixmap
 
@@ -94,7 +95,7 @@ class ProjectionView(QtWidgets.QWidget):
         if ds is None or self._want is ds:
             return
         self._want = ds
-        self.status.setText(f"computing the projection of {ds.name} ({ds.M:,} samples)…")
+        self.status.setText(f"computing the projection of {ds.name} ({count(ds.M, 'sample')})…")
 
         def work():
             try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from ...core.wording import count
 from .plots import plain_axes
 
 RAY_MISSING = 'Ray is not installed: pip install "kgn-gui[cluster]" (docs/cluster.md)'
@@ -115,7 +116,9 @@ class SweepTrials(QtWidgets.QWidget):
         self.rows = []
         self.total = total
         self.dots.setData([], [])
-        self.label.setText(f"0 of {total} trials done" if total else "no sweep has run (Analysis → Depth sweep…)")
+        self.label.setText(
+            f"0 of {count(total, 'trial')} done" if total else "no sweep has run (Analysis → Depth sweep…)"
+        )
 
     def add(self, row: dict, done: int, total: int) -> None:
         self.rows.append(dict(row))
@@ -127,7 +130,7 @@ class SweepTrials(QtWidgets.QWidget):
         where = f" on {row['host']}" if row.get("host") else ""
         said = f"failed: {row['error']}" if row.get("error") else f"{float(row.get('trial_seconds') or 0):.1f} s{where}"
         tail = f", {failed} failed" if failed else ""
-        self.label.setText(f"{done} of {total} trials done{tail}. Last: {last} ({said})"[:300])
+        self.label.setText(f"{done} of {count(total, 'trial')} done{tail}. Last: {last} ({said})"[:300])
 
 
 def _positive(v) -> bool:
