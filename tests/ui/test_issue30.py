@@ -82,3 +82,20 @@ def test_counted_words_are_singular_for_one(window, monkeypatch, tmp_path):
     asked = []
     window.ask_unsaved_run = lambda what, doing: asked.append(what) or "cancel"
     assert not window.close() and asked[0].startswith("The training that finished (1 step, best loss")
+
+
+def test_the_analysis_hint_says_pause_only_while_playing(window, qtbot):
+    """Issue 30: "press Measure (Ctrl+M), or pause playback" was said with playback already paused."""
+    a, ch = window.analysis, window.chain
+    window.start_panel.request_random()  # new chains: nothing measured
+    assert not ch.playing
+    assert a.status.text() == "not measured yet: press Measure (Ctrl+M) to measure the shown step"
+    ch.play()
+    qtbot.waitUntil(lambda: ch.playing, timeout=5000)
+    assert a.status.text() == "not measured yet: press Measure (Ctrl+M), or pause playback, to measure the shown step"
+    ch.pause()
+    qtbot.waitUntil(lambda: not ch.playing, timeout=5000)
+    assert "pause" not in a.status.text().replace("Measure", "")
+    a.measured_t = 3  # numbers of step 3 while another step is shown
+    a.set_current(False)
+    assert a.step_label.text() == "measured at step 3, not the step shown (greyed): press Measure (Ctrl+M)"

@@ -52,7 +52,7 @@ class AnalysisPanel(QtWidgets.QWidget):
     """Numbers, plots and buttons of an AnalysisController (``bind``): its requests go to it, its results
     come back here."""
 
-    IDLE = "not measured yet: press Measure (Ctrl+M), or pause playback, to measure the shown step"
+    IDLE = "not measured yet: press Measure (Ctrl+M) to measure the shown step"  # paused; playing adds "or pause"
     HEADERS = ("measure", "value", "± 95 %", "real data")
     HEADER_TIPS = (
         "What is measured (hover a name for its formula)",
@@ -70,6 +70,7 @@ class AnalysisPanel(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._playing = lambda: False  # (bind: whether the chains play)
         v = QtWidgets.QVBoxLayout(self)
         v.setContentsMargins(4, 4, 4, 4)
         self.status = QtWidgets.QLabel(self.IDLE)
@@ -221,6 +222,8 @@ class AnalysisPanel(QtWidgets.QWidget):
         ctl.sweepStarted.connect(lambda _n: self.plots.setCurrentWidget(self.sweep_plot))  # follow it from the start
         ctl.sweepTrial.connect(self.sweep_plot.add)
         ctl.current.connect(self.set_current)  # another step's numbers are greyed, and the label says so
+        self._playing = lambda: ctl.chain.playing  # the hints say "pause" only while playing
+        ctl.chain.playingChanged.connect(lambda _p: (self.set_current(self.table.isEnabled()), self._idle(False)))
 
     def clear(self, model_too: bool = True) -> None:
         """No numbers of chains that are gone; with ``model_too`` (a new model or new weights) none of the
@@ -237,7 +240,12 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.header.setText("")
         self.measured_t = None
         self.step_label.setText("")
-        self.status.setText(self.IDLE)
+        self._idle(True)
+
+    def _idle(self, force: bool) -> None:  # the not-measured hint: "or pause playback" only while playing
+        playing_idle = self.IDLE.replace(" to measure", ", or pause playback, to measure")
+        if force or self.status.text() in (self.IDLE, playing_idle):
+            self.status.setText(playing_idle if self._playing() else self.IDLE)
 
     def _fit_height(self) -> None:
         """The table exactly as tall as its shown rows."""
@@ -255,7 +263,8 @@ class AnalysisPanel(QtWidgets.QWidget):
             self.step_label.setText(f"measured at step {self.measured_t}, the step shown")
         else:
             self.step_label.setText(
-                f"measured at step {self.measured_t}, not the step shown (greyed): pause, or press Measure"
+                f"measured at step {self.measured_t}, not the step shown (greyed): "
+                + ("pause, or press Measure" if self._playing() else "press Measure (Ctrl+M)")
             )
 
     def show_classes(self, classes: bool) -> None:
