@@ -346,8 +346,8 @@ class MainWindow(QtWidgets.QMainWindow):
         dlg.setMinimumDuration(300)
         dlg.canceled.connect(job.cancel)
         job.progress.connect(lambda d, n: (dlg.setMaximum(max(n, 1)), dlg.setValue(min(d, max(n, 1) - 1))))
-        job.done.connect(lambda _r: dlg.reset())
-        job.failed.connect(lambda _m: dlg.reset())
+        job.done.connect(lambda _r: (dlg.reset(), dlg.deleteLater()))  # gone with its job (and its Esc key)
+        job.failed.connect(lambda _m: (dlg.reset(), dlg.deleteLater()))
         self._job_dialog = dlg
 
     # ------------------------------------------------------------------ chains
