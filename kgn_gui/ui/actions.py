@@ -22,6 +22,8 @@ from . import dialogs
 from .first_frame import DEFAULT_MODEL
 from .widgets.export_dialog import ExportDialog
 
+DATA_SUFFIXES = (".npz", ".npy", ".gz", ".idx", ".idx1-ubyte", ".idx3-ubyte")  # what a drop imports as data
+
 
 class ModelActions:
     """Models and data: open (asking first about unsaved weights), save, recent files, drop, import."""
@@ -65,10 +67,21 @@ class ModelActions:
     def open_recent(self, path: str) -> bool:
         return self.w.guard.confirm("open another model") and self.load_model(path)
 
+    def save_dir(self) -> Path:
+        """Where Save model proposes to write: the folder last saved to, else the home folder — never the
+        bundled models' folder (inside the installed package after a pip install)."""
+        start = Path(self.w.settings.value("chain/save_dir", str(Path.home())))
+        bundled = DEFAULT_MODEL.parent.resolve()
+        try:
+            inside = start.resolve() == bundled or bundled in start.resolve().parents
+        except OSError:
+            inside = True
+        return Path.home() if inside or not start.is_dir() else start
+
     def save_model_dialog(self) -> bool:
         if self.w.checkpoint is None:
             return False
-        start = Path(self.w.settings.value("chain/last_dir", str(Path.home())))
+        start = self.save_dir()
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
             self.w,
             "Save model",
@@ -79,7 +92,7 @@ class ModelActions:
 
     def save_run_dialog(self, run) -> bool:
         """Save a training run's weights (the Training dock's, on Quit) with a file dialog; True when saved."""
-        start = Path(self.w.settings.value("chain/last_dir", str(Path.home())))
+        start = self.save_dir()
         name = f"trained-{run.spec.arch}-L{run.spec.L}-H{run.spec.H}"
         path, _ = QtWidgets.QFileDialog.getSaveFileName(
             self.w, "Save the trained model", str(start / f"{name}.safetensors"), "Kaleidoscope models (*.safetensors)"
@@ -92,14 +105,32 @@ class ModelActions:
             self.w.show_error("Cannot save the trained model", str(e))
             return False
         run.used = True
+        self.w.settings.setValue("chain/save_dir", str(Path(path).parent))
         self.w.statusBar().showMessage(f"saved {path}", 8000)
         return True
 
     def save_model(self, path: str | Path) -> bool:
         out = self.w.models.save(path)
         if out is not None:
+            self.w.settings.setValue("chain/save_dir", str(Path(out).parent))
             self.w.statusBar().showMessage(f"saved {out}", 8000)
         return out is not None
+
+    def drop(self, paths: list[str]) -> None:
+        """Files dropped on the window: a model opens (asking first about unsaved weights), a data file or
+        folder is imported as a training source; anything else is said in the status bar."""
+        for p in paths:
+            if p.endswith(".safetensors"):
+                if self.w.guard.confirm("open the dropped model"):
+                    self.load_model(p)
+                return
+        if paths and (Path(paths[0]).is_dir() or Path(paths[0]).suffix.lower() in DATA_SUFFIXES):
+            self.import_data(paths[0])
+            return
+        self.w.statusBar().showMessage(
+            f"cannot open {Path(paths[0]).name if paths else 'that'}: drop a model (.safetensors), a data file "
+            "(.npz, .npy, IDX) or a folder of data or images", 10_000,
+        )  # fmt: skip
 
     def fill_recent(self, recent) -> None:
         self.w.recent_menu.clear()

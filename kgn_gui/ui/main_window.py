@@ -448,19 +448,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def dragEnterEvent(self, ev: QtGui.QDragEnterEvent) -> None:
         urls = ev.mimeData().urls() if ev.mimeData().hasUrls() else []
-        if any(u.toLocalFile().endswith(".safetensors") for u in urls):
+        if any(u.isLocalFile() for u in urls):  # what cannot be opened is said on the drop, not refused mutely
             ev.acceptProposedAction()
         else:
             ev.ignore()
 
     def dropEvent(self, ev: QtGui.QDropEvent) -> None:
-        """A dropped model file opens (asking first about unsaved weights)."""
-        for u in ev.mimeData().urls():
-            if u.toLocalFile().endswith(".safetensors"):
-                ev.acceptProposedAction()
-                if self.guard.confirm("open the dropped model"):
-                    self.model_actions.load_model(u.toLocalFile())
-                return
+        ev.acceptProposedAction()
+        self.model_actions.drop([u.toLocalFile() for u in ev.mimeData().urls() if u.isLocalFile()])
 
     def showEvent(self, ev: QtGui.QShowEvent) -> None:
         super().showEvent(ev)
