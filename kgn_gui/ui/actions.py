@@ -234,6 +234,7 @@ class ExportActions:
         widget = None
         if target == "points":
             self.w.views.setCurrentWidget(self.w.points_tab)
+            QtWidgets.QApplication.processEvents()  # the layout settles first: the frames are the size shown
             widget = self.w.points_split
         elif target == "window":
             widget = self.w
