@@ -15,6 +15,7 @@ from ..core.errors import ChainError, LabError, TimelineError
 from ..core.model.checkpoint import Checkpoint
 from . import dialogs
 from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActions
+from .compare import images_page
 from .controllers.analysis import AnalysisController
 from .controllers.chain import ChainController
 from .controllers.export import ExportController
@@ -75,6 +76,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.models.accept = self.model_actions.accept_model
 
         self.grid, self.points_view = ChainGrid(), PointsView()
+        self.compare_grid = ChainGrid()  # File → Compare with…: the second model's chains beside the first
         self.compare_view = PointsView(read_only=True)  # the second depth, side by side
         self.compare_view.hide()
         self.analysis, self.transport, self.inspector = AnalysisPanel(), TransportBar(), Inspector()
@@ -88,7 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
         shown = ViewWidgets(
             self.grid, self.points_view, self.compare_view, self.transport, self.plots, self.inspector,
             self.inspector_dock, self.start_panel, self.projection_view, self.views, self.points_tab,
-            self.statusBar(), self.share_compare_width,
+            self.statusBar(), self.share_compare_width, self.compare_grid, self.compare_titles, self.images_page,
         )  # fmt: skip
         self.views_ctl = ChainViews(self.chain, self.models, self.points, self.lab, shown, self)
         self._connect()
@@ -192,7 +194,8 @@ class MainWindow(QtWidgets.QMainWindow):
         v.setContentsMargins(0, 0, 0, 0)
         self.views = QtWidgets.QTabWidget()
         self.views.setDocumentMode(True)
-        self.views.addTab(self.grid, "Images")
+        self.images_page, self.compare_titles = images_page(self.grid, self.compare_grid)
+        self.views.addTab(self.images_page, "Images")
         self.points_split = QtWidgets.QSplitter()
         self.points_split.addWidget(self.points_view)
         self.points_split.addWidget(self.compare_view)

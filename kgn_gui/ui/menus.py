@@ -10,6 +10,7 @@ import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import dialogs
+from .compare import compare_with_dialog
 from .palette import open_palette
 from .theme import THEMES
 
@@ -159,6 +160,9 @@ def build_menus(w) -> None:
         a.setToolTip(model_summary(path))
         a.triggered.connect(lambda _c=False, p=path: ma.open_bundled(p))
     w.bundled_menu.setToolTipsVisible(True)
+    _action(w, m, "&Compare with…", lambda: compare_with_dialog(w), tip="Another model beside this one on one "
+            "locked timeline: the same start, seeds, sampler, condition and edits; curves overlaid")  # fmt: skip
+    _action(w, m, "Stop co&mparing", w.points.drop, tip="Back to the one model (Compare with… or Compare depths)")
     _action(w, m, "&Save model as…", ma.save_model_dialog, SK.Save, "Save the current model (Ctrl+S)")
     m.addSeparator()
     _action(

@@ -38,6 +38,9 @@ class ViewWidgets:
     points_tab: QtWidgets.QWidget
     status_bar: QtWidgets.QStatusBar
     share_compare_width: Callable[[], None]  # the Points view and the second depth side by side, equal
+    compare_grid: object  # File → Compare with…: the second image model's chains
+    compare_titles: tuple  # (left title, right title, the grids' splitter)
+    images_page: QtWidgets.QWidget  # the Images tab: the grid (and the second grid)
 
 
 class ChainViews(QtCore.QObject):
@@ -96,22 +99,39 @@ class ChainViews(QtCore.QObject):
             v.points_view.set_model(ck.model, pts, ck.value_range, name=str(ck.meta.get("dataset", "")))
             v.views.setCurrentWidget(v.points_tab)
         else:
-            v.views.setCurrentWidget(v.grid)
+            v.views.setCurrentWidget(v.images_page)
+        v.compare_grid.set_geometry(ck.spec.shape, ck.value_range)
 
     def _comparison(self, session) -> None:
+        from .compare import titles
+
         v = self.v
+        left, right, split = v.compare_titles
         if session is None:
             v.compare_view.hide()
             v.points_view.title.hide()
+            for w in (v.compare_grid, left, right):
+                w.hide()
+            v.plots.set_second(None)
             return
         first, second = self.models.checkpoint, self.points.second  # the model is current before its chains start
-        pts = self.models.train_data.x if self.models.train_data is not None else None
-        v.compare_view.set_model(second.model, pts, second.value_range, name=v.points_view.preset)
-        v.compare_view.title.setText(f"L = {second.spec.L} (right) · same points, start and seed")
-        v.points_view.title.setText(f"L = {first.spec.L} (left)")
-        v.points_view.title.show()
-        v.compare_view.show()
-        v.share_compare_width()
+        a, b = titles(first, second, self.points.depths)
+        if len(second.spec.shape) == 3:  # File → Compare with… of image models: a second grid
+            left.setText(a)
+            right.setText(b)
+            for w in (v.compare_grid, left, right):
+                w.show()
+            half = max(1, sum(split.sizes()) // 2)
+            split.setSizes([half, half])
+            v.views.setCurrentWidget(v.images_page)
+        else:
+            pts = self.models.train_data.x if self.models.train_data is not None else None
+            v.compare_view.set_model(second.model, pts, second.value_range, name=v.points_view.preset)
+            v.compare_view.title.setText(b)
+            v.points_view.title.setText(a)
+            v.points_view.title.show()
+            v.compare_view.show()
+            v.share_compare_width()
         self.chain.redraw()
 
     # -- each shown step
@@ -122,11 +142,13 @@ class ChainViews(QtCore.QObject):
             return
         playing = self.chain.playing
         x = s.state(t)
+        second = self.points.state(t)  # one locked timeline: the second model follows the same step
         if len(s.shape) == 3:
             v.grid.show_states(x, t)
+            if second is not None:
+                v.compare_grid.show_states(second, t)
         else:
             v.points_view.show_states(x, t, history=s.state)
-            second = self.points.state(t)  # one locked timeline: the second depth follows the same step
             if second is not None:
                 v.compare_view.show_states(second, t, history=self.points.comparison.state)
         now = time.perf_counter()
@@ -139,6 +161,8 @@ class ChainViews(QtCore.QObject):
             self._last_curves = now
             v.plots.set_step(t, x)
             v.plots.update_curves(s.curves)
+            cs = self.points.comparison
+            v.plots.set_second(None if cs is None else cs.curves)  # the second model's means, dashed
             if v.views.currentWidget() is v.projection_view:
                 v.projection_view.show_step(t)
         if (

@@ -1,5 +1,6 @@
 """The Points tab's experiments: train on the placed points with the paper's recipe (core.recipes), and
-compare two depths side by side on one timeline.
+compare two depths side by side on one timeline; and any two models of one shape on one timeline (File →
+Compare with…, ui/compare.py: the same second session, for image models too).
 
 It trains through the training controller with its own recipe and data — never through the Training
 dock's form, which keeps what the person set there. The paper's point sets train from their source key
@@ -52,6 +53,7 @@ class PointsController(QtCore.QObject):
         self.comparison: ChainSession | None = None
         self.first = None  # the first depth's checkpoint while comparing
         self.second = None  # … and the second's, which runs beside the main chain
+        self.depths = True  # Compare depths (False: File → Compare with…, a model file)
         self._args: tuple = ()
         self._pending: list[int] = []  # depths still to train; -1: show the comparison
         self._auto = False  # the running training is ours: use its weights when it ends
@@ -88,6 +90,22 @@ class PointsController(QtCore.QObject):
         self._pending = [depth_b, -1]
         self._args = (points, value_range, preset)
         return self.train(points, value_range, preset, depth=depth_a)
+
+    def compare_with(self, ck) -> str | None:
+        """File → Compare with…: the model ``ck`` beside the current one on one locked timeline (its chains
+        take the same start, seeds, sampler history, condition and edits). None when it runs, else why not."""
+        cur = self.model.checkpoint
+        if cur is None or self.chain.session is None:
+            return "open a model first"
+        if tuple(ck.spec.shape) != tuple(cur.spec.shape):
+            shape = lambda c: "×".join(map(str, c.spec.shape))  # noqa: E731
+            return f"{ck.name} works on {shape(ck)} values, {cur.name} on {shape(cur)}: they cannot share chains"
+        if tuple(ck.value_range) != tuple(cur.value_range):
+            return f"{ck.name} works in {ck.value_range}, {cur.name} in {cur.value_range}: they cannot share chains"
+        self.drop()
+        self.first, self.second, self.depths = cur, ck, False
+        self._follow_session()
+        return None if self.comparison is not None else f"{ck.name}: its chains could not start"
 
     def _training_failed(self, _msg: str) -> None:
         if self._auto and self.training.is_busy():
@@ -126,7 +144,7 @@ class PointsController(QtCore.QObject):
         first, second = self.first, self.model.checkpoint
         if first is None or second is None:
             return
-        self.second = second
+        self.second, self.depths = second, True
         self.training.beside = run  # its weights are in no file: the guard asks before they go
         # The first depth becomes the main chain again; the second runs beside it in lockstep (built when the
         # main chain's session changes: _follow_session).
@@ -138,7 +156,7 @@ class PointsController(QtCore.QObject):
         s = self.chain.session
         if second is None or s is None or s.model is second.model:
             return
-        if len(second.spec.shape) != 1 or second.spec.D != s.D:
+        if tuple(second.spec.shape) != tuple(s.shape):
             self.drop()
             return
         start = self.chain.start

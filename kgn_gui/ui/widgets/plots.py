@@ -172,6 +172,8 @@ class CurvePlot(pg.PlotWidget):
         self.fill = pg.FillBetweenItem(self.lo, self.hi, brush=band)
         self.addItem(self.fill)
         self.mean = self.plot(pen=pg.mkPen(col, width=2), name="mean")
+        # Compare with… / Compare depths: the second model's mean, dashed, over the first's
+        self.second = self.plot(pen=pg.mkPen(col, width=2, style=QtCore.Qt.PenStyle.DashLine), name="second model")
         for item in (self.lo, self.hi, self.mean):
             item.setDownsampling(auto=True, method="peak")
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(CURSOR_COLOURS["dark"], width=1))
@@ -218,8 +220,16 @@ class CurvePlot(pg.PlotWidget):
         self.mean.setData(t, mean, **kw)
         self._fit_y(float(p10.min()), float(p90.max()))
 
+    def set_second(self, t, mean) -> None:
+        """The second model's mean curve (dashed); t None: none."""
+        if t is None or len(t) == 0:
+            self.second.setData([], [])
+            return
+        ok = np.isfinite(mean)
+        self.second.setData(t[ok], np.maximum(mean[ok], 1e-9), skipFiniteCheck=True)
+
     def _clear_items(self) -> None:
-        for item in (self.lo, self.hi, self.mean):
+        for item in (self.lo, self.hi, self.mean, self.second):
             item.setData([], [])
         # The band follows its edge curves only when they have points: with none it would keep the old path.
         self.fill.setPath(QtGui.QPainterPath())
@@ -386,6 +396,11 @@ class PlotsPanel(QtWidgets.QWidget):
     def update_curves(self, curves) -> None:
         for k in CURVES:
             self.curves[k].set_data(*curves.arrays(k))
+
+    def set_second(self, curves) -> None:
+        """The second model's mean curves (Compare with… / Compare depths) dashed over the first's; None: none."""
+        for k in CURVES:
+            self.curves[k].set_second(*(curves.arrays(k)[:2] if curves is not None else (None, None)))
 
     def reset(self) -> None:
         """Every curve and the chains' histogram emptied (a new session); the training density stays."""
