@@ -4,7 +4,8 @@
     python scripts/layout_check.py --size 1366x768 --readme docs      # the README's pictures
 
 Qt's offscreen platform is given one screen of that size (a config file), so no display is needed. In each
-state — launch, inspector open, analysis results, training running, Points 1-D, Points 2-D, Compare depths —
+state — launch, inspector open, analysis results, training running, Points 1-D, Points 2-D, Compare depths,
+Compare with… (the bundled CNN beside the MLP) —
 it checks that the window lies on the screen, that no dock is under its minimum size, and that every visible
 label, button and combo box shows its whole text (elided text must carry the full text in its tooltip); then
 it saves a PNG of the window. Then each secondary window (WINDOWS: the depth-sweep result, the branch window,
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 # The README's pictures: python scripts/layout_check.py --size 1366x768 --readme docs
 README_SHOTS = {"analysis": "screenshot.png", "points_1d": "points_1d.png", "points_2d": "points_2d.png",
                 "compare": "points_depth.png"}  # fmt: skip
-STATES = ("launch", "inspector", "analysis", "training", "points_1d", "points_2d", "compare")
+STATES = ("launch", "inspector", "analysis", "training", "points_1d", "points_2d", "compare", "compare_with")
 # The secondary windows, each opened over the window and checked the same way (issue 30).
 WINDOWS = ("sweep_result", "branch", "shortcuts", "quick_start", "export_dialog", "about", "command_palette")
 
@@ -273,6 +274,16 @@ def main(argv=None) -> int:
             check("compare")
         else:
             problems.append("compare: did not start")
+    if "compare_with" in wanted:  # File → Compare with…: the bundled CNN beside the bundled MLP
+        from kgn_gui.ui.compare import compare_with
+
+        w.points.drop()
+        w.model_actions.load_model(REPO / "models" / "mnist.safetensors")
+        if compare_with(w, REPO / "models" / "mnist-cnn.safetensors"):
+            play_to(8)
+            check("compare_with")
+        else:
+            problems.append("compare_with: did not start")
     open_windows(w, wanted, check, pump)
     w.close()
     report = {"size": f"{W}x{H}", "dpr": args.dpr, "problems": problems, "states": states}

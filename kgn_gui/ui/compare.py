@@ -43,7 +43,7 @@ def titles(first: Checkpoint, second: Checkpoint, depths: bool) -> tuple[str, st
         return f"L = {first.spec.L} (left)", f"L = {second.spec.L} (right) · same points, start and seed"
     return (
         f"{first.name} · {first.spec.describe()} (left)",
-        f"{second.name} · {second.spec.describe()} (right) · same start, seeds and step",
+        f"{second.name} · {second.spec.describe()} (right; dashed in Plots) · same start, seeds and step",
     )
 
 

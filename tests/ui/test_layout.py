@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REPO
 
-MAIN = ("analysis", "compare", "inspector", "launch", "points_1d", "points_2d", "training")
+MAIN = ("analysis", "compare", "compare_with", "inspector", "launch", "points_1d", "points_2d", "training")
 WINDOWS = ("about", "branch", "command_palette", "export_dialog", "quick_start", "shortcuts", "sweep_result")
 ALL = MAIN + WINDOWS
 
