@@ -26,6 +26,7 @@ from .controllers.points import PointsController
 from .controllers.training import TrainingController
 from .first_frame import DEFAULT_MODEL, first_launch_geometry, first_model
 from .menus import build_menus
+from .session_log import SessionLog
 from .theme import Theme
 from .views import ChainViews, ViewWidgets
 from .widgets.analysis_panel import AnalysisPanel
@@ -71,6 +72,7 @@ class MainWindow(QtWidgets.QMainWindow):
             save_run=self.model_actions.save_run_dialog,
         )
         self.measures = AnalysisController(self.models, self.chain, self)
+        self.session_log = SessionLog(self.chain, self.models, self)  # File → Save session log
         self.exports = ExportController(self.models, self.chain, self)
         self.points = PointsController(self.models, self.chain, self.training, self.training_actions.use_weights, self)
         self.models.accept = self.model_actions.accept_model

@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from . import dialogs
 from .compare import compare_with_dialog
 from .palette import open_palette
+from .session_log import save_session_log
 from .theme import THEMES
 
 GOTO_COMPUTE_MAX = 250  # the go-to box computes at most this many steps past the last one reached (~10 ms each)
@@ -198,6 +199,8 @@ def build_menus(w) -> None:
     )
     _action(w, m, "Export &states (.npz)…", ea.export_states_dialog, tip="The chains' states at chosen steps")
     _action(w, m, "Save grid &image…", ea.save_grid_dialog, tip="The chain grid at the current step as PNG")
+    _action(w, m, "Save session &log…", lambda: save_session_log(w), tip="Every run of this session as the kgn "
+            "commands (.sh) or the Python (.py) that reproduce it, as far as each was shown")  # fmt: skip
     m.addSeparator()
     _action(w, m, "&Quit", w.close, "Ctrl+Q")
 

@@ -186,3 +186,39 @@ def parse_edits(text: str) -> list[Edit]:
     if not isinstance(items, list):
         raise CodeError("--edits must be a JSON list of edits (as sample.json's lab.edits)")
     return [Edit.from_dict(d) for d in items]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One run of a session log: when it began, what it was (``64 chains of mnist to step 85``), and its
+    text form (None with ``why`` when it has none)."""
+
+    when: str
+    what: str
+    text: RunText | None
+    why: str = ""
+
+
+def session_log(entries: list[LogEntry], form: str = "command") -> str:
+    """The runs of a window session, oldest first, as a shell script of ``kgn sample`` lines (``form``
+    "command", each run into its own folder run-K) or as one Python file (``form`` "python")."""
+    py = form == "python"
+    head = "# Kaleidoscope Studio session log: each run of the window, in the order it was made"
+    lines = [head, ""] if py else ["#!/bin/sh", head, "set -e", ""]
+    if py:
+        lines += ["import kgn_gui as kgn", ""]
+    for k, e in enumerate(entries, 1):
+        lines.append(f"# run {k}, {e.when}: {e.what}")
+        if e.text is None:
+            lines += [f"# (no text form: {e.why})", ""]
+            continue
+        if py:
+            body = e.text.python().split("\n")[2:]  # without the import
+            body = [b.replace("run = ", f"run{k} = ", 1).replace("x = run.", f"x{k} = run{k}.", 1) for b in body]
+            lines += [b for b in body if b] + [""]
+        else:
+            try:
+                lines += [e.text.command(output=f"run-{k}"), ""]
+            except CodeError as err:
+                lines += [f"# (no command line: {err})", ""]
+    return "\n".join(lines)
