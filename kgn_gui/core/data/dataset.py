@@ -159,7 +159,9 @@ class ByteDataset(Dataset):
     reads the data whole; :meth:`rows`, :meth:`subset` and the trainer convert only the rows they use, so
     their memory follows the rows, not M — and a map is shared by every process that opens it."""
 
-    def __init__(self, codes, shape, value_range, name="data", labels=None, class_names=(), skipped=(), heldout=None):
+    def __init__(
+        self, codes, shape, value_range, name="data", labels=None, class_names=(), skipped=(), heldout=None, source=None
+    ):
         codes = codes if isinstance(codes, np.memmap) else np.asarray(codes)
         if codes.dtype != np.uint8 or codes.ndim != 2:
             raise DataError(f"{name}: byte data must be an M×D uint8 array, got {codes.dtype} {codes.shape}")
@@ -171,7 +173,7 @@ class ByteDataset(Dataset):
         self.codes, self._x = codes, None
         self.value_range = (float(value_range[0]), float(value_range[1]))
         self.name, self.class_names, self.skipped = str(name), list(class_names), list(skipped)
-        self.heldout = heldout
+        self.heldout, self.source = heldout, source
         self.labels = None if labels is None else check_labels(np.asarray(labels).reshape(-1), len(codes), name)
 
     @property
