@@ -99,3 +99,27 @@ def test_the_analysis_hint_says_pause_only_while_playing(window, qtbot):
     a.measured_t = 3  # numbers of step 3 while another step is shown
     a.set_current(False)
     assert a.step_label.text() == "measured at step 3, not the step shown (greyed): press Measure (Ctrl+M)"
+
+
+def test_the_export_dialog_remembers_its_format_and_file_name(qtbot, tmp_path):
+    """Issue 30: each opening of File → Export animation came back to GIF and "kaleidoscope"."""
+    from PySide6 import QtCore
+
+    from kgn_gui.ui.widgets.export_dialog import ExportDialog
+
+    st = QtCore.QSettings()
+    for key in ("export/format", "export/name"):
+        st.remove(key)
+    try:
+        d = ExportDialog(None, 10, 4, None, str(tmp_path))
+        qtbot.addWidget(d)
+        d.fmt.setCurrentIndex(d.fmt.findData("webm"))
+        d.path.setText(str(tmp_path / "run-7"))
+        d.accept()
+        again = ExportDialog(None, 10, 4, None, str(tmp_path / "elsewhere"))
+        qtbot.addWidget(again)
+        assert again.fmt.currentData() == "webm"
+        assert again.path.text() == str(tmp_path / "elsewhere" / "run-7")
+    finally:
+        for key in ("export/format", "export/name"):
+            st.remove(key)

@@ -1,10 +1,12 @@
-"""File → Export animation: what, which steps, format, speed, scale; runs off the GUI thread."""
+"""File → Export animation: what, which steps, format, speed, scale; runs off the GUI thread. The format and
+the file's name are remembered between openings (QSettings export/format and export/name; the caller keeps the
+folder as export/last_dir)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ...core.errors import ExportError
 from ...core.export.options import FORMATS, SUFFIX, ExportOptions
@@ -57,6 +59,8 @@ class ExportDialog(QtWidgets.QDialog):
         self.fmt = QtWidgets.QComboBox()
         for k in FORMATS:
             self.fmt.addItem(FORMAT_LABELS[k], k)
+        st = QtCore.QSettings()
+        self.fmt.setCurrentIndex(max(0, self.fmt.findData(str(st.value("export/format", FORMATS[0])))))
         f.addRow("Format", self.fmt)
         self.fps = QtWidgets.QDoubleSpinBox()
         self.fps.setRange(0.5, 120)
@@ -75,7 +79,8 @@ class ExportDialog(QtWidgets.QDialog):
         self.overlay = QtWidgets.QCheckBox("step number in a band above the picture")
         self.overlay.setChecked(True)
         f.addRow("", self.overlay)
-        self.path = QtWidgets.QLineEdit(str(Path(start_dir) / "kaleidoscope"))
+        name = Path(str(st.value("export/name", "")) or "kaleidoscope").name or "kaleidoscope"
+        self.path = QtWidgets.QLineEdit(str(Path(start_dir) / name))
         browse = QtWidgets.QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         prow = QtWidgets.QHBoxLayout()
@@ -88,6 +93,15 @@ class ExportDialog(QtWidgets.QDialog):
         bb.accepted.connect(self.accept)
         bb.rejected.connect(self.reject)
         f.addRow(bb)
+
+    def accept(self) -> None:
+        """Remember the format and the file's name for the next opening."""
+        st = QtCore.QSettings()
+        st.setValue("export/format", self.fmt.currentData())
+        name = Path(self.path.text().strip()).name
+        if name:
+            st.setValue("export/name", name)
+        super().accept()
 
     def _what_changed(self) -> None:
         if self.target() in ("points", "window") and self.scale.value() > 2:
