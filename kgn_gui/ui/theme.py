@@ -1,4 +1,4 @@
-"""Light and dark themes: the Fusion style with a light or a dark palette, following the system's colour scheme
+"""Light and dark themes: the Fusion style (check boxes outlined on a dark palette) with a light or a dark palette, following the system's colour scheme
 unless View → Theme says otherwise (saved in QSettings as ``view/theme``), and pyqtgraph plots recoloured to
 match.
 
@@ -45,6 +45,32 @@ _DARK = {
     "LinkVisited": "#b48ef0",
 }
 _DARK_DISABLED = {"WindowText": "#7a7a7a", "Text": "#7a7a7a", "ButtonText": "#7a7a7a", "Highlight": "#404040"}
+# The outline of check boxes and radio buttons on a dark palette: Fusion draws it from the window colour
+# darkened (#202020 on #2d2d2d), which is all but invisible.
+DARK_INDICATOR_BORDER = "#8c8c8c"
+
+
+class FusionStyle(QtWidgets.QProxyStyle):
+    """Fusion, with check boxes and radio buttons outlined in a visible grey on a dark palette."""
+
+    def __init__(self):
+        super().__init__(QtWidgets.QStyleFactory.create("Fusion"))
+
+    def drawPrimitive(self, element, option, painter, widget=None):  # noqa: N802 (Qt's name)
+        super().drawPrimitive(element, option, painter, widget)
+        PE = QtWidgets.QStyle.PrimitiveElement
+        if element not in (PE.PE_IndicatorCheckBox, PE.PE_IndicatorRadioButton) or not is_dark(option.palette):
+            return
+        painter.save()
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QtGui.QPen(QtGui.QColor(DARK_INDICATOR_BORDER), 1))
+        painter.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        r = QtCore.QRectF(option.rect).adjusted(0.5, 0.5, -0.5, -0.5)
+        if element == PE.PE_IndicatorRadioButton:
+            painter.drawEllipse(r)
+        else:
+            painter.drawRect(r)
+        painter.restore()
 
 
 def system_scheme() -> str:
@@ -127,8 +153,8 @@ class Theme(QtCore.QObject):
         every widget's ``set_theme(name)`` called."""
         self.name = resolve(self.choice)
         app = QtWidgets.QApplication.instance()
-        if app.style().name().lower() != "fusion":
-            app.setStyle("Fusion")
+        if not isinstance(app.style(), FusionStyle):
+            app.setStyle(FusionStyle())
         new = palette(self.name)
         if app.palette() != new:
             app.setPalette(new)

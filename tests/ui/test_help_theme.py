@@ -100,7 +100,8 @@ def test_the_theme_follows_the_system_and_view_theme_switches_the_palette_and_th
     axis = w.plots.curves["step"].getAxis("left")
     assert axis.pen().color().name() == axis.textPen().color().name() == theme.PLOT_COLOURS["dark"]["foreground"]
     assert w.plots.curves["step"].cursor.pen.color().name() == "#ffd166"
-    assert QtWidgets.QApplication.instance().style().name().lower() == "fusion"
+    style = QtWidgets.QApplication.instance().style()
+    assert isinstance(style, theme.FusionStyle) and style.baseStyle().name().lower() == "fusion"
     w.theme_actions["light"].trigger()
     assert window_colour() == "#efefef" and plot_backgrounds(w) == {"#ffffff"}
     assert axis.textPen().color().name() == "#404040"

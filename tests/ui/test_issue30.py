@@ -123,3 +123,26 @@ def test_the_export_dialog_remembers_its_format_and_file_name(qtbot, tmp_path):
     finally:
         for key in ("export/format", "export/name"):
             st.remove(key)
+
+
+def test_an_unchecked_check_box_has_a_visible_border_in_the_dark_theme(window):
+    """Issue 30: Fusion outlines a check box in the window colour darkened (#202020 on #2d2d2d): unchecked boxes
+    were all but invisible in the dark theme."""
+    from PySide6 import QtWidgets
+
+    window.theme.choice = "dark"  # as View → Theme → Dark, without saving the choice
+    window.theme.apply()
+    try:
+        box = QtWidgets.QCheckBox("all chains")
+        box.resize(120, 24)
+        opt = QtWidgets.QStyleOptionButton()
+        box.initStyleOption(opt)
+        rect = box.style().subElementRect(QtWidgets.QStyle.SubElement.SE_CheckBoxIndicator, opt, box)
+        img = box.grab().toImage()
+        y = rect.center().y()
+        background = img.pixelColor(rect.right() + 3, rect.top() - 2 if rect.top() >= 2 else y).lightness()
+        border = max(img.pixelColor(x, y).lightness() for x in range(rect.left(), rect.left() + 2))
+        assert border - background > 60, (border, background)
+    finally:
+        window.theme.choice = "system"
+        window.theme.apply()
