@@ -47,12 +47,17 @@ def nice_ticks(lo: float, hi: float, log: bool = False) -> list[tuple[float, str
         return [(t, f"{10**t:.2g}") for t in ticks]
     raw = (hi - lo) / 3
     mag = 10 ** math.floor(math.log10(raw))
-    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
-    first = math.ceil(lo / step) * step
-    ticks = [first + k * step for k in range(int((hi - first) / step) + 1)]
-    if len(ticks) < 2:
-        ticks = [lo + (hi - lo) * 0.25, lo + (hi - lo) * 0.75]
-    return [(t, f"{t:.3g}") for t in ticks]
+    # The 1-2-5 steps from the first one ≥ a third of the range down, the first that puts two ticks inside
+    # (0.08 … 0.9 holds one multiple of 0.5, four of 0.2): every tick stays a round value.
+    steps = [m * mag for m in (10, 5, 2, 1, 0.5, 0.2, 0.1)]
+    steps = steps[max(k for k, step in enumerate(steps) if step >= raw) :]
+    for step in steps:
+        ticks = [round(k * step, 12) for k in range(math.ceil(lo / step), math.floor(hi / step) + 1)]
+        if len(ticks) >= 2:
+            break
+    top = math.floor(math.log10(max(abs(lo), abs(hi))))  # the labels' digits: whole numbers in full, and
+    digits = max(1, top + 1, top - math.floor(math.log10(step)) + 1)  # down to the step's last digit
+    return [(t, f"{t:.{min(digits, 12)}g}") for t in ticks]
 
 
 def plain_axes(plot: pg.PlotWidget) -> None:
