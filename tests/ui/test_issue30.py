@@ -146,3 +146,45 @@ def test_an_unchecked_check_box_has_a_visible_border_in_the_dark_theme(window):
     finally:
         window.theme.choice = "system"
         window.theme.apply()
+
+
+class _Curves:
+    """One chain's curves over steps 0 … 574, as ChainCurves.chain gives them."""
+
+    def chain(self, key, i):
+        import numpy as np
+
+        return np.geomspace(1.0, 0.01, 575) if key != "nearest" else np.full(575, 0.3)
+
+
+def test_the_inspector_curves_fit_their_steps_in_sight_with_the_key_beside_them(qtbot):
+    """Issue 30: the inspector's curves ran over x −400 … 1100 for steps 0 … 574 (kept after a wheel over the
+    plot), a legend covered them, they sat below the fold of a 1400×900 window (the plot asked for 480 px), and
+    a points model left the plot empty."""
+    import numpy as np
+    from PySide6 import QtWidgets
+
+    from kgn_gui.ui.widgets.inspector import Inspector
+
+    scroll = QtWidgets.QScrollArea()  # the Inspector dock of a 1400×900 window
+    scroll.setWidgetResizable(True)
+    insp = Inspector()
+    scroll.setWidget(insp)
+    scroll.resize(360, 425)
+    qtbot.addWidget(scroll)
+    scroll.show()
+    qtbot.waitExposed(scroll)
+    insp.set_image_model(True)
+    state = np.zeros(28 * 28, np.float32)
+    show = lambda: insp.show_chain(3, 574, state, (1, 28, 28), (0.0, 1.0), None, _Curves())  # noqa: E731
+    show()
+    insp.plot.setXRange(-400, 1100, padding=0)  # the wheel over the plot, as when scrolling the dock
+    show()
+    qtbot.wait(50)
+    lo, hi = insp.plot.getPlotItem().vb.viewRange()[0]
+    assert -15 <= lo <= 0 and 574 <= hi <= 590, (lo, hi)
+    assert insp.plot.getPlotItem().legend is None and all(k in insp.key.text() for k in ("step", "residual"))
+    assert insp.height() <= scroll.viewport().height(), "the curves are below the fold"
+    assert insp.plot.getPlotItem().vb.height() >= 110
+    insp.set_image_model(False)  # a points model: no chain pictures, no curves of one chain
+    assert insp.plot.isHidden() and "Plots dock" in insp.caption.text()

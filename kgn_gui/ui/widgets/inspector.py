@@ -1,5 +1,5 @@
 """Inspector: one chain enlarged at the current step, its nearest training example with the
-distance, and that chain's own curves."""
+distance, and that chain's own curves (x over the chain's steps, the key in a line under the plot)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from ...core.chain.curves import CURVES
+from ...core.chain.curves import CURVE_TITLES, CURVES
 from ...core.picture.render import to_uint8
 from .plots import COLOURS, fit_y_range, plain_axes
 
@@ -25,7 +25,16 @@ class ImageView(pg.GraphicsLayoutWidget):
         self.img = pg.ImageItem(axisOrder="row-major")
         self.vb.addItem(self.img)
         self.title = title
-        self.setMinimumSize(140, 140)
+        self.setMinimumSize(120, 120)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding, QtWidgets.QSizePolicy.Policy.Preferred)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt's name)
+        return True
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt's name)
+        """About a square (the picture's): taller, it only grew its dark mat and pushed the curves below the
+        fold."""
+        return max(int(0.85 * width), self.minimumHeight())
 
     def show(self, state: np.ndarray, shape, value_range) -> None:
         C, H, W = shape
@@ -45,10 +54,19 @@ class ImageView(pg.GraphicsLayoutWidget):
             self.vb.autoRange(padding=0.02)  # centred in the new size, not where the last size left it
 
 
+class CurvesPlot(pg.PlotWidget):
+    """The chain's curves. Its size hint is the dock's, not QGraphicsView's 640×480: with that the inspector
+    asked its scroll area for 714 px and the curves sat below the fold of a 1400×900 window."""
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(300, CURVES_MIN_HEIGHT)
+
+
+CURVES_MIN_HEIGHT = 170  # the step axis, its label and ~2 decades of labelled log ticks
 CLICK_A_TILE = "Click a tile in the grid to inspect its chain."
 POINTS_TEXT = (
     "A points model's chains are drawn in the Points tab (the 1-D view traces one chain's cobweb: pick it in "
-    "the box above the plots); the inspector shows image chains."
+    "the box above the plots), their curves in the Plots dock; the inspector shows image chains."
 )
 
 
@@ -59,10 +77,11 @@ class Inspector(QtWidgets.QWidget):
         self.nearest_view = ImageView("nearest")
         self.caption = QtWidgets.QLabel(CLICK_A_TILE)
         self.caption.setWordWrap(True)
-        self.plot = pg.PlotWidget()
+        self.plot = CurvesPlot()
         self.plot.setBackground("#1e1e1e")
-        self.plot.addLegend(offset=(-5, 5))
         self.plot.setLabel("bottom", "step t")
+        self.plot.enableAutoRange(x=False)  # the chain's steps, set with each step shown
+        self.plot.setXRange(0, 16, padding=0.02)
         plain_axes(self.plot)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLogMode(y=True)
@@ -70,7 +89,10 @@ class Inspector(QtWidgets.QWidget):
         self.lines = {k: self.plot.plot(pen=pg.mkPen(COLOURS[k], width=1.5), name=k) for k in CURVES}
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen("#ffd166"))
         self.plot.addItem(self.cursor)
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(CURVES_MIN_HEIGHT)
+        # The key in a line under the plot: a legend over the plot covered the curves of a narrow dock.
+        self.key = QtWidgets.QLabel(" &nbsp; ".join(f'<span style="color:{COLOURS[k]}">■</span> {k}' for k in CURVES))
+        self.key.setToolTip("\n".join(f"{k}: {CURVE_TITLES[k]}" for k in CURVES))
         self.images = QtWidgets.QWidget()
         imgs = QtWidgets.QHBoxLayout(self.images)
         imgs.setContentsMargins(0, 0, 0, 0)
@@ -84,6 +106,7 @@ class Inspector(QtWidgets.QWidget):
         lay.addWidget(self.images, 2)
         lay.addWidget(self.caption)
         lay.addWidget(self.plot, 1)
+        lay.addWidget(self.key)
         self.index: int | None = None
         self.image_model = True
         self._y_range = None
@@ -102,7 +125,7 @@ class Inspector(QtWidgets.QWidget):
             )
         else:
             self.caption.setText(f"chain {i} at step {t} (no training data attached for the nearest example)")
-        lo, hi = np.inf, -np.inf
+        lo, hi, last = np.inf, -np.inf, t
         for k in CURVES:
             y = curves.chain(k, i)
             x = np.arange(len(y))
@@ -110,6 +133,10 @@ class Inspector(QtWidgets.QWidget):
             self.lines[k].setData(x[ok], y[ok])
             if ok.any():
                 lo, hi = min(lo, float(y[ok].min())), max(hi, float(y[ok].max()))
+                last = max(last, int(x[ok][-1]))
+        # x over the chain's steps, every time: a wheel over the plot (scrolling the dock) had zoomed it out
+        # to −400 … 1100 for steps 0 … 574, and pyqtgraph keeps a zoomed view's range.
+        self.plot.setXRange(0, max(last, 16), padding=0.02)
         if lo <= hi:  # ≥ 2.5 decades, labelled decades only: pyqtgraph's minor log ticks crowd a small plot
             self._y_range = fit_y_range(self.plot, lo, hi, self._y_range)
         self.cursor.setValue(t)
@@ -131,7 +158,8 @@ class Inspector(QtWidgets.QWidget):
         """An image model shows the chain's picture and its nearest example; a points model has no pictures
         (its chains are drawn in the Points tab), so the inspector says so instead of showing black."""
         self.image_model = images
-        self.images.setVisible(images)
+        for part in (self.images, self.plot, self.key):  # a points model's curves are in the Plots dock
+            part.setVisible(images)
         self.clear()
 
     def clear(self, text: str | None = None) -> None:
@@ -151,3 +179,4 @@ class Inspector(QtWidgets.QWidget):
             line.setData([], [])
         self.show_edits([], "")
         self.cursor.setValue(0)
+        self.plot.setXRange(0, 16, padding=0.02)
