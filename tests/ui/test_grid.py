@@ -311,3 +311,27 @@ def test_the_view_menu_lists_the_grids_zoom_and_page_actions(make_window, qtbot)
     assert all(a in view.actions() for a in wanted)
     g.zoom_in_action.trigger()  # from the menu: the same action as Ctrl++
     assert g.zoom == pytest.approx(1.25)
+
+
+def _tile_pixels(grid, i: int) -> QtGui.QImage:
+    """The on-screen pixels of tile i (widget coordinates) as the grid paints them now."""
+    r = grid.tile_rect(i)
+    a, b = grid.mosaic_to_widget(r.x(), r.y()), grid.mosaic_to_widget(r.right(), r.bottom())
+    return grid.grab().toImage().copy(QtCore.QRectF(a, b).toAlignedRect())
+
+
+@pytest.mark.parametrize("width", [400, 1100])
+def test_the_hover_readout_never_covers_the_hovered_tile_nor_the_mosaic_beside_room(grid, qtbot, width):
+    """Issue 30: the readout sat in the bottom-left corner, over the bottom-left tiles (at 1366 px). Now it
+    goes beside the mosaic when the grid has room there (1100 px wide), else beside the hovered tile."""
+    grid.resize(width, 400)
+    qtbot.waitUntil(lambda: grid.width() == width)
+    bottom_left = 56  # row 7, column 0 of 8 × 8
+    mosaic = grid._target().toAlignedRect()
+    before_tile, before_all = _tile_pixels(grid, bottom_left), grid.grab().toImage().copy(mosaic)
+    r = grid.tile_rect(bottom_left)
+    mouse(grid, QtCore.QEvent.Type.MouseMove, grid.mosaic_to_widget(r.center().x(), r.center().y()).toPoint())
+    assert grid.hover_text.startswith("chain 56 · pixel")
+    assert _tile_pixels(grid, bottom_left) == before_tile  # the hovered tile is in sight
+    if width == 1100:  # room beside the mosaic: no tile is covered
+        assert grid.grab().toImage().copy(mosaic) == before_all

@@ -20,6 +20,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.picture.render import pixel_text, states_to_grid, to_rgb32
+from .readout import EDGE, badge_size, draw_badge, readout_box
 
 ZOOM_STEP = 1.25  # one wheel notch or one Ctrl++
 MAX_SCALE = 64.0  # screen pixels per state pixel, at most
@@ -459,20 +460,21 @@ class ChainGrid(QtWidgets.QWidget):
         f.setPointSize(max(9, f.pointSize()))
         p.setFont(f)
         fm = QtGui.QFontMetrics(f)
+        label = QtCore.QRectF(EDGE, EDGE, *badge_size(fm, self._label).toTuple()) if self._label else QtCore.QRectF()
         if self._label:
-            box = QtCore.QRect(8, 8, fm.horizontalAdvance(self._label) + 12, fm.height() + 6)
-            p.fillRect(box, QtGui.QColor(0, 0, 0, 170))
-            p.setPen(QtGui.QColor("#ffd166"))
-            p.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, self._label)
+            draw_badge(p, label, self._label, "#ffd166")
         if self.hover_text:
-            v = self._view()
-            box = QtCore.QRect(
-                8, int(v.bottom()) - fm.height() - 14, fm.horizontalAdvance(self.hover_text) + 12, fm.height() + 6
-            )
-            p.fillRect(box, QtGui.QColor(0, 0, 0, 170))
-            p.setPen(QtGui.QColor("#f0f0f0"))
-            p.drawText(box, QtCore.Qt.AlignmentFlag.AlignCenter, self.hover_text)
+            draw_badge(p, self.readout_rect(fm, label), self.hover_text, "#f0f0f0")
         p.end()
+
+    def readout_rect(self, fm: QtGui.QFontMetrics, avoid: QtCore.QRectF) -> QtCore.QRectF:
+        """Where the hover readout is drawn: beside the mosaic, else beside the hovered tile (readout.py)."""
+        hit = None if self._hover_pos is None else self.chain_at(self._hover_pos)
+        tile = None
+        if hit is not None:
+            r = self.tile_rect(hit - self.first_chain)
+            tile = QtCore.QRectF(self.mosaic_to_widget(r.x(), r.y()), self.mosaic_to_widget(r.right(), r.bottom()))
+        return readout_box(self._view(), self._target(), tile, badge_size(fm, self.hover_text), avoid)
 
     def _draw_mosaic(self, p: QtGui.QPainter) -> None:
         """The visible part of the mosaic only, whole source pixels, nearest neighbour."""
