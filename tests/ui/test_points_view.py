@@ -268,3 +268,41 @@ def test_compare_depths_follows_the_main_chains_sampler_schedule_damping_and_edi
     assert other.config.sampler == s.config.sampler == later and len(other.lab.all_edits()) == 1
     for t in range(s.t_max + 1):
         assert np.array_equal(s.state(t), pts.state(t)), t  # (the views ask the controller: it catches up)
+
+
+def _left_labels(plot) -> list:
+    """The y labels a plot's left axis draws now: (text, top, bottom) in the axis's pixels."""
+    from PySide6 import QtGui
+
+    img = QtGui.QImage(8, 8, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(img)
+    _, _, texts = plot.getAxis("left").generateDrawSpecs(painter)
+    painter.end()
+    return sorted((rect.top(), rect.bottom(), text) for rect, _flags, text in texts)
+
+
+@pytest.mark.parametrize("height", [325, 592])  # the 1-D view's plots at 1366×768 and 1920×1080
+def test_the_1d_plots_have_room_and_y_labels_that_never_overlap(qtbot, height):
+    """Issue 30: the loss and position plots were capped at 75 and 95 px — 43 and 25 px of data on any
+    screen, their y ticks over each other — and, with an image model loaded, the 1-D view was empty without a
+    word (its note came only with a points model or a preset)."""
+    from kgn_gui.core.model.checkpoint import load_checkpoint
+    from kgn_gui.ui.widgets.points_view import PointsView
+
+    pv = PointsView()
+    qtbot.addWidget(pv)
+    assert pv.info.text().startswith("No points model loaded")  # no points model yet: the view says so
+    pv.resize(640, 400)
+    pv.show()
+    qtbot.waitExposed(pv)
+    pv.resize(640, pv.height() + height - pv.layout_widget.height())
+    qtbot.waitUntil(lambda: pv.layout_widget.height() == height)
+    ck = load_checkpoint(MODELS / "1d-sigmoid.safetensors")
+    pv.set_model(ck.model, None, ck.value_range, name="1d-sigmoid")
+    pv.show_states(np.linspace(0, 1, 64, dtype=np.float32)[:, None], 0)
+    plots = (pv.main, pv.loss_plot, pv.hist_plot)
+    qtbot.waitUntil(lambda: all(len(_left_labels(p)) >= 2 for p in plots), timeout=5000)  # laid out
+    for plot in plots:
+        assert plot.vb.height() >= 45, (plot.titleLabel.text, plot.vb.height())
+        labels = _left_labels(plot)
+        assert all(a[1] < b[0] for a, b in zip(labels, labels[1:])), labels  # each label clear of the next

@@ -25,7 +25,7 @@ from ...core.picture.points import (
     output_of,
     vector_field,
 )
-from .plots import TrailImage, plain_axes, set_title
+from .plots import TrailImage, nice_ticks, plain_axes, set_title
 
 BASIN_COLOURS = [
     (76, 201, 240),
@@ -38,6 +38,12 @@ BASIN_COLOURS = [
     (254, 228, 64),
 ]
 TRAIL = 8
+
+
+NO_MODEL = (
+    "No points model loaded (this tab shows 1-D and 2-D points models): pick a preset, or click to place points "
+    "and train."
+)
 
 
 def trail_alpha(k: int) -> int:
@@ -167,6 +173,7 @@ class PointsView(QtWidgets.QWidget):
         lay.addWidget(self.layout_widget, 1)
         lay.addWidget(self.info)
         self._build(1)
+        self._draw_model()  # the note of an empty view (an image model loaded, say)
         self.layout_widget.scene().sigMouseClicked.connect(self._clicked)
 
     # ------------------------------------------------------------------ plots
@@ -215,13 +222,17 @@ class PointsView(QtWidgets.QWidget):
             self.hist_curve = self.hist_plot.plot(
                 stepMode="center", fillLevel=0, brush=(255, 159, 28, 150), pen=pg.mkPen("#ff9f1c")
             )
-            # One x axis, under the last of the three (they share x): the manifold gets the height.
+            # One x axis, under the last of the three (they share x, the manifold's axes say it is x): the
+            # manifold gets the height.
             self.main.hideAxis("bottom")
             self.loss_plot.hideAxis("bottom")
-            self.hist_plot.setLabel("bottom", "x")
-            self.loss_plot.setMaximumHeight(75)
-            self.hist_plot.setMaximumHeight(95)
-            lw.ci.layout.setRowStretchFactor(0, 3)
+            # Minimum heights that fill the view at 1366×768 (325 px), the rest shared 3 : 1 : 1: capped at 75
+            # and 95 px, the loss and position plots were 43 and 25 px of data on any screen, their y ticks
+            # over each other. Their few ticks are set with the data (_y_ticks).
+            for row, (plot, least) in enumerate(((self.main, 120), (self.loss_plot, 75), (self.hist_plot, 95))):
+                plot.setMinimumHeight(least)
+                lw.ci.layout.setRowStretchFactor(row, 3 if row == 0 else 1)
+            self._hist_top = 0
         else:
             set_title(self.main, "chains (orange) over f(x) − x")
             self.main.setAspectLocked(True)
@@ -270,7 +281,7 @@ class PointsView(QtWidgets.QWidget):
 
     def _draw_model(self) -> None:
         if self.model is None:
-            self.info.setText("No points model loaded: pick a preset or click to place points, then train.")
+            self.info.setText(NO_MODEL)
             return
         lo, hi = self.value_range
         if self.dim == 1:
@@ -278,6 +289,9 @@ class PointsView(QtWidgets.QWidget):
             self.manifold.setData(x, fx)
             _, loss = loss_manifold(self.model, self.value_range)
             self.loss_curve.setData(x, np.maximum(loss, 1e-16))
+            lg = np.log10(np.maximum(loss, 1e-16))
+            self.loss_plot.setYRange(float(lg.min()), float(lg.max()), padding=0.05)
+            self._y_ticks(self.loss_plot, float(lg.min()), float(lg.max()), log=True)
             for item in self.flat_items:
                 self.main.removeItem(item)
             self.flat_items = []
@@ -352,6 +366,11 @@ class PointsView(QtWidgets.QWidget):
             self.chain_scatter.setData(pos, np.full_like(pos, lo), brush=pg.mkBrush(255, 159, 28, 200))
             counts, edges = np.histogram(pos, bins=60, range=(lo, hi))
             self.hist_curve.setData(edges, counts)
+            top = int(counts.max(initial=0))
+            if top > self._hist_top or top < self._hist_top / 4:  # re-laid out only when the counts outgrow it
+                self._hist_top = max(4, int(top * 1.5))
+                self.hist_plot.setYRange(0, self._hist_top, padding=0.02)
+                self._y_ticks(self.hist_plot, 0, self._hist_top)
             if self.model is not None and history is not None and len(x):
                 # The selected chain's own path (noise included) over its last ≤ 60 steps:
                 # (x_s, x_s) → (x_s, f(x_s)) → (x_{s+1}, x_{s+1}) → …
@@ -371,6 +390,21 @@ class PointsView(QtWidgets.QWidget):
                 if history is not None and t - k >= 0:
                     layers.append((history(t - k), trail_alpha(k)))
             self.trails.set_layers(layers, px=int(min(self.vb.width(), self.vb.height())) or 300)
+
+    @staticmethod
+    def _y_ticks(plot, lo: float, hi: float, log: bool = False) -> None:
+        """Two or three labelled y ticks (whole decades on a log axis, a few apart), so a short plot's labels
+        never run into each other."""
+        ticks = nice_ticks(lo, hi, log)
+        if log:  # decades clear of the ends: pyqtgraph leaves out a label that would cross the axis's end
+            inner = [t for t in ticks if lo + 0.1 * (hi - lo) <= t[0] <= hi - 0.1 * (hi - lo)]
+            ticks = inner if len(inner) >= 2 else ticks
+        if log and len(ticks) > 3:
+            k = -(-(len(ticks) - 1) // 2)  # every k-th decade: three ticks at most
+            ticks = ticks[::-1][::k][::-1]
+        elif len(ticks) > 3:
+            ticks = ticks[::2]
+        plot.getAxis("left").setTicks([ticks, []])
 
     # ------------------------------------------------------------------ editing
     def load_preset(self, name: str) -> None:
