@@ -188,3 +188,28 @@ def test_the_inspector_curves_fit_their_steps_in_sight_with_the_key_beside_them(
     assert insp.plot.getPlotItem().vb.height() >= 110
     insp.set_image_model(False)  # a points model: no chain pictures, no curves of one chain
     assert insp.plot.isHidden() and "Plots dock" in insp.caption.text()
+
+
+def test_the_condition_tab_names_its_data_set_and_takes_a_known_image_from_a_file(window, monkeypatch, tmp_path):
+    """Issue 30: the Condition tab's index did not say which data set it is in, and docs/window.md lists a file
+    as a known image the tab did not offer."""
+    import numpy as np
+    from PIL import Image
+    from PySide6 import QtWidgets
+
+    sp, ds = window.start_panel, window.models.train_data
+    assert sp.cond_data.text() == f"of {ds.name} ({ds.M:,} images)"
+    assert sp.cond_index.maximum() == ds.M - 1
+    picture = np.zeros((28, 28), np.uint8)
+    picture[4:12, 10:18] = 255  # a white square in the top half
+    path = tmp_path / "known.png"
+    Image.fromarray(picture).save(path)
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+    sp.cond_source.setCurrentIndex(2)
+    sp.cond_source.textActivated.emit(sp.cond_source.itemText(2))  # the person picks "image or .npy file…"
+    assert sp.cond_source.currentText() == "file: known.png"
+    c = sp.condition()
+    lo, hi = window.checkpoint.value_range
+    assert c.source == "known.png" and c.region == "top"
+    assert np.allclose(c.known.reshape(28, 28), np.where(picture > 0, hi, lo), atol=1e-6)
+    assert c.mask.reshape(28, 28)[:14].all() and not c.mask.reshape(28, 28)[14:].any()

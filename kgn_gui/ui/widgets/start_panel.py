@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ...core.chain.lab import KNOWN_REGIONS, Condition, load_mask, region_mask
+from ...core.chain.lab import KNOWN_REGIONS, Condition, load_mask, parse_condition, region_mask
 from ...core.chain.start import NOISE_STARTS, Start, data_start
-from ...core.errors import LabError, StartError
+from ...core.errors import DataError, LabError, StartError
+from ...core.wording import count
 from .paint import PaintCanvas
 
 MAX_DRAWN = 256
@@ -152,9 +153,16 @@ class StartPanel(QtWidgets.QWidget):
         f3 = QtWidgets.QFormLayout(cnd)
         self.cond_source = QtWidgets.QComboBox()
         self.cond_source.setObjectName("condition_source")
-        self.cond_source.addItems(["data-set image", "the painting"])
-        self.cond_source.setToolTip("The known image: a data-set image (index below) or the Paint tab's canvas")
+        self.cond_source.addItems(["data-set image", "the painting", "image or .npy file…"])
+        self.cond_source.setToolTip(
+            "The known image: a data-set image (index below), the Paint tab's canvas, or a file (an image, or a\n"
+            ".npy of one state), read as kgn sample --condition FILE reads it"
+        )
+        self.cond_file = ""
+        self.cond_source.textActivated.connect(self._pick_known_file)
         self.cond_index = _spin(0, 0, 0, "Which data-set image is known")
+        self.cond_data = QtWidgets.QLabel("no data set")
+        self.cond_data.setToolTip("The data set the index is in: the model's training data")
         self.cond_region = QtWidgets.QComboBox()
         self.cond_region.setObjectName("condition_region")
         self.cond_region.addItems([*KNOWN_REGIONS, "mask file…"])
@@ -169,7 +177,10 @@ class StartPanel(QtWidgets.QWidget):
             w.currentIndexChanged.connect(self._update_condition_preview)
         self.cond_index.valueChanged.connect(self._update_condition_preview)
         f3.addRow("Known image", self.cond_source)
-        f3.addRow("Index", self.cond_index)
+        index_row = QtWidgets.QHBoxLayout()
+        index_row.addWidget(self.cond_index)
+        index_row.addWidget(self.cond_data, 1)
+        f3.addRow("Index", index_row)
         f3.addRow("Known pixels", self.cond_region)
         f3.addRow("", self.cond_preview)
         go = QtWidgets.QPushButton("Start conditioned chains")
@@ -204,9 +215,11 @@ class StartPanel(QtWidgets.QWidget):
         self.dataset = ds
         if ds is None:
             self.data_label.setText("no data set")
+            self.cond_data.setText("no data set")
             self.index.setRange(0, 0)
             return
         self.data_label.setText(f"{ds.name} ({ds.M:,})")
+        self.cond_data.setText(f"of {ds.name} ({count(ds.M, 'image')})")
         self.index.setRange(0, ds.M - 1)
         self.cond_index.setRange(0, ds.M - 1)
         self._update_preview()
@@ -248,10 +261,34 @@ class StartPanel(QtWidgets.QWidget):
         elif not self.mask_path:
             self.cond_region.setCurrentIndex(0)
 
+    def _pick_known_file(self, text: str) -> None:
+        if text != self.cond_source.itemText(2):
+            return
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Known image", "", "Images or states (*.png *.jpg *.jpeg *.bmp *.gif *.npy);;All files (*)"
+        )
+        if path:
+            self.cond_file = path
+            self.cond_source.setItemText(2, f"file: {path.rsplit('/', 1)[-1]}")
+            self._update_condition_preview()
+        elif not self.cond_file:
+            self.cond_source.setCurrentIndex(0)
+
     def condition(self) -> Condition:
         """The Condition the tab describes (raises LabError with one line)."""
         if len(self.shape) != 3:
             raise LabError("conditions are for image models")
+        region = self.cond_region.currentIndex()
+        if region == len(KNOWN_REGIONS) and not self.mask_path:
+            raise LabError("choose a mask file")
+        if self.cond_source.currentIndex() == 2:  # a file, read as kgn --condition FILE --known … reads it
+            if not self.cond_file:
+                raise LabError("choose the known image's file")
+            known = KNOWN_REGIONS[region] if region < len(KNOWN_REGIONS) else self.mask_path
+            try:
+                return parse_condition(self.cond_file, known, self.shape, self.value_range)
+            except (DataError, StartError) as e:
+                raise LabError(str(e)) from None
         if self.cond_source.currentIndex() == 0:
             ds, i = self.dataset, self.cond_index.value()
             if ds is None or self._image(i) is None:
@@ -259,13 +296,10 @@ class StartPanel(QtWidgets.QWidget):
             known, source = np.asarray(ds.x[i], np.float32), f"{ds.source or ds.name}#{i}"  # (a source: a --start)
         else:
             known, source = self.painted_state(), "painting"
-        region = self.cond_region.currentIndex()
         if region < len(KNOWN_REGIONS):
             name = KNOWN_REGIONS[region]
             mask = region_mask(name, self.shape)
         else:
-            if not self.mask_path:
-                raise LabError("choose a mask file")
             name = self.mask_path.rsplit("/", 1)[-1]
             mask = load_mask(self.mask_path, self.shape)
         lo, hi = self.value_range
