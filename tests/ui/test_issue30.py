@@ -213,3 +213,45 @@ def test_the_condition_tab_names_its_data_set_and_takes_a_known_image_from_a_fil
     assert c.source == "known.png" and c.region == "top"
     assert np.allclose(c.known.reshape(28, 28), np.where(picture > 0, hi, lo), atol=1e-6)
     assert c.mask.reshape(28, 28)[:14].all() and not c.mask.reshape(28, 28)[14:].any()
+
+
+def _type(box, keys: str) -> None:
+    """Select the field's number and type ``keys``, then Enter, as a person does."""
+    from PySide6 import QtCore
+    from PySide6.QtTest import QTest
+
+    box.setFocus()
+    box.selectAll()
+    QTest.keyClicks(box, keys)
+    QTest.keyClick(box, QtCore.Qt.Key.Key_Return)
+
+
+def test_bounded_fields_say_their_range_and_what_they_refused(window):
+    """Issue 30: ε "5" stayed 0.0100, chains 99999 became 999 and "zz-1" became 1, without a word. Every
+    bounded field of the panels says its range in its tooltip, and a value it refuses is said in one line in
+    the status bar."""
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    from kgn_gui.ui.widgets.ranges import RangeGuard
+
+    panels = (window.start_panel, window.training_panel, window.lab_panel, window.analysis, window.transport)
+    kinds = (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)
+    boxes = [b for p in panels for b in p.findChildren(QtWidgets.QAbstractSpinBox) if isinstance(b, kinds)]
+    assert len(boxes) > 20
+    for box in boxes:  # the tooltip as it is about to show (a range set after the panel was built included)
+        at = box.rect().center()
+        box.findChild(RangeGuard).eventFilter(box, QtGui.QHelpEvent(QtCore.QEvent.Type.ToolTip, at, at))
+        lo, hi = box.minimum(), box.maximum()
+        want = f"{lo:,} … {hi:,}" if isinstance(box, QtWidgets.QSpinBox) else f"{lo:g} … {hi:g}"
+        assert box.toolTip().endswith(f"Range: {want}"), (box.objectName() or box.prefix(), box.toolTip())
+    bar = window.statusBar()
+    eps = window.transport.eps
+    _type(eps, "5")
+    assert bar.currentMessage() == "ε: 5 is out of range 0 … 1; kept 0.01"
+    assert eps.value() == 0.01
+    chains = window.start_panel.n
+    _type(chains, "99999")  # the fourth 9 is refused: 9,999 chains are more than the field takes
+    assert chains.value() == 999
+    assert bar.currentMessage() == "Chains: 9999 is out of range 1 … 1,024; kept 999"
+    _type(chains, "zz")
+    assert bar.currentMessage() == "Chains: 'z' is not a number (range 1 … 1,024); kept 999"

@@ -300,6 +300,16 @@ def fmt_half(h: float) -> str:
     return f"{h:.2g}" if h >= 1e-3 else f"{h:.1e}"
 
 
+def plus_minus(e: Estimate) -> str:
+    """An estimate's half-width as its column shows it: "± h", or "–" without an interval."""
+    return "–" if e.half is None else f"± {fmt_half(e.half)}"
+
+
+def bracket(e: Estimate) -> str:
+    """An estimate's interval as "[lo, hi]" ("" without one)."""
+    return "" if e.lo is None else f"[{e.lo:.4g}, {e.hi:.4g}]"
+
+
 def shown(v) -> str:
     """A value as ``kgn analyze`` prints it: 4 significant digits, – for none."""
     if isinstance(v, float):

@@ -21,12 +21,14 @@ from ...core.measure.registry import (
     MODEL_MEASURES,
     PANEL,
     Estimate,
+    bracket,
     finite,
     fmt,
-    fmt_half,
+    plus_minus,
 )
 from ...core.wording import count
 from .plots import eps_positions  # (the mixing plot's ε axis; imported from here too)
+from .ranges import guard_ranges
 from .sweep_form import SweepTrials
 
 VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
@@ -38,14 +40,6 @@ ROW_OF = MEASURE
 
 NO_FEATURES = "no feature space: distribution measures need ≥ 100 samples of the data set"
 KIND_COLOURS = {"normal": "#4c9be8", "uniform": "#f0a04b", "none": "#50b060", "reference": "#c060c0"}
-
-
-def _plus_minus(e: Estimate) -> str:
-    return "–" if e.half is None else f"± {fmt_half(e.half)}"
-
-
-def _bracket(e: Estimate) -> str:
-    return "" if e.lo is None else f"[{e.lo:.4g}, {e.hi:.4g}]"
 
 
 class AnalysisPanel(QtWidgets.QWidget):
@@ -202,6 +196,7 @@ class AnalysisPanel(QtWidgets.QWidget):
             self.plots.addTab(w, name)
         v.addWidget(self.plots, 2)
         self.mixing_rows: list[dict] | None = None
+        guard_ranges(self)  # each bounded field says its range and a value it refuses
 
     def bind(self, ctl) -> None:
         """Show an AnalysisController: requests go to it; its results, progress and state come back here."""
@@ -353,22 +348,22 @@ class AnalysisPanel(QtWidgets.QWidget):
             self._set(r.key, summary.get(r.key), tip)
             if r.interval:
                 e = Estimate.of(summary, r.key)
-                iv = _bracket(e)
+                iv = bracket(e)
                 self._cell(
                     r.key,
                     INTERVAL,
-                    _plus_minus(e),
+                    plus_minus(e),
                     f"95 % interval {iv} ({how})" if iv else "no interval (too few samples, or not measured)",
                 )
             if r.real is not None:
                 base = Estimate.of(summary, r.real)
-                iv = _bracket(base)
+                iv = bracket(base)
                 text = fmt(base.value)
                 if r.real.endswith("_identity"):
                     tip = f"{text}: {IDENTITY_ABOUT}"
                 else:
                     real = summary.get("real") or "real samples of the data set"
-                    tip = f"{text}{' ' + _plus_minus(base) if iv else ''}{', 95 % interval ' + iv if iv else ''}\n"
+                    tip = f"{text}{' ' + plus_minus(base) if iv else ''}{', 95 % interval ' + iv if iv else ''}\n"
                     tip += f"the same measure for {real}"
                 self._cell(r.key, REAL, text, tip)
         self._show_header(summary)

@@ -8,6 +8,7 @@ from PySide6 import QtCore, QtWidgets
 
 from ...core.chain.lab import EDIT_KINDS
 from ...core.chain.sampler import PRESET_ABOUT, PRESETS
+from .ranges import guard_ranges
 
 EDIT_TIPS = {
     "kick": "Add Gaussian noise of σ to the chosen chains' whole state at the shown step",
@@ -115,6 +116,7 @@ class LabPanel(QtWidgets.QWidget):
         h.addRow(go)
         lay.addWidget(br)
         lay.addStretch(1)
+        guard_ranges(self)  # each bounded field says its range and a value it refuses
 
     def _label_apply(self) -> None:
         """The Apply button says what it changes: the tool, on the selected chain or on all, every pixel. A

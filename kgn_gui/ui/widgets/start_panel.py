@@ -10,6 +10,7 @@ from ...core.chain.start import NOISE_STARTS, Start, data_start
 from ...core.errors import DataError, LabError, StartError
 from ...core.wording import count
 from .paint import PaintCanvas
+from .ranges import guard_ranges
 
 MAX_DRAWN = 256
 
@@ -204,6 +205,7 @@ class StartPanel(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(tabs)
+        guard_ranges(self)  # each bounded field says its range and a value it refuses
 
     # -- configuration
     def set_model_geometry(self, shape: tuple[int, ...], value_range: tuple[float, float]) -> None:

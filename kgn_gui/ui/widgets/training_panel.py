@@ -13,6 +13,7 @@ from ...core.model.architectures import ARCH_DEFAULTS, BOUNDS, ModelSpec, spec_p
 from ...core.model.recipes import PRESET_NAMES, Recipe, about_presets, recipe_for
 from ...core.model.train import DEVICES, PRECISIONS, SCHEDULES, TrainConfig, format_duration, format_loss
 from .plots import fit_y_range, plain_axes
+from .ranges import guard_ranges
 
 SOURCES = [("MNIST train (60,000)", "mnist:train"), ("MNIST test (10,000)", "mnist:test")] + [
     (f"points: {k}", f"points:{k}") for k in POINT_PRESETS
@@ -235,6 +236,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.set_recipe(recipe=recipe_for("mnist", "paper"))
         self._show_arch_options()
         self._update_params()
+        guard_ranges(self)  # each bounded field says its range and a value it refuses
 
     # -- values
     def source_key(self) -> str:

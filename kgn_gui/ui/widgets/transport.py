@@ -7,6 +7,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.chain.sampler import DEFAULT_SCHEDULE_T, NOISE_KINDS, Sampler, parse_schedule
 from ...core.errors import SamplerError
+from .ranges import guard_ranges
 
 NOISE_TIPS = {
     "none": "No noise: the plain recursion f(f(…f(z)…)); chains settle on fixed points.",
@@ -260,6 +261,7 @@ class TransportBar(QtWidgets.QWidget):
         lay.addLayout(bottom)
         self._updating = False
         self._paint_glyphs()
+        guard_ranges(self)  # each bounded field says its range and a value it refuses
 
     def _slider_moved(self, v: int) -> None:
         if not self._updating:
