@@ -22,8 +22,6 @@ from . import dialogs
 from .first_frame import DEFAULT_MODEL
 from .widgets.export_dialog import ExportDialog
 
-DATA_SUFFIXES = (".npz", ".npy", ".gz", ".idx", ".idx1-ubyte", ".idx3-ubyte")  # what a drop imports as data
-
 
 class ModelActions:
     """Models and data: open (asking first about unsaved weights), save, recent files, drop, import."""
@@ -45,11 +43,16 @@ class ModelActions:
         return self.w.begin(ck, self.w.start_for(ck), train)
 
     def model_shown(self, ck: Checkpoint) -> None:
-        params = count_parameters(ck.model)
-        device = next(ck.model.parameters()).device
-        self.w.model_label.setText(f"{ck.name} · {ck.spec.describe()} · {params:,} parameters · {device}")
-        self.w.setWindowTitle(self.w.models.title())
+        self.name_shown()
         self.w.modelChanged.emit()
+
+    def name_shown(self, *_dirty) -> None:
+        """The status bar's model line and the title name the current model (after Save as: its new name)."""
+        ck = self.w.models.checkpoint
+        if ck is not None:
+            params, device = count_parameters(ck.model), next(ck.model.parameters()).device
+            self.w.model_label.setText(f"{ck.name} · {ck.spec.describe()} · {params:,} parameters · {device}")
+        self.w.setWindowTitle(self.w.models.title())
 
     def open_bundled(self, path: str | Path) -> bool:
         """File → Open bundled model."""
@@ -74,7 +77,7 @@ class ModelActions:
         bundled = DEFAULT_MODEL.parent.resolve()
         try:
             inside = start.resolve() == bundled or bundled in start.resolve().parents
-        except OSError:
+        except (OSError, RuntimeError):  # a link loop
             inside = True
         return Path.home() if inside or not start.is_dir() else start
 
@@ -124,7 +127,7 @@ class ModelActions:
                 if self.w.guard.confirm("open the dropped model"):
                     self.load_model(p)
                 return
-        if paths and (Path(paths[0]).is_dir() or Path(paths[0]).suffix.lower() in DATA_SUFFIXES):
+        if paths and (Path(paths[0]).is_dir() or Path(paths[0]).suffix.lower() in (".npz", ".npy", ".gz", ".idx")):
             self.import_data(paths[0])
             return
         self.w.statusBar().showMessage(

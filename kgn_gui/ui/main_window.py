@@ -260,6 +260,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_status(self) -> None:
         sb = self.statusBar()
         self.model_label = QtWidgets.QLabel("no model")
+        # a rule and a gap before the permanent labels: a long temporary message ran on into the model's name
+        self.model_label.setStyleSheet(
+            "QLabel { border-left: 1px solid palette(mid); padding-left: 8px; margin-left: 12px; }"
+        )
         self.rate_label = QtWidgets.QLabel("")
         self.rate_label.setToolTip("Chain steps per second (compute) and frames per second (display)")
         sb.addPermanentWidget(self.model_label)
@@ -329,7 +333,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tc.stateChanged.connect(tp.set_state)
         tc.warning.connect(self.training_actions.training_warning)
         md.modelChanged.connect(self.model_actions.model_shown)
-        md.dirtyChanged.connect(lambda _d: self.setWindowTitle(md.title()))
+        md.dirtyChanged.connect(self.model_actions.name_shown)  # Save as renames the model: title and status bar
         md.recentChanged.connect(self.model_actions.fill_recent)
         md.error.connect(self.show_error)
         self.exports.started.connect(self._show_job)

@@ -46,3 +46,9 @@ def test_a_dropped_data_file_is_imported_and_a_stranger_is_said(window, qtbot, t
     drop_file(window, odd)
     msg = window.statusBar().currentMessage()
     assert msg.startswith("cannot open notes.txt: drop a model (.safetensors), a data file")
+
+
+def test_after_save_as_the_status_bar_names_the_saved_model(window, tmp_path):
+    assert window.model_label.text().startswith("mnist · ")
+    assert window.model_actions.save_model(tmp_path / "renamed.safetensors")
+    assert window.model_label.text().startswith("renamed · ") and "renamed" in window.windowTitle()
