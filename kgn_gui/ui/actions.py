@@ -192,9 +192,8 @@ class ExportActions:
         self.w = w  # the window: the dialogs' parent, its panels and its controllers
 
     def copy_as(self, form: str) -> str | None:
-        """Edit → Copy as kgn command (``form`` "command") / Copy as Python ("python"): the shown run — model,
-        start, chains, seed, samplers, condition, edits, the step shown — as text on the clipboard
-        (core.export.as_code); what has no text form is said in the status bar. Returns the text."""
+        """Edit → Copy as kgn command (``form`` "command") / Copy as Python ("python"): the shown run as text on
+        the clipboard (core.export.as_code); what has no text form is said in the status bar. Returns it."""
         from ..core.errors import LabError
         from ..core.export.as_code import run_text
 
@@ -390,8 +389,10 @@ class TrainingActions:
         self.w.statusBar().showMessage(msg, 10_000)
 
     def on_training_progress(self, ev) -> None:
-        run = self.w.training.run
-        self.w.training_panel.show_progress(ev, run.losses if run is not None else None)
+        """The dock follows every run; one it did not start (the Points tab's) is named, not its form's."""
+        run, pts = self.w.training.run, "the Points tab's run: {} · {}, not the form above"
+        about = "" if run is None or run is self.w.guard.dock_run else pts.format(run.dataset.name, run.spec.describe())
+        self.w.training_panel.show_progress(ev, run.losses if run is not None else None, run, about)
 
     def on_training_finished(self, ev) -> None:
         self.on_training_progress(ev)

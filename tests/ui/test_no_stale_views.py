@@ -85,10 +85,15 @@ def test_training_on_the_points_tab_leaves_the_training_form_alone(window, qtbot
     tp.set_recipe("mnist:test", L=3, H=48, steps=123)
     pv = window.points_view
     pv.preset_box.setCurrentText("1d-sigmoid")
+    seen = []
+    window.training.progress.connect(lambda _ev: seen.append(tp.status.text()))
     with qtbot.waitSignal(window.modelChanged, timeout=180_000):
         pv.train_button.click()
     assert window.checkpoint.spec.D == 1 and window.model_dirty
     assert (tp.source_key(), tp.L.value(), tp.H.value(), tp.steps.value()) == ("mnist:test", 3, 48, 123)
+    # while it ran, the dock said whose run its progress is (issue 30, item 20), with the run's own batch
+    assert seen and seen[-1].startswith("Training the Points tab's run: 1d-sigmoid · MLP L=")
+    assert "not the form above" in seen[-1]
     assert "points:workspace" not in [tp.source.itemData(i) for i in range(tp.source.count())]
 
 

@@ -466,13 +466,16 @@ class TrainingPanel(QtWidgets.QWidget):
     def _pause_clicked(self) -> None:
         (self.resumeRequested if self._state == "paused" else self.pauseRequested).emit()
 
-    def show_progress(self, ev, losses: np.ndarray | None = None) -> None:
+    def show_progress(self, ev, losses: np.ndarray | None = None, run=None, about: str = "") -> None:
+        """A run's progress; ``about`` names a run the form did not start (its batch is the run's, not the form's)."""
         self.progress.setValue(int(1000 * ev.step / max(ev.steps, 1)))
         self.progress.setFormat(f"step {ev.step:,}/{ev.steps:,} – %p%")
+        batch = run.config.batch if run is not None else self.batch.value()
         self.status.setText(
-            f"batch loss {format_loss(ev.loss)} · best evaluation loss {format_loss(ev.best_loss)} · "
+            (f"Training {about}. " if about else "")
+            + f"batch loss {format_loss(ev.loss)} · best evaluation loss {format_loss(ev.best_loss)} · "
             f"{ev.samples_per_s:,.0f} samples/s "
-            f"({ev.samples_per_s / max(1, self.batch.value()):.1f} steps/s) · ETA {format_duration(ev.eta_s)}"
+            f"({ev.samples_per_s / max(1, batch):.1f} steps/s) · ETA {format_duration(ev.eta_s)}"
         )
         if losses is not None:
             n = ev.step
