@@ -6,7 +6,8 @@ import types
 import numpy as np
 import pytest
 
-from kgn_gui.ui.widgets.analysis_panel import INTERVAL, NO_FEATURES, REAL, ROWS, VALUE, AnalysisPanel, eps_positions
+from kgn_gui.ui.widgets.analysis_panel import INTERVAL, NO_FEATURES, REAL, ROWS, VALUE, AnalysisPanel
+from kgn_gui.ui.widgets.plots import eps_positions
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from ...core.measure.registry import (
     plus_minus,
 )
 from ...core.wording import count
-from .plots import eps_positions  # (the mixing plot's ε axis; imported from here too)
+from .plots import draw_mixing
 from .ranges import guard_ranges
 from .sweep_form import SweepTrials
 
@@ -39,7 +39,6 @@ ROWS = [MEASURE[k] for k in PANEL]
 ROW_OF = MEASURE
 
 NO_FEATURES = "no feature space: distribution measures need ≥ 100 samples of the data set"
-KIND_COLOURS = {"normal": "#4c9be8", "uniform": "#f0a04b", "none": "#50b060", "reference": "#c060c0"}
 
 
 class AnalysisPanel(QtWidgets.QWidget):
@@ -452,43 +451,10 @@ class AnalysisPanel(QtWidgets.QWidget):
         )
 
     def show_mixing(self, rows: list[dict]) -> None:
-        """The mixing scan: changes per 100 steps after burn-in against ε, one curve per noise kind. At ε = 0
-        every kind is the same noise-free chain (the scan runs it once, as ``none``): each kind's curve starts
-        from that point."""
+        """The mixing scan: changes per 100 steps after burn-in against ε, one curve per noise kind (plots.py)."""
         self.mixing_rows = list(rows)
-        use = "mixing_class" if any(finite(r.get("mixing_class")) for r in rows) else "mixing_nearest"
-        what = "class" if use == "mixing_class" else "nearest-example"
-        p = self.mixing_plot
-        p.clear()
-        p.setLabel("left", f"{what} changes per 100 steps")
-        pos = eps_positions([r["eps"] for r in rows])
-        p.getAxis("bottom").setTicks([[(x, "0" if e == 0 else f"{e:g}") for e, x in sorted(pos.items())]])
-        at_zero = [r.get(use) for r in rows if float(r["eps"]) <= 0 and finite(r.get(use))]
-        kinds = list(dict.fromkeys(r["noise"] for r in rows))
-        top = 0.0
-        for kind in kinds:
-            pts = {float(r["eps"]): r.get(use) for r in rows if r["noise"] == kind}
-            if kind != "none" and 0.0 not in pts and at_zero:
-                pts[0.0] = at_zero[0]  # ε = 0: no noise of any kind
-            pts = sorted((e, float(y)) for e, y in pts.items() if finite(y))
-            colour = KIND_COLOURS.get(kind, "#888888")
-            name = "none (ε = 0)" if kind == "none" and all(e <= 0 for e, _ in pts) else kind
-            pen = None if len(pts) < 2 else pg.mkPen(colour, width=2)
-            item = p.plot(
-                [pos[max(e, 0.0)] for e, _ in pts],
-                [y for _, y in pts],
-                pen=pen,
-                symbol="o",
-                symbolBrush=colour,
-                symbolSize=9,
-                name=name,
-            )
-            item.setZValue(2 if kind == "none" else 1)  # the shared ε = 0 point on top of the curves from it
-            top = max([top] + [y for _, y in pts])
-        if pos:
-            p.setXRange(min(pos.values()) - 0.15, max(pos.values()) + 0.15)
-        p.setYRange(0, 1.15 * top if top > 0 else 1, padding=0)  # from 0: a rate, not a difference
-        self.plots.setCurrentWidget(p)
+        what = draw_mixing(self.mixing_plot, rows)
+        self.plots.setCurrentWidget(self.mixing_plot)
         self.status.setText(
             f"mixing scan: {what} changes per 100 steps after burn-in against ε, one curve per noise kind "
             "(the Mixing tab)"

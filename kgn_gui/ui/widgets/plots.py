@@ -15,6 +15,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ...core.chain.curves import CURVE_TITLES, CURVES, saturation_fraction, value_histogram
+from ...core.measure.registry import finite
 from .figure import add_save_action
 
 TRAIN_HIST_ROWS = 5000
@@ -432,3 +433,36 @@ def eps_positions(eps) -> dict[float, float]:
     if any(float(e) <= 0 for e in eps):
         out[0.0] = (math.log10(pos[0]) - 0.6) if pos else 0.0
     return out
+
+
+KIND_COLOURS = {"normal": "#4c9be8", "uniform": "#f0a04b", "none": "#50b060", "reference": "#c060c0"}
+
+
+def draw_mixing(p: pg.PlotWidget, rows: list[dict]) -> str:
+    """The mixing scan on ``p``: changes per 100 steps after burn-in against ε, one curve per noise kind. At
+    ε = 0 every kind is the same noise-free chain (the scan runs it once, as ``none``): each kind's curve starts
+    from that point. Returns what changes ("class" or "nearest-example")."""
+    use = "mixing_class" if any(finite(r.get("mixing_class")) for r in rows) else "mixing_nearest"
+    what = "class" if use == "mixing_class" else "nearest-example"
+    p.clear()
+    p.setLabel("left", f"{what} changes per 100 steps")
+    pos = eps_positions([r["eps"] for r in rows])
+    p.getAxis("bottom").setTicks([[(x, "0" if e == 0 else f"{e:g}") for e, x in sorted(pos.items())]])
+    at_zero = [r.get(use) for r in rows if float(r["eps"]) <= 0 and finite(r.get(use))]
+    top = 0.0
+    for kind in dict.fromkeys(r["noise"] for r in rows):
+        pts = {float(r["eps"]): r.get(use) for r in rows if r["noise"] == kind}
+        if kind != "none" and 0.0 not in pts and at_zero:
+            pts[0.0] = at_zero[0]  # ε = 0: no noise of any kind
+        pts = sorted((e, float(y)) for e, y in pts.items() if finite(y))
+        colour = KIND_COLOURS.get(kind, "#888888")
+        name = "none (ε = 0)" if kind == "none" and all(e <= 0 for e, _ in pts) else kind
+        pen = None if len(pts) < 2 else pg.mkPen(colour, width=2)
+        item = p.plot([pos[max(e, 0.0)] for e, _ in pts], [y for _, y in pts], pen=pen, symbol="o",
+                      symbolBrush=colour, symbolSize=9, name=name)  # fmt: skip
+        item.setZValue(2 if kind == "none" else 1)  # the shared ε = 0 point on top of the curves from it
+        top = max([top] + [y for _, y in pts])
+    if pos:
+        p.setXRange(min(pos.values()) - 0.15, max(pos.values()) + 0.15)
+    p.setYRange(0, 1.15 * top if top > 0 else 1, padding=0)  # from 0: a rate, not a difference
+    return what
