@@ -54,3 +54,28 @@ def test_a_model_of_another_shape_is_refused_in_one_line(window):
     assert not compare_with(window, MODELS / "2d-corners.safetensors")
     assert window._errors[-1] == "2d-corners works on 2 values, mnist on 1×28×28: they cannot share chains"
     assert window.compare_session is None
+
+
+def test_measuring_while_comparing_shows_the_second_models_measures_beside(window, qtbot):
+    from kgn_gui.core.measure.analysis import measure_states
+    from kgn_gui.core.measure.dynamics import converge_tolerance
+    from kgn_gui.ui.widgets.analysis_panel import SECOND
+
+    an = window.analysis
+    assert an.table.isColumnHidden(SECOND)
+    assert compare_with(window, MODELS / "mnist-cnn.safetensors")
+    _go(qtbot, window, 5)
+    job = window.measures.measure_now()
+    with qtbot.waitSignal(job.done, timeout=300_000):
+        pass
+    assert not an.table.isColumnHidden(SECOND) and an.table.horizontalHeaderItem(SECOND).text() == "2nd model"
+    cs, ck = window.compare_session, window.checkpoint
+    want = measure_states(cs.model, ck.spec, cs.state(5), np.array(cs.curves.chains("residual")[:5]),
+                          window.train_data.x, tol=converge_tolerance(ck.value_range)).summary()  # fmt: skip
+    row = an._row["distinct"]
+    assert an.table.item(row, SECOND).text() == str(want["distinct"])
+    window.points.drop()
+    job = window.measures.measure_now()
+    with qtbot.waitSignal(job.done, timeout=300_000):
+        pass
+    assert an.table.isColumnHidden(SECOND)

@@ -103,6 +103,7 @@ class Analysis:
     final: np.ndarray | None = field(default=None, repr=False)
     ess: dict | None = None  # mixing.mixing_summary of the chains' principal-component coordinates
     over_t: list | None = None  # the distribution measures at earlier steps: [{"t": t, …}, …]
+    second: Analysis | None = field(default=None, repr=False)  # a second model's chains at the same step (window)
 
     def summary(self) -> dict:
         """Flat numbers for tables, CSV and JSON (intervals as [lo, hi] lists)."""

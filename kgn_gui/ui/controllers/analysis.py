@@ -108,6 +108,10 @@ class AnalysisController(QtCore.QObject):
         residuals = np.array(s.curves.chains("residual")[:t])  # a copy: the curves grow while it measures
         tol = dynamics.converge_tolerance(ck.value_range)
         n = s.n
+        comp = self.chain.companion  # a second model beside the first (Compare with…): measured alike
+        if comp is not None:
+            self.chain._catch_up(comp, t)  # (the views compute it as they show the step; paused, it is there)
+        comp_res = None if comp is None else np.array(comp.curves.chains("residual")[:t])
 
         def work(progress, cancelled):
             # The states are fetched here, not in the GUI thread: past steps are replayed from keyframes.
@@ -119,9 +123,15 @@ class AnalysisController(QtCore.QObject):
             )
             if cancelled():
                 raise Cancelled("measuring cancelled")
-            return analysis.measure_states(
+            a = analysis.measure_states(
                 ck.model, ck.spec, final, residuals, ds.x, tol=tol, reference=reference, train_t=s.train_tensor()
             )
+            if comp is not None:  # (the same shape and value range: the first's spec serves)
+                a.second = analysis.measure_states(
+                    comp.model, ck.spec, comp.state(t), comp_res, ds.x, tol=tol, reference=reference,
+                    train_t=comp.train_tensor(),
+                )  # fmt: skip
+            return a
 
         job = Job(work, "measure", self)
         session = s

@@ -31,7 +31,7 @@ from .plots import draw_mixing
 from .ranges import guard_ranges
 from .sweep_form import SweepTrials
 
-VALUE, INTERVAL, REAL = 1, 2, 3  # the table's columns after the measure's name
+VALUE, INTERVAL, REAL, SECOND = 1, 2, 3, 4  # the table's columns after the measure's name (SECOND: comparing)
 
 
 # The rows are the registry's (core.registry): label, formula, interval and baseline of each measure
@@ -46,13 +46,14 @@ class AnalysisPanel(QtWidgets.QWidget):
     come back here."""
 
     IDLE = "not measured yet: press Measure (Ctrl+M) to measure the shown step"  # paused; playing adds "or pause"
-    HEADERS = ("measure", "value", "± 95 %", "real data")
+    HEADERS = ("measure", "value", "± 95 %", "real data", "2nd model")
     HEADER_TIPS = (
         "What is measured (hover a name for its formula)",
         "The measure at the shown step",
         "Half-width h of the 95 % interval, shown as ± h (hover for the exact [lo, hi] and how it was made)",
         "The same measure for real data of the data set, the baseline that says what “good” is\n"
         "(for the output-range rows: the identity map's value)",
+        "The same measure for the second model's chains at the same step (File → Compare with…, Compare depths)",
     )
 
     measureRequested = QtCore.Signal()
@@ -108,6 +109,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         # The last column's least width is its size when the stretch is set (the default 100 px is too wide).
         hh.resizeSection(REAL, self.fontMetrics().horizontalAdvance("real data") + 10)
         hh.setStretchLastSection(True)
+        self.table.setColumnHidden(SECOND, True)  # shown while a second model runs beside the first
         for key in self._row:
             self._reset(key)
         # Every row in sight (the dock scrolls, not the table): a scroll bar of its own would take the width.
@@ -321,6 +323,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         if self._row[key] != self._audit_row:
             self._cell(key, INTERVAL, "–" if r.interval else "", self.HEADER_TIPS[INTERVAL] if r.interval else "")
             self._cell(key, REAL, "" if r.real is None else "–", r.real_about)
+            self._cell(key, SECOND, "", "")
 
     def _cell(self, key: str, col: int, text: str, tip: str) -> None:
         item = self._item(key, col)
@@ -365,6 +368,7 @@ class AnalysisPanel(QtWidgets.QWidget):
                     tip = f"{text}{' ' + plus_minus(base) if iv else ''}{', 95 % interval ' + iv if iv else ''}\n"
                     tip += f"the same measure for {real}"
                 self._cell(r.key, REAL, text, tip)
+        self._show_second(getattr(a, "second", None))
         self._show_header(summary)
         self.show_classes(summary.get("classifier") is not None or finite(summary.get("class_entropy")))
         self.measured_t = t
@@ -377,6 +381,16 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.basin_plot.clear()
         occ = a.memo["occupancy"][:30]
         self.basin_plot.addItem(pg.BarGraphItem(x=np.arange(1, len(occ) + 1), height=occ, width=0.8, brush="#f0a04b"))
+
+    def _show_second(self, b) -> None:
+        """The second model's measures at the same step (an Analysis), in their own column; None hides it."""
+        self.table.setColumnHidden(SECOND, b is None)
+        if b is None:
+            return
+        got = b.summary()
+        for r in ROWS:
+            if r.key not in MODEL_MEASURES and r.key != "mixing" and self._row[r.key] != self._audit_row:
+                self._cell(r.key, SECOND, fmt(got.get(r.key)), f"{r.label} of the second model's chains")
 
     def _show_header(self, summary: dict) -> None:
         space = summary.get("feature_space")
