@@ -68,7 +68,7 @@ def test_measuring_while_comparing_shows_the_second_models_measures_beside(windo
     job = window.measures.measure_now()
     with qtbot.waitSignal(job.done, timeout=300_000):
         pass
-    assert not an.table.isColumnHidden(SECOND) and an.table.horizontalHeaderItem(SECOND).text() == "2nd model"
+    assert not an.table.isColumnHidden(SECOND) and an.table.horizontalHeaderItem(SECOND).text() == "2nd"
     cs, ck = window.compare_session, window.checkpoint
     want = measure_states(cs.model, ck.spec, cs.state(5), np.array(cs.curves.chains("residual")[:5]),
                           window.train_data.x, tol=converge_tolerance(ck.value_range)).summary()  # fmt: skip

@@ -46,7 +46,7 @@ class AnalysisPanel(QtWidgets.QWidget):
     come back here."""
 
     IDLE = "not measured yet: press Measure (Ctrl+M) to measure the shown step"  # paused; playing adds "or pause"
-    HEADERS = ("measure", "value", "± 95 %", "real data", "2nd model")
+    HEADERS = ("measure", "value", "± 95 %", "real data", "2nd")
     HEADER_TIPS = (
         "What is measured (hover a name for its formula)",
         "The measure at the shown step",

@@ -179,6 +179,7 @@ class PointsView(QtWidgets.QWidget):
     # ------------------------------------------------------------------ plots
     def _build(self, dim: int) -> None:
         self.dim = dim
+        self.layout_widget.setMinimumHeight(250 if dim == 1 else 160)  # 2-D: one square plot; its caption fits
         self.cobweb_chain.setVisible(dim == 1)
         self.background_label.setVisible(dim == 2)
         self.background.setVisible(dim == 2)
@@ -196,7 +197,7 @@ class PointsView(QtWidgets.QWidget):
         self.train_scatter = pg.ScatterPlotItem(size=14, pen=pg.mkPen("w", width=1.5), brush=pg.mkBrush(255, 209, 102))
         self.train_scatter.setZValue(20)
         self.chain_scatter = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(255, 159, 28, 230))
-        self.chain_scatter.setZValue(15)
+        self.chain_scatter.setZValue(25)  # over the training markers: a converged chain sits on its point (#5)
         if dim == 1:
             set_title(self.main, "f(x) against the identity (dashed); shaded: flat, many-to-one")
             self.main.setLabel("left", "f(x)")
@@ -310,12 +311,16 @@ class PointsView(QtWidgets.QWidget):
                 return
             basins = basin_map(self.model, self.points, self.value_range, n=201, steps=50)
             occ = basin_occupancy(basins, len(self.points))
-            self.info.setText(
-                "flat regions: "
+            self.info.setToolTip(
+                "Flat regions: where f is flat (many-to-one). Basins: the share of the line whose noise-free chain "
+                "reaches each point"
+            )
+            self.info.setText(  # short: in Compare's half-width views a long caption ran over the plots (#5)
+                "flat: "
                 + (", ".join(f"[{a:.2f}, {b:.2f}]" for a, b in flats) or "none")
-                + " · share of the line whose chain reaches each point: "
-                + ", ".join(f"{p[0]:.2f}: {100 * o:.0f}%" for p, o in zip(self.points, occ))
-                + f" · none: {100 * occ[-1]:.0f}%"
+                + " · basins: "
+                + " · ".join(f"{p[0]:.2f} {100 * o:.0f}%" for p, o in zip(self.points, occ))
+                + f" · none {100 * occ[-1]:.0f}%"
             )
         else:
             P, V = vector_field(self.model, self.value_range, n=21)
@@ -331,11 +336,12 @@ class PointsView(QtWidgets.QWidget):
                 return
             self._basins = basin_map(self.model, self.points, self.value_range, n=101, steps=50)
             occ = basin_occupancy(self._basins, len(self.points))
-            self.info.setText(
-                "basin occupancy (share of the plane whose noise-free chain reaches each point): "
-                + ", ".join(f"({p[0]:.2f}, {p[1]:.2f}): {100 * o:.0f}%" for p, o in zip(self.points, occ))
-                + f" · none: {100 * occ[-1]:.0f}%"
+            self.info.setText(  # short: in Compare's half-width views a long caption ran over the axis (#5)
+                "basins: "
+                + " · ".join(f"({p[0]:.2f}, {p[1]:.2f}) {100 * o:.0f}%" for p, o in zip(self.points, occ))
+                + f" · none {100 * occ[-1]:.0f}%"
             )
+            self.info.setToolTip("Basin occupancy: the share of the plane whose noise-free chain reaches each point")
             self._draw_background()
 
     def _draw_background(self) -> None:
