@@ -163,6 +163,7 @@ def open_palette(window: QtWidgets.QMainWindow) -> CommandPalette:
     g = window.geometry()
     dlg.move(g.x() + (g.width() - dlg.width()) // 2, g.y() + 60)
     window.command_palette = dlg
+    dlg.finished.connect(lambda _r: keys_back(window))
     dlg.setModal(True)  # typing goes to the search field, never to the window's keys (Space would play)
     dlg.show()
     if QtGui.QGuiApplication.platformName() != "offscreen":  # no window stack to raise it in there
@@ -170,6 +171,15 @@ def open_palette(window: QtWidgets.QMainWindow) -> CommandPalette:
     dlg.activateWindow()
     dlg.field.setFocus(QtCore.Qt.FocusReason.ActiveWindowFocusReason)
     return dlg
+
+
+def keys_back(window: QtWidgets.QMainWindow) -> None:
+    """The keyboard back to the window's views when the palette closes (under Xvfb with no window manager
+    nothing re-activated the window: Space did not play until a click)."""
+    window.activateWindow()
+    view = window.views.currentWidget() if hasattr(window, "views") else None
+    target = view if view is not None and view.focusPolicy() & QtCore.Qt.FocusPolicy.ClickFocus else None
+    (target or window.centralWidget()).setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
 
 
 def list_actions(window: QtWidgets.QMainWindow) -> str:

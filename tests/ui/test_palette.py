@@ -94,3 +94,15 @@ def test_kgn_gui_list_actions_prints_every_action_without_a_display(tmp_path):
     ]
     assert not any(tmp_path.iterdir())
     assert "Traceback" not in out.stderr
+
+
+def test_closing_the_palette_gives_the_keyboard_back_to_the_views(window, qtbot):
+    from kgn_gui.ui.palette import open_palette
+
+    window.activateWindow()
+    pal = open_palette(window)
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is pal.field, timeout=2000)
+    pal.reject()  # Esc
+    qtbot.waitUntil(lambda: QtWidgets.QApplication.focusWidget() is not None, timeout=2000)
+    focus = QtWidgets.QApplication.focusWidget()
+    assert focus is window.centralWidget() or window.centralWidget().isAncestorOf(focus)
