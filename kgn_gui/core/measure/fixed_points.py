@@ -116,9 +116,9 @@ def newton_roots(
             xa, ga, ra, ma = x[rows], g[rows], r[rows], mu[rows]
             A = J - eye
             moved = torch.zeros(len(rows), dtype=torch.bool)
-            try:
-                newton = torch.linalg.solve(A, -ga.unsqueeze(-1)).squeeze(-1)
-            except RuntimeError:  # singular somewhere: the damped steps below
+            try:  # (numpy's LAPACK: torch's batched float64 solve stalled for minutes from a worker thread)
+                newton = torch.from_numpy(np.linalg.solve(A.numpy(), -ga.numpy()[..., None])[..., 0])
+            except np.linalg.LinAlgError:  # singular somewhere: the damped steps below
                 newton = torch.zeros_like(xa)
             for alpha in (1.0, 0.5, 0.25):
                 xa, ga, ra, ok = _attempt(f, xa, ga, ra, alpha * newton, moved)
@@ -129,7 +129,9 @@ def newton_roots(
                 At = A.transpose(1, 2)
                 AtA, Atg = At @ A, At @ ga.unsqueeze(-1)
                 for _ in range(10):
-                    lm = -torch.linalg.solve(AtA + ma[:, None, None] * eye, Atg).squeeze(-1)
+                    lm = -torch.from_numpy(
+                        np.linalg.solve((AtA + ma[:, None, None] * eye).numpy(), Atg.numpy())[..., 0]
+                    )
                     xa, ga, ra, ok = _attempt(f, xa, ga, ra, lm, moved)
                     ma = torch.where(ok, (ma / 3).clamp_min(1e-12), torch.where(moved, ma, ma * 4))
                     moved |= ok
