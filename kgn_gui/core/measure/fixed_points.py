@@ -149,6 +149,8 @@ def newton_roots(
         xs.append(x)
         res.append(r)
         taken.append(k)
+    if not xs:  # no starts: no roots
+        return Roots(x=np.empty((0, D)), residual=np.empty(0), converged=np.empty(0, bool), steps=np.empty(0, int))
     residual = torch.cat(res).numpy()
     return Roots(x=torch.cat(xs).numpy(), residual=residual, converged=residual < tol, steps=torch.cat(taken).numpy())
 
