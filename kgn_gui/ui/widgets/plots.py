@@ -180,6 +180,8 @@ class CurvePlot(pg.PlotWidget):
         self.mean = self.plot(pen=pg.mkPen(col, width=2), name="mean")
         # Compare with… / Compare depths: the second model's mean, dashed, over the first's
         self.second = self.plot(pen=pg.mkPen(col, width=2, style=QtCore.Qt.PenStyle.DashLine), name="second model")
+        self.second.setDownsampling(auto=True, method="peak")
+        self._second_shown = False  # nothing to clear each refresh while there is no second model
         for item in (self.lo, self.hi, self.mean):
             item.setDownsampling(auto=True, method="peak")
         self.cursor = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(CURSOR_COLOURS["dark"], width=1))
@@ -229,8 +231,11 @@ class CurvePlot(pg.PlotWidget):
     def set_second(self, t, mean) -> None:
         """The second model's mean curve (dashed); t None: none."""
         if t is None or len(t) == 0:
-            self.second.setData([], [])
+            if self._second_shown:
+                self.second.setData([], [])
+                self._second_shown = False
             return
+        self._second_shown = True
         ok = np.isfinite(mean)
         self.second.setData(t[ok], np.maximum(mean[ok], 1e-9), skipFiniteCheck=True)
 
