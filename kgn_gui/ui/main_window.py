@@ -14,7 +14,7 @@ from ..core.data.mnist import drop_prefetched
 from ..core.errors import ChainError, LabError, TimelineError
 from ..core.model.checkpoint import Checkpoint
 from . import dialogs
-from .actions import AnalysisActions, ExportActions, ModelActions, TrainingActions
+from .actions import ExportActions, ModelActions, TrainingActions
 from .compare import images_page
 from .controllers.analysis import AnalysisController
 from .controllers.chain import ChainController
@@ -27,6 +27,7 @@ from .controllers.training import TrainingController
 from .first_frame import DEFAULT_MODEL, first_launch_geometry, first_model
 from .menus import build_menus
 from .session_log import SessionLog
+from .sweep_actions import AnalysisActions
 from .theme import Theme
 from .views import ChainViews, ViewWidgets
 from .widgets.analysis_panel import AnalysisPanel
