@@ -336,6 +336,9 @@ class TrainingActions:
         if not path.is_file():
             if name in POINT_PRESETS:
                 self.w.statusBar().showMessage(f"no shipped model for {name}: press “Train on these points”", 10_000)
+                if ck is not None and len(ck.spec.shape) == 1 and ck.spec.D <= 2:  # (#25) its curves go: they
+                    self.w.chain.pause()  # would read as those of points no model learned; Play runs it again
+                    self.w.plots.reset()
             return False
         if not self.w.guard.confirm(f"open the shipped {name} model"):
             return False

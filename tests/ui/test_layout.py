@@ -64,3 +64,27 @@ def test_a_points_preset_opens_its_shipped_model_and_says_when_there_is_none(mak
     assert w.training_actions.pick_points_preset("2d-center") is False
     assert "no shipped model for 2d-center" in w.statusBar().currentMessage()
     assert w.checkpoint.path.name == "2d-corners.safetensors"  # the last model stays
+
+
+def test_a_preset_without_a_model_leaves_no_curves_or_chains_of_the_last_one(make_window, qtbot):
+    """Issue 30 #25: after 2d-corners played, picking 2d-center (no shipped model) left 2d-corners' curves
+    in Plots and its chains over points it never learned."""
+    w = make_window()
+    w.points_view.preset_box.setCurrentText("2d-corners")
+    w.points_view.presetPicked.emit("2d-corners")
+    w.chain.play()
+    qtbot.waitUntil(lambda: w.chain.view_t >= 5, timeout=10_000)
+    w.chain.pause()
+    w.chain.redraw()
+
+    def curve_points() -> int:
+        return len(w.plots.curves["step"]._data[0])  # the curve's steps
+
+    qtbot.waitUntil(lambda: curve_points() > 1, timeout=5_000)  # a redraw shows at the next tick
+    assert len(w.points_view.chain_scatter.data) > 0
+    w.points_view.preset_box.setCurrentText("2d-center")
+    assert w.training_actions.pick_points_preset("2d-center") is False
+    assert not w.chain.playing and curve_points() == 0
+    w.chain.redraw()  # a redraw of the last model's step draws none of its chains over these points
+    qtbot.wait(300)
+    assert len(w.points_view.chain_scatter.data) == 0

@@ -363,8 +363,9 @@ class PointsView(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ chains
     def show_states(self, x: np.ndarray, t: int, history=None) -> None:
-        """x: N×d chain states at step t. history(t) → states, for the trails and the cobweb."""
-        if x.ndim != 2 or x.shape[1] != self.dim:
+        """x: N×d chain states at step t. history(t) → states, for the trails and the cobweb. None while the
+        view shows points without a model (a preset picked with no shipped model): no chain is theirs."""
+        if x.ndim != 2 or x.shape[1] != self.dim or self.model is None:
             return
         lo, hi = self.value_range
         if self.dim == 1:
