@@ -136,3 +136,19 @@ def test_the_theme_survives_a_restart(make_window, clean_settings):
     again = make_window(restore_settings=True)
     assert again.theme.choice == "dark" and again.theme_actions["dark"].isChecked()
     assert window_colour() == "#2d2d2d" and plot_backgrounds(again) == {"#1e1e1e"}
+
+
+def test_the_lab_preset_and_damping_survive_a_restart(make_window, clean_settings):
+    """Issue 30 #26 (α 0.30 came back 1.00, "diverse" came back "custom"): both are restored."""
+    w = make_window()
+    w.lab_panel.presetPicked.emit("diverse")
+    w.close()
+    again = make_window(restore_settings=True)
+    assert again.lab_panel.preset.currentText() == "diverse" and again.session.config.sampler.damping == 0.1
+    again.transport.damping.setValue(0.3)
+    again.transport.damping.editingFinished.emit()  # as leaving the box does
+    assert again.lab_panel.preset.currentText() == "custom"
+    again.close()
+    third = make_window(restore_settings=True)
+    assert third.transport.damping.value() == 0.3 and third.session.config.sampler.damping == 0.3
+    assert third.lab_panel.preset.currentText() == "custom"
