@@ -3,6 +3,7 @@ seeds, sampler history and edits — for image models (a second grid) and points
 
 import numpy as np
 import pytest
+from PySide6 import QtCore
 
 from kgn_gui.api import sample
 from kgn_gui.core.chain.sampler import Sampler
@@ -69,6 +70,12 @@ def test_measuring_while_comparing_shows_the_second_models_measures_beside(windo
     with qtbot.waitSignal(job.done, timeout=300_000):
         pass
     assert not an.table.isColumnHidden(SECOND) and an.table.horizontalHeaderItem(SECOND).text() == "2nd"
+    # beside the value it is compared with, and every column in sight (it was cut off at the dock's edge)
+    assert [an.table.horizontalHeaderItem(c).text() for c in range(3)] == ["measure", "value", "2nd"]
+    window.resize(1366, 738)  # at the laptop size the dock takes its default width
+    window.resizeDocks([window.analysis_dock], [340], QtCore.Qt.Orientation.Horizontal)
+    qtbot.wait(100)
+    assert sum(an.table.columnWidth(c) for c in range(5)) <= an.table.viewport().width() + 2
     cs, ck = window.compare_session, window.checkpoint
     want = measure_states(cs.model, ck.spec, cs.state(5), np.array(cs.curves.chains("residual")[:5]),
                           window.train_data.x, tol=converge_tolerance(ck.value_range)).summary()  # fmt: skip

@@ -31,7 +31,8 @@ from .plots import draw_mixing
 from .ranges import guard_ranges
 from .sweep_form import SweepTrials
 
-VALUE, INTERVAL, REAL, SECOND = 1, 2, 3, 4  # the table's columns after the measure's name (SECOND: comparing)
+# The table's columns after the measure's name; SECOND (shown while comparing) beside the value it is compared with
+VALUE, SECOND, INTERVAL, REAL = 1, 2, 3, 4
 
 
 # The rows are the registry's (core.registry): label, formula, interval and baseline of each measure
@@ -46,14 +47,14 @@ class AnalysisPanel(QtWidgets.QWidget):
     come back here."""
 
     IDLE = "not measured yet: press Measure (Ctrl+M) to measure the shown step"  # paused; playing adds "or pause"
-    HEADERS = ("measure", "value", "± 95 %", "real data", "2nd")
+    HEADERS = ("measure", "value", "2nd", "± 95 %", "real data")
     HEADER_TIPS = (
         "What is measured (hover a name for its formula)",
         "The measure at the shown step",
+        "The same measure for the second model's chains at the same step (File → Compare with…, Compare depths)",
         "Half-width h of the 95 % interval, shown as ± h (hover for the exact [lo, hi] and how it was made)",
         "The same measure for real data of the data set, the baseline that says what “good” is\n"
         "(for the output-range rows: the identity map's value)",
-        "The same measure for the second model's chains at the same step (File → Compare with…, Compare depths)",
     )
 
     measureRequested = QtCore.Signal()
@@ -101,10 +102,10 @@ class AnalysisPanel(QtWidgets.QWidget):
                     item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(i, c, item)
         self._audit_row = self._row["attractor_fraction"]
-        self.table.setSpan(self._audit_row, VALUE, 1, 3)  # "0.94 (47 of 50 fixed)"
+        self.table.setSpan(self._audit_row, VALUE, 1, REAL - VALUE + 1)  # "0.94 (47 of 50 fixed)"
         hh = self.table.horizontalHeader()
         # Each column as wide as what it shows; the real data's takes the rest (the dock is ~300 px wide).
-        for c in (0, VALUE, INTERVAL):
+        for c in (0, VALUE, SECOND, INTERVAL):
             hh.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         # The last column's least width is its size when the stretch is set (the default 100 px is too wide).
         hh.resizeSection(REAL, self.fontMetrics().horizontalAdvance("real data") + 10)
@@ -385,6 +386,10 @@ class AnalysisPanel(QtWidgets.QWidget):
     def _show_second(self, b) -> None:
         """The second model's measures at the same step (an Analysis), in their own column; None hides it."""
         self.table.setColumnHidden(SECOND, b is None)
+        # The real data's header on two lines while the 2nd column is in: all five fit the dock's width.
+        self.table.horizontalHeaderItem(REAL).setText(self.HEADERS[REAL].replace(" ", "\n" if b is not None else " "))
+        fm = self.fontMetrics()
+        self.table.horizontalHeader().resizeSection(REAL, fm.horizontalAdvance("data" if b else "real data") + 10)
         if b is None:
             return
         got = b.summary()
