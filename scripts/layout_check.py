@@ -281,6 +281,12 @@ def main(argv=None) -> int:
         w.model_actions.load_model(REPO / "models" / "mnist.safetensors")
         if compare_with(w, REPO / "models" / "mnist-cnn.safetensors"):
             play_to(8)
+            ctl = w.measures  # both models measured at the step: the Analysis dock's 2nd column in sight
+            pump(until=lambda: ctl.measure_job is None or not ctl.measure_job.running(), limit=120)
+            if ctl.measured_t != 8:
+                ctl.measure_now()
+                pump(0.2)
+                pump(until=lambda: ctl.measure_job is None or not ctl.measure_job.running(), limit=120)
             check("compare_with")
         else:
             problems.append("compare_with: did not start")
