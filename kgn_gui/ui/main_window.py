@@ -289,6 +289,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tr.samplerChanged.connect(self.on_sampler_changed)
         tr.samplerInvalid.connect(lambda msg: self.show_error("Sampler", msg))
         tr.speedChanged.connect(ch.set_speed)
+        ch.playingChanged.connect(self._cores_for_training)
         self.analysis.bind(self.measures)
         self.measures.sweepDone.connect(self.analysis_actions.show_sweep)
         # a sweep that starts scrolls the Analysis dock to its Sweep tab, which follows the trials
@@ -474,6 +475,15 @@ class MainWindow(QtWidgets.QMainWindow):
             if not self._restored_layout:
                 self.default_layout()
             QtCore.QTimer.singleShot(0, self.fit_to_screen)
+
+    def _cores_for_training(self, *_) -> None:
+        """A training shares the cores while the window plays, and takes them all when it rests or is minimised."""
+        self.training.share_cores(self.chain.playing and not self.isMinimized())
+
+    def changeEvent(self, ev: QtCore.QEvent) -> None:
+        if ev.type() == QtCore.QEvent.Type.WindowStateChange:
+            self._cores_for_training()
+        super().changeEvent(ev)
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         if not self.guard.confirm_quit():

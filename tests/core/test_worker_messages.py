@@ -63,7 +63,9 @@ def test_every_message_and_command_survives_pickling_and_a_spawn_queue():
     for m in MESSAGES:
         assert pickle.loads(pickle.dumps(m)) == m
     assert _via_spawn_queue(MESSAGES) == MESSAGES
-    assert _via_spawn_queue(list(Command)) == [Command.PAUSE, Command.RESUME, Command.STOP, Command.SNAPSHOT]
+    assert _via_spawn_queue(list(Command)) == [
+        Command.PAUSE, Command.RESUME, Command.STOP, Command.SNAPSHOT, Command.SHARE_CORES, Command.ALL_CORES
+    ]  # fmt: skip
     assert pickle.loads(pickle.dumps(Command.STOP)) is Command.STOP  # an enum member: `is` works after the trip
 
 

@@ -109,3 +109,41 @@ def test_progress_and_end_messages_update_the_run(ctl, qtbot):
     assert run.losses[:3].tolist() == [1.0, 0.75, 0.5] and np.isnan(run.losses[3])
     assert (run.step, run.best_loss, run.final_path, run.recipe) == (4, 0.2, "/tmp/t.safetensors", {"steps": 4})
     ctl._queue = None
+
+
+def test_the_child_trains_below_the_window_and_on_the_cores_it_leaves(ctl, qtbot):
+    """Issue 31: 1–3 fps while a training ran. The child runs 10 below the window's priority, with all cores
+    but one while the window plays and all of them when it rests (SHARE_CORES / ALL_CORES, next step)."""
+    import os
+
+    from kgn_gui.ui.controllers.training import TRAINING_NICE, cores_for_training
+
+    cores = os.cpu_count() or 1
+    assert cores_for_training(True) == max(1, cores - 1) and cores_for_training(False) == cores
+    assert ctl.start(SPEC, point_preset("1d-sigmoid"), recipe(1_000_000, report_s=0.02))
+    qtbot.waitUntil(lambda: ctl.run.step > 5, timeout=60_000)
+    want = min(19, os.getpriority(os.PRIO_PROCESS, 0) + TRAINING_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, ctl._proc.pid) == want
+    for busy in (True, False, True):
+        ctl.share_cores(busy)
+        s = ctl.run.step
+        qtbot.waitUntil(lambda: ctl.run.step > s + 5, timeout=30_000)  # it trains on
+    with qtbot.waitSignal(ctl.finished, timeout=30_000):
+        ctl.stop()
+
+
+def test_set_threads_takes_effect_at_the_next_step():
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    tr = Trainer(SPEC, point_preset("1d-sigmoid"), recipe(6, report_s=0.0))
+    seen = []
+    try:
+        for k, _ev in enumerate(tr.events()):
+            seen.append(torch.get_num_threads())
+            if k == 1:
+                tr.set_threads(1)
+    finally:
+        torch.set_num_threads(before)
+    assert seen[0] == 2 and seen[-1] == 1 and tr._threads is None

@@ -446,6 +446,7 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._threads: int | None = None  # set_threads: a thread count the loop applies at its next step
 
     # -- control, callable from any thread
     def stop(self) -> None:
@@ -461,6 +462,10 @@ class Trainer:
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
+
+    def set_threads(self, n: int) -> None:
+        """torch's intra-op threads from the next step on (set between steps: never under a running one)."""
+        self._threads = max(1, int(n))
 
     # -- the loop
     @torch.no_grad()
@@ -617,6 +622,9 @@ class Trainer:
                 paused_at = time.perf_counter()
                 self._running.wait()
                 t0 += time.perf_counter() - paused_at
+            if self._threads is not None:
+                torch.set_num_threads(self._threads)
+                self._threads = None
             if self._stop.is_set():
                 self.restore_best()
                 self.elapsed_s = time.perf_counter() - t0

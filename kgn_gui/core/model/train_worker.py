@@ -6,7 +6,9 @@ the GIL, the garbage collector and the allocator with the event loop, and the lo
 stays near its idle 6 ms. A crash in training can no longer take the window down either.
 
 Protocol (the types are in ``core/messages.py``). The parent sends a :class:`Command` over a pipe:
-PAUSE, RESUME, STOP, SNAPSHOT (anything else is ignored). The child answers on a queue with:
+PAUSE, RESUME, STOP, SNAPSHOT, SHARE_CORES / ALL_CORES (torch's threads from the next step: all the
+machine's cores but one, or all; anything else is ignored). job["nice"]: the child lowers its priority by
+that much. The child answers on a queue with:
 
 * ``Progress(event, first, losses)``: a TrainEvent; ``losses`` are the per-step losses of steps
   first+1 … first+len(losses) not sent before;
@@ -23,6 +25,8 @@ PAUSE, RESUME, STOP, SNAPSHOT (anything else is ignored). The child answers on a
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from pathlib import Path
 
@@ -35,6 +39,9 @@ def train_worker(job: dict, out_q, ctrl) -> None:
     try:
         import torch
 
+        if job.get("nice"):  # below the window that plays: it keeps its frames, and an idle window loses
+            with contextlib.suppress(OSError):  # nothing (an idle window takes no CPU from training)
+                os.nice(int(job["nice"]))
         torch.set_num_threads(int(job.get("threads", 1)))
         from ..data.dataset import Dataset
         from ..data.sources import open_source
@@ -74,6 +81,9 @@ def train_worker(job: dict, out_q, ctrl) -> None:
                     tr.resume()
                 case Command.STOP:
                     tr.stop()
+                case Command.SHARE_CORES | Command.ALL_CORES:
+                    cores = os.cpu_count() or 1  # (as the controller counts them: cores_for_training)
+                    tr.set_threads(max(1, cores - 1) if cmd is Command.SHARE_CORES else cores)
                 case Command.SNAPSHOT:
                     snapshots[0] += 1
                     try:

@@ -41,6 +41,15 @@ from ...core.model.train_worker import train_worker
 
 # The one refusal of a second training while one runs (the Training dock, the Points tab, Compare depths).
 BUSY = "a training is running: stop it first (Training → Stop)"
+# How far the training child lowers its priority: below a window that plays, it keeps the frames (issue 31:
+# 1–3 fps while training); against an idle window it loses nothing.
+TRAINING_NICE = 10
+
+
+def cores_for_training(window_busy: bool) -> int:
+    """torch threads for the training child: every core while the window is idle, all but one while it plays."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1) if window_busy else cores
 
 
 @dataclass
@@ -96,6 +105,7 @@ class TrainingController(QtCore.QObject):
         # run (the Points tab's, say) has started.
         self._dirs: list[str] = []
         self._state = "idle"
+        self._window_busy = False  # (share_cores) whether the window plays: training shares the cores then
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._drain)
@@ -138,7 +148,8 @@ class TrainingController(QtCore.QObject):
         job = {
             "spec": spec.to_dict(),
             "config": config.to_dict(),
-            "threads": max(1, (os.cpu_count() or 2) - 1),
+            "threads": cores_for_training(self._window_busy),
+            "nice": TRAINING_NICE,
             "out_dir": self._dir,
             "source": source,
         }
@@ -224,6 +235,13 @@ class TrainingController(QtCore.QObject):
         if self._proc is not None:
             self._proc.join(5.0)
         self._set_state("idle")
+
+    def share_cores(self, window_busy: bool) -> None:
+        """The window plays (True: training keeps all cores but one) or is idle or minimised (False: all of
+        them), from the training's next step; remembered for the next training."""
+        if window_busy != self._window_busy:
+            self._window_busy = window_busy
+            self._send(Command.SHARE_CORES if window_busy else Command.ALL_CORES)
 
     def pause(self) -> None:
         if self.is_busy():
