@@ -13,6 +13,7 @@ import torch
 from ..chain.chain import Chain, ChainConfig, start_states
 from ..chain.curves import nearest_training
 from ..chain.sampler import Sampler
+from ..errors import Cancelled
 from .distribution import (
     BOOT,
     DISTRIBUTION,
@@ -295,9 +296,16 @@ def measure_states(
     n_chains: int | None = None,
     train_t: torch.Tensor | None = None,
     final_residual: np.ndarray | None = None,
+    cancelled=None,
 ) -> Analysis:
     """The measures from what a run left: the states at the last step (N×D) and the residual of every
-    step before it (T×N' for N' ≤ N chains: the window's curves keep the first chains)."""
+    step before it (T×N' for N' ≤ N chains: the window's curves keep the first chains). ``cancelled()``,
+    asked between the measures, ends it with Cancelled (the window's chains started to play, say)."""
+
+    def check() -> None:
+        if cancelled is not None and cancelled():
+            raise Cancelled("measuring cancelled")
+
     final = np.asarray(final, np.float32)
     rc = np.asarray(residual_curve, np.float32).reshape(len(residual_curve), -1) if len(residual_curve) else None
     fr = residuals(model, final, spec.value_range) if final_residual is None else np.asarray(final_residual)
@@ -306,8 +314,10 @@ def measure_states(
     if train_t is None:
         train_t = torch.from_numpy(np.asarray(train_x, np.float32))
     n = n_chains or len(final)
+    check()
     per = cycle_periods(model, final, spec.value_range, tol)
     per[fr < tol] = 1
+    check()
     a = Analysis(
         steps=len(med) - 1,
         n=n,
@@ -322,10 +332,12 @@ def measure_states(
         reference=reference,
         final=final,
     )
+    check()
     if reference is not None:
         a.distribution, probs = reference.measure(final)
         if probs is not None:
             a.classes = class_makeup(probs)
+    check()
     a.overgen = over_generalization(model, spec.value_range, np.asarray(train_x, np.float32))
     return a
 

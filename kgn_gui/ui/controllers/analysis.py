@@ -71,6 +71,13 @@ class AnalysisController(QtCore.QObject):
             self.current.emit(current)
 
     def _playing(self, playing: bool) -> None:
+        if playing and self.measure_job is not None and self.measure_job.running():
+            # A measure of the step playing leaves behind would take a core from the chains for seconds (at
+            # launch: 13 s, the feature space's first making, while frames fell by a third; issue 31).
+            self.measure_job.cancel()
+            self._again = False
+            self.status.emit("measuring stopped: playing (pause to measure the shown step)")
+            return
         if playing and self.measured_t is not None:
             self.status.emit(f"measures of step {self.measured_t}; playing: pause to measure the shown step")
 
@@ -124,12 +131,13 @@ class AnalysisController(QtCore.QObject):
             if cancelled():
                 raise Cancelled("measuring cancelled")
             a = analysis.measure_states(
-                ck.model, ck.spec, final, residuals, ds.x, tol=tol, reference=reference, train_t=s.train_tensor()
-            )
+                ck.model, ck.spec, final, residuals, ds.x, tol=tol, reference=reference, train_t=s.train_tensor(),
+                cancelled=cancelled,
+            )  # fmt: skip
             if comp is not None:  # (the same shape and value range: the first's spec serves)
                 a.second = analysis.measure_states(
                     comp.model, ck.spec, comp.state(t), comp_res, ds.x, tol=tol, reference=reference,
-                    train_t=comp.train_tensor(),
+                    train_t=comp.train_tensor(), cancelled=cancelled,
                 )  # fmt: skip
             return a
 
