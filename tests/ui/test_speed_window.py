@@ -17,3 +17,29 @@ def test_a_training_shares_the_cores_while_the_window_plays(make_window, qtbot):
     w.chain.pause()
     names = [c.name for c in sent]
     assert names[:3] == ["SHARE_CORES", "ALL_CORES", "SHARE_CORES"] and names[-1] == "ALL_CORES"
+
+
+def test_playing_stops_a_measure_of_the_step_it_leaves(make_window, qtbot):
+    w = make_window()
+    w.chain.pause()
+    job = w.measures.measure_now()
+    assert job is not None and job.running()
+    w.chain.play()
+    assert job.cancelled()
+    qtbot.waitUntil(lambda: not job.running(), timeout=120_000)
+    assert job.was_cancelled and w.measures.measured_t is None
+    w.chain.pause()
+
+
+def test_a_job_runs_below_the_display(qtbot):
+    import os
+    import threading
+
+    from kgn_gui.ui.jobs import JOB_NICE, Job
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    job = Job(lambda progress, cancelled: os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), "nice")
+    with qtbot.waitSignal(job.done, timeout=10_000) as got:
+        job.start()
+    assert got.args[0] == min(19, base + JOB_NICE)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the GUI thread's is its own

@@ -127,7 +127,7 @@ def test_the_child_trains_below_the_window_and_on_the_cores_it_leaves(ctl, qtbot
     for busy in (True, False, True):
         ctl.share_cores(busy)
         s = ctl.run.step
-        qtbot.waitUntil(lambda: ctl.run.step > s + 5, timeout=30_000)  # it trains on
+        qtbot.waitUntil(lambda s=s: ctl.run.step > s + 5, timeout=30_000)  # it trains on
     with qtbot.waitSignal(ctl.finished, timeout=30_000):
         ctl.stop()
 
