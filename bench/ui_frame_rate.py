@@ -1,6 +1,6 @@
 """Window frame rate while playing, and event-loop stalls while a model trains (offscreen).
 
-    QT_QPA_PLATFORM=offscreen python -m bench.ui_frame_rate [--seconds 5]
+    QT_QPA_PLATFORM=offscreen python -m bench.ui_frame_rate [--seconds 5] [--guard]
 
 Measures, in one run on the bundled MNIST model:
 * frames/s drawn while playing 64 and 256 chains at full speed (targets ≥ 60 and ≥ 30);
@@ -31,11 +31,40 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("KGN_RECOVERY_DIR", __import__("tempfile").mkdtemp(prefix="kgn-bench-recovery-"))
 
 
+# The regression guard (--guard, run by .ci/run): the ratio of the 64-chain row to the display clock recorded
+# on a quiet machine (`python -m bench.ui_frame_rate`, see docs/performance.md); CI fails under half of it.
+GUARD_FILE = ROOT / "bench" / "frame_guard.json"
+GUARD_RUNS = 3
+
+
+def guard(ratios: list[float]) -> list[dict]:
+    """The guard's verdict on the runs' ratios: SystemExit(1), with one line, when the best is under half the
+    recorded ratio (a loss of a third shows in every run; a noisy machine seldom halves all three)."""
+    import json
+
+    recorded = float(json.loads(GUARD_FILE.read_text())["fps_64_ratio"])
+    best = max(ratios)
+    verdict = "ok" if best >= recorded / 2 else "FALLEN"
+    print(
+        f"frame-rate guard: 64 chains at {best:.2f}× the display clock (best of {', '.join(f'{r:.2f}' for r in ratios)}); "
+        f"recorded {recorded:.2f}×, floor {recorded / 2:.2f}×: {verdict}"
+    )
+    if verdict != "ok":
+        raise SystemExit(1)
+    return []
+
+
 def main(argv=None) -> list[dict]:
     from bench._rows import add_json_option, finish, row
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument(
+        "--guard",
+        action="store_true",
+        help=f"only the 64-chain row, best of {GUARD_RUNS} runs: exit 1 when its ratio to the display clock is "
+        f"under half the one recorded in {GUARD_FILE.name} (CI's regression guard)",
+    )
     add_json_option(ap)
     args = ap.parse_args(argv)
     from PySide6 import QtCore, QtWidgets
@@ -79,6 +108,11 @@ def main(argv=None) -> list[dict]:
 
     results = {}
     w.transport.speed.setValue(1000)
+    if args.guard:
+        w.start_panel.n.setValue(64)
+        w.start_panel.request_random()
+        return guard([frames_while(args.seconds, play=True) / frames_while(args.seconds, play=False)
+                      for _ in range(GUARD_RUNS)])  # fmt: skip
     for n in (64, 256):
         w.start_panel.n.setValue(n)
         w.start_panel.request_random()

@@ -13,7 +13,6 @@ import torch
 from ..chain.chain import Chain, ChainConfig, start_states
 from ..chain.curves import nearest_training
 from ..chain.sampler import Sampler
-from ..errors import Cancelled
 from .distribution import (
     BOOT,
     DISTRIBUTION,
@@ -301,11 +300,6 @@ def measure_states(
     """The measures from what a run left: the states at the last step (N×D) and the residual of every
     step before it (T×N' for N' ≤ N chains: the window's curves keep the first chains). ``cancelled()``,
     asked between the measures, ends it with Cancelled (the window's chains started to play, say)."""
-
-    def check() -> None:
-        if cancelled is not None and cancelled():
-            raise Cancelled("measuring cancelled")
-
     final = np.asarray(final, np.float32)
     rc = np.asarray(residual_curve, np.float32).reshape(len(residual_curve), -1) if len(residual_curve) else None
     fr = residuals(model, final, spec.value_range) if final_residual is None else np.asarray(final_residual)
@@ -314,10 +308,10 @@ def measure_states(
     if train_t is None:
         train_t = torch.from_numpy(np.asarray(train_x, np.float32))
     n = n_chains or len(final)
-    check()
+    check_cancelled(cancelled)
     per = cycle_periods(model, final, spec.value_range, tol)
     per[fr < tol] = 1
-    check()
+    check_cancelled(cancelled)
     a = Analysis(
         steps=len(med) - 1,
         n=n,
@@ -332,12 +326,12 @@ def measure_states(
         reference=reference,
         final=final,
     )
-    check()
+    check_cancelled(cancelled)
     if reference is not None:
-        a.distribution, probs = reference.measure(final)
+        a.distribution, probs = reference.measure(final, cancelled=cancelled)
         if probs is not None:
             a.classes = class_makeup(probs)
-    check()
+    check_cancelled(cancelled)
     a.overgen = over_generalization(model, spec.value_range, np.asarray(train_x, np.float32))
     return a
 

@@ -135,11 +135,17 @@ class LoadedClassifier:
         return int(self.model.head.out_features)
 
     @torch.no_grad()
-    def predict(self, x_unit: np.ndarray | torch.Tensor, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-        """Samples in [0, 1] (N×D) → (class probabilities N×C, features N×128), float32."""
+    def predict(
+        self, x_unit: np.ndarray | torch.Tensor, batch: int = 2048, cancelled=None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Samples in [0, 1] (N×D) → (class probabilities N×C, features N×128), float32. ``cancelled()`` is
+        asked before each batch (Cancelled ends it)."""
+        from .dynamics import check_cancelled
+
         x = torch.as_tensor(np.asarray(x_unit, np.float32))
         probs, feats = [], []
         for s in range(0, len(x), batch):
+            check_cancelled(cancelled)
             f = self.model.features(x[s : s + batch])
             probs.append(torch.softmax(self.model.head(f), 1))
             feats.append(f)

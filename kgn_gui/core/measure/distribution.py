@@ -265,10 +265,13 @@ class Reference:
     def classes(self) -> int:
         return int(getattr(self.space, "classes", 0) or 0)
 
-    def measure(self, x: np.ndarray, *, boot: int = BOOT, seed: int = 0) -> tuple[dict, np.ndarray | None]:
+    def measure(
+        self, x: np.ndarray, *, boot: int = BOOT, seed: int = 0, cancelled=None
+    ) -> tuple[dict, np.ndarray | None]:
         """The distribution measures of samples x (value units) with their intervals, and the class
-        probabilities (None without classes)."""
-        probs, feats = self.space.predict(np.asarray(x, np.float32), self.value_range)
+        probabilities (None without classes). ``cancelled()``: asked between the stages."""
+        probs, feats = self.space.predict(np.asarray(x, np.float32), self.value_range, cancelled=cancelled)
+        check_cancelled(cancelled)
         return self.measure_features(feats, probs, boot=boot, seed=seed), probs
 
     def measure_features(self, feats, probs=None, *, boot: int = BOOT, seed: int = 0) -> dict:
@@ -310,11 +313,12 @@ class Reference:
 
 
 def make_reference(
-    space, pool, n: int, train_x: np.ndarray, value_range, *, seed: int = 0, boot: int = BOOT
+    space, pool, n: int, train_x: np.ndarray, value_range, *, seed: int = 0, boot: int = BOOT, cancelled=None
 ) -> Reference | None:
     """The Reference of a feature space and a real pool (:class:`features.RealPool`) for n samples:
     n real samples (seeded) become the baseline, the rest the reference set. None when the pool is too
-    small (fewer than ``MIN_POOL`` real samples). ``pool.x`` is in ``value_range``, the model's."""
+    small (fewer than ``MIN_POOL`` real samples). ``pool.x`` is in ``value_range``, the model's.
+    ``cancelled()``: asked between the batches of its features (most of its time)."""
     M = len(pool.x)
     n = int(min(n, M // 2))
     if M < MIN_POOL or n < 2:
@@ -327,7 +331,8 @@ def make_reference(
     base_local = np.array([pos[int(j)] for j in base])
     rest_local = np.array([pos[int(j)] for j in rest])
     vr = (float(value_range[0]), float(value_range[1]))
-    probs, feats = space.predict(x, vr)
+    probs, feats = space.predict(x, vr, cancelled=cancelled)
+    check_cancelled(cancelled)
     base_global = base
     base, rest_idx = base_local, rest_local
     sub = rest_idx if len(rest_idx) <= REFERENCE_MAX else np.sort(rng.choice(rest_idx, REFERENCE_MAX, replace=False))
@@ -381,7 +386,7 @@ def reference_for(
     pool = real_pool(ds)
     if pool is None:
         return None
-    ref = make_reference(space, pool, n, ds.x, ds.value_range, seed=seed)
+    ref = make_reference(space, pool, n, ds.x, ds.value_range, seed=seed, cancelled=cancelled)
     with _REF_LOCK:
         _REFS[key] = (weakref.ref(ds.x), ref)
     return ref

@@ -84,14 +84,15 @@ class FeatureSpace:
         """The number of features a sample."""
         return clf_mod.FEATURES if self._clf is not None else int(self._components.shape[0])
 
-    def predict(self, x: np.ndarray, value_range=None) -> tuple[np.ndarray | None, np.ndarray]:
+    def predict(self, x: np.ndarray, value_range=None, cancelled=None) -> tuple[np.ndarray | None, np.ndarray]:
         """Samples in value units of ``value_range`` (N×D; default the data set's range) → (class
         probabilities N×C, or None for pca; features N×F), float32. A classifier sees them mapped to
-        [0, 1]; a PCA maps them linearly onto the data set's range first."""
+        [0, 1]; a PCA maps them linearly onto the data set's range first. ``cancelled()``: asked between
+        batches."""
         vr = self.value_range if value_range is None else (float(value_range[0]), float(value_range[1]))
         x = np.asarray(x, np.float32)
         if self._clf is not None:
-            return self._clf.predict(clf_mod.to_unit(x, vr))
+            return self._clf.predict(clf_mod.to_unit(x, vr), cancelled=cancelled)
         lo, hi = vr
         dlo, dhi = self.value_range
         if (lo, hi) != (dlo, dhi):
