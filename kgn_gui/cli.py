@@ -684,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LEVELS",
         default=3,
         help="grey GIFs: a pixel keeps its grey while its value stays within this many of the 248 grey levels "
-        "(≤ 1.4 %% of the range at 3; ε-noise flicker is not sent again each frame: 3.4× smaller on noisy "
+        "(≤ 1.4 %% of the range at 3; ε-noise flicker is not sent again each frame: 4.9× smaller on noisy "
         "MNIST chains); 0: every frame exact (default 3; other formats are always exact)",
     )
     e.add_argument(
