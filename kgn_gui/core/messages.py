@@ -28,8 +28,8 @@ class Command(enum.Enum):
     RESUME = "resume"
     STOP = "stop"
     SNAPSHOT = "snapshot"  # training: save the current weights and answer with Snapshot
-    SHARE_CORES = "share"  # training: the window plays, so all cores but one (from the next step)
-    ALL_CORES = "all"  # training: the window is idle or minimised, so every core
+    SHARE_CORES = "share"  # training: the window computes (plays, or runs a job), so all cores but one
+    ALL_CORES = "all"  # training: the window rests, so every core (from the next step)
 
 
 # --- training ------------------------------------------------------------------------------------

@@ -36,6 +36,24 @@ def below_the_display() -> None:
         os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + JOB_NICE))
 
 
+class _Running(QtCore.QObject):
+    """How many jobs run now (``count``); ``changed(count)`` in the GUI thread when a job starts or ends (the
+    window gives a training all cores only while nothing of its own computes)."""
+
+    changed = QtCore.Signal(int)
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def add(self, k: int) -> None:
+        self.count += k
+        self.changed.emit(self.count)
+
+
+RUNNING = _Running()
+
+
 class Job(QtCore.QObject):
     """fn(progress, cancelled) → result, in a thread; GUI-thread signals progress/done/failed."""
 
@@ -78,6 +96,7 @@ class Job(QtCore.QObject):
     def start(self) -> Job:
         self._thread.start()
         self._timer.start()
+        RUNNING.add(1)
         return self
 
     def cancel(self) -> None:
@@ -115,6 +134,7 @@ class Job(QtCore.QObject):
                 last = None
             self._timer.stop()
             self._ended = True
+            RUNNING.add(-1)
             if msg[0] == "done":
                 self.done.emit(msg[1])
             else:

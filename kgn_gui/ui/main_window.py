@@ -13,7 +13,7 @@ from ..core.data.dataset import Dataset
 from ..core.data.mnist import drop_prefetched
 from ..core.errors import ChainError, LabError, TimelineError
 from ..core.model.checkpoint import Checkpoint
-from . import dialogs
+from . import dialogs, jobs
 from .actions import ExportActions, ModelActions, TrainingActions
 from .compare import images_page
 from .controllers.analysis import AnalysisController
@@ -290,6 +290,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tr.samplerInvalid.connect(lambda msg: self.show_error("Sampler", msg))
         tr.speedChanged.connect(ch.set_speed)
         ch.playingChanged.connect(self._cores_for_training)
+        jobs.RUNNING.changed.connect(self._cores_for_training)
         self.analysis.bind(self.measures)
         self.measures.sweepDone.connect(self.analysis_actions.show_sweep)
         # a sweep that starts scrolls the Analysis dock to its Sweep tab, which follows the trials
@@ -477,13 +478,9 @@ class MainWindow(QtWidgets.QMainWindow):
             QtCore.QTimer.singleShot(0, self.fit_to_screen)
 
     def _cores_for_training(self, *_) -> None:
-        """A training shares the cores while the window plays, and takes them all when it rests or is minimised."""
-        self.training.share_cores(self.chain.playing and not self.isMinimized())
-
-    def changeEvent(self, ev: QtCore.QEvent) -> None:
-        if ev.type() == QtCore.QEvent.Type.WindowStateChange:
-            self._cores_for_training()
-        super().changeEvent(ev)
+        """A training shares the cores while the chains play or a job (a measure, an export) computes, and takes
+        them all when the window rests: its threads beside other work lose more than they gain (issue 31)."""
+        self.training.share_cores(self.chain.playing or jobs.RUNNING.count > 0)
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         if not self.guard.confirm_quit():

@@ -47,7 +47,7 @@ TRAINING_NICE = 10
 
 
 def cores_for_training(window_busy: bool) -> int:
-    """torch threads for the training child: every core while the window is idle, all but one while it plays."""
+    """torch threads for the training child: every core while the window rests, all but one while it computes."""
     cores = os.cpu_count() or 1
     return max(1, cores - 1) if window_busy else cores
 
@@ -237,8 +237,9 @@ class TrainingController(QtCore.QObject):
         self._set_state("idle")
 
     def share_cores(self, window_busy: bool) -> None:
-        """The window plays (True: training keeps all cores but one) or is idle or minimised (False: all of
-        them), from the training's next step; remembered for the next training."""
+        """The window computes (True: its chains play or a job runs; training keeps all cores but one) or rests
+        (False: all of them), from the training's next step; remembered for the next training. Measured on 2
+        cores (MNIST recipe): 7.5 steps/s on both alone, 4.1 on one; beside a busy thread 2.2 on both, 3.0 on one."""
         if window_busy != self._window_busy:
             self._window_busy = window_busy
             self._send(Command.SHARE_CORES if window_busy else Command.ALL_CORES)
