@@ -197,12 +197,16 @@ def measure_step(
     x_next: torch.Tensor,
     reference: torch.Tensor | NearestIndex | None,
     reference_sq: torch.Tensor | None = None,
+    near: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> StepMetrics:
     """The three measures for the move x_t → x_{t+1}, with f(x_t) already computed. ``reference``: the
-    training rows (exact search) or a :class:`NearestIndex` over them."""
+    training rows (exact search) or a :class:`NearestIndex` over them; ``near``: x_t's (index, distance)
+    already searched there (ChainSession searches ahead, beside the step)."""
     s = rms_distance(x_next, x_t)
     r = rms_distance(fx_t, x_t)
-    if isinstance(reference, NearestIndex):
+    if near is not None:
+        idx, d = near
+    elif isinstance(reference, NearestIndex):
         idx, d = reference.search(x_t)
     elif reference is not None and reference.shape[0] > 0:
         idx, d = nearest_training(x_t, reference, train_sq=reference_sq)

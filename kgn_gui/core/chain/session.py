@@ -10,6 +10,7 @@ reads ``state(t)`` for scrubbing.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -24,6 +25,17 @@ from .keyframes import open_store
 from .lab import Condition, Edit, Lab, branch_seeds
 from .sampler import Sampler
 from .timeline import DEFAULT_BUDGET_BYTES, Timeline
+
+_SEARCHER: ThreadPoolExecutor | None = None
+
+
+def _searcher() -> ThreadPoolExecutor:
+    """The one thread that searches the live curve's nearest rows ahead of every session (overlap_nearest)."""
+    global _SEARCHER
+    if _SEARCHER is None:
+        _SEARCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kgn-nearest")
+    return _SEARCHER
+
 
 REFERENCE_SIZE = 2000  # training examples used for the live "nearest" curve (the inspector uses all)
 
@@ -58,6 +70,7 @@ class ChainSession:
         lab: Lab | None = None,
         row_seeds: list[int] | None = None,
         offset: int = 0,
+        overlap_nearest: bool = False,
     ):
         config.validate()
         self.model = model.eval()
@@ -90,6 +103,10 @@ class ChainSession:
         self.timeline = Timeline(chain, x0, keyframe_every=keyframe_every, budget_bytes=budget_bytes, disk=disk)
         self.curves = ChainCurves(track=track)
         self._latest: tuple[int, torch.Tensor] | None = (0, self.timeline.head())
+        # overlap_nearest: the live "nearest" curve searched in a thread of its own, beside the next step (on a
+        # CPU with a core to spare: the window's chains; a GPU or a CLI run on every core gains nothing)
+        self._overlap = bool(overlap_nearest) and self.device.type == "cpu"
+        self._ahead: tuple[torch.Tensor, Future] | None = None
 
     def _chain(self, cfg: ChainConfig) -> Chain:
         return Chain.from_config(
@@ -110,7 +127,14 @@ class ChainSession:
         return self.timeline.t_max
 
     def _observe(self, t, x, fx, nx) -> None:
-        self.curves.append(measure_step(x, fx, nx, self._reference))
+        ahead, self._ahead = self._ahead, None
+        near = ahead[1].result() if ahead is not None and ahead[0] is x else None  # (searched beside f(x_t))
+        self.curves.append(measure_step(x, fx, nx, self._reference, near=near))
+        if self._overlap and self._reference is not None:
+            # x_{t+1}'s nearest training rows, searched on another core while the next step computes f(x_{t+1}):
+            # the same numbers, found beside the step instead of after it (issue 31: 256 chains' step on a
+            # CPU is f(x) ~18 ms and this search ~10 ms).
+            self._ahead = (nx, _searcher().submit(self._reference.search, nx))
 
     def advance(self, n: int = 1) -> int:
         """Compute n more steps (with their measures); returns the new t_max."""
@@ -160,7 +184,7 @@ class ChainSession:
             cfg = replace(self.config, sampler=sampler)
             chain = self._chain(cfg)  # checks the sampler before anything changes
             self.config = cfg
-            self._latest = None
+            self._latest = self._ahead = None  # (a search ahead is of the state it replaces)
             self.timeline.rebase(t, chain)
             self.lab.drop_after(t + self.offset)  # edits are keyed by global step
             self.curves.truncate(t)
@@ -179,7 +203,7 @@ class ChainSession:
                 raise ChainError(f"an edit at step {edit.t} lies outside the steps reached (0 … {self.t_max})")
             edit.check(self.n, self.D)
             kept = Lab(None, [e for e in self.lab.all_edits() if e.t <= edit.t] + [edit])  # raises before any change
-            self._latest = None
+            self._latest = self._ahead = None  # (a search ahead is of the state it replaces)
             self.lab.edits = kept.edits
             self._redo(t)
 
@@ -193,7 +217,7 @@ class ChainSession:
                 except LabError as e:
                     raise ChainError(str(e)) from None
             self.lab.condition = condition
-            self._latest = None
+            self._latest = self._ahead = None  # (a search ahead is of the state it replaces)
             self._redo(0)
 
     def history(self) -> History:
@@ -213,7 +237,7 @@ class ChainSession:
             self.timeline.chain = h.segments[-1][1]
             self.lab.condition = h.condition
             self.lab.edits = {k: list(v) for k, v in h.edits.items()}
-            self._latest = None
+            self._latest = self._ahead = None  # (a search ahead is of the state it replaces)
             self._redo(t)
 
     def _redo(self, t: int) -> None:
@@ -252,7 +276,7 @@ class ChainSession:
 
     def truncate(self, t: int) -> None:
         with self.lock:
-            self._latest = None
+            self._latest = self._ahead = None  # (a search ahead is of the state it replaces)
             self.timeline.truncate(t)
             self.curves.truncate(t)
 

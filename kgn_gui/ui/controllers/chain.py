@@ -99,6 +99,7 @@ class ChainController(QtCore.QObject):
             train=train,
             history_disk=True,
             lab=lab,
+            overlap_nearest=True,  # the display's core is mostly free: the curve's search runs there
         )
         self.start = start
         self.set_session(session)

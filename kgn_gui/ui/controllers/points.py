@@ -168,6 +168,7 @@ class PointsController(QtCore.QObject):
                 s.config,  # (its history of samplers follows: ChainController.attach_companion)
                 start_array=start.array if start is not None else None,
                 train=self.model.train_data,
+                overlap_nearest=True,  # (as the first model's chains)
             )
         except (ChainError, TimelineError):
             self.drop()
