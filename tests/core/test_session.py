@@ -19,7 +19,7 @@ def test_the_nearest_curve_searched_beside_the_step_is_the_same(tmp_path):
     train = open_source("mnist", ck.value_range).subset(500, seed=0)
     got = []
     for overlap in (False, True):
-        s = ChainSession(ck.model, ck.spec.shape, ck.value_range, ChainConfig(n=6, seed=3, start="uniform", sampler=Sampler("normal", 0.01)), train=train,
+        s = ChainSession(ck.model, ck.spec.shape, ck.value_range, ChainConfig(n=24, seed=3, start="uniform", sampler=Sampler("normal", 0.01)), train=train,
                          overlap_nearest=overlap)  # fmt: skip
         s.advance(5)
         s.set_sampler(Sampler("normal", 0.05), at=3)
@@ -28,6 +28,15 @@ def test_the_nearest_curve_searched_beside_the_step_is_the_same(tmp_path):
         s.advance(5)
         got.append({k: s.curves.chains(k).copy() for k in ("step", "residual", "nearest")})
         assert (s._ahead is not None) == overlap  # the head's search is under way beside the (next) step
-    assert got[0]["nearest"].shape == (11, 6)
+    assert got[0]["nearest"].shape == (11, 24)
     for k in got[0]:
         np.testing.assert_array_equal(got[0][k], got[1][k])
+
+
+def test_a_small_state_is_searched_in_its_own_step():
+    ck = load_checkpoint(MODELS / "2d-corners.safetensors")
+    train = open_source("points:2d-corners", ck.value_range)
+    s = ChainSession(ck.model, ck.spec.shape, ck.value_range, ChainConfig(n=1024, seed=0), train=train,
+                     overlap_nearest=True)  # fmt: skip
+    s.advance(3)
+    assert s._ahead is None and s.curves.chains("nearest").shape == (3, 256)  # (the curves track 256 chains)
