@@ -82,3 +82,17 @@ def test_timeline_jump_writes_the_rows_the_issue_names(tmp_path):
         "timeline first frame p95, 8 MNIST chains, 400 steps (K = 6, scaled), ms",
         "timeline RAM, 8 MNIST chains, 40 steps, MB",
     ]
+
+
+def test_the_frame_rate_guard_fails_only_under_half_the_recorded_ratio(capsys):
+    """CI's guard (.ci/run: python -m bench.ui_frame_rate --guard): the best of its runs against half the
+    ratio recorded in bench/frame_guard.json."""
+    from bench import ui_frame_rate
+
+    recorded = json.loads(ui_frame_rate.GUARD_FILE.read_text())["fps_64_ratio"]
+    assert 0.5 <= recorded <= 1.0
+    assert ui_frame_rate.guard([0.1, recorded / 2 + 0.01, 0.2]) == []  # one run above the floor is enough
+    assert capsys.readouterr().out.rstrip().endswith(": ok")
+    with pytest.raises(SystemExit) as e:
+        ui_frame_rate.guard([recorded / 2 - 0.01] * 3)
+    assert e.value.code == 1 and "FALLEN" in capsys.readouterr().out
