@@ -12,7 +12,7 @@ from PySide6 import QtCore
 from kgn_gui.core.chain.sampler import Sampler
 from kgn_gui.ui.actions import DEFAULT_MODEL
 from kgn_gui.ui.main_window import MainWindow
-from kgn_gui.ui.widgets.analysis_panel import ROWS
+from kgn_gui.ui.widgets.analysis_panel import INTERVAL, REAL, ROWS
 
 
 @pytest.fixture
@@ -627,7 +627,7 @@ def test_the_analysis_dock_measures_the_shown_step_and_runs_audits(window, qtbot
     assert float(an.value("frechet")) > 0  # samples at step 12 are not the test set
     for key in ("frechet", "kid", "precision", "recall", "class_entropy", "nearest_mean"):
         assert an.interval(key).startswith("± ") and an.real(key) != "–", key
-        assert "95 % interval [" in an.tip(key, 2) and "± " in an.tip(key, 3), key
+        assert "95 % interval [" in an.tip(key, INTERVAL) and "± " in an.tip(key, REAL), key
     assert float(an.real("inside_training_range")) == pytest.approx(0.861, abs=0.01)  # the identity map
     assert an.value("mixing") == "–" and "fixed points" not in [r.label for r in ROWS]
     job = window.measures.attractor_audit(2)  # (exact 784×784 Jacobians per Newton step: 2 keeps it short)
