@@ -116,7 +116,8 @@ def test_the_child_trains_below_the_window_and_on_the_cores_it_leaves(ctl, qtbot
     but one while the window plays and all of them when it rests (SHARE_CORES / ALL_CORES, next step)."""
     import os
 
-    from kgn_gui.ui.controllers.training import TRAINING_NICE, cores_for_training
+    from kgn_gui.core.model.train_worker import cores_for_training
+    from kgn_gui.ui.controllers.training import TRAINING_NICE
 
     cores = os.cpu_count() or 1
     assert cores_for_training(True) == max(1, cores - 1) and cores_for_training(False) == cores

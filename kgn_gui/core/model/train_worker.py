@@ -33,6 +33,13 @@ from pathlib import Path
 from ..messages import Command, Ended, Failed, Progress, RecoverySaved, Snapshot, SnapshotFailed, TrainWarning
 
 
+def cores_for_training(window_busy: bool) -> int:
+    """torch threads for the training child: every core while the window rests, all but one while it computes
+    (the controller starts the child with this count and sends SHARE_CORES / ALL_CORES as it changes)."""
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1) if window_busy else cores
+
+
 def train_worker(job: dict, out_q, ctrl) -> None:
     """Child-process main. job: spec (dict), config (dict), source (key, value range, image size)
     or data (Dataset fields), threads, out_dir."""
@@ -82,8 +89,7 @@ def train_worker(job: dict, out_q, ctrl) -> None:
                 case Command.STOP:
                     tr.stop()
                 case Command.SHARE_CORES | Command.ALL_CORES:
-                    cores = os.cpu_count() or 1  # (as the controller counts them: cores_for_training)
-                    tr.set_threads(max(1, cores - 1) if cmd is Command.SHARE_CORES else cores)
+                    tr.set_threads(cores_for_training(cmd is Command.SHARE_CORES))
                 case Command.SNAPSHOT:
                     snapshots[0] += 1
                     try:

@@ -37,19 +37,13 @@ from ...core.model.architectures import ModelSpec
 from ...core.model.checkpoint import Checkpoint, load_checkpoint
 from ...core.model.recovery import recovery_dir, recovery_prefix
 from ...core.model.train import TrainConfig, TrainEvent
-from ...core.model.train_worker import train_worker
+from ...core.model.train_worker import cores_for_training, train_worker
 
 # The one refusal of a second training while one runs (the Training dock, the Points tab, Compare depths).
 BUSY = "a training is running: stop it first (Training → Stop)"
 # How far the training child lowers its priority: below a window that plays, it keeps the frames (issue 31:
 # 1–3 fps while training); against an idle window it loses nothing.
 TRAINING_NICE = 10
-
-
-def cores_for_training(window_busy: bool) -> int:
-    """torch threads for the training child: every core while the window rests, all but one while it computes."""
-    cores = os.cpu_count() or 1
-    return max(1, cores - 1) if window_busy else cores
 
 
 @dataclass
@@ -105,7 +99,7 @@ class TrainingController(QtCore.QObject):
         # run (the Points tab's, say) has started.
         self._dirs: list[str] = []
         self._state = "idle"
-        self._window_busy = False  # (share_cores) whether the window plays: training shares the cores then
+        self._window_busy = False  # (share_cores) whether the window computes: training shares the cores then
         self._timer = QtCore.QTimer(self)
         self._timer.setInterval(poll_ms)
         self._timer.timeout.connect(self._drain)
