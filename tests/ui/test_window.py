@@ -315,7 +315,7 @@ def test_start_and_cancel_training_100_times_while_the_chain_plays_and_is_scrubb
         f"memory +{grown:.0f} MB beside the history's +{history:.0f} MB"
     )
     assert history <= window.session.timeline.budget_bytes / 2**20
-    assert grown < 200  # (the nearest-row searcher, a thread of its own since 0d1029e, has its own malloc arena)
+    assert grown < 200  # (the nearest-row searcher, a thread of its own since b417e29, has its own malloc arena)
     window.chain.step_by(1)  # the app still works
 
 
