@@ -143,6 +143,9 @@ class ChainViews(QtCore.QObject):
         playing = self.chain.playing
         x = s.state(t)
         second = self.points.state(t)  # one locked timeline: the second model follows the same step
+        # A points chain while the Points view shows points no model learned (a preset with no shipped model):
+        # neither its dots nor its curves are drawn, or they would read as those points' (issue 30 #25).
+        unshown = len(s.shape) != 3 and v.points_view.model is None
         if len(s.shape) == 3:
             v.grid.show_states(x, t)
             if second is not None:
@@ -157,7 +160,7 @@ class ChainViews(QtCore.QObject):
             v.transport.show_position(t, s.t_max)
         else:
             v.transport.step_label.setText(f"step {t} / {s.t_max}")
-        if not playing or now - self._last_curves > self.curves_interval_s:
+        if not unshown and (not playing or now - self._last_curves > self.curves_interval_s):
             self._last_curves = now
             v.plots.set_step(t, x)
             v.plots.update_curves(s.curves)
