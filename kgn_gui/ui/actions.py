@@ -333,12 +333,12 @@ class TrainingActions:
         ck = self.w.checkpoint
         if ck is not None and ck.path is not None and ck.path.resolve() == path.resolve() and not self.w.model_dirty:
             return True  # already shown
-        if not path.is_file():
+        if not path.is_file():  # a preset with no model, or custom points: the view shows no model (views.py)
             if name in POINT_PRESETS:
                 self.w.statusBar().showMessage(f"no shipped model for {name}: press “Train on these points”", 10_000)
-                if ck is not None and len(ck.spec.shape) == 1 and ck.spec.D <= 2:  # (#25) its curves go: they
-                    self.w.chain.pause()  # would read as those of points no model learned; Play runs it again
-                    self.w.plots.reset()
+            if ck is not None and len(ck.spec.shape) == 1 and ck.spec.D <= 2:  # (#25) its curves go: they
+                self.w.chain.pause()  # would read as those of points no model learned; Play runs it again
+                self.w.plots.reset()
             return False
         if not self.w.guard.confirm(f"open the shipped {name} model"):
             return False

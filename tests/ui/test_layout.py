@@ -88,3 +88,8 @@ def test_a_preset_without_a_model_leaves_no_curves_or_chains_of_the_last_one(mak
     w.chain.redraw()  # a redraw of the last model's step draws none of its chains or curves here
     qtbot.wait(300)
     assert len(w.points_view.chain_scatter.data) == 0 and curve_points() == 0
+    w.chain.play()  # custom points are points no model learned too
+    qtbot.waitUntil(lambda: w.chain.view_t >= 8, timeout=10_000)
+    w.points_view.preset_box.setCurrentText("custom 2-D")
+    assert w.training_actions.pick_points_preset("custom 2-D") is False
+    assert not w.chain.playing and len(w.plots.histogram.chain_density) == 0
