@@ -38,8 +38,9 @@ MNIST classifier, a classifier trained on demand on another labelled set, or a P
     are measured the same way as a **baseline** (``m_real``): what real, unseen data score at this n.
     Intervals ``m_ci``: bootstrap 95 % intervals over 200 resamples of the samples (the reference fixed):
     the 2.5 and 97.5 percentiles of the resampled values, shifted so that their median sits on the
-    estimate (resampling with repeats biases the Fréchet distance and KID); for recall a resample's repeats
-    count once.
+    estimate (resampling with repeats biases the Fréchet distance and KID). Recall's interval comes from
+    200 half-samples drawn without repeats instead (the delete-n/2 jackknife, recentred the same way): a
+    resample with repeats sets its balls' radii from ~63 % of the samples and understated recall's spread.
 Stationarity (:mod:`mixing`)
     the integrated autocorrelation time τ of each chain's coordinates on the training data's top 3
     principal components after the settling step (Sokal's window), and ESS = n/τ: ``autocorrelation_time_

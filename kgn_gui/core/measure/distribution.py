@@ -286,6 +286,10 @@ class Reference:
         kff = _kernel(f, f)
         kfs = _kernel(f, self.sub).mean(1)
 
+        def recall_of(u: np.ndarray) -> float:  # u: distinct samples, whose own k-NN radii make the balls
+            radii = _knn_radii(d_ff[np.ix_(u, u)], PR_K)
+            return float((d_fs[u] <= radii[:, None]).any(0).mean())
+
         def stats(idx: np.ndarray) -> dict:
             g = f[idx]
             cov = np.atleast_2d(np.cov(g, rowvar=False))
@@ -296,9 +300,8 @@ class Reference:
             kxx = float(k[other].sum() / other.sum()) if other.any() else float("nan")
             out["kid"] = float(kxx + self.kyy - 2 * kfs[idx].mean())
             out["precision"] = float(inside[idx].mean())
-            u = np.unique(idx)
-            radii = _knn_radii(d_ff[np.ix_(u, u)], PR_K)
-            out["recall"] = float((d_fs[u] <= radii[:, None]).any(0).mean())
+            if len(np.unique(idx)) == len(idx):  # the samples themselves; a resample's recall is drawn below
+                out["recall"] = recall_of(idx)
             if labels is not None and self.classes > 1:
                 out["class_entropy"] = _entropy(np.bincount(labels[idx], minlength=self.classes), self.classes)
             return out
@@ -306,8 +309,17 @@ class Reference:
         point = stats(np.arange(n))
         rng = np.random.default_rng(seed)
         draws = [stats(rng.integers(0, n, n)) for _ in range(boot)]
+        # Recall is a coverage by balls whose radii the samples set among themselves: a resample with repeats
+        # has ~63 % distinct samples, wider balls and fewer of them, and its spread fell short of recall's
+        # spread between independent runs (0.013 against 0.016 measured; 83 % coverage). Half-samples drawn
+        # without repeats (the delete-n/2 jackknife, whose spread estimates the n-sample statistic's own)
+        # gave 0.0165 against 0.0164 (tests/core/test_measures_honest.py).
+        half = np.random.default_rng([seed, 1])
+        halves = [recall_of(np.sort(half.choice(n, n // 2, replace=False))) for _ in range(boot)] if n >= 4 else []
+        for d, r in zip(draws, halves, strict=False):
+            d["recall"] = r
         for key in list(point):
-            ci = bootstrap_interval([d[key] for d in draws], point[key])
+            ci = bootstrap_interval([d.get(key, math.nan) for d in draws], point[key])
             point[f"{key}_ci"] = None if ci is None else list(clip(key, ci[0], ci[1]))  # to the measure's range
         return point
 
