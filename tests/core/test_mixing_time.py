@@ -49,3 +49,25 @@ def test_analyze_reports_the_time_and_the_measures_over_t():
     assert m["autocorrelation_time_median"] >= 1 and m["ess_median"] <= m["ess_steps"]
     assert [r["t"] for r in m["over_t"]] == [10, 30]
     assert all({"frechet", "recall", "class_entropy", "memorized_fraction"} <= set(r) for r in m["over_t"])
+
+
+def test_measure_history_reads_the_ar1_time_of_states_along_the_first_principal_axis():
+    from kgn_gui.core.measure.analysis import measure_history
+
+    rng = np.random.default_rng(5)
+    D, chains, T = 6, 200, 600
+    train = rng.normal(size=(2000, D)) * np.array([5.0, 1, 1, 1, 1, 1])  # the first principal axis is e₀
+    z = ar1(0.5, T + 1, chains, seed=6)  # τ = (1 + φ)/(1 − φ) = 3
+
+    def state_at(s):
+        x = np.zeros((chains, D), np.float32)
+        x[:, 0] = z[s]
+        return x
+
+    read = []
+    ess, rows = measure_history(lambda s: read.append(s) or state_at(s), T, 100, train, window=450, over_t=(7,))
+    assert read[:-1] == list(range(150, T + 1))  # the last 450 steps in order, then the over-t step
+    assert ess["ess_steps"] == 451 and ess["ess_chains"] == chains  # (the other coordinates do not move)
+    assert ess["autocorrelation_time_median"] == pytest.approx(3.0, rel=0.12)
+    assert ess["ess_median"] == pytest.approx(451 / 3.0, rel=0.12)
+    assert [r["t"] for r in rows] == [7] and rows[0]["memorized_fraction"] >= 0 and "frechet" not in rows[0]

@@ -270,6 +270,41 @@ def principal_axes(train_x: np.ndarray, k: int, fit_max: int = 10_000) -> tuple[
     return mu.astype(np.float32), comps.astype(np.float32)
 
 
+HISTORY_STEPS = 500  # the most steps before the shown one that measure_history reads for τ and ESS
+
+
+def over_t_steps(t: int) -> list[int]:
+    """The earlier steps the window measures the distribution at, beside the shown step t: t/10 and t/3."""
+    return sorted({s for s in (t // 10, t // 3) if 0 < s < t})
+
+
+def measure_history(
+    state_at, t: int, settled: int | None, train_x: np.ndarray, reference: Reference | None = None, *,
+    over_t=(), window: int = HISTORY_STEPS, train_t: torch.Tensor | None = None, cancelled=None,
+) -> tuple[dict, list[dict]]:  # fmt: skip
+    """What a run's earlier states say about the shown step t, from ``state_at(s)`` (the states N×D at any
+    reached step s ≤ t, e.g. ``ChainSession.state``): the autocorrelation time and ESS of the chains' principal
+    coordinates (:func:`mixing.mixing_summary`, as :func:`analyze_chain` computes them) over the steps from the
+    settling step — the last ``window`` of them at most — to t, and the distribution measures at each step of
+    ``over_t`` (rows as in ``Analysis.over_t``). The states are read in order, so a timeline replays each once."""
+    begin = max(0, t - int(window)) if settled is None else max(int(settled), t - int(window))
+    mu, comps = principal_axes(train_x, PROJECTIONS)
+    coords = []
+    for s in range(begin, t + 1):
+        if s % 32 == 0:
+            check_cancelled(cancelled)
+        x = np.asarray(state_at(s), np.float32)
+        coords.append((x - mu) @ comps.T)
+    ess = mixing_summary(np.stack(coords)) if coords else mixing_summary(np.zeros((0, 0, PROJECTIONS)))
+    if train_t is None:
+        train_t = torch.from_numpy(np.asarray(train_x, np.float32))
+    rows = []
+    for s in sorted({int(v) for v in over_t if 0 <= int(v) <= t}):
+        check_cancelled(cancelled)
+        rows.append(_measured_at(s, np.asarray(state_at(s), np.float32), train_t, reference))
+    return ess, rows
+
+
 def _measured_at(t: int, x: np.ndarray, train_t: torch.Tensor, reference: Reference | None) -> dict:
     """The distribution measures (without intervals) and memorized fraction of the states at step t."""
     row: dict = {"t": int(t)}
