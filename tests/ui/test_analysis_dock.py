@@ -112,6 +112,25 @@ def test_every_row_reads_its_value_interval_and_baseline(panel):
     assert panel.status.text() == "step 40: 64 chains, tolerance 0.05"
 
 
+def test_memorized_ess_rows_and_the_over_t_line(panel):
+    a = analysis(summary(memorized_fraction=0.0, memorized_fraction_ci=[0.0, 0.057], memorized_fraction_real=0.0,
+                         autocorrelation_time_median=24.0, ess_median=12.5))  # fmt: skip
+    a.over_t = [{"t": 4, "class_entropy": 0.69, "frechet": 406.0, "recall": 0.53, "memorized_fraction": 0.0},
+                {"t": 13, "class_entropy": 0.63, "frechet": 512.0, "recall": 0.48, "memorized_fraction": 0.0}]  # fmt: skip
+    panel.show_analysis(40, a)
+    assert (panel.value("memorized_fraction"), panel.real("memorized_fraction")) == ("0", "0")
+    assert "[0, 0.057]" in panel.tip("memorized_fraction", INTERVAL) and "d₁/d₂ < 1/3" in panel.tip(
+        "memorized_fraction"
+    )
+    assert (panel.value("autocorrelation_time_median"), panel.value("ess_median")) == ("24", "12.5")
+    assert panel.over_t.text() == (
+        "steps 4 · 13 · 40, class entropy 0.69 · 0.63 · 0.93, Fréchet 406 · 512 · 12.5, recall 0.53 · 0.48 · 0.5, "
+        "memorized 0 · 0 · 0"
+    )
+    panel.clear(False)
+    assert panel.over_t.text() == "" and panel.value("ess_median") == "–"
+
+
 def test_the_header_names_the_feature_space_and_the_real_data(panel):
     panel.show_analysis(40, analysis(summary()))
     assert panel.header.text() == (

@@ -131,6 +131,20 @@ def test_measures_belong_to_their_chains(qtbot, trio):
     assert mc.load(MODELS / "2d-corners.safetensors") and cleared[-1] is True
 
 
+def test_the_measured_step_has_its_autocorrelation_time_ess_and_earlier_steps(qtbot, trio):
+    from kgn_gui.core.measure.analysis import measure_history
+
+    mc, chain, an, ex = trio
+    assert mc.load(MODELS / "mnist.safetensors")  # (its chains keep moving: they have a τ)
+    chain.step_by(90)
+    with qtbot.waitSignal(an.measured, timeout=120_000) as blocker:
+        assert an.measure_now() is not None
+    t, a = blocker.args
+    ess, rows = measure_history(chain.session.state, 90, a.burn_in, mc.train_data.x, a.reference, over_t=(9, 30))
+    assert a.ess == ess and ess["ess_steps"] == 90 - a.burn_in + 1 and ess["ess_chains"] >= 1
+    assert [r["t"] for r in a.over_t] == [9, 30] and a.over_t == rows  # t/10 and t/3, measured as analyze does
+
+
 def test_the_export_controller_exports_what_the_chain_holds(qtbot, trio, tmp_path):
     mc, chain, an, ex = trio
     failed = []

@@ -226,12 +226,30 @@ MEASURE: dict[str, Measure] = {m.key: m for m in MEASURES}
 # The Analysis dock's rows, in order; the class rows need a feature classifier; the model's rows are kept when
 # only the chains change
 PANEL = (
-    "burn_in", "converged", "cycles", "contraction_last", "copy_fraction", "distinct", "top_basin_share",
-    "nearest_mean", "class_entropy", "confidence", "frechet", "kid", "precision", "recall", "mixing",
-    "inside_training_range", "saturated", "attractor_fraction",
+    "burn_in", "converged", "cycles", "contraction_last", "copy_fraction", "memorized_fraction", "distinct",
+    "top_basin_share", "nearest_mean", "class_entropy", "confidence", "frechet", "kid", "precision", "recall",
+    "mixing", "autocorrelation_time_median", "ess_median", "inside_training_range", "saturated",
+    "attractor_fraction",
 )  # fmt: skip
 CLASS_MEASURES = ("class_entropy", "confidence")
 MODEL_MEASURES = ("attractor_fraction",)
+
+
+OVER_T = ("class_entropy", "frechet", "recall", "memorized_fraction")  # the measures the dock's over-t line follows
+
+
+def over_t_text(over: list[dict], final: dict) -> str:
+    """The Analysis dock's line of the distribution over the steps: ``over`` (rows with ``t``, as
+    ``Analysis.over_t``) then the shown step's ``final`` summary, e.g. "steps 30 · 100 · 300: entropy
+    0.69 · 0.63 · 0.64, Fréchet 406 · 512 · 572"; "" when there is no earlier step."""
+    if not over:
+        return ""
+    rows = [*over, final]
+    parts = [f"steps {' · '.join(fmt(r.get('t', final.get('steps'))) for r in rows)}"]
+    for key in OVER_T:
+        if any(finite(r.get(key)) for r in rows):
+            parts.append(f"{MEASURE[key].label} {' · '.join(fmt(r.get(key)) for r in rows)}")
+    return ", ".join(parts)
 
 
 def measure_of(column: str) -> Measure | None:

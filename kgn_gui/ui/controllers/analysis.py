@@ -134,11 +134,19 @@ class AnalysisController(QtCore.QObject):
                 ck.model, ck.spec, final, residuals, ds.x, tol=tol, reference=reference, train_t=s.train_tensor(),
                 cancelled=cancelled,
             )  # fmt: skip
+            # τ and ESS over the steps before t, and the distribution at t/10 and t/3: is it stationary?
+            a.ess, a.over_t = analysis.measure_history(
+                s.state, t, a.burn_in, ds.x, reference, over_t=analysis.over_t_steps(t), train_t=s.train_tensor(),
+                cancelled=cancelled,
+            )  # fmt: skip
             if comp is not None:  # (the same shape and value range: the first's spec serves)
                 a.second = analysis.measure_states(
                     comp.model, ck.spec, comp.state(t), comp_res, ds.x, tol=tol, reference=reference,
                     train_t=comp.train_tensor(), cancelled=cancelled,
                 )  # fmt: skip
+                a.second.ess, _ = analysis.measure_history(
+                    comp.state, t, a.second.burn_in, ds.x, train_t=comp.train_tensor(), cancelled=cancelled
+                )
             return a
 
         job = Job(work, "measure", self)

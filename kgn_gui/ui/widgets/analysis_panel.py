@@ -24,6 +24,7 @@ from ...core.measure.registry import (
     bracket,
     finite,
     fmt,
+    over_t_text,
     plus_minus,
 )
 from ...core.wording import count
@@ -117,6 +118,11 @@ class AnalysisPanel(QtWidgets.QWidget):
         self.table.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._fit_height()
         v.addWidget(self.table)
+        self.over_t = QtWidgets.QLabel("")  # the distribution at t/10, t/3 and t: is the chain stationary?
+        self.over_t.setWordWrap(True)
+        self.over_t.setToolTip("The distribution measures at earlier steps and the shown one (no intervals): a\n"
+                               "stationary chain keeps them; a “burn-in” is only the step the residual settled")  # fmt: skip
+        v.addWidget(self.over_t)
 
         row = QtWidgets.QHBoxLayout()
         self.measure_btn = QtWidgets.QPushButton("Measure")
@@ -235,6 +241,7 @@ class AnalysisPanel(QtWidgets.QWidget):
         for plot in plots:
             plot.clear()
         self.header.setText("")
+        self.over_t.setText("")
         self.measured_t = None
         self.step_label.setText("")
         self._idle(True)
@@ -370,6 +377,7 @@ class AnalysisPanel(QtWidgets.QWidget):
                     tip += f"the same measure for {real}"
                 self._cell(r.key, REAL, text, tip)
         self._show_second(getattr(a, "second", None))
+        self.over_t.setText(over_t_text(getattr(a, "over_t", None) or [], {**summary, "t": t}))
         self._show_header(summary)
         self.show_classes(summary.get("classifier") is not None or finite(summary.get("class_entropy")))
         self.measured_t = t
