@@ -1,5 +1,7 @@
 """kgn export: the output's extension and --format agree, or it is one line and exit 2, nothing written."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -116,6 +118,20 @@ def test_a_points_model_exports_its_points_view_with_the_step_band(tmp_path, cap
     assert len(frames) == 4 and frames[0].shape == (band_height(240, 320) + 240, 320, 3)
 
 
+def _settled_size(qtbot, widget, still_ms: int = 300):
+    """The widget's size once it has not changed for ``still_ms``: on a busy machine the docks and splitters
+    settle after the first frames (a fixed 50 ms wait once read 470 px while the export drew 511)."""
+    seen = {"size": widget.size(), "since": time.monotonic()}
+
+    def still() -> bool:
+        if widget.size() != seen["size"]:
+            seen.update(size=widget.size(), since=time.monotonic())
+        return time.monotonic() - seen["since"] >= still_ms / 1000
+
+    qtbot.waitUntil(still, timeout=10_000)
+    return widget.size()
+
+
 @pytest.mark.parametrize("name", ["2d-corners", "1d-sigmoid"])
 def test_the_window_and_kgn_export_draw_the_same_frames(make_window, qtbot, tmp_path, name):
     """The Points tab's export and kgn export of the same model, chains and size: identical frames."""
@@ -126,8 +142,7 @@ def test_the_window_and_kgn_export_draw_the_same_frames(make_window, qtbot, tmp_
         view.cobweb_chain.setValue(2)  # the cobweb's chain: --chain 2
     w.chain.step_by(4)
     qtbot.waitUntil(lambda: w.points_split.isVisible())
-    qtbot.wait(50)  # laid out: the Points tab at its size on screen
-    size = w.points_split.size()
+    size = _settled_size(qtbot, w.points_split)  # laid out: the Points tab at its size on screen
     job = w.export_actions.start_export(
         [0, 3, 6], ExportOptions(fmt="apng", scale=1), str(tmp_path / "win"), target="points"
     )
