@@ -66,7 +66,7 @@ def test_spec_dict_round_trip_and_unknown_fields():
 
 
 IMAGE_ARCHS = ["cnn", "unet", "transformer"]
-SHAPES = [(1, 28, 28), (3, 32, 32), (1, 7, 9), (2, 5, 5)]
+SHAPES = [(1, 28, 28), (3, 32, 32), (1, 7, 9), (3, 5, 7)]  # (C = 1 or 3: what a picture draws)
 
 
 def _small(arch, shape, bound="tanh", **kw):

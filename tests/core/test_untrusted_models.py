@@ -6,6 +6,7 @@ file, headers built from random tensor tables and random metadata, and headers t
 """
 
 import json
+import math
 import struct
 import tempfile
 from pathlib import Path
@@ -207,3 +208,36 @@ def test_metadata_fields_the_app_reads_are_checked(fields):
         for k in ("steps", "seed", "parameters"):
             assert m.get(k) is None or (isinstance(m[k], int) and not isinstance(m[k], bool))
         assert m.get("final_loss") is None or isinstance(m["final_loss"], (int, float))
+
+
+def undrawable_model(folder: Path, channels: int) -> Path:
+    """A valid 1×4×4 MLP's file whose spec says its images have ``channels`` channels (the same 16 values)."""
+    spec = ModelSpec(D=16, L=2, H=5, bound="tanh", shape=(1, 4, 4))
+    raw = save_checkpoint(folder / "good.safetensors", build_model(spec, seed=0), spec, dataset="toy").read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + n])
+    meta = json.loads(header["__metadata__"]["kgn"])
+    shape = [channels, 2, 8 // channels] if 16 % (2 * channels) == 0 else [channels, 1, 1]
+    meta["spec"] = {**meta["spec"], "D": math.prod(shape), "shape": shape}
+    meta["data_shape"] = shape
+    header["__metadata__"] = {"kgn": json.dumps(meta)}
+    bad = folder / "bad.safetensors"
+    bad.write_bytes(file_from(header, raw[8 + n :]))
+    return bad
+
+
+@pytest.mark.parametrize("channels", [2, 4, 5])
+def test_images_whose_channels_no_picture_draws_are_refused_at_load(tmp_path, channels, capsys):
+    # Every picture of a sample is grey or RGB, so load refuses such a file in one line before any work (it
+    # once ended in a Pillow traceback in kgn export, and the window's grid raised on every step).
+    from kgn_gui.cli import main
+
+    bad = undrawable_model(tmp_path, channels)
+    with pytest.raises(CheckpointError, match=rf"bad\.safetensors: images of {channels} channels .* cannot be drawn"):
+        load_checkpoint(bad)
+    for argv in (["export", str(bad), "--steps", "0,2", "-o", str(tmp_path / "a.gif")],
+                 ["sample", str(bad), "-n", "2", "--steps", "2", "-o", str(tmp_path / "s")]):  # fmt: skip
+        assert main(argv) != 0
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and f"images of {channels} channels" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.safetensors", "good.safetensors"]  # nothing written

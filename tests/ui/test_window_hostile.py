@@ -23,6 +23,17 @@ def test_opening_a_fifo_as_a_model_is_one_line_and_never_blocks(make_window, err
     assert window.checkpoint.name == "mnist"  # the old model stays
 
 
+def test_a_model_whose_images_no_picture_draws_is_refused_in_one_line(make_window, errors, tmp_path):
+    from tests.core.test_untrusted_models import undrawable_model
+
+    window = make_window()
+    assert not window.model_actions.load_model(undrawable_model(tmp_path, 2))
+    title, msg = errors[-1]
+    assert title == "Cannot open model" and msg.startswith("bad.safetensors: images of 2 channels") and "\n" not in msg
+    assert window.checkpoint.name == "mnist"  # the old model stays
+    window.chain.step_by(2)  # and its chains still step
+
+
 def test_importing_a_fifo_is_one_line_off_the_gui_thread(make_window, errors, qtbot, tmp_path):
     window = make_window()
     fifo = tmp_path / "data.npy"

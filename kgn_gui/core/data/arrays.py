@@ -21,7 +21,7 @@ from ..safe_io import (
     reason_of,
     shown,
 )
-from .dataset import ByteDataset, Dataset, check_labels, from_unit, images_to_dataset, reading
+from .dataset import IMAGE_CHANNELS, ByteDataset, Dataset, check_labels, from_unit, images_to_dataset, reading
 
 # The most memory one data file may ask for: the bytes its header declares, or its values as float32
 # (what the app keeps of anything but bytes: uint8 IDX images are kept as bytes, a ByteDataset), whichever
@@ -103,7 +103,7 @@ def load_idx(
     if arr.ndim == 3:
         arr = arr[:, None]
     elif arr.ndim == 4:
-        if arr.shape[3] not in (1, 3):
+        if arr.shape[3] not in IMAGE_CHANNELS:
             raise _channel_error(iname, arr.shape[3], arr.shape)
         arr = arr.transpose(0, 3, 1, 2)
     else:
@@ -224,9 +224,9 @@ def _as_images(arr: np.ndarray, what: str) -> np.ndarray:
     if arr.ndim == 3:
         return arr[:, None]
     a, c = arr.shape[1], arr.shape[3]
-    if c in (1, 3) and a not in (1, 3):
+    if c in IMAGE_CHANNELS and a not in IMAGE_CHANNELS:
         return arr.transpose(0, 3, 1, 2)
-    if a in (1, 3):
+    if a in IMAGE_CHANNELS:
         return arr
     raise _channel_error(what, min(a, c), arr.shape)  # the shorter axis is the likelier channel axis
 

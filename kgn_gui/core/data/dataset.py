@@ -12,6 +12,7 @@ from ..safe_io import Refused, reason_of, shown
 from ..wording import count
 
 MAX_LABEL = 2**31 - 1
+IMAGE_CHANNELS = (1, 3)  # what a C×H×W sample can be drawn as: grey or RGB (import, models and pictures alike)
 
 
 @contextlib.contextmanager

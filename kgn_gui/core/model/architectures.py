@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..data.dataset import IMAGE_CHANNELS
 from ..errors import SpecError
 
 BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
@@ -126,6 +127,13 @@ class ModelSpec:
             prod *= s
         if prod != self.D:
             raise SpecError(f"shape {self.shape} has {prod} values but D = {self.D}")
+        if len(self.shape) == 3 and self.shape[0] not in IMAGE_CHANNELS:
+            # (Data of such images is refused at import; a model file saying so is refused here, at load,
+            # before any work: every picture of a sample is grey or RGB.)
+            raise SpecError(
+                f"images of {self.shape[0]} channels (shape {self.shape}) cannot be drawn: the pictures are 1 "
+                "channel (grey) or 3 (RGB)"
+            )
         if self.arch in IMAGE_ARCHITECTURES and len(self.shape) != 3:
             raise SpecError(
                 f"the {ARCH_DEFAULTS[self.arch]['label']} needs images (C×H×W data); "
