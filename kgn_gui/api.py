@@ -19,6 +19,7 @@ Nothing here imports Qt. Every error is a one-line ``ValueError`` (or ``OSError`
 from __future__ import annotations
 
 import base64
+import math
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -182,6 +183,26 @@ class Run:
             else:
                 s.add_edit(what)
 
+    def _check_time(self, steps: int, max_seconds: float | None) -> None:
+        """Refuse (PreflightError, with the estimate) ``steps`` more steps of these chains that would take over
+        ``max_seconds`` here (None: no check): one step is timed first (:meth:`step_seconds`)."""
+        from .core.preflight import check_time
+
+        if max_seconds is not None and steps - self._session.t_max > 2:
+            check_time("--steps", steps - self._session.t_max, self.step_seconds(), chains=self.n, limit_s=max_seconds)
+
+    def step_seconds(self) -> float:
+        """Seconds one step of these chains takes on this machine, timed on the next step to compute (the first
+        step, which pays for warm-up, is computed before; the run keeps both): what a time check multiplies."""
+        import time
+
+        s = self._session
+        if s.t_max == 0:
+            self.advance(1)
+        t0 = time.perf_counter()
+        self.advance(s.t_max + 1)
+        return time.perf_counter() - t0
+
     def state(self, t: int | None = None) -> np.ndarray:
         """x_t (N×D float32, a copy) for any step t ≥ 0 (default: the run's last step)."""
         t = self.steps if t is None else int(t)
@@ -222,14 +243,15 @@ class Run:
         progress: Progress | None = None,
         inputs: Iterable = (),
         log: Callable[[str], None] | None = None,
+        max_seconds: float | None = None,
         **options,
     ) -> Path:
         """Write the chains at ``steps`` (default 0 … the run's steps) as an animation, mosaic or states file:
         ``fmt`` (gif, webp, apng, mp4, webm, png, npz), else the one the path's extension names, else gif.
         ``options``: fps, scale, overlay, chain, size, gif_hold (core.export.ExportOptions). Checked before any
         frame is drawn (an option the model cannot take: ExportOptionError; more than memory holds:
-        PreflightError). ``inputs``: files the caller read, which the output may not be. The frames ``kgn
-        export`` writes (it is this call)."""
+        PreflightError; steps that would take over ``max_seconds`` here: PreflightError). ``inputs``: files the
+        caller read, which the output may not be. The frames ``kgn export`` writes (it is this call)."""
         from .core.export.animation import check_points_options, export_session, export_states
         from .core.export.options import ExportOptions
         from .core.export.targets import format_of, output_for
@@ -246,6 +268,7 @@ class Run:
             check_points_options(ck.spec.shape, self.n, opts)
         opts.validate()
         check_export(len(steps), self.n, ck.spec.D, ck.spec.shape, fmt, opts.scale, opts.chain, max_step=max(steps))
+        self._check_time(max(steps), max_seconds)
         if fmt == "npz":
             return export_states(
                 ck.model, ck.spec, self.config, steps, target, start_array=self.start.array,
@@ -269,6 +292,7 @@ class Run:
         *,
         progress: Progress | None = None,
         inputs: Iterable = (),
+        max_seconds: float | None = None,
         **options,
     ) -> Path:
         """A run bundle (a folder, or a .zip) that ``kgn sample --bundle`` reproduces frame for frame: the model,
@@ -289,6 +313,7 @@ class Run:
         opts.validate()
         check_export(len(steps), self.n, ck.spec.D, ck.spec.shape, opts.fmt, opts.scale, opts.chain,
                      max_step=max(steps), bundle=True)  # fmt: skip
+        self._check_time(max(steps), max_seconds)
         return write_bundle(
             path, ck, self.config, steps, opts, start_array=self.start.array, lab=self.lab, progress=progress,
             inputs=list(inputs),
@@ -304,13 +329,15 @@ class Run:
         grid_n: int = 16,
         model: str | None = None,
         progress: Progress | None = None,
+        max_seconds: float | None = None,
     ) -> dict:
         """Write the result folder ``kgn sample`` writes (it is this call): final_states.npy (the states at step
         ``steps``, default the run's steps; computed as needed), grid.png (image models: ``grid_n`` chains at each of ``grid_steps``, default the first
         and the last step) and sample.json (the settings). ``branch`` = (b, K): from step b on each chain goes on
         K ways that differ only in their noise seed (row i·K + k), and divergence.csv is their mean pairwise
         distance per step. ``out`` is replaced whole, and only when it holds a previous result (or nothing).
-        Returns sample.json's dict; with a branch its "divergence" is the (step, divergence) list."""
+        Returns sample.json's dict; with a branch its "divergence" is the (step, divergence) list. Steps that
+        would take over ``max_seconds`` here are refused first (PreflightError)."""
         import json
 
         from .core.chain.lab import divergence
@@ -331,6 +358,7 @@ class Run:
         check_sample(self.n * K, ck.spec.D, ck.spec.shape, grid_rows=len(grid_steps), grid_n=grid_n)
         out.parent.mkdir(parents=True, exist_ok=True)  # -o a/b/c makes a/b
         check_output_folder(out)
+        self._check_time(b + (T - b) * K, max_seconds)  # (a branch's K rows a chain cost K steps a step)
         self.advance(b, progress)
         br = self.branch(b, K) if branch is not None else None
         if br is not None:
@@ -444,6 +472,7 @@ def analyze(
     recovery_n: int = 200,
     recovery_T: int = 50,
     mixing: Iterable[float] = (),
+    max_seconds: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Measures:
@@ -455,7 +484,8 @@ def analyze(
     distribution measures at each step of ``over_t`` (``over_t`` rows: is the chain stationary?), the
     two-halves test against the model ``against`` (its chains from the same starts, seed and sampler;
     ``halves``: core.measure.distribution.halves), basin recovery at each σ of ``sigmas`` and the mixing scan
-    over the ε of ``mixing``. data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
+    over the ε of ``mixing``. ``max_seconds``: refuse (PreflightError, with the estimate) chains whose steps
+    would take longer, timed on a step of these chains first (``kgn analyze`` without --yes: 10 minutes). data: a data source (``kgn analyze --data``) or a core.data.Dataset to measure
     against (default: the model's reference data). Given a :class:`Run`, its chains (model, start, sampler, seed, condition and
     edits) are measured. The dict ``kgn analyze --json`` writes, as core.measure.registry.Measures (``estimate(key)``:
     a value with its interval; ``lines()``: what ``kgn analyze`` prints). ``progress(stage, done, total)``."""
@@ -472,6 +502,17 @@ def analyze(
         lab, start_array = Lab(condition), st.array
     ck = m.checkpoint
     sigmas, mixing = [float(s) for s in sigmas], [float(e) for e in mixing]
+    # Every argument is checked before any work (a bad one once came after minutes of chains and audit).
+    from .core.chain.sampler import MAX_EPS
+    from .core.lists import MAX_SIGMA
+
+    if not all(math.isfinite(s) and 0 <= s <= MAX_SIGMA for s in sigmas):
+        raise ChainError(f"σ levels must be numbers in [0, {MAX_SIGMA:g}], got {sigmas}")
+    if not all(math.isfinite(e) and 0 <= e <= MAX_EPS for e in mixing):
+        raise ChainError(f"the mixing scan's ε must be in [0, {MAX_EPS:g}], got {mixing}")
+    other = None if against is None else load(against)
+    if other is not None and other.checkpoint.spec.D != ck.spec.D:
+        raise ChainError(f"--against: that model has D = {other.checkpoint.spec.D}, this one {ck.spec.D}")
     say = (lambda stage: None) if progress is None else (lambda stage: lambda d, t: progress(stage, d, t))
     if isinstance(data, str):
         from .core.data.sources import reference_data
@@ -482,6 +523,13 @@ def analyze(
     if ds.D != ck.spec.D:
         raise ChainError(f"the reference data has {ds.D} values per sample, the model {ck.spec.D}")
     check_analysis(cfg.n, ck.spec.D, steps, M=ds.M, recovery_n=recovery_n if sigmas else 0, audit=audit)
+    if max_seconds is not None and steps > 2:  # memory first (it runs nothing), then time (one step is timed)
+        from .core.measure.analysis import step_seconds
+        from .core.preflight import check_time
+
+        runs = 1 + (1 + 2 * sum(e > 0 for e in mixing) if mixing else 0) + (other is not None)  # mixing: none, 2 a ε
+        per = step_seconds(ck.model, ck.spec, cfg, start_array)
+        check_time("--steps", steps * runs, per, chains=cfg.n, limit_s=max_seconds)
     ref = reference_for(ds, cfg.n, seed=cfg.seed, progress=say(f"feature classifier for {ds.name}"), log=log)
     lab = None if lab is None or lab.empty else lab
     a = analyze_chain(
@@ -503,12 +551,9 @@ def analyze(
             ck.model, ds.x, n=fixed_points, seed=cfg.seed, chain_ends=ends, progress=say("fixed points")
         )
         out.update(census.summary())
-    if against is not None:
+    if other is not None:
         from .core.measure.distribution import halves
 
-        other = load(against)
-        if other.checkpoint.spec.D != ck.spec.D:
-            raise ChainError(f"--against: that model has D = {other.checkpoint.spec.D}, this one {ck.spec.D}")
         theirs = sample(other, cfg.n, steps, cfg.seed, cfg.sampler, start=start if start is not None else start_array)
         out["halves"] = {"against": str(other.checkpoint.path or other.checkpoint.name)}
         out["halves"].update(halves(a.final, theirs.state(steps).reshape(cfg.n, -1), seed=cfg.seed))

@@ -226,10 +226,18 @@ def _run_from_args(args, ck, steps: int, sampler_steps: int | None = None, progr
     )  # fmt: skip
 
 
+def _add_yes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--yes", action="store_true", help="run even when the steps would take over 10 minutes here (timed on a "
+        "step of these chains before the work; without --yes such a run is refused with the estimate)",
+    )  # fmt: skip
+
+
 def cmd_export(args) -> int:
     from .core.export.options import frame_count_duration, parse_steps
     from .core.export.targets import export_target
     from .core.model.checkpoint import load_checkpoint
+    from .core.preflight import TIME_LIMIT_S
 
     steps = parse_steps(args.steps)  # before anything is loaded: 0:10**12:1 is refused at once
     inputs = _inputs(args, args.model)
@@ -243,6 +251,7 @@ def cmd_export(args) -> int:
     options = dict(
         fps=args.fps, scale=args.scale, overlay=not args.no_overlay, chain=args.chain, gif_hold=args.gif_hold
     )
+    options["max_seconds"] = None if args.yes else TIME_LIMIT_S  # steps that would take longer: refused first
     frames = lambda d, n: bar.update(d, n, "frames", final=d == n)  # noqa: E731
     if args.bundle:
         path = run.bundle(
@@ -369,7 +378,7 @@ def cmd_sample(args) -> int:
     from .core.chain.lab import parse_branch
     from .core.export.options import parse_steps
     from .core.model.checkpoint import load_checkpoint
-    from .core.preflight import MAX_GRID_ROWS
+    from .core.preflight import MAX_GRID_ROWS, TIME_LIMIT_S
 
     if args.bundle:
         return cmd_reproduce(args)
@@ -393,6 +402,7 @@ def cmd_sample(args) -> int:
     meta = run.save(
         out, args.steps, branch=branch, grid_steps=grid_steps, grid_n=args.grid_n, model=str(args.model),
         progress=lambda d, n: bar.update(d, args.steps, "steps", final=d == args.steps),
+        max_seconds=None if args.yes else TIME_LIMIT_S,
     )  # fmt: skip
     image = len(ck.spec.shape) == 3
     print(f"wrote {out / 'final_states.npy'}" + (f" and {out / 'grid.png'}" if image else ""))
@@ -423,7 +433,7 @@ def cmd_analyze(args) -> int:
     from .core.errors import DataError
     from .core.jsonsafe import dumps_strict
     from .core.model.checkpoint import load_checkpoint
-    from .core.preflight import check_output_file
+    from .core.preflight import TIME_LIMIT_S, check_output_file
 
     inputs = _inputs(args, args.model, args.data, args.against)
     if args.json:
@@ -433,13 +443,15 @@ def cmd_analyze(args) -> int:
         return _analyze_seeds(args)
     if args.engine != "local" or args.workers or args.address:
         raise CLIError("--engine, --workers and --address are for --seeds (one seed runs here)")
+    ck = load_checkpoint(args.model)
     bar = Progress()
     options = api.MEASURE_OPTIONS
     try:
         out = _run_from_args(
-            args, load_checkpoint(args.model), args.steps, mixing=args.mixing or (),
+            args, ck, args.steps, mixing=args.mixing or (),
             progress=lambda stage, d, n: bar.update(d, n, stage, final=d == n),
             log=lambda s: print(s, file=sys.stderr), baselines=args.baselines, over_t=args.over_t, against=args.against,
+            max_seconds=None if args.yes else TIME_LIMIT_S,
             **{k: getattr(args, k) for k in options},
         )  # fmt: skip
     except DataError as e:  # the model's own data cannot be had here
@@ -662,6 +674,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="live edits (brush, erase, kick), each at its step: a JSON list as sample.json's lab.edits records",
     )  # fmt: skip
     s.add_argument("-o", "--output", default="kgn-sample", help="output folder")
+    _add_yes_option(s)
     s.set_defaults(func=cmd_sample)
 
     e = sub.add_parser("export", help="export a chain's animation: GIF, APNG, MP4, WebM or PNG frames")
@@ -709,6 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "-o", "--output", required=True, help="file (the format's extension added if it has none) or, for png, a folder"
     )
+    _add_yes_option(e)
     e.set_defaults(func=cmd_export)
 
     a = sub.add_parser("analyze", help="measure a model's kaleidoscope: convergence, copies, classes, attractors")
@@ -760,6 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _add_engine_options(a)
     a.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    _add_yes_option(a)
     a.set_defaults(func=cmd_analyze)
 
     r = sub.add_parser("search", help="measure a model under many samplers and seeds: search_runs.csv + search.csv")

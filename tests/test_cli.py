@@ -295,7 +295,7 @@ def test_sweep_trains_each_depth_and_writes_csv_png_and_models(tmp_path):
     [
         (["sweep", "--depths", "0,2", "-o", "{tmp}/x"], "depths"),
         (["sweep", "--depths", "a", "-o", "{tmp}/x"], "whole numbers"),
-        (["analyze", str(MODELS / "2d-corners.safetensors"), "--sigmas", "-1"], "≥ 0"),
+        (["analyze", str(MODELS / "2d-corners.safetensors"), "--sigmas", "-1"], "in 0 … 10"),
     ],
 )
 def test_analysis_commands_refuse_bad_input_in_one_line(args, needle, tmp_path):

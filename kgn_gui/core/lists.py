@@ -44,14 +44,20 @@ def parse_list(
     return vals
 
 
+MAX_SIGMA = 10.0  # value units: five times the widest value range (tanh's [−1, 1]); beyond it noise is all there is
+
+
 def sigmas(text: str) -> list[float]:
-    """Basin recovery's corruption levels σ (value units): finite numbers ≥ 0, sorted, each once."""
-    return sorted(set(parse_list(text, float, lo=0.0, what="σ levels", example="0,0.05,0.1,0.2")))
+    """Basin recovery's corruption levels σ (value units): numbers in [0, MAX_SIGMA], sorted, each once."""
+    return sorted(set(parse_list(text, float, lo=0.0, hi=MAX_SIGMA, what="σ levels", example="0,0.05,0.1,0.2")))
 
 
 def eps_values(text: str) -> list[float]:
-    """The ε values of a mixing scan: finite numbers ≥ 0, in the order given."""
-    return parse_list(text, float, lo=0.0, what="ε values", example="0,0.01,0.03,0.1")
+    """The ε values of a mixing scan: numbers in [0, MAX_EPS] (a sampler's), in the order given: read with
+    the option, so a bad one is said before any work."""
+    from .chain.sampler import MAX_EPS
+
+    return parse_list(text, float, lo=0.0, hi=MAX_EPS, what="ε values", example="0,0.01,0.03,0.1")
 
 
 def depths(text: str) -> list[int]:

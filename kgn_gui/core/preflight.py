@@ -88,6 +88,35 @@ def _refuse_if(need: int, avail: int, what: str, fits: str) -> None:
 # -- outputs -------------------------------------------------------------------------------------------
 
 
+TIME_LIMIT_S = 600.0  # compute a command may take before it asks: longer needs --yes (the window asks)
+
+
+def duration_text(seconds: float) -> str:
+    """Seconds for people: "40 s", "12 min", "3.5 h", "41 days"."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for unit, size in (("days", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= 2 * size:
+            v = seconds / size
+            return f"{v:,.0f} {unit}" if v >= 10 else f"{v:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def check_time(
+    what: str, steps: int, step_s: float, *, chains: int, yes: bool = False, limit_s: float = TIME_LIMIT_S
+) -> float:
+    """Refuse (PreflightError, one line) compute that would take longer than ``limit_s``: ``steps`` chain
+    steps of ``chains`` chains at ``step_s`` seconds a step, measured here on these chains (``Run.step_seconds``).
+    ``yes``: run it anyway. Returns the estimate in seconds."""
+    est = float(steps) * float(step_s)
+    if est > limit_s and not yes:
+        raise PreflightError(
+            f"{what}: {steps:,} steps of {chains:,} chains at {step_s * 1e3:.3g} ms a step would take about "
+            f"{duration_text(est)}, over the {duration_text(limit_s)} limit: ask for fewer steps, or pass --yes"
+        )
+    return est
+
+
 def _folder_of(path: Path) -> Path:
     return path.parent if str(path.parent) else Path(".")
 

@@ -214,6 +214,22 @@ def _run(
 
 
 @torch.no_grad()
+def step_seconds(model, spec, cfg: ChainConfig, start_array=None) -> float:
+    """Seconds one step of analyze_chain's chains takes here (f and the residual of ``cfg.n`` chains), timed on
+    the second step of a throwaway run: what a time check before an analysis multiplies."""
+    import time
+
+    dev = device_of(model)
+    chain = Chain.from_config(model, spec.value_range, cfg, dev)
+    x = chain.begin(start_states(cfg, spec.D, spec.value_range, shape=spec.shape, start_array=start_array, device=dev))
+    x, _ = chain.step_with_f(x, 0)
+    t0 = time.perf_counter()
+    nx, fx = chain.step_with_f(x, 1)
+    rms(fx.clamp(*spec.value_range), x).float().cpu()
+    return time.perf_counter() - t0
+
+
+@torch.no_grad()
 def analyze_chain(
     model,
     spec,
