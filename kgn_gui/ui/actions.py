@@ -13,7 +13,7 @@ from ..core.data.dataset import Dataset
 from ..core.data.sources import POINT_PRESETS
 from ..core.errors import CheckpointError, DataError, ExportError, TrainError
 from ..core.model.architectures import count_parameters
-from ..core.model.checkpoint import Checkpoint, load_checkpoint
+from ..core.model.checkpoint import Checkpoint, load_checkpoint, read_metadata
 from . import dialogs
 from .first_frame import DEFAULT_MODEL
 from .widgets.export_dialog import ExportDialog
@@ -407,22 +407,46 @@ class TrainingActions:
         from ..core.model.recovery import pending_recoveries
 
         for rec in pending_recoveries():
-            answer = (ask or (lambda r: dialogs.ask_recovery(self.w, r)))(rec)
-            if answer == "discard":
-                rec.discard()
-            if answer != "restore":
-                continue
-            try:
-                ck = load_checkpoint(rec.path)
-            except CheckpointError as e:
-                self.w.show_error("Cannot restore", str(e))
-                continue
-            ck.path = None  # "Save model as" gives it a home
-            if not self.w.guard.confirm("restore the interrupted run"):
-                return 0
-            self.w.points.drop()
-            if self.w.models.set_checkpoint(ck, dirty=True):
-                rec.discard()
-                self.w.statusBar().showMessage(f"restored {rec.describe()} — save it with Save model as", 15_000)
-                return 1  # one restored (unsaved) model at a time: the others are offered next start
+            got = self._offer(rec, ask)
+            if got is not None:
+                return got  # one restored (unsaved) model at a time: the others are offered next start
         return 0
+
+    def offer_recovery_file(self, path: str, ask=None) -> int:
+        """The training process died (killed, out of memory) and left ``path``: offer its weights now, as an
+        interrupted run's are offered at the next start."""
+        from ..core.model.recovery import Recovery, check_recovery_info
+
+        try:
+            meta = read_metadata(path)
+        except CheckpointError as e:
+            self.w.show_error("Cannot restore", str(e))
+            return 0
+        why = check_recovery_info(meta.get("recovery"))
+        if why is not None:
+            self.w.show_error("Cannot restore", f"{Path(path).name}: {why}")
+            return 0
+        return self._offer(Recovery(Path(path), meta), ask) or 0
+
+    def _offer(self, rec, ask) -> int | None:
+        """Ask about one recovery checkpoint: 1 restored, 0 refused at the unsaved-work question, None asked
+        about later, discarded or unreadable."""
+        answer = (ask or (lambda r: dialogs.ask_recovery(self.w, r)))(rec)
+        if answer == "discard":
+            rec.discard()
+        if answer != "restore":
+            return None
+        try:
+            ck = load_checkpoint(rec.path)
+        except CheckpointError as e:
+            self.w.show_error("Cannot restore", str(e))
+            return None
+        ck.path = None  # "Save model as" gives it a home
+        if not self.w.guard.confirm("restore the interrupted run"):
+            return 0
+        self.w.points.drop()
+        if not self.w.models.set_checkpoint(ck, dirty=True):
+            return None
+        rec.discard()
+        self.w.statusBar().showMessage(f"restored {rec.describe()} — save it with Save model as", 15_000)
+        return 1

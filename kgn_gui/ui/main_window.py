@@ -332,6 +332,7 @@ class MainWindow(QtWidgets.QMainWindow):
         tc.progress.connect(self.training_actions.on_training_progress)
         tc.finished.connect(self.training_actions.on_training_finished)
         tc.failed.connect(lambda msg: self.show_error("Training", msg))
+        tc.recoverable.connect(self.training_actions.offer_recovery_file)  # (after the error: its weights)
         tc.weightsReady.connect(self.training_actions.use_checkpoint)
         tc.stateChanged.connect(tp.set_state)
         tc.warning.connect(self.training_actions.training_warning)

@@ -4,6 +4,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -492,14 +493,26 @@ def test_use_current_weights_while_training(window, qtbot):
         window.training.stop()
 
 
-def test_a_crashed_training_process_is_reported(window, qtbot, errors):
+def test_a_crashed_training_process_is_reported_and_its_weights_offered(window, qtbot, errors, monkeypatch):
+    from kgn_gui.ui import dialogs
+
+    asked = []
+    monkeypatch.setattr(dialogs, "ask_recovery", lambda _w, rec: asked.append(rec) or "restore")
+    window.training.recovery_every_s = 0.2  # (60 s in use)
     tp = window.training_panel
     tp.set_recipe("points:2d-corners", steps=1_000_000)
     window.training_actions.start_training()
-    qtbot.waitUntil(lambda: window.training.run.step > 2, timeout=30_000)
-    window.training._proc.kill()
+    qtbot.waitUntil(lambda: window.training.run.recovery_path is not None, timeout=30_000)
+    kept = window.training.run.recovery_path
+    window.training._proc.kill()  # as the kernel's OOM killer would
     qtbot.waitUntil(lambda: window.training.state == "idle", timeout=10_000)
-    assert errors and "ended unexpectedly" in errors[-1][1]
+    title, msg = errors[-1]
+    assert title == "Training" and "\n" not in msg
+    assert msg.startswith("the training process ended unexpectedly (killed by SIGKILL: out of memory, or from outside)")
+    assert "weights of step" in msg and "are kept" in msg
+    # the weights it kept are offered at once; restored, they are the current (unsaved) model
+    assert len(asked) == 1 and asked[0].path == Path(kept)
+    assert window.checkpoint.spec.D == 2 and window.model_dirty and not Path(kept).exists()
     window.chain.step_by(1)  # the app stays usable
     assert window.session.t_max == 1
 

@@ -67,13 +67,27 @@ class TrainingRun:
         return load_checkpoint(path or self.final_path)
 
 
+def _how_it_ended(exitcode: int | None) -> str:
+    """A child process's exit code for people: "killed by SIGKILL: out of memory, or from outside"."""
+    import signal
+
+    if exitcode is None or exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    return f"killed by {name}" + (": out of memory, or from outside" if name == "SIGKILL" else "")
+
+
 class TrainingController(QtCore.QObject):
     """start / pause / resume / stop training; signals come from the GUI thread.
 
     progress(TrainEvent): at most every ``poll_ms``. finished(TrainEvent): done, stopped or diverged,
     after the trained weights are saved (``run.final_path``). failed(str): could not start, or crashed.
     warning(str): something the user should know that does not stop training (a recovery checkpoint
-    could not be written).
+    could not be written). recoverable(str): the process ended without a word (killed, out of memory) and
+    left this recovery checkpoint of its best weights so far (after ``failed``).
     weightsReady(object): a Checkpoint of the current weights, answering :meth:`request_weights`.
     stateChanged(str): idle, running, paused, stopping."""
 
@@ -83,6 +97,7 @@ class TrainingController(QtCore.QObject):
     weightsReady = QtCore.Signal(object)
     stateChanged = QtCore.Signal(str)
     warning = QtCore.Signal(str)
+    recoverable = QtCore.Signal(str)
 
     def __init__(self, parent: QtCore.QObject | None = None, poll_ms: int = 50, recovery_every_s: float = 60.0):
         super().__init__(parent)
@@ -220,9 +235,15 @@ class TrainingController(QtCore.QObject):
         if latest is not None:
             self.progress.emit(latest)
         if ended and self._state != "idle":
-            # The child ended without saying so (killed, out of memory): report it, stay usable.
+            # The child ended without saying so (killed, out of memory): report it, stay usable, and offer
+            # the weights its last recovery checkpoint holds.
+            code, kept = self._proc.exitcode, self.run.recovery_path
             self._finish()
-            self.failed.emit("the training process ended unexpectedly")
+            kept = kept if kept and os.path.isfile(kept) else None
+            self.failed.emit(f"the training process ended unexpectedly ({_how_it_ended(code)})" + (
+                f"; its weights of step {self.run.step:,} or before are kept" if kept else "; no weights were kept"))  # fmt: skip
+            if kept:
+                self.recoverable.emit(kept)
 
     def _finish(self) -> None:
         self._timer.stop()
