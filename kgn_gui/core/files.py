@@ -1,10 +1,11 @@
 """Writing files so that nothing is ever half-written: a temporary name in the same folder, then a rename.
 
 Every file the app and ``kgn`` write (models, exports, bundles, CSV, figures, JSON) goes through
-:func:`atomic_path`: the content is written to ``.NAME.XXXX.part`` beside the target, flushed to disk, and
+:func:`atomic_path`: the content is written to ``.NAME.PID-XXXX.part`` beside the target, flushed to disk, and
 renamed over the target in one step. A full disk, a missing or read-only folder, or an error mid-write
-leaves the old file as it was and no stray temporary file; the error says what went wrong. (A process killed
-mid-write can leave its ``.part`` file; the target is still whole.)
+leaves the old file as it was and no stray temporary file; the error says what went wrong. A process killed
+mid-write leaves its ``.part`` (the target is still whole): the next write of the same target removes the
+temporaries whose writer (PID) is no longer running (:func:`temporary_beside`, :func:`remove_stale_parts`).
 
 Outputs of several files (``kgn sample -o DIR``, a folder of PNG frames) go through :func:`atomic_folder`:
 they are built in a temporary folder beside the target and swapped in as a unit (the old folder renamed
@@ -43,6 +44,64 @@ def _read_umask() -> int:
 _USUAL_MODE = 0o666 & ~_read_umask()
 
 
+MAX_SCANNED = 100_000  # entries of a folder looked at for stale temporaries (a bound on a huge folder)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):  # another user's process (or no way to tell): kept
+        return True
+    return True
+
+
+def remove_stale_parts(path: str | os.PathLike) -> int:
+    """Remove the temporaries of ``path`` left by writers that were killed: ``.NAME.PID-….part`` files and
+    folders beside it whose PID no longer runs. Never raises; returns how many were removed."""
+    path = Path(path)
+    head, removed = f".{path.name}.", 0
+    try:
+        with os.scandir(path.parent if str(path.parent) else ".") as it:
+            for i, entry in enumerate(it):
+                if i >= MAX_SCANNED:
+                    break
+                name = entry.name
+                pid, dash, _ = name[len(head) :].partition("-")
+                if not (name.startswith(head) and name.endswith(".part") and dash and pid.isascii() and pid.isdigit()):
+                    continue
+                if _running(int(pid)):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        shutil.rmtree(entry.path)
+                    else:
+                        os.unlink(entry.path)
+                    removed += 1
+                except OSError:
+                    pass
+    except OSError:
+        pass
+    return removed
+
+
+def temporary_beside(path: str | os.PathLike, *, folder: bool = False) -> Path:
+    """A new, empty temporary file (or folder) beside ``path``, named ``.NAME.PID-XXXX.part`` after this
+    process, once the temporaries of killed writers of the same target are removed. Raises OSError."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    remove_stale_parts(path)
+    prefix = f".{path.name}.{os.getpid()}-"
+    if folder:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=".part", dir=parent))
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=parent)
+    os.close(fd)
+    return Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends without error, it replaces ``path``."""
@@ -50,11 +109,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     if not path.parent.is_dir():
         raise WriteError(f"cannot write {path}: the folder {path.parent} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+        tmp_path = temporary_beside(path)
     except OSError as e:
         raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
-    os.close(fd)
-    tmp_path = Path(tmp)
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:  # on disk before the rename, so a crash cannot leave it empty
@@ -185,7 +242,7 @@ def atomic_folder(
         raise WriteError(f"cannot write {path}: the folder {parent} does not exist")
     check_own_folder(path, owned or (lambda name: False), what)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+        staging = temporary_beside(path, folder=True)
     except OSError as e:
         raise WriteError(f"cannot write {path}: {e.strerror or e}") from None
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +16,7 @@ import numpy as np
 
 from ..chain.chain import ChainConfig, run_chain
 from ..errors import ExportCancelled, ExportError, ExportOptionError
-from ..files import WriteError, atomic_path, swap_in
+from ..files import WriteError, atomic_path, swap_in, temporary_beside
 from ..picture.render import COBWEB_STEPS, POINTS_SIZE, TRAIL, PointsPicture
 from .encode import torch_threads_beside_encoders, write_apng, write_pngs, write_video
 from .gif import write_gif
@@ -46,7 +45,7 @@ def write_frames(
     opts.validate()
     path = target_path(out, opts.fmt)
     check_target(path, opts.fmt, inputs)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    tmp_dir = temporary_beside(path, folder=True)
     try:
         writer = {
             "gif": functools.partial(write_gif, n_frames=n_frames),

@@ -30,7 +30,7 @@ from ..chain.chain import ChainConfig
 from ..chain.curves import CURVES
 from ..chain.session import ChainSession
 from ..errors import ExportError
-from ..files import WriteError, check_not_input
+from ..files import WriteError, check_not_input, temporary_beside
 from ..model.checkpoint import Checkpoint, load_checkpoint
 from .animation import export_chain
 from .options import ExportOptions
@@ -68,7 +68,7 @@ def write_bundle(
         raise ExportError(f"{out} already exists")
     if steps and max(steps) > MAX_STEP:  # a bundle that could not be read back is never written
         raise ExportError(f"a run bundle's steps go up to {MAX_STEP:,}; this one asks for {max(steps):,}")
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".part", dir=parent))
+    work = temporary_beside(out, folder=True)
     try:
         folder = work / "bundle"
         folder.mkdir()
