@@ -984,6 +984,42 @@ JUNK = [["--bogus"], ["-x", "1"], ["--"], ["-h"], ["--steps"], ["-o"], ["extra-p
 
 # The hostile values of each command's options, as cli_plan's add() declares them: "each hostile value once"
 # draws one command line per (option, value) on top of the random mixes.
+# The sampling lab's inputs (issue 32 item 6): schedules, dampings, whole samplers, later sampler changes,
+# edits, conditions, branches; each with values that must run and values that must be one line.
+SCHEDULE_VALID = ["cosine:0.3:0.01", "linear:0.1:0:3", "exp:0.2:0.01"]
+SCHEDULE_HOSTILE = ["cosine:1e308:0", "linear:0.1", "exp:-1:0.1", "x:0:0", "cosine:0.3:0.01:0", "cosine:0.3:0.01:1e20",
+                    "", ":::", "cosine:nan:0", "linear:0:11"]  # fmt: skip
+DAMPING_HOSTILE = ["0", "-1", "1.5", "nan", "inf", "", "1e-400"]
+SAMPLER_VALID = ["diverse", "noise=uniform,eps=0.05", "paper,damping=0.5"]
+SAMPLER_HOSTILE = ["eps=1e308", "noise=x", "damping=0", "schedule=cosine:1:0:0", "a=b", "=", "diverse,diverse",
+                   "eps=", "," * 5000, "noise=normal,noise=uniform"]  # fmt: skip
+SAMPLER_FROM_VALID = ["2:diverse", "1:noise=none"]
+SAMPLER_FROM_HOSTILE = ["-1:paper", "99999999999999:paper", "x", "2:", ":paper", "2:eps=inf", "1:" + "a" * 10000]
+EDITS_VALID = ['[{"t": 1, "kind": "kick", "rows": [0], "sigma": 0.1, "seed": 1}]', "[]"]
+EDITS_HOSTILE = ["[", "{}", '[{"t": -1, "kind": "kick", "rows": [0]}]', "[" * 10000, '"x"', "null",
+                 '[{"t": 1, "kind": "kick", "rows": [99999999]}]', '[{"t": 1, "kind": "brush", "rows": [0], "pixels": [-5]}]',
+                 '[{"t": 1, "kind": "nope", "rows": [0]}]', '[{"t": 1e999, "kind": "kick"}]',
+                 '[{"t": 1, "kind": "kick", "rows": [0], "seed": 18446744073709551616}]']  # fmt: skip
+BRANCH_HOSTILE = ["0:0", "-1:2", "2:100000000", "x", "99999:2", "1:", "1:1e3"]
+CONDITION_HOSTILE = ["nowhere.png", "data:mnist:test#99999999", "fifo.npy", "", "data:", "zero.npy"]
+KNOWN_HOSTILE = ["diagonal", "", "nowhere.png", "fifo.npy", "top,bottom"]
+
+
+def lab_options(add, cmd: str) -> None:
+    """The lab's options of ``kgn sample``, ``export`` and ``analyze`` (the same ones for each)."""
+    add("--eps-schedule", SCHEDULE_VALID, SCHEDULE_HOSTILE, 0.15, 0.5)
+    add("--damping", ["0.5", "1"], DAMPING_HOSTILE, 0.15, 0.5)
+    add("--sampler", SAMPLER_VALID, SAMPLER_HOSTILE, 0.1, 0.5)
+    add("--preset", ["paper", "diverse"], ["x", "", "PAPER"], 0.05, 0.5)
+    add("--condition", ["data:mnist:test#3"], CONDITION_HOSTILE, 0.08, 0.5)
+    add("--known", ["top", "left"], KNOWN_HOSTILE, 0.08, 0.5)
+    if cmd != "analyze":
+        add("--sampler-from", SAMPLER_FROM_VALID, SAMPLER_FROM_HOSTILE, 0.1, 0.5)
+        add("--edits", EDITS_VALID, EDITS_HOSTILE, 0.1, 0.5)
+    if cmd == "sample":
+        add("--branch", ["1:2", "2:3"], BRANCH_HOSTILE, 0.1, 0.5)
+
+
 HOSTILE_OPTIONS: dict[str, dict[str, list[str]]] = {}
 MODEL_HOSTILE = [
     "bad.safetensors",
@@ -1134,6 +1170,7 @@ def cli_plan(draw, cmd: str, force: tuple[str, str] | None = None):
             add("--seed", ["0", "3"], [BIG, str(2**63), str(2**63 - 1), "-1"], 0.3)
             add("--grid-steps", ["0", "0,1", "0:1:1"], STEPS_HOSTILE + ["0,99999999999999999999"], 0.4, 0.5)
             add("--grid-n", ["1", "4", "16"], INT_SIZE_HOSTILE, 0.3, 0.4)
+            lab_options(add, "sample")
             add("-o", ["o1", "out", "prev"], OUT_FOLDER, 0.9, 0.35)
     elif cmd == "export":
         model_arg()
@@ -1149,6 +1186,7 @@ def cli_plan(draw, cmd: str, force: tuple[str, str] | None = None):
         add("--noise", ["normal", "none"], ["x"], 0.2)
         add("--eps", ["0.01"], FLOAT_HOSTILE, 0.2)
         add("--seed", ["0"], [BIG, str(2**63)], 0.2)
+        lab_options(add, "export")
         if draw(st.integers(0, 3)) == 3:  # (the simplest draw, 0, is a plain export)
             pairs.append(("--bundle", None))
         if draw(st.integers(0, 5)) == 5:
@@ -1181,6 +1219,9 @@ def cli_plan(draw, cmd: str, force: tuple[str, str] | None = None):
         add("--recovery-T", ["1", "3"], INT_WORK_HOSTILE, 0.8, 0.15)
         add("--noise", ["normal", "none"], ["x"], 0.2)
         add("--eps", ["0.01"], FLOAT_HOSTILE, 0.2)
+        lab_options(add, "analyze")
+        add("--mixing", ["0.01", "0,0.05"], ["1e308", "-1", "nan", "", "0.1," * 300, "11"], 0.1, 0.5)
+        add("--over-t", ["1", "0,2"], ["-1", "x", "1," * 100, "1e30"], 0.1, 0.5)
         add("--json", ["a.json", "out/a.json"], JSON_OUT, 0.5, 0.5)
     elif cmd == "sweep":
         add("--data", [vtrain if vtrain != "idx" else "data.npz"], DATA_HOSTILE, 1.0, 0.3)
