@@ -286,7 +286,8 @@ def principal_axes(train_x: np.ndarray, k: int, fit_max: int = 10_000) -> tuple[
     return mu.astype(np.float32), comps.astype(np.float32)
 
 
-HISTORY_STEPS = 500  # the most steps before the shown one that measure_history reads for τ and ESS
+HISTORY_STEPS = 200  # the most steps before the shown one that measure_history reads for τ and ESS (each is
+# replayed from the timeline: 200 steps of 256 MNIST chains are ~4 s of a core beside a paused window)
 
 
 def over_t_steps(t: int) -> list[int]:

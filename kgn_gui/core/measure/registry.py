@@ -204,11 +204,11 @@ MEASURES: tuple[Measure, ...] = (
        "How many distinct points the clean examples reach after T noise-free steps (merged within tol)",
        NONNEGATIVE),
     # stationarity
-    _m("autocorrelation_time_median", "autocorrelation time",
+    _m("autocorrelation_time_median", "τ (steps)",
        "Integrated autocorrelation time τ (steps) of each chain's coordinates on the training data's top 3\n"
        "principal components after the settling step (Sokal's window; a chain's slowest), median over chains",
        NONNEGATIVE),
-    _m("ess_median", "effective samples",
+    _m("ess_median", "ESS a chain",
        "Effective sample size per chain, n / τ over the n steps after the settling step, median over chains",
        NONNEGATIVE),
     # training (a sweep's runs)

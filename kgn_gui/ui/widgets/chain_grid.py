@@ -138,9 +138,7 @@ class ChainGrid(QtWidgets.QWidget):
             self._label = f"t = {step}"
         if len(self._shape) != 3:
             self._mosaic = self._qimage = None
-            self._message = (
-                f"A {math.prod(self._shape)}-D points model: the curves and the histogram follow its chains."
-            )
+            self._message = f"A {math.prod(self._shape)}-D points model: the curves and histogram follow its chains."
             self.update()
             return
         self._x = x
