@@ -76,6 +76,9 @@ def remove_stale_parts(path: str | os.PathLike) -> int:
                 if _running(int(pid)):
                     continue
                 try:
+                    kept = Path(entry.path) / "old"  # a folder swap killed between its renames: the old result
+                    if entry.is_dir(follow_symlinks=False) and kept.is_dir() and not os.path.lexists(path):
+                        os.rename(kept, path)
                     if entry.is_dir(follow_symlinks=False):
                         shutil.rmtree(entry.path)
                     else:
@@ -208,10 +211,29 @@ def check_own_folder(path: str | os.PathLike, owned: Callable[[str], bool], what
         )
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where that is not available."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
+
+
 def swap_in(new: Path, target: Path, staging: Path) -> None:
-    """Put the folder ``new`` at ``target`` in one step as far as readers can tell: an old ``target`` is renamed
-    to ``staging/old`` (a folder beside it, on the same file system), ``new`` renamed in, then the old removed.
-    If the second rename fails, the old folder is put back and the error raised."""
+    """Put the folder ``new`` at ``target`` in one step: where the system can, the two are exchanged
+    atomically (a kill at any moment leaves the old folder or the new one at ``target``) and the old removed;
+    elsewhere an old ``target`` is renamed to ``staging/old`` (a folder beside it, on the same file system),
+    ``new`` renamed in, then the old removed — a kill between the two renames leaves the old folder in
+    ``staging``, which the next write puts back (:func:`remove_stale_parts`). If the second rename fails, the
+    old folder is put back and the error raised."""
+    if target.is_dir() and not target.is_symlink() and _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # (now the old folder)
+        return
     old = None
     if target.exists() or target.is_symlink():
         old = staging / "old"

@@ -205,6 +205,7 @@ def test_atomic_folder_puts_the_old_folder_back_when_the_swap_fails(tmp_path, mo
     assert snapshot(target) == old and [p.name for p in tmp_path.iterdir()] == ["out"]
 
     real_rename, calls = os.rename, []
+    monkeypatch.setattr(files, "_exchange", lambda a, b: False)  # the two-rename swap (where no exchange exists)
 
     def second_rename_fails(src, dst):
         calls.append((src, dst))
